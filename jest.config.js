@@ -1,0 +1,15 @@
+// Tests are TypeScript ES modules; ts-jest transpiles them without a second type
+// check (the build and `npm run typecheck` do that once for the whole tree).
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: 'tsconfig.test.json' }],
+  },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  globalSetup: '<rootDir>/test/helpers/global-setup.js',
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

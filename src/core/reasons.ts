@@ -1,0 +1,53 @@
+/**
+ * The one list of decision reasons. The same code appears in the deny body, the
+ * audit line and the `reason` label of the metrics, so it must stay stable.
+ */
+export const DENY_REASONS = {
+  host_missing: 400,
+  tenant_unknown: 403,
+  sni_host_mismatch: 421,
+  client_cert_missing: 401,
+  client_cert_malformed: 403,
+  client_cert_untrusted: 403,
+  client_cert_expired: 403,
+  client_cert_not_yet_valid: 403,
+  client_cert_revoked: 403,
+  client_cert_bad_eku: 403,
+  client_cert_is_ca: 403,
+  client_cert_weak_signature: 403,
+  client_cert_weak_key: 403,
+  client_cert_chain_invalid: 403,
+  client_cert_crl_stale: 403,
+  xfcc_malformed: 400,
+  xfcc_untrusted: 403,
+  xfcc_mismatch: 403,
+  xfcc_unexpected_elements: 400,
+  internal_error: 403,
+} as const satisfies Record<string, number>;
+
+export type DenyReason = keyof typeof DENY_REASONS;
+
+export const ALLOW_REASONS = ['mtls_verified', 'mtls_optional_absent', 'mtls_off', 'path_exempt'] as const;
+export type AllowReason = (typeof ALLOW_REASONS)[number];
+
+export type Reason = DenyReason | AllowReason;
+
+/** Reasons a certificate path can fail; a subset of {@link DenyReason}. */
+export type CertFailure = Extract<
+  DenyReason,
+  | 'client_cert_malformed'
+  | 'client_cert_untrusted'
+  | 'client_cert_expired'
+  | 'client_cert_not_yet_valid'
+  | 'client_cert_revoked'
+  | 'client_cert_bad_eku'
+  | 'client_cert_is_ca'
+  | 'client_cert_weak_signature'
+  | 'client_cert_weak_key'
+  | 'client_cert_chain_invalid'
+  | 'client_cert_crl_stale'
+>;
+
+export function statusFor(reason: DenyReason): number {
+  return DENY_REASONS[reason];
+}

@@ -1,0 +1,31 @@
+import type { ParsedCert } from './cert-parse.js';
+import type { ParsedCrl } from './crl.js';
+
+export type MtlsMode = 'require' | 'optional' | 'off';
+
+/** The trust material of one tenant, parsed once when config loads. */
+export interface TrustStore {
+  /** The tenant's trusted root (or pinned intermediate) certificates. */
+  readonly roots: readonly ParsedCert[];
+  /** CRLs for this tenant; empty when none are configured. */
+  readonly crls: readonly ParsedCrl[];
+  /**
+   * What to do when a configured CRL is past its nextUpdate: `deny` (default,
+   * fail closed) or `use` (keep using the stale list).
+   */
+  readonly staleCrl: 'deny' | 'use';
+}
+
+/** A tenant as the decision core sees it: plain data, already validated. */
+export interface Tenant {
+  readonly name: string;
+  /** Lowercase hostnames; exact names and `*.suffix` wildcards. */
+  readonly hostnames: readonly string[];
+  readonly mtls: {
+    readonly mode: MtlsMode;
+    /** Null only when mode is `off`. */
+    readonly trust: TrustStore | null;
+    /** Request paths (exact, or prefix when ending in `/*`) that skip the certificate check. */
+    readonly exemptPaths: readonly string[];
+  };
+}
