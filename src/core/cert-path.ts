@@ -1,0 +1,493 @@
+import 'reflect-metadata';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  Certificate as AsnCertificate,
+  id_ce_basicConstraints,
+  id_ce_certificatePolicies,
+  id_ce_extKeyUsage,
+  id_ce_keyUsage,
+  id_ce_nameConstraints,
+  id_ce_subjectAltName,
+} from '@peculiar/asn1-x509';
+import { EKU_ANY, EKU_CLIENT_AUTH, KEY_USAGE, STRONG_SIGNATURE_OIDS, type ParsedCert } from './cert-parse.js';
+import { normalizeSerialHex, verifyCrlSignature, type ParsedCrl } from './crl.js';
+import type { CertFailure } from './reasons.js';
+import type { TrustStore } from './tenant.js';
+
+/**
+ * Outcome of {@link verifyClientChain}. On success `chain` runs from the leaf
+ * (index 0) to the trust anchor (last) and `validUntil` is the instant (ms) after
+ * which the verdict must be recomputed. On failure `reason` is a stable code and
+ * `detail` a sentence for the audit log naming the certificate at fault.
+ */
+export type ChainResult =
+  | { readonly ok: true; readonly chain: readonly ParsedCert[]; readonly validUntil: number }
+  | { readonly ok: false; readonly reason: CertFailure; readonly detail: string };
+
+type Failure = Extract<ChainResult, { ok: false }>;
+
+/**
+ * Longest accepted path, in certificates, counting the leaf and the trust anchor.
+ * Real client PKIs use 2 to 4; the cap bounds the work an attacker can ask for.
+ */
+export const MAX_CHAIN_DEPTH = 8;
+
+/**
+ * Bound on candidate links tried while searching for a path (each may cost a
+ * signature check). Several certificates sharing a name make the search branch;
+ * this keeps the worst case small whatever the client presents.
+ */
+const MAX_LINKS_TRIED = 64;
+
+/** Bound on complete candidate paths that are fully validated before giving up. */
+const MAX_PATHS_VALIDATED = 8;
+
+/** Names for algorithms we refuse, so details are readable. */
+const WEAK_SIGNATURE_NAMES: ReadonlyMap<string, string> = new Map([
+  ['1.2.840.113549.1.1.2', 'md2WithRSAEncryption'],
+  ['1.2.840.113549.1.1.4', 'md5WithRSAEncryption'],
+  ['1.2.840.113549.1.1.5', 'sha1WithRSAEncryption'],
+  ['1.2.840.113549.1.1.10', 'RSASSA-PSS'],
+  ['1.2.840.113549.1.1.14', 'sha224WithRSAEncryption'],
+  ['1.2.840.10045.4.1', 'ecdsa-with-SHA1'],
+  ['1.2.840.10045.4.3.1', 'ecdsa-with-SHA224'],
+  ['1.2.840.10040.4.3', 'dsa-with-sha1'],
+]);
+
+/**
+ * Certificate extensions whose meaning we enforce (or, for policies, that are
+ * safe to accept without a required policy set, as Go's verifier does). Any
+ * other extension marked critical makes the certificate unusable: RFC 5280
+ * §4.2 says a relying party must reject what it does not understand when
+ * critical. nameConstraints is deliberately absent: we do not enforce it, so a
+ * critical one must fail rather than be silently ignored.
+ */
+const HANDLED_CRITICAL_EXTENSIONS: ReadonlySet<string> = new Set([
+  id_ce_basicConstraints,
+  id_ce_keyUsage,
+  id_ce_extKeyUsage,
+  id_ce_subjectAltName,
+  id_ce_certificatePolicies,
+]);
+
+function fail(reason: CertFailure, detail: string): Failure {
+  return { ok: false, reason, detail };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** "leaf CN=a", "intermediate CN=b", "trust anchor CN=c": who is at fault. */
+function describe(path: readonly ParsedCert[], i: number): string {
+  const cert = path[i] as ParsedCert;
+  const role = i === 0 ? 'leaf' : i === path.length - 1 ? 'trust anchor' : 'intermediate';
+  return `${role} ${cert.subject}`;
+}
+
+/**
+ * Per-call memory. Signature checks dominate the cost and the same link or CRL
+ * recurs when several candidate paths share a prefix, so each is done once.
+ */
+interface Context {
+  readonly trust: TrustStore;
+  readonly nowMs: number;
+  readonly rootFingerprints: ReadonlySet<string>;
+  /** Candidate issuers by subject name: roots first (shortest path), then presented intermediates. */
+  readonly bySubject: ReadonlyMap<string, readonly ParsedCert[]>;
+  readonly linkCache: Map<string, boolean>;
+  readonly crlCache: Map<ParsedCrl, Map<string, boolean>>;
+  linksTried: number;
+  /** Diagnostics for when no path is found at all. */
+  tooDeep: boolean;
+  budgetExhausted: boolean;
+  /** First link where a name matched but no same-named key verified the signature. */
+  badSignature: { readonly child: ParsedCert } | undefined;
+  /** The deepest partial path explored. */
+  deepest: readonly ParsedCert[];
+}
+
+function createContext(leaf: ParsedCert, intermediates: readonly ParsedCert[], trust: TrustStore, nowMs: number): Context {
+  const rootFingerprints = new Set(trust.roots.map((r) => r.fingerprint256));
+  const bySubject = new Map<string, ParsedCert[]>();
+  const seen = new Set<string>([leaf.fingerprint256]);
+  // Roots are indexed first, so a presented copy of a root is recognised as
+  // that root (same fingerprint) and roots are tried before longer detours.
+  for (const cert of [...trust.roots, ...intermediates]) {
+    if (seen.has(cert.fingerprint256)) continue;
+    seen.add(cert.fingerprint256);
+    const list = bySubject.get(cert.subject);
+    if (list) list.push(cert);
+    else bySubject.set(cert.subject, [cert]);
+  }
+  return {
+    trust,
+    nowMs,
+    rootFingerprints,
+    bySubject,
+    linkCache: new Map(),
+    crlCache: new Map(),
+    linksTried: 0,
+    tooDeep: false,
+    budgetExhausted: false,
+    badSignature: undefined,
+    deepest: [leaf],
+  };
+}
+
+/**
+ * True when `issuer`'s key verifies `child`'s signature. Node's `checkIssued`
+ * only compares names and key ids, so the signature itself is what we check.
+ * Weak algorithms still verify here; weakness is reported later, so a SHA-1
+ * link shows up as `client_cert_weak_signature`, not as untrusted.
+ */
+function isSignedBy(ctx: Context, child: ParsedCert, issuer: ParsedCert): boolean {
+  const key = `${child.fingerprint256}>${issuer.fingerprint256}`;
+  const cached = ctx.linkCache.get(key);
+  if (cached !== undefined) return cached;
+  let ok: boolean;
+  try {
+    ok = child.node.verify(issuer.publicKey);
+  } catch {
+    ok = false;
+  }
+  ctx.linkCache.set(key, ok);
+  return ok;
+}
+
+/**
+ * Depth-first search for paths from the leaf to any certificate in
+ * `trust.roots`, following issuer name to subject name and keeping a link only
+ * when the signature verifies. Yields each complete path so the caller can fall
+ * back to another one (cross-signed or re-issued CAs) if validation fails.
+ * Terminates: a certificate never appears twice in one path, depth is capped
+ * and the number of links tried is bounded.
+ */
+function* findPaths(ctx: Context, path: readonly ParsedCert[]): Generator<readonly ParsedCert[]> {
+  if (path.length > ctx.deepest.length) ctx.deepest = path;
+  const current = path[path.length - 1] as ParsedCert;
+  const candidates = ctx.bySubject.get(current.issuer) ?? [];
+  let nameMatched = false;
+  let signatureMatched = false;
+  for (const candidate of candidates) {
+    if (path.some((c) => c.fingerprint256 === candidate.fingerprint256)) continue;
+    nameMatched = true;
+    if (path.length >= MAX_CHAIN_DEPTH) {
+      ctx.tooDeep = true;
+      return;
+    }
+    if (ctx.linksTried >= MAX_LINKS_TRIED) {
+      ctx.budgetExhausted = true;
+      return;
+    }
+    ctx.linksTried += 1;
+    if (!isSignedBy(ctx, current, candidate)) continue;
+    signatureMatched = true;
+    const next = [...path, candidate];
+    // Trust comes from reaching an anchor's key (the signature just checked),
+    // never from a name: a look-alike root with the same subject fails above.
+    if (ctx.rootFingerprints.has(candidate.fingerprint256)) yield next;
+    else yield* findPaths(ctx, next);
+  }
+  if (nameMatched && !signatureMatched && ctx.badSignature === undefined) ctx.badSignature = { child: current };
+}
+
+function explainNoPath(ctx: Context): Failure {
+  if (ctx.tooDeep) {
+    return fail('client_cert_chain_invalid', `certificate path is longer than ${MAX_CHAIN_DEPTH} certificates`);
+  }
+  if (ctx.budgetExhausted) {
+    return fail('client_cert_chain_invalid', `gave up searching for a certificate path after ${MAX_LINKS_TRIED} candidate links`);
+  }
+  if (ctx.badSignature) {
+    const child = ctx.badSignature.child;
+    // A self-issued certificate that reached here claims an anchor's name
+    // without being that anchor: the look-alike root case, worth naming.
+    const what = child.selfIssued ? `self-issued certificate ${child.subject} is not a trusted root, and its` : `signature of ${child.subject}`;
+    const verb = child.selfIssued ? 'signature does' : 'does';
+    return fail('client_cert_untrusted', `${what} ${verb} not verify with any trusted or presented certificate named ${child.issuer}`);
+  }
+  const last = ctx.deepest[ctx.deepest.length - 1] as ParsedCert;
+  return fail('client_cert_untrusted', `no path to a trusted root for issuer ${last.issuer}`);
+}
+
+// ---------------------------------------------------------------------------
+// Checks on one candidate path. Each returns a Failure or undefined.
+
+/** RFC 5280 §6.1.3 (a)(2): every certificate, anchor included, must be in its validity window. */
+function checkValidity(path: readonly ParsedCert[], nowMs: number): Failure | undefined {
+  for (let i = 0; i < path.length; i++) {
+    const cert = path[i] as ParsedCert;
+    if (nowMs < cert.notBefore) {
+      return fail('client_cert_not_yet_valid', `${describe(path, i)} is not valid before ${iso(cert.notBefore)}`);
+    }
+    // notAfter is inclusive (RFC 5280 §4.1.2.5).
+    if (nowMs > cert.notAfter) {
+      return fail('client_cert_expired', `${describe(path, i)} expired at ${iso(cert.notAfter)}`);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The leaf must be an end entity fit for TLS client authentication. We require
+ * the clientAuth EKU explicitly: Envoy does not enforce it (GHSA-837m-wjrv-vm5g),
+ * and anyExtendedKeyUsage alone or a missing EKU would let server or code-signing
+ * certificates from the same CA log in as clients.
+ */
+function checkLeaf(path: readonly ParsedCert[]): Failure | undefined {
+  const leaf = path[0] as ParsedCert;
+  if (leaf.isCa) return fail('client_cert_is_ca', `leaf ${leaf.subject} is a CA certificate (basicConstraints cA=true)`);
+  if (leaf.extKeyUsage === undefined) {
+    return fail('client_cert_bad_eku', `leaf ${leaf.subject} has no extendedKeyUsage extension; clientAuth is required`);
+  }
+  if (!leaf.extKeyUsage.includes(EKU_CLIENT_AUTH)) {
+    return fail('client_cert_bad_eku', `leaf ${leaf.subject} extendedKeyUsage lacks clientAuth (has ${leaf.extKeyUsage.join(', ') || 'none'})`);
+  }
+  if (leaf.keyUsage !== undefined) {
+    // TLS client authentication signs CertificateVerify; keyAgreement is the
+    // (legacy) fixed-ECDH alternative for EC keys.
+    const allowed = KEY_USAGE.digitalSignature | (leaf.keyType === 'ec' ? KEY_USAGE.keyAgreement : 0);
+    if ((leaf.keyUsage & allowed) === 0) {
+      return fail('client_cert_chain_invalid', `leaf ${leaf.subject} key usage lacks digitalSignature`);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Every certificate above the leaf issues certificates, so it must say so:
+ * cA=true and, when keyUsage is present, keyCertSign (RFC 5280 §6.1.4 (k), (n)).
+ * pathLenConstraint (§4.2.1.9, §6.1.4 (l)-(m)) counts the non-self-issued
+ * intermediates below a CA, not the leaf. EKU is chained as Go and browsers do:
+ * a CA restricted to other purposes cannot vouch for a client certificate.
+ * These rules are applied to the trust anchor too, since a tenant may pin an
+ * intermediate whose constraints were meant to hold.
+ */
+function checkIssuers(path: readonly ParsedCert[]): Failure | undefined {
+  for (let i = 1; i < path.length; i++) {
+    const ca = path[i] as ParsedCert;
+    if (!ca.isCa) {
+      return fail('client_cert_chain_invalid', `${describe(path, i)} is not a CA (basicConstraints cA is not set) but issued ${(path[i - 1] as ParsedCert).subject}`);
+    }
+    if (ca.keyUsage !== undefined && (ca.keyUsage & KEY_USAGE.keyCertSign) === 0) {
+      return fail('client_cert_chain_invalid', `${describe(path, i)} key usage lacks keyCertSign`);
+    }
+    if (ca.pathLen !== undefined) {
+      let below = 0;
+      for (let j = 1; j < i; j++) if (!(path[j] as ParsedCert).selfIssued) below += 1;
+      if (below > ca.pathLen) {
+        return fail(
+          'client_cert_chain_invalid',
+          `${describe(path, i)} has pathLenConstraint ${ca.pathLen} but ${below} intermediate CA certificate(s) follow it`,
+        );
+      }
+    }
+    if (ca.extKeyUsage !== undefined && !ca.extKeyUsage.includes(EKU_CLIENT_AUTH) && !ca.extKeyUsage.includes(EKU_ANY)) {
+      return fail('client_cert_bad_eku', `${describe(path, i)} extendedKeyUsage does not allow clientAuth (has ${ca.extKeyUsage.join(', ') || 'none'})`);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * RFC 5280 §6.1.4 (o): an unrecognised critical extension makes a certificate
+ * unusable. The anchor is exempt: its extensions are trust input (§6.1.1 (d)),
+ * and the ones we do enforce were checked above.
+ */
+function checkCriticalExtensions(path: readonly ParsedCert[]): Failure | undefined {
+  for (let i = 0; i < path.length - 1; i++) {
+    const cert = path[i] as ParsedCert;
+    const extensions = AsnConvert.parse(cert.der, AsnCertificate).tbsCertificate.extensions ?? [];
+    for (const ext of extensions) {
+      if (!ext.critical || HANDLED_CRITICAL_EXTENSIONS.has(ext.extnID)) continue;
+      const what = ext.extnID === id_ce_nameConstraints ? 'nameConstraints, which bouncer does not enforce' : `extension ${ext.extnID}`;
+      return fail('client_cert_chain_invalid', `${describe(path, i)} has an unsupported critical ${what}`);
+    }
+  }
+  return undefined;
+}
+
+/** Why a key is too weak to trust, or undefined when it is acceptable. */
+function keyWeakness(cert: ParsedCert): string | undefined {
+  switch (cert.keyType) {
+    case 'rsa':
+    case 'rsa-pss':
+      return cert.keyBits >= 2048 ? undefined : `a ${cert.keyBits}-bit RSA key (2048 is the minimum)`;
+    case 'ec':
+      // cert-parse only sizes P-256/384/521; anything else reports 0 bits.
+      return cert.keyBits >= 256 ? undefined : `an EC key on an unsupported curve (${cert.publicKey.asymmetricKeyDetails?.namedCurve ?? 'unknown'})`;
+    case 'ed25519':
+    case 'ed448':
+      return undefined;
+    default:
+      return `an unsupported key type (${cert.keyType})`;
+  }
+}
+
+function signatureName(oid: string): string {
+  return STRONG_SIGNATURE_OIDS.get(oid) ?? WEAK_SIGNATURE_NAMES.get(oid) ?? oid;
+}
+
+/**
+ * Every signature we relied on (each link below the anchor) must use an
+ * algorithm from STRONG_SIGNATURE_OIDS; the anchor's self-signature is not
+ * relied on, so its algorithm does not matter. Every key, anchor included, must
+ * be strong, because each one's signature is what the path's trust rests on.
+ */
+function checkAlgorithms(path: readonly ParsedCert[]): Failure | undefined {
+  for (let i = 0; i < path.length - 1; i++) {
+    const cert = path[i] as ParsedCert;
+    if (!STRONG_SIGNATURE_OIDS.has(cert.signatureOid)) {
+      return fail('client_cert_weak_signature', `${describe(path, i)} is signed with ${signatureName(cert.signatureOid)}`);
+    }
+  }
+  for (let i = 0; i < path.length; i++) {
+    const weakness = keyWeakness(path[i] as ParsedCert);
+    if (weakness !== undefined) return fail('client_cert_weak_key', `${describe(path, i)} has ${weakness}`);
+  }
+  return undefined;
+}
+
+function crlVerifies(ctx: Context, crl: ParsedCrl, issuer: ParsedCert): boolean {
+  let perIssuer = ctx.crlCache.get(crl);
+  if (!perIssuer) {
+    perIssuer = new Map();
+    ctx.crlCache.set(crl, perIssuer);
+  }
+  const cached = perIssuer.get(issuer.fingerprint256);
+  if (cached !== undefined) return cached;
+  const ok = verifyCrlSignature(crl, issuer);
+  perIssuer.set(issuer.fingerprint256, ok);
+  return ok;
+}
+
+/**
+ * Revocation (RFC 5280 §6.3), for every certificate below the anchor whose
+ * issuer has at least one CRL configured; CRLs are optional per tenant, so an
+ * issuer without one is not checked. Among the CRLs named for the issuer, those
+ * that do not verify with the actual issuer's key are ignored (they may belong
+ * to a same-named CA, e.g. across a key rollover), but if none verifies the path
+ * fails: a CRL configured and unusable must not quietly mean "not revoked".
+ * Stale or not-yet-valid CRLs are unusable unless `staleCrl` is `use` (which
+ * only forgives a passed nextUpdate). A serial listed in any usable CRL is
+ * revoked. Returns the earliest nextUpdate relied on in `deny` mode.
+ */
+function checkRevocation(ctx: Context, path: readonly ParsedCert[]): Failure | { readonly crlValidUntil: number } {
+  const { trust, nowMs } = ctx;
+  let crlValidUntil = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < path.length - 1; i++) {
+    const cert = path[i] as ParsedCert;
+    const issuer = path[i + 1] as ParsedCert;
+    const named = trust.crls.filter((crl) => crl.issuer === issuer.subject);
+    if (named.length === 0) continue;
+    // RFC 5280 §6.3.3 (f): the key must be allowed to sign CRLs.
+    if (issuer.keyUsage !== undefined && (issuer.keyUsage & KEY_USAGE.cRLSign) === 0) {
+      return fail('client_cert_chain_invalid', `CRL for ${issuer.subject} cannot be used: that CA's key usage lacks cRLSign`);
+    }
+    const verified = named.filter((crl) => crlVerifies(ctx, crl, issuer));
+    if (verified.length === 0) {
+      return fail('client_cert_chain_invalid', `CRL for ${issuer.subject} does not verify with that CA's key`);
+    }
+    const weak = verified.find((crl) => !STRONG_SIGNATURE_OIDS.has(crl.signatureOid));
+    if (weak) {
+      return fail('client_cert_weak_signature', `CRL for ${issuer.subject} is signed with ${signatureName(weak.signatureOid)}`);
+    }
+    const usable = verified.filter(
+      (crl) => crl.thisUpdate <= nowMs && (crl.nextUpdate === undefined || nowMs <= crl.nextUpdate || trust.staleCrl === 'use'),
+    );
+    if (usable.length === 0) {
+      const future = verified.find((crl) => crl.thisUpdate > nowMs);
+      const detail = future
+        ? `CRL for ${issuer.subject} is not valid until ${iso(future.thisUpdate)}`
+        : `CRL for ${issuer.subject} is stale: nextUpdate was ${iso(Math.max(...verified.map((crl) => crl.nextUpdate ?? 0)))}`;
+      return fail('client_cert_crl_stale', detail);
+    }
+    const serial = normalizeSerialHex(cert.serial);
+    if (usable.some((crl) => crl.revokedSerials.has(serial))) {
+      return fail('client_cert_revoked', `${describe(path, i)} (serial ${cert.serial}) is revoked by the CRL of ${issuer.subject}`);
+    }
+    if (trust.staleCrl === 'deny') {
+      for (const crl of usable) if (crl.nextUpdate !== undefined) crlValidUntil = Math.min(crlValidUntil, crl.nextUpdate);
+    }
+  }
+  return { crlValidUntil };
+}
+
+/**
+ * Validates one complete candidate path. The order decides which reason a
+ * client sees when several things are wrong, from the most basic to the most
+ * specific: validity window, then leaf purpose (CA leaf, EKU, key usage), then
+ * issuer constraints (cA, keyCertSign, pathLen, EKU chaining), then critical
+ * extensions, then algorithm and key strength, then revocation (the costliest,
+ * needing CRL signature checks).
+ */
+function validatePath(ctx: Context, path: readonly ParsedCert[]): ChainResult {
+  const early =
+    checkValidity(path, ctx.nowMs) ?? checkLeaf(path) ?? checkIssuers(path) ?? checkCriticalExtensions(path) ?? checkAlgorithms(path);
+  if (early) return early;
+  const revocation = checkRevocation(ctx, path);
+  if ('ok' in revocation) return revocation;
+  const certsValidUntil = Math.min(...path.map((c) => c.notAfter));
+  return { ok: true, chain: path, validUntil: Math.min(certsValidUntil, revocation.crlValidUntil) };
+}
+
+/**
+ * Validates a client certificate path per a subset of RFC 5280 §6 against one
+ * tenant's trust store, at `nowMs`. Never throws: an unexpected error becomes
+ * `client_cert_chain_invalid`.
+ *
+ * Order of checks (the first failure is reported):
+ * 1. A leaf that is itself a trust anchor is a CA, not a client: `client_cert_is_ca`.
+ * 2. Path building: from the leaf, follow issuer names to candidates among the
+ *    presented intermediates and `trust.roots`, keeping a link only when its
+ *    signature verifies (weak algorithms included, so weakness is reported by
+ *    step 7 rather than as distrust). No path: `client_cert_untrusted`; a path
+ *    longer than {@link MAX_CHAIN_DEPTH}: `client_cert_chain_invalid`.
+ *    Any certificate of `trust.roots` ends a path (it may be a pinned
+ *    intermediate); the anchor's own signature is not checked.
+ * 3. Validity of every certificate: `client_cert_expired` / `client_cert_not_yet_valid`.
+ * 4. Leaf: not a CA (`client_cert_is_ca`); EKU present with clientAuth
+ *    (`client_cert_bad_eku`; anyExtendedKeyUsage alone is not enough); key
+ *    usage, if present, allows signing (`client_cert_chain_invalid`).
+ * 5. Issuers: cA, keyCertSign, pathLen (`client_cert_chain_invalid`); EKU
+ *    chaining (`client_cert_bad_eku`).
+ * 6. Unsupported critical extensions below the anchor: `client_cert_chain_invalid`.
+ * 7. Signature algorithms of every relied-on link (`client_cert_weak_signature`)
+ *    and every key, anchor included (`client_cert_weak_key`).
+ * 8. Revocation against `trust.crls`: `client_cert_revoked`, `client_cert_crl_stale`,
+ *    or `client_cert_chain_invalid` when a configured CRL does not verify.
+ *
+ * When several paths exist (same-named CAs, cross-signing), each is validated
+ * in turn and the first that passes wins; if none does, the failure of the
+ * first one found is reported.
+ *
+ * On success, `validUntil` is the earliest notAfter in the path and, when
+ * `staleCrl` is `deny`, the earliest nextUpdate of the CRLs relied on.
+ *
+ * @example
+ * ```ts
+ * const result = verifyClientChain(leaf, intermediates, tenant.mtls.trust, clock.now());
+ * if (!result.ok) return deny(result.reason, result.detail);
+ * ```
+ */
+export function verifyClientChain(leaf: ParsedCert, intermediates: readonly ParsedCert[], trust: TrustStore, nowMs: number): ChainResult {
+  try {
+    if (trust.roots.some((r) => r.fingerprint256 === leaf.fingerprint256)) {
+      return fail('client_cert_is_ca', `leaf ${leaf.subject} is one of the tenant's trusted CA certificates, not a client certificate`);
+    }
+    const ctx = createContext(leaf, intermediates, trust, nowMs);
+    let firstFailure: Failure | undefined;
+    let validated = 0;
+    for (const path of findPaths(ctx, [leaf])) {
+      const result = validatePath(ctx, path);
+      if (result.ok) return result;
+      firstFailure ??= result;
+      validated += 1;
+      if (validated >= MAX_PATHS_VALIDATED) break;
+    }
+    return firstFailure ?? explainNoPath(ctx);
+  } catch (err) {
+    return fail('client_cert_chain_invalid', `certificate path check failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
