@@ -37,4 +37,6 @@ export interface BouncerConfig {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   };
   readonly tenants: readonly Tenant[];
+  /** Problems that do not stop bouncer but need an operator (a CA about to expire, a stale CRL). */
+  readonly warnings: readonly string[];
 }

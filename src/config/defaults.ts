@@ -1,0 +1,81 @@
+/**
+ * Every default and every limit of the config file, each with the reason it is
+ * what it is. docs/config.md repeats these; keep the two in step.
+ *
+ * Nothing insecure is a default: client certificates are required unless a
+ * tenant spells out `mode: "off"`, and XFCC from a hop in front of Envoy is not
+ * trusted unless `trusted_hop: true` is written down.
+ */
+export const CONFIG_DEFAULTS = {
+  listen: {
+    /**
+     * gRPC ext_authz. Loopback: Envoy runs next to bouncer (same host or pod), and
+     * nothing else should be able to ask for decisions.
+     */
+    authz: { host: '127.0.0.1', port: 9001 },
+    /** Metrics, health and (later) the auth pages. Loopback until someone decides to expose it. */
+    http: { host: '127.0.0.1', port: 8080 },
+  },
+  authz: {
+    xfcc: {
+      /**
+       * Off: the client certificate must come from Envoy's own TLS session. Turning it
+       * on lets the XFCC `Cert` of a trusted hop stand in, which a client could forge
+       * if Envoy does not sanitise the header (forward_client_cert_details: SANITIZE_SET).
+       */
+      trustedHop: false,
+      /** One element per hop that adds XFCC; a plain Envoy edge adds exactly one. */
+      maxElements: 1,
+    },
+    cache: {
+      /** Roughly one entry per active device; 10,000 entries is a few MB. */
+      maxEntries: 10_000,
+      /** Five minutes: long enough to absorb bursts, short enough that a CRL update bites soon. */
+      ttlSeconds: 300,
+    },
+  },
+  log: {
+    /** `info` logs one line per decision and every reload; `debug` adds request details. */
+    level: 'info',
+  },
+  mtls: {
+    /** Fail closed: a tenant without an explicit mode requires a client certificate (and so needs `ca`). */
+    mode: 'require',
+    /** A CRL past its nextUpdate denies the certificates it covers until it is refreshed. */
+    staleCrl: 'deny',
+  },
+} as const;
+
+/** Bounds the loader enforces; each keeps a typo from turning into an outage or a memory hog. */
+export const CONFIG_LIMITS = {
+  /** XFCC chains longer than this are not a real deployment (RFC-less header; Envoy appends one per hop). */
+  xfccMaxElements: { min: 1, max: 16 },
+  cacheMaxEntries: { min: 1, max: 10_000_000 },
+  /** At most a day: revocation must take effect within a bounded time. */
+  cacheTtlSeconds: { min: 1, max: 86_400 },
+  /** A CA certificate this close to its notAfter produces a warning on every load. */
+  caExpiryWarningDays: 30,
+  /** NIST SP 800-131A: RSA keys below 2048 bits are disallowed for signatures. */
+  minRsaBits: 2048,
+} as const;
+
+/** Environment variables that override the file; they win because deployments template them. */
+export const CONFIG_ENV = {
+  listenAuthz: 'BOUNCER_LISTEN_AUTHZ',
+  listenHttp: 'BOUNCER_LISTEN_HTTP',
+  logLevel: 'BOUNCER_LOG_LEVEL',
+} as const;
+
+/** Reload behaviour of {@link watchConfig}. */
+export const WATCH_DEFAULTS = {
+  /**
+   * Poll every second. Polling (not fs.watch) because editors save by rename and
+   * Kubernetes swaps ConfigMap symlinks, both of which fs.watch loses track of.
+   */
+  intervalMs: 1000,
+  /** Wait this long after a change is seen so a multi-file update (CA then config) lands as one reload. */
+  debounceMs: 150,
+} as const;
+
+/** Log levels pino knows, in order of severity. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -1,0 +1,264 @@
+import { isMap, isScalar, type Node } from 'yaml';
+import type { MtlsMode } from '../core/tenant.js';
+import { CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './defaults.js';
+import { describe, joinField, type Entry, type NodeReader } from './node-reader.js';
+import type { BouncerConfig, HostPort } from './types.js';
+import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenAddress } from './values.js';
+
+/**
+ * The keys each section of the file accepts. The file is snake_case because other
+ * tools (Helm charts, the demo, docs) write it; the loaded config is camelCase.
+ */
+export const CONFIG_KEYS = {
+  root: ['listen', 'authz', 'log', 'tenants'],
+  listen: ['authz', 'http'],
+  authz: ['xfcc', 'cache'],
+  xfcc: ['trusted_hop', 'max_elements'],
+  cache: ['max_entries', 'ttl_seconds'],
+  log: ['level'],
+  tenant: ['name', 'hostnames', 'mtls'],
+  mtls: ['mode', 'ca', 'crl', 'stale_crl', 'exempt_paths'],
+} as const;
+
+/** Top-level sections a later version will read; named so the error says "not yet", not "typo". */
+export const RESERVED_ROOT_KEYS = ['idps', 'sessions', 'policies', 'apps', 'store'] as const;
+
+export const MTLS_MODES: readonly MtlsMode[] = ['require', 'optional', 'off'];
+export const STALE_CRL_POLICIES = ['deny', 'use'] as const;
+
+/** A string value and the node it came from, so later checks can point at it. */
+export interface Sourced<T> {
+  readonly value: T;
+  readonly node: Node | null;
+  /** Dotted field of the value, such as `tenants[0].mtls.crl[1]`. */
+  readonly field: string;
+}
+
+/** A tenant as written, after shape and per-value checks but before cross-tenant and file checks. */
+export interface RawTenant {
+  readonly index: number;
+  readonly field: string;
+  readonly node: Node | null;
+  readonly name: Sourced<string> | undefined;
+  /** Valid, normalised hostnames only; invalid ones were reported. */
+  readonly hostnames: ReadonlyArray<Sourced<string>>;
+  /** Undefined when the mode was invalid (already reported); later checks that depend on it are skipped. */
+  readonly mode: MtlsMode | undefined;
+  readonly modeNode: Node | null;
+  readonly mtlsNode: Node | null;
+  /** The `ca` path as written (relative to the config file's directory). */
+  readonly ca: Sourced<string> | undefined;
+  readonly crls: ReadonlyArray<Sourced<string>>;
+  readonly staleCrl: 'deny' | 'use';
+  readonly exemptPaths: readonly string[];
+}
+
+/** The whole file after shape checks: defaults filled in, files not read yet. */
+export interface RawConfig {
+  listen: { authz: HostPort; http: HostPort };
+  authz: BouncerConfig['authz'];
+  log: BouncerConfig['log'];
+  tenants: RawTenant[];
+  /** Warnings found while reading the shape (such as a setting that has no effect). */
+  warnings: string[];
+}
+
+/**
+ * Reads the document's shape: known keys only, right types, values in range,
+ * defaults for what is absent. Every problem is recorded on `reader`; the result
+ * is meaningful only when none were.
+ */
+export function readConfigShape(root: Node | null, reader: NodeReader): RawConfig {
+  const raw: RawConfig = {
+    listen: { authz: { ...CONFIG_DEFAULTS.listen.authz }, http: { ...CONFIG_DEFAULTS.listen.http } },
+    authz: {
+      xfcc: { ...CONFIG_DEFAULTS.authz.xfcc },
+      cache: { ...CONFIG_DEFAULTS.authz.cache },
+    },
+    log: { level: CONFIG_DEFAULTS.log.level },
+    tenants: [],
+    warnings: [],
+  };
+  if (root === null) {
+    reader.issue(undefined, 'tenants', 'the config file is empty; it needs at least a tenants list');
+    return raw;
+  }
+  if (!isMap(root)) {
+    reader.issue(root, '(root)', `the config must be a mapping of ${CONFIG_KEYS.root.join(', ')}; got ${describe(root)}`);
+    return raw;
+  }
+  const top = reader.mapping(root, '', CONFIG_KEYS.root, RESERVED_ROOT_KEYS);
+  if (!top) return raw;
+
+  const listen = top.get('listen');
+  if (listen) readListen(listen.value, reader, raw);
+  const authz = top.get('authz');
+  if (authz) readAuthz(authz.value, reader, raw);
+  const log = top.get('log');
+  if (log) {
+    const m = reader.mapping(log.value, 'log', CONFIG_KEYS.log);
+    const level = m?.get('level');
+    if (level) raw.log = { level: reader.oneOf(level.value, 'log.level', LOG_LEVELS) ?? raw.log.level };
+  }
+
+  const tenants = top.get('tenants');
+  if (!tenants) {
+    reader.issue(root, 'tenants', 'tenants is required: list the tenants bouncer serves');
+    return raw;
+  }
+  const items = reader.list(tenants.value, 'tenants');
+  if (items?.length === 0) raw.warnings.push('tenants is empty: every request will be denied as tenant_unknown');
+  items?.forEach((item, i) => {
+    const t = readTenant(item, i, reader, raw.warnings);
+    if (t) raw.tenants.push(t);
+  });
+  return raw;
+}
+
+function readListen(node: Node | null, reader: NodeReader, raw: RawConfig): void {
+  const m = reader.mapping(node, 'listen', CONFIG_KEYS.listen);
+  if (!m) return;
+  for (const which of ['authz', 'http'] as const) {
+    const e = m.get(which);
+    if (!e) continue;
+    const field = `listen.${which}`;
+    const text = reader.string(e.value, field);
+    if (text === undefined) continue;
+    const parsed = parseListenAddress(text);
+    if (parsed.ok) raw.listen[which] = parsed.value;
+    else reader.issue(e.value, field, parsed.message);
+  }
+}
+
+function readAuthz(node: Node | null, reader: NodeReader, raw: RawConfig): void {
+  const m = reader.mapping(node, 'authz', CONFIG_KEYS.authz);
+  if (!m) return;
+  const xfccEntry = m.get('xfcc');
+  if (xfccEntry) {
+    const x = reader.mapping(xfccEntry.value, 'authz.xfcc', CONFIG_KEYS.xfcc);
+    const hop = x?.get('trusted_hop');
+    const max = x?.get('max_elements');
+    const { min: lo, max: hi } = CONFIG_LIMITS.xfccMaxElements;
+    raw.authz = {
+      ...raw.authz,
+      xfcc: {
+        trustedHop: (hop && reader.boolean(hop.value, 'authz.xfcc.trusted_hop')) ?? raw.authz.xfcc.trustedHop,
+        maxElements: (max && reader.integer(max.value, 'authz.xfcc.max_elements', lo, hi)) ?? raw.authz.xfcc.maxElements,
+      },
+    };
+  }
+  const cacheEntry = m.get('cache');
+  if (cacheEntry) {
+    const c = reader.mapping(cacheEntry.value, 'authz.cache', CONFIG_KEYS.cache);
+    const entries = c?.get('max_entries');
+    const ttl = c?.get('ttl_seconds');
+    const { cacheMaxEntries: me, cacheTtlSeconds: ts } = CONFIG_LIMITS;
+    raw.authz = {
+      ...raw.authz,
+      cache: {
+        maxEntries: (entries && reader.integer(entries.value, 'authz.cache.max_entries', me.min, me.max)) ?? raw.authz.cache.maxEntries,
+        ttlSeconds: (ttl && reader.integer(ttl.value, 'authz.cache.ttl_seconds', ts.min, ts.max)) ?? raw.authz.cache.ttlSeconds,
+      },
+    };
+  }
+}
+
+function readTenant(node: Node | null, index: number, reader: NodeReader, warnings: string[]): RawTenant | undefined {
+  const field = joinField('tenants', index);
+  const m = reader.mapping(node, field, CONFIG_KEYS.tenant);
+  if (!m) return undefined;
+  const name = readTenantName(m.get('name'), node, field, reader);
+  const hostnames = readHostnames(m.get('hostnames'), node, field, name?.value ?? field, reader, warnings);
+  const mtlsEntry = m.get('mtls');
+  return { index, field, node, name, hostnames, mtlsNode: mtlsEntry?.value ?? null, ...readMtls(mtlsEntry, `${field}.mtls`, reader) };
+}
+
+function readTenantName(entry: Entry | undefined, tenantNode: Node | null, field: string, reader: NodeReader): Sourced<string> | undefined {
+  if (!entry) {
+    reader.issue(tenantNode, `${field}.name`, 'name is required');
+    return undefined;
+  }
+  const text = reader.string(entry.value, `${field}.name`);
+  if (text === undefined) return undefined;
+  const problem = checkTenantName(text);
+  if (problem) {
+    reader.issue(entry.value, `${field}.name`, problem);
+    return undefined;
+  }
+  return { value: text, node: entry.value, field: `${field}.name` };
+}
+
+function readHostnames(
+  entry: Entry | undefined,
+  tenantNode: Node | null,
+  field: string,
+  tenant: string,
+  reader: NodeReader,
+  warnings: string[],
+): Array<Sourced<string>> {
+  const out: Array<Sourced<string>> = [];
+  if (!entry) {
+    reader.issue(tenantNode, `${field}.hostnames`, 'hostnames is required: list the DNS names this tenant is served on');
+    return out;
+  }
+  const seen = new Set<string>();
+  reader.list(entry.value, `${field}.hostnames`, { nonEmpty: true })?.forEach((item, j) => {
+    const f = `${field}.hostnames[${j}]`;
+    const text = reader.string(item, f);
+    if (text === undefined) return;
+    const host = normalizeTenantHostname(text);
+    if (!host.ok) reader.issue(item, f, host.message);
+    // Harmless, but usually a copy-paste slip worth pointing out.
+    else if (seen.has(host.value)) warnings.push(`tenant ${tenant}: hostname ${host.value} is listed twice`);
+    else {
+      seen.add(host.value);
+      out.push({ value: host.value, node: item, field: f });
+    }
+  });
+  return out;
+}
+
+type MtlsFields = Pick<RawTenant, 'mode' | 'modeNode' | 'ca' | 'crls' | 'staleCrl' | 'exemptPaths'>;
+
+function readMtls(entry: Entry | undefined, f: string, reader: NodeReader): MtlsFields {
+  const defaults: MtlsFields = { mode: CONFIG_DEFAULTS.mtls.mode, modeNode: null, ca: undefined, crls: [], staleCrl: CONFIG_DEFAULTS.mtls.staleCrl, exemptPaths: [] };
+  if (!entry) return defaults;
+  const m = reader.mapping(entry.value, f, CONFIG_KEYS.mtls);
+  // Already reported; an unknown mode keeps checks that depend on it from piling on.
+  if (!m) return { ...defaults, mode: undefined };
+
+  const modeEntry = m.get('mode');
+  const mode = modeEntry ? reader.oneOf(modeEntry.value, `${f}.mode`, MTLS_MODES) : CONFIG_DEFAULTS.mtls.mode;
+
+  const caEntry = m.get('ca');
+  const caText = caEntry ? reader.string(caEntry.value, `${f}.ca`) : undefined;
+  const ca = caEntry && caText !== undefined ? { value: caText, node: caEntry.value, field: `${f}.ca` } : undefined;
+
+  const crls: Array<Sourced<string>> = [];
+  const crlEntry = m.get('crl');
+  if (crlEntry) {
+    // `crl: a.crl` is a list of one; only a written list gets indexed field names.
+    const indexed = !isScalar(crlEntry.value);
+    reader.list(crlEntry.value, `${f}.crl`, { single: true })?.forEach((item, j) => {
+      const itemField = indexed ? `${f}.crl[${j}]` : `${f}.crl`;
+      const text = reader.string(item, itemField);
+      if (text !== undefined) crls.push({ value: text, node: item, field: itemField });
+    });
+  }
+
+  const staleEntry = m.get('stale_crl');
+  const staleCrl = (staleEntry && reader.oneOf(staleEntry.value, `${f}.stale_crl`, STALE_CRL_POLICIES)) ?? CONFIG_DEFAULTS.mtls.staleCrl;
+
+  const exemptPaths: string[] = [];
+  const exemptEntry = m.get('exempt_paths');
+  const exemptItems = exemptEntry ? reader.list(exemptEntry.value, `${f}.exempt_paths`) : [];
+  exemptItems?.forEach((item, j) => {
+    const text = reader.string(item, `${f}.exempt_paths[${j}]`);
+    if (text === undefined) return;
+    const problem = checkExemptPath(text);
+    if (problem) reader.issue(item, `${f}.exempt_paths[${j}]`, problem);
+    else if (!exemptPaths.includes(text)) exemptPaths.push(text);
+  });
+
+  return { mode, modeNode: modeEntry?.value ?? null, ca, crls, staleCrl, exemptPaths };
+}

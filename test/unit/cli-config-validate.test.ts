@@ -1,0 +1,127 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCaptured } from '../helpers/cli.js';
+import type { ValidateReport } from '../../src/cli/config-validate.js';
+import { createRootCa } from '../../src/pki/generate.js';
+
+let dir: string;
+let out = '';
+let err = '';
+
+/** Runs `bouncer …` in-process and keeps what it printed for the assertions. */
+async function cli(...argv: string[]): Promise<number> {
+  const r = await runCaptured(argv);
+  out = r.out;
+  err = r.err;
+  return r.code;
+}
+
+const p = (name: string): string => join(dir, name);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'bouncer-cli-config-'));
+  const ca = await createRootCa({ commonName: 'cli root CA', keyAlgorithm: 'ec-p256', validDays: 365 });
+  const soon = await createRootCa({ commonName: 'cli soon CA', keyAlgorithm: 'ec-p256', validDays: 5 });
+  writeFileSync(p('ca.pem'), ca.certPem);
+  writeFileSync(p('soon-ca.pem'), soon.certPem);
+  writeFileSync(
+    p('good.yaml'),
+    ['tenants:', '  - name: acme', '    hostnames: [pay.acme.test, "*.api.acme.test"]', '    mtls: { mode: require, ca: ./ca.pem }', '  - name: open', '    hostnames: [app.open.test]', '    mtls: { mode: "off" }', ''].join('\n'),
+  );
+  writeFileSync(p('warn.yaml'), ['tenants:', '  - name: soon', '    hostnames: [soon.test.example]', '    mtls: { ca: ./soon-ca.pem }', ''].join('\n'));
+  writeFileSync(
+    p('bad.yaml'),
+    ['tenants:', '  - name: acme', '    hostnames: [pay.acme.test]', '    mtls: { mode: requried, ca: ./ca.pem }', '  - name: globex', '    hostnames: [pay.acme.test]', '    mtls: { mode: require, ca: ./missing.pem }', ''].join('\n'),
+  );
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+beforeEach(() => {
+  process.exitCode = undefined;
+});
+afterEach(() => {
+  // The command reports failure through process.exitCode; do not let it leak into jest's own exit.
+  process.exitCode = undefined;
+});
+
+describe('bouncer config validate', () => {
+  test('a valid file: "ok" with tenant and hostname counts, exit 0', async () => {
+    expect(await cli('config', 'validate', p('good.yaml'))).toBe(0);
+    expect(out).toBe('ok: 2 tenants, 3 hostnames\n');
+    expect(err).toBe('');
+  });
+
+  test('warnings are printed after ok, and do not fail validation', async () => {
+    expect(await cli('config', 'validate', p('warn.yaml'))).toBe(0);
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).toBe('ok: 1 tenants, 1 hostnames');
+    expect(lines[1]).toMatch(/^warning: tenant soon: CA certificate "CN=cli soon CA" in .*soon-ca\.pem expires on .* \(in [45] days\)$/);
+  });
+
+  test('an invalid file: every issue as file:line:col: field: message, exit 1', async () => {
+    expect(await cli('config', 'validate', p('bad.yaml'))).toBe(1);
+    expect(out).toBe('');
+    const file = p('bad.yaml');
+    expect(err.trimEnd().split('\n')).toEqual([
+      `${file}:4:19: tenants[0].mtls.mode: mode must be one of require, optional, off; got 'requried'`,
+      `${file}:6:17: tenants[1].hostnames[0]: hostname 'pay.acme.test' is claimed by both tenant 'acme' (line 3) and tenant 'globex'; a hostname belongs to exactly one tenant`,
+      `${file}:7:32: tenants[1].mtls.ca: cannot read CA file ${p('missing.pem')}: no such file or directory (ENOENT)`,
+      `3 problems in ${file}`,
+    ]);
+  });
+
+  test('--json on a valid file', async () => {
+    expect(await cli('config', 'validate', '--json', p('good.yaml'))).toBe(0);
+    const report = JSON.parse(out) as ValidateReport;
+    expect(report).toEqual({ ok: true, file: p('good.yaml'), tenants: 2, hostnames: 3, files: [p('good.yaml'), p('ca.pem')], warnings: [], issues: [] });
+  });
+
+  test('--json on an invalid file lists the issues with their positions, exit 1', async () => {
+    expect(await cli('config', 'validate', p('bad.yaml'), '--json')).toBe(1);
+    const report = JSON.parse(out) as ValidateReport;
+    expect(report.ok).toBe(false);
+    if (report.ok) return;
+    expect(report.code).toBe('ERR_CONFIG_INVALID');
+    expect(report.issues).toHaveLength(3);
+    expect(report.issues[0]).toEqual({
+      file: p('bad.yaml'),
+      line: 4,
+      column: 19,
+      field: 'tenants[0].mtls.mode',
+      message: "mode must be one of require, optional, off; got 'requried'",
+    });
+  });
+
+  test('a file that cannot be read: exit 1 with the reason', async () => {
+    expect(await cli('config', 'validate', p('nope.yaml'))).toBe(1);
+    expect(err).toBe(`error: cannot read config file ${p('nope.yaml')}: no such file or directory (ENOENT)\n`);
+    expect(await cli('config', 'validate', '--json', p('nope.yaml'))).toBe(1);
+    expect(JSON.parse(out)).toMatchObject({ ok: false, code: 'ERR_CONFIG_READ' });
+  });
+
+  test('environment overrides are checked too', async () => {
+    const saved = process.env.BOUNCER_LISTEN_AUTHZ;
+    process.env.BOUNCER_LISTEN_AUTHZ = 'localhost';
+    try {
+      expect(await cli('config', 'validate', p('good.yaml'))).toBe(1);
+      expect(err).toContain(`${p('good.yaml')}: env BOUNCER_LISTEN_AUTHZ: 'localhost' has no port`);
+    } finally {
+      if (saved === undefined) delete process.env.BOUNCER_LISTEN_AUTHZ;
+      else process.env.BOUNCER_LISTEN_AUTHZ = saved;
+    }
+  });
+
+  test('--help describes the command', async () => {
+    expect(await cli('config', 'validate', '--help')).toBe(0);
+    expect(out).toContain('Usage: bouncer config validate [options] <file>');
+    expect(out).toContain('--json');
+    expect(out).toContain('Exit status: 0 when the config is valid, 1 when it is not.');
+  });
+
+  test('a missing file argument is a usage error', async () => {
+    expect(await cli('config', 'validate')).toBe(2);
+    expect(err).toContain("missing required argument 'file'");
+  });
+});
