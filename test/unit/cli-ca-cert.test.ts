@@ -1,11 +1,10 @@
-import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { runCli } from '../../src/cli/index.js';
+import { runCaptured } from '../helpers/cli.js';
 import { EKU_CLIENT_AUTH, parseCertificateBundle, type ParsedCert } from '../../src/core/cert-parse.js';
 
 const DAY = 86_400_000;
@@ -14,24 +13,12 @@ let dir: string;
 let out = '';
 let err = '';
 
-/** Runs the CLI in-process and captures what it prints. */
+/** Runs `bouncer …` in-process and keeps what it printed for the assertions. */
 async function cli(...argv: string[]): Promise<number> {
-  out = '';
-  err = '';
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return await runCli(argv);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+  const r = await runCaptured(argv);
+  out = r.out;
+  err = r.err;
+  return r.code;
 }
 
 const p = (name: string): string => join(dir, name);

@@ -1,0 +1,234 @@
+/**
+ * `npm run demo`: two tenants with their own CAs and devices, behind a real Envoy.
+ * Creates everything under .demo/, starts the demo app, bouncer and Envoy, checks
+ * each claim once, prints copy-paste curl commands, and runs until Ctrl-C.
+ *
+ *   --prepare-only   write .demo/ (certificates, config) and exit; for docker compose
+ *   --check          run the claims once and exit 0 if all hold, 1 if not
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join, resolve } from 'node:path';
+import { startBouncer, type BouncerApp } from '../src/app.js';
+import { loadConfig } from '../src/config/load.js';
+import { startEchoUpstream } from '../src/demo/upstream.js';
+import { ensureEnvoy } from '../src/envoy/locate.js';
+import { renderEnvoyYaml } from '../src/envoy/render.js';
+import { createLogger } from '../src/observability/logger.js';
+import { packageRoot } from '../src/paths.js';
+import { createRootCa, issueClientCert, issueServerCert } from '../src/pki/generate.js';
+
+const args = new Set(process.argv.slice(2));
+const env = process.env;
+const ports = {
+  envoy: Number(env.DEMO_ENVOY_PORT ?? 8443),
+  admin: Number(env.DEMO_ENVOY_ADMIN_PORT ?? 9901),
+  authz: Number(env.DEMO_AUTHZ_PORT ?? 9001),
+  http: Number(env.DEMO_HTTP_PORT ?? 8080),
+  upstream: Number(env.DEMO_UPSTREAM_PORT ?? 8081),
+};
+const dir = resolve(env.DEMO_DIR ?? join(packageRoot(), '.demo'));
+const TENANTS = [
+  { name: 'acme', host: 'pay.acme.test' },
+  { name: 'globex', host: 'pay.globex.test' },
+] as const;
+
+function write(path: string, data: string, mode = 0o644): void {
+  writeFileSync(path, data, { mode });
+}
+
+/** Creates the two tenants' CAs and devices, Envoy's server certificate, and bouncer's config. */
+async function prepare(): Promise<void> {
+  mkdirSync(join(dir, 'certs'), { recursive: true });
+  const edge = await createRootCa({ commonName: 'bouncer demo edge CA', keyAlgorithm: 'ec-p256', validDays: 30 });
+  const server = await issueServerCert({
+    issuer: edge,
+    commonName: 'bouncer demo edge',
+    dns: TENANTS.map((t) => t.host),
+    keyAlgorithm: 'ec-p256',
+    validDays: 30,
+  });
+  write(join(dir, 'certs', 'edge-ca.pem'), edge.certPem);
+  write(join(dir, 'certs', 'server.pem'), server.certPem);
+  // Envoy in a container runs as another user and must read its key.
+  write(join(dir, 'certs', 'server.key'), server.keyPem, 0o644);
+  for (const t of TENANTS) {
+    mkdirSync(join(dir, t.name), { recursive: true });
+    const ca = await createRootCa({ commonName: `${t.name} device root CA`, organization: t.name, keyAlgorithm: 'ec-p256', validDays: 365 });
+    const device = await issueClientCert({
+      issuer: ca,
+      commonName: `${t.name}-laptop-1`,
+      uris: [`spiffe://${t.name}.test/device/laptop-1`],
+      keyAlgorithm: 'ec-p256',
+      validDays: 30,
+    });
+    write(join(dir, t.name, 'ca.pem'), ca.certPem);
+    write(join(dir, t.name, 'ca.key'), ca.keyPem, 0o600);
+    write(join(dir, t.name, 'device.pem'), device.certPem);
+    write(join(dir, t.name, 'device.key'), device.keyPem, 0o600);
+  }
+  const yaml = [
+    '# Written by `npm run demo`. Two tenants, each trusting only its own device CA.',
+    'listen:',
+    `  authz: 127.0.0.1:${ports.authz}`,
+    `  http: 127.0.0.1:${ports.http}`,
+    'tenants:',
+    ...TENANTS.flatMap((t) => [
+      `  - name: ${t.name}`,
+      `    hostnames: [${t.host}]`,
+      `    mtls: { mode: require, ca: ./${t.name}/ca.pem, exempt_paths: [/healthz] }`,
+    ]),
+    '',
+  ].join('\n');
+  write(join(dir, 'bouncer.yaml'), yaml);
+  write(
+    join(dir, 'envoy.yaml'),
+    renderEnvoyYaml({
+      listenHost: '127.0.0.1',
+      listenPort: ports.envoy,
+      adminHost: '127.0.0.1',
+      adminPort: ports.admin,
+      authzHost: '127.0.0.1',
+      authzPort: ports.authz,
+      upstreamHost: '127.0.0.1',
+      upstreamPort: ports.upstream,
+      serverCertPath: join(dir, 'certs', 'server.pem'),
+      serverKeyPath: join(dir, 'certs', 'server.key'),
+    }),
+  );
+}
+
+interface Claim {
+  title: string;
+  tenant: (typeof TENANTS)[number];
+  device?: string;
+  xfcc?: boolean;
+  expect: number;
+}
+
+const CLAIMS: Claim[] = [
+  { title: "acme's device passes on acme's hostname", tenant: TENANTS[0], device: 'acme', expect: 200 },
+  { title: "acme's device is refused on globex's hostname", tenant: TENANTS[1], device: 'acme', expect: 403 },
+  { title: 'no client certificate is refused', tenant: TENANTS[0], expect: 401 },
+  { title: 'a forged XFCC header (no certificate) changes nothing', tenant: TENANTS[0], xfcc: true, expect: 401 },
+];
+
+function curlFor(c: Claim): string {
+  const parts = [
+    'curl -s',
+    `--cacert ${join(dir, 'certs', 'edge-ca.pem')}`,
+    `--resolve ${c.tenant.host}:${ports.envoy}:127.0.0.1`,
+  ];
+  if (c.device) parts.push(`--cert ${join(dir, c.device, 'device.pem')} --key ${join(dir, c.device, 'device.key')}`);
+  if (c.xfcc) parts.push(`-H 'x-forwarded-client-cert: Hash=${'0'.repeat(64)};Subject="CN=forged"'`, `-H 'x-bouncer-tenant: acme'`);
+  parts.push(`https://${c.tenant.host}:${ports.envoy}/`);
+  return parts.join(' ');
+}
+
+function fire(c: Claim, ca: string, readPem: (p: string) => string): Promise<{ status: number; body: string }> {
+  return new Promise((done, fail) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: ports.envoy,
+        servername: c.tenant.host,
+        headers: {
+          host: c.tenant.host,
+          ...(c.xfcc ? { 'x-forwarded-client-cert': `Hash=${'0'.repeat(64)};Subject="CN=forged"`, 'x-bouncer-tenant': 'acme' } : {}),
+        },
+        ca,
+        ...(c.device ? { cert: readPem(join(dir, c.device, 'device.pem')), key: readPem(join(dir, c.device, 'device.key')) } : {}),
+        agent: false,
+        timeout: 5000,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', fail);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.end();
+  });
+}
+
+async function main(): Promise<number> {
+  await prepare();
+  if (args.has('--prepare-only')) {
+    process.stdout.write(`Wrote ${dir} (CAs, device certificates, bouncer.yaml, envoy.yaml).\n`);
+    return 0;
+  }
+  const envoyBin = await ensureEnvoy();
+  const logFile = join(dir, 'bouncer.log');
+  const logger = createLogger('info', (await import('pino')).pino.destination({ dest: logFile, sync: true, mkdir: true }));
+  const upstream = await startEchoUpstream('127.0.0.1', ports.upstream);
+  let app: BouncerApp | undefined;
+  let envoy: ChildProcess | undefined;
+  const stopAll = async (): Promise<void> => {
+    envoy?.kill('SIGTERM');
+    await app?.close(2000);
+    await upstream.close();
+  };
+  try {
+    app = await startBouncer({ config: await loadConfig(join(dir, 'bouncer.yaml'), env), logger });
+    let envoyOut = '';
+    envoy = spawn(envoyBin, ['-c', join(dir, 'envoy.yaml'), '--log-level', 'warn', '--base-id', String(ports.envoy), '--disable-hot-restart'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    envoy.stdout?.on('data', (d: Buffer) => (envoyOut += d.toString()));
+    envoy.stderr?.on('data', (d: Buffer) => (envoyOut += d.toString()));
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (envoy.exitCode !== null) throw new Error(`Envoy exited:\n${envoyOut}`);
+      const ok = await fetch(`http://127.0.0.1:${ports.admin}/ready`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`Envoy did not become ready:\n${envoyOut}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    const { readFileSync } = await import('node:fs');
+    const ca = readFileSync(join(dir, 'certs', 'edge-ca.pem'), 'utf8');
+    const read = (p: string): string => readFileSync(p, 'utf8');
+    let failed = 0;
+    process.stdout.write(`\nbouncer demo: Envoy on https://127.0.0.1:${ports.envoy}, bouncer ext_authz on 127.0.0.1:${ports.authz}, metrics on http://127.0.0.1:${ports.http}/metrics\n`);
+    process.stdout.write(`Decision log: ${logFile}\n\n`);
+    for (const c of CLAIMS) {
+      const r = await fire(c, ca, read);
+      const ok = r.status === c.expect;
+      if (!ok) failed++;
+      let reason = '';
+      try {
+        const j = JSON.parse(r.body) as { error?: string; identity?: Record<string, string> };
+        reason = j.error ?? (j.identity ? `tenant=${j.identity['x-bouncer-tenant'] ?? '?'} subject=${j.identity['x-bouncer-client-subject'] ?? '-'}` : '');
+      } catch {
+        reason = r.body.slice(0, 80);
+      }
+      process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${c.title}: HTTP ${r.status} (expected ${c.expect}) ${reason}\n     ${curlFor(c)}\n\n`);
+    }
+    if (args.has('--check')) {
+      await stopAll();
+      return failed === 0 ? 0 : 1;
+    }
+    process.stdout.write('Press Ctrl-C to stop Envoy, bouncer and the demo app.\n');
+    await new Promise<void>((r) => {
+      process.once('SIGINT', r);
+      process.once('SIGTERM', r);
+    });
+    process.stdout.write('\nstopping…\n');
+    await stopAll();
+    return failed === 0 ? 0 : 1;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

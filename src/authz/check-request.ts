@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import type { CheckInput } from '../core/decision.js';
+
+/**
+ * The subset of envoy.service.auth.v3.CheckRequest bouncer reads, as
+ * @grpc/proto-loader decodes it (keepCase, oneofs). Everything is optional
+ * because Envoy omits what it does not know.
+ */
+export interface CheckRequestMessage {
+  attributes?: {
+    source?: {
+      address?: { socket_address?: { address?: string } };
+      /** URL-encoded PEM of the peer certificate (include_peer_certificate). */
+      certificate?: string;
+    };
+    request?: {
+      http?: {
+        id?: string;
+        method?: string;
+        path?: string;
+        host?: string;
+        headers?: Record<string, string>;
+      };
+    };
+    /** Present with include_tls_session. */
+    tls_session?: { sni?: string };
+  };
+}
+
+const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+function decodePem(urlEncoded: string): string {
+  try {
+    return decodeURIComponent(urlEncoded);
+  } catch {
+    // Left encoded: the certificate parser then rejects it as malformed.
+    return urlEncoded;
+  }
+}
+
+/** Maps Envoy's CheckRequest to the plain input of the decision core. */
+export function toCheckInput(msg: CheckRequestMessage): { input: CheckInput; headers: Readonly<Record<string, string>> } {
+  const attrs = msg.attributes ?? {};
+  const http = attrs.request?.http ?? {};
+  const headers = http.headers ?? EMPTY_HEADERS;
+  const cert = attrs.source?.certificate;
+  const input: CheckInput = {
+    requestId: headers['x-request-id'] || http.id || randomUUID(),
+    authority: headers[':authority'] ?? http.host ?? headers['host'] ?? '',
+    sni: attrs.tls_session?.sni,
+    method: headers[':method'] ?? http.method ?? '',
+    path: headers[':path'] ?? http.path ?? '',
+    peerCertificate: cert ? decodePem(cert) : undefined,
+    xfcc: headers['x-forwarded-client-cert'],
+    sourceAddress: attrs.source?.address?.socket_address?.address,
+  };
+  return { input, headers };
+}

@@ -1,0 +1,131 @@
+import { performance } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { loadSync } from '@grpc/proto-loader';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import type { CertVerifier } from '../core/cert-verifier.js';
+import type { Decision } from '../core/decision.js';
+import { evaluate } from '../core/evaluate.js';
+import type { TenantIndex } from '../core/tenant-index.js';
+import { toAuditRecord, writeAudit } from '../observability/audit.js';
+import type { Metrics } from '../observability/metrics.js';
+import { toCheckInput, type CheckRequestMessage } from './check-request.js';
+import { toCheckResponse, type CheckResponseMessage } from './check-response.js';
+import { loadAuthzPackageDefinition } from './proto.js';
+
+export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
+
+/** What one decision needs from config; swapped as a whole on reload. */
+export interface AuthzState {
+  readonly tenants: TenantIndex;
+  readonly verifier: CertVerifier;
+  readonly xfcc: { readonly trustedHop: boolean; readonly maxElements: number };
+}
+
+export interface AuthzServerDeps {
+  getState: () => AuthzState;
+  logger: Logger;
+  metrics: Metrics;
+  /** Milliseconds since the epoch; injected so tests can move time. */
+  now?: () => number;
+}
+
+export interface AuthzServer {
+  /** Binds and starts serving; resolves to the bound port (useful with port 0). */
+  listen(host: string, port: number): Promise<number>;
+  /** Reports NOT_SERVING, lets in-flight checks finish (up to `graceMs`), then stops. */
+  close(graceMs?: number): Promise<void>;
+  setServing(serving: boolean): void;
+}
+
+interface PackageTree {
+  envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
+}
+
+/**
+ * The gRPC ext_authz server: Authorization/Check, grpc.health.v1 and server
+ * reflection. The handler is a thin adapter around the pure `evaluate`.
+ */
+export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
+  const now = deps.now ?? Date.now;
+  const definition = loadAuthzPackageDefinition();
+  const tree = grpc.loadPackageDefinition(definition) as unknown as PackageTree;
+  const server = new grpc.Server({
+    // channelz bookkeeping costs time on every call and nobody reads it here.
+    'grpc.enable_channelz': 0,
+    'grpc.max_concurrent_streams': 1000,
+    'grpc.max_receive_message_length': 1024 * 1024,
+  });
+  const health = new HealthImplementation({ '': 'SERVING', [AUTHZ_SERVICE]: 'SERVING' });
+  health.addToServer(server);
+  // Reflection lists every service we serve, so grpcurl and friends can discover health too.
+  new ReflectionService({ ...definition, ...loadSync(healthProtoPath, { keepCase: true }) }).addToServer(server);
+
+  const check: grpc.handleUnaryCall<CheckRequestMessage, CheckResponseMessage> = (call, callback) => {
+    const started = performance.now();
+    let requestId = '';
+    try {
+      const { input, headers } = toCheckInput(call.request);
+      requestId = input.requestId;
+      const state = deps.getState();
+      const decision: Decision = evaluate(input, {
+        tenants: state.tenants,
+        verifier: state.verifier,
+        xfcc: state.xfcc,
+        nowMs: now(),
+      });
+      const response = toCheckResponse(decision, input.requestId, headers);
+      const elapsed = performance.now() - started;
+      const outcome = decision.allow ? 'allow' : 'deny';
+      deps.metrics.checks.inc({ outcome, reason: decision.reason });
+      deps.metrics.checkDuration.observe({ outcome }, elapsed / 1000);
+      if (decision.reason === 'mtls_verified' || (!decision.allow && decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing')) {
+        deps.metrics.certCache.inc({ result: decision.cacheHit ? 'hit' : 'miss' });
+      }
+      writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
+      return callback(null, response);
+    } catch (err) {
+      // The server cannot decide: answer with a gRPC error so Envoy fails closed.
+      deps.metrics.checks.inc({ outcome: 'error', reason: 'internal_error' });
+      deps.logger.error({ err, request_id: requestId }, 'check failed');
+      return callback({ code: grpc.status.INTERNAL, details: 'internal_error' });
+    }
+  };
+
+  server.addService(tree.envoy.service.auth.v3.Authorization.service, { Check: check });
+
+  let closing: Promise<void> | undefined;
+  return {
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+        server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+          if (err) reject(err);
+          else resolve(bound);
+        });
+      });
+    },
+    setServing(serving) {
+      const status = serving ? 'SERVING' : 'NOT_SERVING';
+      health.setStatus('', status);
+      health.setStatus(AUTHZ_SERVICE, status);
+    },
+    close(graceMs = 10_000) {
+      closing ??= new Promise<void>((resolve) => {
+        health.setStatus('', 'NOT_SERVING');
+        health.setStatus(AUTHZ_SERVICE, 'NOT_SERVING');
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return closing;
+    },
+  };
+}

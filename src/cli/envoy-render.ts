@@ -1,0 +1,49 @@
+import { writeFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { BouncerError } from '../core/errors.js';
+import { ENVOY_RENDER_DEFAULTS, renderEnvoyYaml } from '../envoy/render.js';
+
+function hostPort(value: string, flag: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new BouncerError('ERR_CLI_USAGE', `${flag} must be HOST:PORT, got "${value}"`);
+  return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
+}
+
+/** `bouncer envoy render`: print (or write) the Envoy bootstrap for given addresses. */
+export function envoyRenderCommand(): Command {
+  const d = ENVOY_RENDER_DEFAULTS;
+  return new Command('render')
+    .description('print the Envoy config that fronts the tenants and calls bouncer (validate it with envoy --mode validate)')
+    .option('--listen <host:port>', 'tenant TLS listener', `${d.listenHost}:${d.listenPort}`)
+    .option('--admin <host:port>', 'Envoy admin interface (keep it on loopback)', `${d.adminHost}:${d.adminPort}`)
+    .option('--authz <host:port>', "bouncer's gRPC ext_authz address", `${d.authzHost}:${d.authzPort}`)
+    .option('--upstream <host:port>', 'the protected application', `${d.upstreamHost}:${d.upstreamPort}`)
+    .option('--cert <file>', "server certificate chain Envoy presents (PEM, path as Envoy sees it)", d.serverCertPath)
+    .option('--key <file>', 'its private key (PEM, path as Envoy sees it)', d.serverKeyPath)
+    .option('--timeout-ms <ms>', 'ext_authz call timeout', String(d.authzTimeoutMs))
+    .option('--status-on-error <code>', 'HTTP status when bouncer is unreachable (403, 500, 502, 503, 504)', String(d.statusOnError))
+    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .action((opts: Record<string, string>) => {
+      const listen = hostPort(opts.listen ?? '', '--listen');
+      const admin = hostPort(opts.admin ?? '', '--admin');
+      const authz = hostPort(opts.authz ?? '', '--authz');
+      const upstream = hostPort(opts.upstream ?? '', '--upstream');
+      const yaml = renderEnvoyYaml({
+        listenHost: listen.host,
+        listenPort: listen.port,
+        adminHost: admin.host,
+        adminPort: admin.port,
+        authzHost: authz.host,
+        authzPort: authz.port,
+        upstreamHost: upstream.host,
+        upstreamPort: upstream.port,
+        serverCertPath: opts.cert ?? d.serverCertPath,
+        serverKeyPath: opts.key ?? d.serverKeyPath,
+        authzTimeoutMs: Number(opts.timeoutMs),
+        statusOnError: Number(opts.statusOnError),
+      });
+      if (opts.out) writeFileSync(opts.out, yaml);
+      else process.stdout.write(yaml);
+    });
+}

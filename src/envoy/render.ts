@@ -1,0 +1,217 @@
+import { stringify } from 'yaml';
+import { BouncerError } from '../core/errors.js';
+
+/** Where things live, for one rendered Envoy config. */
+export interface EnvoyRenderOptions {
+  /** Address Envoy's tenant listener binds. */
+  listenHost: string;
+  listenPort: number;
+  /** Envoy's admin interface; keep it on loopback. */
+  adminHost: string;
+  adminPort: number;
+  /** bouncer's gRPC ext_authz address. */
+  authzHost: string;
+  authzPort: number;
+  /** The protected application. */
+  upstreamHost: string;
+  upstreamPort: number;
+  /** Server certificate chain and key Envoy presents for the tenants' hostnames. */
+  serverCertPath: string;
+  serverKeyPath: string;
+  /** ext_authz call timeout (Envoy's own default of 200 ms is too tight for a cold RSA chain under load). */
+  authzTimeoutMs: number;
+  /** HTTP status Envoy returns when bouncer cannot be reached or errors. */
+  statusOnError: number;
+}
+
+export const ENVOY_RENDER_DEFAULTS: EnvoyRenderOptions = {
+  listenHost: '0.0.0.0',
+  listenPort: 8443,
+  adminHost: '127.0.0.1',
+  adminPort: 9901,
+  authzHost: '127.0.0.1',
+  authzPort: 9001,
+  upstreamHost: '127.0.0.1',
+  upstreamPort: 8081,
+  serverCertPath: '/etc/envoy/certs/server.pem',
+  serverKeyPath: '/etc/envoy/certs/server.key',
+  authzTimeoutMs: 500,
+  statusOnError: 503,
+};
+
+/** The addresses of docker-compose.yml's services; `envoy/envoy.yaml` is rendered with these. */
+export const COMPOSE_ENVOY_OPTIONS: Partial<EnvoyRenderOptions> = {
+  listenHost: '0.0.0.0',
+  listenPort: 8443,
+  authzHost: 'bouncer',
+  authzPort: 9001,
+  upstreamHost: 'upstream',
+  upstreamPort: 8081,
+};
+
+const HTTP_STATUS_NAMES: Readonly<Record<number, string>> = {
+  403: 'Forbidden',
+  500: 'InternalServerError',
+  502: 'BadGateway',
+  503: 'ServiceUnavailable',
+  504: 'GatewayTimeout',
+};
+
+function checkPort(name: string, port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new BouncerError('ERR_ENVOY_RENDER', `${name} must be a port number from 1 to 65535, got ${String(port)}`);
+  }
+}
+
+function socketAddress(host: string, port: number): { socket_address: { address: string; port_value: number } } {
+  return { socket_address: { address: host, port_value: port } };
+}
+
+function staticCluster(name: string, host: string, port: number): Record<string, unknown> {
+  return {
+    name,
+    // STRICT_DNS accepts both IP literals and service names (docker-compose, Kubernetes).
+    type: 'STRICT_DNS',
+    dns_lookup_family: 'V4_PREFERRED',
+    connect_timeout: '1s',
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(host, port) } }] }],
+    },
+  };
+}
+
+/**
+ * Builds the Envoy bootstrap that fronts the tenants' hostnames and asks bouncer
+ * about every request. Tenants are data inside bouncer, so nothing here names a
+ * tenant: adding one needs no Envoy change.
+ */
+export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Record<string, unknown> {
+  const o: EnvoyRenderOptions = { ...ENVOY_RENDER_DEFAULTS, ...partial };
+  checkPort('listen port', o.listenPort);
+  checkPort('admin port', o.adminPort);
+  checkPort('authz port', o.authzPort);
+  checkPort('upstream port', o.upstreamPort);
+  if (!Number.isInteger(o.authzTimeoutMs) || o.authzTimeoutMs < 10 || o.authzTimeoutMs > 60_000) {
+    throw new BouncerError('ERR_ENVOY_RENDER', `authz timeout must be 10..60000 ms, got ${String(o.authzTimeoutMs)}`);
+  }
+  const statusName = HTTP_STATUS_NAMES[o.statusOnError];
+  if (!statusName) {
+    throw new BouncerError('ERR_ENVOY_RENDER', `status on error must be one of ${Object.keys(HTTP_STATUS_NAMES).join(', ')}`);
+  }
+
+  const extAuthz = {
+    name: 'envoy.filters.http.ext_authz',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
+      transport_api_version: 'V3',
+      grpc_service: {
+        envoy_grpc: { cluster_name: 'bouncer_authz' },
+        timeout: `${(o.authzTimeoutMs / 1000).toFixed(3)}s`,
+      },
+      // Fail closed: an unreachable or failing bouncer denies, never allows.
+      failure_mode_allow: false,
+      status_on_error: { code: statusName },
+      include_peer_certificate: true,
+      include_tls_session: true,
+    },
+  };
+
+  const hcm = {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      stat_prefix: 'tenants',
+      codec_type: 'AUTO',
+      use_remote_address: true,
+      // Path exemptions in bouncer compare normalized paths, so Envoy must normalize first.
+      normalize_path: true,
+      merge_slashes: true,
+      path_with_escaped_slashes_action: 'REJECT_REQUEST',
+      // Drop any client-sent XFCC and set Envoy's own on mTLS connections.
+      forward_client_cert_details: 'SANITIZE_SET',
+      set_current_client_cert_details: { subject: true, cert: true, chain: true, uri: true, dns: true },
+      route_config: {
+        name: 'tenants',
+        virtual_hosts: [
+          {
+            name: 'tenants',
+            domains: ['*'],
+            routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream' } }],
+          },
+        ],
+      },
+      http_filters: [
+        extAuthz,
+        { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+      ],
+    },
+  };
+
+  const authzCluster = {
+    ...staticCluster('bouncer_authz', o.authzHost, o.authzPort),
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    // Set on purpose rather than inherited: Envoy's defaults (1,024 pending) would queue
+    // far past the ext_authz timeout under overload; better to shed early and fail closed.
+    circuit_breakers: {
+      thresholds: [
+        { priority: 'DEFAULT', max_connections: 64, max_pending_requests: 256, max_requests: 4096, max_retries: 0 },
+      ],
+    },
+    health_checks: [
+      {
+        timeout: '1s',
+        interval: '2s',
+        unhealthy_threshold: 2,
+        healthy_threshold: 1,
+        grpc_health_check: { service_name: 'envoy.service.auth.v3.Authorization' },
+      },
+    ],
+  };
+
+  return {
+    admin: { address: socketAddress(o.adminHost, o.adminPort) },
+    static_resources: {
+      listeners: [
+        {
+          name: 'tenants_https',
+          address: socketAddress(o.listenHost, o.listenPort),
+          filter_chains: [
+            {
+              transport_socket: {
+                name: 'envoy.transport_sockets.tls',
+                typed_config: {
+                  '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+                  // Tenants choose require/optional/off; bouncer enforces it per hostname.
+                  require_client_certificate: false,
+                  common_tls_context: {
+                    alpn_protocols: ['h2', 'http/1.1'],
+                    tls_certificates: [
+                      { certificate_chain: { filename: o.serverCertPath }, private_key: { filename: o.serverKeyPath } },
+                    ],
+                    // Request a client certificate without trusting a fixed CA: the handshake still
+                    // proves key possession, and bouncer checks the chain against the tenant's CA.
+                    validation_context: { trust_chain_verification: 'ACCEPT_UNTRUSTED' },
+                  },
+                },
+              },
+              filters: [hcm],
+            },
+          ],
+        },
+      ],
+      clusters: [authzCluster, staticCluster('upstream', o.upstreamHost, o.upstreamPort)],
+    },
+  };
+}
+
+/** The same config as YAML, with a header saying how it was produced. */
+export function renderEnvoyYaml(partial: Partial<EnvoyRenderOptions> = {}): string {
+  const header = '# Envoy bootstrap for bouncer, produced by `bouncer envoy render`. Tenants live in bouncer, not here.\n';
+  return header + stringify(buildEnvoyConfig(partial), { lineWidth: 0 });
+}

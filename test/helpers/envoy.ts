@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureEnvoy } from '../../src/envoy/locate.js';
+import { renderEnvoyYaml, type EnvoyRenderOptions } from '../../src/envoy/render.js';
+import { freePort, waitFor } from './ports.js';
+
+export interface RunningEnvoy {
+  port: number;
+  adminPort: number;
+  configPath: string;
+  logs(): string;
+  /** Reads one counter or gauge from Envoy's admin /stats. */
+  stat(name: string): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+let envoyBin: Promise<string> | undefined;
+
+/** The pinned Envoy, installed on first use by the project's script; fails (never skips) when it cannot be had. */
+export function envoyBinary(): Promise<string> {
+  envoyBin ??= ensureEnvoy();
+  return envoyBin;
+}
+
+/** Starts a real Envoy with bouncer's rendered config and waits until its listener is up. */
+export async function startEnvoy(
+  dir: string,
+  opts: Pick<EnvoyRenderOptions, 'authzPort' | 'upstreamPort' | 'serverCertPath' | 'serverKeyPath'> & Partial<EnvoyRenderOptions>,
+): Promise<RunningEnvoy> {
+  const bin = await envoyBinary();
+  const port = await freePort();
+  const adminPort = await freePort();
+  const configPath = join(dir, `envoy-${port}.yaml`);
+  writeFileSync(
+    configPath,
+    renderEnvoyYaml({ listenHost: '127.0.0.1', adminHost: '127.0.0.1', authzHost: '127.0.0.1', upstreamHost: '127.0.0.1', ...opts, listenPort: port, adminPort }),
+  );
+  let output = '';
+  const child: ChildProcess = spawn(
+    bin,
+    ['-c', configPath, '--base-id', String(port), '--log-level', 'warn', '--concurrency', '1', '--disable-hot-restart'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  let exited = false;
+  child.once('exit', () => (exited = true));
+
+  const admin = async (path: string): Promise<string> => {
+    const res = await fetch(`http://127.0.0.1:${adminPort}${path}`);
+    return res.text();
+  };
+  await waitFor(
+    'Envoy to become ready',
+    async () => {
+      if (exited) throw new Error(`envoy exited:\n${output}`);
+      const body = await admin('/ready');
+      return body.trim() === 'LIVE';
+    },
+    20_000,
+  );
+  return {
+    port,
+    adminPort,
+    configPath,
+    logs: () => output,
+    async stat(name) {
+      const text = await admin(`/stats?filter=^${name.replace(/\./g, '\\.')}$`);
+      const m = /:\s*(\d+)/.exec(text);
+      return m ? Number(m[1]) : undefined;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}

@@ -1,0 +1,174 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { jest } from '@jest/globals';
+import { parse } from 'yaml';
+import { runCli } from '../../src/cli/index.js';
+import { ENVOY_VERSION } from '../../src/envoy/locate.js';
+import { buildEnvoyConfig, COMPOSE_ENVOY_OPTIONS, renderEnvoyYaml } from '../../src/envoy/render.js';
+import { packageRoot } from '../../src/paths.js';
+import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
+import { envoyBinary } from '../helpers/envoy.js';
+
+const run = promisify(execFile);
+const root = packageRoot();
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'bouncer-envoycfg-'));
+  const ca = await createRootCa({ commonName: 'validate CA', keyAlgorithm: 'ec-p256', validDays: 1 });
+  const server = await issueServerCert({ issuer: ca, commonName: 'edge', dns: ['*.example.test'], keyAlgorithm: 'ec-p256', validDays: 1 });
+  writeFileSync(join(dir, 'server.pem'), server.certPem);
+  writeFileSync(join(dir, 'server.key'), server.keyPem);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function validate(yaml: string): Promise<{ ok: boolean; output: string }> {
+  const file = join(dir, `validate-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, yaml);
+  try {
+    const { stdout, stderr } = await run(await envoyBinary(), ['--mode', 'validate', '-c', file, '--disable-hot-restart'], { timeout: 60_000 });
+    return { ok: true, output: stdout + stderr };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+describe('the Envoy config we ship', () => {
+  const shipped = readFileSync(join(root, 'envoy', 'envoy.yaml'), 'utf8');
+
+  test('envoy/envoy.yaml is exactly what `bouncer envoy render` produces for docker-compose', () => {
+    expect(shipped).toBe(renderEnvoyYaml(COMPOSE_ENVOY_OPTIONS));
+  });
+
+  test('envoy/envoy.yaml passes envoy --mode validate (certificates mounted as docker-compose does)', async () => {
+    const mounted = shipped.replaceAll('/etc/envoy/certs/', `${dir}/`);
+    const r = await validate(mounted);
+    expect(r.output).toContain('OK');
+    expect(r.ok).toBe(true);
+  });
+
+  test('rendered configs for other addresses validate too', async () => {
+    const r = await validate(
+      renderEnvoyYaml({ listenHost: '127.0.0.1', listenPort: 10443, authzHost: '::1', authzPort: 19001, serverCertPath: join(dir, 'server.pem'), serverKeyPath: join(dir, 'server.key'), authzTimeoutMs: 250, statusOnError: 403 }),
+    );
+    expect(r.ok).toBe(true);
+  });
+
+  test('a broken config is caught by validation (the check can fail)', async () => {
+    const r = await validate(shipped.replaceAll('/etc/envoy/certs/', `${dir}/`).replace('failure_mode_allow: false', 'failure_mode_allow: maybe'));
+    expect(r.ok).toBe(false);
+  });
+
+  test('it carries the settings the security model depends on', () => {
+    const cfg = parse(shipped) as Record<string, unknown>;
+    const text = JSON.stringify(cfg);
+    for (const needle of [
+      '"trust_chain_verification":"ACCEPT_UNTRUSTED"',
+      '"require_client_certificate":false',
+      '"forward_client_cert_details":"SANITIZE_SET"',
+      '"set_current_client_cert_details":{"subject":true,"cert":true,"chain":true,"uri":true,"dns":true}',
+      '"transport_api_version":"V3"',
+      '"failure_mode_allow":false',
+      '"include_peer_certificate":true',
+      '"include_tls_session":true',
+      '"status_on_error":{"code":"ServiceUnavailable"}',
+      '"timeout":"0.500s"',
+      '"http2_protocol_options":{}',
+      '"grpc_health_check":{"service_name":"envoy.service.auth.v3.Authorization"}',
+      '"max_pending_requests":256',
+    ]) {
+      expect(text).toContain(needle);
+    }
+    // Tenants are data in bouncer: no hostname or CA appears in Envoy's config.
+    expect(text).not.toMatch(/trusted_ca|acme|"domains":\["(?!\*)/);
+  });
+
+  test('render refuses impossible input with a clear error', () => {
+    expect(() => buildEnvoyConfig({ listenPort: 70000 })).toThrow(/listen port must be a port number/);
+    expect(() => buildEnvoyConfig({ authzTimeoutMs: 0 })).toThrow(/authz timeout/);
+    expect(() => buildEnvoyConfig({ statusOnError: 200 })).toThrow(/status on error/);
+  });
+});
+
+describe('bouncer envoy render', () => {
+  test('writes the config for the given addresses', async () => {
+    const out = join(dir, 'rendered.yaml');
+    const code = await runCli(['envoy', 'render', '--listen', '0.0.0.0:8443', '--authz', 'bouncer:9001', '--upstream', 'upstream:8081', '-o', out]);
+    expect(code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(renderEnvoyYaml(COMPOSE_ENVOY_OPTIONS));
+  });
+
+  test('a bad address is a usage error', async () => {
+    const errs: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      errs.push(String(s));
+      return true;
+    });
+    try {
+      expect(await runCli(['envoy', 'render', '--authz', 'nohostport'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errs.join('')).toContain('ERR_CLI_USAGE');
+    expect(errs.join('')).toContain('--authz must be HOST:PORT');
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as {
+    services: Record<string, { image?: string; build?: string; command?: string[]; environment?: Record<string, string>; volumes?: string[]; ports?: string[] }>;
+  };
+  const envoyCfg = parse(readFileSync(join(root, 'envoy', 'envoy.yaml'), 'utf8')) as {
+    static_resources: {
+      listeners: Array<{ address: { socket_address: { port_value: number } }; filter_chains: Array<{ transport_socket: { typed_config: { common_tls_context: { tls_certificates: Array<{ certificate_chain: { filename: string }; private_key: { filename: string } }> } } } }> }>;
+      clusters: Array<{ name: string; load_assignment: { endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string; port_value: number } } } }> }> } }>;
+    };
+  };
+  const endpoint = (name: string): { address: string; port_value: number } => {
+    const c = envoyCfg.static_resources.clusters.find((x) => x.name === name);
+    const ep = c?.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address;
+    if (!ep) throw new Error(`cluster ${name} has no endpoint`);
+    return ep;
+  };
+
+  test('has Envoy, bouncer and a demo upstream', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['bouncer', 'envoy', 'upstream']);
+    expect(compose.services.envoy?.image).toBe(`envoyproxy/envoy:v${ENVOY_VERSION}`);
+  });
+
+  test('Envoy mounts envoy/envoy.yaml where its command reads it, and the certificates where the config expects them', () => {
+    const svc = compose.services.envoy!;
+    const cfgArg = svc.command?.[(svc.command?.indexOf('-c') ?? -2) + 1];
+    expect(svc.volumes).toContain(`./envoy/envoy.yaml:${cfgArg}:ro`);
+    const tls = envoyCfg.static_resources.listeners[0]!.filter_chains[0]!.transport_socket.typed_config.common_tls_context.tls_certificates[0]!;
+    const certMount = svc.volumes?.find((v) => v.split(':')[1] === '/etc/envoy/certs');
+    expect(certMount).toBeDefined();
+    expect(tls.certificate_chain.filename.startsWith('/etc/envoy/certs/')).toBe(true);
+    expect(tls.private_key.filename.startsWith('/etc/envoy/certs/')).toBe(true);
+  });
+
+  test("Envoy's clusters point at the compose services on the ports they listen on", () => {
+    const authz = endpoint('bouncer_authz');
+    expect(authz.address).toBe('bouncer');
+    expect(compose.services.bouncer?.environment?.BOUNCER_LISTEN_AUTHZ).toBe(`0.0.0.0:${authz.port_value}`);
+    const up = endpoint('upstream');
+    expect(up.address).toBe('upstream');
+    expect(compose.services.upstream?.environment?.PORT).toBe(String(up.port_value));
+  });
+
+  test("Envoy's listener port is the one published", () => {
+    const port = envoyCfg.static_resources.listeners[0]!.address.socket_address.port_value;
+    expect(compose.services.envoy?.ports).toContain(`${port}:${port}`);
+  });
+
+  test('bouncer reads the config the demo prepares, and the image build exists', () => {
+    const b = compose.services.bouncer!;
+    expect(b.command).toEqual(['serve', '--config', '/etc/bouncer/bouncer.yaml']);
+    expect(b.volumes).toContain('./.demo:/etc/bouncer:ro');
+    expect(readFileSync(join(root, 'Dockerfile'), 'utf8')).toContain('dist/src/cli/bin.js');
+  });
+});

@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { packageRoot } from '../../src/paths.js';
+import { authzClient, checkRequest } from '../helpers/grpc-client.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+
+// Runs the real CLI entry point (`bouncer serve`) as its own process, as an
+// operator would, built by `npm test` into dist/.
+const bin = join(packageRoot(), 'dist', 'src', 'cli', 'bin.js');
+
+let dir: string;
+let child: ChildProcess;
+let out = '';
+let authzPort: number;
+let httpPort: number;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'bouncer-serve-'));
+  authzPort = await freePort();
+  httpPort = await freePort();
+  writeFileSync(
+    join(dir, 'bouncer.yaml'),
+    `listen:\n  authz: 127.0.0.1:1\n  http: 127.0.0.1:2\ntenants:\n  - name: open\n    hostnames: [app.open.test]\n    mtls: { mode: "off" }\n`,
+  );
+  child = spawn(process.execPath, [bin, 'serve', '--config', join(dir, 'bouncer.yaml'), '--grace', '5'], {
+    // The environment overrides the addresses in the file.
+    env: { ...process.env, BOUNCER_LISTEN_AUTHZ: `127.0.0.1:${authzPort}`, BOUNCER_LISTEN_HTTP: `127.0.0.1:${httpPort}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor('bouncer to listen', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok);
+});
+
+afterAll(() => {
+  if (child.exitCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function healthClient(): grpc.Client & {
+  check(req: { service: string }, cb: (e: grpc.ServiceError | null, r: { status: string }) => void): void;
+} {
+  const Ctor = grpc.makeGenericClientConstructor(
+    {
+      check: {
+        path: '/grpc.health.v1.Health/Check',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (v: { service: string }) => encodeHealthRequest(v.service),
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (v: Buffer) => v,
+        responseDeserialize: (b: Buffer) => ({ status: ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'][b[1] ?? 0] ?? 'UNKNOWN' }),
+      },
+    },
+    'Health',
+  );
+  return new Ctor(`127.0.0.1:${authzPort}`, grpc.credentials.createInsecure()) as never;
+}
+
+/** HealthCheckRequest{service} in protobuf wire format: field 1, length-delimited. */
+function encodeHealthRequest(service: string): Buffer {
+  const s = Buffer.from(service);
+  return Buffer.concat([Buffer.from([0x0a, s.length]), s]);
+}
+
+describe('bouncer serve as a process', () => {
+  test('serves Check, health and reflection on the address from the environment', async () => {
+    const c = authzClient(authzPort);
+    try {
+      const ok = await c.check(checkRequest('app.open.test'));
+      expect(ok.status.code).toBe(0);
+      const denied = await c.check(checkRequest('unknown.test'));
+      expect(denied.status.code).toBe(7);
+      expect(JSON.parse(denied.denied_response?.body ?? '{}')).toMatchObject({ error: 'tenant_unknown' });
+    } finally {
+      c.close();
+    }
+    const h = healthClient();
+    const status = await new Promise<string>((res, rej) => h.check({ service: 'envoy.service.auth.v3.Authorization' }, (e, r) => (e ? rej(e) : res(r.status))));
+    expect(status).toBe('SERVING');
+    h.close();
+
+    const Reflection = grpc.makeGenericClientConstructor(
+      {
+        info: {
+          path: '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+          requestStream: true,
+          responseStream: true,
+          // ServerReflectionRequest{list_services: "*"}: field 7, string.
+          requestSerialize: () => Buffer.from([0x3a, 0x01, 0x2a]),
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      'Reflection',
+    );
+    const r = new Reflection(`127.0.0.1:${authzPort}`, grpc.credentials.createInsecure()) as unknown as {
+      info(): grpc.ClientDuplexStream<unknown, Buffer>;
+      close(): void;
+    };
+    const listing = await new Promise<string>((resolve, reject) => {
+      const stream = r.info();
+      stream.on('data', (b: Buffer) => {
+        resolve(b.toString('latin1'));
+        stream.end();
+      });
+      stream.on('error', reject);
+      stream.write({});
+    });
+    r.close();
+    expect(listing).toContain('envoy.service.auth.v3.Authorization');
+    expect(listing).toContain('grpc.health.v1.Health');
+  });
+
+  test('SIGTERM: NOT_SERVING, in-flight checks finish, then a clean exit', async () => {
+    const c = authzClient(authzPort);
+    const calls: Array<Promise<number>> = [];
+    let signalled = false;
+    for (let i = 0; i < 200; i++) {
+      calls.push(
+        c.check(checkRequest('app.open.test')).then((res) => {
+          if (!signalled) {
+            signalled = true;
+            child.kill('SIGTERM');
+          }
+          return res.status.code;
+        }),
+      );
+    }
+    const codes = await Promise.all(calls);
+    c.close();
+    expect(codes.every((x) => x === 0)).toBe(true);
+    const exit = await new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null) resolve(child.exitCode);
+      else child.once('exit', (code) => resolve(code));
+    });
+    expect(exit).toBe(0);
+    expect(out).toContain('NOT_SERVING');
+    expect(out).toContain('"msg":"stopped"');
+    await expect(fetch(`http://127.0.0.1:${httpPort}/readyz`)).rejects.toThrow();
+  });
+});
