@@ -38,6 +38,14 @@ function decodePem(urlEncoded: string): string {
   }
 }
 
+// A request id is echoed in headers, bodies and logs; anything unusual gets a fresh one.
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function pickRequestId(...candidates: Array<string | undefined>): string {
+  for (const c of candidates) if (c !== undefined && SAFE_REQUEST_ID.test(c)) return c;
+  return randomUUID();
+}
+
 /** Maps Envoy's CheckRequest to the plain input of the decision core. */
 export function toCheckInput(msg: CheckRequestMessage): { input: CheckInput; headers: Readonly<Record<string, string>> } {
   const attrs = msg.attributes ?? {};
@@ -45,7 +53,7 @@ export function toCheckInput(msg: CheckRequestMessage): { input: CheckInput; hea
   const headers = http.headers ?? EMPTY_HEADERS;
   const cert = attrs.source?.certificate;
   const input: CheckInput = {
-    requestId: headers['x-request-id'] || http.id || randomUUID(),
+    requestId: pickRequestId(headers['x-request-id'], http.id),
     authority: headers[':authority'] ?? http.host ?? headers['host'] ?? '',
     sni: attrs.tls_session?.sni,
     method: headers[':method'] ?? http.method ?? '',

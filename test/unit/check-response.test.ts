@@ -98,6 +98,12 @@ describe('toCheckInput', () => {
     expect(input.requestId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  test.each(['x'.repeat(129), 'a b', 'id\u0000', '<script>', ''])('an unsafe request id %j is replaced by a fresh one', (rid) => {
+    const { input } = toCheckInput({ attributes: { request: { http: { id: rid, headers: { 'x-request-id': rid } } } } });
+    expect(input.requestId).not.toBe(rid);
+    expect(input.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   test('a broken percent-encoding is kept as is (and later rejected as malformed)', () => {
     const { input } = toCheckInput({ attributes: { source: { certificate: '%E0%A4%A' } } });
     expect(input.peerCertificate).toBe('%E0%A4%A');
