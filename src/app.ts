@@ -5,7 +5,15 @@ import { watchConfig } from './config/watch.js';
 import { createCertVerifier } from './core/cert-verifier.js';
 import { buildTenantIndex } from './core/tenant-index.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { createOpsServer } from './web/ops-server.js';
+import type { AuthSettings } from './core/app.js';
+import { buildHostIndex } from './core/tenant-index.js';
+import { createMemoryHandoffStore } from './sessions/handoff-store.js';
+import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.js';
+import { createMemoryRevocationStore, type RevocationStore } from './sessions/revocation.js';
+import { createTokenCache } from './sessions/token-cache.js';
+import { createAuthServer } from './web/auth/server.js';
+import type { IdpConnector } from './web/idp/connector.js';
+import { buildConnectors } from './web/idp/build.js';
 
 export interface BouncerApp {
   readonly authzPort: number;
@@ -27,9 +35,32 @@ export interface StartOptions {
   watchIntervalMs?: number;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
+  /**
+   * Public origin of the login service when it is not `https://<auth.domain>`
+   * (a non-default port, as in tests and the demo). Also `BOUNCER_AUTH_PUBLIC_URL`.
+   */
+  authPublicOrigin?: string;
 }
 
-function toState(config: BouncerConfig): AuthzState {
+/** Session machinery shared by ext_authz and the login service for the life of the process. */
+interface SessionParts {
+  readonly keys: KeyStore;
+  readonly revocation: RevocationStore;
+  readonly handoffs: ReturnType<typeof createMemoryHandoffStore>;
+  readonly tokens: ReturnType<typeof createTokenCache>;
+}
+
+function authSettings(config: BouncerConfig, origin: string | undefined): AuthSettings | undefined {
+  if (!config.auth) return undefined;
+  return { domain: config.auth.domain, origin: (origin ?? `https://${config.auth.domain}`).replace(/\/+$/, '') };
+}
+
+function longestSession(config: BouncerConfig): number {
+  return Math.max(config.auth?.sessionDurationSec ?? 0, ...config.apps.map((a) => a.sessionDurationSec), 3600);
+}
+
+function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined): AuthzState {
+  const auth = authSettings(config, origin);
   return {
     tenants: buildTenantIndex(config.tenants),
     verifier: createCertVerifier({
@@ -37,6 +68,24 @@ function toState(config: BouncerConfig): AuthzState {
       ttlMs: config.authz.cache.ttlSeconds * 1000,
     }),
     xfcc: config.authz.xfcc,
+    identity:
+      auth && config.auth
+        ? {
+            apps: buildHostIndex(config.apps),
+            auth,
+            serviceTokens: config.serviceTokens,
+            countryHeader: config.auth.countryHeader,
+            gate: {
+              apps: buildHostIndex(config.apps),
+              issuer: config.auth.domain,
+              authOrigin: auth.origin,
+              keys: () => parts.keys,
+              revocation: parts.revocation,
+              handoffs: parts.handoffs,
+              tokens: parts.tokens,
+            },
+          }
+        : undefined,
   };
 }
 
@@ -45,18 +94,63 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const { logger } = options;
   const metrics = createMetrics();
   let config = options.config;
-  let state = toState(config);
+  const origin = options.authPublicOrigin ?? (options.env ?? process.env).BOUNCER_AUTH_PUBLIC_URL;
+  const nowFn = options.now ?? Date.now;
+  const parts: SessionParts = {
+    keys: await openKeyStore({
+      dir: config.auth?.keysDir,
+      rotateAfterDays: config.auth?.keyRotationDays ?? 30,
+      overlapMs: keyOverlapMs(longestSession(config)),
+      nowMs: nowFn(),
+    }),
+    revocation: createMemoryRevocationStore({ userRetentionMs: longestSession(config) * 1000 }),
+    handoffs: createMemoryHandoffStore(),
+    tokens: createTokenCache(),
+  };
+  let connectors = buildConnectors(config.idps);
+  let connectorView: ReadonlyMap<string, IdpConnector> = new Map([...connectors].map(([k, v]) => [k, v.connector]));
+  let state = toState(config, parts, origin);
+  const rotation = setInterval(() => {
+    parts.keys.rotateIfDue(nowFn()).catch((err: unknown) => logger.error({ err }, 'session key rotation failed'));
+  }, 60_000);
+  rotation.unref();
   metrics.tenants.set(config.tenants.length);
   metrics.configLastReloadSuccess.set(1);
   metrics.configLastReloadTimestamp.set(Date.now() / 1000);
 
   let serving = true;
   const authz = createAuthzServer({ getState: () => state, logger, metrics, ...(options.now ? { now: options.now } : {}) });
-  const ops = createOpsServer({ registry: metrics.registry, isReady: () => serving });
+  const ops = createAuthServer({
+    config: () => config,
+    keys: parts.keys,
+    revocation: parts.revocation,
+    connectors: () => connectorView,
+    logger,
+    clock: nowFn,
+    ...(origin !== undefined ? { publicBaseUrl: origin } : {}),
+    extraRoutes: {
+      '/metrics': async () => ({ status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      '/readyz': async () =>
+        serving
+          ? { status: 200, contentType: 'application/json', body: '{"status":"ready"}' }
+          : { status: 503, contentType: 'application/json', body: '{"status":"stopping"}' },
+    },
+  });
 
   const apply = (next: BouncerConfig): void => {
+    let nextConnectors: ReturnType<typeof buildConnectors>;
+    try {
+      nextConnectors = buildConnectors(next.idps, connectors);
+    } catch (err) {
+      metrics.configReloads.inc({ result: 'failure' });
+      metrics.configLastReloadSuccess.set(0);
+      logger.error({ err: { message: (err as Error).message } }, 'config reload failed (identity provider setup); keeping the last good config');
+      return;
+    }
     config = next;
-    state = toState(next);
+    connectors = nextConnectors;
+    connectorView = new Map([...connectors].map(([k, v]) => [k, v.connector]));
+    state = toState(next, parts, origin);
     metrics.tenants.set(next.tenants.length);
     metrics.configReloads.inc({ result: 'success' });
     metrics.configLastReloadSuccess.set(1);
@@ -100,6 +194,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     close(graceMs) {
       closing ??= (async () => {
         serving = false;
+        clearInterval(rotation);
         watcher.close();
         await authz.close(graceMs);
         await ops.close();

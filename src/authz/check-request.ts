@@ -46,8 +46,23 @@ function pickRequestId(...candidates: Array<string | undefined>): string {
   return randomUUID();
 }
 
+function countryFrom(value: string | undefined): string | undefined {
+  return value !== undefined && /^[A-Za-z]{2}$/.test(value) ? value.toUpperCase() : undefined;
+}
+
 /** Maps Envoy's CheckRequest to the plain input of the decision core. */
-export function toCheckInput(msg: CheckRequestMessage): { input: CheckInput; headers: Readonly<Record<string, string>> } {
+export interface CheckInputOptions {
+  /** Header a trusted edge (a CDN) sets with the client's country; unset means none is trusted. */
+  readonly countryHeader?: string | undefined;
+}
+
+/** Header names for service tokens; like every `x-bouncer-*` header they never reach the upstream. */
+export const SERVICE_TOKEN_HEADERS = { clientId: 'x-bouncer-client-id', clientSecret: 'x-bouncer-client-secret' } as const;
+
+export function toCheckInput(
+  msg: CheckRequestMessage,
+  options: CheckInputOptions = {},
+): { input: CheckInput; headers: Readonly<Record<string, string>>; cookie: string | undefined } {
   const attrs = msg.attributes ?? {};
   const http = attrs.request?.http ?? {};
   const headers = http.headers ?? EMPTY_HEADERS;
@@ -61,6 +76,10 @@ export function toCheckInput(msg: CheckRequestMessage): { input: CheckInput; hea
     peerCertificate: cert ? decodePem(cert) : undefined,
     xfcc: headers['x-forwarded-client-cert'],
     sourceAddress: attrs.source?.address?.socket_address?.address,
+    accept: headers['accept'],
+    serviceClientId: headers[SERVICE_TOKEN_HEADERS.clientId],
+    serviceClientSecret: headers[SERVICE_TOKEN_HEADERS.clientSecret],
+    country: countryFrom(options.countryHeader !== undefined ? headers[options.countryHeader.toLowerCase()] : undefined),
   };
-  return { input, headers };
+  return { input, headers, cookie: headers['cookie'] };
 }

@@ -5,9 +5,12 @@ import { loadSync } from '@grpc/proto-loader';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { CertVerifier } from '../core/cert-verifier.js';
-import type { Decision } from '../core/decision.js';
+import type { CheckInput, Decision } from '../core/decision.js';
 import { evaluate } from '../core/evaluate.js';
-import type { TenantIndex } from '../core/tenant-index.js';
+import type { App, AuthSettings } from '../core/app.js';
+import type { ServiceTokenEntry } from '../core/service-token.js';
+import type { HostIndex, TenantIndex } from '../core/tenant-index.js';
+import { runSessionGate, type SessionGateDeps } from './session-gate.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import type { Metrics } from '../observability/metrics.js';
 import { toCheckInput, type CheckRequestMessage } from './check-request.js';
@@ -21,6 +24,16 @@ export interface AuthzState {
   readonly tenants: TenantIndex;
   readonly verifier: CertVerifier;
   readonly xfcc: { readonly trustedHop: boolean; readonly maxElements: number };
+  /** Apps, login service and session machinery; absent when no app is configured. */
+  readonly identity?:
+    | {
+        readonly apps: HostIndex<App>;
+        readonly auth: AuthSettings;
+        readonly serviceTokens: readonly ServiceTokenEntry[];
+        readonly countryHeader: string | undefined;
+        readonly gate: SessionGateDeps;
+      }
+    | undefined;
 }
 
 export interface AuthzServerDeps {
@@ -62,35 +75,49 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   // Reflection lists every service we serve, so grpcurl and friends can discover health too.
   new ReflectionService({ ...definition, ...loadSync(healthProtoPath, { keepCase: true }) }).addToServer(server);
 
+  const decide = async (request: CheckRequestMessage): Promise<{ decision: Decision; input: CheckInput; headers: Readonly<Record<string, string>> }> => {
+    const state = deps.getState();
+    const identity = state.identity;
+    const { input: raw, headers, cookie } = toCheckInput(request, { countryHeader: identity?.countryHeader });
+    const nowMs = now();
+    let input: CheckInput = raw;
+    if (identity) {
+      const gate = await runSessionGate(raw, cookie, identity.gate, nowMs);
+      if (gate.kind === 'answer') return { decision: gate.decision, input: raw, headers };
+      input = { ...raw, session: gate.session };
+    }
+    const decision = evaluate(input, {
+      tenants: state.tenants,
+      verifier: state.verifier,
+      xfcc: state.xfcc,
+      nowMs,
+      ...(identity ? { apps: identity.apps, auth: identity.auth, serviceTokens: identity.serviceTokens } : {}),
+    });
+    return { decision, input, headers };
+  };
+
   const check: grpc.handleUnaryCall<CheckRequestMessage, CheckResponseMessage> = (call, callback) => {
     const started = performance.now();
-    let requestId = '';
-    try {
-      const { input, headers } = toCheckInput(call.request);
-      requestId = input.requestId;
-      const state = deps.getState();
-      const decision: Decision = evaluate(input, {
-        tenants: state.tenants,
-        verifier: state.verifier,
-        xfcc: state.xfcc,
-        nowMs: now(),
-      });
-      const response = toCheckResponse(decision, input.requestId, headers);
-      const elapsed = performance.now() - started;
-      const outcome = decision.allow ? 'allow' : 'deny';
-      deps.metrics.checks.inc({ outcome, reason: decision.reason });
-      deps.metrics.checkDuration.observe({ outcome }, elapsed / 1000);
-      if (decision.reason === 'mtls_verified' || (!decision.allow && decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing')) {
-        deps.metrics.certCache.inc({ result: decision.cacheHit ? 'hit' : 'miss' });
-      }
-      writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
-      return callback(null, response);
-    } catch (err) {
-      // The server cannot decide: answer with a gRPC error so Envoy fails closed.
-      deps.metrics.checks.inc({ outcome: 'error', reason: 'internal_error' });
-      deps.logger.error({ err, request_id: requestId }, 'check failed');
-      return callback({ code: grpc.status.INTERNAL, details: 'internal_error' });
-    }
+    decide(call.request).then(
+      ({ decision, input, headers }) => {
+        const response = toCheckResponse(decision, input.requestId, headers);
+        const elapsed = performance.now() - started;
+        const outcome = decision.allow ? 'allow' : 'deny';
+        deps.metrics.checks.inc({ outcome, reason: decision.reason });
+        deps.metrics.checkDuration.observe({ outcome }, elapsed / 1000);
+        if (decision.reason === 'mtls_verified' || (!decision.allow && decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing')) {
+          deps.metrics.certCache.inc({ result: decision.cacheHit ? 'hit' : 'miss' });
+        }
+        writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
+        callback(null, response);
+      },
+      (err: unknown) => {
+        // The server cannot decide: answer with a gRPC error so Envoy fails closed.
+        deps.metrics.checks.inc({ outcome: 'error', reason: 'internal_error' });
+        deps.logger.error({ err }, 'check failed');
+        callback({ code: grpc.status.INTERNAL, details: 'internal_error' });
+      },
+    );
   };
 
   server.addService(tree.envoy.service.auth.v3.Authorization.service, { Check: check });

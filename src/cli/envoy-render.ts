@@ -23,12 +23,15 @@ export function envoyRenderCommand(): Command {
     .option('--key <file>', 'its private key (PEM, path as Envoy sees it)', d.serverKeyPath)
     .option('--timeout-ms <ms>', 'ext_authz call timeout', String(d.authzTimeoutMs))
     .option('--status-on-error <code>', 'HTTP status when bouncer is unreachable (403, 500, 502, 503, 504)', String(d.statusOnError))
+    .option('--auth-domain <host>', "the login service's hostname (bouncer config auth.domain); routes its login paths to bouncer")
+    .option('--auth-http <host:port>', "bouncer's HTTP address (config listen.http), used with --auth-domain", '127.0.0.1:8080')
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .action((opts: Record<string, string>) => {
       const listen = hostPort(opts.listen ?? '', '--listen');
       const admin = hostPort(opts.admin ?? '', '--admin');
       const authz = hostPort(opts.authz ?? '', '--authz');
       const upstream = hostPort(opts.upstream ?? '', '--upstream');
+      const authHttp = hostPort(opts.authHttp ?? '', '--auth-http');
       const yaml = renderEnvoyYaml({
         listenHost: listen.host,
         listenPort: listen.port,
@@ -42,6 +45,7 @@ export function envoyRenderCommand(): Command {
         serverKeyPath: opts.key ?? d.serverKeyPath,
         authzTimeoutMs: Number(opts.timeoutMs),
         statusOnError: Number(opts.statusOnError),
+        ...(opts.authDomain ? { authDomain: opts.authDomain.toLowerCase(), authHttpHost: authHttp.host, authHttpPort: authHttp.port } : {}),
       });
       if (opts.out) writeFileSync(opts.out, yaml);
       else process.stdout.write(yaml);

@@ -44,7 +44,49 @@ export const CONFIG_DEFAULTS = {
     /** A CRL past its nextUpdate denies the certificates it covers until it is refreshed. */
     staleCrl: 'deny',
   },
+  auth: {
+    /**
+     * Eight hours: a working day, so people log in about once a day, while a
+     * stolen cookie stops working by the next one. Apps may set less (or more).
+     */
+    sessionDurationSec: 8 * 3600,
+    /** Signing keys rotate monthly; old keys still verify for a session's lifetime plus an hour. */
+    keyRotationDays: 30,
+  },
+  oidc: {
+    /** `generic` assumes nothing beyond OpenID Connect Discovery. */
+    preset: 'generic',
+    /** What every OpenID provider supports; `email` and `profile` give the email and name policies use. */
+    scopes: ['openid', 'email', 'profile'],
+    /** The claim most IdPs (Okta, Keycloak, Azure AD) use for group membership. */
+    groupsClaim: 'groups',
+  },
+  github: {
+    /** github.com; GitHub Enterprise Server uses `https://HOST/api/v3`. */
+    apiUrl: 'https://api.github.com',
+    authorizeUrl: 'https://github.com/login/oauth/authorize',
+    tokenUrl: 'https://github.com/login/oauth/access_token',
+  },
 } as const;
+
+/**
+ * What each OIDC `preset` changes from the generic defaults. Presets only fill in
+ * what the provider is known to need; anything written in the file wins.
+ */
+export const OIDC_PRESETS = {
+  generic: {},
+  /** Okta sends group membership only when the `groups` scope is asked for. */
+  okta: { scopes: ['openid', 'email', 'profile', 'groups'] },
+  /** Google has one issuer for everybody; it has no groups claim (use email_domain or email policies). */
+  google: { issuer: 'https://accounts.google.com' },
+  /** Azure AD (Entra ID): the issuer names the directory (`https://login.microsoftonline.com/TENANT/v2.0`), so it must be written. */
+  azure: {},
+  /** Keycloak: the issuer is the realm URL; groups need a "Group Membership" mapper named `groups`. */
+  keycloak: {},
+} as const satisfies Record<string, { scopes?: readonly string[]; issuer?: string }>;
+
+/** Names of the OIDC presets, in the order docs list them. */
+export const OIDC_PRESET_NAMES = ['generic', 'okta', 'google', 'azure', 'keycloak'] as const;
 
 /** Bounds the loader enforces; each keeps a typo from turning into an outage or a memory hog. */
 export const CONFIG_LIMITS = {
@@ -57,6 +99,18 @@ export const CONFIG_LIMITS = {
   caExpiryWarningDays: 30,
   /** NIST SP 800-131A: RSA keys below 2048 bits are disallowed for signatures. */
   minRsaBits: 2048,
+  /**
+   * A session shorter than a minute cannot outlive its own login round trip; one
+   * longer than 30 days outlives most off-boarding, which revocation then has to
+   * catch alone.
+   */
+  sessionDurationSec: { min: 60, max: 30 * 86_400 },
+  /** Rotate at least yearly; daily is the most that keeps overlapping keys few. */
+  keyRotationDays: { min: 1, max: 365 },
+  /** A client secret is a line of text; anything bigger is the wrong file. */
+  secretFileMaxBytes: 64 * 1024,
+  /** IdP metadata with a few signing certificates is tens of kilobytes; 10 MiB is generous. */
+  samlMetadataMaxBytes: 10 * 1024 * 1024,
 } as const;
 
 /** Environment variables that override the file; they win because deployments template them. */

@@ -4,7 +4,9 @@ import { BouncerError, ConfigError, type ConfigIssue } from '../core/errors.js';
 import type { Tenant } from '../core/tenant.js';
 import { CONFIG_ENV, LOG_LEVELS } from './defaults.js';
 import { describeFsError, readStamped } from './file-stamp.js';
+import { rememberPolicySources } from './fingerprint.js';
 import { deepFreeze } from './freeze.js';
+import { resolveIdentity, type IdentityResult } from './identity-resolve.js';
 import { NodeReader, type Anchor } from './node-reader.js';
 import { readConfigShape, type RawConfig, type RawTenant } from './schema.js';
 import { loadTrustStores, type ParseCache, type TrustResult } from './trust.js';
@@ -41,8 +43,8 @@ export interface AttemptOptions extends LoadConfigOptions {
  * before failing, each located as `file:line:column` with a dotted field, so one
  * run shows everything to fix.
  *
- * @param path The YAML file; `ca` and `crl` paths inside it are relative to its directory.
- * @param env Environment for `BOUNCER_LISTEN_AUTHZ`, `BOUNCER_LISTEN_HTTP` and `BOUNCER_LOG_LEVEL`. Default `process.env`.
+ * @param path The YAML file; `ca`, `crl`, `client_secret_file`, `metadata_file` and `keys_dir` paths inside it are relative to its directory.
+ * @param env Environment for `BOUNCER_LISTEN_AUTHZ`, `BOUNCER_LISTEN_HTTP`, `BOUNCER_LOG_LEVEL` and the `client_secret_env` variables. Default `process.env`.
  * @throws {ConfigError} `ERR_CONFIG_INVALID`, with `issues` listing every problem.
  * @throws {BouncerError} `ERR_CONFIG_READ` when the config file itself cannot be read.
  *
@@ -86,9 +88,10 @@ export async function attemptConfigLoad(path: string, env: NodeJS.ProcessEnv = p
   checkTenantsDistinct(raw.tenants, reader);
   const warnings = [...raw.warnings];
   const trust = await loadTrustStores(raw.tenants, { baseDir: dirname(source), now, reader, warnings, stamps, previous: options.previous });
+  const identity = await resolveIdentity(raw.identity, { baseDir: dirname(source), env, reader, warnings, stamps });
 
   if (reader.issues.length > 0) return { ok: false, error: new ConfigError(inReadingOrder(reader.issues)), stamps, parsed: trust.parsed };
-  const config = buildConfig(source, raw, trust, warnings);
+  const config = buildConfig(source, raw, trust, identity, warnings);
   return { ok: true, config, stamps, parsed: trust.parsed };
 }
 
@@ -176,7 +179,7 @@ function inReadingOrder(issues: readonly ConfigIssue[]): ConfigIssue[] {
     .map((x) => x.issue);
 }
 
-function buildConfig(source: string, raw: RawConfig, trust: TrustResult, warnings: readonly string[]): BouncerConfig {
+function buildConfig(source: string, raw: RawConfig, trust: TrustResult, identity: IdentityResult, warnings: readonly string[]): BouncerConfig {
   const tenants: Tenant[] = raw.tenants.map((t) => {
     const trustStore = trust.stores.get(t.index);
     // Without issues every tenant has a name, a mode and (unless off) a store; anything else is our bug.
@@ -189,13 +192,22 @@ function buildConfig(source: string, raw: RawConfig, trust: TrustResult, warning
       mtls: { mode: t.mode, trust: trustStore, exemptPaths: t.exemptPaths },
     };
   });
-  return deepFreeze({
+  if (raw.identity.apps.length !== identity.apps.length || (identity.apps.length > 0 && !identity.auth)) {
+    throw new BouncerError('ERR_INTERNAL', 'config loader: an app passed validation incomplete');
+  }
+  const config: BouncerConfig = deepFreeze({
     source,
-    files: [source, ...trust.files.filter((f) => f !== source)],
+    files: [...new Set([source, ...trust.files, ...identity.files])],
     listen: raw.listen,
     authz: raw.authz,
     log: raw.log,
     tenants,
+    auth: identity.auth,
+    idps: identity.idps,
+    apps: identity.apps,
+    serviceTokens: identity.serviceTokens,
     warnings: [...new Set(warnings)],
   });
+  rememberPolicySources(config, identity.policySources);
+  return config;
 }

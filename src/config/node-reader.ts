@@ -1,5 +1,6 @@
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Scalar, type YAMLMap } from 'yaml';
 import type { ConfigIssue } from '../core/errors.js';
+import { parseDuration } from './values.js';
 
 /** Marks an alias that could not be resolved and was already reported, so it is not reported twice. */
 const REPORTED = Symbol('reported');
@@ -72,17 +73,17 @@ export class NodeReader {
    * the key, with the closest allowed key when it looks like a typo. Keys in
    * `reserved` get a message saying a later version will read them.
    */
-  mapping(node: Node | null, field: string, allowed: readonly string[], reserved: readonly string[] = []): Map<string, Entry> | undefined {
+  mapping(node: Node | null, field: string, allowed: readonly string[], reserved: readonly string[] = [], refused: RefusedKeys = {}): Map<string, Entry> | undefined {
     const n = this.deref(node, field);
     if (n === REPORTED) return undefined;
     if (!isMap(n)) {
       this.issue(n, field, `${leaf(field)} must be a mapping (key: value); got ${describe(n)}`);
       return undefined;
     }
-    return this.entries(n, field, allowed, reserved);
+    return this.entries(n, field, allowed, reserved, refused);
   }
 
-  private entries(map: YAMLMap, field: string, allowed: readonly string[], reserved: readonly string[]): Map<string, Entry> {
+  private entries(map: YAMLMap, field: string, allowed: readonly string[], reserved: readonly string[], refused: RefusedKeys): Map<string, Entry> {
     const out = new Map<string, Entry>();
     for (const pair of map.items) {
       const key = pair.key as Node | null;
@@ -91,7 +92,10 @@ export class NodeReader {
         continue;
       }
       const name = key.value;
-      if (reserved.includes(name)) {
+      const refusal = Object.hasOwn(refused, name) ? refused[name] : undefined;
+      if (refusal !== undefined) {
+        this.issue(key, joinField(field, name), refusal);
+      } else if (reserved.includes(name)) {
         this.issue(key, joinField(field, name), `'${name}' is reserved for a later version of bouncer and is not supported yet`);
       } else if (!allowed.includes(name)) {
         const hint = suggestKey(name, allowed);
@@ -145,6 +149,47 @@ export class NodeReader {
     return n.value;
   }
 
+  /**
+   * A duration: whole seconds, or units such as `8h`, `30m`, `90s`, `1d`, `1h30m`
+   * (see {@link parseDuration}), within `[min, max]` seconds.
+   */
+  duration(node: Node | null, field: string, min: number, max: number): number | undefined {
+    const n = this.deref(node, field);
+    if (n === REPORTED) return undefined;
+    if (!isScalar(n) || (typeof n.value !== 'string' && typeof n.value !== 'number')) {
+      this.issue(n, field, `${leaf(field)} must be a duration such as 8h, 30m, 90s or 1d; got ${describe(n)}`);
+      return undefined;
+    }
+    const parsed = parseDuration(n.value, min, max);
+    if (!parsed.ok) {
+      this.issue(n, field, parsed.message.startsWith('must') ? `${leaf(field)} ${parsed.message}` : parsed.message);
+      return undefined;
+    }
+    return parsed.value;
+  }
+
+  /** Follows an alias without reporting anything (for walking a subtree that was already checked). */
+  resolve(node: Node | null): Node | null {
+    const n = isAlias(node) ? node.resolve(this.doc) : node;
+    return n ?? null;
+  }
+
+  /**
+   * The plain JavaScript value of a subtree, for code outside the config loader
+   * that takes data rather than YAML nodes (the policy compiler). Aliases are
+   * expanded with the `yaml` library's alias-count limit, so a billion-laughs
+   * file fails here instead of eating memory; that failure is reported.
+   */
+  toPlain(node: Node | null, field: string): { ok: true; value: unknown } | { ok: false } {
+    if (node === null) return { ok: true, value: null };
+    try {
+      return { ok: true, value: node.toJS(this.doc, { maxAliasCount: 100 }) as unknown };
+    } catch (err) {
+      this.issue(node, field, `${leaf(field)} cannot be read: ${(err as Error).message}`);
+      return { ok: false };
+    }
+  }
+
   /** One of a fixed set of words. */
   oneOf<T extends string>(node: Node | null, field: string, values: readonly T[]): T | undefined {
     const n = this.deref(node, field);
@@ -176,6 +221,9 @@ export class NodeReader {
     return n.items as Array<Node | null>;
   }
 }
+
+/** Keys that are refused with a message of their own (a section that moved, a secret written inline). */
+export type RefusedKeys = Readonly<Record<string, string>>;
 
 /** `tenants[2]` + `mtls` → `tenants[2].mtls`; `tenants` + 2 → `tenants[2]`. */
 export function joinField(parent: string, key: string | number): string {

@@ -1,7 +1,8 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import type { MtlsMode } from '../core/tenant.js';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './defaults.js';
-import { describe, joinField, type Entry, type NodeReader } from './node-reader.js';
+import { readIdentityShape, IDENTITY_KEYS, type RawIdentity } from './identity-schema.js';
+import { describe, joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
 import type { BouncerConfig, HostPort } from './types.js';
 import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenAddress } from './values.js';
 
@@ -10,7 +11,7 @@ import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenA
  * tools (Helm charts, the demo, docs) write it; the loaded config is camelCase.
  */
 export const CONFIG_KEYS = {
-  root: ['listen', 'authz', 'log', 'tenants'],
+  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'service_tokens'],
   listen: ['authz', 'http'],
   authz: ['xfcc', 'cache'],
   xfcc: ['trusted_hop', 'max_elements'],
@@ -18,10 +19,17 @@ export const CONFIG_KEYS = {
   log: ['level'],
   tenant: ['name', 'hostnames', 'mtls'],
   mtls: ['mode', 'ca', 'crl', 'stale_crl', 'exempt_paths'],
+  ...IDENTITY_KEYS,
 } as const;
 
 /** Top-level sections a later version will read; named so the error says "not yet", not "typo". */
-export const RESERVED_ROOT_KEYS = ['idps', 'sessions', 'policies', 'apps', 'store'] as const;
+export const RESERVED_ROOT_KEYS = ['store'] as const;
+
+/** Top-level keys people write from other products' configs (or earlier drafts of ours), with where the setting lives. */
+export const MOVED_ROOT_KEYS: RefusedKeys = {
+  policies: 'policies belong to an app: write them under apps[].policies',
+  sessions: 'session settings are under auth.session (duration, key_rotation_days, keys_dir) and apps[].session_duration',
+};
 
 export const MTLS_MODES: readonly MtlsMode[] = ['require', 'optional', 'off'];
 export const STALE_CRL_POLICIES = ['deny', 'use'] as const;
@@ -59,6 +67,8 @@ export interface RawConfig {
   authz: BouncerConfig['authz'];
   log: BouncerConfig['log'];
   tenants: RawTenant[];
+  /** `auth`, `idps`, `apps` and `service_tokens`, shape-checked; cross-checked and read in `resolveIdentity`. */
+  identity: RawIdentity;
   /** Warnings found while reading the shape (such as a setting that has no effect). */
   warnings: string[];
 }
@@ -77,6 +87,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
     },
     log: { level: CONFIG_DEFAULTS.log.level },
     tenants: [],
+    identity: { auth: undefined, authKey: null, appsKey: null, idps: [], apps: [], serviceTokens: [] },
     warnings: [],
   };
   if (root === null) {
@@ -87,7 +98,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
     reader.issue(root, '(root)', `the config must be a mapping of ${CONFIG_KEYS.root.join(', ')}; got ${describe(root)}`);
     return raw;
   }
-  const top = reader.mapping(root, '', CONFIG_KEYS.root, RESERVED_ROOT_KEYS);
+  const top = reader.mapping(root, '', CONFIG_KEYS.root, RESERVED_ROOT_KEYS, MOVED_ROOT_KEYS);
   if (!top) return raw;
 
   const listen = top.get('listen');
@@ -101,13 +112,16 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
     if (level) raw.log = { level: reader.oneOf(level.value, 'log.level', LOG_LEVELS) ?? raw.log.level };
   }
 
+  raw.identity = readIdentityShape(top, reader, raw.warnings);
+
   const tenants = top.get('tenants');
   if (!tenants) {
-    reader.issue(root, 'tenants', 'tenants is required: list the tenants bouncer serves');
+    // An identity-only deployment has apps and no mTLS tenants.
+    if (!top.has('apps')) reader.issue(root, 'tenants', 'tenants is required: list the tenants bouncer serves (or the apps, for identity-only access)');
     return raw;
   }
   const items = reader.list(tenants.value, 'tenants');
-  if (items?.length === 0) raw.warnings.push('tenants is empty: every request will be denied as tenant_unknown');
+  if (items?.length === 0 && !top.has('apps')) raw.warnings.push('tenants is empty: every request will be denied as tenant_unknown');
   items?.forEach((item, i) => {
     const t = readTenant(item, i, reader, raw.warnings);
     if (t) raw.tenants.push(t);

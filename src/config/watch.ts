@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { WATCH_DEFAULTS } from './defaults.js';
 import { MISSING_STAMP, currentStamp, stampOf } from './file-stamp.js';
+import { policySourcesOf } from './fingerprint.js';
 import { attemptConfigLoad } from './load.js';
 import type { ParseCache } from './trust.js';
 import type { BouncerConfig } from './types.js';
@@ -41,7 +42,8 @@ export interface WatchConfigOptions {
 }
 
 /**
- * Polls the config file and every file it names (CA bundles, CRLs) and reloads
+ * Polls the config file and every file it names (CA bundles, CRLs, client
+ * secret files, SAML metadata) and reloads
  * when any of them changes. Polling instead of fs.watch: editors save by rename
  * and Kubernetes swaps a ConfigMap by moving a symlink, and fs.watch loses track
  * of the file in both cases; a stat per file per second is cheap and never misses.
@@ -203,6 +205,12 @@ function fingerprintConfig(c: BouncerConfig): string {
         staleCrl: t.mtls.trust.staleCrl,
       },
     })),
+    // Secrets and metadata are part of it (a rotated client secret must reach the
+    // connectors); the fingerprint is a hash, so they never leave this function.
+    auth: c.auth ?? null,
+    idps: c.idps,
+    apps: c.apps.map((a, i) => ({ ...a, policies: policySourcesOf(c)[i] ?? null })),
+    serviceTokens: c.serviceTokens,
   };
   return createHash('sha256').update(JSON.stringify(view)).digest('hex');
 }

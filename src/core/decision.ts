@@ -1,3 +1,4 @@
+import type { SessionState, SessionView } from './app.js';
 import type { AllowReason, DenyReason } from './reasons.js';
 
 /** Identity taken from a verified client certificate. */
@@ -28,15 +29,36 @@ export interface CheckInput {
   /** Raw x-forwarded-client-cert value, when present. */
   readonly xfcc: string | undefined;
   readonly sourceAddress: string | undefined;
+  /** The app session cookie, as the adapter verified it; absent on hosts without apps. */
+  readonly session?: SessionState | undefined;
+  /** `Accept` header, to tell browsers (login redirect, HTML) from API clients (401 JSON). */
+  readonly accept?: string | undefined;
+  /** Service token credentials, when the client sent them. */
+  readonly serviceClientId?: string | undefined;
+  readonly serviceClientSecret?: string | undefined;
+  /** Country from the configured trusted header. */
+  readonly country?: string | undefined;
+}
+
+/** The signed-in user behind an allowed request, for the upstream's headers. */
+export interface UserIdentity {
+  readonly session: SessionView;
+  /** The app session JWT itself, forwarded as `x-bouncer-jwt-assertion`. */
+  readonly token: string;
 }
 
 export type Decision =
   | {
       readonly allow: true;
       readonly reason: AllowReason;
-      readonly tenant: string;
+      readonly tenant: string | undefined;
       readonly identity: ClientIdentity | undefined;
       readonly cacheHit: boolean;
+      /** App and user, when the host belongs to an app and a session was used. */
+      readonly app?: string | undefined;
+      readonly user?: UserIdentity | undefined;
+      readonly serviceToken?: string | undefined;
+      readonly policy?: string | undefined;
     }
   | {
       readonly allow: false;
@@ -47,4 +69,13 @@ export type Decision =
       readonly tenant: string | undefined;
       readonly identity: ClientIdentity | undefined;
       readonly cacheHit: boolean;
+      readonly app?: string | undefined;
+      /** Name of the policy that denied, when one did. */
+      readonly policy?: string | undefined;
+      /** For 302 answers: where to send the browser. */
+      readonly location?: string | undefined;
+      /** Set-Cookie values to send with the answer. */
+      readonly setCookies?: readonly string[] | undefined;
+      /** Prefer an HTML page over JSON (a browser asked). */
+      readonly html?: boolean | undefined;
     };

@@ -3,7 +3,11 @@ import type { CertVerifier, PresentedCert } from './cert-verifier.js';
 import type { CheckInput, ClientIdentity, Decision } from './decision.js';
 import { XfccError } from './errors.js';
 import { statusFor, type DenyReason } from './reasons.js';
-import { normalizeHost, resolveTenant, type TenantIndex } from './tenant-index.js';
+import type { App, AuthSettings, SessionView } from './app.js';
+import type { Identity, RequestContext } from './identity.js';
+import { evaluatePolicies } from './policy/index.js';
+import { verifyServiceToken, type ServiceTokenEntry } from './service-token.js';
+import { normalizeHost, resolveTenant, type HostIndex, type TenantIndex } from './tenant-index.js';
 import type { Tenant } from './tenant.js';
 import { parseXfcc, type XfccElement } from './xfcc.js';
 import type { ParsedCert } from './cert-parse.js';
@@ -11,6 +15,11 @@ import type { ParsedCert } from './cert-parse.js';
 /** Everything a decision depends on besides the request; the caller owns the clock. */
 export interface EvaluateContext {
   readonly tenants: TenantIndex;
+  /** Apps by hostname; absent when no app is configured. */
+  readonly apps?: HostIndex<App> | undefined;
+  /** The login service; required for login redirects. */
+  readonly auth?: AuthSettings | undefined;
+  readonly serviceTokens?: readonly ServiceTokenEntry[] | undefined;
   readonly verifier: CertVerifier;
   readonly xfcc: { readonly trustedHop: boolean; readonly maxElements: number };
   readonly nowMs: number;
@@ -123,15 +132,49 @@ function pemSha256(pem: string): string {
   return createHash('sha256').update(Buffer.from(body, 'base64')).digest('hex');
 }
 
+type MtlsOutcome =
+  | { readonly ok: false; readonly decision: Decision }
+  | { readonly ok: true; readonly reason: 'mtls_verified' | 'mtls_optional_absent' | 'mtls_off' | 'path_exempt'; readonly identity: ClientIdentity | undefined; readonly cacheHit: boolean };
+
+/** The tenant's client-certificate check: a denial, or what the certificate proved. */
+function checkMtls(input: CheckInput, ctx: EvaluateContext, tenant: Tenant, host: string): MtlsOutcome {
+  if (tenant.mtls.mode === 'off') return { ok: true, reason: 'mtls_off', identity: undefined, cacheHit: false };
+  if (isExemptPath(input.path, tenant.mtls.exemptPaths)) return { ok: true, reason: 'path_exempt', identity: undefined, cacheHit: false };
+
+  const picked = pickCertificate(input, ctx, tenant);
+  if (!picked.ok) return picked;
+  if (!picked.cert) {
+    if (tenant.mtls.mode === 'optional') return { ok: true, reason: 'mtls_optional_absent', identity: undefined, cacheHit: false };
+    return { ok: false, decision: deny('client_cert_missing', `${host} requires a client certificate`, tenant) };
+  }
+  const verdict = ctx.verifier.verify(tenant, picked.cert, ctx.nowMs);
+  if (!verdict.ok) {
+    // A presented but invalid certificate is refused even in optional mode.
+    return {
+      ok: false,
+      decision: deny(verdict.reason, verdict.detail, tenant, verdict.presentedLeaf ? toIdentity(verdict.presentedLeaf) : undefined, verdict.cached),
+    };
+  }
+  const leaf = verdict.chain[0];
+  if (!leaf) return { ok: false, decision: deny('internal_error', 'verified chain is empty', tenant) };
+  return { ok: true, reason: 'mtls_verified', identity: toIdentity(leaf), cacheHit: verdict.cached };
+}
+
 /**
- * Decides one request. Pure: the tenant table, verifier, options and time all
- * come from `ctx`, so every case can be replayed in a unit test.
+ * Decides one request. Pure: the tenant and app tables, verifier, options and
+ * time all come from `ctx`, so every case can be replayed in a unit test.
+ *
+ * Order: the hostname selects a tenant (client certificates) and/or an app
+ * (login and policies); the SNI must belong to the same tenant; the tenant's
+ * mTLS check runs first, and its verified certificate becomes policy input.
  */
 export function evaluate(input: CheckInput, ctx: EvaluateContext): Decision {
   const host = normalizeHost(input.authority);
   if (host === '') return deny('host_missing', 'request has no valid :authority / Host');
   const tenant = resolveTenant(ctx.tenants, host);
-  if (!tenant) return deny('tenant_unknown', `no tenant serves ${host}`);
+  const app = ctx.apps ? resolveTenant(ctx.apps, host) : undefined;
+  const isAuthDomain = ctx.auth !== undefined && host === ctx.auth.domain;
+  if (!tenant && !app && !isAuthDomain) return deny('tenant_unknown', `no tenant or app serves ${host}`);
 
   if (input.sni !== undefined && input.sni !== '') {
     const sniHost = normalizeHost(input.sni);
@@ -145,28 +188,109 @@ export function evaluate(input: CheckInput, ctx: EvaluateContext): Decision {
     }
   }
 
-  if (tenant.mtls.mode === 'off') {
-    return { allow: true, reason: 'mtls_off', tenant: tenant.name, identity: undefined, cacheHit: false };
-  }
-  if (isExemptPath(input.path, tenant.mtls.exemptPaths)) {
-    return { allow: true, reason: 'path_exempt', tenant: tenant.name, identity: undefined, cacheHit: false };
+  const mtls: MtlsOutcome = tenant ? checkMtls(input, ctx, tenant, host) : { ok: true, reason: 'mtls_off', identity: undefined, cacheHit: false };
+  if (!mtls.ok) return mtls.decision;
+  if (app) return decideApp(input, ctx, app, host, tenant, mtls.identity, mtls.cacheHit);
+  if (isAuthDomain && !tenant) return { allow: true, reason: 'auth_domain', tenant: undefined, identity: undefined, cacheHit: false };
+  return { allow: true, reason: mtls.reason, tenant: tenant?.name, identity: mtls.identity, cacheHit: mtls.cacheHit };
+}
+
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
+/** API clients get 401 JSON; browsers get a login redirect they can follow. */
+export function isApiRequest(input: CheckInput, app: App): boolean {
+  if (!SAFE_METHODS.has(input.method.toUpperCase())) return true;
+  const accept = (input.accept ?? '').toLowerCase();
+  if (accept.includes('application/json') && !accept.includes('text/html')) return true;
+  return app.apiPaths.length > 0 && isExemptPath(input.path, app.apiPaths);
+}
+
+function wantsHtml(input: CheckInput): boolean {
+  return (input.accept ?? '').toLowerCase().includes('text/html');
+}
+
+function identityOf(s: SessionView): Identity {
+  return {
+    sub: s.sub,
+    email: s.email,
+    emailVerified: s.email !== undefined,
+    name: s.name,
+    groups: s.groups,
+    idp: { id: s.idp, type: s.idpType },
+    amr: s.amr,
+    authTime: s.authTime * 1000,
+  };
+}
+
+function decideApp(
+  input: CheckInput,
+  ctx: EvaluateContext,
+  app: App,
+  host: string,
+  tenant: Tenant | undefined,
+  cert: ClientIdentity | undefined,
+  cacheHit: boolean,
+): Decision {
+  const base = { tenant: tenant?.name, identity: cert, cacheHit, app: app.name };
+  const denyApp = (reason: DenyReason, detail: string, extra: Partial<Extract<Decision, { allow: false }>> = {}): Decision => ({
+    allow: false,
+    reason,
+    status: extra.status ?? statusFor(reason),
+    detail,
+    ...base,
+    ...extra,
+  });
+
+  let serviceToken: { readonly id: string } | undefined;
+  if (input.serviceClientId !== undefined || input.serviceClientSecret !== undefined) {
+    serviceToken = verifyServiceToken(ctx.serviceTokens ?? [], input.serviceClientId ?? '', input.serviceClientSecret ?? '');
+    // Wrong machine credentials are refused outright rather than sent to a login page.
+    if (!serviceToken) return denyApp('service_token_invalid', 'the service token client id or secret is not valid');
   }
 
-  const picked = pickCertificate(input, ctx, tenant);
-  if (!picked.ok) return picked.decision;
-  if (!picked.cert) {
-    if (tenant.mtls.mode === 'optional') {
-      return { allow: true, reason: 'mtls_optional_absent', tenant: tenant.name, identity: undefined, cacheHit: false };
+  const session = input.session ?? { status: 'absent' };
+  const identity = session.status === 'valid' ? identityOf(session.session) : undefined;
+  const requestContext: RequestContext = {
+    nowMs: ctx.nowMs,
+    host,
+    path: input.path,
+    method: input.method,
+    sourceIp: input.sourceAddress,
+    country: input.country,
+    certificate: cert
+      ? { fingerprint256: cert.fingerprint256, subject: cert.subject, commonName: commonNameOf(cert.subject), dns: cert.dns, uri: cert.uri, email: cert.email }
+      : undefined,
+    serviceToken,
+  };
+  const verdict = evaluatePolicies(app.policies, identity, requestContext);
+  switch (verdict.outcome) {
+    case 'bypass':
+      return { allow: true, reason: 'policy_bypass', ...base, policy: verdict.policy };
+    case 'allow':
+      return {
+        allow: true,
+        reason: verdict.reason === 'policy_service_auth' ? 'policy_service_auth' : 'policy_allow',
+        ...base,
+        policy: verdict.policy,
+        user: session.status === 'valid' && identity ? { session: session.session, token: session.token } : undefined,
+        serviceToken: serviceToken?.id,
+      };
+    case 'login_required': {
+      const why = session.status === 'invalid' ? ` (session ${session.reason}: ${session.detail})` : '';
+      if (isApiRequest(input, app) || !ctx.auth) return denyApp('login_required', `sign in to ${app.name} first${why}`);
+      const returnTo = `https://${input.authority}${input.path}`;
+      const location = `${ctx.auth.origin}/login?app=${encodeURIComponent(app.name)}&rd=${encodeURIComponent(returnTo)}`;
+      return denyApp('login_required', `sign in to ${app.name} first${why}`, { status: 302, location });
     }
-    return deny('client_cert_missing', `${host} requires a client certificate`, tenant);
+    case 'deny':
+      return denyApp(verdict.reason === 'policy_no_match' ? 'policy_no_match' : 'policy_deny', verdict.detail, {
+        policy: verdict.policy,
+        html: wantsHtml(input),
+      });
   }
+}
 
-  const verdict = ctx.verifier.verify(tenant, picked.cert, ctx.nowMs);
-  if (!verdict.ok) {
-    // A presented but invalid certificate is refused even in optional mode.
-    return deny(verdict.reason, verdict.detail, tenant, verdict.presentedLeaf ? toIdentity(verdict.presentedLeaf) : undefined, verdict.cached);
-  }
-  const leaf = verdict.chain[0];
-  if (!leaf) return deny('internal_error', 'verified chain is empty', tenant);
-  return { allow: true, reason: 'mtls_verified', tenant: tenant.name, identity: toIdentity(leaf), cacheHit: verdict.cached };
+function commonNameOf(subject: string): string | undefined {
+  const m = /(?:^|,\s*)CN=([^,]+)/.exec(subject);
+  return m?.[1]?.trim();
 }

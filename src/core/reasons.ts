@@ -23,11 +23,27 @@ export const DENY_REASONS = {
   xfcc_mismatch: 403,
   xfcc_unexpected_elements: 400,
   internal_error: 403,
+  login_required: 401,
+  policy_deny: 403,
+  policy_no_match: 403,
+  service_token_invalid: 401,
+  handoff_invalid: 400,
+  session_established: 302,
+  signed_out: 302,
 } as const satisfies Record<string, number>;
 
 export type DenyReason = keyof typeof DENY_REASONS;
 
-export const ALLOW_REASONS = ['mtls_verified', 'mtls_optional_absent', 'mtls_off', 'path_exempt'] as const;
+export const ALLOW_REASONS = [
+  'mtls_verified',
+  'mtls_optional_absent',
+  'mtls_off',
+  'path_exempt',
+  'auth_domain',
+  'policy_allow',
+  'policy_bypass',
+  'policy_service_auth',
+] as const;
 export type AllowReason = (typeof ALLOW_REASONS)[number];
 
 export type Reason = DenyReason | AllowReason;

@@ -6,22 +6,29 @@ import type { Tenant } from './tenant.js';
  * (`eu.api.acme.example`, not `a.eu.api.acme.example`), as in TLS (RFC 6125 §6.4.3),
  * so a lookup costs at most two map reads whatever the tenant count.
  */
-export interface TenantIndex {
-  readonly exact: ReadonlyMap<string, Tenant>;
-  readonly wildcard: ReadonlyMap<string, Tenant>;
+export interface HostIndex<T> {
+  readonly exact: ReadonlyMap<string, T>;
+  readonly wildcard: ReadonlyMap<string, T>;
   readonly size: number;
 }
 
-export function buildTenantIndex(tenants: readonly Tenant[]): TenantIndex {
-  const exact = new Map<string, Tenant>();
-  const wildcard = new Map<string, Tenant>();
-  for (const t of tenants) {
+export type TenantIndex = HostIndex<Tenant>;
+
+/** Indexes anything that owns hostnames (tenants, apps) for O(1) lookup. */
+export function buildHostIndex<T extends { readonly hostnames: readonly string[] }>(items: readonly T[]): HostIndex<T> {
+  const exact = new Map<string, T>();
+  const wildcard = new Map<string, T>();
+  for (const t of items) {
     for (const h of t.hostnames) {
       if (h.startsWith('*.')) wildcard.set(h.slice(2), t);
       else exact.set(h, t);
     }
   }
-  return { exact, wildcard, size: tenants.length };
+  return { exact, wildcard, size: items.length };
+}
+
+export function buildTenantIndex(tenants: readonly Tenant[]): TenantIndex {
+  return buildHostIndex(tenants);
 }
 
 /**
@@ -50,8 +57,8 @@ export function normalizeHost(authority: string): string {
   return /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/.test(h) ? h : '';
 }
 
-/** Finds the tenant serving `host` (already normalized); exact names win over wildcards. */
-export function resolveTenant(index: TenantIndex, host: string): Tenant | undefined {
+/** Finds the tenant (or app) serving `host` (already normalized); exact names win over wildcards. */
+export function resolveTenant<T = Tenant>(index: HostIndex<T>, host: string): T | undefined {
   const hit = index.exact.get(host);
   if (hit) return hit;
   const dot = host.indexOf('.');

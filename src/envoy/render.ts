@@ -22,7 +22,28 @@ export interface EnvoyRenderOptions {
   authzTimeoutMs: number;
   /** HTTP status Envoy returns when bouncer cannot be reached or errors. */
   statusOnError: number;
+  /**
+   * The login service's hostname (config `auth.domain`). When set, Envoy sends that
+   * host's login, callback, logout, identity and JWKS paths to bouncer's HTTP side
+   * and nothing else, so metrics and health never face the internet.
+   */
+  authDomain?: string | undefined;
+  /** bouncer's HTTP address (config `listen.http`), used with `authDomain`. */
+  authHttpHost?: string | undefined;
+  authHttpPort?: number | undefined;
 }
+
+/** Paths of the login service that Envoy forwards to bouncer on the auth domain. */
+export const AUTH_ROUTES: ReadonlyArray<{ readonly path?: string; readonly prefix?: string }> = [
+  { path: '/login' },
+  { prefix: '/login/' },
+  { prefix: '/callback/' },
+  { path: '/logout' },
+  { path: '/me' },
+  { path: '/.well-known/jwks.json' },
+  { prefix: '/saml/' },
+  { prefix: '/assets/' },
+];
 
 export const ENVOY_RENDER_DEFAULTS: EnvoyRenderOptions = {
   listenHost: '0.0.0.0',
@@ -92,6 +113,12 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
   checkPort('admin port', o.adminPort);
   checkPort('authz port', o.authzPort);
   checkPort('upstream port', o.upstreamPort);
+  if (o.authDomain !== undefined) {
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(o.authDomain)) {
+      throw new BouncerError('ERR_ENVOY_RENDER', `auth domain must be a lowercase hostname, got ${o.authDomain}`);
+    }
+    checkPort('auth http port', o.authHttpPort ?? 8080);
+  }
   if (!Number.isInteger(o.authzTimeoutMs) || o.authzTimeoutMs < 10 || o.authzTimeoutMs > 60_000) {
     throw new BouncerError('ERR_ENVOY_RENDER', `authz timeout must be 10..60000 ms, got ${String(o.authzTimeoutMs)}`);
   }
@@ -134,6 +161,18 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
       route_config: {
         name: 'tenants',
         virtual_hosts: [
+          ...(o.authDomain
+            ? [
+                {
+                  name: 'auth',
+                  domains: [o.authDomain, `${o.authDomain}:*`],
+                  routes: [
+                    ...AUTH_ROUTES.map((r) => ({ match: r.path ? { path: r.path } : { prefix: r.prefix }, route: { cluster: 'bouncer_http' } })),
+                    { match: { prefix: '/' }, direct_response: { status: 404, body: { inline_string: 'not found\n' } } },
+                  ],
+                },
+              ]
+            : []),
           {
             name: 'tenants',
             domains: ['*'],
@@ -205,7 +244,11 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
           ],
         },
       ],
-      clusters: [authzCluster, staticCluster('upstream', o.upstreamHost, o.upstreamPort)],
+      clusters: [
+        authzCluster,
+        staticCluster('upstream', o.upstreamHost, o.upstreamPort),
+        ...(o.authDomain ? [staticCluster('bouncer_http', o.authHttpHost ?? o.authzHost, o.authHttpPort ?? 8080)] : []),
+      ],
     },
   };
 }

@@ -58,6 +58,19 @@ describe('the Envoy config we ship', () => {
     expect(r.ok).toBe(true);
   });
 
+  test('with an auth domain, only the login paths reach bouncer and the config validates', async () => {
+    const cfg = buildEnvoyConfig({ authDomain: 'auth.example.test', authHttpHost: '127.0.0.1', authHttpPort: 18080, serverCertPath: join(dir, 'server.pem'), serverKeyPath: join(dir, 'server.key') });
+    const text = JSON.stringify(cfg);
+    expect(text).toContain('"domains":["auth.example.test","auth.example.test:*"]');
+    expect(text).toContain('"cluster":"bouncer_http"');
+    // Anything else on the auth domain (metrics, health) is a 404 from Envoy itself.
+    expect(text).toContain('"direct_response":{"status":404');
+    expect(text).not.toMatch(/"prefix":"\/metrics"/);
+    const r = await validate(renderEnvoyYaml({ authDomain: 'auth.example.test', authHttpPort: 18080, serverCertPath: join(dir, 'server.pem'), serverKeyPath: join(dir, 'server.key') }));
+    expect(r.ok).toBe(true);
+    expect(() => buildEnvoyConfig({ authDomain: 'Auth Domain' })).toThrow(/auth domain must be a lowercase hostname/);
+  });
+
   test('a broken config is caught by validation (the check can fail)', async () => {
     const r = await validate(shipped.replaceAll('/etc/envoy/certs/', `${dir}/`).replace('failure_mode_allow: false', 'failure_mode_allow: maybe'));
     expect(r.ok).toBe(false);

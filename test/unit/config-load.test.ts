@@ -43,7 +43,8 @@ async function caWithoutCertSign(): Promise<string> {
       signingAlgorithm: alg,
       extensions: [new BasicConstraintsExtension(true, undefined, true), new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true)],
     },
-    webcrypto,
+    // @peculiar/x509 types its crypto parameter as the DOM Crypto, which Node's webcrypto implements.
+    webcrypto as unknown as Parameters<typeof X509CertificateGenerator.createSelfSigned>[1],
   );
   return cert.toString('pem');
 }
@@ -151,8 +152,8 @@ const CASES: BadCase[] = [
     name: 'unknown top-level key, with a suggestion',
     yaml: ['listen:', '  authz: 127.0.0.1:0', 'tenant:', ...tenant('acme', 'pay.acme.test')],
     issues: [
-      { line: 1, at: 'listen', field: 'tenants', message: 'tenants is required: list the tenants bouncer serves' },
-      { line: 3, at: 'tenant', field: 'tenant', message: "unknown field 'tenant' (did you mean 'tenants'?); expected one of listen, authz, log, tenants" },
+      { line: 1, at: 'listen', field: 'tenants', message: 'tenants is required: list the tenants bouncer serves (or the apps, for identity-only access)' },
+      { line: 3, at: 'tenant', field: 'tenant', message: "unknown field 'tenant' (did you mean 'tenants'?); expected one of listen, authz, log, tenants, auth, idps, apps, service_tokens" },
     ],
   },
   {
@@ -162,8 +163,8 @@ const CASES: BadCase[] = [
   },
   {
     name: 'a section of a later version',
-    yaml: ['idps: {}', 'tenants: []'],
-    issues: [{ line: 1, at: 'idps', field: 'idps', message: "'idps' is reserved for a later version of bouncer and is not supported yet" }],
+    yaml: ['store: {}', 'tenants: []'],
+    issues: [{ line: 1, at: 'store', field: 'store', message: "'store' is reserved for a later version of bouncer and is not supported yet" }],
   },
   {
     name: 'bad mtls mode',
@@ -314,7 +315,7 @@ const CASES: BadCase[] = [
   {
     name: 'the file is a list, not a mapping',
     yaml: ['- tenants: []'],
-    issues: [{ line: 1, at: '-', field: '(root)', message: 'the config must be a mapping of listen, authz, log, tenants; got a list' }],
+    issues: [{ line: 1, at: '-', field: '(root)', message: 'the config must be a mapping of listen, authz, log, tenants, auth, idps, apps, service_tokens; got a list' }],
   },
   {
     name: 'mtls that is not a mapping (and nothing piled on top)',
@@ -531,9 +532,10 @@ describe('loadConfig happy path', () => {
 });
 
 describe('shipped example and docs', () => {
-  test('examples/bouncer.yaml is valid except for the CA and CRL files it names, which are not shipped', async () => {
+  test('examples/bouncer.yaml is valid except for the CA, CRL and SAML metadata files it names, which are not shipped', async () => {
     const example = join(packageRoot(), 'examples', 'bouncer.yaml');
-    const err: unknown = await loadConfig(example, {}).catch((e: unknown) => e);
+    const env = { OKTA_CLIENT_SECRET: 'okta-secret', GITHUB_CLIENT_SECRET: 'github-secret' };
+    const err: unknown = await loadConfig(example, env).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     const issues = (err as ConfigError).issues;
     expect(issues.map((i) => i.field)).toEqual([
@@ -542,8 +544,15 @@ describe('shipped example and docs', () => {
       'tenants[0].mtls.crl[1]',
       'tenants[1].mtls.ca',
       'tenants[1].mtls.crl',
+      'idps[2].metadata_file',
     ]);
-    for (const i of issues) expect(i.message).toMatch(/^cannot read (CA|CRL) file .*: no such file or directory \(ENOENT\)$/);
+    for (const i of issues) expect(i.message).toMatch(/^cannot read (CA|CRL|SAML metadata) file .*: no such file or directory \(ENOENT\)$/);
+    // Without the environment, the two secrets are reported too, by variable name.
+    const bare = (await loadConfig(example, {}).catch((e: unknown) => e)) as ConfigError;
+    expect(bare.issues.filter((i) => i.field.includes('client_secret')).map((i) => i.message)).toEqual([
+      'environment variable OKTA_CLIENT_SECRET is not set; it must hold the client secret',
+      'environment variable GITHUB_CLIENT_SECRET is not set; it must hold the client secret',
+    ]);
   });
 
   test('docs/config.md documents every key and environment variable', () => {

@@ -1,0 +1,138 @@
+import type { App, SessionState } from '../core/app.js';
+import type { CheckInput, Decision } from '../core/decision.js';
+import { appSessionFromHandoff, signSession, verifyHandoff, type SessionClaims, type SigningKey, type VerifyKeys } from '../core/session-token.js';
+import { statusFor } from '../core/reasons.js';
+import { normalizeHost, resolveTenant, type HostIndex } from '../core/tenant-index.js';
+import { APP_COOKIE, clearCookie, readCookie, serializeCookie } from '../sessions/cookies.js';
+import type { HandoffStore } from '../sessions/handoff-store.js';
+import type { RevocationStore } from '../sessions/revocation.js';
+import type { TokenCache } from '../sessions/token-cache.js';
+
+/** Paths bouncer answers itself on every app hostname. */
+export const APP_PATHS = { handoff: '/.bouncer/handoff', logout: '/.bouncer/logout' } as const;
+
+/** What the session gate needs; all injected, rebuilt on config reload. */
+export interface SessionGateDeps {
+  readonly apps: HostIndex<App>;
+  /** `iss` of every session token: the auth domain. */
+  readonly issuer: string;
+  /** Public origin of the login service, for the logout redirect. */
+  readonly authOrigin: string;
+  keys(): { current(): SigningKey; verifyKeys(): VerifyKeys };
+  readonly revocation: RevocationStore;
+  readonly handoffs: HandoffStore;
+  readonly tokens: TokenCache;
+}
+
+/** Either a finished answer (handoff, logout) or the session state to decide with. */
+export type GateResult = { readonly kind: 'answer'; readonly decision: Decision } | { readonly kind: 'session'; readonly session: SessionState | undefined };
+
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q >= 0 ? path.slice(0, q) : path;
+}
+
+function answer(app: App, reason: 'handoff_invalid' | 'session_established' | 'signed_out', detail: string, extra: { location?: string; setCookies?: string[] } = {}): GateResult {
+  return {
+    kind: 'answer',
+    decision: {
+      allow: false,
+      reason,
+      status: statusFor(reason),
+      detail,
+      tenant: undefined,
+      identity: undefined,
+      cacheHit: false,
+      app: app.name,
+      ...extra,
+    },
+  };
+}
+
+/**
+ * The asynchronous part of an app request, done before the pure decision: the
+ * app session cookie is verified (signature via a bounded cache, then
+ * revocation on every request), and bouncer's own paths on the app host are
+ * answered here — the single-use handoff that turns a login into an app cookie,
+ * and the app logout.
+ */
+export async function runSessionGate(input: CheckInput, cookieHeader: string | undefined, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
+  const host = normalizeHost(input.authority);
+  const app = host === '' ? undefined : resolveTenant(deps.apps, host);
+  if (!app) return { kind: 'session', session: undefined };
+  const path = pathOnly(input.path);
+
+  if (path === APP_PATHS.handoff) return completeHandoff(input, app, host, deps, nowMs);
+  if (path === APP_PATHS.logout) {
+    const current = await readSession(cookieHeader, app, deps, nowMs);
+    if (current.claims) deps.revocation.revokeSession(current.claims.sid, current.claims.exp * 1000);
+    return answer(app, 'signed_out', 'signed out of this application', {
+      location: `${deps.authOrigin}/logout`,
+      setCookies: [clearCookie(APP_COOKIE)],
+    });
+  }
+  return { kind: 'session', session: (await readSession(cookieHeader, app, deps, nowMs)).state };
+}
+
+async function readSession(
+  cookieHeader: string | undefined,
+  app: App,
+  deps: SessionGateDeps,
+  nowMs: number,
+): Promise<{ state: SessionState; claims?: SessionClaims }> {
+  const token = readCookie(cookieHeader, APP_COOKIE);
+  if (token === undefined) return { state: { status: 'absent' } };
+  const verified = await deps.tokens.verify(token, { keys: deps.keys().verifyKeys(), issuer: deps.issuer, audience: app.name, nowMs });
+  if (!verified.ok) return { state: { status: 'invalid', reason: verified.reason, detail: verified.detail } };
+  const c = verified.claims;
+  if (deps.revocation.isRevoked(c, nowMs)) return { state: { status: 'invalid', reason: 'session_revoked', detail: 'this session was revoked' } };
+  return {
+    claims: c,
+    state: {
+      status: 'valid',
+      token,
+      session: {
+        sub: c.sub,
+        sid: c.sid,
+        email: c.email,
+        name: c.name,
+        groups: c.groups,
+        idp: c.idp,
+        idpType: c.idp_type,
+        amr: c.amr,
+        authTime: c.auth_time,
+        exp: c.exp,
+      },
+    },
+  };
+}
+
+async function completeHandoff(input: CheckInput, app: App, host: string, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
+  const q = input.path.indexOf('?');
+  const params = new URLSearchParams(q >= 0 ? input.path.slice(q + 1) : '');
+  const token = params.get('token');
+  if (token === null || params.getAll('token').length !== 1) return answer(app, 'handoff_invalid', 'the sign-in link carries no single handoff token');
+  const h = await verifyHandoff(token, { keys: deps.keys().verifyKeys(), issuer: deps.issuer, audience: app.name, nowMs });
+  if (!h.ok) return answer(app, 'handoff_invalid', `the sign-in link is not valid here (${h.reason}); please sign in again`);
+  const claims = h.claims;
+  // The return URL must point back at this very host (and so this app), never elsewhere.
+  let rd: URL;
+  try {
+    rd = new URL(claims.rd);
+  } catch {
+    return answer(app, 'handoff_invalid', 'the sign-in link has an unreadable return address');
+  }
+  if (rd.protocol !== 'https:' || rd.username !== '' || rd.password !== '' || rd.hostname.toLowerCase() !== host) {
+    return answer(app, 'handoff_invalid', 'the sign-in link returns to another host');
+  }
+  if (deps.revocation.isRevoked(claims, nowMs)) return answer(app, 'handoff_invalid', 'this session was revoked; please sign in again');
+  if (!deps.handoffs.consume(claims.jti, claims.exp * 1000, nowMs)) {
+    return answer(app, 'handoff_invalid', 'this sign-in link was already used; please sign in again');
+  }
+  const session = await signSession(appSessionFromHandoff(claims), deps.keys().current(), nowMs);
+  const maxAge = Math.max(1, claims.session_exp - Math.floor(nowMs / 1000));
+  return answer(app, 'session_established', 'signed in', {
+    location: `${rd.pathname}${rd.search}`,
+    setCookies: [serializeCookie(APP_COOKIE, session, { maxAgeSec: maxAge })],
+  });
+}

@@ -1,0 +1,450 @@
+import { YAMLSeq, isMap, isScalar, type Node } from 'yaml';
+import { CONFIG_DEFAULTS, CONFIG_LIMITS, OIDC_PRESETS, OIDC_PRESET_NAMES } from './defaults.js';
+import { joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
+import type { Sourced } from './schema.js';
+import { checkExemptPath, checkIdentifier, checkServiceUrl, normalizeHeaderName, normalizeTenantHostname } from './values.js';
+
+/** The keys of the identity sections; merged into `CONFIG_KEYS` (docs and tests iterate over that). */
+export const IDENTITY_KEYS = {
+  auth: ['domain', 'session', 'country_header'],
+  session: ['duration', 'key_rotation_days', 'keys_dir'],
+  idp_oidc: ['id', 'type', 'preset', 'issuer', 'client_id', 'client_secret_env', 'client_secret_file', 'scopes', 'groups_claim'],
+  idp_github: ['id', 'type', 'client_id', 'client_secret_env', 'client_secret_file', 'orgs', 'api_url', 'authorize_url', 'token_url'],
+  idp_saml: ['id', 'type', 'metadata_file', 'entity_id'],
+  app: ['name', 'hostnames', 'idps', 'session_duration', 'api_paths', 'policies'],
+  service_token: ['id', 'client_id', 'secret_sha256'],
+} as const;
+
+export const IDP_TYPES = ['oidc', 'github', 'saml'] as const;
+type RawIdpType = (typeof IDP_TYPES)[number];
+
+/**
+ * Secrets written into the file would end up in Git, ConfigMaps and error
+ * messages; these keys are refused with a pointer to the safe alternatives.
+ */
+const INLINE_SECRET: RefusedKeys = {
+  client_secret: "secrets are never written in the config file: use client_secret_env (the name of an environment variable) or client_secret_file (a file holding the secret)",
+};
+const INLINE_TOKEN_SECRET: RefusedKeys = {
+  secret: 'the secret itself is never written in the config file: write secret_sha256, the hex SHA-256 of the secret (`printf %s "$SECRET" | sha256sum`)',
+  client_secret: 'the secret itself is never written in the config file: write secret_sha256, the hex SHA-256 of the secret (`printf %s "$SECRET" | sha256sum`)',
+};
+
+/** Where a client secret comes from; read in {@link resolveIdentity}. */
+export interface RawSecret {
+  readonly kind: 'env' | 'file';
+  /** The variable name or the path as written; never the secret. */
+  readonly ref: string;
+  readonly node: Node | null;
+  readonly field: string;
+}
+
+/** `auth` as written, with defaults filled in. */
+export interface RawAuth {
+  readonly node: Node | null;
+  readonly domain: Sourced<string> | undefined;
+  readonly sessionDurationSec: number;
+  readonly keyRotationDays: number;
+  /** As written; resolved against the config file's directory later. */
+  readonly keysDir: Sourced<string> | undefined;
+  readonly countryHeader: string | undefined;
+}
+
+interface RawIdpCommon {
+  readonly index: number;
+  readonly field: string;
+  readonly node: Node | null;
+  readonly id: Sourced<string> | undefined;
+}
+
+/** An IdP as written. Fields left undefined were missing or invalid, and that was reported. */
+export type RawIdp = RawIdpCommon &
+  (
+    | {
+        readonly type: 'oidc';
+        readonly preset: string;
+        readonly issuer: string | undefined;
+        readonly clientId: string | undefined;
+        readonly secret: RawSecret | undefined;
+        readonly scopes: string[];
+        readonly groupsClaim: string;
+      }
+    | {
+        readonly type: 'github';
+        readonly clientId: string | undefined;
+        readonly secret: RawSecret | undefined;
+        readonly orgs: string[];
+        readonly apiUrl: string | undefined;
+        readonly authorizeUrl: string | undefined;
+        readonly tokenUrl: string | undefined;
+      }
+    | { readonly type: 'saml'; readonly metadataFile: Sourced<string> | undefined; readonly entityId: string | undefined }
+    | { readonly type: undefined }
+  );
+
+/** An app as written; `policies` is the plain data handed to the policy compiler. */
+export interface RawApp {
+  readonly index: number;
+  readonly field: string;
+  readonly node: Node | null;
+  readonly name: Sourced<string> | undefined;
+  readonly hostnames: ReadonlyArray<Sourced<string>>;
+  readonly idps: ReadonlyArray<Sourced<string>>;
+  readonly sessionDurationSec: number | undefined;
+  readonly apiPaths: readonly string[];
+  /** The `policies` list: its node (to locate compiler issues) and its plain value. */
+  readonly policies: { readonly node: Node | null; readonly field: string; readonly items: readonly unknown[] } | undefined;
+}
+
+/** A service token as written. */
+export interface RawServiceToken {
+  readonly index: number;
+  readonly field: string;
+  readonly node: Node | null;
+  readonly id: Sourced<string> | undefined;
+  readonly clientId: Sourced<string> | undefined;
+  readonly secretSha256: string | undefined;
+}
+
+/** Every identity section after shape checks; cross-references and files are checked later. */
+export interface RawIdentity {
+  auth: RawAuth | undefined;
+  /** The `auth` key, or null when the file has none. */
+  authKey: Node | null;
+  /** The `apps` key, where "auth is required" points. */
+  appsKey: Node | null;
+  idps: RawIdp[];
+  apps: RawApp[];
+  serviceTokens: RawServiceToken[];
+}
+
+/** Stands in for an absent optional list. */
+const EMPTY = new YAMLSeq();
+
+/** Reads `auth`, `idps`, `apps` and `service_tokens` out of the root mapping's entries. */
+export function readIdentityShape(top: ReadonlyMap<string, Entry>, reader: NodeReader, warnings: string[]): RawIdentity {
+  const out: RawIdentity = { auth: undefined, authKey: null, appsKey: null, idps: [], apps: [], serviceTokens: [] };
+  const auth = top.get('auth');
+  if (auth) {
+    out.authKey = auth.key;
+    out.auth = readAuth(auth.value, reader);
+  }
+  const idps = top.get('idps');
+  reader.list(idps ? idps.value : EMPTY, 'idps')?.forEach((item, i) => out.idps.push(readIdp(item, i, reader)));
+  const apps = top.get('apps');
+  if (apps) out.appsKey = apps.key;
+  reader.list(apps ? apps.value : EMPTY, 'apps')?.forEach((item, i) => {
+    const app = readApp(item, i, reader, warnings);
+    if (app) out.apps.push(app);
+  });
+  const tokens = top.get('service_tokens');
+  reader.list(tokens ? tokens.value : EMPTY, 'service_tokens')?.forEach((item, i) => {
+    const token = readServiceToken(item, i, reader);
+    if (token) out.serviceTokens.push(token);
+  });
+  return out;
+}
+
+function readAuth(node: Node | null, reader: NodeReader): RawAuth | undefined {
+  const m = reader.mapping(node, 'auth', IDENTITY_KEYS.auth);
+  if (!m) return undefined;
+  let domain: Sourced<string> | undefined;
+  const domainEntry = m.get('domain');
+  if (!domainEntry) reader.issue(node, 'auth.domain', 'domain is required: the hostname the login service is served on, such as auth.acme.example');
+  else {
+    const text = reader.string(domainEntry.value, 'auth.domain');
+    const host = text === undefined ? undefined : normalizeTenantHostname(text);
+    if (host && !host.ok) reader.issue(domainEntry.value, 'auth.domain', host.message);
+    else if (host?.ok && host.value.startsWith('*.')) reader.issue(domainEntry.value, 'auth.domain', `'${text ?? ''}' is a wildcard; the login service needs one exact hostname`);
+    else if (host?.ok) domain = { value: host.value, node: domainEntry.value, field: 'auth.domain' };
+  }
+
+  let sessionDurationSec: number = CONFIG_DEFAULTS.auth.sessionDurationSec;
+  let keyRotationDays: number = CONFIG_DEFAULTS.auth.keyRotationDays;
+  let keysDir: Sourced<string> | undefined;
+  const sessionEntry = m.get('session');
+  if (sessionEntry) {
+    const s = reader.mapping(sessionEntry.value, 'auth.session', IDENTITY_KEYS.session);
+    const duration = s?.get('duration');
+    const { sessionDurationSec: sd, keyRotationDays: kr } = CONFIG_LIMITS;
+    if (duration) sessionDurationSec = reader.duration(duration.value, 'auth.session.duration', sd.min, sd.max) ?? sessionDurationSec;
+    const rotation = s?.get('key_rotation_days');
+    if (rotation) keyRotationDays = reader.integer(rotation.value, 'auth.session.key_rotation_days', kr.min, kr.max) ?? keyRotationDays;
+    const dir = s?.get('keys_dir');
+    const dirText = dir ? reader.string(dir.value, 'auth.session.keys_dir') : undefined;
+    if (dir && dirText !== undefined) keysDir = { value: dirText, node: dir.value, field: 'auth.session.keys_dir' };
+  }
+
+  let countryHeader: string | undefined;
+  const countryEntry = m.get('country_header');
+  const countryText = countryEntry ? reader.string(countryEntry.value, 'auth.country_header') : undefined;
+  if (countryEntry && countryText !== undefined) {
+    const h = normalizeHeaderName(countryText);
+    if (h.ok) countryHeader = h.value;
+    else reader.issue(countryEntry.value, 'auth.country_header', h.message);
+  }
+  return { node, domain, sessionDurationSec, keyRotationDays, keysDir, countryHeader };
+}
+
+const ANY_IDP_KEY: readonly string[] = [...new Set([...IDENTITY_KEYS.idp_oidc, ...IDENTITY_KEYS.idp_github, ...IDENTITY_KEYS.idp_saml])];
+
+/** Reads `type` before the rest: which keys are allowed depends on it. */
+function peekType(node: Node | null, field: string, reader: NodeReader): RawIdpType | undefined {
+  const n = reader.resolve(node);
+  if (!isMap(n)) return undefined;
+  const pair = n.items.find((p) => isScalar(p.key) && p.key.value === 'type');
+  if (!pair) {
+    reader.issue(n, `${field}.type`, `type is required: one of ${IDP_TYPES.join(', ')}`);
+    return undefined;
+  }
+  return reader.oneOf((pair.value as Node | null) ?? null, `${field}.type`, IDP_TYPES);
+}
+
+function readIdp(node: Node | null, index: number, reader: NodeReader): RawIdp {
+  const field = joinField('idps', index);
+  const type = peekType(node, field, reader);
+  // Without a known type, any IdP key is accepted here; the type issue says what is wrong.
+  const allowed = type === undefined ? ANY_IDP_KEY : IDENTITY_KEYS[`idp_${type}`];
+  const m = reader.mapping(node, field, allowed, [], INLINE_SECRET);
+  const common = { index, field, node };
+  if (!m) return { ...common, id: undefined, type: undefined };
+  const idEntry = m.get('id');
+  let id: Sourced<string> | undefined;
+  if (!idEntry) reader.issue(node, `${field}.id`, 'id is required: a short name such as okta or github, used in the callback URL and in policies');
+  else {
+    const text = reader.string(idEntry.value, `${field}.id`);
+    const problem = text === undefined ? undefined : checkIdentifier('id', text);
+    if (problem) reader.issue(idEntry.value, `${field}.id`, problem);
+    else if (text !== undefined) id = { value: text, node: idEntry.value, field: `${field}.id` };
+  }
+  const base = { ...common, id };
+  switch (type) {
+    case 'oidc':
+      return { ...base, type, ...readOidc(m, node, field, reader) };
+    case 'github':
+      return { ...base, type, ...readGithub(m, node, field, reader) };
+    case 'saml': {
+      const file = required(m, 'metadata_file', node, field, reader, 'the IdP metadata XML, downloaded from the IdP');
+      const entity = m.get('entity_id');
+      const entityText = entity ? reader.string(entity.value, `${field}.entity_id`) : undefined;
+      let entityId: string | undefined;
+      if (entity && entityText !== undefined) {
+        if (URL.canParse(entityText.trim())) entityId = entityText.trim();
+        else reader.issue(entity.value, `${field}.entity_id`, `entity_id must be a URI, such as https://auth.acme.example/saml/corp; got '${entityText}'`);
+      }
+      return { ...base, type, metadataFile: file, entityId };
+    }
+    default:
+      return { ...base, type: undefined };
+  }
+}
+
+function readOidc(m: ReadonlyMap<string, Entry>, node: Node | null, field: string, reader: NodeReader): Omit<Extract<RawIdp, { type: 'oidc' }>, keyof RawIdpCommon | 'type'> {
+  const presetEntry = m.get('preset');
+  const written = presetEntry ? reader.oneOf(presetEntry.value, `${field}.preset`, OIDC_PRESET_NAMES) : CONFIG_DEFAULTS.oidc.preset;
+  const preset = written ?? CONFIG_DEFAULTS.oidc.preset;
+  const defaults: { scopes?: readonly string[]; issuer?: string } = OIDC_PRESETS[preset];
+
+  let issuer: string | undefined;
+  const issuerEntry = m.get('issuer');
+  if (issuerEntry) issuer = serviceUrl(issuerEntry, `${field}.issuer`, reader);
+  else if (defaults.issuer !== undefined) issuer = defaults.issuer;
+  // With a misspelt preset (reported), whether an issuer is needed is unknown.
+  else if (written !== undefined) reader.issue(node, `${field}.issuer`, `issuer is required${preset === 'generic' ? '' : ` with preset ${preset}`}: the IdP's issuer URL, exactly as in its /.well-known/openid-configuration`);
+
+  const scopesEntry = m.get('scopes');
+  let scopes = [...(defaults.scopes ?? CONFIG_DEFAULTS.oidc.scopes)];
+  if (scopesEntry) {
+    const written = stringList(scopesEntry, `${field}.scopes`, reader, { nonEmpty: true });
+    if (written && !written.some((s) => s.value === 'openid')) {
+      reader.issue(scopesEntry.value, `${field}.scopes`, "scopes must include openid: without it the IdP does not return an ID token (OpenID Connect Core 1.0 §3.1.2.1)");
+    }
+    if (written) scopes = [...new Set(written.map((s) => s.value))];
+  }
+  const groupsEntry = m.get('groups_claim');
+  const groupsClaim = (groupsEntry && reader.string(groupsEntry.value, `${field}.groups_claim`)) ?? CONFIG_DEFAULTS.oidc.groupsClaim;
+  return {
+    preset,
+    issuer,
+    clientId: required(m, 'client_id', node, field, reader, "the client ID of bouncer's registration at the IdP")?.value,
+    secret: readSecret(m, node, field, reader),
+    scopes,
+    groupsClaim,
+  };
+}
+
+function readGithub(m: ReadonlyMap<string, Entry>, node: Node | null, field: string, reader: NodeReader): Omit<Extract<RawIdp, { type: 'github' }>, keyof RawIdpCommon | 'type'> {
+  const orgsEntry = m.get('orgs');
+  const orgs: string[] = [];
+  for (const org of orgsEntry ? (stringList(orgsEntry, `${field}.orgs`, reader) ?? []) : []) {
+    // GitHub logins: alphanumerics and single inner hyphens, at most 39 characters; case-insensitive.
+    if (!/^[a-z\d](?:[a-z\d]|-(?=[a-z\d])){0,38}$/i.test(org.value)) reader.issue(org.node, org.field, `'${org.value}' is not a GitHub organization name`);
+    else if (!orgs.includes(org.value.toLowerCase())) orgs.push(org.value.toLowerCase());
+  }
+  const url = (key: 'api_url' | 'authorize_url' | 'token_url', fallback: string): string | undefined => {
+    const e = m.get(key);
+    return e ? serviceUrl(e, `${field}.${key}`, reader) : fallback;
+  };
+  const { github } = CONFIG_DEFAULTS;
+  return {
+    clientId: required(m, 'client_id', node, field, reader, "the client ID of bouncer's GitHub OAuth app")?.value,
+    secret: readSecret(m, node, field, reader),
+    orgs,
+    // Without the trailing slash, so connectors can append `/user` and friends.
+    apiUrl: url('api_url', github.apiUrl)?.replace(/\/+$/, ''),
+    authorizeUrl: url('authorize_url', github.authorizeUrl),
+    tokenUrl: url('token_url', github.tokenUrl),
+  };
+}
+
+function serviceUrl(entry: Entry, field: string, reader: NodeReader): string | undefined {
+  const text = reader.string(entry.value, field);
+  if (text === undefined) return undefined;
+  const checked = checkServiceUrl(text);
+  if (checked.ok) return checked.value;
+  reader.issue(entry.value, field, checked.message);
+  return undefined;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * Exactly one of `client_secret_env` / `client_secret_file`. Values are never
+ * echoed in messages: people paste the secret itself into these fields.
+ */
+function readSecret(m: ReadonlyMap<string, Entry>, node: Node | null, field: string, reader: NodeReader): RawSecret | undefined {
+  const env = m.get('client_secret_env');
+  const file = m.get('client_secret_file');
+  if (env && file) {
+    reader.issue(file.key, `${field}.client_secret_file`, 'give either client_secret_env or client_secret_file, not both');
+    return undefined;
+  }
+  if (!env && !file) {
+    reader.issue(node, `${field}.client_secret_env`, 'a client secret is required: set client_secret_env (the name of an environment variable holding it) or client_secret_file (a file holding it)');
+    return undefined;
+  }
+  const entry = (env ?? file) as Entry;
+  const kind = env ? 'env' : 'file';
+  const f = `${field}.client_secret_${kind}`;
+  const n = reader.resolve(entry.value);
+  const text = isScalar(n) && typeof n.value === 'string' ? n.value.trim() : '';
+  if (kind === 'env' && !ENV_NAME.test(text)) {
+    reader.issue(entry.value, f, "client_secret_env must be the name of an environment variable (letters, digits and '_', not starting with a digit), not the secret itself");
+    return undefined;
+  }
+  if (text === '') {
+    reader.issue(entry.value, f, 'client_secret_file must be the path of a file holding the client secret');
+    return undefined;
+  }
+  return { kind, ref: text, node: entry.value, field: f };
+}
+
+function readApp(node: Node | null, index: number, reader: NodeReader, warnings: string[]): RawApp | undefined {
+  const field = joinField('apps', index);
+  const m = reader.mapping(node, field, IDENTITY_KEYS.app);
+  if (!m) return undefined;
+  let name: Sourced<string> | undefined;
+  const nameEntry = m.get('name');
+  if (!nameEntry) reader.issue(node, `${field}.name`, 'name is required: a short name for the app, used in session audiences, logs and the login URL');
+  else {
+    const text = reader.string(nameEntry.value, `${field}.name`);
+    const problem = text === undefined ? undefined : checkIdentifier('name', text);
+    if (problem) reader.issue(nameEntry.value, `${field}.name`, problem);
+    else if (text !== undefined) name = { value: text, node: nameEntry.value, field: `${field}.name` };
+  }
+  const label = name?.value ?? field;
+
+  const hostnames: Array<Sourced<string>> = [];
+  const hostsEntry = m.get('hostnames');
+  if (!hostsEntry) reader.issue(node, `${field}.hostnames`, 'hostnames is required: list the DNS names this app is served on');
+  for (const h of hostsEntry ? (stringList(hostsEntry, `${field}.hostnames`, reader, { nonEmpty: true }) ?? []) : []) {
+    const host = normalizeTenantHostname(h.value);
+    if (!host.ok) reader.issue(h.node, h.field, host.message);
+    else if (hostnames.some((o) => o.value === host.value)) warnings.push(`app ${label}: hostname ${host.value} is listed twice`);
+    else hostnames.push({ ...h, value: host.value });
+  }
+
+  const idps: Array<Sourced<string>> = [];
+  const idpsEntry = m.get('idps');
+  if (!idpsEntry) reader.issue(node, `${field}.idps`, 'idps is required: list the ids of the identity providers users of this app may log in with');
+  for (const id of idpsEntry ? (stringList(idpsEntry, `${field}.idps`, reader, { nonEmpty: true }) ?? []) : []) {
+    if (idps.some((o) => o.value === id.value)) warnings.push(`app ${label}: idp ${id.value} is listed twice`);
+    else idps.push(id);
+  }
+
+  const durationEntry = m.get('session_duration');
+  const { sessionDurationSec: sd } = CONFIG_LIMITS;
+  const sessionDurationSec = durationEntry ? reader.duration(durationEntry.value, `${field}.session_duration`, sd.min, sd.max) : undefined;
+
+  const apiPaths: string[] = [];
+  const apiEntry = m.get('api_paths');
+  for (const p of apiEntry ? (stringList(apiEntry, `${field}.api_paths`, reader) ?? []) : []) {
+    const problem = checkExemptPath(p.value);
+    if (problem) reader.issue(p.node, p.field, problem);
+    else if (!apiPaths.includes(p.value)) apiPaths.push(p.value);
+  }
+
+  let policies: RawApp['policies'];
+  const policiesEntry = m.get('policies');
+  const pf = `${field}.policies`;
+  if (!policiesEntry) reader.issue(node, pf, 'policies is required: without a policy nobody is let in; write at least one allow policy');
+  else if (reader.list(policiesEntry.value, pf)) {
+    const plain = reader.toPlain(policiesEntry.value, pf);
+    if (plain.ok && Array.isArray(plain.value)) {
+      policies = { node: policiesEntry.value, field: pf, items: plain.value as unknown[] };
+      if (plain.value.length === 0) warnings.push(`app ${label}: policies is empty, so every request to it is denied`);
+    }
+  }
+  return { index, field, node, name, hostnames, idps, sessionDurationSec, apiPaths, policies };
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/i;
+
+function readServiceToken(node: Node | null, index: number, reader: NodeReader): RawServiceToken | undefined {
+  const field = joinField('service_tokens', index);
+  const m = reader.mapping(node, field, IDENTITY_KEYS.service_token, [], INLINE_TOKEN_SECRET);
+  if (!m) return undefined;
+  let id = required(m, 'id', node, field, reader, 'a short name for the token, used in policies (service_token: [id]) and logs');
+  const problem = id && checkIdentifier('id', id.value);
+  if (id && problem) {
+    reader.issue(id.node, id.field, problem);
+    id = undefined;
+  }
+  const clientId = required(m, 'client_id', node, field, reader, 'the value clients send in x-bouncer-client-id');
+  let secretSha256: string | undefined;
+  const hash = m.get('secret_sha256');
+  if (!hash) reader.issue(node, `${field}.secret_sha256`, 'secret_sha256 is required: the hex SHA-256 of the token secret');
+  else {
+    // Not echoed: a secret pasted here instead of its hash must not reach logs.
+    const n = reader.resolve(hash.value);
+    const text = isScalar(n) && typeof n.value === 'string' ? n.value.trim() : '';
+    if (SHA256_HEX.test(text)) secretSha256 = text.toLowerCase();
+    else reader.issue(hash.value, `${field}.secret_sha256`, 'secret_sha256 must be 64 hexadecimal digits, the SHA-256 of the token secret (`printf %s "$SECRET" | sha256sum`); the value is not shown here in case it is the secret itself');
+  }
+  return { index, field, node, id, clientId, secretSha256 };
+}
+
+/** A required string field; missing is reported at the enclosing mapping. */
+function required(m: ReadonlyMap<string, Entry>, key: string, node: Node | null, field: string, reader: NodeReader, what: string): Sourced<string> | undefined {
+  const f = `${field}.${key}`;
+  const e = m.get(key);
+  if (!e) {
+    reader.issue(node, f, `${key} is required: ${what}`);
+    return undefined;
+  }
+  const text = reader.string(e.value, f);
+  return text === undefined ? undefined : { value: text.trim(), node: e.value, field: f };
+}
+
+/** A list of non-empty strings, each with its node and indexed field. */
+function stringList(entry: Entry, field: string, reader: NodeReader, opts: { nonEmpty?: boolean } = {}): Array<Sourced<string>> | undefined {
+  const items = reader.list(entry.value, field, opts);
+  if (!items) return undefined;
+  const out: Array<Sourced<string>> = [];
+  items.forEach((item, j) => {
+    const f = `${field}[${j}]`;
+    const text = reader.string(item, f);
+    if (text !== undefined) out.push({ value: text.trim(), node: item, field: f });
+  });
+  return out;
+}

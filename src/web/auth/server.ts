@@ -1,0 +1,513 @@
+/**
+ * The auth service ("auth domain"): login chooser, IdP round trips, the global
+ * session cookie, the policy check at login, and the handoff to app hosts.
+ *
+ * Each route is a short pipeline of named steps (`loadApp`, `checkReturnUrl`,
+ * `takeTransaction`, ...) that either pass a value on or throw an
+ * {@link AuthHttpError}; one renderer turns those into HTML or JSON.
+ */
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { fastify, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { AppConfig, AuthConfig } from '../../config/types.js';
+import type { Identity, RequestContext } from '../../core/identity.js';
+import { evaluatePolicies, type PolicyVerdict } from '../../core/policy/index.js';
+import { signHandoff, signSession, verifySession, type SessionClaims } from '../../core/session-token.js';
+import { AUTH_COOKIE, clearCookie, readCookie, serializeCookie } from '../../sessions/cookies.js';
+import type { KeyStore } from '../../sessions/key-store.js';
+import type { RevocationStore } from '../../sessions/revocation.js';
+import { LoginError, type IdpConnector, type LoginErrorCode } from '../idp/connector.js';
+import { CONTENT_SECURITY_POLICY, renderChooserPage, renderDenyPage, renderSignedOutPage } from './pages.js';
+import { validateReturnUrl, type ReturnUrlProblem } from './return-url.js';
+import { createMemoryTransactionStore, LOGIN_TRANSACTION_TTL_MS, type LoginTransactionStore } from './transactions.js';
+
+/** Cookie binding a login transaction to the browser that started it. */
+export const TX_COOKIE = '__Host-bouncer_tx';
+
+/** Path on every app host where ext_authz completes the handoff. */
+export const HANDOFF_PATH = '/.bouncer/handoff';
+
+/** What the auth service needs; everything is injected so tests need no config file. */
+export interface AuthServerDeps {
+  /** Current `auth` and `apps` config; called per request, so reloads apply at once. */
+  config(): { readonly auth: AuthConfig | undefined; readonly apps: readonly AppConfig[] };
+  /** Signing keys (current key signs, `verifyKeys` checks the global session, `jwks` is published). */
+  keys: Pick<KeyStore, 'current' | 'verifyKeys' | 'jwks'>;
+  revocation: RevocationStore;
+  /** IdP connectors by IdP id; called per request, so reloads apply at once. */
+  connectors(): ReadonlyMap<string, IdpConnector>;
+  logger: Logger;
+  /** Milliseconds since epoch. */
+  clock(): number;
+  /**
+   * Public origin of the auth service, e.g. `https://auth.acme.test:8443`, used
+   * for IdP callback URLs. Default `https://<auth.domain>`.
+   */
+  publicBaseUrl?: string;
+  /** Login transaction store; default in memory (10 min TTL, 10 000 pending). */
+  transactions?: LoginTransactionStore;
+  /**
+   * Fastify `trustProxy`: whose `X-Forwarded-For` to believe for the client IP
+   * the policies see. Default false (the socket peer). Behind Envoy, set it to
+   * Envoy's address.
+   */
+  trustProxy?: boolean | string | string[];
+  /** More routes on the same listener (metrics, readiness); Envoy never routes them from the auth domain. */
+  extraRoutes?: Readonly<Record<string, () => Promise<{ status: number; contentType: string; body: string }>>>;
+}
+
+/** The running service. */
+export interface AuthServer {
+  /** Listen on host:port (0 = ephemeral); resolves to the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A refusal to render: HTTP status, stable code, human message, optional policy name. */
+export class AuthHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly policy?: string,
+    readonly extra?: { app?: string; user?: string },
+  ) {
+    super(message);
+    this.name = 'AuthHttpError';
+  }
+}
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const TX_ID = /^[A-Za-z0-9_-]{43}$/;
+
+const LOGIN_ERROR_STATUS: Readonly<Record<LoginErrorCode, number>> = {
+  login_state_mismatch: 400,
+  login_expired: 400,
+  login_replayed: 400,
+  login_idp_error: 502,
+  login_token_invalid: 400,
+  login_nonce_mismatch: 400,
+  login_issuer_mismatch: 400,
+  login_not_member: 403,
+  login_saml_invalid: 400,
+  login_email_unverified: 403,
+};
+
+const LOGIN_ERROR_TEXT: Readonly<Record<LoginErrorCode, string>> = {
+  login_state_mismatch: 'This sign-in response does not belong to a sign-in started in this browser. Please start again.',
+  login_expired: 'The sign-in took too long. Please start again.',
+  login_replayed: 'This sign-in response was already used. Please start again.',
+  login_idp_error: 'The identity provider reported an error.',
+  login_token_invalid: 'The identity provider response could not be verified.',
+  login_nonce_mismatch: 'The identity provider response could not be verified.',
+  login_issuer_mismatch: 'The sign-in response came from a different identity provider.',
+  login_not_member: 'Your account is not a member of an allowed organization.',
+  login_saml_invalid: 'The SAML response could not be verified.',
+  login_email_unverified: 'Your email address is not verified at the identity provider.',
+};
+
+/**
+ * Build the auth service.
+ *
+ * @example
+ * ```ts
+ * const auth = createAuthServer({ config: () => current, keys, revocation, connectors: () => idps,
+ *   logger, clock: Date.now });
+ * const port = await auth.listen('127.0.0.1', 8081);
+ * ```
+ */
+export function createAuthServer(deps: AuthServerDeps): AuthServer {
+  const transactions = deps.transactions ?? createMemoryTransactionStore();
+  const app = fastify({
+    loggerInstance: deps.logger,
+    // Request URLs carry authorization codes and handoff tokens: never log them wholesale.
+    disableRequestLogging: true,
+    trustProxy: deps.trustProxy ?? false,
+    bodyLimit: 512 * 1024,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && SAFE_REQUEST_ID.test(h) ? h : randomUUID();
+    },
+  });
+
+  // SAML POST binding and form_post deliver the callback as a form; keep it as
+  // URLSearchParams so connectors see exactly what GET callbacks give them.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, new URLSearchParams(body as string));
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.header('x-request-id', req.id);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    reply.header('pragma', 'no-cache');
+    reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    reply.header('x-frame-options', 'DENY');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+    reply.header('strict-transport-security', 'max-age=31536000');
+    return payload;
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof AuthHttpError) return renderError(req, reply, err);
+    if (err instanceof LoginError) {
+      req.log.warn({ reason: err.code, detail: err.message }, 'login failed');
+      return renderError(req, reply, new AuthHttpError(LOGIN_ERROR_STATUS[err.code], err.code, LOGIN_ERROR_TEXT[err.code]));
+    }
+    const status = (err as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return renderError(req, reply, new AuthHttpError(status, 'bad_request', 'The request was malformed.'));
+    }
+    req.log.error({ err }, 'auth service error');
+    return renderError(req, reply, new AuthHttpError(500, 'internal_error', 'Something went wrong. Please try again.'));
+  });
+
+  app.setNotFoundHandler((req, reply) => renderError(req, reply, new AuthHttpError(404, 'not_found', 'There is nothing here.')));
+
+  // ---- steps -------------------------------------------------------------
+
+  function loadAuth(): AuthConfig {
+    const auth = deps.config().auth;
+    if (auth === undefined) throw new AuthHttpError(503, 'auth_not_configured', 'Sign-in is not configured.');
+    return auth;
+  }
+
+  function baseUrl(auth: AuthConfig): string {
+    return (deps.publicBaseUrl ?? `https://${auth.domain}`).replace(/\/+$/, '');
+  }
+
+  function loadApp(name: unknown): AppConfig {
+    const found = typeof name === 'string' ? deps.config().apps.find((a) => a.name === name) : undefined;
+    if (found === undefined) throw new AuthHttpError(400, 'app_unknown', 'This sign-in link names no known application.');
+    return found;
+  }
+
+  function checkReturnUrl(app: AppConfig, rd: unknown): URL {
+    const r = validateReturnUrl(typeof rd === 'string' ? rd : undefined, app.hostnames);
+    if (!r.ok) throw new AuthHttpError(400, 'return_url_invalid', returnUrlText(r.problem));
+    return r.url;
+  }
+
+  function loadConnector(app: AppConfig, idp: string): IdpConnector {
+    const connector = app.idps.includes(idp) ? deps.connectors().get(idp) : undefined;
+    if (connector === undefined) throw new AuthHttpError(400, 'idp_not_allowed', 'This identity provider is not offered for this application.');
+    return connector;
+  }
+
+  /** The global session from AUTH_COOKIE, if valid and not revoked. */
+  async function readGlobalSession(req: FastifyRequest, auth: AuthConfig, nowMs: number): Promise<SessionClaims | undefined> {
+    const token = readCookie(req.headers.cookie, AUTH_COOKIE);
+    if (token === undefined) return undefined;
+    const r = await verifySession(token, { keys: deps.keys.verifyKeys(), issuer: auth.domain, audience: auth.domain, nowMs });
+    if (!r.ok) {
+      req.log.info({ reason: r.reason }, 'global session refused');
+      return undefined;
+    }
+    if (deps.revocation.isRevoked(r.claims, nowMs)) return undefined;
+    return r.claims;
+  }
+
+  function requestContext(req: FastifyRequest, auth: AuthConfig, rd: URL, nowMs: number): RequestContext {
+    const countryHeader = auth.countryHeader !== undefined ? req.headers[auth.countryHeader] : undefined;
+    const country = typeof countryHeader === 'string' && /^[A-Za-z]{2}$/.test(countryHeader) ? countryHeader.toUpperCase() : undefined;
+    return {
+      nowMs,
+      host: rd.hostname,
+      path: rd.pathname,
+      method: 'GET',
+      sourceIp: req.ip,
+      country,
+      // The auth domain sees no client certificate; certificate selectors are decided on the app host.
+      certificate: undefined,
+      serviceToken: undefined,
+    };
+  }
+
+  /** Run the app's policies for this identity; throws the deny page unless allowed. */
+  function checkPolicy(req: FastifyRequest, auth: AuthConfig, app: AppConfig, identity: Identity, rd: URL, nowMs: number): PolicyVerdict {
+    const verdict = evaluatePolicies(app.policies, identity, requestContext(req, auth, rd, nowMs));
+    req.log.info({ app: app.name, sub: identity.sub, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy }, 'login policy');
+    if (verdict.outcome === 'allow' || verdict.outcome === 'bypass') return verdict;
+    throw new AuthHttpError(403, verdict.reason === 'login_required' ? 'policy_no_match' : verdict.reason, `Access denied. ${verdict.detail}`, verdict.policy, {
+      app: app.name,
+      user: identity.email ?? identity.sub,
+    });
+  }
+
+  /** Send the browser to the app host with a fresh handoff token. */
+  async function sendHandoff(reply: FastifyReply, auth: AuthConfig, app: AppConfig, session: SessionClaims, rd: URL, nowMs: number): Promise<FastifyReply> {
+    const nowSec = Math.floor(nowMs / 1000);
+    const sessionExp = Math.min(nowSec + app.sessionDurationSec, session.exp);
+    const token = await signHandoff(
+      {
+        iss: auth.domain,
+        sub: session.sub,
+        aud: app.name,
+        ...(session.email !== undefined ? { email: session.email } : {}),
+        ...(session.name !== undefined ? { name: session.name } : {}),
+        groups: session.groups,
+        idp: session.idp,
+        idp_type: session.idp_type,
+        amr: session.amr,
+        ...(session.country !== undefined ? { country: session.country } : {}),
+        auth_time: session.auth_time,
+        sid: session.sid,
+        rd: rd.href,
+        session_exp: sessionExp,
+      },
+      deps.keys.current(),
+      nowMs,
+    );
+    const target = new URL(HANDOFF_PATH, rd.origin);
+    target.searchParams.set('token', token);
+    return reply.redirect(target.href, 302);
+  }
+
+  /** Start a login at `connector`: new transaction, tx cookie, redirect to the IdP. */
+  async function beginLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig, connector: IdpConnector, rd: URL, nowMs: number): Promise<FastifyReply> {
+    const id = randomBytes(32).toString('base64url');
+    const { redirectUrl, secrets } = await connector.start({ callbackUrl: `${baseUrl(auth)}/callback/${connector.id}`, transactionId: id });
+    transactions.put({ id, idp: connector.id, app: app.name, rd: rd.href, secrets, createdMs: nowMs }, nowMs);
+    // SameSite=None: a SAML POST binding arrives as a cross-site POST, which
+    // would not carry a Lax cookie. The cookie only binds; it grants nothing.
+    reply.header('set-cookie', `${TX_COOKIE}=${id}; Max-Age=${Math.floor(LOGIN_TRANSACTION_TTL_MS / 1000)}; Path=/; Secure; HttpOnly; SameSite=None`);
+    return reply.redirect(redirectUrl, 302);
+  }
+
+  function identityFromSession(c: SessionClaims): Identity {
+    return {
+      sub: c.sub,
+      email: c.email,
+      emailVerified: c.email !== undefined,
+      name: c.name,
+      groups: c.groups,
+      idp: { id: c.idp, type: c.idp_type },
+      amr: c.amr,
+      authTime: c.auth_time * 1000,
+    };
+  }
+
+  // ---- routes --------------------------------------------------------------
+
+  app.get('/healthz', async (_req, reply) => reply.type('application/json').send({ status: 'ok' }));
+  for (const [path, handler] of Object.entries(deps.extraRoutes ?? {})) {
+    app.get(path, async (_req, reply) => {
+      const r = await handler();
+      return reply.code(r.status).type(r.contentType).send(r.body);
+    });
+  }
+
+  app.get('/.well-known/jwks.json', async (_req, reply) => {
+    // Public keys: caching is fine, but short, so rotations propagate.
+    reply.header('cache-control', 'public, max-age=300');
+    return reply.type('application/json').send(deps.keys.jwks());
+  });
+
+  app.get('/login', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const auth = loadAuth();
+    const appCfg = loadApp(q.app);
+    const rd = checkReturnUrl(appCfg, q.rd);
+    const nowMs = deps.clock();
+    const session = await readGlobalSession(req, auth, nowMs);
+    if (session !== undefined && appCfg.idps.includes(session.idp)) {
+      checkPolicy(req, auth, appCfg, identityFromSession(session), rd, nowMs);
+      return sendHandoff(reply, auth, appCfg, session, rd, nowMs);
+    }
+    const connectors = deps.connectors();
+    const offered = appCfg.idps.map((id) => connectors.get(id)).filter((c): c is IdpConnector => c !== undefined);
+    if (offered.length === 0) throw new AuthHttpError(503, 'idp_unavailable', 'No identity provider is available for this application.');
+    if (offered.length === 1) return beginLogin(reply, auth, appCfg, offered[0]!, rd, nowMs);
+    const query = new URLSearchParams({ app: appCfg.name, rd: rd.href }).toString();
+    const html = renderChooserPage({
+      appName: appCfg.name,
+      entries: offered.map((c) => ({ displayName: c.displayName, href: `/login/${encodeURIComponent(c.id)}?${query}` })),
+    });
+    return reply.type('text/html; charset=utf-8').send(html);
+  });
+
+  app.get('/login/:idp', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const auth = loadAuth();
+    const appCfg = loadApp(q.app);
+    const rd = checkReturnUrl(appCfg, q.rd);
+    const connector = loadConnector(appCfg, (req.params as { idp: string }).idp);
+    return beginLogin(reply, auth, appCfg, connector, rd, deps.clock());
+  });
+
+  const callback = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const auth = loadAuth();
+    const idpId = (req.params as { idp: string }).idp;
+    const params = callbackParams(req);
+    const nowMs = deps.clock();
+    // The cookie goes whatever happens next: a transaction is single-use.
+    reply.header('set-cookie', `${TX_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=None`);
+
+    const state = params.get('state') ?? params.get('RelayState');
+    if (state === null || !TX_ID.test(state)) throw new LoginError('login_state_mismatch', 'callback without a valid state');
+    const taken = transactions.take(state, nowMs);
+    if (!taken.ok) {
+      if (taken.problem === 'replayed') throw new LoginError('login_replayed', 'login transaction already used');
+      if (taken.problem === 'expired') throw new LoginError('login_expired', 'login transaction expired');
+      throw new LoginError('login_state_mismatch', 'no login transaction for this state');
+    }
+    const tx = taken.tx;
+    const cookie = readCookie(req.headers.cookie, TX_COOKIE);
+    if (cookie === undefined || !sameString(cookie, tx.id)) {
+      throw new LoginError('login_state_mismatch', 'transaction cookie missing or from another browser');
+    }
+    if (tx.idp !== idpId) throw new LoginError('login_state_mismatch', `transaction was started for IdP ${tx.idp}`);
+    const appCfg = loadApp(tx.app);
+    // Re-checked: the config may have been reloaded since the login started.
+    const rd = checkReturnUrl(appCfg, tx.rd);
+    const connector = loadConnector(appCfg, tx.idp);
+
+    const raw = await connector.finish({ callbackUrl: `${baseUrl(auth)}/callback/${connector.id}`, params, secrets: tx.secrets, nowMs });
+    const identity = normalizeIdentity(raw, connector);
+
+    const session = await issueGlobalSession(reply, auth, identity, req, nowMs);
+    req.log.info({ sub: identity.sub, idp: identity.idp.id, app: appCfg.name, sid: session.sid }, 'login succeeded');
+    checkPolicy(req, auth, appCfg, identity, rd, nowMs);
+    return sendHandoff(reply, auth, appCfg, session, rd, nowMs);
+  };
+  app.get('/callback/:idp', callback);
+  app.post('/callback/:idp', callback);
+
+  /** Sign the global session (aud = auth domain) and set AUTH_COOKIE. */
+  async function issueGlobalSession(reply: FastifyReply, auth: AuthConfig, identity: Identity, req: FastifyRequest, nowMs: number): Promise<SessionClaims> {
+    const nowSec = Math.floor(nowMs / 1000);
+    const country = requestContext(req, auth, new URL(`https://${auth.domain}/`), nowMs).country;
+    const claims = {
+      iss: auth.domain,
+      sub: identity.sub,
+      aud: auth.domain,
+      ...(identity.email !== undefined ? { email: identity.email } : {}),
+      ...(identity.name !== undefined ? { name: identity.name } : {}),
+      groups: [...identity.groups],
+      idp: identity.idp.id,
+      idp_type: identity.idp.type,
+      amr: [...identity.amr],
+      ...(country !== undefined ? { country } : {}),
+      auth_time: Math.floor(identity.authTime / 1000),
+      sid: randomUUID(),
+      exp: nowSec + auth.sessionDurationSec,
+    };
+    const jti = randomUUID();
+    const token = await signSession({ ...claims, jti }, deps.keys.current(), nowMs);
+    // Append to the tx-cookie deletion set in the callback.
+    const prev = reply.getHeader('set-cookie');
+    const list = prev === undefined ? [] : Array.isArray(prev) ? prev.map(String) : [String(prev)];
+    reply.header('set-cookie', [...list, serializeCookie(AUTH_COOKIE, token, { maxAgeSec: auth.sessionDurationSec })]);
+    return { ...claims, jti, iat: nowSec, nbf: nowSec };
+  }
+
+  app.get('/me', async (req, reply) => {
+    const auth = loadAuth();
+    const session = await readGlobalSession(req, auth, deps.clock());
+    if (session === undefined) return reply.code(401).type('application/json').send({ error: 'login_required', request_id: req.id });
+    return reply.type('application/json').send({
+      sub: session.sub,
+      email: session.email ?? null,
+      name: session.name ?? null,
+      groups: session.groups,
+      idp: { id: session.idp, type: session.idp_type },
+      amr: session.amr,
+      country: session.country ?? null,
+      auth_time: session.auth_time,
+      sid: session.sid,
+      exp: session.exp,
+    });
+  });
+
+  app.get('/logout', async (req, reply) => {
+    const auth = loadAuth();
+    const nowMs = deps.clock();
+    const session = await readGlobalSession(req, auth, nowMs);
+    if (session !== undefined) {
+      // Revoking the sid also ends every app session minted from this login (they share it).
+      deps.revocation.revokeSession(session.sid, session.exp * 1000);
+      req.log.info({ sub: session.sub, sid: session.sid }, 'logout');
+    }
+    reply.header('set-cookie', [clearCookie(AUTH_COOKIE), `${TX_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=None`]);
+    if (wantsJson(req)) return reply.type('application/json').send({ status: 'signed_out', request_id: req.id });
+    return reply.type('text/html; charset=utf-8').send(renderSignedOutPage());
+  });
+
+  return {
+    async listen(host, port) {
+      await app.listen({ host, port });
+      return (app.server.address() as AddressInfo).port;
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}
+
+/** Drop what the session must not carry: an email the IdP did not verify would let anyone claim any address. */
+function normalizeIdentity(identity: Identity, connector: IdpConnector): Identity {
+  if (identity.idp.id !== connector.id || identity.idp.type !== connector.type || !identity.sub.startsWith(`${connector.id}:`)) {
+    throw new LoginError('login_token_invalid', 'connector returned an identity for another IdP');
+  }
+  if (identity.email === undefined || identity.emailVerified) return identity;
+  return { ...identity, email: undefined, emailVerified: false };
+}
+
+function callbackParams(req: FastifyRequest): URLSearchParams {
+  if (req.method === 'POST') {
+    if (req.body instanceof URLSearchParams) return req.body;
+    throw new LoginError('login_idp_error', 'callback body is not a form');
+  }
+  const url = req.raw.url ?? '';
+  const q = url.indexOf('?');
+  return new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+}
+
+function sameString(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function wantsJson(req: FastifyRequest): boolean {
+  const accept = req.headers.accept ?? '';
+  return /\bapplication\/json\b/i.test(accept) && !/\btext\/html\b/i.test(accept);
+}
+
+function renderError(req: FastifyRequest, reply: FastifyReply, err: AuthHttpError): FastifyReply {
+  reply.code(err.status);
+  if (wantsJson(req)) {
+    return reply.type('application/json').send({
+      error: err.code,
+      message: err.message,
+      policy: err.policy ?? null,
+      request_id: req.id,
+    });
+  }
+  const title = err.code.startsWith('policy_') ? 'Access denied' : err.status >= 500 ? 'Sign-in unavailable' : 'Sign-in failed';
+  return reply.type('text/html; charset=utf-8').send(
+    renderDenyPage({
+      title,
+      message: err.message,
+      reason: err.code,
+      policy: err.policy,
+      requestId: req.id,
+      app: err.extra?.app,
+      user: err.extra?.user,
+    }),
+  );
+}
+
+function returnUrlText(problem: ReturnUrlProblem): string {
+  switch (problem) {
+    case 'return_url_missing':
+      return 'The sign-in link has no return address.';
+    case 'return_url_host_not_allowed':
+      return 'The return address is not a host of this application.';
+    default:
+      return 'The return address is not a valid https URL of this application.';
+  }
+}
+

@@ -1,0 +1,57 @@
+/**
+ * One-time use of SAML assertion IDs (SAML profiles §4.1.4.5: an SP must not accept
+ * a bearer assertion twice). In memory, per process; a fleet needs a shared store.
+ */
+
+/** Remembers IDs until they expire; answers whether an ID is new. */
+export interface ReplayCache {
+  /**
+   * Records `id` until `expiresAtMs` and returns true, or returns false when the ID was
+   * already recorded and has not expired. Throws when the cache is full of live entries
+   * (fail closed: forgetting a live ID would re-open it to replay).
+   */
+  remember(id: string, expiresAtMs: number, nowMs: number): boolean;
+  /** Number of IDs held (expired ones may linger until the next sweep). */
+  readonly size: number;
+}
+
+/** Thrown by {@link ReplayCache.remember} when every slot holds a still-valid ID. */
+export class ReplayCacheFullError extends Error {
+  constructor(readonly maxEntries: number) {
+    super(`replay cache full (${maxEntries} live assertion IDs)`);
+    this.name = 'ReplayCacheFullError';
+  }
+}
+
+/**
+ * Create a bounded in-memory replay cache.
+ *
+ * @example
+ * ```ts
+ * const cache = createMemoryReplayCache({ maxEntries: 100_000 });
+ * if (!cache.remember(assertionId, notOnOrAfterMs + 60_000, nowMs)) throw new Error('replayed');
+ * ```
+ */
+export function createMemoryReplayCache(o: { maxEntries?: number } = {}): ReplayCache {
+  const maxEntries = o.maxEntries ?? 100_000;
+  // Map keeps insertion order; entries are not sorted by expiry, so a sweep scans all of them.
+  // Sweeps happen only when the map is full, which keeps the common path O(1).
+  const seen = new Map<string, number>();
+  const sweep = (nowMs: number): void => {
+    for (const [k, exp] of seen) if (exp <= nowMs) seen.delete(k);
+  };
+  return {
+    remember(id, expiresAtMs, nowMs) {
+      const prev = seen.get(id);
+      if (prev !== undefined && prev > nowMs) return false;
+      if (prev !== undefined) seen.delete(id);
+      if (seen.size >= maxEntries) sweep(nowMs);
+      if (seen.size >= maxEntries) throw new ReplayCacheFullError(maxEntries);
+      seen.set(id, expiresAtMs);
+      return true;
+    },
+    get size() {
+      return seen.size;
+    },
+  };
+}
