@@ -29,7 +29,7 @@ export async function startEnvoy(
   opts: Pick<EnvoyRenderOptions, 'authzPort' | 'upstreamPort' | 'serverCertPath' | 'serverKeyPath'> & Partial<EnvoyRenderOptions>,
 ): Promise<RunningEnvoy> {
   const bin = await envoyBinary();
-  const port = await freePort();
+  const port = opts.listenPort ?? (await freePort());
   const adminPort = await freePort();
   const configPath = join(dir, `envoy-${port}.yaml`);
   writeFileSync(

@@ -40,6 +40,8 @@ export function buildConnectors(idps: readonly IdpConfig[], previous: ReadonlyMa
           scopes: idp.scopes,
           groupsClaim: idp.groupsClaim,
           allowInsecureRequests: isLoopbackHttp(idp.issuer),
+          // Several generic IdPs would all read "Single sign-on"; their ids tell them apart.
+          ...(idp.preset === 'generic' ? { displayName: idp.id } : {}),
         });
         break;
       case 'github':
