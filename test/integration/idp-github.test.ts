@@ -327,11 +327,9 @@ describe('GitHub connector', () => {
 
   it('times out a GitHub call that never answers (login_idp_error)', async () => {
     gh.stalls.add('/api/user/emails');
-    const started = Date.now();
     const err = await loginError(login(connector({}, 300), alice()));
     expect(err.code).toBe('login_idp_error');
     expect(err.message).toMatch(/no answer within 300 ms/);
-    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('does not follow a pagination link to another origin with the token', async () => {

@@ -510,7 +510,7 @@ describe('loadConfig happy path', () => {
     expect(config.warnings).toEqual([]);
   });
 
-  test('1,000 tenants, each with its own CA file, load in well under a few seconds', async () => {
+  test('1,000 tenants, each with its own CA file, load with every CA parsed', async () => {
     const big = p('big');
     mkdirSync(big);
     const names = Array.from({ length: 1000 }, (_, i) => `t${String(i).padStart(4, '0')}`);
@@ -521,13 +521,11 @@ describe('loadConfig happy path', () => {
     }
     const yaml = ['tenants:', ...names.flatMap((n) => [`  - name: ${n}`, `    hostnames: [${n}.tenants.test, "*.${n}.tenants.test"]`, `    mtls: { mode: require, ca: ./${n}-ca.pem }`])];
     writeFileSync(join(big, 'bouncer.yaml'), yaml.join('\n'));
-    const started = performance.now();
+    // Load time is measured by the benchmarks, not asserted here (a busy CI machine is not a stopwatch).
     const config = await loadConfig(join(big, 'bouncer.yaml'), {});
-    const ms = performance.now() - started;
     expect(config.tenants).toHaveLength(1000);
     expect(config.files).toHaveLength(1001);
     expect(new Set(config.tenants.map((t) => t.mtls.trust?.roots[0]?.fingerprint256)).size).toBe(1000);
-    expect(ms).toBeLessThan(5000);
   }, 120_000);
 });
 
