@@ -1,0 +1,123 @@
+import { runSessionGate, type SessionGateDeps } from '../../src/authz/session-gate.js';
+import type { App } from '../../src/core/app.js';
+import type { CheckInput, Decision } from '../../src/core/decision.js';
+import { signHandoff, signSession, verifySession, type HandoffClaimsInput } from '../../src/core/session-token.js';
+import { buildHostIndex } from '../../src/core/tenant-index.js';
+import { APP_COOKIE } from '../../src/sessions/cookies.js';
+import { createMemoryHandoffStore } from '../../src/sessions/handoff-store.js';
+import { openKeyStore, type KeyStore } from '../../src/sessions/key-store.js';
+import { createMemoryRevocationStore } from '../../src/sessions/revocation.js';
+import { createTokenCache } from '../../src/sessions/token-cache.js';
+
+const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
+const S = Math.floor(NOW / 1000);
+const app = (name: string, host: string): App => ({ name, hostnames: [host], idps: ['okta'], sessionDurationSec: 3600, apiPaths: [], policies: [] });
+
+let keys: KeyStore;
+let foreignKeys: KeyStore;
+beforeAll(async () => {
+  keys = await openKeyStore({ dir: undefined, rotateAfterDays: 30, overlapMs: 3_600_000, nowMs: NOW });
+  foreignKeys = await openKeyStore({ dir: undefined, rotateAfterDays: 30, overlapMs: 3_600_000, nowMs: NOW });
+});
+
+function deps(): SessionGateDeps {
+  return {
+    apps: buildHostIndex([app('wiki', 'wiki.acme.test'), app('admin', 'admin.acme.test')]),
+    issuer: 'auth.acme.test',
+    authOrigin: 'https://auth.acme.test',
+    keys: () => keys,
+    revocation: createMemoryRevocationStore(),
+    handoffs: createMemoryHandoffStore(),
+    tokens: createTokenCache(),
+  };
+}
+
+function handoffClaims(over: Partial<HandoffClaimsInput> = {}): HandoffClaimsInput {
+  return {
+    iss: 'auth.acme.test',
+    sub: 'okta:alice',
+    aud: 'wiki',
+    email: 'alice@acme.test',
+    groups: ['staff'],
+    idp: 'okta',
+    idp_type: 'oidc',
+    amr: ['pwd'],
+    auth_time: S - 10,
+    sid: 'sid-1',
+    rd: 'https://wiki.acme.test:8443/docs?x=1',
+    session_exp: S + 3600,
+    ...over,
+  };
+}
+
+function req(path: string, host = 'wiki.acme.test:8443'): CheckInput {
+  return { requestId: 'r', authority: host, sni: undefined, method: 'GET', path, peerCertificate: undefined, xfcc: undefined, sourceAddress: undefined };
+}
+
+function answer(r: Awaited<ReturnType<typeof runSessionGate>>): Extract<Decision, { allow: false }> {
+  if (r.kind !== 'answer' || r.decision.allow) throw new Error('expected an answer');
+  return r.decision;
+}
+
+describe('session gate', () => {
+  test('a valid handoff sets the app cookie once and returns to the original path', async () => {
+    const d = deps();
+    const token = await signHandoff(handoffClaims(), keys.current(), NOW);
+    const first = answer(await runSessionGate(req(`/.bouncer/handoff?token=${token}`), undefined, d, NOW));
+    expect(first).toMatchObject({ reason: 'session_established', status: 302, location: '/docs?x=1' });
+    const cookie = first.setCookies?.[0] ?? '';
+    expect(cookie).toMatch(/^__Host-bouncer_session=[^;]+; .*Secure/);
+    expect(cookie).toContain('HttpOnly');
+    const jwt = /^__Host-bouncer_session=([^;]+)/.exec(cookie)?.[1] ?? '';
+    const v = await verifySession(jwt, { keys: keys.verifyKeys(), issuer: 'auth.acme.test', audience: 'wiki', nowMs: NOW });
+    expect(v.ok && v.claims.email).toBe('alice@acme.test');
+
+    const replay = answer(await runSessionGate(req(`/.bouncer/handoff?token=${token}`), undefined, d, NOW));
+    expect(replay.reason).toBe('handoff_invalid');
+    expect(replay.detail).toMatch(/already used/);
+  });
+
+  test.each<[string, () => Promise<string>, string, RegExp]>([
+    ['for another app', () => signHandoff(handoffClaims({ aud: 'admin' }), keys.current(), NOW), '/.bouncer/handoff?token=', /not valid here/],
+    ['returning to another host', () => signHandoff(handoffClaims({ rd: 'https://evil.test/x' }), keys.current(), NOW), '/.bouncer/handoff?token=', /another host/],
+    ['signed by a foreign key', () => signHandoff(handoffClaims(), foreignKeys.current(), NOW), '/.bouncer/handoff?token=', /not valid here/],
+    ['expired', () => signHandoff(handoffClaims(), keys.current(), NOW - 5 * 60_000), '/.bouncer/handoff?token=', /not valid here/],
+    ['a session token instead of a handoff', () => signSession({ ...handoffClaims(), exp: S + 600 }, keys.current(), NOW), '/.bouncer/handoff?token=', /not valid here/],
+    ['missing', async () => '', '/.bouncer/handoff', /no single handoff token/],
+  ])('a handoff %s is refused', async (_n, make, prefix, why) => {
+    const t = await make();
+    const d = answer(await runSessionGate(req(`${prefix}${t}`), undefined, deps(), NOW));
+    expect(d.reason).toBe('handoff_invalid');
+    expect(d.detail).toMatch(why);
+    expect(d.setCookies).toBeUndefined();
+  });
+
+  test('two token parameters are refused', async () => {
+    const t = await signHandoff(handoffClaims(), keys.current(), NOW);
+    expect(answer(await runSessionGate(req(`/.bouncer/handoff?token=${t}&token=${t}`), undefined, deps(), NOW)).reason).toBe('handoff_invalid');
+  });
+
+  test('the app cookie is read, checked for this app, and revocation applies on every request', async () => {
+    const d = deps();
+    const jwt = await signSession({ ...handoffClaims(), exp: S + 600 }, keys.current(), NOW);
+    const ok = await runSessionGate(req('/docs'), `a=1; ${APP_COOKIE}=${jwt}`, d, NOW);
+    expect(ok).toMatchObject({ kind: 'session', session: { status: 'valid', session: { email: 'alice@acme.test' } } });
+    const onAdmin = await runSessionGate(req('/', 'admin.acme.test'), `${APP_COOKIE}=${jwt}`, d, NOW);
+    expect(onAdmin).toMatchObject({ kind: 'session', session: { status: 'invalid', reason: 'session_wrong_audience' } });
+    d.revocation.revokeSession('sid-1', NOW + 600_000);
+    expect(await runSessionGate(req('/docs'), `${APP_COOKIE}=${jwt}`, d, NOW)).toMatchObject({ session: { status: 'invalid', reason: 'session_revoked' } });
+  });
+
+  test('app logout clears the cookie, revokes the session and continues to the global logout', async () => {
+    const d = deps();
+    const jwt = await signSession({ ...handoffClaims(), exp: S + 600 }, keys.current(), NOW);
+    const out = answer(await runSessionGate(req('/.bouncer/logout'), `${APP_COOKIE}=${jwt}`, d, NOW));
+    expect(out).toMatchObject({ reason: 'signed_out', status: 302, location: 'https://auth.acme.test/logout' });
+    expect(out.setCookies?.[0]).toMatch(/^__Host-bouncer_session=; /);
+    expect(await runSessionGate(req('/docs'), `${APP_COOKIE}=${jwt}`, d, NOW)).toMatchObject({ session: { status: 'invalid', reason: 'session_revoked' } });
+  });
+
+  test('hosts without an app pass through untouched', async () => {
+    expect(await runSessionGate(req('/.bouncer/handoff?token=x', 'pay.tenant.test'), undefined, deps(), NOW)).toEqual({ kind: 'session', session: undefined });
+  });
+});
