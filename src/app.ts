@@ -1,4 +1,6 @@
+import { createPrivateKey } from 'node:crypto';
 import type { Logger } from 'pino';
+import { loadSamlIdpSigning } from './web/saml-idp/index.js';
 import { createAuthzServer, type AuthzState } from './authz/server.js';
 import type { BouncerConfig } from './config/types.js';
 import { watchConfig } from './config/watch.js';
@@ -120,7 +122,11 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
 
   let serving = true;
   const authz = createAuthzServer({ getState: () => state, logger, metrics, ...(options.now ? { now: options.now } : {}) });
+  // SaaS apps (SAML IdP, OIDC provider) and the launcher need the login service's signing pair.
+  const samlSigning = config.auth ? await loadSamlIdpSigning(config.auth, nowFn()) : undefined;
+  const oidcJwk = samlSigning ? { ...createPrivateKey(samlSigning.keyPem).export({ format: 'jwk' }), use: 'sig', alg: 'RS256' } : undefined;
   const ops = createAuthServer({
+    ...(samlSigning && oidcJwk ? { saas: { samlSigning: () => samlSigning, oidcSigningJwks: [oidcJwk] } } : {}),
     config: () => config,
     keys: parts.keys,
     revocation: parts.revocation,

@@ -46,6 +46,8 @@ export async function resolveIdentity(raw: RawIdentity, ctx: IdentityContext): P
   const files: string[] = [];
   if (raw.apps.length > 0 && raw.authKey === null) {
     reader.issue(raw.appsKey, 'auth', 'auth is required when apps are configured: it names the login service (auth.domain) apps send users to');
+  } else if (raw.saasApps.length > 0 && raw.authKey === null) {
+    reader.issue(raw.saasAppsKey, 'auth', 'auth is required when saas_apps are configured: the login service (auth.domain) is their SAML IdP and OpenID provider');
   }
   const auth = await resolveAuth(raw, ctx);
   const idps = await resolveIdps(raw, ctx, files);
@@ -61,7 +63,7 @@ export async function resolveIdentity(raw: RawIdentity, ctx: IdentityContext): P
   }
   checkAppsDistinct(raw, reader);
 
-  const used = new Set(raw.apps.flatMap((a) => a.idps.map((i) => i.value)));
+  const used = new Set([...raw.apps, ...raw.saasApps].flatMap((a) => a.idps.map((i) => i.value)));
   for (const idp of idps) if (!used.has(idp.id)) ctx.warnings.push(`idp ${idp.id} is not used by any app`);
 
   const serviceTokens: ServiceTokenConfig[] = [];
@@ -95,7 +97,7 @@ async function resolveAuth(raw: RawIdentity, ctx: IdentityContext): Promise<Auth
     }
   }
   if (!a.domain) return undefined;
-  return { domain: a.domain.value, sessionDurationSec: a.sessionDurationSec, keyRotationDays: a.keyRotationDays, keysDir, countryHeader: a.countryHeader };
+  return { domain: a.domain.value, sessionDurationSec: a.sessionDurationSec, keyRotationDays: a.keyRotationDays, keysDir, countryHeader: a.countryHeader, samlIdp: undefined };
 }
 
 async function resolveIdps(raw: RawIdentity, ctx: IdentityContext, files: string[]): Promise<IdpConfig[]> {
@@ -144,7 +146,7 @@ async function resolveIdps(raw: RawIdentity, ctx: IdentityContext, files: string
 }
 
 /** The secret's value, trimmed; undefined (and an issue naming the variable or file, never the value) when there is none. */
-async function readSecret(secret: RawSecret | undefined, ctx: IdentityContext, files: string[]): Promise<string | undefined> {
+export async function readSecret(secret: RawSecret | undefined, ctx: IdentityContext, files: string[]): Promise<string | undefined> {
   if (!secret) return undefined;
   if (secret.kind === 'env') {
     const value = ctx.env[secret.ref]?.trim();
@@ -191,7 +193,7 @@ async function readMetadata(file: Sourced<string>, ctx: IdentityContext, files: 
   return xml.replace(/^\uFEFF/, '');
 }
 
-async function readTracked(path: string, ctx: IdentityContext, files: string[], node: Anchor, field: string, what: string, maxBytes: number): Promise<Buffer | undefined> {
+export async function readTracked(path: string, ctx: IdentityContext, files: string[], node: Anchor, field: string, what: string, maxBytes: number): Promise<Buffer | undefined> {
   const read = await readStamped(path);
   ctx.stamps.set(path, read.stamp);
   if (!files.includes(path)) files.push(path);
@@ -251,6 +253,7 @@ function resolveApp(app: RawApp, raw: RawIdentity, tokenIds: ReadonlySet<string>
     sessionDurationSec: app.sessionDurationSec ?? auth.sessionDurationSec,
     apiPaths: [...app.apiPaths],
     policies,
+    launcher: { hidden: app.launcher.hidden, displayName: app.launcher.displayName ?? app.name.value, logo: app.launcher.logo, url: app.launcher.url },
   };
 }
 
@@ -259,7 +262,7 @@ function resolveApp(app: RawApp, raw: RawIdentity, tokenIds: ReadonlySet<string>
  * selector naming no token, can never match: almost always a typo that would
  * quietly lock people (or CI) out.
  */
-function checkPolicyReferences(app: RawApp, tokenIds: ReadonlySet<string>, reader: NodeReader): void {
+export function checkPolicyReferences(app: Pick<RawApp, 'idps' | 'policies'>, tokenIds: ReadonlySet<string>, reader: NodeReader): void {
   if (!app.policies) return;
   const appIdps = app.idps.map((i) => i.value);
   app.policies.items.forEach((policy, pi) => {
@@ -305,7 +308,7 @@ function checkAppsDistinct(raw: RawIdentity, reader: NodeReader): void {
   }
 }
 
-function lineNote(reader: NodeReader, node: Anchor): string {
+export function lineNote(reader: NodeReader, node: Anchor): string {
   const { line } = reader.position(node);
   return line !== undefined ? ` (line ${line})` : '';
 }

@@ -2,16 +2,19 @@ import { YAMLSeq, isMap, isScalar, type Node } from 'yaml';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, OIDC_PRESETS, OIDC_PRESET_NAMES } from './defaults.js';
 import { joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
 import type { Sourced } from './schema.js';
+import type { RawSaasApp } from './saas-schema.js';
 import { checkExemptPath, checkIdentifier, checkServiceUrl, normalizeHeaderName, normalizeTenantHostname } from './values.js';
 
 /** The keys of the identity sections; merged into `CONFIG_KEYS` (docs and tests iterate over that). */
 export const IDENTITY_KEYS = {
-  auth: ['domain', 'session', 'country_header'],
+  auth: ['domain', 'session', 'country_header', 'saml_idp'],
+  saml_idp: ['cert_file', 'key_file'],
   session: ['duration', 'key_rotation_days', 'keys_dir'],
   idp_oidc: ['id', 'type', 'preset', 'issuer', 'client_id', 'client_secret_env', 'client_secret_file', 'scopes', 'groups_claim'],
   idp_github: ['id', 'type', 'client_id', 'client_secret_env', 'client_secret_file', 'orgs', 'api_url', 'authorize_url', 'token_url'],
   idp_saml: ['id', 'type', 'metadata_file', 'entity_id'],
-  app: ['name', 'hostnames', 'idps', 'session_duration', 'api_paths', 'policies'],
+  app: ['name', 'hostnames', 'idps', 'session_duration', 'api_paths', 'policies', 'launcher'],
+  launcher: ['hidden', 'display_name', 'logo', 'url'],
   service_token: ['id', 'client_id', 'secret_sha256'],
 } as const;
 
@@ -48,6 +51,23 @@ export interface RawAuth {
   /** As written; resolved against the config file's directory later. */
   readonly keysDir: Sourced<string> | undefined;
   readonly countryHeader: string | undefined;
+  /** `auth.saml_idp` as written: the IdP signing certificate and key files, read in `resolveIdentity`. */
+  readonly samlIdp: { readonly cert: Sourced<string>; readonly key: Sourced<string> } | undefined;
+}
+
+/** `apps[].launcher` with defaults filled in, except `displayName`, which defaults to the app name later. */
+export interface RawLauncher {
+  readonly hidden: boolean;
+  readonly displayName: string | undefined;
+  readonly logo: string | undefined;
+  readonly url: string | undefined;
+}
+
+/** The `policies` list of an app or SaaS app: its node (to locate compiler issues) and its plain value. */
+export interface RawPolicies {
+  readonly node: Node | null;
+  readonly field: string;
+  readonly items: readonly unknown[];
 }
 
 interface RawIdpCommon {
@@ -92,8 +112,8 @@ export interface RawApp {
   readonly idps: ReadonlyArray<Sourced<string>>;
   readonly sessionDurationSec: number | undefined;
   readonly apiPaths: readonly string[];
-  /** The `policies` list: its node (to locate compiler issues) and its plain value. */
-  readonly policies: { readonly node: Node | null; readonly field: string; readonly items: readonly unknown[] } | undefined;
+  readonly policies: RawPolicies | undefined;
+  readonly launcher: RawLauncher;
 }
 
 /** A service token as written. */
@@ -116,6 +136,10 @@ export interface RawIdentity {
   idps: RawIdp[];
   apps: RawApp[];
   serviceTokens: RawServiceToken[];
+  /** `saas_apps`, filled by `readSaasAppsShape` (schema.ts). */
+  saasApps: RawSaasApp[];
+  /** The `saas_apps` key, where "auth is required" points. */
+  saasAppsKey: Node | null;
 }
 
 /** Stands in for an absent optional list. */
@@ -123,7 +147,7 @@ const EMPTY = new YAMLSeq();
 
 /** Reads `auth`, `idps`, `apps` and `service_tokens` out of the root mapping's entries. */
 export function readIdentityShape(top: ReadonlyMap<string, Entry>, reader: NodeReader, warnings: string[]): RawIdentity {
-  const out: RawIdentity = { auth: undefined, authKey: null, appsKey: null, idps: [], apps: [], serviceTokens: [] };
+  const out: RawIdentity = { auth: undefined, authKey: null, appsKey: null, idps: [], apps: [], serviceTokens: [], saasApps: [], saasAppsKey: null };
   const auth = top.get('auth');
   if (auth) {
     out.authKey = auth.key;
@@ -183,7 +207,17 @@ function readAuth(node: Node | null, reader: NodeReader): RawAuth | undefined {
     if (h.ok) countryHeader = h.value;
     else reader.issue(countryEntry.value, 'auth.country_header', h.message);
   }
-  return { node, domain, sessionDurationSec, keyRotationDays, keysDir, countryHeader };
+
+  let samlIdp: RawAuth['samlIdp'];
+  const samlEntry = m.get('saml_idp');
+  const sm = samlEntry ? reader.mapping(samlEntry.value, 'auth.saml_idp', IDENTITY_KEYS.saml_idp) : undefined;
+  if (samlEntry && sm) {
+    // Both or neither: a certificate without its key (or the reverse) cannot sign anything.
+    const cert = required(sm, 'cert_file', samlEntry.value, 'auth.saml_idp', reader, 'the PEM certificate SaaS apps pin for bouncer\'s SAML signatures (omit saml_idp to have one generated)');
+    const key = required(sm, 'key_file', samlEntry.value, 'auth.saml_idp', reader, 'the PEM private key of cert_file');
+    if (cert && key) samlIdp = { cert, key };
+  }
+  return { node, domain, sessionDurationSec, keyRotationDays, keysDir, countryHeader, samlIdp };
 }
 
 const ANY_IDP_KEY: readonly string[] = [...new Set([...IDENTITY_KEYS.idp_oidc, ...IDENTITY_KEYS.idp_github, ...IDENTITY_KEYS.idp_saml])];
@@ -312,7 +346,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
  * Exactly one of `client_secret_env` / `client_secret_file`. Values are never
  * echoed in messages: people paste the secret itself into these fields.
  */
-function readSecret(m: ReadonlyMap<string, Entry>, node: Node | null, field: string, reader: NodeReader): RawSecret | undefined {
+export function readSecret(m: ReadonlyMap<string, Entry>, node: Node | null, field: string, reader: NodeReader): RawSecret | undefined {
   const env = m.get('client_secret_env');
   const file = m.get('client_secret_file');
   if (env && file) {
@@ -384,18 +418,109 @@ function readApp(node: Node | null, index: number, reader: NodeReader, warnings:
     else if (!apiPaths.includes(p.value)) apiPaths.push(p.value);
   }
 
-  let policies: RawApp['policies'];
+  const policies = readPolicies(m, node, field, reader, warnings, `app ${label}`);
+  const launcherEntry = m.get('launcher');
+  const launcher = launcherEntry ? readLauncher(launcherEntry.value, `${field}.launcher`, reader) : { hidden: false, displayName: undefined, logo: undefined, url: undefined };
+  return { index, field, node, name, hostnames, idps, sessionDurationSec, apiPaths, policies, launcher };
+}
+
+/** The required `policies` list of an app or SaaS app, as plain data for the policy compiler. */
+export function readPolicies(m: ReadonlyMap<string, Entry>, node: Node | null, field: string, reader: NodeReader, warnings: string[], label: string): RawPolicies | undefined {
   const policiesEntry = m.get('policies');
   const pf = `${field}.policies`;
-  if (!policiesEntry) reader.issue(node, pf, 'policies is required: without a policy nobody is let in; write at least one allow policy');
-  else if (reader.list(policiesEntry.value, pf)) {
-    const plain = reader.toPlain(policiesEntry.value, pf);
-    if (plain.ok && Array.isArray(plain.value)) {
-      policies = { node: policiesEntry.value, field: pf, items: plain.value as unknown[] };
-      if (plain.value.length === 0) warnings.push(`app ${label}: policies is empty, so every request to it is denied`);
-    }
+  if (!policiesEntry) {
+    reader.issue(node, pf, 'policies is required: without a policy nobody is let in; write at least one allow policy');
+    return undefined;
   }
-  return { index, field, node, name, hostnames, idps, sessionDurationSec, apiPaths, policies };
+  if (!reader.list(policiesEntry.value, pf)) return undefined;
+  const plain = reader.toPlain(policiesEntry.value, pf);
+  if (!plain.ok || !Array.isArray(plain.value)) return undefined;
+  if (plain.value.length === 0) warnings.push(`${label}: policies is empty, so every request to it is denied`);
+  return { node: policiesEntry.value, field: pf, items: plain.value as unknown[] };
+}
+
+/** `apps[].launcher`: how a self-hosted app's tile looks on the App Launcher. */
+function readLauncher(node: Node | null, field: string, reader: NodeReader): RawLauncher {
+  const m = reader.mapping(node, field, IDENTITY_KEYS.launcher);
+  const hiddenEntry = m?.get('hidden');
+  const nameEntry = m?.get('display_name');
+  const logoEntry = m?.get('logo');
+  const urlEntry = m?.get('url');
+  return {
+    hidden: (hiddenEntry && reader.boolean(hiddenEntry.value, `${field}.hidden`)) ?? false,
+    displayName: nameEntry ? readDisplayName(nameEntry, `${field}.display_name`, reader) : undefined,
+    logo: logoEntry ? readLogo(logoEntry, `${field}.logo`, reader) : undefined,
+    url: urlEntry ? readLinkUrl(urlEntry, `${field}.url`, reader) : undefined,
+  };
+}
+
+/** Longest tile label; longer text breaks the launcher grid and is almost certainly a paste mistake. */
+const DISPLAY_NAME_MAX = 80;
+/** A data: logo is inlined into every launcher page; 64 KiB keeps that page light. */
+const LOGO_MAX_CHARS = 64 * 1024;
+/** Raster or vector images a browser shows in `<img>`; SVG is safe there (no script runs in `<img>`). */
+const LOGO_DATA_URI = /^data:image\/(?:png|jpeg|gif|webp|svg\+xml)(?:;base64)?,[A-Za-z0-9+/=%._~!$&'()*,;:@-]*$/;
+
+/** A launcher label: plain text, no control characters. */
+export function readDisplayName(entry: Entry, field: string, reader: NodeReader): string | undefined {
+  const text = reader.string(entry.value, field)?.trim();
+  if (text === undefined) return undefined;
+  // Control characters (including newlines) would be invisible or break the tile's layout.
+  if (text.length > DISPLAY_NAME_MAX || /\p{Cc}/u.test(text)) {
+    reader.issue(entry.value, field, `display_name must be one line of at most ${DISPLAY_NAME_MAX} characters`);
+    return undefined;
+  }
+  return text;
+}
+
+/** A launcher logo: an https URL, or a `data:image/...` URI of bounded size. */
+export function readLogo(entry: Entry, field: string, reader: NodeReader): string | undefined {
+  const text = reader.string(entry.value, field)?.trim();
+  if (text === undefined) return undefined;
+  if (text.startsWith('data:')) {
+    if (text.length > LOGO_MAX_CHARS) reader.issue(entry.value, field, `logo data: URI is ${text.length.toLocaleString('en-US')} characters; at most ${LOGO_MAX_CHARS.toLocaleString('en-US')} are accepted (host larger logos and give their https URL)`);
+    else if (!LOGO_DATA_URI.test(text)) reader.issue(entry.value, field, 'logo data: URI must be an image (data:image/png, jpeg, gif, webp or svg+xml)');
+    else return text;
+    return undefined;
+  }
+  // https only: the launcher is served over https and must not load mixed content or leak who looks at it over plain http.
+  if (!URL.canParse(text) || new URL(text).protocol !== 'https:') {
+    reader.issue(entry.value, field, `logo must be an https URL or a data:image/... URI; got '${text.slice(0, 100)}'`);
+    return undefined;
+  }
+  return text;
+}
+
+/** Where a launcher tile links: https (http only for loopback, as for service URLs), no credentials. */
+function readLinkUrl(entry: Entry, field: string, reader: NodeReader): string | undefined {
+  const text = reader.string(entry.value, field)?.trim();
+  if (text === undefined) return undefined;
+  const problem = checkBrowserUrl(text);
+  if (problem === undefined) return text;
+  reader.issue(entry.value, field, `url ${problem}`);
+  return undefined;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * A URL browsers are sent to (launcher links, SAML ACS URLs, OIDC redirect URIs):
+ * absolute https, plain http only on loopback (tests), no user info and no fragment
+ * (RFC 6749 §3.1.2 forbids fragments in redirect URIs). Returns the problem, if any.
+ */
+export function checkBrowserUrl(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `must be an absolute URL such as https://app.example/; got '${text}'`;
+  }
+  if (url.protocol === 'http:' ? !LOOPBACK.has(url.hostname) : url.protocol !== 'https:') {
+    return `must use https (plain http only for localhost, 127.0.0.1 and [::1]); got '${text}'`;
+  }
+  if (url.username !== '' || url.password !== '') return `must not carry a user name or password`;
+  if (url.hash !== '' || text.includes('#')) return `must not have a fragment ('#'); got '${text}'`;
+  return undefined;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
@@ -425,7 +550,7 @@ function readServiceToken(node: Node | null, index: number, reader: NodeReader):
 }
 
 /** A required string field; missing is reported at the enclosing mapping. */
-function required(m: ReadonlyMap<string, Entry>, key: string, node: Node | null, field: string, reader: NodeReader, what: string): Sourced<string> | undefined {
+export function required(m: ReadonlyMap<string, Entry>, key: string, node: Node | null, field: string, reader: NodeReader, what: string): Sourced<string> | undefined {
   const f = `${field}.${key}`;
   const e = m.get(key);
   if (!e) {
@@ -437,7 +562,7 @@ function required(m: ReadonlyMap<string, Entry>, key: string, node: Node | null,
 }
 
 /** A list of non-empty strings, each with its node and indexed field. */
-function stringList(entry: Entry, field: string, reader: NodeReader, opts: { nonEmpty?: boolean } = {}): Array<Sourced<string>> | undefined {
+export function stringList(entry: Entry, field: string, reader: NodeReader, opts: { nonEmpty?: boolean } = {}): Array<Sourced<string>> | undefined {
   const items = reader.list(entry.value, field, opts);
   if (!items) return undefined;
   const out: Array<Sourced<string>> = [];

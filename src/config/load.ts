@@ -7,6 +7,7 @@ import { describeFsError, readStamped } from './file-stamp.js';
 import { rememberPolicySources } from './fingerprint.js';
 import { deepFreeze } from './freeze.js';
 import { resolveIdentity, type IdentityResult } from './identity-resolve.js';
+import { resolveSaasApps, type SaasResult } from './saas-resolve.js';
 import { NodeReader, type Anchor } from './node-reader.js';
 import { readConfigShape, type RawConfig, type RawTenant } from './schema.js';
 import { loadTrustStores, type ParseCache, type TrustResult } from './trust.js';
@@ -88,10 +89,12 @@ export async function attemptConfigLoad(path: string, env: NodeJS.ProcessEnv = p
   checkTenantsDistinct(raw.tenants, reader);
   const warnings = [...raw.warnings];
   const trust = await loadTrustStores(raw.tenants, { baseDir: dirname(source), now, reader, warnings, stamps, previous: options.previous });
-  const identity = await resolveIdentity(raw.identity, { baseDir: dirname(source), env, reader, warnings, stamps });
+  const identityCtx = { baseDir: dirname(source), env, reader, warnings, stamps };
+  const identity = await resolveIdentity(raw.identity, identityCtx);
+  const saas = await resolveSaasApps(raw.identity, identity, identityCtx, now);
 
   if (reader.issues.length > 0) return { ok: false, error: new ConfigError(inReadingOrder(reader.issues)), stamps, parsed: trust.parsed };
-  const config = buildConfig(source, raw, trust, identity, warnings);
+  const config = buildConfig(source, raw, trust, identity, saas, warnings);
   return { ok: true, config, stamps, parsed: trust.parsed };
 }
 
@@ -179,7 +182,7 @@ function inReadingOrder(issues: readonly ConfigIssue[]): ConfigIssue[] {
     .map((x) => x.issue);
 }
 
-function buildConfig(source: string, raw: RawConfig, trust: TrustResult, identity: IdentityResult, warnings: readonly string[]): BouncerConfig {
+function buildConfig(source: string, raw: RawConfig, trust: TrustResult, identity: IdentityResult, saas: SaasResult, warnings: readonly string[]): BouncerConfig {
   const tenants: Tenant[] = raw.tenants.map((t) => {
     const trustStore = trust.stores.get(t.index);
     // Without issues every tenant has a name, a mode and (unless off) a store; anything else is our bug.
@@ -195,19 +198,24 @@ function buildConfig(source: string, raw: RawConfig, trust: TrustResult, identit
   if (raw.identity.apps.length !== identity.apps.length || (identity.apps.length > 0 && !identity.auth)) {
     throw new BouncerError('ERR_INTERNAL', 'config loader: an app passed validation incomplete');
   }
+  if (raw.identity.saasApps.length !== saas.saasApps.length || (raw.identity.auth?.samlIdp !== undefined && !saas.samlIdp)) {
+    throw new BouncerError('ERR_INTERNAL', 'config loader: a saas app passed validation incomplete');
+  }
   const config: BouncerConfig = deepFreeze({
     source,
-    files: [...new Set([source, ...trust.files, ...identity.files])],
+    files: [...new Set([source, ...trust.files, ...identity.files, ...saas.files])],
     listen: raw.listen,
     authz: raw.authz,
     log: raw.log,
     tenants,
-    auth: identity.auth,
+    auth: identity.auth && { ...identity.auth, samlIdp: saas.samlIdp },
     idps: identity.idps,
     apps: identity.apps,
+    saasApps: saas.saasApps,
     serviceTokens: identity.serviceTokens,
     warnings: [...new Set(warnings)],
   });
-  rememberPolicySources(config, identity.policySources);
+  // SaaS apps' policies follow the apps' in one list; the watcher indexes it the same way.
+  rememberPolicySources(config, [...identity.policySources, ...saas.policySources]);
   return config;
 }

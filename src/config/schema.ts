@@ -2,6 +2,7 @@ import { isMap, isScalar, type Node } from 'yaml';
 import type { MtlsMode } from '../core/tenant.js';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './defaults.js';
 import { readIdentityShape, IDENTITY_KEYS, type RawIdentity } from './identity-schema.js';
+import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
 import { describe, joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
 import type { BouncerConfig, HostPort } from './types.js';
 import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenAddress } from './values.js';
@@ -11,7 +12,7 @@ import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenA
  * tools (Helm charts, the demo, docs) write it; the loaded config is camelCase.
  */
 export const CONFIG_KEYS = {
-  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'service_tokens'],
+  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens'],
   listen: ['authz', 'http'],
   authz: ['xfcc', 'cache'],
   xfcc: ['trusted_hop', 'max_elements'],
@@ -20,6 +21,7 @@ export const CONFIG_KEYS = {
   tenant: ['name', 'hostnames', 'mtls'],
   mtls: ['mode', 'ca', 'crl', 'stale_crl', 'exempt_paths'],
   ...IDENTITY_KEYS,
+  ...SAAS_KEYS,
 } as const;
 
 /** Top-level sections a later version will read; named so the error says "not yet", not "typo". */
@@ -87,7 +89,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
     },
     log: { level: CONFIG_DEFAULTS.log.level },
     tenants: [],
-    identity: { auth: undefined, authKey: null, appsKey: null, idps: [], apps: [], serviceTokens: [] },
+    identity: { auth: undefined, authKey: null, appsKey: null, idps: [], apps: [], serviceTokens: [], saasApps: [], saasAppsKey: null },
     warnings: [],
   };
   if (root === null) {
@@ -113,15 +115,18 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
   }
 
   raw.identity = readIdentityShape(top, reader, raw.warnings);
+  const saas = readSaasAppsShape(top, reader, raw.warnings);
+  raw.identity.saasApps = saas.apps;
+  raw.identity.saasAppsKey = saas.key;
 
   const tenants = top.get('tenants');
   if (!tenants) {
     // An identity-only deployment has apps and no mTLS tenants.
-    if (!top.has('apps')) reader.issue(root, 'tenants', 'tenants is required: list the tenants bouncer serves (or the apps, for identity-only access)');
+    if (!top.has('apps') && !top.has('saas_apps')) reader.issue(root, 'tenants', 'tenants is required: list the tenants bouncer serves (or the apps, for identity-only access)');
     return raw;
   }
   const items = reader.list(tenants.value, 'tenants');
-  if (items?.length === 0 && !top.has('apps')) raw.warnings.push('tenants is empty: every request will be denied as tenant_unknown');
+  if (items?.length === 0 && !top.has('apps') && !top.has('saas_apps')) raw.warnings.push('tenants is empty: every request will be denied as tenant_unknown');
   items?.forEach((item, i) => {
     const t = readTenant(item, i, reader, raw.warnings);
     if (t) raw.tenants.push(t);

@@ -44,6 +44,8 @@ export interface BouncerConfig {
   readonly idps: IdpConfig[];
   /** Apps behind an identity login, in file order; each hostname belongs to at most one. */
   readonly apps: AppConfig[];
+  /** SaaS apps for which bouncer is the SAML IdP or OIDC provider, in file order; names unique across `apps` and `saasApps`. */
+  readonly saasApps: SaasAppConfig[];
   /** Machine credentials for `service_token` / `any_service_token` policy selectors. */
   readonly serviceTokens: ServiceTokenConfig[];
   /** Problems that do not stop bouncer but need an operator (a CA about to expire, a stale CRL). */
@@ -62,6 +64,12 @@ export interface AuthConfig {
   keysDir: string | undefined;
   /** Lowercase name of a trusted request header carrying the ISO 3166 country, if any. */
   countryHeader: string | undefined;
+  /**
+   * `auth.saml_idp`: the SAML IdP signing key and certificate, read from `cert_file` / `key_file`.
+   * Undefined: an RSA-2048 key with a self-signed certificate is generated at start
+   * (kept in `keysDir`, else in memory) by `loadSamlIdpSigning`.
+   */
+  samlIdp: { certPem: string; keyPem: string } | undefined;
 }
 
 /** One identity provider. Secrets are the values read from the environment or the secret file. */
@@ -82,6 +90,70 @@ export interface AppConfig {
   /** Paths answered with 401 JSON instead of a login redirect: exact, or a prefix ending in `/*`. */
   apiPaths: string[];
   policies: CompiledPolicy[];
+  /** How the app appears in the App Launcher. */
+  launcher: AppLauncherConfig;
+}
+
+/** `apps[].launcher`: the App Launcher tile of a self-hosted app. */
+export interface AppLauncherConfig {
+  /** Leave the app off the launcher (policies still apply). Default false. */
+  hidden: boolean;
+  /** Tile label; defaults to the app's name. */
+  displayName: string;
+  /** `https:` URL or `data:image/...` URI; undefined shows no logo. */
+  logo: string | undefined;
+  /** Where the tile links; undefined means `https://<first non-wildcard hostname>/`. */
+  url: string | undefined;
+}
+
+/** A SAML attribute of issued assertions: taken from an identity field, or a static value. */
+export type SaasSamlAttribute =
+  | { name: string; from: 'email' | 'name' | 'groups' | 'sub' | 'idp' | 'amr' }
+  | { name: string; value: string };
+
+/** `saas_apps[].saml`: the SAML service provider bouncer issues assertions to. */
+export interface SaasSamlConfig {
+  /** The SP's entity id; the assertion's Audience. */
+  entityId: string;
+  /** Registered Assertion Consumer Service URLs; the first is the default. Requests naming another URL are refused. */
+  acsUrls: string[];
+  nameIdFormat: 'emailAddress' | 'persistent' | 'unspecified';
+  /** Which identity field becomes the NameID. */
+  nameIdSource: 'email' | 'sub';
+  /** SAML attribute name → identity field or static value, in file order. */
+  attributes: SaasSamlAttribute[];
+  /** What carries bouncer's XML signature. */
+  sign: 'response' | 'assertion' | 'both';
+  signatureAlgorithm: 'rsa-sha256' | 'rsa-sha512';
+  /** AuthnRequests must carry a valid signature by `spCertPem`. */
+  authnRequestsSigned: boolean;
+  /** The SP's signing certificate (from `sp_cert_file` or the SP metadata), PEM. */
+  spCertPem: string | undefined;
+}
+
+/** `saas_apps[].oidc`: the OIDC client bouncer's OIDC provider serves. */
+export interface SaasOidcConfig {
+  clientId: string;
+  /** Read from `client_secret_env` or `client_secret_file`. */
+  clientSecret: string;
+  redirectUris: string[];
+}
+
+/** A SaaS app that trusts bouncer as its IdP (SAML) or OpenID provider (OIDC); exactly one of `saml` / `oidc` is set. */
+export interface SaasAppConfig {
+  name: string;
+  /** Launcher label; defaults to `name`. */
+  displayName: string;
+  logo: string | undefined;
+  /** Leave off the App Launcher. */
+  hidden: boolean;
+  /** Ids of the IdPs users may log in with, each defined in `idps`. */
+  idps: string[];
+  /** Own `session_duration`, else `auth.session.duration`. */
+  sessionDurationSec: number;
+  policies: CompiledPolicy[];
+  saml: SaasSamlConfig | undefined;
+  oidc: SaasOidcConfig | undefined;
 }
 
 /** A service token: clients send `clientId` and the secret whose SHA-256 is `secretSha256`. */

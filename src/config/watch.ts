@@ -210,6 +210,7 @@ function fingerprintConfig(c: BouncerConfig): string {
     auth: c.auth ?? null,
     idps: c.idps,
     apps: c.apps.map((a, i) => ({ ...a, policies: policySourcesOf(c)[i] ?? null })),
+    saasApps: (c.saasApps ?? []).map((a, i) => ({ ...a, policies: policySourcesOf(c)[c.apps.length + i] ?? null })),
     serviceTokens: c.serviceTokens,
   };
   return createHash('sha256').update(JSON.stringify(view)).digest('hex');

@@ -35,6 +35,7 @@ export interface EnvoyRenderOptions {
 
 /** Paths of the login service that Envoy forwards to bouncer on the auth domain. */
 export const AUTH_ROUTES: ReadonlyArray<{ readonly path?: string; readonly prefix?: string }> = [
+  { path: '/' },
   { path: '/login' },
   { prefix: '/login/' },
   { prefix: '/callback/' },
@@ -42,6 +43,7 @@ export const AUTH_ROUTES: ReadonlyArray<{ readonly path?: string; readonly prefi
   { path: '/me' },
   { path: '/.well-known/jwks.json' },
   { prefix: '/saml/' },
+  { prefix: '/oidc/' },
   { prefix: '/assets/' },
 ];
 

@@ -32,14 +32,14 @@ function policies(raw: unknown[]): CompiledPolicy[] {
   return r.policies;
 }
 
-const auth: AuthConfig = { domain: 'auth.acme.test', sessionDurationSec: 3600, keyRotationDays: 30, keysDir: undefined, countryHeader: undefined };
+const auth: AuthConfig = { domain: 'auth.acme.test', sessionDurationSec: 3600, keyRotationDays: 30, keysDir: undefined, countryHeader: undefined, samlIdp: undefined };
 const staff = [
   { name: 'staff', action: 'allow', include: [{ email_domain: ['acme.test'] }] },
   { name: 'no-bob', action: 'deny', include: [{ email: ['bob@acme.test'] }] },
 ];
 const apps: AppConfig[] = [
-  { name: 'wiki', hostnames: ['wiki.acme.test'], idps: ['okta', 'other', 'badnonce'], sessionDurationSec: 1800, apiPaths: [], policies: policies(staff) },
-  { name: 'docs', hostnames: ['docs.acme.test', '*.docs.acme.test'], idps: ['okta'], sessionDurationSec: 600, apiPaths: [], policies: policies(staff) },
+  { name: 'wiki', hostnames: ['wiki.acme.test'], idps: ['okta', 'other', 'badnonce'], sessionDurationSec: 1800, apiPaths: [], policies: policies(staff), launcher: { hidden: false, displayName: 'x', logo: undefined, url: undefined } },
+  { name: 'docs', hostnames: ['docs.acme.test', '*.docs.acme.test'], idps: ['okta'], sessionDurationSec: 600, apiPaths: [], policies: policies(staff), launcher: { hidden: false, displayName: 'x', logo: undefined, url: undefined } },
 ];
 
 let idpA: OidcIdp;

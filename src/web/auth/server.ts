@@ -8,11 +8,15 @@
  */
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { fastify, type FastifyReply, type FastifyRequest } from 'fastify';
+import { fastify, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import { registerLauncher } from '../launcher/routes.js';
+import { readGlobalSession as readSessionFromHeaders } from '../oidc-provider/global-session.js';
+import { registerSaasOidc, type SaasOidcDeps } from '../oidc-provider/provider.js';
+import { registerSamlIdp, type SamlIdpSigning } from '../saml-idp/index.js';
 import type { Logger } from 'pino';
-import type { AppConfig, AuthConfig } from '../../config/types.js';
+import type { AppConfig, AuthConfig, SaasAppConfig } from '../../config/types.js';
 import type { Identity, RequestContext } from '../../core/identity.js';
-import { evaluatePolicies, type PolicyVerdict } from '../../core/policy/index.js';
+import { compilePolicies, evaluatePolicies, type PolicyVerdict } from '../../core/policy/index.js';
 import { signHandoff, signSession, verifySession, type SessionClaims } from '../../core/session-token.js';
 import { AUTH_COOKIE, clearCookie, readCookie, serializeCookie } from '../../sessions/cookies.js';
 import type { KeyStore } from '../../sessions/key-store.js';
@@ -25,13 +29,24 @@ import { createMemoryTransactionStore, LOGIN_TRANSACTION_TTL_MS, type LoginTrans
 /** Cookie binding a login transaction to the browser that started it. */
 export const TX_COOKIE = '__Host-bouncer_tx';
 
+/** Pseudo-app for `/login?launcher=1`; not a valid app name, so it can never collide with one. */
+export const LAUNCHER_APP = '~launcher';
+const LAUNCHER_POLICIES = (() => {
+  const r = compilePolicies([{ name: 'launcher', action: 'allow', include: [{ everyone: true }] }]);
+  if (!r.ok) throw new Error('launcher policy does not compile');
+  return r.policies;
+})();
+
 /** Path on every app host where ext_authz completes the handoff. */
 export const HANDOFF_PATH = '/.bouncer/handoff';
 
 /** What the auth service needs; everything is injected so tests need no config file. */
 export interface AuthServerDeps {
-  /** Current `auth` and `apps` config; called per request, so reloads apply at once. */
-  config(): { readonly auth: AuthConfig | undefined; readonly apps: readonly AppConfig[] };
+  /**
+   * Current `auth`, `apps` and `saasApps` config; called per request, so reloads apply at once.
+   * SaaS apps log in like apps, but return to their SSO endpoints on the auth domain.
+   */
+  config(): { readonly auth: AuthConfig | undefined; readonly apps: readonly AppConfig[]; readonly saasApps?: readonly SaasAppConfig[] };
   /** Signing keys (current key signs, `verifyKeys` checks the global session, `jwks` is published). */
   keys: Pick<KeyStore, 'current' | 'verifyKeys' | 'jwks'>;
   revocation: RevocationStore;
@@ -55,6 +70,11 @@ export interface AuthServerDeps {
   trustProxy?: boolean | string | string[];
   /** More routes on the same listener (metrics, readiness); Envoy never routes them from the auth domain. */
   extraRoutes?: Readonly<Record<string, () => Promise<{ status: number; contentType: string; body: string }>>>;
+  /**
+   * Serve SaaS apps too: bouncer as their SAML IdP (signing pair from
+   * `loadSamlIdpSigning`) and OIDC provider, and the App Launcher on `/`.
+   */
+  saas?: { samlSigning(): SamlIdpSigning; oidcSigningJwks?: SaasOidcDeps['signingJwks'] };
 }
 
 /** The running service. */
@@ -120,7 +140,8 @@ const LOGIN_ERROR_TEXT: Readonly<Record<LoginErrorCode, string>> = {
 export function createAuthServer(deps: AuthServerDeps): AuthServer {
   const transactions = deps.transactions ?? createMemoryTransactionStore();
   const app = fastify({
-    loggerInstance: deps.logger,
+    // Typed as fastify's base logger so route modules take a plain FastifyInstance.
+    loggerInstance: deps.logger as FastifyBaseLogger,
     // Request URLs carry authorization codes and handoff tokens: never log them wholesale.
     disableRequestLogging: true,
     trustProxy: deps.trustProxy ?? false,
@@ -141,7 +162,8 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     reply.header('x-request-id', req.id);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     reply.header('pragma', 'no-cache');
-    reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    // Routes with a page of their own (the SAML POST form) set a policy for it; everything else gets the strict one.
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
     reply.header('x-frame-options', 'DENY');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
@@ -178,10 +200,48 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     return (deps.publicBaseUrl ?? `https://${auth.domain}`).replace(/\/+$/, '');
   }
 
-  function loadApp(name: unknown): AppConfig {
-    const found = typeof name === 'string' ? deps.config().apps.find((a) => a.name === name) : undefined;
-    if (found === undefined) throw new AuthHttpError(400, 'app_unknown', 'This sign-in link names no known application.');
-    return found;
+  /**
+   * An app by name. A SaaS app is seen as an app whose only host is the auth domain:
+   * its return URL is its SSO endpoint there, and after login the browser goes
+   * back to it directly (no handoff: the global session cookie is already on that host).
+   */
+  function loadApp(name: unknown): AppConfig & { readonly saas?: true } {
+    const cfg = deps.config();
+    if (name === LAUNCHER_APP && cfg.auth !== undefined) {
+      // Signing in to see the App Launcher: any configured IdP, and the launcher
+      // itself shows only the tiles whose policies the user passes.
+      return {
+        name: LAUNCHER_APP,
+        hostnames: [cfg.auth.domain],
+        idps: [...deps.connectors().keys()],
+        sessionDurationSec: cfg.auth.sessionDurationSec,
+        apiPaths: [],
+        policies: LAUNCHER_POLICIES,
+        launcher: { hidden: true, displayName: 'App Launcher', logo: undefined, url: undefined },
+        saas: true,
+      };
+    }
+    const found = typeof name === 'string' ? cfg.apps.find((a) => a.name === name) : undefined;
+    if (found !== undefined) return found;
+    const saas = typeof name === 'string' ? cfg.saasApps?.find((a) => a.name === name) : undefined;
+    if (saas === undefined || cfg.auth === undefined) throw new AuthHttpError(400, 'app_unknown', 'This sign-in link names no known application.');
+    return {
+      name: saas.name,
+      hostnames: [cfg.auth.domain],
+      idps: saas.idps,
+      sessionDurationSec: saas.sessionDurationSec,
+      apiPaths: [],
+      policies: saas.policies,
+      launcher: { hidden: saas.hidden, displayName: saas.displayName, logo: saas.logo, url: undefined },
+      saas: true,
+    };
+  }
+
+  /** After login: the app host via a handoff, or, for a SaaS app, back to its endpoint on this host by path. */
+  async function finishLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig & { readonly saas?: true }, session: SessionClaims, rd: URL, nowMs: number): Promise<FastifyReply> {
+    if (app.saas !== true) return sendHandoff(reply, auth, app, session, rd, nowMs);
+    // Leading slashes collapsed: `https://auth//evil.test/` has the path `//evil.test/`, a protocol-relative Location.
+    return reply.redirect(`/${rd.pathname.replace(/^\/+/, '')}${rd.search}`, 302);
   }
 
   function checkReturnUrl(app: AppConfig, rd: unknown): URL {
@@ -292,6 +352,31 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   // ---- routes --------------------------------------------------------------
 
   app.get('/healthz', async (_req, reply) => reply.type('application/json').send({ status: 'ok' }));
+  if (deps.saas) {
+    const saas = deps.saas;
+    const saasConfig = (): { auth: AuthConfig | undefined; apps: readonly AppConfig[]; saasApps: readonly SaasAppConfig[] } => {
+      const c = deps.config();
+      return { auth: c.auth, apps: c.apps, saasApps: c.saasApps ?? [] };
+    };
+    const sessionDeps = { keys: deps.keys, revocation: deps.revocation };
+    registerSamlIdp(app, {
+      config: saasConfig,
+      signing: () => saas.samlSigning(),
+      readSession: (headers, auth, nowMs, log) => readSessionFromHeaders(headers, auth, sessionDeps, nowMs, log),
+      clock: deps.clock,
+      ...(deps.publicBaseUrl !== undefined ? { publicBaseUrl: deps.publicBaseUrl } : {}),
+    });
+    registerSaasOidc(app, {
+      ...sessionDeps,
+      config: saasConfig,
+      logger: deps.logger,
+      clock: deps.clock,
+      ...(deps.publicBaseUrl !== undefined ? { publicBaseUrl: deps.publicBaseUrl } : {}),
+      ...(saas.oidcSigningJwks !== undefined ? { signingJwks: saas.oidcSigningJwks } : {}),
+    });
+    registerLauncher(app, { ...sessionDeps, config: saasConfig, logger: deps.logger, clock: deps.clock });
+  }
+
   for (const [path, handler] of Object.entries(deps.extraRoutes ?? {})) {
     app.get(path, async (_req, reply) => {
       const r = await handler();
@@ -306,15 +391,16 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   });
 
   app.get('/login', async (req, reply) => {
-    const q = req.query as Record<string, unknown>;
     const auth = loadAuth();
+    const raw = req.query as Record<string, unknown>;
+    const q: Record<string, unknown> = raw.launcher === '1' ? { app: LAUNCHER_APP, rd: `${baseUrl(auth)}/` } : raw;
     const appCfg = loadApp(q.app);
     const rd = checkReturnUrl(appCfg, q.rd);
     const nowMs = deps.clock();
     const session = await readGlobalSession(req, auth, nowMs);
     if (session !== undefined && appCfg.idps.includes(session.idp)) {
       checkPolicy(req, auth, appCfg, identityFromSession(session), rd, nowMs);
-      return sendHandoff(reply, auth, appCfg, session, rd, nowMs);
+      return finishLogin(reply, auth, appCfg, session, rd, nowMs);
     }
     const connectors = deps.connectors();
     const offered = appCfg.idps.map((id) => connectors.get(id)).filter((c): c is IdpConnector => c !== undefined);
@@ -370,7 +456,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     const session = await issueGlobalSession(reply, auth, identity, req, nowMs);
     req.log.info({ sub: identity.sub, idp: identity.idp.id, app: appCfg.name, sid: session.sid }, 'login succeeded');
     checkPolicy(req, auth, appCfg, identity, rd, nowMs);
-    return sendHandoff(reply, auth, appCfg, session, rd, nowMs);
+    return finishLogin(reply, auth, appCfg, session, rd, nowMs);
   };
   app.get('/callback/:idp', callback);
   app.post('/callback/:idp', callback);
