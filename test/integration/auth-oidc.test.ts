@@ -211,6 +211,26 @@ describe('auth service with OIDC', () => {
     expect(await meAfter.json()).toMatchObject({ error: 'login_required' });
   });
 
+  it('"sign out everywhere" revokes every session of the user, on every device', async () => {
+    const login = async (): Promise<InstanceType<typeof Browser>> => {
+      const b = new Browser();
+      await b.get('/login?app=wiki&rd=' + encodeURIComponent('https://wiki.acme.test/'));
+      const cb = await idpA.signIn((await startLogin(b, 'okta')).href, 'alice');
+      expect((await b.get(cb)).status).toBe(302);
+      expect((await b.get('/me', JSON_ACCEPT)).status).toBe(200);
+      return b;
+    };
+    const laptop = await login();
+    const phone = await login();
+    // A plain logout on the laptop leaves the phone signed in.
+    const other = await login();
+    await other.get('/logout');
+    expect((await phone.get('/me', JSON_ACCEPT)).status).toBe(200);
+    // Everywhere: the phone's session, issued before, is refused too.
+    expect((await laptop.get('/logout?everywhere=1')).status).toBe(200);
+    expect((await phone.get('/me', JSON_ACCEPT)).status).toBe(401);
+  });
+
   it('a single-IdP app skips the chooser', async () => {
     const b = new Browser();
     const res = await b.get('/login?app=docs&rd=' + encodeURIComponent('https://docs.acme.test/'));

@@ -514,6 +514,8 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     if (session !== undefined) {
       // Revoking the sid also ends every app session minted from this login (they share it).
       deps.revocation.revokeSession(session.sid, session.exp * 1000);
+      // "Sign out everywhere": every session of this user issued until now, on any device.
+      if ((req.query as Record<string, unknown>).everywhere === '1') deps.revocation.revokeUser(session.sub, nowMs);
       req.log.info({ sub: session.sub, sid: session.sid }, 'logout');
     }
     reply.header('set-cookie', [clearCookie(AUTH_COOKIE), `${TX_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=None`]);
