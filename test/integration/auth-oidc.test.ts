@@ -231,6 +231,24 @@ describe('auth service with OIDC', () => {
     expect((await phone.get('/me', JSON_ACCEPT)).status).toBe(401);
   });
 
+  it('the device fingerprint ext_authz verified on the auth domain is recorded in the session', async () => {
+    const fp = 'ab'.repeat(32);
+    const b = new Browser();
+    await b.get('/login?app=wiki&rd=' + encodeURIComponent('https://wiki.acme.test/'));
+    const cb = await idpA.signIn((await startLogin(b, 'okta')).href, 'alice');
+    const res = await b.get(cb, { 'x-bouncer-client-fingerprint-sha256': fp });
+    const h = await verifyHandoff(location(res).searchParams.get('token')!, { keys: keys.verifyKeys(), issuer: 'auth.acme.test', audience: 'wiki', nowMs: Date.now() });
+    if (!h.ok) throw new Error(h.detail);
+    expect(h.claims.cert_fp).toBe(fp);
+    // Anything that is not a SHA-256 hex digest is ignored.
+    const b2 = new Browser();
+    await b2.get('/login?app=wiki&rd=' + encodeURIComponent('https://wiki.acme.test/'));
+    const cb2 = await idpA.signIn((await startLogin(b2, 'okta')).href, 'alice');
+    const res2 = await b2.get(cb2, { 'x-bouncer-client-fingerprint-sha256': 'not-a-digest' });
+    const h2 = await verifyHandoff(location(res2).searchParams.get('token')!, { keys: keys.verifyKeys(), issuer: 'auth.acme.test', audience: 'wiki', nowMs: Date.now() });
+    expect(h2.ok && h2.claims.cert_fp).toBe(undefined);
+  });
+
   it('a single-IdP app skips the chooser', async () => {
     const b = new Browser();
     const res = await b.get('/login?app=docs&rd=' + encodeURIComponent('https://docs.acme.test/'));

@@ -312,6 +312,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
         idp_type: session.idp_type,
         amr: session.amr,
         ...(session.country !== undefined ? { country: session.country } : {}),
+        ...(session.cert_fp !== undefined ? { cert_fp: session.cert_fp } : {}),
         auth_time: session.auth_time,
         sid: session.sid,
         rd: rd.href,
@@ -465,6 +466,10 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   async function issueGlobalSession(reply: FastifyReply, auth: AuthConfig, identity: Identity, req: FastifyRequest, nowMs: number): Promise<SessionClaims> {
     const nowSec = Math.floor(nowMs / 1000);
     const country = requestContext(req, auth, new URL(`https://${auth.domain}/`), nowMs).country;
+    // When the auth domain is also an mTLS tenant, ext_authz verified the device and
+    // told us its fingerprint (it strips any client-sent copy); the session records it.
+    const fpHeader = req.headers['x-bouncer-client-fingerprint-sha256'];
+    const certFp = typeof fpHeader === 'string' && /^[0-9a-f]{64}$/.test(fpHeader) ? fpHeader : undefined;
     const claims = {
       iss: auth.domain,
       sub: identity.sub,
@@ -476,6 +481,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
       idp_type: identity.idp.type,
       amr: [...identity.amr],
       ...(country !== undefined ? { country } : {}),
+      ...(certFp !== undefined ? { cert_fp: certFp } : {}),
       auth_time: Math.floor(identity.authTime / 1000),
       sid: randomUUID(),
       exp: nowSec + auth.sessionDurationSec,
