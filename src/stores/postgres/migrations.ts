@@ -1,0 +1,134 @@
+import type pg from 'pg';
+import { TenantStoreError, sha256Hex } from '../tenant-store.js';
+
+/** One schema change. Applied migrations are never edited: add a new one instead. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * The schema, in order. Names are plain because everything lives in the
+ * database (or schema, via `search_path`) the deployment gives bouncer.
+ *
+ * - Hostnames are their own table with the hostname as primary key, so the
+ *   database itself guarantees no two tenants own one name, even when two
+ *   replicas accept conflicting API calls at the same moment.
+ * - `version` grows with every change; replicas compare it after an outage to
+ *   find which cached tenants went stale while they were not listening.
+ * - The CA bundle keeps its SHA-256 so replicas parse a bundle shared by many
+ *   tenants once (parsing is most of a cold load).
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'tenants',
+    sql: `
+CREATE TABLE tenants (
+  name text PRIMARY KEY CHECK (name ~ '^[a-z0-9][a-z0-9_-]{0,62}$'),
+  mtls_mode text NOT NULL CHECK (mtls_mode IN ('require', 'optional', 'off')),
+  stale_crl text NOT NULL CHECK (stale_crl IN ('deny', 'use')),
+  exempt_paths text[] NOT NULL DEFAULT '{}',
+  version bigint NOT NULL DEFAULT 1,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE tenant_hostnames (
+  hostname text PRIMARY KEY CHECK (hostname = lower(hostname) AND length(hostname) <= 253),
+  tenant_name text NOT NULL REFERENCES tenants (name) ON DELETE CASCADE
+);
+CREATE INDEX tenant_hostnames_tenant_idx ON tenant_hostnames (tenant_name);
+CREATE TABLE tenant_ca_bundles (
+  tenant_name text PRIMARY KEY REFERENCES tenants (name) ON DELETE CASCADE,
+  pem text NOT NULL,
+  sha256 text NOT NULL
+);
+CREATE TABLE tenant_crls (
+  tenant_name text NOT NULL REFERENCES tenants (name) ON DELETE CASCADE,
+  position integer NOT NULL,
+  pem text NOT NULL,
+  PRIMARY KEY (tenant_name, position)
+);
+`,
+  },
+];
+
+/**
+ * Advisory lock id shared by every bouncer replica (an arbitrary constant:
+ * "bouncer" in ASCII). Taken with pg_advisory_xact_lock, so the server releases
+ * it at commit or rollback, and also when a replica dies mid-migration.
+ */
+const MIGRATION_LOCK_ID = 0x626f756e636572n;
+
+/** What {@link runMigrations} did. */
+export interface MigrationResult {
+  /** Versions this call applied, in order; empty when the schema was current. */
+  readonly applied: readonly number[];
+  /** Versions recorded in the database that this build does not know (a newer replica ran first). */
+  readonly unknown: readonly number[];
+}
+
+interface AppliedRow {
+  version: string;
+  checksum: string;
+}
+
+/**
+ * Brings the schema up to date, in one transaction under an advisory lock, so
+ * that replicas starting together apply each migration exactly once: the second
+ * waits for the first to commit, then finds nothing left to do. A failure
+ * rolls back everything this call did. An applied migration whose SQL changed
+ * since is refused with `ERR_STORE_MIGRATION`, because the schema it describes
+ * would silently differ from the one in the database.
+ *
+ * Versions this build does not know are reported, not refused: during a rolling
+ * upgrade the newer replicas migrate first, and migrations only ever add.
+ *
+ * @example
+ * ```ts
+ * const { applied } = await runMigrations(pool);
+ * logger.info({ applied }, 'tenant schema ready');
+ * ```
+ */
+export async function runMigrations(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationResult> {
+  const client = await pool.connect();
+  let failed: unknown;
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID.toString()]);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+  version integer PRIMARY KEY,
+  name text NOT NULL,
+  checksum text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`);
+    const rows = (await client.query<AppliedRow>('SELECT version::text AS version, checksum FROM schema_migrations')).rows;
+    const done = new Map(rows.map((r) => [Number(r.version), r.checksum]));
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      const checksum = sha256Hex(m.sql);
+      const recorded = done.get(m.version);
+      if (recorded !== undefined) {
+        if (recorded !== checksum) {
+          throw new TenantStoreError('ERR_STORE_MIGRATION', `migration ${m.version} (${m.name}) was applied with different SQL than this build has; never edit an applied migration, add a new one`);
+        }
+        continue;
+      }
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, checksum]);
+      applied.push(m.version);
+    }
+    await client.query('COMMIT');
+    const known = new Set(migrations.map((m) => m.version));
+    return { applied, unknown: [...done.keys()].filter((v) => !known.has(v)).sort((a, b) => a - b) };
+  } catch (err) {
+    failed = err;
+    await client.query('ROLLBACK').catch(() => undefined);
+    if (err instanceof TenantStoreError) throw err;
+    throw new TenantStoreError('ERR_STORE_MIGRATION', `tenant schema migration failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    // A client whose connection broke mid-transaction must not go back to the pool.
+    client.release(failed instanceof Error && !(failed instanceof TenantStoreError) ? failed : undefined);
+  }
+}

@@ -1,0 +1,375 @@
+import { createHash } from 'node:crypto';
+import { parseCertificateBundle, type ParsedCert } from '../core/cert-parse.js';
+import { parseCrlBundle, verifyCrlSignature, type ParsedCrl } from '../core/crl.js';
+import type { MtlsMode, Tenant } from '../core/tenant.js';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
+import { isoTime, unusableAsTrustAnchor } from '../config/trust.js';
+import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../config/values.js';
+
+/**
+ * The one contract every tenant backend (YAML file, PostgreSQL) fulfils. The
+ * decision core never sees it: callers resolve the tenant first (the only
+ * asynchronous step) and hand plain {@link Tenant} data to `evaluate`, as the
+ * session gate does for app sessions.
+ */
+export interface TenantStore {
+  /**
+   * Finds the tenant serving `host`, which must already be normalised with
+   * `normalizeHost`. Exact names win over `*.suffix` wildcards, and a wildcard
+   * covers one label (RFC 6125 §6.4.3), as in the in-memory `resolveTenant`.
+   * Never throws: a store that cannot answer says so with `store_unavailable`,
+   * which the caller turns into a denial.
+   *
+   * @example
+   * ```ts
+   * const found = await store.resolveHost(normalizeHost(input.authority));
+   * if (found.kind === 'store_unavailable') return deny('tenant_store_unavailable', found.detail);
+   * ```
+   */
+  resolveHost(host: string): Promise<TenantLookup>;
+  /** The stored form of one tenant, or undefined when there is none. */
+  getTenant(name: string): Promise<TenantRecord | undefined>;
+  /** Tenants ordered by name, one page at a time (keyset pagination: pass the previous page's `next`). */
+  listTenants(options?: ListTenantsOptions): Promise<TenantPage>;
+  /**
+   * Creates or replaces a tenant after {@link checkTenantInput}. Throws
+   * {@link TenantStoreError}: `ERR_TENANT_INVALID`, `ERR_CA_INVALID`,
+   * `ERR_CRL_INVALID`, `ERR_HOSTNAME_TAKEN` or `ERR_STORE_UNAVAILABLE`.
+   */
+  putTenant(input: TenantInput): Promise<PutTenantResult>;
+  /** Removes a tenant and its hostnames, CA bundle and CRLs. Throws `ERR_TENANT_NOT_FOUND`. */
+  deleteTenant(name: string): Promise<void>;
+  /** Adds one hostname to an existing tenant. Throws `ERR_TENANT_NOT_FOUND`, `ERR_TENANT_INVALID`, `ERR_HOSTNAME_TAKEN`. */
+  addHostname(name: string, hostname: string): Promise<TenantRecord>;
+  /**
+   * Removes one hostname. Throws `ERR_TENANT_NOT_FOUND`, `ERR_HOSTNAME_NOT_FOUND`,
+   * or `ERR_TENANT_INVALID` for the last one (delete the tenant instead).
+   */
+  removeHostname(name: string, hostname: string): Promise<TenantRecord>;
+  /**
+   * Calls `listener` for every change made by any replica, once per change, and
+   * with `{ kind: 'resync' }` after an outage, when changes may have been missed.
+   * Returns the function that unsubscribes.
+   */
+  onChange(listener: (change: TenantChange) => void): () => void;
+  /** Whether the backend is reachable and changes are being received. */
+  health(): TenantStoreHealth;
+  /** Stops listening and closes connections; lookups afterwards answer `store_unavailable`. */
+  close(): Promise<void>;
+}
+
+/**
+ * The answer to a host lookup. `unknown` means the store is sure no tenant
+ * serves the host; `store_unavailable` means it could not find out, so the
+ * request must be denied without claiming the tenant does not exist.
+ */
+export type TenantLookup =
+  | { readonly kind: 'tenant'; readonly tenant: Tenant }
+  | { readonly kind: 'unknown' }
+  | { readonly kind: 'store_unavailable'; readonly detail: string };
+
+/** A tenant as an API client writes it. Optional fields take the YAML file's defaults. */
+export interface TenantInput {
+  readonly name: string;
+  /** DNS names, exact or `*.suffix`; normalised (lowercase, no trailing dot) before storing. */
+  readonly hostnames: readonly string[];
+  readonly mtls?: {
+    /** Defaults to `require`: fail closed, as in the config file. */
+    readonly mode?: MtlsMode | undefined;
+    /** PEM bundle of the CA certificates that issue client certificates; required unless mode is `off`. */
+    readonly caPem?: string | undefined;
+    /** PEM CRLs (one or more `X509 CRL` blocks each). */
+    readonly crlPems?: readonly string[] | undefined;
+    readonly staleCrl?: 'deny' | 'use' | undefined;
+    /** Exact paths, or prefixes ending in `/*`, that skip the certificate check. */
+    readonly exemptPaths?: readonly string[] | undefined;
+  } | undefined;
+}
+
+/** A tenant as stored: validated, normalised, with defaults filled in. */
+export interface TenantRecord {
+  readonly name: string;
+  /** Sorted, lowercase. */
+  readonly hostnames: readonly string[];
+  readonly mtls: {
+    readonly mode: MtlsMode;
+    /** Null only when mode is `off`. */
+    readonly caPem: string | null;
+    readonly crlPems: readonly string[];
+    readonly staleCrl: 'deny' | 'use';
+    readonly exemptPaths: readonly string[];
+  };
+  /** Starts at 1 and grows by one with every change; cached copies compare it to tell stale from fresh. */
+  readonly version: number;
+  /** ms since the epoch, by the database clock. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface PutTenantResult {
+  readonly record: TenantRecord;
+  /** False when an existing tenant was replaced. */
+  readonly created: boolean;
+  /** Accepted but worth telling the operator (a CA expiring soon, a stale CRL, a CRL of another issuer). */
+  readonly warnings: readonly string[];
+}
+
+export interface ListTenantsOptions {
+  /** Page size, 1 to {@link TENANT_LIMITS}.listMax; default {@link TENANT_LIMITS}.listDefault. */
+  readonly limit?: number | undefined;
+  /** Return tenants whose name sorts after this one. */
+  readonly after?: string | undefined;
+}
+
+/** One line of a tenant listing: enough to pick a tenant, without the PEM bodies. */
+export interface TenantSummary {
+  readonly name: string;
+  readonly hostnames: readonly string[];
+  readonly mode: MtlsMode;
+  readonly version: number;
+}
+
+export interface TenantPage {
+  readonly items: readonly TenantSummary[];
+  /** Pass as `after` for the next page; undefined on the last page. */
+  readonly next: string | undefined;
+}
+
+/**
+ * A change seen by a replica. `hostnames` holds the tenant's names before and
+ * after the change, so caches keyed by hostname know what to drop.
+ */
+export type TenantChange = { readonly kind: 'tenant'; readonly name: string; readonly hostnames: readonly string[] } | { readonly kind: 'resync' };
+
+export interface TenantStoreHealth {
+  readonly healthy: boolean;
+  /** ms since the epoch when `healthy` last changed. */
+  readonly since: number;
+  /** Why the store is unhealthy; undefined when healthy. */
+  readonly reason: string | undefined;
+}
+
+/**
+ * Stable codes for tenant store failures. Adapters map them once: the admin API
+ * to 400 (invalid input), 404, 409 (hostname taken), 503 (unavailable).
+ */
+export type TenantStoreErrorCode =
+  | 'ERR_TENANT_INVALID'
+  | 'ERR_CA_INVALID'
+  | 'ERR_CRL_INVALID'
+  | 'ERR_HOSTNAME_TAKEN'
+  | 'ERR_TENANT_NOT_FOUND'
+  | 'ERR_HOSTNAME_NOT_FOUND'
+  | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_STORE_MIGRATION';
+
+/**
+ * Every error a tenant store raises on purpose. Callers switch on `code`; the
+ * message is for people and may change.
+ *
+ * @example
+ * ```ts
+ * try { await store.putTenant(input); }
+ * catch (err) { if (err instanceof TenantStoreError && err.code === 'ERR_HOSTNAME_TAKEN') reply(409, err.message); }
+ * ```
+ */
+export class TenantStoreError extends Error {
+  readonly code: TenantStoreErrorCode;
+  /** The input field at fault (`hostnames[1]`, `mtls.caPem`), when there is one. */
+  readonly field: string | undefined;
+  /** For `ERR_HOSTNAME_TAKEN`: the tenant that owns the hostname, when known. */
+  readonly owner: string | undefined;
+
+  constructor(code: TenantStoreErrorCode, message: string, options: { field?: string; owner?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.field = options.field;
+    this.owner = options.owner;
+    this.name = new.target.name;
+  }
+}
+
+/** Bounds on what one tenant may hold; each keeps one bad upload from becoming a memory or latency problem on every replica. */
+export const TENANT_LIMITS = {
+  /** A SaaS customer with more names than this wants a wildcard. */
+  maxHostnames: 1_000,
+  /** A handful of roots and intermediates is a few kilobytes; 1 MiB is generous. */
+  maxCaPemBytes: 1024 * 1024,
+  /** Every certificate is parsed on each cold load of the tenant. */
+  maxCaCertificates: 100,
+  maxCrls: 50,
+  /** A large CA's CRL can reach megabytes; beyond 10 MiB a replica's cold load stalls. */
+  maxCrlPemBytes: 10 * 1024 * 1024,
+  maxExemptPaths: 100,
+  listDefault: 100,
+  listMax: 1_000,
+} as const;
+
+const DAY_MS = 86_400_000;
+/** Same warning window as the YAML loader (`CONFIG_LIMITS.caExpiryWarningDays`). */
+const CA_EXPIRY_WARNING_DAYS = 30;
+
+/** A tenant input that passed {@link checkTenantInput}: the record to store and the parsed form to serve. */
+export interface CheckedTenant {
+  readonly name: string;
+  readonly hostnames: readonly string[];
+  readonly mode: MtlsMode;
+  readonly caPem: string | null;
+  /** Lowercase hex SHA-256 of `caPem`, so replicas parse a bundle shared by many tenants once. */
+  readonly caSha256: string | null;
+  readonly crlPems: readonly string[];
+  readonly staleCrl: 'deny' | 'use';
+  readonly exemptPaths: readonly string[];
+  readonly tenant: Tenant;
+  readonly warnings: readonly string[];
+}
+
+function invalid(field: string, message: string): TenantStoreError {
+  return new TenantStoreError('ERR_TENANT_INVALID', `${field}: ${message}`, { field });
+}
+
+/**
+ * Normalises and checks a tenant the way the YAML loader checks the config file,
+ * with the same value checkers, so a tenant the API accepts would load from the
+ * file too and the other way round. `nowMs` decides "expired"; it is an argument
+ * so tests and the caller own the clock.
+ *
+ * Throws {@link TenantStoreError} with `ERR_TENANT_INVALID` (name, hostnames,
+ * mode, paths), `ERR_CA_INVALID` (not PEM, not a CA, expired, weak key) or
+ * `ERR_CRL_INVALID` (does not parse, or is signed by another key than the
+ * tenant's CA of that name).
+ *
+ * @example
+ * ```ts
+ * const checked = checkTenantInput({ name: 'acme', hostnames: ['acme.example'], mtls: { caPem } }, Date.now());
+ * checked.tenant.mtls.trust?.roots.length; // 1
+ * ```
+ */
+export function checkTenantInput(input: TenantInput, nowMs: number): CheckedTenant {
+  const nameProblem = typeof input.name === 'string' ? checkTenantName(input.name) : 'name must be a string';
+  if (nameProblem !== undefined) throw invalid('name', nameProblem);
+  const hostnames = checkHostnames(input.hostnames);
+  const mtls = input.mtls ?? {};
+  const mode = mtls.mode ?? CONFIG_DEFAULTS.mtls.mode;
+  if (mode !== 'require' && mode !== 'optional' && mode !== 'off') throw invalid('mtls.mode', `must be require, optional or off; got '${String(mode)}'`);
+  const staleCrl = mtls.staleCrl ?? CONFIG_DEFAULTS.mtls.staleCrl;
+  if (staleCrl !== 'deny' && staleCrl !== 'use') throw invalid('mtls.staleCrl', `must be deny or use; got '${String(staleCrl)}'`);
+  const exemptPaths = checkExemptPaths(mtls.exemptPaths ?? []);
+  const crlPems = mtls.crlPems ?? [];
+  const warnings: string[] = [];
+
+  if (mode === 'off') {
+    // The file loader ignores these with a warning; an API caller gets an error
+    // instead, because a CA uploaded to a tenant that checks nothing is a mistake
+    // worth stopping rather than a file line worth tolerating.
+    if (mtls.caPem !== undefined) throw invalid('mtls.caPem', 'is given but mode is off, so client certificates would not be checked; set mode to require or optional, or leave caPem out');
+    if (crlPems.length > 0) throw invalid('mtls.crlPems', 'are given but mode is off');
+    const tenant: Tenant = { name: input.name, hostnames, mtls: { mode, trust: null, exemptPaths } };
+    return { name: input.name, hostnames, mode, caPem: null, caSha256: null, crlPems: [], staleCrl, exemptPaths, tenant, warnings };
+  }
+  if (mtls.caPem === undefined || mtls.caPem.trim() === '') {
+    throw invalid('mtls.caPem', `is required when mode is ${mode}: give the PEM CA certificates that issue this tenant's client certificates, or set mode to off`);
+  }
+  const roots = checkCaBundle(mtls.caPem, nowMs, warnings);
+  const crls = checkCrls(crlPems, roots, nowMs, staleCrl, warnings);
+  const tenant: Tenant = { name: input.name, hostnames, mtls: { mode, trust: { roots, crls, staleCrl }, exemptPaths } };
+  return {
+    name: input.name,
+    hostnames,
+    mode,
+    caPem: mtls.caPem,
+    caSha256: sha256Hex(mtls.caPem),
+    crlPems: [...crlPems],
+    staleCrl,
+    exemptPaths,
+    tenant,
+    warnings,
+  };
+}
+
+/**
+ * Normalises one hostname for {@link TenantStore.addHostname} and friends, with the
+ * config file's rules. Throws `ERR_TENANT_INVALID`.
+ */
+export function checkHostname(hostname: string, field = 'hostname'): string {
+  const checked = typeof hostname === 'string' ? normalizeTenantHostname(hostname) : { ok: false as const, message: 'must be a string' };
+  if (!checked.ok) throw invalid(field, checked.message);
+  return checked.value;
+}
+
+function checkHostnames(hostnames: readonly string[]): string[] {
+  if (!Array.isArray(hostnames) || hostnames.length === 0) throw invalid('hostnames', 'list at least one DNS name this tenant is served on');
+  if (hostnames.length > TENANT_LIMITS.maxHostnames) throw invalid('hostnames', `at most ${TENANT_LIMITS.maxHostnames} hostnames; use a wildcard`);
+  // Duplicates after normalisation (Acme.example and acme.example.) are one name.
+  const out = new Set<string>();
+  hostnames.forEach((h, i) => out.add(checkHostname(h, `hostnames[${i}]`)));
+  return [...out].sort();
+}
+
+function checkExemptPaths(paths: readonly string[]): string[] {
+  if (!Array.isArray(paths)) throw invalid('mtls.exemptPaths', 'must be a list of paths');
+  if (paths.length > TENANT_LIMITS.maxExemptPaths) throw invalid('mtls.exemptPaths', `at most ${TENANT_LIMITS.maxExemptPaths} paths`);
+  paths.forEach((p, i) => {
+    const problem = typeof p === 'string' ? checkExemptPath(p) : 'must be a string';
+    if (problem !== undefined) throw invalid(`mtls.exemptPaths[${i}]`, problem);
+  });
+  return [...new Set(paths)];
+}
+
+function checkCaBundle(pem: string, nowMs: number, warnings: string[]): ParsedCert[] {
+  const field = 'mtls.caPem';
+  if (Buffer.byteLength(pem) > TENANT_LIMITS.maxCaPemBytes) throw new TenantStoreError('ERR_CA_INVALID', `${field}: larger than ${TENANT_LIMITS.maxCaPemBytes} bytes`, { field });
+  let parsed: ParsedCert[];
+  try {
+    parsed = parseCertificateBundle(pem);
+  } catch (err) {
+    throw new TenantStoreError('ERR_CA_INVALID', `${field}: ${(err as Error).message}; expected PEM blocks starting with -----BEGIN CERTIFICATE-----`, { field, cause: err });
+  }
+  if (parsed.length > TENANT_LIMITS.maxCaCertificates) throw new TenantStoreError('ERR_CA_INVALID', `${field}: at most ${TENANT_LIMITS.maxCaCertificates} certificates`, { field });
+  const roots = parsed.filter((c, i) => parsed.findIndex((o) => o.fingerprint256 === c.fingerprint256) === i);
+  for (const c of roots) {
+    // The very check the YAML loader applies, so both front doors agree on what a trust anchor is.
+    const problem = unusableAsTrustAnchor(c, nowMs);
+    if (problem !== undefined) throw new TenantStoreError('ERR_CA_INVALID', `${field}: certificate "${c.subject}" ${problem}`, { field });
+    if (c.notAfter - nowMs < CA_EXPIRY_WARNING_DAYS * DAY_MS) warnings.push(`CA certificate "${c.subject}" expires on ${isoTime(c.notAfter)}`);
+  }
+  return roots;
+}
+
+function checkCrls(pems: readonly string[], roots: readonly ParsedCert[], nowMs: number, staleCrl: 'deny' | 'use', warnings: string[]): ParsedCrl[] {
+  if (!Array.isArray(pems)) throw invalid('mtls.crlPems', 'must be a list of PEM texts');
+  if (pems.length > TENANT_LIMITS.maxCrls) throw invalid('mtls.crlPems', `at most ${TENANT_LIMITS.maxCrls} CRL texts`);
+  const out: ParsedCrl[] = [];
+  pems.forEach((pem, i) => {
+    const field = `mtls.crlPems[${i}]`;
+    if (typeof pem !== 'string' || Buffer.byteLength(pem) > TENANT_LIMITS.maxCrlPemBytes) {
+      throw new TenantStoreError('ERR_CRL_INVALID', `${field}: must be PEM text of at most ${TENANT_LIMITS.maxCrlPemBytes} bytes`, { field });
+    }
+    let crls: ParsedCrl[];
+    try {
+      crls = parseCrlBundle(pem);
+    } catch (err) {
+      throw new TenantStoreError('ERR_CRL_INVALID', `${field}: ${(err as Error).message}`, { field, cause: err });
+    }
+    for (const crl of crls) {
+      // As in the file loader: a CRL naming one of the tenant's CAs must verify
+      // against it, or it would silently revoke nothing; one from another issuer
+      // may belong to an intermediate clients present, so it is kept with a warning.
+      const issuers = roots.filter((r) => r.subject === crl.issuer);
+      if (issuers.length > 0 && !issuers.some((r) => verifyCrlSignature(crl, r))) {
+        throw new TenantStoreError('ERR_CRL_INVALID', `${field}: the CRL issued by "${crl.issuer}" does not verify against the tenant's CA certificate of that name`, { field });
+      }
+      if (issuers.length === 0) warnings.push(`${field}: issued by "${crl.issuer}", not one of the tenant's CA certificates; its signature cannot be checked now`);
+      if (crl.nextUpdate !== undefined && crl.nextUpdate < nowMs) {
+        warnings.push(`${field}: stale since ${isoTime(crl.nextUpdate)}; with staleCrl ${staleCrl} ${staleCrl === 'deny' ? 'certificates from that issuer are refused until it is refreshed' : 'it is still used'}`);
+      }
+      out.push(crl);
+    }
+  });
+  return out;
+}
+
+/** Lowercase hex SHA-256 of a text, the key under which parsed bundles are shared. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
