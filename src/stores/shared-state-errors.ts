@@ -1,0 +1,43 @@
+/**
+ * Errors of the shared short-lived state stores. A store throws only when it
+ * cannot decide (server unreachable, capacity exhausted, unreadable data); the
+ * caller turns every one of these into a refusal, so a replay is never let
+ * through because the store was down.
+ *
+ * These codes belong in `ErrorCode` of `src/core/errors.ts`; until they are
+ * added there, this class keeps the same shape (`code` + `cause`) so adapters
+ * can `switch` on `err.code` today and nothing changes when it moves.
+ */
+
+/** Stable codes; adapters map them to statuses and metrics reasons. */
+export type SharedStateErrorCode =
+  /** The backing server is unreachable, timed out or refused the command. */
+  | 'ERR_STORE_UNAVAILABLE'
+  /** An in-memory store is full of live entries; forgetting one would reopen it to replay. */
+  | 'ERR_STORE_FULL'
+  /** A stored value could not be read back (written by something else, or truncated). */
+  | 'ERR_STORE_CORRUPT';
+
+/**
+ * Raised by {@link OnceStore.consume}, {@link SharedTransactionStore} and
+ * revocation lifecycle calls when the store cannot answer safely.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   if (!(await handoffs.consume(jti, ttlMs, nowMs))) return deny('handoff_invalid');
+ * } catch (err) {
+ *   if (err instanceof SharedStateError) return deny('state_unavailable'); // fail closed
+ *   throw err;
+ * }
+ * ```
+ */
+export class SharedStateError extends Error {
+  readonly code: SharedStateErrorCode;
+
+  constructor(code: SharedStateErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
