@@ -53,7 +53,7 @@ export async function resolveSaasApps(raw: RawIdentity, identity: IdentityResult
       ctx.reader.issue(ref.node, ref.field, `idp '${ref.value}' is not defined in idps (${defined.length > 0 ? `defined: ${defined.join(', ')}` : 'no idps are defined'})`);
     }
     const policies = compileAppPolicies(app, tokenIds, ctx);
-    const saml = app.saml ? await resolveSaml(app.saml, ctx, files) : undefined;
+    const saml = app.saml ? await resolveSaml(app.saml, ctx, files, now) : undefined;
     const oidc = app.oidc ? await resolveOidc(app, clientIds, ctx, files) : undefined;
     if (!app.name || !policies || !app.protocolOk || app.idps.length === 0 || !identity.auth || (app.saml && !saml) || (app.oidc && !oidc)) continue;
     saasApps.push({
@@ -106,7 +106,7 @@ function checkNamesDistinct(raw: RawIdentity, ctx: IdentityContext): void {
   }
 }
 
-async function resolveSaml(s: RawSaasSaml, ctx: IdentityContext, files: string[]): Promise<SaasSamlConfig | undefined> {
+async function resolveSaml(s: RawSaasSaml, ctx: IdentityContext, files: string[], now: number): Promise<SaasSamlConfig | undefined> {
   const { reader } = ctx;
   let fromMeta: ReturnType<typeof parseSpMetadata> | undefined;
   if (s.metadataFile) {
@@ -162,9 +162,12 @@ async function resolveSaml(s: RawSaasSaml, ctx: IdentityContext, files: string[]
     reader.issue(s.authnRequestsSigned?.node ?? s.node, s.authnRequestsSigned?.field ?? `${s.field}.authn_requests_signed`, "authn_requests_signed needs the SP's signing certificate: set sp_cert_file, or a metadata_file with a signing KeyDescriptor");
     return undefined;
   }
+  const signing = s.signing ? await readSigningPair(s.signing, ctx, files, now) : undefined;
+  if (s.signing && !signing) return undefined;
   return {
     entityId,
     acsUrls,
+    signing,
     nameIdFormat: s.nameIdFormat,
     nameIdSource: s.nameIdSource,
     attributes: s.attributes,

@@ -14,7 +14,8 @@ import { checkIdentifier } from './values.js';
 /** The keys of `saas_apps` entries; merged into `CONFIG_KEYS`. */
 export const SAAS_KEYS = {
   saas_app: ['name', 'display_name', 'logo', 'hidden', 'idps', 'session_duration', 'policies', 'saml', 'oidc'],
-  saas_saml: ['metadata_file', 'entity_id', 'acs_urls', 'name_id', 'attributes', 'sign', 'signature_algorithm', 'authn_requests_signed', 'sp_cert_file'],
+  saas_saml: ['metadata_file', 'entity_id', 'acs_urls', 'name_id', 'attributes', 'sign', 'signature_algorithm', 'authn_requests_signed', 'sp_cert_file', 'signing'],
+  saas_signing: ['cert_file', 'key_file'],
   name_id: ['format', 'source'],
   saas_oidc: ['client_id', 'client_secret_env', 'client_secret_file', 'redirect_uris'],
 } as const;
@@ -64,6 +65,8 @@ export interface RawSaasSaml {
   /** Undefined when not written: the metadata's `AuthnRequestsSigned` decides, else false. */
   readonly authnRequestsSigned: Sourced<boolean> | undefined;
   readonly spCertFile: Sourced<string> | undefined;
+  /** This app's own signing pair, instead of the shared `auth.saml_idp` one. */
+  readonly signing: { readonly cert: Sourced<string>; readonly key: Sourced<string> } | undefined;
 }
 
 /** `saas_apps[].oidc` as written. */
@@ -217,7 +220,18 @@ function readSaml(node: Node | null, field: string, reader: NodeReader, warnings
   };
   const signedEntry = m.get('authn_requests_signed');
   const signed = signedEntry ? reader.boolean(signedEntry.value, `${field}.authn_requests_signed`) : undefined;
+  let signing: RawSaasSaml['signing'];
+  const signingEntry = m.get('signing');
+  if (signingEntry) {
+    const sm = reader.mapping(signingEntry.value, `${field}.signing`, SAAS_KEYS.saas_signing);
+    if (sm) {
+      const cert = required(sm, 'cert_file', signingEntry.value, `${field}.signing`, reader, 'the PEM certificate this SaaS app pins for our signatures');
+      const key = required(sm, 'key_file', signingEntry.value, `${field}.signing`, reader, 'the PEM private key of cert_file');
+      if (cert && key) signing = { cert, key };
+    }
+  }
   return {
+    signing,
     node,
     field,
     metadataFile,

@@ -129,6 +129,8 @@ export interface SaasSamlConfig {
   authnRequestsSigned: boolean;
   /** The SP's signing certificate (from `sp_cert_file` or the SP metadata), PEM. */
   spCertPem: string | undefined;
+  /** This app's own IdP signing pair (`saml.signing`); undefined uses the shared `auth.saml_idp` one. */
+  signing?: { certPem: string; keyPem: string } | undefined;
 }
 
 /** `saas_apps[].oidc`: the OIDC client bouncer's OIDC provider serves. */

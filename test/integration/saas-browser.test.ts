@@ -14,6 +14,7 @@ import { startBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { freePort } from '../helpers/ports.js';
+import { tlsRequest } from '../helpers/tls-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // A SaaS app (node-saml as its SP) trusts bouncer as its SAML IdP. The browser
@@ -32,6 +33,10 @@ let port: number;
 let origin: string;
 
 const SP_ENTITY = 'https://crm.example/sp';
+let sharedCertBody: string;
+let hrCertBody: string;
+let edgeCaPem: string;
+const pemBody = (pem: string): string => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bouncer-saas-'));
@@ -49,6 +54,11 @@ beforeAll(async () => {
   const samlSigning = await createRootCa({ commonName: 'bouncer SAML IdP', keyAlgorithm: 'rsa-2048', validDays: 30 });
   writeFileSync(join(dir, 'idp-cert.pem'), samlSigning.certPem);
   writeFileSync(join(dir, 'idp-key.pem'), samlSigning.keyPem, { mode: 0o600 });
+  const hrSigning = await createRootCa({ commonName: 'bouncer SAML IdP for hr', keyAlgorithm: 'rsa-2048', validDays: 30 });
+  writeFileSync(join(dir, 'hr-cert.pem'), hrSigning.certPem);
+  writeFileSync(join(dir, 'hr-key.pem'), hrSigning.keyPem, { mode: 0o600 });
+  sharedCertBody = pemBody(samlSigning.certPem);
+  hrCertBody = pemBody(hrSigning.certPem);
   const spPort = await freePort();
   spBase = `http://127.0.0.1:${spPort}`;
   const saml = new SAML({
@@ -89,6 +99,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => sp.listen(spPort, '127.0.0.1', r));
 
   const edge = await createRootCa({ commonName: 'saas test edge CA', validDays: 2 });
+  edgeCaPem = edge.certPem;
   const server = await issueServerCert({ issuer: edge, commonName: 'edge', dns: ['*.acme.test'], validDays: 2 });
   writeFileSync(join(dir, 'server.pem'), server.certPem);
   writeFileSync(join(dir, 'server.key'), server.keyPem);
@@ -117,6 +128,13 @@ saas_apps:
     saml:
       entity_id: ${SP_ENTITY}
       acs_urls: [${spBase}/acs]
+  - name: hr
+    idps: [okta]
+    policies: [ { name: staff, action: allow, include: [ { group: [staff] } ] } ]
+    saml:
+      entity_id: https://hr.example/sp
+      acs_urls: [https://hr.example/acs]
+      signing: { cert_file: ./hr-cert.pem, key_file: ./hr-key.pem }
 `,
   );
   const env = { IDP_SECRET: 'idp-secret' };
@@ -188,7 +206,8 @@ describe('SaaS apps and the App Launcher in a real browser', () => {
     const aliceTiles = await tiles(alice);
     expect(aliceTiles.some((t) => t.includes('Wiki'))).toBe(true);
     expect(aliceTiles.some((t) => t.includes('CRM'))).toBe(true);
-    expect(aliceTiles).toHaveLength(2);
+    expect(aliceTiles.some((t) => t.includes('HR'))).toBe(true);
+    expect(aliceTiles).toHaveLength(3);
 
     const other = await browser.newContext();
     try {
@@ -207,6 +226,16 @@ describe('SaaS apps and the App Launcher in a real browser', () => {
     await alice.locator('a.tile', { hasText: 'CRM' }).click();
     await alice.waitForURL(`${spBase}/acs`, { timeout: 20_000 });
     expect(await alice.textContent('#who')).toMatch(/^signed in to crm as alice@acme\.test/);
+  });
+
+  test('a SaaS app can have its own signing key; others use the shared one', async () => {
+    const meta = async (app: string): Promise<string> =>
+      (await tlsRequest({ port, ca: edgeCaPem, servername: 'auth.acme.test', path: `/saml/idp/${app}/metadata` })).body.replace(/\s+/g, '');
+    const hr = await meta('hr');
+    const crm = await meta('crm');
+    expect(hr).toContain(hrCertBody);
+    expect(hr).not.toContain(sharedCertBody);
+    expect(crm).toContain(sharedCertBody);
   });
 
   test('a user the SaaS app policy excludes gets no assertion', async () => {

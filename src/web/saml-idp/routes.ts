@@ -143,7 +143,7 @@ export function registerSamlIdp(app: RouteRegistrar, deps: SamlIdpDeps): void {
       app: ctx.app,
       saml: ctx.saml,
       urls: ctx.urls,
-      signing: deps.signing(),
+      signing: ctx.saml.signing ?? deps.signing(),
       identity,
       acsUrl: parked.acsUrl,
       inResponseTo: parked.requestId,
@@ -186,7 +186,7 @@ export function registerSamlIdp(app: RouteRegistrar, deps: SamlIdpDeps): void {
   app.get('/saml/idp/:app/metadata', async (req, reply) => {
     try {
       const ctx = loadSamlApp(req);
-      const xml = samlIdpEntity(ctx.app, ctx.saml, ctx.urls, deps.signing()).getMetadata();
+      const xml = samlIdpEntity(ctx.app, ctx.saml, ctx.urls, ctx.saml.signing ?? deps.signing()).getMetadata();
       reply.header('cache-control', 'public, max-age=300');
       return reply.type('application/samlmetadata+xml; charset=utf-8').send(xml);
     } catch (err) {
