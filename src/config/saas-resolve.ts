@@ -199,8 +199,16 @@ async function resolveOidc(app: RawSaasApp, clientIds: Map<string, Sourced<strin
       ok = false;
     } else if (!redirectUris.includes(u.value)) redirectUris.push(u.value);
   }
+  let initiateLoginUri: string | undefined;
+  if (o.initiateLoginUri) {
+    const problem = checkBrowserUrl(o.initiateLoginUri.value);
+    if (problem) {
+      ctx.reader.issue(o.initiateLoginUri.node, o.initiateLoginUri.field, `initiate_login_uri ${problem}`);
+      ok = false;
+    } else initiateLoginUri = o.initiateLoginUri.value;
+  }
   if (!ok || !o.clientId || clientSecret === undefined || redirectUris.length === 0) return undefined;
-  return { clientId: o.clientId.value, clientSecret, redirectUris };
+  return { clientId: o.clientId.value, clientSecret, redirectUris, initiateLoginUri };
 }
 
 /**

@@ -17,7 +17,7 @@ export const SAAS_KEYS = {
   saas_saml: ['metadata_file', 'entity_id', 'acs_urls', 'name_id', 'attributes', 'sign', 'signature_algorithm', 'authn_requests_signed', 'sp_cert_file', 'signing'],
   saas_signing: ['cert_file', 'key_file'],
   name_id: ['format', 'source'],
-  saas_oidc: ['client_id', 'client_secret_env', 'client_secret_file', 'redirect_uris'],
+  saas_oidc: ['client_id', 'client_secret_env', 'client_secret_file', 'redirect_uris', 'initiate_login_uri'],
 } as const;
 
 /**
@@ -76,6 +76,7 @@ export interface RawSaasOidc {
   readonly clientId: Sourced<string> | undefined;
   readonly secret: RawSecret | undefined;
   readonly redirectUris: ReadonlyArray<Sourced<string>>;
+  readonly initiateLoginUri: Sourced<string> | undefined;
 }
 
 /** A SaaS app as written. Fields left undefined were missing or invalid, and that was reported. */
@@ -291,5 +292,8 @@ function readOidc(node: Node | null, field: string, reader: NodeReader): RawSaas
   const urisEntry = m.get('redirect_uris');
   if (!urisEntry) reader.issue(node, `${field}.redirect_uris`, "redirect_uris is required: the SaaS app's exact OIDC callback URLs");
   const redirectUris = urisEntry ? (stringList(urisEntry, `${field}.redirect_uris`, reader, { nonEmpty: true }) ?? []) : [];
-  return { node, field, clientId, secret: readSecret(m, node, field, reader), redirectUris };
+  const initiateEntry = m.get('initiate_login_uri');
+  const initiate = initiateEntry ? reader.string(initiateEntry.value, `${field}.initiate_login_uri`) : undefined;
+  const initiateLoginUri = initiateEntry && initiate !== undefined ? { value: initiate, node: initiateEntry.value, field: `${field}.initiate_login_uri` } : undefined;
+  return { node, field, clientId, secret: readSecret(m, node, field, reader), redirectUris, initiateLoginUri };
 }

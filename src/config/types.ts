@@ -139,6 +139,8 @@ export interface SaasOidcConfig {
   /** Read from `client_secret_env` or `client_secret_file`. */
   clientSecret: string;
   redirectUris: string[];
+  /** Where the app starts a login on its own (OIDC third-party initiated login); the launcher tile goes there. */
+  initiateLoginUri?: string | undefined;
 }
 
 /** A SaaS app that trusts bouncer as its IdP (SAML) or OpenID provider (OIDC); exactly one of `saml` / `oidc` is set. */

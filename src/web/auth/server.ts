@@ -375,7 +375,13 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
       ...(deps.publicBaseUrl !== undefined ? { publicBaseUrl: deps.publicBaseUrl } : {}),
       ...(saas.oidcSigningJwks !== undefined ? { signingJwks: saas.oidcSigningJwks } : {}),
     });
-    registerLauncher(app, { ...sessionDeps, config: saasConfig, logger: deps.logger, clock: deps.clock });
+    registerLauncher(app, {
+      ...sessionDeps,
+      config: saasConfig,
+      logger: deps.logger,
+      clock: deps.clock,
+      ...(deps.publicBaseUrl !== undefined ? { publicBaseUrl: deps.publicBaseUrl } : {}),
+    });
   }
 
   for (const [path, handler] of Object.entries(deps.extraRoutes ?? {})) {

@@ -24,6 +24,8 @@ export interface LauncherDeps extends GlobalSessionDeps {
   logger: Logger;
   /** Milliseconds since epoch. */
   clock(): number;
+  /** Public origin of the auth service (for the OIDC issuer in tile links); default `https://<auth.domain>`. */
+  publicBaseUrl?: string;
 }
 
 /**
@@ -72,6 +74,7 @@ async function showLauncher(req: FastifyRequest, reply: FastifyReply, deps: Laun
     saasApps,
     identity,
     authDomain: auth.domain,
+    oidcIssuer: `${(deps.publicBaseUrl ?? `https://${auth.domain}`).replace(/\/+$/, '')}/oidc`,
     request: { nowMs, sourceIp: req.ip, country, certificate: undefined, serviceToken: undefined },
   });
   req.log.info({ sub: identity.sub, tiles: tiles.length }, 'launcher');

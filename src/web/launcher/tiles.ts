@@ -33,6 +33,8 @@ export interface ListTilesInput {
   readonly identity: Identity;
   /** Hostname of the auth domain, where SaaS logins (and so their policy checks) happen. */
   readonly authDomain: string;
+  /** Our OIDC issuer, sent as `iss` to apps that start logins themselves; default `https://<authDomain>/oidc`. */
+  readonly oidcIssuer?: string;
   readonly request: LauncherRequestFacts;
 }
 
@@ -60,8 +62,15 @@ export function appTileUrl(app: AppConfig): URL | undefined {
 }
 
 /** Where a SaaS app's tile points: IdP-initiated SAML login, or the OIDC app's own site (first redirect URI's origin). */
-export function saasTileHref(saas: SaasAppConfig): string | undefined {
+export function saasTileHref(saas: SaasAppConfig, oidcIssuer?: string): string | undefined {
   if (saas.saml !== undefined) return `/saml/idp/${encodeURIComponent(saas.name)}/init`;
+  // OpenID Connect Core §4 (third-party initiated login): the app starts a login at us.
+  const initiate = saas.oidc?.initiateLoginUri;
+  if (initiate !== undefined && oidcIssuer !== undefined) {
+    const u = new URL(initiate);
+    u.searchParams.set('iss', oidcIssuer);
+    return u.href;
+  }
   const first = saas.oidc?.redirectUris[0];
   return first !== undefined && URL.canParse(first) ? `${new URL(first).origin}/` : undefined;
 }
@@ -99,7 +108,7 @@ export function listLauncherTiles(input: ListTilesInput): LauncherTile[] {
   }
   for (const saas of input.saasApps) {
     if (saas.hidden || !acceptsIdp(saas.idps)) continue;
-    const href = saasTileHref(saas);
+    const href = saasTileHref(saas, input.oidcIssuer ?? `https://${input.authDomain}/oidc`);
     if (href === undefined) continue;
     const kind: TileKind = saas.saml !== undefined ? 'saml' : 'oidc';
     const path = kind === 'saml' ? href : '/oidc/auth';
