@@ -1,0 +1,120 @@
+/**
+ * Child processes for the benchmark (Envoy, bouncer, the no-op authz server) and
+ * their CPU time, read from /proc/<pid>/stat (utime + stime, all threads).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/** Clock ticks per second for /proc/<pid>/stat (USER_HZ; 100 on every Linux we run on). */
+export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+export interface Proc {
+  readonly name: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  output(): string;
+  /** Resolves once the process has exited (after SIGTERM, SIGKILL 5 s later). */
+  stop(): Promise<void>;
+}
+
+const live = new Set<Proc>();
+
+/** Stops every child still running (on failure or interrupt nothing is left behind). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.stop()));
+}
+
+/** Spawns a long-running child; its stdout/stderr are kept (last 64 KiB) for error messages. */
+export function startProc(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, o: { discardStdout?: boolean } = {}): Proc {
+  // Discarded stdout goes straight to /dev/null: a pipe would make this process pay for reading it.
+  const child = spawn(cmd, args, { stdio: ['ignore', o.discardStdout ? 'ignore' : 'pipe', 'pipe'], env });
+  if (child.pid === undefined) throw new Error(`${name}: could not spawn ${cmd}`);
+  let out = '';
+  const keep = (d: Buffer): void => {
+    out += d.toString();
+    if (out.length > 65_536) out = out.slice(-65_536);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exited = false;
+  const done = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), live.delete(proc), resolve())));
+  const proc: Proc = {
+    name,
+    pid: child.pid,
+    child,
+    output: () => out,
+    stop() {
+      if (!exited) {
+        child.kill('SIGTERM');
+        setTimeout(() => {
+          if (!exited) child.kill('SIGKILL');
+        }, 5000).unref();
+      }
+      return done;
+    },
+  };
+  live.add(proc);
+  return proc;
+}
+
+/** CPU seconds (user + system, every thread) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // comm (field 2) may contain spaces; fields after it start at state (field 3).
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
+/** CPU seconds used by the whole machine (every core, user + system + irq), from /proc/stat. */
+export function machineCpuSeconds(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+  const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - (cpu[3] ?? 0) - (cpu[4] ?? 0);
+  return busy / CLK_TCK;
+}
+
+/** CPU seconds of this process plus its exited children (the load generators it waited for). */
+export function selfAndChildrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) / CLK_TCK;
+}
+
+/** Resident set size in bytes (VmRSS). */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** An ephemeral loopback port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,232 @@
+/**
+ * Turns bench/results.json into the tables of BENCHMARKS.md (between the
+ * `bench:results` markers; the prose around them is kept) and a chart
+ * (bench/chart.svg, rendered to bench/chart.png with the Chromium the browser
+ * tests use; the SVG stays when no Chromium is found).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ColdChainResult } from '../cold-chains.js';
+import type { LoadResult } from './load.js';
+import type { ProfileSummary } from './profile.js';
+
+export interface RunSet {
+  label: string;
+  /** `otherCores`: CPU used meanwhile by processes the bench did not start, in cores. */
+  runs: Array<LoadResult & { cpuUsPerReq: Record<string, number>; otherCores?: number }>;
+}
+
+export interface BenchResults {
+  machine: { cores: number; cpu: string; node: string; envoyConcurrency: number; runs: number; seconds: number };
+  closed: Array<RunSet & { scenario: string }>;
+  rated: Array<RunSet & { scenario: string; rate: number }>;
+  cold: Array<RunSet & { scenario: string; variant: string }>;
+  chains: Partial<Record<'p256' | 'rsa2048', ColdChainResult>>;
+  memory?: { bouncerRssBytes: number };
+  profile?: ProfileSummary;
+  date: string;
+  elapsedSec?: number;
+}
+
+export const START = '<!-- bench:results:start (written by `npm run bench`; edit outside these markers) -->';
+export const END = '<!-- bench:results:end -->';
+
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function stat(xs: number[]): Stat {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return { median: NaN, min: NaN, max: NaN };
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { median, min: s[0]!, max: s[s.length - 1]! };
+}
+
+const fmt = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+const cell = (s: Stat, digits = 0): string => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
+
+export function rpsOf(set: RunSet | undefined): Stat {
+  return stat(set?.runs.map((r) => r.rps) ?? []);
+}
+export function cpuOf(set: RunSet | undefined, proc: string): Stat {
+  return stat(set?.runs.map((r) => r.cpuUsPerReq[proc] ?? NaN) ?? []);
+}
+
+const TITLES: Record<string, string> = {
+  S1: 'S1 Envoy, no auth filter',
+  S2: 'S2 Envoy only: mTLS (one CA) + jwt_authn + rbac',
+  S3: 'S3 ext_authz → no-op grpc-js (allow all)',
+  S4: 'S4 ext_authz → bouncer, warm',
+  S4q: 'S4 with the audit log off (log level warn)',
+  Direct: 'Direct: h2load gRPC → bouncer (no Envoy)',
+};
+
+/** Highest other load seen in the set's runs: anything above ~0.25 cores means the figures are not clean. */
+function other(set: RunSet): string {
+  const xs = set.runs.map((q) => q.otherCores).filter((x): x is number => x !== undefined);
+  return xs.length ? fmt(Math.max(...xs), 2) : '–';
+}
+
+export function renderTables(r: BenchResults): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(`Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cores} cores (${m.cpu}), Node ${m.node}, Envoy 1.40.0 with --concurrency ${m.envoyConcurrency}; ${m.runs} runs of ${m.seconds} s after a warm-up; load generator, Envoy, upstream and the authz server share the machine. Cells are median (min–max). "Other load" is the most CPU (in cores) that processes the bench did not start used during any run of a row: above about 0.25, that row is not clean.`);
+  out.push('');
+  out.push('### Closed loop: maximum throughput (h2load, 16 connections × 8 streams, HTTP/2 over TLS with a client certificate)');
+  out.push('');
+  out.push('| scenario | req/s | × S1 | × S3 | Envoy CPU µs/req | authz server CPU µs/req | other load, cores |');
+  out.push('|---|---|---|---|---|---|---|');
+  const by = (id: string): RunSet | undefined => r.closed.find((c) => c.scenario === id);
+  const s1 = rpsOf(by('S1')).median;
+  const s3 = rpsOf(by('S3')).median;
+  for (const c of r.closed) {
+    const rps = rpsOf(c);
+    out.push(`| ${TITLES[c.scenario] ?? c.scenario} | ${cell(rps)} | ${fmt(rps.median / s1, 2)} | ${fmt(rps.median / s3, 2)} | ${c.scenario === 'Direct' ? 'n/a' : cell(cpuOf(c, 'envoy'))} | ${c.runs[0]?.cpuUsPerReq.authz !== undefined ? cell(cpuOf(c, 'authz')) : 'n/a'} | ${other(c)} |`);
+  }
+  if (r.rated.length > 0) {
+    out.push('');
+    out.push('### Fixed rate: latency (h2load --rps, 10 connections; p50/p99 over every request of a run)');
+    out.push('');
+    out.push('| scenario | rate/s | p50 ms | p99 ms | p99 over S1 ms | authz CPU µs/req | other load, cores |');
+    out.push('|---|---|---|---|---|---|---|');
+    for (const x of r.rated) {
+      const base = r.rated.find((b) => b.scenario === 'S1' && b.rate === x.rate);
+      const p99 = stat(x.runs.map((q) => q.p99 ?? NaN));
+      const added = base ? p99.median - stat(base.runs.map((q) => q.p99 ?? NaN)).median : NaN;
+      out.push(`| ${x.scenario} | ${fmt(x.rate)} | ${cell(stat(x.runs.map((q) => q.p50 ?? NaN)), 2)} | ${cell(p99, 2)} | ${x.scenario === 'S1' ? '–' : fmt(added, 2)} | ${x.runs[0]?.cpuUsPerReq.authz !== undefined ? cell(cpuOf(x, 'authz')) : 'n/a'} | ${other(x)} |`);
+    }
+  }
+  if (r.cold.length > 0) {
+    out.push('');
+    out.push('### Cold: a new TLS connection and certificate chain per request, or a new session token per request (wrk, HTTP/1.1, 16 connections)');
+    out.push('');
+    out.push('| scenario | what changes per request | req/s | Envoy CPU µs/req | bouncer CPU µs/req | other load, cores |');
+    out.push('|---|---|---|---|---|---|');
+    for (const c of r.cold) {
+      out.push(`| ${c.scenario} | ${c.variant} | ${cell(rpsOf(c))} | ${cell(cpuOf(c, 'envoy'))} | ${c.runs[0]?.cpuUsPerReq.authz !== undefined ? cell(cpuOf(c, 'authz')) : 'n/a'} | ${other(c)} |`);
+    }
+  }
+  const chains = Object.entries(r.chains);
+  if (chains.length > 0) {
+    out.push('');
+    out.push('### Chain validations per second, in-process (device → intermediate → root, every check a cache miss)');
+    out.push('');
+    out.push('| chain | per core, full miss path (hash, parse, verify) | per core, verifyClientChain alone | all cores, full miss path |');
+    out.push('|---|---|---|---|');
+    for (const [id, c] of chains) out.push(`| ${id === 'rsa2048' ? 'RSA-2048' : 'P-256'} | ${fmt(c.missPerSec)} | ${fmt(c.verifyPerSec)} | ${fmt(c.allCoresPerSec)} (${c.threads} threads) |`);
+  }
+  if (r.profile) {
+    const p = r.profile;
+    out.push('');
+    out.push(`### Profile of the warm path (bouncer under --cpu-prof during S4; ${fmt(p.requests)} requests, ${fmt(p.busyUsPerReq, 1)} µs of sampled non-idle time per request)`);
+    out.push('');
+    out.push('| where (self time) | % of samples | µs/req |');
+    out.push('|---|---|---|');
+    for (const row of p.byArea) out.push(`| ${row.name} | ${fmt(row.pct, 1)} | ${fmt(row.usPerReq, 1)} |`);
+    out.push('');
+    out.push('| bouncer function (inclusive) | % of samples | µs/req |');
+    out.push('|---|---|---|');
+    for (const row of p.inclusiveOwn) out.push(`| \`${row.name}\` | ${fmt(row.pct, 1)} | ${fmt(row.usPerReq, 1)} |`);
+    out.push('');
+    out.push('| hottest functions (self) | % of samples | µs/req |');
+    out.push('|---|---|---|');
+    for (const row of p.selfTop) out.push(`| \`${row.name}\` | ${fmt(row.pct, 1)} | ${fmt(row.usPerReq, 1)} |`);
+  }
+  out.push('');
+  out.push('### Targets');
+  out.push('');
+  out.push(...renderTargets(r));
+  return out.join('\n');
+}
+
+function renderTargets(r: BenchResults): string[] {
+  const by = (id: string): RunSet | undefined => r.closed.find((c) => c.scenario === id);
+  const rows: string[] = ['| target | measured | |', '|---|---|---|'];
+  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : 'missed');
+  const s4 = rpsOf(by('S4')).median;
+  const s3 = rpsOf(by('S3')).median;
+  const ratio = s4 / s3;
+  rows.push(`| S4 max throughput ≥ 0.9 × S3 | ${fmt(ratio, 2)} × (${fmt(s4)} vs ${fmt(s3)} req/s) | ${verdict(Number.isFinite(ratio) ? ratio >= 0.9 : undefined)} |`);
+  const warm = cpuOf(by('S4'), 'authz');
+  rows.push(`| warm check < 100 µs bouncer CPU/request (closed loop) | ${cell(warm)} µs | ${verdict(Number.isFinite(warm.median) ? warm.median < 100 : undefined)} |`);
+  const at = (id: string): RunSet | undefined => r.rated.find((x) => x.scenario === id && x.rate === 1000);
+  const warm1k = cpuOf(at('S4'), 'authz');
+  if (at('S4')) rows.push(`| warm check < 100 µs bouncer CPU/request (at 1,000/s) | ${cell(warm1k)} µs | ${verdict(warm1k.median < 100)} |`);
+  const p99 = (x: RunSet | undefined): number => stat(x?.runs.map((q) => q.p99 ?? NaN) ?? []).median;
+  const added = p99(at('S4')) - p99(at('S1'));
+  rows.push(`| p99 added over S1 < 2 ms at 1,000/s | ${fmt(added, 2)} ms (${fmt(p99(at('S4')), 2)} vs ${fmt(p99(at('S1')), 2)}) | ${verdict(Number.isFinite(added) ? added < 2 : undefined)} |`);
+  const rsa = r.chains.rsa2048;
+  rows.push(`| ≥ 3,000 RSA-2048 chain validations/s per core | ${rsa ? `${fmt(rsa.missPerSec)}/s (full miss path), ${fmt(rsa.verifyPerSec)}/s (verifyClientChain alone)` : '–'} | ${verdict(rsa ? rsa.missPerSec >= 3000 : undefined)} |`);
+  rows.push('| tenant count: warm p99 equal at 10 and 100,000 tenants; memory per idle tenant | not measured by this harness | not measured |');
+  rows.push('| `--workers N` scaling | not measured by this harness (no workers mode yet) | not measured |');
+  return rows;
+}
+
+function chartSvg(r: BenchResults): string {
+  const sets = r.closed;
+  const w = 900;
+  const h = 400;
+  const left = 390;
+  const right = 180;
+  const top = 60;
+  const barH = 30;
+  const gap = 18;
+  const max = Math.max(...sets.map((s) => rpsOf(s).max), 1);
+  const scale = (v: number): number => ((w - left - right) * v) / (max * 1.05);
+  const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="DejaVu Sans, Arial, sans-serif">`,
+    `<rect width="${w}" height="${h}" fill="#fff"/>`,
+    `<text x="${w / 2}" y="30" text-anchor="middle" font-size="18" font-weight="bold">Closed-loop throughput, req/s (median, bar: min–max), ${r.machine.cores} cores</text>`,
+  ];
+  sets.forEach((s, i) => {
+    const y = top + i * (barH + gap);
+    const st = rpsOf(s);
+    const authz = cpuOf(s, 'authz').median;
+    parts.push(`<text x="${left - 10}" y="${y + barH / 2 + 5}" text-anchor="end" font-size="12">${esc(TITLES[s.scenario] ?? s.scenario)}</text>`);
+    parts.push(`<rect x="${left}" y="${y}" width="${scale(st.median)}" height="${barH}" fill="${s.scenario.startsWith('S4') || s.scenario === 'Direct' ? '#d9534f' : '#5b8ccf'}"/>`);
+    parts.push(`<line x1="${left + scale(st.min)}" x2="${left + scale(st.max)}" y1="${y + barH / 2}" y2="${y + barH / 2}" stroke="#222" stroke-width="2"/>`);
+    parts.push(`<text x="${left + scale(Math.max(st.median, st.max)) + 8}" y="${y + barH / 2 + 5}" font-size="12">${fmt(st.median)}${Number.isFinite(authz) ? ` · authz ${fmt(authz)} µs/req` : ''}</text>`);
+  });
+  const axisY = top + sets.length * (barH + gap);
+  parts.push(`<line x1="${left}" x2="${w - right}" y1="${axisY}" y2="${axisY}" stroke="#888"/>`);
+  for (let k = 0; k <= 4; k++) {
+    const v = (max * 1.05 * k) / 4;
+    parts.push(`<text x="${left + scale(v)}" y="${axisY + 18}" text-anchor="middle" font-size="11" fill="#555">${fmt(v)}</text>`);
+  }
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/** Writes BENCHMARKS.md's generated section and the chart. */
+export async function writeReport(root: string, r: BenchResults): Promise<void> {
+  const md = join(root, 'BENCHMARKS.md');
+  const tables = `${START}\n\n![throughput chart](bench/chart.png)\n\n${renderTables(r)}\n\n${END}`;
+  const current = existsSync(md) ? readFileSync(md, 'utf8') : `# Benchmarks\n\nRun with \`npm run bench\`.\n\n${START}\n${END}\n`;
+  const s = current.indexOf(START);
+  const e = current.indexOf(END);
+  writeFileSync(md, s >= 0 && e > s ? current.slice(0, s) + tables + current.slice(e + END.length) : `${current}\n${tables}\n`);
+  const svg = chartSvg(r);
+  writeFileSync(join(root, 'bench', 'chart.svg'), svg);
+  await renderPng(svg, join(root, 'bench', 'chart.png'));
+}
+
+async function renderPng(svg: string, out: string): Promise<void> {
+  const bin = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+  if (!existsSync(bin)) {
+    process.stderr.write(`[bench] no Chromium at ${bin}: kept bench/chart.svg, no PNG\n`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: bin, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 900, height: 400 } });
+    await page.setContent(`<html><body style="margin:0">${svg}</body></html>`);
+    await page.screenshot({ path: out, clip: { x: 0, y: 0, width: 900, height: 400 } });
+  } finally {
+    await browser.close();
+  }
+}

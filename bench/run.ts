@@ -1,0 +1,334 @@
+/**
+ * `npm run bench`: bouncer side by side with its baselines, through one pinned
+ * Envoy and one small upstream, then BENCHMARKS.md (tables) and a chart.
+ *
+ *   node dist/bench/run.js [--only S1,S3,...] [--profile] [--no-report]
+ *
+ * Environment: BENCH_RUNS (default 5), BENCH_SECONDS per run (default 5),
+ * BENCH_RATES for the fixed-rate runs (default 500,1000,2000; BENCH_RATE_RUNS of them, default 3),
+ * BENCH_ENVOY_CONCURRENCY (default 1), ENVOY_BIN (see scripts/install-envoy.sh).
+ *
+ * Scenarios (see BENCHMARKS.md): S1 no auth, S2 Envoy-only checks, S3 ext_authz
+ * to a no-op grpc-js server, S4 bouncer warm, S5 bouncer cold (new chain per
+ * request, RSA-2048 and P-256; new token per request), Direct (h2load gRPC at
+ * bouncer), Chains (in-process chain validations per core).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../src/paths.js';
+import { measureColdChains, type ColdChainResult } from './cold-chains.js';
+import { frontConfig, pinEnvoy, startEnvoy, upstreamConfig, type RunningEnvoy } from './lib/envoy.js';
+import { bouncerConfigYaml, createFixtures, HOST, SESSION_COOKIE, type Fixtures } from './lib/fixtures.js';
+import { h2load, wrk, type LoadResult, type TlsClient } from './lib/load.js';
+import { cpuSeconds, freePort, machineCpuSeconds, rssBytes, selfAndChildrenCpuSeconds, sleep, startProc, stopAll, waitFor, type Proc } from './lib/processes.js';
+import { summarizeProfile } from './lib/profile.js';
+import { writeReport, type BenchResults, type RunSet } from './lib/report.js';
+
+const root = packageRoot();
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WARMUP = 2;
+/** Fixed-rate runs are fewer (3) to keep the whole bench under 10 minutes. */
+const RATE_RUNS = Number(process.env.BENCH_RATE_RUNS ?? 3);
+const RATES = (process.env.BENCH_RATES ?? '500,1000,2000').split(',').map(Number);
+const ENVOY_CONCURRENCY = Number(process.env.BENCH_ENVOY_CONCURRENCY ?? 1);
+/** Closed loop through Envoy: 16 connections x 8 streams in flight. */
+const CLOSED = { clients: 16, streams: 8 };
+
+const args = process.argv.slice(2);
+const only = args.includes('--only') ? new Set((args[args.indexOf('--only') + 1] ?? '').split(',')) : undefined;
+const want = (id: string): boolean => !only || only.has(id);
+const profile = args.includes('--profile');
+
+const work = join(root, '.tmp', 'bench');
+/** The upstream Envoy, counted as ours when measuring other load. */
+let upstreamPid: number | undefined;
+const log = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
+
+function buildShim(): string {
+  const out = join(work, 'tls-client-cert.so');
+  execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', out, join(root, 'bench', 'tls-client-cert.c'), '-ldl', '-lssl']);
+  return out;
+}
+
+interface Watched {
+  name: string;
+  pid: number;
+}
+
+/**
+ * Runs `once` RUNS times after a warm-up, reading each watched process's CPU time
+ * around every run; CPU per request is that process's CPU / successful requests.
+ */
+async function measure(label: string, watched: Watched[], warm: () => Promise<LoadResult>, once: () => Promise<LoadResult>, runs = RUNS): Promise<RunSet> {
+  const w = await warm();
+  if (w.ok === 0 || w.bad > w.ok * 0.01) throw new Error(`${label}: warm-up got ${w.ok} 2xx and ${w.bad} other answers; the scenario is not set up right`);
+  const set: RunSet = { label, runs: [] };
+  // Everything we started; whatever else used CPU meanwhile is "other load".
+  const ours = [...watched, ...(upstreamPid !== undefined ? [{ name: 'upstream', pid: upstreamPid }] : [])];
+  for (let i = 0; i < runs; i++) {
+    const before = ours.map((p) => cpuSeconds(p.pid));
+    const machineBefore = machineCpuSeconds();
+    const selfBefore = selfAndChildrenCpuSeconds();
+    const r = await once();
+    const cpuUsPerReq: Record<string, number> = {};
+    let oursSec = selfAndChildrenCpuSeconds() - selfBefore;
+    ours.forEach((p, k) => {
+      const used = cpuSeconds(p.pid) - (before[k] ?? 0);
+      oursSec += used;
+      if (k < watched.length) cpuUsPerReq[p.name] = (used * 1e6) / Math.max(1, r.ok);
+    });
+    const otherCores = Math.max(0, (machineCpuSeconds() - machineBefore - oursSec) / r.seconds);
+    if (otherCores > 0.25) log(`${label}: warning: other processes used ${otherCores.toFixed(2)} cores during this run; its figures are not clean`);
+    set.runs.push({ ...r, cpuUsPerReq, otherCores });
+    log(`${label} run ${i + 1}/${runs}: ${r.rps.toFixed(0)} req/s, ${r.bad} non-2xx, cpu µs/req ${JSON.stringify(Object.fromEntries(Object.entries(cpuUsPerReq).map(([k, v]) => [k, Math.round(v)])))}${r.p99 !== undefined ? `, p50 ${r.p50?.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms` : ''}`);
+    if (r.bad > r.ok * 0.01) throw new Error(`${label}: ${r.bad} of ${r.ok + r.bad} requests were not 2xx`);
+  }
+  return set;
+}
+
+async function startBouncer(f: Fixtures, name: string, o: { certCacheEntries?: number; logLevel?: string; extraTenants?: number; nodeArgs?: string[] } = {}): Promise<Proc & { authzPort: number }> {
+  const authzPort = await freePort();
+  const httpPort = await freePort();
+  const cfg = join(f.dir, `${name}.yaml`);
+  writeFileSync(cfg, bouncerConfigYaml(f, { authzPort, httpPort, ...o }));
+  const proc = startProc(name, process.execPath, [...(o.nodeArgs ?? []), join(root, 'dist', 'src', 'cli', 'bin.js'), 'serve', '--config', cfg], {
+    ...process.env,
+    BENCH_IDP_SECRET: 'bench',
+    BOUNCER_AUTH_PUBLIC_URL: 'https://auth.bench.test',
+  }, { discardStdout: true }); // the audit lines (level info) go to /dev/null
+  await waitFor(`${name} to serve`, async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, 30_000).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n${proc.output()}`);
+  });
+  return { ...proc, authzPort };
+}
+
+async function startNoop(f: Fixtures, capture: string): Promise<Proc & { authzPort: number }> {
+  const port = await freePort();
+  const proc = startProc('noop-authz', process.execPath, [fileURLToPath(new URL('./noop-authz.js', import.meta.url)), String(port), capture]);
+  await waitFor('noop-authz to listen', async () => proc.output().includes('listening'));
+  void f;
+  return { ...proc, authzPort: port };
+}
+
+/** A 5-byte gRPC length prefix (uncompressed) + the captured message, for h2load -d. */
+function grpcBody(captured: Buffer, out: string): string {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(captured.length, 1);
+  writeFileSync(out, Buffer.concat([head, captured]));
+  return out;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const shim = buildShim();
+  await pinEnvoy(work);
+  log('generating certificates, keys and session tokens');
+  const f = await createFixtures(join(work, 'fixtures'), { coldPoolSize: 32, coldTokens: 12_000, nowMs: Date.now() });
+  const warmTls: TlsClient = { shim, sni: HOST, cert: f.device };
+  const poolTls = (id: 'p256' | 'rsa2048'): TlsClient => ({ shim, sni: HOST, pool: f.coldPools[id].list });
+  const headers = { ':authority': HOST, cookie: `${SESSION_COOKIE}=${f.token}` };
+  const results: BenchResults = {
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, envoyConcurrency: ENVOY_CONCURRENCY, runs: RUNS, seconds: SECONDS },
+    closed: [],
+    rated: [],
+    cold: [],
+    chains: {},
+    date: new Date().toISOString(),
+  };
+
+  const upstream = await startEnvoy('upstream', work, (p) => upstreamConfig(p));
+  upstreamPid = upstream.pid;
+  const front = (mode: Parameters<typeof frontConfig>[0], authzPort = 1): Promise<RunningEnvoy> =>
+    startEnvoy(`front-${mode}`, work, (p) => frontConfig(mode, f, { ...p, upstreamPort: upstream.port, authzPort }), ENVOY_CONCURRENCY);
+
+  const closedLoop = (label: string, envoy: RunningEnvoy, watched: Watched[], tls: TlsClient = warmTls): Promise<RunSet> => {
+    const url = `https://127.0.0.1:${envoy.port}/`;
+    const o = { url, ...CLOSED, headers, tls, warmupSec: 0 };
+    return measure(label, watched, () => h2load({ ...o, durationSec: WARMUP }), () => h2load({ ...o, durationSec: SECONDS }));
+  };
+  const fixedRates = async (label: string, envoy: RunningEnvoy, watched: Watched[]): Promise<void> => {
+    for (const rate of RATES) {
+      const o = { url: `https://127.0.0.1:${envoy.port}/`, clients: 10, streams: 16, headers, tls: warmTls, warmupSec: 0, rate };
+      results.rated.push({
+        ...(await measure(`${label} @${rate}/s`, watched, () => h2load({ ...o, durationSec: 1 }), () => h2load({ ...o, durationSec: Math.max(3, SECONDS - 1), logFile: join(work, 'h2load.log') }), RATE_RUNS)),
+        scenario: label,
+        rate,
+      });
+    }
+  };
+  /** New TLS connection (and so a new certificate from the pool) for every request. */
+  const coldLoop = (label: string, envoy: RunningEnvoy, watched: Watched[], tls: TlsClient, script?: string): Promise<RunSet> => {
+    const o = { url: `https://127.0.0.1:${envoy.port}/`, connections: 16, tls, headers: { Host: HOST, Cookie: `${SESSION_COOKIE}=${f.token}`, ...(script ? {} : { Connection: 'close' }) }, ...(script ? { script } : {}) };
+    return measure(label, watched, () => wrk({ ...o, durationSec: WARMUP }), () => wrk({ ...o, durationSec: SECONDS }));
+  };
+
+  try {
+    if (want('S1')) {
+      const envoy = await front('none');
+      const watched = [{ name: 'envoy', pid: envoy.pid }];
+      results.closed.push({ ...(await closedLoop('S1', envoy, watched)), scenario: 'S1' });
+      await fixedRates('S1', envoy, watched);
+      for (const id of ['p256', 'rsa2048'] as const) results.cold.push({ ...(await coldLoop(`S1-cold-${id}`, envoy, watched, poolTls(id))), scenario: 'S1', variant: `new ${id} chain` });
+      await envoy.stop();
+    }
+    if (want('S2')) {
+      const envoy = await front('envoy-only');
+      const watched = [{ name: 'envoy', pid: envoy.pid }];
+      results.closed.push({ ...(await closedLoop('S2', envoy, watched)), scenario: 'S2' });
+      await fixedRates('S2', envoy, watched);
+      await envoy.stop();
+    }
+    const capture = join(work, 'check-request.bin');
+    if (want('S3') || want('Direct')) {
+      const noop = await startNoop(f, capture);
+      const envoy = await front('ext_authz', noop.authzPort);
+      const watched = [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: noop.pid }];
+      results.closed.push({ ...(await closedLoop('S3', envoy, watched)), scenario: 'S3' });
+      if (want('S3')) await fixedRates('S3', envoy, watched);
+      await envoy.stop();
+      await noop.stop();
+    }
+    if (want('S4') || want('Direct')) {
+      const bouncer = await startBouncer(f, 'bouncer-warm');
+      const envoy = await front('ext_authz', bouncer.authzPort);
+      const watched = [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: bouncer.pid }];
+      results.closed.push({ ...(await closedLoop('S4', envoy, watched)), scenario: 'S4' });
+      if (want('S4')) await fixedRates('S4', envoy, watched);
+      if (want('Direct')) {
+        const { readFileSync } = await import('node:fs');
+        const body = grpcBody(readFileSync(capture), join(work, 'check-request.grpc'));
+        const o = {
+          url: `http://127.0.0.1:${bouncer.authzPort}/envoy.service.auth.v3.Authorization/Check`,
+          clients: 2,
+          streams: 64,
+          dataFile: body,
+          headers: { 'content-type': 'application/grpc', te: 'trailers' },
+          warmupSec: 0,
+        };
+        await assertGrpcAllows(bouncer.authzPort, readFileSync(capture));
+        results.closed.push({ ...(await measure('Direct', [{ name: 'authz', pid: bouncer.pid }], () => h2load({ ...o, durationSec: WARMUP }), () => h2load({ ...o, durationSec: SECONDS }))), scenario: 'Direct' });
+      }
+      results.memory = { bouncerRssBytes: rssBytes(bouncer.pid) };
+      await envoy.stop();
+      await bouncer.stop();
+    }
+    if (want('S4q')) {
+      // The same warm path with the per-decision audit line off (log level warn).
+      const bouncer = await startBouncer(f, 'bouncer-quiet', { logLevel: 'warn' });
+      const envoy = await front('ext_authz', bouncer.authzPort);
+      results.closed.push({ ...(await closedLoop('S4q', envoy, [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: bouncer.pid }])), scenario: 'S4q' });
+      await envoy.stop();
+      await bouncer.stop();
+    }
+    if (want('S5')) {
+      // One cached verdict only: cycling through 32 distinct chains, every check misses.
+      const bouncer = await startBouncer(f, 'bouncer-cold', { certCacheEntries: 1 });
+      const envoy = await front('ext_authz', bouncer.authzPort);
+      const watched = [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: bouncer.pid }];
+      for (const id of ['p256', 'rsa2048'] as const) results.cold.push({ ...(await coldLoop(`S5-cold-${id}`, envoy, watched, poolTls(id))), scenario: 'S5', variant: `new ${id} chain` });
+      const script = join(work, 'tokens.lua');
+      writeFileSync(script, tokensLua(f.tokensFile));
+      results.cold.push({ ...(await coldLoop('S5-cold-token', envoy, watched, warmTls, script)), scenario: 'S5', variant: 'new token, same chain' });
+      results.cold.push({ ...(await coldLoop('S4-keepalive-h1', envoy, watched, warmTls, tokensLua(undefined, join(work, 'one-token.lua'), f.token))), scenario: 'S4', variant: 'same token, same chain (HTTP/1.1 baseline)' });
+      await envoy.stop();
+      await bouncer.stop();
+    }
+    if (profile) results.profile = await profileWarm(f, upstream.port, warmTls, headers);
+  } finally {
+    await upstream.stop();
+    await stopAll();
+  }
+
+  if (want('Chains')) {
+    for (const id of ['p256', 'rsa2048'] as const) {
+      const pool = f.coldPools[id];
+      const { readFileSync } = await import('node:fs');
+      const leaves = pool.certs.map((c) => readFileSync(c.chain, 'utf8').split('-----END CERTIFICATE-----')[0] + '-----END CERTIFICATE-----\n');
+      const r: ColdChainResult = await measureColdChains({ leaves, intermediatePem: pool.intermediatePem, rootPem: pool.rootPem });
+      log(`chains ${id}: ${r.missPerSec.toFixed(0)}/s per core on a cache miss, ${r.verifyPerSec.toFixed(0)}/s verifyClientChain alone, ${r.allCoresPerSec.toFixed(0)}/s on ${r.threads} threads`);
+      results.chains[id] = r;
+    }
+  }
+  results.elapsedSec = (Date.now() - started) / 1000;
+  writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  if (!args.includes('--no-report')) await writeReport(root, results);
+  log(`done in ${results.elapsedSec.toFixed(0)} s`);
+}
+
+/** A wrk script sending a different session token on every request (or one fixed token). */
+function tokensLua(tokensFile: string | undefined, out?: string, token?: string): string {
+  const lua = tokensFile
+    ? [
+        'local tokens = {}',
+        `for line in io.lines("${tokensFile}") do if #line > 0 then tokens[#tokens + 1] = line end end`,
+        'local i = math.random(#tokens)',
+        'request = function()',
+        '  i = i % #tokens + 1',
+        `  return wrk.format(nil, nil, { ["Host"] = "${HOST}", ["Cookie"] = "${SESSION_COOKIE}=" .. tokens[i] })`,
+        'end',
+        '',
+      ].join('\n')
+    : `wrk.headers["Host"] = "${HOST}"\nwrk.headers["Cookie"] = "${SESSION_COOKIE}=${token}"\n`;
+  if (out) {
+    writeFileSync(out, lua);
+    return out;
+  }
+  return lua;
+}
+
+/** Sends the captured CheckRequest once over HTTP/2 and checks bouncer answers grpc-status 0 and an OK status. */
+async function assertGrpcAllows(port: number, captured: Buffer): Promise<void> {
+  const http2 = await import('node:http2');
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(captured.length, 1);
+    const req = session.request({ ':method': 'POST', ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc', te: 'trailers' });
+    const chunks: Buffer[] = [];
+    const trailers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('trailers', resolve);
+      req.on('error', reject);
+      req.end(Buffer.concat([head, captured]));
+    });
+    if (String(trailers['grpc-status']) !== '0') throw new Error(`Direct: bouncer answered grpc-status ${String(trailers['grpc-status'])} ${String(trailers['grpc-message'])}`);
+    // CheckResponse.status (field 1) with code 0 encodes as an empty or code-0 message; a denial sets code 7.
+    const body = Buffer.concat(chunks).subarray(5);
+    if (body.length >= 4 && body[0] === 0x0a && body[2] === 0x08 && body[3] !== 0) throw new Error(`Direct: the captured request is denied (code ${body[3]})`);
+  } finally {
+    session.close();
+  }
+}
+
+/** S4 again with bouncer under --cpu-prof; returns the profile's summary. */
+async function profileWarm(f: Fixtures, upstreamPort: number, tls: TlsClient, headers: Record<string, string>): Promise<BenchResults['profile']> {
+  const dir = join(work, 'profile');
+  mkdirSync(dir, { recursive: true });
+  const bouncer = await startBouncer(f, 'bouncer-profile', { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
+  const envoy = await startEnvoy('front-profile', work, (p) => frontConfig('ext_authz', f, { ...p, upstreamPort, authzPort: bouncer.authzPort }), ENVOY_CONCURRENCY);
+  const o = { url: `https://127.0.0.1:${envoy.port}/`, ...CLOSED, headers, tls, warmupSec: 0 };
+  await h2load({ ...o, durationSec: WARMUP });
+  const r = await h2load({ ...o, durationSec: 10 });
+  log(`profile run: ${r.rps.toFixed(0)} req/s`);
+  await envoy.stop();
+  // SIGINT lets node write the profile on exit.
+  bouncer.child.kill('SIGINT');
+  await bouncer.stop();
+  await sleep(500);
+  const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
+  if (!file) throw new Error('no .cpuprofile written');
+  return summarizeProfile(join(dir, file), r.ok);
+}
+
+process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+main().catch(async (err: unknown) => {
+  process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  await stopAll();
+  process.exit(1);
+});
