@@ -104,7 +104,9 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
       ...options.connection,
     });
   // An idle pooled connection that dies emits here; without a listener that kills the process.
-  const onPoolError = (err: Error): void => logger.warn({ err }, 'tenant store: idle database connection lost');
+  const onPoolError = (err: Error): void => {
+    if (!closed) logger.warn({ err }, 'tenant store: idle database connection lost');
+  };
   pool.on('error', onPoolError);
 
   const cache = new TenantCache(cacheOptions);
@@ -434,7 +436,8 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
       setHealth(false, 'closed');
       listeners.clear();
       await listener.close();
-      pool.off('error', onPoolError);
+      // The error listener stays: a connection killed while the pool shuts down (or
+      // after, by a server restart) would otherwise be an unhandled 'error' event.
       if (ownPool) await pool.end();
     },
   };
