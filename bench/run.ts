@@ -14,7 +14,7 @@
  * bouncer), Chains (in-process chain validations per core).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,11 +106,10 @@ async function startBouncer(f: Fixtures, name: string, o: { certCacheEntries?: n
   return { ...proc, authzPort };
 }
 
-async function startNoop(f: Fixtures, capture: string): Promise<Proc & { authzPort: number }> {
+async function startNoop(capture: string): Promise<Proc & { authzPort: number }> {
   const port = await freePort();
   const proc = startProc('noop-authz', process.execPath, [fileURLToPath(new URL('./noop-authz.js', import.meta.url)), String(port), capture]);
   await waitFor('noop-authz to listen', async () => proc.output().includes('listening'));
-  void f;
   return { ...proc, authzPort: port };
 }
 
@@ -186,7 +185,7 @@ async function main(): Promise<void> {
     }
     const capture = join(work, 'check-request.bin');
     if (want('S3') || want('Direct')) {
-      const noop = await startNoop(f, capture);
+      const noop = await startNoop(capture);
       const envoy = await front('ext_authz', noop.authzPort);
       const watched = [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: noop.pid }];
       results.closed.push({ ...(await closedLoop('S3', envoy, watched)), scenario: 'S3' });
@@ -201,7 +200,6 @@ async function main(): Promise<void> {
       results.closed.push({ ...(await closedLoop('S4', envoy, watched)), scenario: 'S4' });
       if (want('S4')) await fixedRates('S4', envoy, watched);
       if (want('Direct')) {
-        const { readFileSync } = await import('node:fs');
         const body = grpcBody(readFileSync(capture), join(work, 'check-request.grpc'));
         const o = {
           url: `http://127.0.0.1:${bouncer.authzPort}/envoy.service.auth.v3.Authorization/Check`,
@@ -248,7 +246,6 @@ async function main(): Promise<void> {
   if (want('Chains')) {
     for (const id of ['p256', 'rsa2048'] as const) {
       const pool = f.coldPools[id];
-      const { readFileSync } = await import('node:fs');
       const leaves = pool.certs.map((c) => readFileSync(c.chain, 'utf8').split('-----END CERTIFICATE-----')[0] + '-----END CERTIFICATE-----\n');
       const r: ColdChainResult = await measureColdChains({ leaves, intermediatePem: pool.intermediatePem, rootPem: pool.rootPem });
       log(`chains ${id}: ${r.missPerSec.toFixed(0)}/s per core on a cache miss, ${r.verifyPerSec.toFixed(0)}/s verifyClientChain alone, ${r.allCoresPerSec.toFixed(0)}/s on ${r.threads} threads`);
