@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,9 +59,12 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'hr-key.pem'), hrSigning.keyPem, { mode: 0o600 });
   sharedCertBody = pemBody(samlSigning.certPem);
   hrCertBody = pemBody(hrSigning.certPem);
-  const spPort = await freePort();
-  spBase = `http://127.0.0.1:${spPort}`;
-  const saml = new SAML({
+  // Listen first on an ephemeral port, so no other process can take it in between.
+  let saml: SAML | undefined;
+  sp = createServer((req, res) => spHandler(saml, req, res));
+  await new Promise<void>((r) => sp.listen(0, '127.0.0.1', r));
+  spBase = `http://127.0.0.1:${(sp.address() as AddressInfo).port}`;
+  saml = new SAML({
     entryPoint: `${origin}/saml/idp/crm/sso`,
     issuer: SP_ENTITY,
     audience: SP_ENTITY,
@@ -73,30 +76,6 @@ beforeAll(async () => {
     // IdP-initiated logins (launcher tiles) carry no InResponseTo; SP-initiated ones must match.
     validateInResponseTo: ValidateInResponseTo.ifPresent,
   });
-  sp = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', spBase);
-    if (url.pathname === '/login') {
-      saml.getAuthorizeUrlAsync('from-sp', undefined, {}).then(
-        (to) => res.writeHead(302, { location: to }).end(),
-        (err: unknown) => res.writeHead(500).end(String(err)),
-      );
-      return;
-    }
-    if (url.pathname === '/acs' && req.method === 'POST') {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        const form = Object.fromEntries(new URLSearchParams(body));
-        saml.validatePostResponseAsync(form).then(
-          ({ profile }) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<p id="who">signed in to crm as ${profile?.nameID ?? '?'} relay=${form.RelayState ?? ''}</p>`),
-          (err: unknown) => res.writeHead(403, { 'content-type': 'text/html' }).end(`<p id="who">refused: ${String(err)}</p>`),
-        );
-      });
-      return;
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => sp.listen(spPort, '127.0.0.1', r));
 
   const edge = await createRootCa({ commonName: 'saas test edge CA', validDays: 2 });
   edgeCaPem = edge.certPem;
@@ -168,6 +147,35 @@ afterAll(async () => {
   await new Promise<void>((r) => (sp ? sp.close(() => r()) : r()));
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** The SaaS app: node-saml validating bouncer's responses with every check on. */
+function spHandler(saml: SAML | undefined, req: IncomingMessage, res: ServerResponse): void {
+  if (!saml) {
+    res.writeHead(503, { 'content-type': 'text/plain' }).end('sp not ready');
+    return;
+  }
+  const url = new URL(req.url ?? '/', spBase);
+  if (url.pathname === '/login') {
+    saml.getAuthorizeUrlAsync('from-sp', undefined, {}).then(
+      (to) => res.writeHead(302, { location: to }).end(),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+    return;
+  }
+  if (url.pathname === '/acs' && req.method === 'POST') {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      const form = Object.fromEntries(new URLSearchParams(body));
+      saml.validatePostResponseAsync(form).then(
+        ({ profile }) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<p id="who">signed in to crm as ${profile?.nameID ?? '?'} relay=${form.RelayState ?? ''}</p>`),
+        (err: unknown) => res.writeHead(403, { 'content-type': 'text/html' }).end(`<p id="who">refused: ${String(err)}</p>`),
+      );
+    });
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'text/plain' }).end(`sp: no route for ${req.method ?? ''} ${url.pathname}`);
+}
 
 async function signIn(page: Page, username: string): Promise<void> {
   // One IdP is allowed, so bouncer goes straight to it (no chooser).
