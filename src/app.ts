@@ -2,22 +2,29 @@ import { createPrivateKey } from 'node:crypto';
 import type { Logger } from 'pino';
 import { loadSamlIdpSigning } from './web/saml-idp/index.js';
 import { createAuthzServer, type AuthzState } from './authz/server.js';
+import type { StoreTenants } from './authz/tenant-lookup.js';
 import type { BouncerConfig } from './config/types.js';
+import { redactUrl } from './config/store-schema.js';
 import { watchConfig } from './config/watch.js';
-import { createCertVerifier } from './core/cert-verifier.js';
-import { buildTenantIndex } from './core/tenant-index.js';
-import { createMetrics, type Metrics } from './observability/metrics.js';
 import type { AuthSettings } from './core/app.js';
-import { buildHostIndex } from './core/tenant-index.js';
-import { createMemoryHandoffStore } from './sessions/handoff-store.js';
+import { createCertVerifier, type CertVerifier } from './core/cert-verifier.js';
+import { BouncerError } from './core/errors.js';
+import { buildHostIndex, buildTenantIndex } from './core/tenant-index.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createOpsServer } from './observability/ops-server.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.js';
-import { createMemoryRevocationStore, type RevocationStore } from './sessions/revocation.js';
 import { createTokenCache } from './sessions/token-cache.js';
+import { createSharedState, type SharedState } from './stores/create-shared-state.js';
+import { createPgTenantStore, type PgTenantStore } from './stores/postgres/pg-tenant-store.js';
 import { createAuthServer } from './web/auth/server.js';
 import type { IdpConnector } from './web/idp/connector.js';
 import { buildConnectors } from './web/idp/build.js';
 
+/** Which half of bouncer a process runs: both (default), ext_authz only, or the login service only. */
+export type ServeRole = 'all' | 'authz' | 'http';
+
 export interface BouncerApp {
+  /** 0 when this process does not run ext_authz (`role: 'http'`). */
   readonly authzPort: number;
   readonly httpPort: number;
   readonly metrics: Metrics;
@@ -42,15 +49,21 @@ export interface StartOptions {
    * (a non-default port, as in tests and the demo). Also `BOUNCER_AUTH_PUBLIC_URL`.
    */
   authPublicOrigin?: string;
+  /** Run both halves (default), or one of them; split roles need `store.redis` and `auth.session.keys_dir`. */
+  role?: ServeRole;
 }
 
 /** Session machinery shared by ext_authz and the login service for the life of the process. */
 interface SessionParts {
   readonly keys: KeyStore;
-  readonly revocation: RevocationStore;
-  readonly handoffs: ReturnType<typeof createMemoryHandoffStore>;
+  readonly shared: SharedState;
   readonly tokens: ReturnType<typeof createTokenCache>;
 }
+
+/** Handoff `jti`s are remembered past `exp` by more than the verifier's clock tolerance (30 s). */
+const HANDOFF_MARGIN_MS = 60_000;
+/** Processes sharing `keys_dir` re-read it this often; a new key signs only after twice that. */
+const KEY_REFRESH_MS = 60_000;
 
 function authSettings(config: BouncerConfig, origin: string | undefined): AuthSettings | undefined {
   if (!config.auth) return undefined;
@@ -61,14 +74,17 @@ function longestSession(config: BouncerConfig): number {
   return Math.max(config.auth?.sessionDurationSec ?? 0, ...config.apps.map((a) => a.sessionDurationSec), 3600);
 }
 
-function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined): AuthzState {
+function newVerifier(config: BouncerConfig): CertVerifier {
+  return createCertVerifier({ maxEntries: config.authz.cache.maxEntries, ttlMs: config.authz.cache.ttlSeconds * 1000 });
+}
+
+function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined, tenantStore: StoreTenants | undefined): AuthzState {
   const auth = authSettings(config, origin);
+  const { shared } = parts;
   return {
     tenants: buildTenantIndex(config.tenants),
-    verifier: createCertVerifier({
-      maxEntries: config.authz.cache.maxEntries,
-      ttlMs: config.authz.cache.ttlSeconds * 1000,
-    }),
+    tenantStore,
+    verifier: newVerifier(config),
     xfcc: config.authz.xfcc,
     identity:
       auth && config.auth
@@ -82,81 +98,176 @@ function toState(config: BouncerConfig, parts: SessionParts, origin: string | un
               issuer: config.auth.domain,
               authOrigin: auth.origin,
               keys: () => parts.keys,
-              revocation: parts.revocation,
-              handoffs: parts.handoffs,
+              revocation: shared.revocation,
+              handoffs: { consume: (jti, expMs, nowMs) => shared.handoffs.consume(jti, Math.max(1, expMs + HANDOFF_MARGIN_MS - nowMs), nowMs) },
               tokens: parts.tokens,
+              revocationUnknown: () => shared.health().denyingAll,
             },
           }
         : undefined,
   };
 }
 
-/** Wires config, the ext_authz server and the ops HTTP server together. */
+/**
+ * Refuses settings that would half-work: processes that must agree on
+ * sessions (a login service apart from ext_authz, or several replicas sharing
+ * Redis) but would each keep their own signing keys or revocations.
+ */
+function checkTopology(config: BouncerConfig, role: ServeRole): void {
+  if (!config.auth) return;
+  if (role !== 'all' && !config.store.redis) {
+    throw new BouncerError(
+      'ERR_CONFIG_INVALID',
+      `serve --only ${role} needs store.redis: ext_authz and the login service must share revocations, handoffs and login state`,
+    );
+  }
+  if ((role !== 'all' || config.store.redis) && config.auth.keysDir === undefined) {
+    throw new BouncerError(
+      'ERR_CONFIG_INVALID',
+      'auth.session.keys_dir is required when processes share sessions (serve --only, or store.redis): every process must sign and verify with the same keys',
+    );
+  }
+}
+
+/** Wires config, stores, the ext_authz server and the login service together. */
 export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const { logger } = options;
+  const role: ServeRole = options.role ?? 'all';
+  const runAuthz = role !== 'http';
+  const runHttp = role !== 'authz';
   const metrics = createMetrics();
   let config = options.config;
+  checkTopology(config, role);
   const origin = options.authPublicOrigin ?? (options.env ?? process.env).BOUNCER_AUTH_PUBLIC_URL;
   const nowFn = options.now ?? Date.now;
+  const redis = config.store.redis;
+  const shared = createSharedState({
+    ...(redis
+      ? { redis: { url: redis.url, keyPrefix: redis.keyPrefix, failMode: redis.revocationFailMode, graceMs: redis.revocationGraceMs } }
+      : {}),
+    userRetentionMs: longestSession(config) * 1000,
+    clock: nowFn,
+    onHealth: (h) => {
+      metrics.storeUp.set({ store: 'redis' }, h.ok ? 1 : 0);
+      if (h.ok) logger.info({ state: h.state }, 'shared store in sync');
+      else logger.warn({ state: h.state, denyingAll: h.denyingAll, error: h.error }, 'shared store out of sync');
+    },
+    onError: (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'),
+  });
+  // Not fatal: until Redis answers, the stores fail closed (revocation per its fail mode, single-use checks refuse).
+  await shared.start().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'shared store not ready; failing closed until it is'));
+  if (redis) metrics.storeUp.set({ store: 'redis' }, shared.health().ok ? 1 : 0);
+
+  let tenantStore: PgTenantStore | undefined;
+  if (runAuthz && config.store.postgres) {
+    const pgConf = config.store.postgres;
+    try {
+      tenantStore = await createPgTenantStore({ connection: { connectionString: pgConf.url }, cache: { maxEntries: pgConf.cacheMaxEntries }, logger });
+    } catch (err) {
+      await shared.close();
+      throw new BouncerError('ERR_STORE_UNAVAILABLE', `cannot open the tenant store at ${redactUrl(pgConf.url)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const storeTenants: StoreTenants | undefined = tenantStore && config.store.postgres ? { store: tenantStore, timeoutMs: config.store.postgres.lookupTimeoutMs } : undefined;
+
   const parts: SessionParts = {
     keys: await openKeyStore({
       dir: config.auth?.keysDir,
       rotateAfterDays: config.auth?.keyRotationDays ?? 30,
       overlapMs: keyOverlapMs(longestSession(config)),
       nowMs: nowFn(),
+      clock: nowFn,
+      // Only when another process may read the same directory: otherwise a new key can sign at once.
+      publishDelayMs: role !== 'all' || redis ? 2 * KEY_REFRESH_MS : 0,
     }),
-    revocation: createMemoryRevocationStore({ userRetentionMs: longestSession(config) * 1000 }),
-    handoffs: createMemoryHandoffStore(),
+    shared,
     tokens: createTokenCache(),
   };
-  let connectors = buildConnectors(config.idps);
+  const samlReplay = { remember: (id: string, expiresAtMs: number, nowMs: number) => shared.samlAssertions.consume(id, Math.max(1, expiresAtMs - nowMs), nowMs) };
+  let connectors = buildConnectors(config.idps, new Map(), { samlReplay });
   let connectorView: ReadonlyMap<string, IdpConnector> = new Map([...connectors].map(([k, v]) => [k, v.connector]));
-  let state = toState(config, parts, origin);
+  let state = toState(config, parts, origin, storeTenants);
+  // A tenant's CA or CRL may have changed: drop every cached certificate verdict (changes are rare; verdicts are cheap to redo).
+  const unsubscribe = tenantStore?.onChange(() => {
+    state = { ...state, verifier: newVerifier(config) };
+  });
   const rotation = setInterval(() => {
     parts.keys.rotateIfDue(nowFn()).catch((err: unknown) => logger.error({ err }, 'session key rotation failed'));
-  }, 60_000);
+  }, KEY_REFRESH_MS);
   rotation.unref();
+  const storeGauges = setInterval(() => {
+    if (tenantStore) metrics.storeUp.set({ store: 'postgres' }, tenantStore.health().healthy ? 1 : 0);
+    if (redis) metrics.storeUp.set({ store: 'redis' }, shared.health().ok ? 1 : 0);
+  }, 1_000);
+  storeGauges.unref();
+  if (tenantStore) metrics.storeUp.set({ store: 'postgres' }, 1);
   metrics.tenants.set(config.tenants.length);
   metrics.configLastReloadSuccess.set(1);
   metrics.configLastReloadTimestamp.set(Date.now() / 1000);
 
   let serving = true;
-  const authz = createAuthzServer({ getState: () => state, logger, metrics, ...(options.now ? { now: options.now } : {}) });
-  // SaaS apps (SAML IdP, OIDC provider) and the launcher need the login service's signing pair.
-  const samlSigning = config.auth ? await loadSamlIdpSigning(config.auth, nowFn()) : undefined;
-  const oidcJwk = samlSigning ? { ...createPrivateKey(samlSigning.keyPem).export({ format: 'jwk' }), use: 'sig', alg: 'RS256' } : undefined;
-  const ops = createAuthServer({
-    ...(samlSigning && oidcJwk ? { saas: { samlSigning: () => samlSigning, oidcSigningJwks: [oidcJwk] } } : {}),
-    config: () => config,
-    keys: parts.keys,
-    revocation: parts.revocation,
-    connectors: () => connectorView,
-    logger,
-    clock: nowFn,
-    ...(origin !== undefined ? { publicBaseUrl: origin } : {}),
-    extraRoutes: {
-      '/metrics': async () => ({ status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-      '/readyz': async () =>
-        serving
-          ? { status: 200, contentType: 'application/json', body: '{"status":"ready"}' }
-          : { status: 503, contentType: 'application/json', body: '{"status":"stopping"}' },
+  const readiness = (): { ready: boolean; body: Record<string, unknown> } => {
+    const stores: Record<string, unknown> = {};
+    let ready = serving;
+    if (tenantStore) {
+      const h = tenantStore.health();
+      stores['postgres'] = h.healthy ? 'up' : `down: ${h.reason ?? 'unknown'}`;
+      // Cached tenants keep being served, but a replica that cannot load new ones should not take new traffic first.
+      ready &&= h.healthy;
+    }
+    if (redis) {
+      const h = shared.health();
+      stores['redis'] = h.ok ? 'up' : `${h.state}${h.error ? `: ${h.error}` : ''}`;
+      ready &&= h.ok;
+    }
+    return { ready, body: { status: !serving ? 'stopping' : ready ? 'ready' : 'degraded', role, ...(Object.keys(stores).length > 0 ? { stores } : {}) } };
+  };
+  const opsRoutes = {
+    '/metrics': async () => ({ status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    '/readyz': async () => {
+      const r = readiness();
+      return { status: r.ready ? 200 : 503, contentType: 'application/json', body: JSON.stringify(r.body) };
     },
-  });
+  };
+  const authz = runAuthz ? createAuthzServer({ getState: () => state, logger, metrics, ...(options.now ? { now: options.now } : {}) }) : undefined;
+  // SaaS apps (SAML IdP, OIDC provider) and the launcher need the login service's signing pair.
+  const samlSigning = runHttp && config.auth ? await loadSamlIdpSigning(config.auth, nowFn()) : undefined;
+  const oidcJwk = samlSigning ? { ...createPrivateKey(samlSigning.keyPem).export({ format: 'jwk' }), use: 'sig', alg: 'RS256' } : undefined;
+  const http = runHttp
+    ? createAuthServer({
+        ...(samlSigning && oidcJwk ? { saas: { samlSigning: () => samlSigning, oidcSigningJwks: [oidcJwk] } } : {}),
+        config: () => config,
+        keys: parts.keys,
+        revocation: shared.revocation,
+        transactions: shared.transactions,
+        flushRevocations: () => shared.revocation.flush(),
+        connectors: () => connectorView,
+        logger,
+        clock: nowFn,
+        ...(origin !== undefined ? { publicBaseUrl: origin } : {}),
+        extraRoutes: opsRoutes,
+      })
+    : createOpsServer(opsRoutes);
 
   const apply = (next: BouncerConfig): void => {
     let nextConnectors: ReturnType<typeof buildConnectors>;
     try {
-      nextConnectors = buildConnectors(next.idps, connectors);
+      checkTopology(next, role);
+      nextConnectors = buildConnectors(next.idps, connectors, { samlReplay });
     } catch (err) {
       metrics.configReloads.inc({ result: 'failure' });
       metrics.configLastReloadSuccess.set(0);
       logger.error({ err: { message: (err as Error).message } }, 'config reload failed (identity provider setup); keeping the last good config');
       return;
     }
+    if (JSON.stringify(next.store) !== JSON.stringify(config.store)) {
+      logger.warn('store settings changed; they take effect on the next restart');
+      next = { ...next, store: config.store };
+    }
     config = next;
     connectors = nextConnectors;
     connectorView = new Map([...connectors].map(([k, v]) => [k, v.connector]));
-    state = toState(next, parts, origin);
+    state = toState(next, parts, origin, storeTenants);
     metrics.tenants.set(next.tenants.length);
     metrics.configReloads.inc({ result: 'success' });
     metrics.configLastReloadSuccess.set(1);
@@ -177,18 +288,35 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   });
   if (options.watch === false) watcher.close();
 
-  let authzPort: number;
+  const stopStores = async (): Promise<void> => {
+    clearInterval(rotation);
+    clearInterval(storeGauges);
+    unsubscribe?.();
+    await tenantStore?.close();
+    await shared.close();
+  };
+  let authzPort = 0;
   let httpPort: number;
   try {
-    authzPort = await authz.listen(config.listen.authz.host, config.listen.authz.port);
-    httpPort = await ops.listen(config.listen.http.host, config.listen.http.port);
+    if (authz) authzPort = await authz.listen(config.listen.authz.host, config.listen.authz.port);
+    httpPort = await http.listen(config.listen.http.host, config.listen.http.port);
   } catch (err) {
     watcher.close();
-    await authz.close(0);
-    await ops.close();
+    await authz?.close(0);
+    await http.close();
+    await stopStores();
     throw err;
   }
-  logger.info({ authz: `${config.listen.authz.host}:${authzPort}`, http: `${config.listen.http.host}:${httpPort}`, tenants: config.tenants.length }, 'bouncer listening');
+  logger.info(
+    {
+      role,
+      ...(authz ? { authz: `${config.listen.authz.host}:${authzPort}` } : {}),
+      http: `${config.listen.http.host}:${httpPort}`,
+      tenants: tenantStore ? 'postgres' : config.tenants.length,
+      sharedState: shared.backend,
+    },
+    'bouncer listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -200,10 +328,12 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     close(graceMs) {
       closing ??= (async () => {
         serving = false;
-        clearInterval(rotation);
         watcher.close();
-        await authz.close(graceMs);
-        await ops.close();
+        await authz?.close(graceMs);
+        await http.close();
+        // Revocations made here must reach the shared store before we go.
+        await shared.revocation.flush().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'revocations not yet shared at shutdown'));
+        await stopStores();
       })();
       return closing;
     },

@@ -11,6 +11,7 @@ import type { App, AuthSettings } from '../core/app.js';
 import type { ServiceTokenEntry } from '../core/service-token.js';
 import type { HostIndex, TenantIndex } from '../core/tenant-index.js';
 import { runSessionGate, type SessionGateDeps } from './session-gate.js';
+import { lookupTenants, type StoreTenants } from './tenant-lookup.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import type { Metrics } from '../observability/metrics.js';
 import { toCheckInput, type CheckRequestMessage } from './check-request.js';
@@ -21,7 +22,10 @@ export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
 
 /** What one decision needs from config; swapped as a whole on reload. */
 export interface AuthzState {
+  /** The config file's tenants; ignored when `tenantStore` is set. */
   readonly tenants: TenantIndex;
+  /** Tenants in PostgreSQL (`store.postgres`), looked up per request through the store's cache. */
+  readonly tenantStore?: StoreTenants | undefined;
   readonly verifier: CertVerifier;
   readonly xfcc: { readonly trustedHop: boolean; readonly maxElements: number };
   /** Apps, login service and session machinery; absent when no app is configured. */
@@ -81,13 +85,19 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     const { input: raw, headers, cookie } = toCheckInput(request, { countryHeader: identity?.countryHeader });
     const nowMs = now();
     let input: CheckInput = raw;
+    let tenants = state.tenants;
+    if (state.tenantStore) {
+      const looked = await lookupTenants(raw, state.tenantStore);
+      if (looked.kind === 'deny') return { decision: looked.decision, input: raw, headers };
+      tenants = looked.tenants;
+    }
     if (identity) {
       const gate = await runSessionGate(raw, cookie, identity.gate, nowMs);
       if (gate.kind === 'answer') return { decision: gate.decision, input: raw, headers };
       input = { ...raw, session: gate.session };
     }
     const decision = evaluate(input, {
-      tenants: state.tenants,
+      tenants,
       verifier: state.verifier,
       xfcc: state.xfcc,
       nowMs,

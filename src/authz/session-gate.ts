@@ -4,7 +4,6 @@ import { appSessionFromHandoff, signSession, verifyHandoff, type SessionClaims, 
 import { statusFor } from '../core/reasons.js';
 import { normalizeHost, resolveTenant, type HostIndex } from '../core/tenant-index.js';
 import { APP_COOKIE, clearCookie, readCookie, serializeCookie } from '../sessions/cookies.js';
-import type { HandoffStore } from '../sessions/handoff-store.js';
 import type { RevocationStore } from '../sessions/revocation.js';
 import type { TokenCache } from '../sessions/token-cache.js';
 
@@ -20,8 +19,15 @@ export interface SessionGateDeps {
   readonly authOrigin: string;
   keys(): { current(): SigningKey; verifyKeys(): VerifyKeys };
   readonly revocation: RevocationStore;
-  readonly handoffs: HandoffStore;
+  /** Single use of handoff `jti`s: in memory, or the fleet's shared store (async; rejects when it cannot tell). */
+  readonly handoffs: { consume(jti: string, expMs: number, nowMs: number): boolean | Promise<boolean> };
   readonly tokens: TokenCache;
+  /**
+   * True while revocation state is unknown (shared store lost past its grace,
+   * fail mode `closed`): sessions are refused with 503 `state_unavailable`
+   * instead of sending users to a login that cannot help.
+   */
+  readonly revocationUnknown?: () => boolean;
 }
 
 /** Either a finished answer (handoff, logout) or the session state to decide with. */
@@ -32,7 +38,7 @@ function pathOnly(path: string): string {
   return q >= 0 ? path.slice(0, q) : path;
 }
 
-function answer(app: App, reason: 'handoff_invalid' | 'session_established' | 'signed_out', detail: string, extra: { location?: string; setCookies?: string[] } = {}): GateResult {
+function answer(app: App, reason: 'handoff_invalid' | 'session_established' | 'signed_out' | 'state_unavailable', detail: string, extra: { location?: string; setCookies?: string[] } = {}): GateResult {
   return {
     kind: 'answer',
     decision: {
@@ -71,7 +77,11 @@ export async function runSessionGate(input: CheckInput, cookieHeader: string | u
       setCookies: [clearCookie(APP_COOKIE)],
     });
   }
-  return { kind: 'session', session: (await readSession(cookieHeader, app, deps, nowMs)).state };
+  const read = await readSession(cookieHeader, app, deps, nowMs);
+  if (read.state.status === 'invalid' && read.state.reason === 'session_revoked' && deps.revocationUnknown?.() === true) {
+    return answer(app, 'state_unavailable', 'bouncer cannot reach its shared store to check whether this session was revoked; try again shortly');
+  }
+  return { kind: 'session', session: read.state };
 }
 
 async function readSession(
@@ -126,7 +136,13 @@ async function completeHandoff(input: CheckInput, app: App, host: string, deps: 
     return answer(app, 'handoff_invalid', 'the sign-in link returns to another host');
   }
   if (deps.revocation.isRevoked(claims, nowMs)) return answer(app, 'handoff_invalid', 'this session was revoked; please sign in again');
-  if (!deps.handoffs.consume(claims.jti, claims.exp * 1000, nowMs)) {
+  let fresh: boolean;
+  try {
+    fresh = await deps.handoffs.consume(claims.jti, claims.exp * 1000, nowMs);
+  } catch (err) {
+    return answer(app, 'state_unavailable', `cannot check that this sign-in link is unused: ${(err as Error).message}; try again shortly`);
+  }
+  if (!fresh) {
     return answer(app, 'handoff_invalid', 'this sign-in link was already used; please sign in again');
   }
   const session = await signSession(appSessionFromHandoff(claims), deps.keys().current(), nowMs);

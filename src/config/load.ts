@@ -10,6 +10,7 @@ import { resolveIdentity, type IdentityResult } from './identity-resolve.js';
 import { resolveSaasApps, type SaasResult } from './saas-resolve.js';
 import { NodeReader, type Anchor } from './node-reader.js';
 import { readConfigShape, type RawConfig, type RawTenant } from './schema.js';
+import { resolveStore, type StoreConfig } from './store-schema.js';
 import { loadTrustStores, type ParseCache, type TrustResult } from './trust.js';
 import type { BouncerConfig } from './types.js';
 import { parseListenAddress } from './values.js';
@@ -87,6 +88,7 @@ export async function attemptConfigLoad(path: string, env: NodeJS.ProcessEnv = p
   const raw = readConfigShape(doc.contents, reader);
   applyEnvOverrides(raw, env, reader);
   checkTenantsDistinct(raw.tenants, reader);
+  const store = resolveStore(raw.store, env, reader);
   const warnings = [...raw.warnings];
   const trust = await loadTrustStores(raw.tenants, { baseDir: dirname(source), now, reader, warnings, stamps, previous: options.previous });
   const identityCtx = { baseDir: dirname(source), env, reader, warnings, stamps };
@@ -94,7 +96,7 @@ export async function attemptConfigLoad(path: string, env: NodeJS.ProcessEnv = p
   const saas = await resolveSaasApps(raw.identity, identity, identityCtx, now);
 
   if (reader.issues.length > 0) return { ok: false, error: new ConfigError(inReadingOrder(reader.issues)), stamps, parsed: trust.parsed };
-  const config = buildConfig(source, raw, trust, identity, saas, warnings);
+  const config = buildConfig(source, raw, store, trust, identity, saas, warnings);
   return { ok: true, config, stamps, parsed: trust.parsed };
 }
 
@@ -182,7 +184,7 @@ function inReadingOrder(issues: readonly ConfigIssue[]): ConfigIssue[] {
     .map((x) => x.issue);
 }
 
-function buildConfig(source: string, raw: RawConfig, trust: TrustResult, identity: IdentityResult, saas: SaasResult, warnings: readonly string[]): BouncerConfig {
+function buildConfig(source: string, raw: RawConfig, store: StoreConfig, trust: TrustResult, identity: IdentityResult, saas: SaasResult, warnings: readonly string[]): BouncerConfig {
   const tenants: Tenant[] = raw.tenants.map((t) => {
     const trustStore = trust.stores.get(t.index);
     // Without issues every tenant has a name, a mode and (unless off) a store; anything else is our bug.
@@ -207,6 +209,7 @@ function buildConfig(source: string, raw: RawConfig, trust: TrustResult, identit
     listen: raw.listen,
     authz: raw.authz,
     log: raw.log,
+    store,
     tenants,
     auth: identity.auth && { ...identity.auth, samlIdp: saas.samlIdp },
     idps: identity.idps,

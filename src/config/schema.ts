@@ -3,6 +3,7 @@ import type { MtlsMode } from '../core/tenant.js';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './defaults.js';
 import { readIdentityShape, IDENTITY_KEYS, type RawIdentity } from './identity-schema.js';
 import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
+import { readStoreShape, STORE_KEYS, type RawStore } from './store-schema.js';
 import { describe, joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
 import type { BouncerConfig, HostPort } from './types.js';
 import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenAddress } from './values.js';
@@ -12,7 +13,7 @@ import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenA
  * tools (Helm charts, the demo, docs) write it; the loaded config is camelCase.
  */
 export const CONFIG_KEYS = {
-  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens'],
+  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store'],
   listen: ['authz', 'http'],
   authz: ['xfcc', 'cache'],
   xfcc: ['trusted_hop', 'max_elements'],
@@ -22,10 +23,11 @@ export const CONFIG_KEYS = {
   mtls: ['mode', 'ca', 'crl', 'stale_crl', 'exempt_paths'],
   ...IDENTITY_KEYS,
   ...SAAS_KEYS,
+  ...STORE_KEYS,
 } as const;
 
 /** Top-level sections a later version will read; named so the error says "not yet", not "typo". */
-export const RESERVED_ROOT_KEYS = ['store'] as const;
+export const RESERVED_ROOT_KEYS: readonly string[] = [];
 
 /** Top-level keys people write from other products' configs (or earlier drafts of ours), with where the setting lives. */
 export const MOVED_ROOT_KEYS: RefusedKeys = {
@@ -69,6 +71,8 @@ export interface RawConfig {
   authz: BouncerConfig['authz'];
   log: BouncerConfig['log'];
   tenants: RawTenant[];
+  /** `store`, shape-checked; URLs resolved against the environment in `resolveStore`. */
+  store: RawStore;
   /** `auth`, `idps`, `apps` and `service_tokens`, shape-checked; cross-checked and read in `resolveIdentity`. */
   identity: RawIdentity;
   /** Warnings found while reading the shape (such as a setting that has no effect). */
@@ -89,6 +93,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
     },
     log: { level: CONFIG_DEFAULTS.log.level },
     tenants: [],
+    store: { postgres: undefined, redis: undefined },
     identity: { auth: undefined, authKey: null, appsKey: null, idps: [], apps: [], serviceTokens: [], saasApps: [], saasAppsKey: null },
     warnings: [],
   };
@@ -114,12 +119,18 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
     if (level) raw.log = { level: reader.oneOf(level.value, 'log.level', LOG_LEVELS) ?? raw.log.level };
   }
 
+  raw.store = readStoreShape(top.get('store'), reader);
   raw.identity = readIdentityShape(top, reader, raw.warnings);
   const saas = readSaasAppsShape(top, reader, raw.warnings);
   raw.identity.saasApps = saas.apps;
   raw.identity.saasAppsKey = saas.key;
 
   const tenants = top.get('tenants');
+  if (raw.store.postgres) {
+    // Two sources of tenants would disagree about who owns a hostname; the database is the one that replicas share.
+    if (tenants) reader.issue(tenants.key, 'tenants', 'tenants live in PostgreSQL when store.postgres is set: remove this list and add them with `bouncer tenant add` (the admin API)');
+    return raw;
+  }
   if (!tenants) {
     // An identity-only deployment has apps and no mTLS tenants.
     if (!top.has('apps') && !top.has('saas_apps')) reader.issue(root, 'tenants', 'tenants is required: list the tenants bouncer serves (or the apps, for identity-only access)');

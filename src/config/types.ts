@@ -1,5 +1,6 @@
 import type { CompiledPolicy } from '../core/policy/types.js';
 import type { Tenant } from '../core/tenant.js';
+import type { StoreConfig } from './store-schema.js';
 
 export interface HostPort {
   readonly host: string;
@@ -37,6 +38,9 @@ export interface BouncerConfig {
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   };
+  /** PostgreSQL (tenants) and Redis (shared state); both undefined in the default, serverless mode. */
+  readonly store: StoreConfig;
+  /** The tenants of this file; empty when they live in PostgreSQL (`store.postgres`). */
   readonly tenants: readonly Tenant[];
   /** The login service; present whenever any app is configured. */
   readonly auth: AuthConfig | undefined;

@@ -182,7 +182,8 @@ export function evaluate(input: CheckInput, ctx: EvaluateContext): Decision {
       const sniTenant = sniHost === '' ? undefined : resolveTenant(ctx.tenants, sniHost);
       // One tenant's connection (and the certificate it presented) must never carry
       // requests for another tenant's hostname, as HTTP/2 coalescing would allow.
-      if (sniTenant !== tenant) {
+      // By name: a store may hand out one object per hostname for the same tenant.
+      if (sniTenant?.name !== tenant?.name) {
         return deny('sni_host_mismatch', `TLS server name ${sniHost || input.sni} does not belong to the tenant serving ${host}`, tenant);
       }
     }

@@ -30,6 +30,10 @@ export const DENY_REASONS = {
   handoff_invalid: 400,
   session_established: 302,
   signed_out: 302,
+  /** The tenant store (PostgreSQL) could not say who serves this host, and it is not cached. */
+  tenant_store_unavailable: 503,
+  /** The shared store (Redis) could not answer a check that needs it: revocations or a single-use handoff. */
+  state_unavailable: 503,
 } as const satisfies Record<string, number>;
 
 export type DenyReason = keyof typeof DENY_REASONS;

@@ -15,6 +15,8 @@ export interface Metrics {
   readonly configLastReloadSuccess: Gauge;
   readonly configLastReloadTimestamp: Gauge;
   readonly tenants: Gauge;
+  /** 1 while a configured store (postgres, redis) is reachable and in sync, else 0. */
+  readonly storeUp: Gauge<'store'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -67,6 +69,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     tenants: new Gauge({
       name: 'bouncer_tenants',
       help: 'Tenants in the config in force.',
+      registers: [registry],
+    }),
+    storeUp: new Gauge({
+      name: 'bouncer_store_up',
+      help: 'Whether a configured store is reachable and in sync (1) or not (0); absent when the store is not configured.',
+      labelNames: ['store'],
       registers: [registry],
     }),
   };

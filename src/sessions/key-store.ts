@@ -35,6 +35,16 @@ export interface KeyStoreOptions {
   overlapMs: number;
   /** Clock at open: generates the first key and drops expired ones. */
   nowMs: number;
+  /**
+   * A new key verifies at once but signs only once it is this old, so every
+   * process sharing the directory has loaded it (each re-reads the directory
+   * on {@link KeyStore.rotateIfDue}) before the first token signed with it
+   * arrives. Set it above the refresh interval when processes share keys.
+   * Default 0.
+   */
+  publishDelayMs?: number;
+  /** Time source for {@link KeyStore.current}; default `Date.now`. */
+  clock?: () => number;
 }
 
 /** Public JWK as published in the JWKS. */
@@ -155,7 +165,14 @@ export async function openKeyStore(o: KeyStoreOptions): Promise<KeyStore> {
 
   return {
     current() {
-      const k = newest();
+      const delay = o.publishDelayMs ?? 0;
+      let k = newest();
+      if (delay > 0) {
+        const nowMs = (o.clock ?? Date.now)();
+        // The newest key old enough to be known everywhere; else the oldest, which every process sorts first.
+        const published = keys.findLast((x) => nowMs - x.createdAtMs >= delay);
+        k = published ?? keys[0] ?? k;
+      }
       return { kid: k.kid, alg: k.alg, privateKey: k.privateKey };
     },
     verifyKeys: () => verifyKeys,

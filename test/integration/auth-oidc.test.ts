@@ -11,7 +11,8 @@ import { AUTH_COOKIE } from '../../src/sessions/cookies.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from '../../src/sessions/key-store.js';
 import { createMemoryRevocationStore } from '../../src/sessions/revocation.js';
 import { createAuthServer, TX_COOKIE, type AuthServer } from '../../src/web/auth/server.js';
-import { createMemoryTransactionStore, type LoginTransactionStore } from '../../src/web/auth/transactions.js';
+import { createMemorySharedTransactionStore } from '../../src/stores/memory/transaction-store.js';
+import type { SharedTransactionStore } from '../../src/stores/shared-state.js';
 import type { IdpConnector } from '../../src/web/idp/connector.js';
 import { createOidcConnector } from '../../src/web/idp/oidc.js';
 import { CookieJar, startOidcIdp, type OidcIdp, type OidcIdpUser } from '../helpers/oidc-idp.js';
@@ -63,12 +64,11 @@ beforeAll(async () => {
   ]);
   keys = await openKeyStore({ dir: undefined, rotateAfterDays: 30, overlapMs: keyOverlapMs(3600), nowMs: Date.now() });
   // A store whose secrets the test can corrupt, standing in for a tampered server-side record.
-  const inner = createMemoryTransactionStore();
-  const transactions: LoginTransactionStore = {
-    put: (tx, n) => inner.put(tx, n),
-    size: () => inner.size(),
-    take(id, n) {
-      const r = inner.take(id, n);
+  const inner = createMemorySharedTransactionStore({ clock: () => now });
+  const transactions: SharedTransactionStore = {
+    put: (tx, ttl) => inner.put(tx, ttl),
+    async take(id) {
+      const r = await inner.take(id);
       if (!r.ok || !tamperNonce) return r;
       return { ok: true, tx: { ...r.tx, secrets: { ...r.tx.secrets, nonce: 'tampered' } } };
     },

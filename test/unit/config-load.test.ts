@@ -153,7 +153,7 @@ const CASES: BadCase[] = [
     yaml: ['listen:', '  authz: 127.0.0.1:0', 'tenant:', ...tenant('acme', 'pay.acme.test')],
     issues: [
       { line: 1, at: 'listen', field: 'tenants', message: 'tenants is required: list the tenants bouncer serves (or the apps, for identity-only access)' },
-      { line: 3, at: 'tenant', field: 'tenant', message: "unknown field 'tenant' (did you mean 'tenants'?); expected one of listen, authz, log, tenants, auth, idps, apps, saas_apps, service_tokens" },
+      { line: 3, at: 'tenant', field: 'tenant', message: "unknown field 'tenant' (did you mean 'tenants'?); expected one of listen, authz, log, tenants, auth, idps, apps, saas_apps, service_tokens, store" },
     ],
   },
   {
@@ -162,9 +162,32 @@ const CASES: BadCase[] = [
     issues: [{ line: 4, at: 'exempt_path', field: 'tenants[0].mtls.exempt_path', message: /^unknown field 'exempt_path' \(did you mean 'exempt_paths'\?\)/ }],
   },
   {
-    name: 'a section of a later version',
-    yaml: ['store: {}', 'tenants: []'],
-    issues: [{ line: 1, at: 'store', field: 'store', message: "'store' is reserved for a later version of bouncer and is not supported yet" }],
+    name: 'store.postgres without a URL',
+    yaml: ['store:', '  postgres: { cache_max_entries: 1000 }'],
+    issues: [{ line: 2, at: '{', field: 'store.postgres.url', message: 'url is required (or url_env, or the BOUNCER_POSTGRES_URL environment variable)' }],
+  },
+  {
+    name: 'store URLs of the wrong kind, and a bad fail mode',
+    yaml: ['store:', '  postgres: { url: "mysql://db/x" }', '  redis:', '    url: "http://cache:6379"', '    revocation_fail_mode: open'],
+    issues: [
+      { line: 2, at: '{', field: 'store.postgres.url', message: 'must be a postgres: or postgresql: URL for PostgreSQL; got mysql:' },
+      { line: 4, at: 'url', field: 'store.redis.url', message: 'must be a redis: or rediss: URL for Redis; got http:' },
+      { line: 5, at: 'open', field: 'store.redis.revocation_fail_mode', message: "revocation_fail_mode must be one of closed, open-cached; got 'open'" },
+    ],
+  },
+  {
+    name: 'tenants in the file and in PostgreSQL',
+    yaml: ['store:', '  postgres: { url: "postgres://db/bouncer" }', 'tenants: []'],
+    issues: [{ line: 3, at: 'tenants', field: 'tenants', message: /^tenants live in PostgreSQL when store.postgres is set/ }],
+  },
+  {
+    name: 'store URL from an unset variable, and both url and url_env',
+    yaml: ['store:', '  postgres: { url_env: PG_URL_NOT_SET }', '  redis: { url: "redis://a", url_env: REDIS_URL }', 'tenants: []'],
+    issues: [
+      { line: 2, at: '{', field: 'store.postgres.url_env', message: 'environment variable PG_URL_NOT_SET is not set' },
+      { line: 3, at: 'REDIS_URL', field: 'store.redis.url_env', message: 'give either url or url_env, not both' },
+      { line: 4, at: 'tenants', field: 'tenants', message: /^tenants live in PostgreSQL/ },
+    ],
   },
   {
     name: 'bad mtls mode',
@@ -315,7 +338,7 @@ const CASES: BadCase[] = [
   {
     name: 'the file is a list, not a mapping',
     yaml: ['- tenants: []'],
-    issues: [{ line: 1, at: '-', field: '(root)', message: 'the config must be a mapping of listen, authz, log, tenants, auth, idps, apps, saas_apps, service_tokens; got a list' }],
+    issues: [{ line: 1, at: '-', field: '(root)', message: 'the config must be a mapping of listen, authz, log, tenants, auth, idps, apps, saas_apps, service_tokens, store; got a list' }],
   },
   {
     name: 'mtls that is not a mapping (and nothing piled on top)',

@@ -140,3 +140,31 @@ test('files: junk JSON is a config error naming the file; unrelated files are ig
 test('rejects a non-positive rotation interval', async () => {
   await expect(openKeyStore(base({ rotateAfterDays: 0 }))).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
 });
+
+test('publish delay: a new key verifies at once but signs only once every process has had time to load it', async () => {
+  let now = T0;
+  const clock = (): number => now;
+  const delay = 120_000;
+  const a = await openKeyStore(base({ dir, publishDelayMs: delay, clock }));
+  // The only key signs at once, however young: there is nothing older to fall back on.
+  const first = a.current().kid;
+  const b = await openKeyStore(base({ dir, nowMs: T0 + 1000, publishDelayMs: delay, clock }));
+  expect(b.current().kid).toBe(first);
+
+  now = T0 + 30 * DAY;
+  await a.rotateIfDue(now);
+  const fresh = a.jwks().keys.map((k) => k.kid).find((k) => k !== first) as string;
+  expect(fresh).toBeDefined();
+  // Within the delay the old key keeps signing, on the rotating process too…
+  expect(a.current().kid).toBe(first);
+  expect(a.verifyKeys().get(fresh)).toBeDefined();
+  now += delay - 1;
+  expect(a.current().kid).toBe(first);
+  // …and once it has passed, both processes (b after its periodic re-read) sign with the new key.
+  now += 1;
+  await b.rotateIfDue(now);
+  expect(a.current().kid).toBe(fresh);
+  expect(b.current().kid).toBe(fresh);
+  const token = await signSession(claims(now), a.current(), now);
+  expect((await verifySession(token, { keys: b.verifyKeys(), issuer: 'auth', audience: 'wiki', nowMs: now })).ok).toBe(true);
+});

@@ -24,7 +24,10 @@ import type { RevocationStore } from '../../sessions/revocation.js';
 import { LoginError, type IdpConnector, type LoginErrorCode } from '../idp/connector.js';
 import { CONTENT_SECURITY_POLICY, renderChooserPage, renderDenyPage, renderSignedOutPage } from './pages.js';
 import { validateReturnUrl, type ReturnUrlProblem } from './return-url.js';
-import { createMemoryTransactionStore, LOGIN_TRANSACTION_TTL_MS, type LoginTransactionStore } from './transactions.js';
+import { LOGIN_TRANSACTION_TTL_MS } from './transactions.js';
+import { createMemorySharedTransactionStore } from '../../stores/memory/transaction-store.js';
+import type { SharedTransactionStore } from '../../stores/shared-state.js';
+import { SharedStateError } from '../../stores/shared-state-errors.js';
 
 /** Cookie binding a login transaction to the browser that started it. */
 export const TX_COOKIE = '__Host-bouncer_tx';
@@ -60,8 +63,10 @@ export interface AuthServerDeps {
    * for IdP callback URLs. Default `https://<auth.domain>`.
    */
   publicBaseUrl?: string;
-  /** Login transaction store; default in memory (10 min TTL, 10 000 pending). */
-  transactions?: LoginTransactionStore;
+  /** Login transaction store (Redis when replicas share logins); default in memory (10 000 pending). */
+  transactions?: SharedTransactionStore;
+  /** After a logout, wait until the revocation is in the shared store (so every replica refuses the session). */
+  flushRevocations?: () => Promise<void>;
   /**
    * Fastify `trustProxy`: whose `X-Forwarded-For` to believe for the client IP
    * the policies see. Default false (the socket peer). Behind Envoy, set it to
@@ -112,6 +117,7 @@ const LOGIN_ERROR_STATUS: Readonly<Record<LoginErrorCode, number>> = {
   login_not_member: 403,
   login_saml_invalid: 400,
   login_email_unverified: 403,
+  login_unavailable: 503,
 };
 
 const LOGIN_ERROR_TEXT: Readonly<Record<LoginErrorCode, string>> = {
@@ -125,6 +131,7 @@ const LOGIN_ERROR_TEXT: Readonly<Record<LoginErrorCode, string>> = {
   login_not_member: 'Your account is not a member of an allowed organization.',
   login_saml_invalid: 'The SAML response could not be verified.',
   login_email_unverified: 'Your email address is not verified at the identity provider.',
+  login_unavailable: 'Sign-in is unavailable for a moment (bouncer cannot reach its shared store). Please try again shortly.',
 };
 
 /**
@@ -138,7 +145,16 @@ const LOGIN_ERROR_TEXT: Readonly<Record<LoginErrorCode, string>> = {
  * ```
  */
 export function createAuthServer(deps: AuthServerDeps): AuthServer {
-  const transactions = deps.transactions ?? createMemoryTransactionStore();
+  const transactions = deps.transactions ?? createMemorySharedTransactionStore({ clock: deps.clock });
+  /** Shared-store failures become a login error with its own code, never an accepted login. */
+  const shared = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof SharedStateError) throw new LoginError('login_unavailable', `${what}: ${err.message}`);
+      throw err;
+    }
+  };
   const app = fastify({
     // Typed as fastify's base logger so route modules take a plain FastifyInstance.
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -330,7 +346,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   async function beginLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig, connector: IdpConnector, rd: URL, nowMs: number): Promise<FastifyReply> {
     const id = randomBytes(32).toString('base64url');
     const { redirectUrl, secrets } = await connector.start({ callbackUrl: `${baseUrl(auth)}/callback/${connector.id}`, transactionId: id });
-    transactions.put({ id, idp: connector.id, app: app.name, rd: rd.href, secrets, createdMs: nowMs }, nowMs);
+    await shared('saving the login transaction', () => transactions.put({ id, idp: connector.id, app: app.name, rd: rd.href, secrets, createdMs: nowMs }, LOGIN_TRANSACTION_TTL_MS));
     // SameSite=None: a SAML POST binding arrives as a cross-site POST, which
     // would not carry a Lax cookie. The cookie only binds; it grants nothing.
     reply.header('set-cookie', `${TX_COOKIE}=${id}; Max-Age=${Math.floor(LOGIN_TRANSACTION_TTL_MS / 1000)}; Path=/; Secure; HttpOnly; SameSite=None`);
@@ -440,7 +456,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
 
     const state = params.get('state') ?? params.get('RelayState');
     if (state === null || !TX_ID.test(state)) throw new LoginError('login_state_mismatch', 'callback without a valid state');
-    const taken = transactions.take(state, nowMs);
+    const taken = await shared('reading the login transaction', () => transactions.take(state));
     if (!taken.ok) {
       if (taken.problem === 'replayed') throw new LoginError('login_replayed', 'login transaction already used');
       if (taken.problem === 'expired') throw new LoginError('login_expired', 'login transaction expired');
@@ -529,6 +545,10 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
       // "Sign out everywhere": every session of this user issued until now, on any device.
       if ((req.query as Record<string, unknown>).everywhere === '1') deps.revocation.revokeUser(session.sub, nowMs);
       req.log.info({ sub: session.sub, sid: session.sid }, 'logout');
+      if (deps.flushRevocations) {
+        // The revocation stays queued and is retried; say so rather than fail the sign-out the user asked for.
+        await deps.flushRevocations().catch((err: unknown) => req.log.warn({ err: { message: (err as Error).message } }, 'logout: revocation not yet shared with other replicas; it will be retried'));
+      }
     }
     reply.header('set-cookie', [clearCookie(AUTH_COOKIE), `${TX_COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=None`]);
     if (wantsJson(req)) return reply.type('application/json').send({ status: 'signed_out', request_id: req.id });

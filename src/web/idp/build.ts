@@ -3,6 +3,7 @@ import type { IdpConnector } from './connector.js';
 import { createGithubConnector } from './github.js';
 import { createOidcConnector } from './oidc.js';
 import { createSamlConnector } from './saml-sp.js';
+import type { AssertionReplayStore } from './saml/replay-cache.js';
 
 /** Loopback issuers exist only in tests and local setups; everything else must be https. */
 function isLoopbackHttp(url: string): boolean {
@@ -19,7 +20,11 @@ function isLoopbackHttp(url: string): boolean {
  * change is reused across reloads, so OIDC discovery and the SAML replay cache
  * survive a config edit.
  */
-export function buildConnectors(idps: readonly IdpConfig[], previous: ReadonlyMap<string, { key: string; connector: IdpConnector }> = new Map()): Map<string, { key: string; connector: IdpConnector }> {
+export function buildConnectors(
+  idps: readonly IdpConfig[],
+  previous: ReadonlyMap<string, { key: string; connector: IdpConnector }> = new Map(),
+  shared: { samlReplay?: AssertionReplayStore } = {},
+): Map<string, { key: string; connector: IdpConnector }> {
   const out = new Map<string, { key: string; connector: IdpConnector }>();
   for (const idp of idps) {
     const key = JSON.stringify(idp);
@@ -56,7 +61,7 @@ export function buildConnectors(idps: readonly IdpConfig[], previous: ReadonlyMa
         });
         break;
       case 'saml':
-        connector = createSamlConnector({ id: idp.id, metadataXml: idp.metadataXml, entityId: idp.entityId });
+        connector = createSamlConnector({ id: idp.id, metadataXml: idp.metadataXml, entityId: idp.entityId, ...(shared.samlReplay ? { replayCache: shared.samlReplay } : {}) });
         break;
     }
     out.set(idp.id, { key, connector });

@@ -17,7 +17,9 @@ export type LoginErrorCode =
   | 'login_issuer_mismatch'
   | 'login_not_member'
   | 'login_saml_invalid'
-  | 'login_email_unverified';
+  | 'login_email_unverified'
+  /** The shared store (login transactions, replay IDs) could not answer; nothing is accepted unchecked. */
+  | 'login_unavailable';
 
 /**
  * A failed login. Thrown by {@link IdpConnector.finish} and by the auth service

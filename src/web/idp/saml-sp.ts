@@ -22,7 +22,8 @@ import type { Identity } from '../../core/identity.js';
 import { LoginError, type IdpConnector } from './connector.js';
 import { BINDING_POST, NAMEID_FORMAT_EMAIL, samlify, type SamlifyIdp, type SamlifySp, type XmlElement } from './saml/libs.js';
 import { checkAssertion, NS_ASSERTION, NS_PROTOCOL, toSamlIdentity } from './saml/assertion.js';
-import { createMemoryReplayCache, ReplayCacheFullError, type ReplayCache } from './saml/replay-cache.js';
+import { createMemoryReplayCache, ReplayCacheFullError, type AssertionReplayStore } from './saml/replay-cache.js';
+import { SharedStateError } from '../../stores/shared-state-errors.js';
 import { createSchemaValidator, type SchemaValidator } from './saml/schema-validator.js';
 import { allElements, attr, childElements, decodeSamlResponse, descendants, optionalChild, parseGuardedXml, samlInvalid, textOf } from './saml/xml-guard.js';
 
@@ -40,7 +41,8 @@ export interface SamlConnectorConfig {
 /** Injected dependencies and tunables; all optional. */
 export interface SamlConnectorDeps {
   /** Shared between connectors is fine (IDs are keyed by IdP). Default: a private 100 000-entry cache. */
-  readonly replayCache?: ReplayCache;
+  /** Where used assertion IDs are remembered: in memory by default, the shared store in a fleet. */
+  readonly replayCache?: AssertionReplayStore;
   /** Default: at most 4 validations at once, 64 waiting. */
   readonly validateSchema?: SchemaValidator;
   /** Allowed clock difference with the IdP; default 60 s. */
@@ -198,9 +200,10 @@ export function createSamlConnector(config: SamlConnectorConfig, deps: SamlConne
     // 7. One-time use (SAML profiles §4.1.4.5), remembered until it could no longer be accepted anyway.
     let fresh: boolean;
     try {
-      fresh = replayCache.remember(`${idpEntityId} ${checked.id}`, checked.usableUntilMs + skewMs, nowMs);
+      fresh = await replayCache.remember(`${idpEntityId} ${checked.id}`, checked.usableUntilMs + skewMs, nowMs);
     } catch (err) {
       if (err instanceof ReplayCacheFullError) throw samlInvalid('too many recent logins to track replays; try again shortly');
+      if (err instanceof SharedStateError) throw new LoginError('login_unavailable', `SAML replay check: ${err.message}`);
       throw err;
     }
     if (!fresh) throw samlInvalid(`assertion ${checked.id} was already used (replay)`);

@@ -15,6 +15,15 @@ export interface ReplayCache {
   readonly size: number;
 }
 
+/**
+ * What the SAML SP needs of a replay store: the in-memory {@link ReplayCache},
+ * or the fleet's shared one (which answers asynchronously and rejects with a
+ * `SharedStateError` when it cannot tell).
+ */
+export interface AssertionReplayStore {
+  remember(id: string, expiresAtMs: number, nowMs: number): boolean | Promise<boolean>;
+}
+
 /** Thrown by {@link ReplayCache.remember} when every slot holds a still-valid ID. */
 export class ReplayCacheFullError extends Error {
   constructor(readonly maxEntries: number) {
