@@ -102,6 +102,7 @@ function toState(config: BouncerConfig, parts: SessionParts, origin: string | un
               handoffs: { consume: (jti, expMs, nowMs) => shared.handoffs.consume(jti, Math.max(1, expMs + HANDOFF_MARGIN_MS - nowMs), nowMs) },
               tokens: parts.tokens,
               revocationUnknown: () => shared.health().denyingAll,
+              flushRevocations: () => shared.revocation.flush(),
             },
           }
         : undefined,

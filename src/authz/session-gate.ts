@@ -28,6 +28,8 @@ export interface SessionGateDeps {
    * instead of sending users to a login that cannot help.
    */
   readonly revocationUnknown?: () => boolean;
+  /** Wait until revocations made here are in the shared store, so the next request to any replica sees them. */
+  readonly flushRevocations?: () => Promise<void>;
 }
 
 /** Either a finished answer (handoff, logout) or the session state to decide with. */
@@ -71,7 +73,11 @@ export async function runSessionGate(input: CheckInput, cookieHeader: string | u
   if (path === APP_PATHS.handoff) return completeHandoff(input, app, host, deps, nowMs);
   if (path === APP_PATHS.logout) {
     const current = await readSession(cookieHeader, app, deps, nowMs);
-    if (current.claims) deps.revocation.revokeSession(current.claims.sid, current.claims.exp * 1000);
+    if (current.claims) {
+      deps.revocation.revokeSession(current.claims.sid, current.claims.exp * 1000);
+      // Queued and retried by the store if Redis is away; the sign-out itself must not fail.
+      await deps.flushRevocations?.().catch(() => undefined);
+    }
     return answer(app, 'signed_out', 'signed out of this application', {
       location: `${deps.authOrigin}/logout`,
       setCookies: [clearCookie(APP_COOKIE)],

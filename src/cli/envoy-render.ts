@@ -17,21 +17,23 @@ export function envoyRenderCommand(): Command {
     .description('print the Envoy config that fronts the tenants and calls bouncer (validate it with envoy --mode validate)')
     .option('--listen <host:port>', 'tenant TLS listener', `${d.listenHost}:${d.listenPort}`)
     .option('--admin <host:port>', 'Envoy admin interface (keep it on loopback)', `${d.adminHost}:${d.adminPort}`)
-    .option('--authz <host:port>', "bouncer's gRPC ext_authz address", `${d.authzHost}:${d.authzPort}`)
+    .option('--authz <host:port[,host:port...]>', "bouncer's gRPC ext_authz address; several (comma-separated) for replicas", `${d.authzHost}:${d.authzPort}`)
     .option('--upstream <host:port>', 'the protected application', `${d.upstreamHost}:${d.upstreamPort}`)
     .option('--cert <file>', "server certificate chain Envoy presents (PEM, path as Envoy sees it)", d.serverCertPath)
     .option('--key <file>', 'its private key (PEM, path as Envoy sees it)', d.serverKeyPath)
     .option('--timeout-ms <ms>', 'ext_authz call timeout', String(d.authzTimeoutMs))
     .option('--status-on-error <code>', 'HTTP status when bouncer is unreachable (403, 500, 502, 503, 504)', String(d.statusOnError))
     .option('--auth-domain <host>', "the login service's hostname (bouncer config auth.domain); routes its login paths to bouncer")
-    .option('--auth-http <host:port>', "bouncer's HTTP address (config listen.http), used with --auth-domain", '127.0.0.1:8080')
+    .option('--auth-http <host:port[,host:port...]>', "bouncer's HTTP address (config listen.http), used with --auth-domain; several for replicas", '127.0.0.1:8080')
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .action((opts: Record<string, string>) => {
       const listen = hostPort(opts.listen ?? '', '--listen');
       const admin = hostPort(opts.admin ?? '', '--admin');
-      const authz = hostPort(opts.authz ?? '', '--authz');
+      const authzAll = (opts.authz ?? '').split(',').map((a) => hostPort(a.trim(), '--authz'));
+      const authz = authzAll[0] as { host: string; port: number };
       const upstream = hostPort(opts.upstream ?? '', '--upstream');
-      const authHttp = hostPort(opts.authHttp ?? '', '--auth-http');
+      const authHttpAll = (opts.authHttp ?? '').split(',').map((a) => hostPort(a.trim(), '--auth-http'));
+      const authHttp = authHttpAll[0] as { host: string; port: number };
       const yaml = renderEnvoyYaml({
         listenHost: listen.host,
         listenPort: listen.port,
@@ -45,7 +47,10 @@ export function envoyRenderCommand(): Command {
         serverKeyPath: opts.key ?? d.serverKeyPath,
         authzTimeoutMs: Number(opts.timeoutMs),
         statusOnError: Number(opts.statusOnError),
-        ...(opts.authDomain ? { authDomain: opts.authDomain.toLowerCase(), authHttpHost: authHttp.host, authHttpPort: authHttp.port } : {}),
+        ...(authzAll.length > 1 ? { authzEndpoints: authzAll } : {}),
+        ...(opts.authDomain
+          ? { authDomain: opts.authDomain.toLowerCase(), authHttpHost: authHttp.host, authHttpPort: authHttp.port, ...(authHttpAll.length > 1 ? { authHttpEndpoints: authHttpAll } : {}) }
+          : {}),
       });
       if (opts.out) writeFileSync(opts.out, yaml);
       else process.stdout.write(yaml);

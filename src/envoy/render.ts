@@ -31,6 +31,14 @@ export interface EnvoyRenderOptions {
   /** bouncer's HTTP address (config `listen.http`), used with `authDomain`. */
   authHttpHost?: string | undefined;
   authHttpPort?: number | undefined;
+  /**
+   * Several bouncer replicas (or `serve --only authz` processes): every
+   * ext_authz address, replacing `authzHost`/`authzPort`. A check that fails
+   * to reach one is retried once on another.
+   */
+  authzEndpoints?: ReadonlyArray<{ readonly host: string; readonly port: number }> | undefined;
+  /** Likewise for the login service (`serve --only http` processes), replacing `authHttpHost`/`authHttpPort`. */
+  authHttpEndpoints?: ReadonlyArray<{ readonly host: string; readonly port: number }> | undefined;
 }
 
 /** Paths of the login service that Envoy forwards to bouncer on the auth domain. */
@@ -90,7 +98,10 @@ function socketAddress(host: string, port: number): { socket_address: { address:
   return { socket_address: { address: host, port_value: port } };
 }
 
-function staticCluster(name: string, host: string, port: number): Record<string, unknown> {
+type Endpoint = { readonly host: string; readonly port: number };
+
+function staticCluster(name: string, host: string, port: number, more?: readonly Endpoint[]): Record<string, unknown> {
+  const endpoints = more && more.length > 0 ? more : [{ host, port }];
   return {
     name,
     // STRICT_DNS accepts both IP literals and service names (docker-compose, Kubernetes).
@@ -99,7 +110,7 @@ function staticCluster(name: string, host: string, port: number): Record<string,
     connect_timeout: '1s',
     load_assignment: {
       cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(host, port) } }] }],
+      endpoints: [{ lb_endpoints: endpoints.map((e) => ({ endpoint: { address: socketAddress(e.host, e.port) } })) }],
     },
   };
 }
@@ -114,6 +125,8 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
   checkPort('listen port', o.listenPort);
   checkPort('admin port', o.adminPort);
   checkPort('authz port', o.authzPort);
+  for (const e of o.authzEndpoints ?? []) checkPort('authz endpoint port', e.port);
+  for (const e of o.authHttpEndpoints ?? []) checkPort('auth http endpoint port', e.port);
   checkPort('upstream port', o.upstreamPort);
   if (o.authDomain !== undefined) {
     if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(o.authDomain)) {
@@ -137,6 +150,13 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
       grpc_service: {
         envoy_grpc: { cluster_name: 'bouncer_authz' },
         timeout: `${(o.authzTimeoutMs / 1000).toFixed(3)}s`,
+        // A replica that just died (connection refused or reset, stream refused while draining)
+        // has not decided anything; asking another one is safe and loses no request.
+        retry_policy: {
+          retry_on: 'connect-failure,refused-stream,reset,unavailable',
+          num_retries: 1,
+          retry_back_off: { base_interval: '0.005s', max_interval: '0.050s' },
+        },
       },
       // Fail closed: an unreachable or failing bouncer denies, never allows.
       failure_mode_allow: false,
@@ -190,7 +210,7 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
   };
 
   const authzCluster = {
-    ...staticCluster('bouncer_authz', o.authzHost, o.authzPort),
+    ...staticCluster('bouncer_authz', o.authzHost, o.authzPort, o.authzEndpoints),
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
@@ -201,7 +221,7 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
     // far past the ext_authz timeout under overload; better to shed early and fail closed.
     circuit_breakers: {
       thresholds: [
-        { priority: 'DEFAULT', max_connections: 64, max_pending_requests: 256, max_requests: 4096, max_retries: 0 },
+        { priority: 'DEFAULT', max_connections: 64, max_pending_requests: 256, max_requests: 4096, max_retries: 64 },
       ],
     },
     health_checks: [
@@ -249,7 +269,7 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
       clusters: [
         authzCluster,
         staticCluster('upstream', o.upstreamHost, o.upstreamPort),
-        ...(o.authDomain ? [staticCluster('bouncer_http', o.authHttpHost ?? o.authzHost, o.authHttpPort ?? 8080)] : []),
+        ...(o.authDomain ? [staticCluster('bouncer_http', o.authHttpHost ?? o.authzHost, o.authHttpPort ?? 8080, o.authHttpEndpoints)] : []),
       ],
     },
   };

@@ -1,0 +1,204 @@
+/**
+ * The login service in its own process: `bouncer serve --only http` and
+ * `bouncer serve --only authz` (built CLI, separate processes) behind one real
+ * Envoy, sharing state through a private Redis and keys through keys_dir.
+ * A browser signs in through the http process and is let in by the authz
+ * process; a sign-out on either side is honoured by the other.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
+import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
+import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-process.js';
+import { startBrowser, type TestBrowser } from '../helpers/browser.js';
+import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
+import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
+import { freePort } from '../helpers/ports.js';
+import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { tlsRequest } from '../helpers/tls-client.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+let dir: string;
+let idp: OidcIdp;
+let redis: PrivateRedis;
+let upstream: Upstream;
+let authzProc: BouncerProcess;
+let httpProc: BouncerProcess;
+let envoy: RunningEnvoy;
+let browser: TestBrowser;
+let port: number;
+let edgeCa: string;
+let authzOpsPort: number;
+let httpPort: number;
+let configPath: string;
+let env: NodeJS.ProcessEnv;
+
+const users = [{ username: 'alice', email: 'alice@acme.test', name: 'Alice', groups: ['staff'] }];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'bouncer-split-'));
+  port = await freePort();
+  const origin = `https://auth.acme.test:${port}`;
+  [idp, redis, upstream] = await Promise.all([
+    startOidcIdp({ clients: [{ client_id: 'bouncer', client_secret: 'secret', redirect_uris: [`${origin}/callback/okta`] }], users }),
+    startPrivateRedis(),
+    startUpstream(),
+  ]);
+  const edge = await createRootCa({ commonName: 'split test edge CA', validDays: 2 });
+  const server = await issueServerCert({ issuer: edge, commonName: 'edge', dns: ['*.acme.test'], validDays: 2 });
+  edgeCa = edge.certPem;
+  writeFileSync(join(dir, 'server.pem'), server.certPem);
+  writeFileSync(join(dir, 'server.key'), server.keyPem);
+
+  const authzPort = await freePort();
+  httpPort = await freePort();
+  authzOpsPort = await freePort();
+  configPath = join(dir, 'bouncer.yaml');
+  writeFileSync(
+    configPath,
+    `
+listen: { authz: 127.0.0.1:${authzPort}, http: 127.0.0.1:${httpPort} }
+store:
+  redis: { url: "${redis.url}", key_prefix: "split-test:" }
+auth:
+  domain: auth.acme.test
+  session: { duration: 1h, keys_dir: ./keys }
+idps:
+  - { id: okta, type: oidc, issuer: "${idp.issuer}", client_id: bouncer, client_secret_env: IDP_SECRET, scopes: [openid, email, profile, groups] }
+apps:
+  - name: wiki
+    hostnames: [wiki.acme.test]
+    idps: [okta]
+    policies:
+      - { name: staff, action: allow, include: [ { group: [staff] } ] }
+`,
+  );
+  env = { IDP_SECRET: 'secret', BOUNCER_AUTH_PUBLIC_URL: origin, BOUNCER_LOG_LEVEL: 'info' };
+  // The http process starts first and creates the signing key; the authz process reads it from keys_dir.
+  httpProc = await startBouncerProcess({ configPath, args: ['--only', 'http'], env, readyUrl: `http://127.0.0.1:${httpPort}/readyz` });
+  // The authz process serves /metrics and /readyz on its own port (listen.http is the login service's).
+  authzProc = await startBouncerProcess({
+    configPath,
+    args: ['--only', 'authz'],
+    env: { ...env, BOUNCER_LISTEN_HTTP: `127.0.0.1:${authzOpsPort}` },
+    readyUrl: `http://127.0.0.1:${authzOpsPort}/readyz`,
+  });
+  envoy = await startEnvoy(dir, {
+    listenPort: port,
+    authzPort,
+    upstreamPort: upstream.port,
+    serverCertPath: join(dir, 'server.pem'),
+    serverKeyPath: join(dir, 'server.key'),
+    authDomain: 'auth.acme.test',
+    authHttpHost: '127.0.0.1',
+    authHttpPort: httpPort,
+  });
+  browser = await startBrowser();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await envoy?.stop();
+  await Promise.all([authzProc?.stop(), httpProc?.stop()]);
+  await Promise.all([upstream?.close(), idp?.close(), redis?.close()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const app = (path = '/'): string => `https://wiki.acme.test:${port}${path}`;
+
+async function signIn(page: Page, path: string): Promise<void> {
+  // One IdP for the app: the login service skips its chooser and goes straight to the IdP.
+  await page.goto(app(path));
+  expect(new URL(page.url()).hostname).toBe('127.0.0.1');
+  await page.waitForSelector('input[name=login]');
+  await page.fill('input[name=login]', 'alice');
+  await Promise.all([page.waitForURL(app(path)), page.click('#submit')]);
+}
+
+test('each process runs only its half', async () => {
+  // The authz process has no login service on its HTTP port, only operations endpoints.
+  expect((await fetch(`http://127.0.0.1:${authzOpsPort}/login`)).status).toBe(404);
+  expect(await (await fetch(`http://127.0.0.1:${authzOpsPort}/readyz`)).json()).toMatchObject({ status: 'ready', role: 'authz', stores: { redis: 'up' } });
+  expect(await (await fetch(`http://127.0.0.1:${authzOpsPort}/metrics`)).text()).toContain('bouncer_store_up{store="redis"} 1');
+  // The http process answers logins and has no gRPC listener.
+  expect(await (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).json()).toMatchObject({ status: 'ready', role: 'http' });
+  expect(httpProc.output()).toContain('"role":"http"');
+  expect(httpProc.output()).not.toMatch(/"authz":"127\.0\.0\.1/);
+});
+
+describe('a browser through Envoy, login service and ext_authz in separate processes', () => {
+  let ctx: BrowserContext;
+  beforeEach(async () => {
+    ctx = await browser.newContext();
+  });
+  afterEach(async () => {
+    await ctx.close();
+  });
+
+  test('signs in on the http process and is let in by the authz process', async () => {
+    const page = await ctx.newPage();
+    await signIn(page, '/docs?x=1');
+    const seen = JSON.parse((await page.textContent('body')) ?? '{}') as { path: string; headers: Record<string, string> };
+    expect(seen.path).toBe('/docs?x=1');
+    expect(seen.headers[IDENTITY_HEADERS.userEmail]).toBe('alice@acme.test');
+    expect(seen.headers[IDENTITY_HEADERS.app]).toBe('wiki');
+    // The handoff was completed (and its jti consumed) by the authz process.
+    expect(authzProc.decisions().some((d) => d.reason === 'session_established')).toBe(true);
+  });
+
+  test('a global sign-out on the http process is refused by the authz process', async () => {
+    const page = await ctx.newPage();
+    await signIn(page, '/a');
+    const session = (await ctx.cookies(app('/'))).find((c) => c.name === '__Host-bouncer_session')?.value ?? '';
+    expect(session).not.toBe('');
+    await page.goto(`https://auth.acme.test:${port}/logout`);
+    expect((await page.textContent('body')) ?? '').toMatch(/signed out/i);
+    // The app cookie itself is still in the browser; only the shared revocation can stop it.
+    const replay = await tlsRequest({ port, ca: edgeCa, servername: 'wiki.acme.test', path: '/after', headers: { cookie: `__Host-bouncer_session=${session}`, accept: 'application/json' } });
+    expect(replay.status).toBe(401);
+    expect(replay.json()).toMatchObject({ error: 'login_required' });
+  });
+
+  test('an app sign-out on the authz process ends the login on the http process', async () => {
+    const page = await ctx.newPage();
+    await signIn(page, '/b');
+    const me = async (): Promise<number | undefined> => (await page.goto(`https://auth.acme.test:${port}/me`))?.status();
+    expect(await me()).toBe(200);
+    await page.goto(app('/.bouncer/logout'));
+    expect(await me()).toBe(401);
+  });
+
+  test('a replayed handoff link is refused', async () => {
+    const page = await ctx.newPage();
+    let handoff: string | undefined;
+    page.on('request', (r) => {
+      if (r.url().includes('/.bouncer/handoff')) handoff = r.url();
+    });
+    await signIn(page, '/c');
+    expect(handoff).toBeDefined();
+    const u = new URL(handoff as string);
+    const again = await tlsRequest({ port, ca: edgeCa, servername: 'wiki.acme.test', path: `${u.pathname}${u.search}` });
+    expect(again.status).toBe(400);
+    expect(again.json()).toMatchObject({ error: 'handoff_invalid' });
+  });
+});
+
+test('a split process without a shared store refuses to start, saying why', async () => {
+  const bare = join(dir, 'no-redis.yaml');
+  writeFileSync(
+    bare,
+    `
+listen: { authz: 127.0.0.1:0, http: 127.0.0.1:0 }
+auth: { domain: auth.acme.test, session: { keys_dir: ./keys } }
+idps:
+  - { id: okta, type: oidc, issuer: "${idp.issuer}", client_id: bouncer, client_secret_env: IDP_SECRET }
+apps:
+  - { name: wiki, hostnames: [wiki.acme.test], idps: [okta], policies: [ { name: all, action: allow, include: [ { everyone: true } ] } ] }
+`,
+  );
+  const p = await startBouncerProcess({ configPath: bare, args: ['--only', 'authz'], env });
+  expect(await p.exited()).not.toBe(0);
+  expect(p.output()).toContain('serve --only authz needs store.redis');
+});
