@@ -196,12 +196,12 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     parts.keys.rotateIfDue(nowFn()).catch((err: unknown) => logger.error({ err }, 'session key rotation failed'));
   }, KEY_REFRESH_MS);
   rotation.unref();
-  const storeGauges = setInterval(() => {
+  // Read at scrape time, so a scrape never shows a stale answer.
+  const updateStoreGauges = (): void => {
     if (tenantStore) metrics.storeUp.set({ store: 'postgres' }, tenantStore.health().healthy ? 1 : 0);
     if (redis) metrics.storeUp.set({ store: 'redis' }, shared.health().ok ? 1 : 0);
-  }, 1_000);
-  storeGauges.unref();
-  if (tenantStore) metrics.storeUp.set({ store: 'postgres' }, 1);
+  };
+  updateStoreGauges();
   metrics.tenants.set(config.tenants.length);
   metrics.configLastReloadSuccess.set(1);
   metrics.configLastReloadTimestamp.set(Date.now() / 1000);
@@ -224,7 +224,10 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     return { ready, body: { status: !serving ? 'stopping' : ready ? 'ready' : 'degraded', role, ...(Object.keys(stores).length > 0 ? { stores } : {}) } };
   };
   const opsRoutes = {
-    '/metrics': async () => ({ status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    '/metrics': async () => {
+      updateStoreGauges();
+      return { status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+    },
     '/readyz': async () => {
       const r = readiness();
       return { status: r.ready ? 200 : 503, contentType: 'application/json', body: JSON.stringify(r.body) };
@@ -291,7 +294,6 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
 
   const stopStores = async (): Promise<void> => {
     clearInterval(rotation);
-    clearInterval(storeGauges);
     unsubscribe?.();
     await tenantStore?.close();
     await shared.close();

@@ -150,12 +150,22 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
       grpc_service: {
         envoy_grpc: { cluster_name: 'bouncer_authz' },
         timeout: `${(o.authzTimeoutMs / 1000).toFixed(3)}s`,
-        // A replica that just died (connection refused or reset, stream refused while draining)
-        // has not decided anything; asking another one is safe and loses no request.
+        // A replica that died (connection refused or reset, stream refused while draining,
+        // UNAVAILABLE) is asked again on another one: a check is a read, safe to repeat.
+        // Envoy takes the per-try timeout of this policy from retry_back_off.max_interval, so
+        // that is set to most of the call's budget, not to a small back-off.
         retry_policy: {
           retry_on: 'connect-failure,refused-stream,reset,unavailable',
-          num_retries: 1,
-          retry_back_off: { base_interval: '0.005s', max_interval: '0.050s' },
+          num_retries: 2,
+          retry_back_off: { base_interval: '0.010s', max_interval: `${((o.authzTimeoutMs * 0.8) / 1000).toFixed(3)}s` },
+          // Never retry on the replica that just failed.
+          retry_host_predicate: [
+            {
+              name: 'envoy.retry_host_predicates.previous_hosts',
+              typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+            },
+          ],
+          host_selection_retry_max_attempts: 5,
         },
       },
       // Fail closed: an unreachable or failing bouncer denies, never allows.

@@ -39,7 +39,7 @@ export async function startEnvoy(
   let output = '';
   const child: ChildProcess = spawn(
     bin,
-    ['-c', configPath, '--base-id', String(port), '--log-level', 'warn', '--concurrency', '1', '--disable-hot-restart'],
+    ['-c', configPath, '--base-id', String(port), '--log-level', process.env.ENVOY_LOG_LEVEL ?? 'warn', '--concurrency', '1', '--disable-hot-restart'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));

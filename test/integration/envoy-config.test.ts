@@ -107,6 +107,42 @@ describe('the Envoy config we ship', () => {
   });
 });
 
+describe('replicas', () => {
+  test('several ext_authz and login-service addresses become one cluster each, checks are retried on another replica, and it validates', async () => {
+    const yaml = renderEnvoyYaml({
+      authzEndpoints: [
+        { host: '10.0.0.1', port: 9001 },
+        { host: '10.0.0.2', port: 9001 },
+      ],
+      authDomain: 'auth.example.test',
+      authHttpEndpoints: [
+        { host: '10.0.0.3', port: 8080 },
+        { host: '10.0.0.4', port: 8080 },
+      ],
+      serverCertPath: join(dir, 'server.pem'),
+      serverKeyPath: join(dir, 'server.key'),
+    });
+    const cfg = buildEnvoyConfig({ authzEndpoints: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }] }) as { static_resources: { clusters: Array<{ name: string; load_assignment: { endpoints: Array<{ lb_endpoints: unknown[] }> } }> } };
+    const authz = cfg.static_resources.clusters.find((c) => c.name === 'bouncer_authz');
+    expect(authz?.load_assignment.endpoints[0]?.lb_endpoints).toHaveLength(2);
+    expect(yaml).toContain('10.0.0.4');
+    // Envoy uses max_interval as the per-try timeout: it must leave room for the check, not be a tiny back-off.
+    expect(yaml).toMatch(/max_interval: 0\.400s/);
+    expect(yaml).toContain('envoy.retry_host_predicates.previous_hosts');
+    const r = await validate(yaml);
+    expect(r.output).toContain('configuration');
+    expect(r.ok).toBe(true);
+  });
+
+  test('envoy render --authz takes a comma-separated list', async () => {
+    const out = join(dir, 'replicas.yaml');
+    expect(await runCli(['envoy', 'render', '--authz', 'r1:9001,r2:9001', '-o', out])).toBe(0);
+    const text = readFileSync(out, 'utf8');
+    expect(text).toContain('address: r1');
+    expect(text).toContain('address: r2');
+  });
+});
+
 describe('bouncer envoy render', () => {
   test('writes the config for the given addresses', async () => {
     const out = join(dir, 'rendered.yaml');

@@ -110,7 +110,13 @@ const app = (path = '/'): string => `https://wiki.acme.test:${port}${path}`;
 
 async function signIn(page: Page, path: string): Promise<void> {
   // One IdP for the app: the login service skips its chooser and goes straight to the IdP.
-  await page.goto(app(path));
+  const failed: string[] = [];
+  page.on('response', (r) => {
+    if (r.status() >= 500) failed.push(`${r.status()} ${r.url()}`);
+  });
+  await page.goto(app(path)).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\nfailed responses: ${failed.join(', ')}\n--- http ---\n${httpProc.output().slice(-3000)}\n--- authz ---\n${authzProc.output().slice(-3000)}`);
+  });
   expect(new URL(page.url()).hostname).toBe('127.0.0.1');
   await page.waitForSelector('input[name=login]');
   await page.fill('input[name=login]', 'alice');
