@@ -153,11 +153,11 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
         // A replica that died (connection refused or reset, stream refused while draining,
         // UNAVAILABLE) is asked again on another one: a check is a read, safe to repeat.
         // Envoy takes the per-try timeout of this policy from retry_back_off.max_interval, so
-        // that is set to most of the call's budget, not to a small back-off.
+        // that is the whole call's budget: a slow answer is waited for, never cut short to retry.
         retry_policy: {
           retry_on: 'connect-failure,refused-stream,reset,unavailable',
           num_retries: 2,
-          retry_back_off: { base_interval: '0.010s', max_interval: `${((o.authzTimeoutMs * 0.8) / 1000).toFixed(3)}s` },
+          retry_back_off: { base_interval: '0.010s', max_interval: `${(o.authzTimeoutMs / 1000).toFixed(3)}s` },
           // Never retry on the replica that just failed.
           retry_host_predicate: [
             {

@@ -126,8 +126,8 @@ describe('replicas', () => {
     const authz = cfg.static_resources.clusters.find((c) => c.name === 'bouncer_authz');
     expect(authz?.load_assignment.endpoints[0]?.lb_endpoints).toHaveLength(2);
     expect(yaml).toContain('10.0.0.4');
-    // Envoy uses max_interval as the per-try timeout: it must leave room for the check, not be a tiny back-off.
-    expect(yaml).toMatch(/max_interval: 0\.400s/);
+    // Envoy uses max_interval as the per-try timeout: it must be the check's whole budget, not a tiny back-off.
+    expect(yaml).toMatch(/max_interval: 0\.500s/);
     expect(yaml).toContain('envoy.retry_host_predicates.previous_hosts');
     const r = await validate(yaml);
     expect(r.output).toContain('configuration');

@@ -118,7 +118,13 @@ async function signInWithOidc(page: Page, idpLabel: RegExp, username: string): P
   await page.getByRole('link', { name: idpLabel }).click();
   await page.waitForSelector('input[name=login]');
   await page.fill('input[name=login]', username);
-  await Promise.all([page.waitForURL((u) => u.hostname !== '127.0.0.1'), page.click('#submit')]);
+  const failed: string[] = [];
+  page.on('response', (r) => {
+    if (r.status() >= 500) failed.push(`${r.status()} ${r.url()}`);
+  });
+  await Promise.all([page.waitForURL((u) => u.hostname !== '127.0.0.1'), page.click('#submit')]).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\nresponses that failed: ${failed.join(', ') || 'none'}`);
+  });
 }
 
 describe('signing in through Envoy with a real browser', () => {
