@@ -1,6 +1,7 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import type { MtlsMode } from '../core/tenant.js';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './defaults.js';
+import { ADMIN_CONFIG_KEYS, readAdminShape } from '../admin/config-section.js';
 import { readIdentityShape, IDENTITY_KEYS, type RawIdentity } from './identity-schema.js';
 import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
 import { describe, joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
@@ -12,7 +13,7 @@ import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenA
  * tools (Helm charts, the demo, docs) write it; the loaded config is camelCase.
  */
 export const CONFIG_KEYS = {
-  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens'],
+  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'admin'],
   listen: ['authz', 'http'],
   authz: ['xfcc', 'cache'],
   xfcc: ['trusted_hop', 'max_elements'],
@@ -22,6 +23,7 @@ export const CONFIG_KEYS = {
   mtls: ['mode', 'ca', 'crl', 'stale_crl', 'exempt_paths'],
   ...IDENTITY_KEYS,
   ...SAAS_KEYS,
+  ...ADMIN_CONFIG_KEYS,
 } as const;
 
 /** Top-level sections a later version will read; named so the error says "not yet", not "typo". */
@@ -73,6 +75,8 @@ export interface RawConfig {
   identity: RawIdentity;
   /** Warnings found while reading the shape (such as a setting that has no effect). */
   warnings: string[];
+  /** `admin`, when present and valid. */
+  admin?: BouncerConfig['admin'];
 }
 
 /**
@@ -118,6 +122,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
   const saas = readSaasAppsShape(top, reader, raw.warnings);
   raw.identity.saasApps = saas.apps;
   raw.identity.saasAppsKey = saas.key;
+  raw.admin = readAdminShape(top, reader, raw.warnings);
 
   const tenants = top.get('tenants');
   if (!tenants) {
