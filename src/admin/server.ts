@@ -41,7 +41,7 @@ import { sessionRoutes, type AdminRevocationStore } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { grants } from './scopes.js';
 import { authenticateBearer, type AdminToken } from './tokens.js';
-import { describeSchemaError, type SchemaError } from './validation-message.js';
+import { describeSchemaError, pickSchemaError, type SchemaError } from './validation-message.js';
 
 export interface AdminServerDeps {
   readonly tenants: TenantStore;
@@ -129,7 +129,10 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
         removeAdditional: false,
         coerceTypes: false,
         useDefaults: false,
-        allErrors: false,
+        // All errors, so the most helpful one can be picked (an unknown field
+        // explains a missing one: `hostname` written for `hostnames`). Arrays
+        // are bounded by maxItems, so this stays cheap on hostile input.
+        allErrors: true,
         // Errors carry their schema and value, for messages that name the allowed fields.
         verbose: true,
       },
@@ -164,7 +167,7 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
     const validation = (err as { validation?: unknown }).validation;
     if (Array.isArray(validation) && validation.length > 0) {
       const context = (err as { validationContext?: string }).validationContext ?? 'body';
-      const { message, field } = describeSchemaError(context, validation[0] as SchemaError);
+      const { message, field } = describeSchemaError(context, pickSchemaError(validation as SchemaError[]));
       return sendError(req, reply, { status: 400, code: 'ERR_ADMIN_BAD_REQUEST', message, field, headers: {} });
     }
     const rendered = qualifyField(stateOf(req).route, renderError(err));

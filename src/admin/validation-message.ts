@@ -85,3 +85,13 @@ export function describeSchemaError(context: string, error: SchemaError): { mess
       return { field, message: `${field}: ${error.message ?? 'is not valid'}` };
   }
 }
+
+/**
+ * The error to report when there are several: an unknown field first (it is
+ * usually why a required one is "missing"), then the first in schema order.
+ */
+export function pickSchemaError(errors: readonly SchemaError[]): SchemaError {
+  const first = errors[0];
+  if (first === undefined) return { keyword: 'unknown', instancePath: '', params: {}, message: 'is not valid' };
+  return errors.find((e) => e.keyword === 'additionalProperties') ?? first;
+}

@@ -251,7 +251,7 @@ describe('bad input gets a 4xx with a specific code and message', () => {
     ['hostnames of the wrong type', 'POST', '/v1/tenants', { body: { name: 'x', hostnames: 'x.example' } }, 400, 'ERR_ADMIN_BAD_REQUEST', 'body.hostnames: must be a list; got a string'],
     ['a hostname of the wrong type', 'POST', '/v1/tenants', { body: { name: 'x', hostnames: ['a.example', 7] } }, 400, 'ERR_ADMIN_BAD_REQUEST', 'body.hostnames[1]: must be a string; got a whole number'],
     ['a number given as a string is not coerced', 'POST', '/v1/revocations/sessions', { body: { sid: 5 } }, 400, 'ERR_ADMIN_BAD_REQUEST', 'body.sid: must be a string; got a whole number'],
-    ['unknown field, with a suggestion', 'POST', '/v1/tenants', { body: { name: 'x', hostname: ['x.example'] } }, 400, 'ERR_ADMIN_BAD_REQUEST', /^body(\.hostnames is required|: unknown field 'hostname' \(did you mean 'hostnames'\?\))/],
+    ['unknown field, with a suggestion', 'POST', '/v1/tenants', { body: { name: 'x', hostname: ['x.example'] } }, 400, 'ERR_ADMIN_BAD_REQUEST', "body: unknown field 'hostname' (did you mean 'hostnames'?); expected name, hostnames, mtls"],
     ['unknown nested field', 'POST', '/v1/tenants', { body: { name: 'x', hostnames: ['x.example'], mtls: { mode: 'off', ca: 'x' } } }, 400, 'ERR_ADMIN_BAD_REQUEST', /^body\.mtls: unknown field 'ca'/],
     ['missing field', 'POST', '/v1/tenants', { body: { hostnames: ['x.example'] } }, 400, 'ERR_ADMIN_BAD_REQUEST', 'body.name is required'],
     ['bad enum', 'PATCH', '/v1/tenants/acme/mtls', { body: { mode: 'strict' } }, 400, 'ERR_ADMIN_BAD_REQUEST', "body.mode: must be one of require, optional, off; got 'strict'"],
