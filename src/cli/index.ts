@@ -7,6 +7,10 @@ import { certVerifyCommand } from './cert-verify.js';
 import { configValidateCommand } from './config-validate.js';
 import { envoyRenderCommand } from './envoy-render.js';
 import { serveCommand } from './serve.js';
+import { adminCommand } from './admin-tokens.js';
+import { decisionsCommand } from './decisions.js';
+import { sessionCommand } from './session-revoke.js';
+import { tenantCommand } from './tenant.js';
 
 /** The `bouncer` command tree; exported so tests can run it in-process. */
 export function buildProgram(): Command {
@@ -22,6 +26,8 @@ export function buildProgram(): Command {
     new Command('cert').description('device certificates').addCommand(certIssueCommand()).addCommand(certVerifyCommand()),
   );
   program.addCommand(new Command('envoy').description('Envoy integration').addCommand(envoyRenderCommand()));
+  // Clients of the admin API (docs/admin-api.md).
+  program.addCommand(tenantCommand()).addCommand(sessionCommand()).addCommand(decisionsCommand()).addCommand(adminCommand());
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

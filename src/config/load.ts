@@ -217,6 +217,7 @@ function buildConfig(source: string, raw: RawConfig, store: StoreConfig, trust: 
     saasApps: saas.saasApps,
     serviceTokens: identity.serviceTokens,
     warnings: [...new Set(warnings)],
+    ...(raw.admin ? { admin: raw.admin } : {}),
   });
   // SaaS apps' policies follow the apps' in one list; the watcher indexes it the same way.
   rememberPolicySources(config, [...identity.policySources, ...saas.policySources]);

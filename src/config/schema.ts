@@ -1,6 +1,7 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import type { MtlsMode } from '../core/tenant.js';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './defaults.js';
+import { ADMIN_CONFIG_KEYS, readAdminShape } from '../admin/config-section.js';
 import { readIdentityShape, IDENTITY_KEYS, type RawIdentity } from './identity-schema.js';
 import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
 import { readStoreShape, STORE_KEYS, type RawStore } from './store-schema.js';
@@ -13,7 +14,7 @@ import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenA
  * tools (Helm charts, the demo, docs) write it; the loaded config is camelCase.
  */
 export const CONFIG_KEYS = {
-  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store'],
+  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store', 'admin'],
   listen: ['authz', 'http'],
   authz: ['xfcc', 'cache'],
   xfcc: ['trusted_hop', 'max_elements'],
@@ -24,6 +25,7 @@ export const CONFIG_KEYS = {
   ...IDENTITY_KEYS,
   ...SAAS_KEYS,
   ...STORE_KEYS,
+  ...ADMIN_CONFIG_KEYS,
 } as const;
 
 /** Top-level sections a later version will read; named so the error says "not yet", not "typo". */
@@ -77,6 +79,8 @@ export interface RawConfig {
   identity: RawIdentity;
   /** Warnings found while reading the shape (such as a setting that has no effect). */
   warnings: string[];
+  /** `admin`, when present and valid. */
+  admin?: BouncerConfig['admin'];
 }
 
 /**
@@ -124,6 +128,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
   const saas = readSaasAppsShape(top, reader, raw.warnings);
   raw.identity.saasApps = saas.apps;
   raw.identity.saasAppsKey = saas.key;
+  raw.admin = readAdminShape(top, reader, raw.warnings);
 
   const tenants = top.get('tenants');
   if (raw.store.postgres) {

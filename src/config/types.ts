@@ -1,3 +1,4 @@
+import type { AdminToken } from '../admin/tokens.js';
 import type { CompiledPolicy } from '../core/policy/types.js';
 import type { Tenant } from '../core/tenant.js';
 import type { StoreConfig } from './store-schema.js';
@@ -54,6 +55,15 @@ export interface BouncerConfig {
   readonly serviceTokens: ServiceTokenConfig[];
   /** Problems that do not stop bouncer but need an operator (a CA about to expire, a stale CRL). */
   readonly warnings: readonly string[];
+  /** `admin`: the admin HTTP API (docs/admin-api.md); undefined when the section is absent, and the API is off. */
+  readonly admin?: AdminConfig | undefined;
+}
+
+/** `admin`: where the admin API listens and who may call it. */
+export interface AdminConfig {
+  readonly listen: HostPort;
+  /** At least one; each holds the SHA-256 of a bearer token, never the token. */
+  readonly tokens: readonly AdminToken[];
 }
 
 /** `auth`: the login service every app sends users to. */

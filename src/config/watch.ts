@@ -212,6 +212,7 @@ function fingerprintConfig(c: BouncerConfig): string {
     apps: c.apps.map((a, i) => ({ ...a, policies: policySourcesOf(c)[i] ?? null })),
     saasApps: (c.saasApps ?? []).map((a, i) => ({ ...a, policies: policySourcesOf(c)[c.apps.length + i] ?? null })),
     serviceTokens: c.serviceTokens,
+    admin: c.admin ?? null,
   };
   return createHash('sha256').update(JSON.stringify(view)).digest('hex');
 }

@@ -52,6 +52,29 @@ CREATE TABLE tenant_crls (
 );
 `,
   },
+  {
+    // The admin API's audit trail (src/admin/pg-audit-sink.ts): one row per change
+    // attempt, appended and never updated. Kept here so every replica's start-up
+    // migration creates it, whichever replica serves the admin API.
+    version: 2,
+    name: 'admin_audit',
+    sql: `
+CREATE TABLE admin_audit (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL,
+  actor text NOT NULL,
+  action text NOT NULL,
+  method text NOT NULL,
+  path text NOT NULL,
+  target text,
+  status integer NOT NULL,
+  result text NOT NULL,
+  summary jsonb NOT NULL DEFAULT '{}'::jsonb,
+  request_id text NOT NULL
+);
+CREATE INDEX admin_audit_at_idx ON admin_audit (at DESC, id DESC);
+`,
+  },
 ];
 
 /**

@@ -1,0 +1,167 @@
+/**
+ * JSON Schemas shared by the admin routes. Limits come from the tenant store's
+ * own `TENANT_LIMITS`, so a body the schema accepts is never refused for size
+ * by the store, and the other way round. Value rules (tenant names, hostnames,
+ * paths, PEM contents) are left to the store's `checkTenantInput`, the same
+ * checks the YAML loader runs, so the API and the file agree on them.
+ */
+import { TENANT_LIMITS } from '../stores/tenant-store.js';
+import { ADMIN_DEFAULTS } from './defaults.js';
+import type { JsonSchema } from './route.js';
+
+export const MTLS_MODES = ['require', 'optional', 'off'] as const;
+export const STALE_CRL = ['deny', 'use'] as const;
+
+const str = (description: string, maxLength: number, extra: JsonSchema = {}): JsonSchema => ({ type: 'string', description, maxLength, ...extra });
+const strings = (description: string, maxItems: number, itemMax: number, extra: JsonSchema = {}): JsonSchema => ({
+  type: 'array',
+  description,
+  maxItems,
+  items: { type: 'string', maxLength: itemMax },
+  ...extra,
+});
+const dateTime = (description: string): JsonSchema => ({ type: 'string', format: 'date-time', description });
+
+export const ERROR_SCHEMA: JsonSchema = {
+  type: 'object',
+  description: 'Every 4xx and 5xx answer of the admin API has this shape.',
+  required: ['error', 'message', 'request_id'],
+  additionalProperties: false,
+  properties: {
+    error: { type: 'string', description: 'Stable error code to switch on and search for (ERR_CA_INVALID, ERR_ADMIN_FORBIDDEN…).' },
+    message: { type: 'string', description: 'What went wrong and how to fix it; for people, may change between releases.' },
+    request_id: { type: 'string', description: 'Also in the x-request-id header and in every log line of this request.' },
+    field: { type: 'string', description: 'The request field at fault, when there is one (body.mtls.ca_pem).' },
+  },
+};
+
+const MTLS_PROPERTIES = {
+  mode: { type: 'string', enum: [...MTLS_MODES], description: 'require (default): a valid client certificate is needed; optional: checked when presented; off: not looked at.' },
+  ca_pem: str('PEM CA certificates that issue client certificates; must parse, be CA certificates, and not be expired. Required unless mode is off.', TENANT_LIMITS.maxCaPemBytes),
+  crl_pems: strings('PEM CRL texts (each one or more X509 CRL blocks).', TENANT_LIMITS.maxCrls, TENANT_LIMITS.maxCrlPemBytes),
+  stale_crl: { type: 'string', enum: [...STALE_CRL], description: 'What to do with a CRL past its nextUpdate: deny (default) or use.' },
+  exempt_paths: strings('Paths that skip the certificate check: exact, or a prefix ending in /*.', TENANT_LIMITS.maxExemptPaths, 1024),
+} as const;
+
+/** `mtls` as a client writes it. */
+export const MTLS_INPUT_SCHEMA: JsonSchema = { type: 'object', additionalProperties: false, properties: MTLS_PROPERTIES };
+
+const HOSTNAMES_INPUT = strings('DNS names, exact or *.suffix (one label); normalised to lowercase without a trailing dot.', TENANT_LIMITS.maxHostnames, 253, { minItems: 1 });
+
+export const TENANT_INPUT_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'hostnames'],
+  properties: {
+    name: str('1–63 characters of a-z, 0-9, - and _, starting with a letter or digit.', 63),
+    hostnames: HOSTNAMES_INPUT,
+    mtls: MTLS_INPUT_SCHEMA,
+  },
+};
+
+/** PUT /v1/tenants/{name}: the name comes from the path; a name in the body must match it. */
+export const TENANT_REPLACE_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['hostnames'],
+  properties: { name: str('Optional; must equal the name in the path.', 63), hostnames: HOSTNAMES_INPUT, mtls: MTLS_INPUT_SCHEMA },
+};
+
+export const TENANT_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'hostnames', 'mtls', 'version', 'created_at', 'updated_at'],
+  properties: {
+    name: { type: 'string' },
+    hostnames: { type: 'array', items: { type: 'string' }, description: 'Sorted, lowercase.' },
+    mtls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode', 'ca_pem', 'crl_pems', 'stale_crl', 'exempt_paths'],
+      properties: {
+        mode: { type: 'string', enum: [...MTLS_MODES] },
+        ca_pem: { type: ['string', 'null'], description: 'Null only when mode is off.' },
+        crl_pems: { type: 'array', items: { type: 'string' } },
+        stale_crl: { type: 'string', enum: [...STALE_CRL] },
+        exempt_paths: { type: 'array', items: { type: 'string' } },
+      },
+    },
+    version: { type: 'integer', description: 'Grows by one with every change.' },
+    created_at: dateTime('When the tenant was created, by the database clock.'),
+    updated_at: dateTime('When the tenant last changed.'),
+  },
+};
+
+export const CA_CERTIFICATE_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['subject', 'issuer', 'serial', 'fingerprint256', 'not_before', 'not_after'],
+  properties: {
+    subject: { type: 'string' },
+    issuer: { type: 'string' },
+    serial: { type: 'string', description: 'Lowercase hex.' },
+    fingerprint256: { type: 'string', description: 'Lowercase hex SHA-256 of the DER.' },
+    not_before: { type: 'string', format: 'date-time' },
+    not_after: { type: 'string', format: 'date-time' },
+  },
+};
+
+/** GET /v1/tenants/{name}: the stored tenant and what its CA bundle holds. */
+export const TENANT_DETAIL_SCHEMA: JsonSchema = {
+  ...TENANT_SCHEMA,
+  required: [...(TENANT_SCHEMA.required as string[]), 'ca_certificates'],
+  properties: { ...(TENANT_SCHEMA.properties as JsonSchema), ca_certificates: { type: 'array', items: CA_CERTIFICATE_SCHEMA } },
+};
+
+/** The answer to every tenant change. */
+export const TENANT_CHANGE_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tenant', 'warnings'],
+  properties: {
+    tenant: TENANT_SCHEMA,
+    warnings: { type: 'array', items: { type: 'string' }, description: 'Accepted, but worth a look: a CA expiring within 30 days, a stale CRL, a CRL of another issuer.' },
+  },
+};
+
+export const TENANT_PAGE_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['items'],
+  properties: {
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'hostnames', 'mode', 'version'],
+        properties: { name: { type: 'string' }, hostnames: { type: 'array', items: { type: 'string' } }, mode: { type: 'string', enum: [...MTLS_MODES] }, version: { type: 'integer' } },
+      },
+    },
+    next: { type: 'string', description: 'Pass as `after` to get the next page; absent on the last page.' },
+  },
+};
+
+export const TENANT_NAME_PARAMS: JsonSchema = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', maxLength: 63, description: 'Tenant name.' } },
+};
+
+export const LIMIT_QUERY = (max: number, dflt: number): JsonSchema => ({
+  type: 'integer',
+  minimum: 1,
+  maximum: max,
+  description: `Most items to return; default ${dflt}.`,
+});
+
+export const SINCE_QUERY: JsonSchema = dateTime('Only entries at or after this time (RFC 3339, such as 2026-11-23T12:00:00Z).');
+
+export const QUERY_LIMIT = LIMIT_QUERY(ADMIN_DEFAULTS.queryLimitMax, ADMIN_DEFAULTS.queryLimitDefault);
+
+export const IDENTIFIER_BODY = (name: string, description: string): JsonSchema => ({
+  type: 'object',
+  additionalProperties: false,
+  required: [name],
+  properties: { [name]: { type: 'string', minLength: 1, maxLength: 512, description } },
+});

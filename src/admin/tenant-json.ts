@@ -1,0 +1,104 @@
+/**
+ * The admin API's JSON form of tenants (snake_case, times as RFC 3339) and
+ * back to the store's {@link TenantInput}. The one place that knows both.
+ */
+import { parseCertificateBundle } from '../core/cert-parse.js';
+import type { MtlsMode } from '../core/tenant.js';
+import type { TenantInput, TenantRecord } from '../stores/tenant-store.js';
+
+/** `mtls` as a client writes it. */
+export interface MtlsBody {
+  readonly mode?: MtlsMode;
+  readonly ca_pem?: string;
+  readonly crl_pems?: readonly string[];
+  readonly stale_crl?: 'deny' | 'use';
+  readonly exempt_paths?: readonly string[];
+}
+
+export interface TenantBody {
+  readonly name?: string;
+  readonly hostnames: readonly string[];
+  readonly mtls?: MtlsBody;
+}
+
+export interface TenantJson {
+  readonly name: string;
+  readonly hostnames: readonly string[];
+  readonly mtls: {
+    readonly mode: MtlsMode;
+    readonly ca_pem: string | null;
+    readonly crl_pems: readonly string[];
+    readonly stale_crl: 'deny' | 'use';
+    readonly exempt_paths: readonly string[];
+  };
+  readonly version: number;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+export interface CaCertificateJson {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly serial: string;
+  readonly fingerprint256: string;
+  readonly not_before: string;
+  readonly not_after: string;
+}
+
+export function toTenantJson(r: TenantRecord): TenantJson {
+  return {
+    name: r.name,
+    hostnames: r.hostnames,
+    mtls: { mode: r.mtls.mode, ca_pem: r.mtls.caPem, crl_pems: r.mtls.crlPems, stale_crl: r.mtls.staleCrl, exempt_paths: r.mtls.exemptPaths },
+    version: r.version,
+    created_at: new Date(r.createdAt).toISOString(),
+    updated_at: new Date(r.updatedAt).toISOString(),
+  };
+}
+
+/** What a stored CA bundle holds, for people reading `tenant show`. Empty when there is none (mode off). */
+export function describeCaBundle(pem: string | null): CaCertificateJson[] {
+  if (pem === null) return [];
+  // Stored bundles passed checkTenantInput, so this parses; if the database was
+  // edited by hand, say nothing rather than fail the read.
+  try {
+    return parseCertificateBundle(pem).map((c) => ({
+      subject: c.subject,
+      issuer: c.issuer,
+      serial: c.serial,
+      fingerprint256: c.fingerprint256,
+      not_before: new Date(c.notBefore).toISOString(),
+      not_after: new Date(c.notAfter).toISOString(),
+    }));
+  } catch {
+    return [];
+  }
+}
+
+/** SHA-256 fingerprints of a PEM bundle for audit summaries; never the PEM itself. */
+export function fingerprintsOf(pem: string | null | undefined): string[] | 'unparseable' {
+  if (pem === null || pem === undefined) return [];
+  try {
+    return parseCertificateBundle(pem).map((c) => c.fingerprint256);
+  } catch {
+    return 'unparseable';
+  }
+}
+
+export function fromMtlsBody(m: MtlsBody | undefined): TenantInput['mtls'] {
+  if (m === undefined) return undefined;
+  return { mode: m.mode, caPem: m.ca_pem, crlPems: m.crl_pems, staleCrl: m.stale_crl, exemptPaths: m.exempt_paths };
+}
+
+export function fromTenantBody(name: string, b: TenantBody): TenantInput {
+  return { name, hostnames: b.hostnames, mtls: fromMtlsBody(b.mtls) };
+}
+
+/** The input that stores `record` unchanged; the start of every partial update. */
+export function recordToInput(r: TenantRecord): TenantInput {
+  return {
+    name: r.name,
+    hostnames: r.hostnames,
+    mtls: { mode: r.mtls.mode, caPem: r.mtls.caPem ?? undefined, crlPems: r.mtls.crlPems, staleCrl: r.mtls.staleCrl, exemptPaths: r.mtls.exemptPaths },
+  };
+}
