@@ -1,4 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
+import pg from 'pg';
+import { createAdminServer, createDecisionLog, createMemoryAuditSink, createPgAuditSink, toDecisionRecord, type AdminServer, type AuditSink } from './admin/index.js';
 import type { Logger } from 'pino';
 import { loadSamlIdpSigning } from './web/saml-idp/index.js';
 import { createAuthzServer, type AuthzState } from './authz/server.js';
@@ -15,6 +17,7 @@ import { createOpsServer } from './observability/ops-server.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.js';
 import { createTokenCache } from './sessions/token-cache.js';
 import { createSharedState, type SharedState } from './stores/create-shared-state.js';
+import { createFileTenantStore } from './stores/file-tenant-store.js';
 import { createPgTenantStore, type PgTenantStore } from './stores/postgres/pg-tenant-store.js';
 import { createAuthServer } from './web/auth/server.js';
 import type { IdpConnector } from './web/idp/connector.js';
@@ -26,6 +29,8 @@ export type ServeRole = 'all' | 'authz' | 'http';
 export interface BouncerApp {
   /** 0 when this process does not run ext_authz (`role: 'http'`). */
   readonly authzPort: number;
+  /** The admin API's port; 0 when it is off (no `admin` section, or `role: 'http'`). */
+  readonly adminPort: number;
   readonly httpPort: number;
   readonly metrics: Metrics;
   /** The config in force. */
@@ -233,7 +238,39 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       return { status: r.ready ? 200 : 503, contentType: 'application/json', body: JSON.stringify(r.body) };
     },
   };
-  const authz = runAuthz ? createAuthzServer({ getState: () => state, logger, metrics, ...(options.now ? { now: options.now } : {}) }) : undefined;
+  // The admin API runs beside ext_authz: it manages what ext_authz decides with, and reads its decisions.
+  const decisionLog = createDecisionLog();
+  const authz = runAuthz
+    ? createAuthzServer({
+        getState: () => state,
+        logger,
+        metrics,
+        ...(options.now ? { now: options.now } : {}),
+        ...(config.admin ? { onDecision: (input, decision, nowMs) => decisionLog.record(toDecisionRecord(input, decision, nowMs)) } : {}),
+      })
+    : undefined;
+  let auditPool: pg.Pool | undefined;
+  let admin: AdminServer | undefined;
+  if (runAuthz && config.admin) {
+    let audit: AuditSink = createMemoryAuditSink();
+    if (config.store.postgres) {
+      auditPool = new pg.Pool({ connectionString: config.store.postgres.url, max: 2, application_name: 'bouncer-audit', connectionTimeoutMillis: 2_000 });
+      auditPool.on('error', (err) => logger.warn({ err: { message: err.message } }, 'admin audit: idle database connection lost'));
+      // The tenant store has already migrated the schema.
+      audit = await createPgAuditSink({ pool: auditPool, migrate: false });
+    }
+    admin = createAdminServer({
+      tenants: tenantStore ?? createFileTenantStore(() => config.tenants, () => config.source),
+      revocation: shared.revocation,
+      decisions: decisionLog,
+      audit,
+      tokens: () => config.admin?.tokens ?? [],
+      config: () => config,
+      clock: nowFn,
+      logger,
+      sessionRevocationMs: longestSession(config) * 1000,
+    });
+  }
   // SaaS apps (SAML IdP, OIDC provider) and the launcher need the login service's signing pair.
   const samlSigning = runHttp && config.auth ? await loadSamlIdpSigning(config.auth, nowFn()) : undefined;
   const oidcJwk = samlSigning ? { ...createPrivateKey(samlSigning.keyPem).export({ format: 'jwk' }), use: 'sig', alg: 'RS256' } : undefined;
@@ -300,13 +337,17 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   };
   let authzPort = 0;
   let httpPort: number;
+  let adminPort = 0;
   try {
     if (authz) authzPort = await authz.listen(config.listen.authz.host, config.listen.authz.port);
     httpPort = await http.listen(config.listen.http.host, config.listen.http.port);
+    if (admin && config.admin) adminPort = await admin.listen(config.admin.listen.host, config.admin.listen.port);
   } catch (err) {
     watcher.close();
     await authz?.close(0);
     await http.close();
+    await admin?.close();
+    await auditPool?.end();
     await stopStores();
     throw err;
   }
@@ -315,6 +356,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       role,
       ...(authz ? { authz: `${config.listen.authz.host}:${authzPort}` } : {}),
       http: `${config.listen.http.host}:${httpPort}`,
+      ...(admin && config.admin ? { admin: `${config.admin.listen.host}:${adminPort}` } : {}),
       tenants: tenantStore ? 'postgres' : config.tenants.length,
       sharedState: shared.backend,
     },
@@ -324,6 +366,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   let closing: Promise<void> | undefined;
   return {
     authzPort,
+    adminPort,
     httpPort,
     metrics,
     config: () => config,
@@ -334,6 +377,8 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
         watcher.close();
         await authz?.close(graceMs);
         await http.close();
+        await admin?.close();
+        await auditPool?.end();
         // Revocations made here must reach the shared store before we go.
         await shared.revocation.flush().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'revocations not yet shared at shutdown'));
         await stopStores();

@@ -46,6 +46,8 @@ export interface AuthzServerDeps {
   metrics: Metrics;
   /** Milliseconds since the epoch; injected so tests can move time. */
   now?: () => number;
+  /** Called once per decision (the admin API's recent-decisions log). Must not throw or block. */
+  onDecision?: (input: CheckInput, decision: Decision, nowMs: number) => void;
 }
 
 export interface AuthzServer {
@@ -119,6 +121,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
           deps.metrics.certCache.inc({ result: decision.cacheHit ? 'hit' : 'miss' });
         }
         writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
+        deps.onDecision?.(input, decision, now());
         callback(null, response);
       },
       (err: unknown) => {

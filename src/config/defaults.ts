@@ -118,6 +118,7 @@ export const CONFIG_ENV = {
   listenAuthz: 'BOUNCER_LISTEN_AUTHZ',
   listenHttp: 'BOUNCER_LISTEN_HTTP',
   logLevel: 'BOUNCER_LOG_LEVEL',
+  listenAdmin: 'BOUNCER_LISTEN_ADMIN',
 } as const;
 
 /** Reload behaviour of {@link watchConfig}. */

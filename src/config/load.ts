@@ -130,6 +130,13 @@ function applyEnvOverrides(raw: RawConfig, env: NodeJS.ProcessEnv, reader: NodeR
     if (parsed.ok) raw.listen[which] = parsed.value;
     else reader.issue(undefined, `env ${name}`, parsed.message);
   }
+  const adminListen = env[CONFIG_ENV.listenAdmin];
+  if (adminListen !== undefined && adminListen.trim() !== '') {
+    const parsed = parseListenAddress(adminListen);
+    if (!parsed.ok) reader.issue(undefined, `env ${CONFIG_ENV.listenAdmin}`, parsed.message);
+    // Only moves an API the file turned on; the variable alone never opens one.
+    else if (raw.admin) raw.admin = { ...raw.admin, listen: parsed.value };
+  }
   const level = env[CONFIG_ENV.logLevel];
   if (level !== undefined && level.trim() !== '') {
     const known = (LOG_LEVELS as readonly string[]).includes(level);

@@ -161,6 +161,8 @@ export type TenantStoreErrorCode =
   | 'ERR_TENANT_NOT_FOUND'
   | 'ERR_HOSTNAME_NOT_FOUND'
   | 'ERR_STORE_UNAVAILABLE'
+  /** Tenants come from the config file, which the API does not write. */
+  | 'ERR_STORE_READ_ONLY'
   | 'ERR_STORE_MIGRATION';
 
 /**

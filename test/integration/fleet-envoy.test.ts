@@ -8,12 +8,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hashAdminToken } from '../../src/admin/tokens.js';
 import { signSession } from '../../src/core/session-token.js';
 import { createRootCa, issueClientCert, issueServerCert, type KeyPairPem } from '../../src/pki/generate.js';
 import { openKeyStore, keyOverlapMs } from '../../src/sessions/key-store.js';
 import { createPgTenantStore, type PgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
 import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-process.js';
 import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
+import { runCaptured } from '../helpers/cli.js';
 import { authzClient, checkRequest } from '../helpers/grpc-client.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { freePort, waitFor } from '../helpers/ports.js';
@@ -26,6 +28,7 @@ interface Replica {
   proc: BouncerProcess;
   authzPort: number;
   httpPort: number;
+  adminPort: number;
   client: ReturnType<typeof authzClient>;
 }
 
@@ -41,6 +44,7 @@ let device: KeyPairPem;
 const replicas: Replica[] = [];
 
 const WIKI = 'wiki.fleet.test';
+const ADMIN_TOKEN = 'fleet-admin-token-0123456789abcdef';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bouncer-fleet-'));
@@ -61,6 +65,9 @@ listen: { authz: 127.0.0.1:1, http: 127.0.0.1:2 }
 store:
   postgres: { url_env: FLEET_PG_URL }
   redis: { url: "${redis.url}", key_prefix: "fleet:", revocation_grace: 1s }
+admin:
+  tokens:
+    - { id: provisioning, secret_sha256: ${hashAdminToken(ADMIN_TOKEN)}, scopes: [admin] }
 auth:
   domain: auth.fleet.test
   session: { duration: 1h, keys_dir: ./keys }
@@ -78,6 +85,7 @@ apps:
   for (const name of ['a', 'b']) {
     const authzPort = await freePort();
     const httpPort = await freePort();
+    const adminPort = await freePort();
     const proc = await startBouncerProcess({
       configPath: join(dir, 'bouncer.yaml'),
       env: {
@@ -85,10 +93,11 @@ apps:
         GH_SECRET: 'unused',
         BOUNCER_LISTEN_AUTHZ: `127.0.0.1:${authzPort}`,
         BOUNCER_LISTEN_HTTP: `127.0.0.1:${httpPort}`,
+        BOUNCER_LISTEN_ADMIN: `127.0.0.1:${adminPort}`,
       },
       readyUrl: `http://127.0.0.1:${httpPort}/readyz`,
     });
-    replicas.push({ name, proc, authzPort, httpPort, client: authzClient(authzPort) });
+    replicas.push({ name, proc, authzPort, httpPort, adminPort, client: authzClient(authzPort) });
   }
   envoy = await startEnvoy(dir, {
     authzPort: replicas[0]?.authzPort ?? 0,
@@ -132,10 +141,26 @@ async function metric(r: Replica, line: string): Promise<boolean> {
   return (await (await fetch(`http://127.0.0.1:${r.httpPort}/metrics`)).text()).includes(line);
 }
 
-test('a tenant added in PostgreSQL is enforced by both replicas within seconds, with no restart', async () => {
+/** `bouncer <args>` against one replica's admin API, as an operator runs it. */
+async function cli(r: Replica, args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+  const saved = process.env.BOUNCER_ADMIN_TOKEN;
+  process.env.BOUNCER_ADMIN_TOKEN = ADMIN_TOKEN;
+  try {
+    return await runCaptured([...args, '--url', `http://127.0.0.1:${r.adminPort}`]);
+  } finally {
+    if (saved === undefined) delete process.env.BOUNCER_ADMIN_TOKEN;
+    else process.env.BOUNCER_ADMIN_TOKEN = saved;
+  }
+}
+
+test('a tenant added through the admin API of one replica is enforced by both within seconds, with no restart', async () => {
   for (const r of replicas) expect(await reasonAt(r, 'pay.acme.fleet.test')).toBe('tenant_unknown');
+  const caFile = join(dir, 'acme-ca.pem');
+  writeFileSync(caFile, tenantCa.certPem);
   const started = Date.now();
-  await writer.putTenant({ name: 'acme', hostnames: ['pay.acme.fleet.test'], mtls: { caPem: tenantCa.certPem } });
+  const added = await cli(replicas[0] as Replica, ['tenant', 'add', 'acme', '--hostname', 'pay.acme.fleet.test', '--ca', caFile]);
+  expect(added.err).toBe('');
+  expect(added.code).toBe(0);
   for (const r of replicas) {
     // Known now: without a certificate the tenant's `require` mode answers.
     await waitFor(`replica ${r.name} to learn the tenant`, async () => (await reasonAt(r, 'pay.acme.fleet.test')) === 'client_cert_missing', 5_000);
@@ -146,10 +171,13 @@ test('a tenant added in PostgreSQL is enforced by both replicas within seconds, 
   expect((await viaEnvoy('pay.acme.fleet.test')).status).toBe(401);
   for (const r of replicas) expect(r.proc.decisions().some((d) => d.reason === 'mtls_verified')).toBe(true);
 
-  // Removal reaches both as well.
+  // Removal (through the other replica) reaches both as well.
   await writer.putTenant({ name: 'gone', hostnames: ['gone.fleet.test'], mtls: { mode: 'off' } });
   for (const r of replicas) await waitFor(`replica ${r.name} to learn gone`, async () => (await reasonAt(r, 'gone.fleet.test')) === 'allow', 5_000);
-  await writer.deleteTenant('gone');
+  expect((await cli(replicas[1] as Replica, ['tenant', 'remove', 'gone', '--yes'])).code).toBe(0);
+  // The change is audited, with who did it.
+  const audit = (await (await fetch(`http://127.0.0.1:${replicas[1]?.adminPort}/v1/audit`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { items: Array<{ actor: string; target: string }> };
+  expect(audit.items.some((e) => e.actor === 'provisioning' && e.target === 'gone')).toBe(true);
   for (const r of replicas) await waitFor(`replica ${r.name} to forget gone`, async () => (await reasonAt(r, 'gone.fleet.test')) === 'tenant_unknown', 5_000);
 });
 
@@ -163,7 +191,14 @@ async function appSession(sid: string): Promise<string> {
   );
 }
 
-test('a session revoked on one replica is refused by both', async () => {
+test('a session revoked through the admin API of one replica is refused by both', async () => {
+  const cookie = `__Host-bouncer_session=${await appSession('sid-admin-revoke')}`;
+  for (const r of replicas) expect(await reasonAt(r, WIKI, '/', { cookie })).toBe('allow');
+  expect((await cli(replicas[1] as Replica, ['session', 'revoke', '--sid', 'sid-admin-revoke'])).code).toBe(0);
+  for (const r of replicas) await waitFor(`replica ${r.name} to refuse the session`, async () => (await reasonAt(r, WIKI, '/', { cookie })) === 'login_required', 3_000);
+});
+
+test('a session signed out on one replica is refused by both', async () => {
   const cookie = `__Host-bouncer_session=${await appSession('sid-revoke-me')}`;
   for (const r of replicas) expect(await reasonAt(r, WIKI, '/', { cookie })).toBe('allow');
   // Sign out of the app on replica a only.

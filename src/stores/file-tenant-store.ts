@@ -1,0 +1,72 @@
+/**
+ * The config file's tenants seen through the {@link TenantStore} interface, so
+ * the admin API can list and show them in the default (no server) mode. The
+ * file is the source of truth there: every write is refused with
+ * `ERR_STORE_READ_ONLY`, naming what to do instead.
+ */
+import type { Tenant } from '../core/tenant.js';
+import { resolveTenant, buildTenantIndex } from '../core/tenant-index.js';
+import { TENANT_LIMITS, TenantStoreError, type TenantPage, type TenantRecord, type TenantStore } from './tenant-store.js';
+
+function pem(der: Buffer, label: string): string {
+  const b64 = der.toString('base64').replace(/.{1,64}/g, '$&\n');
+  return `-----BEGIN ${label}-----\n${b64}-----END ${label}-----\n`;
+}
+
+function toRecord(t: Tenant, loadedAtMs: number): TenantRecord {
+  const trust = t.mtls.trust;
+  return {
+    name: t.name,
+    hostnames: [...t.hostnames].sort(),
+    mtls: {
+      mode: t.mtls.mode,
+      caPem: trust ? trust.roots.map((r) => r.pem).join('') : null,
+      crlPems: trust ? trust.crls.map((c) => pem(c.der, 'X509 CRL')) : [],
+      staleCrl: trust?.staleCrl ?? 'deny',
+      exemptPaths: [...t.mtls.exemptPaths],
+    },
+    version: 1,
+    createdAt: loadedAtMs,
+    updatedAt: loadedAtMs,
+  };
+}
+
+/**
+ * @param tenants The tenants of the config in force (called per request, so reloads show at once).
+ * @param source The config file, for the message that refuses writes.
+ */
+export function createFileTenantStore(tenants: () => readonly Tenant[], source: () => string, loadedAtMs: () => number = Date.now): TenantStore {
+  const refuse = (): never => {
+    throw new TenantStoreError(
+      'ERR_STORE_READ_ONLY',
+      `tenants are defined in the config file ${source()}; edit it (bouncer reloads it by itself), or set store.postgres to manage tenants through this API`,
+    );
+  };
+  return {
+    async resolveHost(host) {
+      const t = resolveTenant(buildTenantIndex(tenants()), host);
+      return t ? { kind: 'tenant', tenant: t } : { kind: 'unknown' };
+    },
+    async getTenant(name) {
+      const t = tenants().find((x) => x.name === name);
+      return t ? toRecord(t, loadedAtMs()) : undefined;
+    },
+    async listTenants(options = {}): Promise<TenantPage> {
+      const limit = Math.min(Math.max(options.limit ?? TENANT_LIMITS.listDefault, 1), TENANT_LIMITS.listMax);
+      const sorted = [...tenants()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const rest = options.after === undefined ? sorted : sorted.filter((t) => t.name > (options.after as string));
+      const page = rest.slice(0, limit);
+      return {
+        items: page.map((t) => ({ name: t.name, hostnames: [...t.hostnames].sort(), mode: t.mtls.mode, version: 1 })),
+        next: rest.length > limit ? page[page.length - 1]?.name : undefined,
+      };
+    },
+    putTenant: async () => refuse(),
+    deleteTenant: async () => refuse(),
+    addHostname: async () => refuse(),
+    removeHostname: async () => refuse(),
+    onChange: () => () => undefined,
+    health: () => ({ healthy: true, since: loadedAtMs(), reason: undefined }),
+    close: async () => undefined,
+  };
+}
