@@ -6,7 +6,9 @@ import { loadSamlIdpSigning } from './web/saml-idp/index.js';
 import { createAuthzServer, type AuthzState } from './authz/server.js';
 import type { StoreTenants } from './authz/tenant-lookup.js';
 import type { BouncerConfig } from './config/types.js';
+import { attemptConfigLoad, loadConfig } from './config/load.js';
 import { redactUrl } from './config/store-schema.js';
+import { openConfigDocuments, type ConfigDocuments } from './stores/postgres/config-documents.js';
 import { watchConfig } from './config/watch.js';
 import type { AuthSettings } from './core/app.js';
 import { createCertVerifier, type CertVerifier } from './core/cert-verifier.js';
@@ -143,7 +145,32 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const runHttp = role !== 'authz';
   const metrics = createMetrics();
   let config = options.config;
-  checkTopology(config, role);
+  const env = options.env ?? process.env;
+  // Apps, IdPs and service tokens may live in the database too: load them with the file, validated together.
+  let docs: ConfigDocuments | undefined;
+  if (config.store.postgres) {
+    const url = config.store.postgres.url;
+    try {
+      docs = await openConfigDocuments({ connection: { connectionString: url }, onError: (err) => logger.warn({ err: { message: err.message } }, 'config documents: database connection problem') });
+    } catch (err) {
+      throw new BouncerError('ERR_STORE_UNAVAILABLE', `cannot read config documents at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
+    }
+    const overlay = docs.current();
+    if (overlay) {
+      try {
+        config = await loadConfig(config.source, env, { overlay });
+      } catch (err) {
+        await docs.close();
+        throw err;
+      }
+    }
+  }
+  try {
+    checkTopology(config, role);
+  } catch (err) {
+    await docs?.close();
+    throw err;
+  }
   const origin = options.authPublicOrigin ?? (options.env ?? process.env).BOUNCER_AUTH_PUBLIC_URL;
   const nowFn = options.now ?? Date.now;
   const redis = config.store.redis;
@@ -171,6 +198,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       tenantStore = await createPgTenantStore({ connection: { connectionString: pgConf.url }, cache: { maxEntries: pgConf.cacheMaxEntries }, logger });
     } catch (err) {
       await shared.close();
+      await docs?.close();
       throw new BouncerError('ERR_STORE_UNAVAILABLE', `cannot open the tenant store at ${redactUrl(pgConf.url)}: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -269,6 +297,17 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       clock: nowFn,
       logger,
       sessionRevocationMs: longestSession(config) * 1000,
+      ...(docs
+        ? {
+            configWriter: {
+              update: (who, change, validate) => (docs as ConfigDocuments).update(who, change, validate),
+              async validate(overlay) {
+                const attempt = await attemptConfigLoad(config.source, env, { overlay });
+                if (!attempt.ok) throw attempt.error;
+              },
+            },
+          }
+        : {}),
     });
   }
   // SaaS apps (SAML IdP, OIDC provider) and the launcher need the login service's signing pair.
@@ -321,6 +360,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     initial: config,
     ...(options.watchIntervalMs !== undefined ? { intervalMs: options.watchIntervalMs } : {}),
     onReload: apply,
+    overlay: () => docs?.current(),
     onError: (err) => {
       metrics.configReloads.inc({ result: 'failure' });
       metrics.configLastReloadSuccess.set(0);
@@ -328,10 +368,14 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     },
   });
   if (options.watch === false) watcher.close();
+  // A change any replica made to the database's sections: reload now (reloadNow works even with watching off).
+  const unsubscribeDocs = docs?.onChange(() => void watcher.reloadNow());
 
   const stopStores = async (): Promise<void> => {
     clearInterval(rotation);
     unsubscribe?.();
+    unsubscribeDocs?.();
+    await docs?.close();
     await tenantStore?.close();
     await shared.close();
   };

@@ -23,6 +23,12 @@ export const ADMIN_ERROR_STATUS = {
   ERR_ADMIN_METHOD_NOT_ALLOWED: 405,
   /** POST /v1/tenants for a name that exists (PUT /v1/tenants/{name} replaces). */
   ERR_TENANT_EXISTS: 409,
+  /** An app, IdP or service token change the config loader refuses; the message lists every problem with its field. */
+  ERR_CONFIG_REJECTED: 400,
+  /** No app, IdP or service token of that name in the database. */
+  ERR_CONFIG_NOT_FOUND: 404,
+  /** Apps, IdPs and service tokens come from the config file here (no `store.postgres`): edit the file. */
+  ERR_CONFIG_READ_ONLY: 409,
   /** Body larger than the operation's limit. */
   ERR_ADMIN_BODY_TOO_LARGE: 413,
   /** Bodies must be `application/json`. */

@@ -10,6 +10,7 @@ export const ADMIN_SCOPES = {
   'decisions:read': 'query recent access decisions',
   'config:read': 'read the apps, policies, identity providers, service token ids and admin token ids of the config in force (never secrets)',
   'audit:read': 'read the audit trail of admin API changes',
+  'config:write': 'create, replace and delete apps (with their policies), identity providers and service tokens kept in the database (store.postgres)',
   admin: 'every scope',
 } as const;
 

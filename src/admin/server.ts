@@ -36,6 +36,7 @@ import { AdminError, renderError, type ErrorBody, type RenderedError } from './e
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
 import type { AdminRoute, JsonSchema, RouteContext } from './route.js';
 import { configRoutes, type AdminConfigView } from './routes/config-views.js';
+import { configWriteRoutes, type ConfigWriter } from './routes/config-writes.js';
 import { auditRoutes, decisionRoutes } from './routes/decisions.js';
 import { sessionRoutes, type AdminRevocationStore } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
@@ -53,6 +54,8 @@ export interface AdminServerDeps {
   readonly clock: () => number;
   readonly logger: Logger;
   readonly sessionRevocationMs?: number | undefined;
+  /** Apps, IdPs and service tokens in the database (`store.postgres`); absent, their writes answer 409. */
+  readonly configWriter?: ConfigWriter | undefined;
   /** Default {@link ADMIN_DEFAULTS}.bodyLimitBytes; routes that take CRLs allow more. */
   readonly bodyLimitBytes?: number | undefined;
 }
@@ -104,6 +107,7 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
     ...decisionRoutes(deps.decisions),
     ...auditRoutes(deps.audit),
     ...configRoutes(deps.config, deps.tokens),
+    ...configWriteRoutes(deps.configWriter),
   ];
   // The document describes every route, itself included, so it is built once the table is complete.
   const document: { current?: OpenApiDocument } = {};

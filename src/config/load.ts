@@ -14,11 +14,14 @@ import { resolveStore, type StoreConfig } from './store-schema.js';
 import { loadTrustStores, type ParseCache, type TrustResult } from './trust.js';
 import type { BouncerConfig } from './types.js';
 import { parseListenAddress } from './values.js';
+import { applyOverlay, relocateIssues, type ConfigOverlay } from './overlay.js';
 
 /** Options of {@link loadConfig}. */
 export interface LoadConfigOptions {
   /** The clock for certificate and CRL validity checks, in ms since the epoch. Default: `Date.now()`. */
   now?: number;
+  /** Sections kept in the database (`store.postgres`), merged in before validation. */
+  overlay?: ConfigOverlay | undefined;
 }
 
 /**
@@ -84,6 +87,7 @@ export async function attemptConfigLoad(path: string, env: NodeJS.ProcessEnv = p
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const reader = new NodeReader(source, lines, doc);
   if (reportYamlProblems(doc, reader, text.trimEnd().length)) return { ok: false, error: new ConfigError(reader.issues), stamps, parsed };
+  if (options.overlay) applyOverlay(doc, options.overlay, reader);
 
   const raw = readConfigShape(doc.contents, reader);
   applyEnvOverrides(raw, env, reader);
@@ -95,7 +99,7 @@ export async function attemptConfigLoad(path: string, env: NodeJS.ProcessEnv = p
   const identity = await resolveIdentity(raw.identity, identityCtx);
   const saas = await resolveSaasApps(raw.identity, identity, identityCtx, now);
 
-  if (reader.issues.length > 0) return { ok: false, error: new ConfigError(inReadingOrder(reader.issues)), stamps, parsed: trust.parsed };
+  if (reader.issues.length > 0) return { ok: false, error: new ConfigError(relocateIssues(inReadingOrder(reader.issues), options.overlay)), stamps, parsed: trust.parsed };
   const config = buildConfig(source, raw, store, trust, identity, saas, warnings);
   return { ok: true, config, stamps, parsed: trust.parsed };
 }

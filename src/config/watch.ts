@@ -4,6 +4,7 @@ import { WATCH_DEFAULTS } from './defaults.js';
 import { MISSING_STAMP, currentStamp, stampOf } from './file-stamp.js';
 import { policySourcesOf } from './fingerprint.js';
 import { attemptConfigLoad } from './load.js';
+import type { ConfigOverlay } from './overlay.js';
 import type { ParseCache } from './trust.js';
 import type { BouncerConfig } from './types.js';
 
@@ -39,6 +40,8 @@ export interface WatchConfigOptions {
   onReload(next: BouncerConfig): void;
   /** Called when a reload fails (usually a `ConfigError`); the previous config stays in force. */
   onError(err: unknown): void;
+  /** Sections kept in the database, read at each reload (`store.postgres`). */
+  overlay?: () => ConfigOverlay | undefined;
 }
 
 /**
@@ -86,7 +89,8 @@ export function watchConfig(o: WatchConfigOptions): ConfigWatcher {
   const reloadOnce = async (): Promise<boolean> => {
     let attempt;
     try {
-      attempt = await attemptConfigLoad(o.path, o.env, parsed ? { previous: parsed } : {});
+      const overlay = o.overlay?.();
+      attempt = await attemptConfigLoad(o.path, o.env, { ...(parsed ? { previous: parsed } : {}), ...(overlay ? { overlay } : {}) });
     } catch (err) {
       report(err);
       return false;

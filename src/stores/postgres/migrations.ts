@@ -75,6 +75,22 @@ CREATE TABLE admin_audit (
 CREATE INDEX admin_audit_at_idx ON admin_audit (at DESC, id DESC);
 `,
   },
+  {
+    // Config sections kept in the database (src/stores/postgres/config-documents.ts):
+    // one row per document, its sections as JSON in the config file's own shape,
+    // so they go through the file's validation unchanged.
+    version: 3,
+    name: 'config_documents',
+    sql: `
+CREATE TABLE config_documents (
+  name text PRIMARY KEY,
+  body jsonb NOT NULL,
+  version bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  updated_by text NOT NULL
+);
+`,
+  },
 ];
 
 /**
