@@ -10,6 +10,7 @@ import { serveCommand } from './serve.js';
 import { adminCommand } from './admin-tokens.js';
 import { decisionsCommand } from './decisions.js';
 import { sessionCommand } from './session-revoke.js';
+import { configEntryCommands } from './config-entries.js';
 import { tenantCommand } from './tenant.js';
 
 /** The `bouncer` command tree; exported so tests can run it in-process. */
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(new Command('envoy').description('Envoy integration').addCommand(envoyRenderCommand()));
   // Clients of the admin API (docs/admin-api.md).
   program.addCommand(tenantCommand()).addCommand(sessionCommand()).addCommand(decisionsCommand()).addCommand(adminCommand());
+  for (const c of configEntryCommands()) program.addCommand(c);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { hashAdminToken } from '../../src/admin/tokens.js';
 import { startBouncer, type BouncerApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
+import { runCaptured } from '../helpers/cli.js';
 import { authzClient, checkRequest } from '../helpers/grpc-client.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/pg.js';
 
@@ -117,6 +118,30 @@ test('a change that would break the config is refused with every problem and its
   // A body whose id disagrees with the path, and deleting what is not there.
   expect((await api(a, 'PUT', '/v1/service-tokens/x', { id: 'y', client_id: 'c', secret_sha256: 'a'.repeat(64) })).status).toBe(400);
   expect(((await (await api(a, 'DELETE', '/v1/service-tokens/never')).json()) as { error: string }).error).toBe('ERR_CONFIG_NOT_FOUND');
+});
+
+test('the CLI puts and deletes entries from YAML files, and reports refusals', async () => {
+  const saved = process.env.BOUNCER_ADMIN_TOKEN;
+  process.env.BOUNCER_ADMIN_TOKEN = TOKEN;
+  const url = ['--url', `http://127.0.0.1:${a.adminPort}`];
+  try {
+    const file = join(dir, 'deploy-bot.yaml');
+    writeFileSync(file, `client_id: deploy.docs\nsecret_sha256: ${'e'.repeat(64)}\n`);
+    const put = await runCaptured(['service-token', 'put', 'deploy-bot', '-f', file, ...url]);
+    expect(put.err).toBe('');
+    expect(put.out).toMatch(/^created service-token deploy-bot \(document version \d+\)/);
+    const badFile = join(dir, 'bad-app.yaml');
+    writeFileSync(badFile, 'hostnames: [x.docs.test]\nidps: [missing]\npolicies: []\n');
+    const bad = await runCaptured(['app', 'put', 'x', '-f', badFile, ...url]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('ERR_CONFIG_REJECTED');
+    expect(bad.err).toContain('missing');
+    expect((await runCaptured(['service-token', 'delete', 'deploy-bot', ...url])).code).toBe(2);
+    expect((await runCaptured(['service-token', 'delete', 'deploy-bot', '--yes', ...url])).code).toBe(0);
+  } finally {
+    if (saved === undefined) delete process.env.BOUNCER_ADMIN_TOKEN;
+    else process.env.BOUNCER_ADMIN_TOKEN = saved;
+  }
 });
 
 test('scopes: config:read cannot write', async () => {
