@@ -56,6 +56,7 @@ export const STORE_ERROR_STATUS: Readonly<Record<TenantStoreErrorCode, number>> 
   ERR_STORE_UNAVAILABLE: 503,
   ERR_STORE_MIGRATION: 503,
   ERR_STORE_READ_ONLY: 409,
+  ERR_TENANT_CONFLICT: 409,
 };
 
 /** Every code a client of the admin API can see. */

@@ -36,7 +36,7 @@ export interface TenantStore {
    * {@link TenantStoreError}: `ERR_TENANT_INVALID`, `ERR_CA_INVALID`,
    * `ERR_CRL_INVALID`, `ERR_HOSTNAME_TAKEN` or `ERR_STORE_UNAVAILABLE`.
    */
-  putTenant(input: TenantInput): Promise<PutTenantResult>;
+  putTenant(input: TenantInput, condition?: PutCondition): Promise<PutTenantResult>;
   /** Removes a tenant and its hostnames, CA bundle and CRLs. Throws `ERR_TENANT_NOT_FOUND`. */
   deleteTenant(name: string): Promise<void>;
   /** Adds one hostname to an existing tenant. Throws `ERR_TENANT_NOT_FOUND`, `ERR_TENANT_INVALID`, `ERR_HOSTNAME_TAKEN`. */
@@ -85,6 +85,13 @@ export interface TenantInput {
     readonly exemptPaths?: readonly string[] | undefined;
   } | undefined;
 }
+
+/**
+ * Makes {@link TenantStore.putTenant} conditional, so read-modify-write callers
+ * never overwrite a change they did not see: `absent` creates only, `version`
+ * replaces only the version that was read. Otherwise `ERR_TENANT_CONFLICT`.
+ */
+export type PutCondition = { readonly absent: true } | { readonly version: number };
 
 /** A tenant as stored: validated, normalised, with defaults filled in. */
 export interface TenantRecord {
@@ -161,6 +168,8 @@ export type TenantStoreErrorCode =
   | 'ERR_TENANT_NOT_FOUND'
   | 'ERR_HOSTNAME_NOT_FOUND'
   | 'ERR_STORE_UNAVAILABLE'
+  /** A conditional write found the tenant in another state than expected (created meanwhile, or changed since it was read). */
+  | 'ERR_TENANT_CONFLICT'
   /** Tenants come from the config file, which the API does not write. */
   | 'ERR_STORE_READ_ONLY'
   | 'ERR_STORE_MIGRATION';

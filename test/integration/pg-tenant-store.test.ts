@@ -129,6 +129,30 @@ describe('CRUD', () => {
     expect(tenantName(await store.resolveHost('v2.acme.example'))).toBe('acme');
   });
 
+  it('conditional writes: create only when absent, replace only the version that was read', async () => {
+    const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: unknown) => (e instanceof TenantStoreError ? e.code : String(e)));
+    // A create of an existing name, and a replace of a version someone else has moved on from.
+    expect(await code(store.putTenant({ name: 'cond', hostnames: ['cond.example'], mtls: { mode: 'off' } }, { absent: true }))).toBe('ok');
+    expect(await code(store.putTenant({ name: 'cond', hostnames: ['cond2.example'], mtls: { mode: 'off' } }, { absent: true }))).toBe('ERR_TENANT_CONFLICT');
+    const read = await store.getTenant('cond');
+    expect(read?.version).toBe(1);
+    await store.addHostname('cond', 'cond3.example');
+    expect(await code(store.putTenant({ name: 'cond', hostnames: ['cond.example'], mtls: { mode: 'off' } }, { version: 1 }))).toBe('ERR_TENANT_CONFLICT');
+    // The hostname added meanwhile was not lost.
+    expect((await store.getTenant('cond'))?.hostnames).toEqual(['cond.example', 'cond3.example']);
+    expect(await code(store.putTenant({ name: 'cond', hostnames: ['cond.example', 'cond3.example'], mtls: { mode: 'off' } }, { version: 2 }))).toBe('ok');
+    expect(await code(store.putTenant({ name: 'nobody', hostnames: ['nobody.example'], mtls: { mode: 'off' } }, { version: 1 }))).toBe('ERR_TENANT_CONFLICT');
+    // Ten creates of one name at once: exactly one wins, none replaces another.
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => code(store.putTenant({ name: 'race', hostnames: [`race-${i}.example`], mtls: { mode: 'off' } }, { absent: true }))),
+    );
+    expect(results.filter((r) => r === 'ok')).toHaveLength(1);
+    expect(results.filter((r) => r === 'ERR_TENANT_CONFLICT')).toHaveLength(9);
+    expect((await store.getTenant('race'))?.version).toBe(1);
+    await store.deleteTenant('cond');
+    await store.deleteTenant('race');
+  });
+
   it('adds and removes single hostnames', async () => {
     const added = await store.addHostname('acme', 'Extra.Acme.Example');
     expect(added.hostnames).toContain('extra.acme.example');

@@ -9,7 +9,7 @@
  * another caller between the read and the write can be lost; such updates are
  * rare and audited, and a `version` check in the store would close the gap.
  */
-import { TENANT_LIMITS, TenantStoreError, type TenantInput, type TenantRecord, type TenantStore } from '../../stores/tenant-store.js';
+import { TENANT_LIMITS, TenantStoreError, type PutCondition, type TenantInput, type TenantRecord, type TenantStore } from '../../stores/tenant-store.js';
 import { ADMIN_DEFAULTS } from '../defaults.js';
 import { AdminError } from '../errors.js';
 import type { AdminRoute, RouteContext, RouteResult } from '../route.js';
@@ -46,9 +46,9 @@ async function mustGet(store: TenantStore, name: string): Promise<TenantRecord> 
   return record;
 }
 
-async function put(store: TenantStore, ctx: RouteContext, input: TenantInput, extraWarnings: readonly string[] = []): Promise<RouteResult> {
+async function put(store: TenantStore, ctx: RouteContext, input: TenantInput, extraWarnings: readonly string[] = [], condition?: PutCondition): Promise<RouteResult> {
   ctx.note(input.name, summarize(input));
-  const result = await store.putTenant(input);
+  const result = await store.putTenant(input, condition);
   return { status: result.created ? 201 : 200, body: { tenant: toTenantJson(result.record), warnings: [...extraWarnings, ...result.warnings] } };
 }
 
@@ -98,7 +98,8 @@ export function tenantRoutes(store: TenantStore): AdminRoute[] {
         if (typeof body.name === 'string' && (await store.getTenant(body.name)) !== undefined) {
           throw new AdminError('ERR_TENANT_EXISTS', `tenant '${body.name}' already exists; PUT /v1/tenants/${body.name} replaces it`, { field: 'body.name' });
         }
-        return put(store, ctx, fromTenantBody(body.name, body));
+        // Conditional as well: a create racing with another one must not replace it.
+        return put(store, ctx, fromTenantBody(body.name, body), [], { absent: true });
       },
     },
     {
@@ -215,7 +216,7 @@ export function tenantRoutes(store: TenantStore): AdminRoute[] {
         params: TENANT_NAME_PARAMS,
         body: { type: 'object', additionalProperties: false, required: ['ca_pem'], properties: { ca_pem: (MTLS_INPUT_SCHEMA.properties as Record<string, unknown>).ca_pem } },
         responses: changed,
-        errors: [404, 503],
+        errors: [404, 409, 503],
       },
       async handle(ctx) {
         const name = ctx.params.name ?? '';
@@ -223,7 +224,7 @@ export function tenantRoutes(store: TenantStore): AdminRoute[] {
         const current = await mustGet(store, name);
         ctx.note(name, { previous_ca_fingerprints: fingerprintsOf(current.mtls.caPem) });
         const base = recordToInput(current);
-        return put(store, ctx, { ...base, mtls: { ...base.mtls, caPem: ca_pem } });
+        return put(store, ctx, { ...base, mtls: { ...base.mtls, caPem: ca_pem } }, [], { version: current.version });
       },
     },
     {
@@ -240,13 +241,14 @@ export function tenantRoutes(store: TenantStore): AdminRoute[] {
         params: TENANT_NAME_PARAMS,
         body: { type: 'object', additionalProperties: false, required: ['crl_pems'], properties: { crl_pems: (MTLS_INPUT_SCHEMA.properties as Record<string, unknown>).crl_pems } },
         responses: changed,
-        errors: [404, 503],
+        errors: [404, 409, 503],
       },
       async handle(ctx) {
         const name = ctx.params.name ?? '';
         const { crl_pems } = ctx.body as { crl_pems: string[] };
-        const base = recordToInput(await mustGet(store, name));
-        return put(store, ctx, { ...base, mtls: { ...base.mtls, crlPems: crl_pems } });
+        const current = await mustGet(store, name);
+        const base = recordToInput(current);
+        return put(store, ctx, { ...base, mtls: { ...base.mtls, crlPems: crl_pems } }, [], { version: current.version });
       },
     },
     {
@@ -260,7 +262,7 @@ export function tenantRoutes(store: TenantStore): AdminRoute[] {
       access: 'tenants:write',
       audit: 'tenant.mtls.update',
       bodyLimit: ADMIN_DEFAULTS.crlBodyLimitBytes,
-      schema: { params: TENANT_NAME_PARAMS, body: { ...MTLS_INPUT_SCHEMA, minProperties: 1 }, responses: changed, errors: [404, 503] },
+      schema: { params: TENANT_NAME_PARAMS, body: { ...MTLS_INPUT_SCHEMA, minProperties: 1 }, responses: changed, errors: [404, 409, 503] },
       async handle(ctx) {
         const name = ctx.params.name ?? '';
         const patch = ctx.body as MtlsBody;
@@ -276,7 +278,7 @@ export function tenantRoutes(store: TenantStore): AdminRoute[] {
           warnings.push(`mtls.mode is now off: the CA bundle and ${current.mtls.crlPems.length} CRL(s) of tenant '${name}' were removed`);
         }
         ctx.note(name, { previous_mode: current.mtls.mode });
-        return put(store, ctx, { ...base, mtls }, warnings);
+        return put(store, ctx, { ...base, mtls }, warnings, { version: current.version });
       },
     },
   ];

@@ -5,6 +5,7 @@ import {
   checkHostname,
   checkTenantInput,
   type ListTenantsOptions,
+  type PutCondition,
   type PutTenantResult,
   type TenantChange,
   type TenantInput,
@@ -346,11 +347,25 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
       };
     },
 
-    async putTenant(input: TenantInput): Promise<PutTenantResult> {
+    async putTenant(input: TenantInput, condition?: PutCondition): Promise<PutTenantResult> {
       const checked = checkTenantInput(input, now());
       const touched = new Set(checked.hostnames);
       const result = await transaction(async (client) => {
+        if (condition) {
+          // Locks the row when it exists; a concurrent first insert of the same name waits on the unique index below.
+          const found = (await client.query<{ version: string }>('SELECT version::text AS version FROM tenants WHERE name = $1 FOR UPDATE', [checked.name])).rows[0];
+          if ('absent' in condition && found) throw new TenantStoreError('ERR_TENANT_CONFLICT', `tenant '${checked.name}' already exists`, { field: 'name' });
+          if ('version' in condition && (!found || Number(found.version) !== condition.version)) {
+            throw new TenantStoreError(
+              'ERR_TENANT_CONFLICT',
+              found ? `tenant '${checked.name}' changed meanwhile (version ${found.version}, this change was made on version ${condition.version}); read it again and retry` : `tenant '${checked.name}' was deleted meanwhile`,
+              { field: 'name' },
+            );
+          }
+        }
         const up = await client.query<{ created: boolean }>(SQL.upsertTenant, [checked.name, checked.mode, checked.staleCrl, checked.exemptPaths]);
+        // Two creates racing past the check above: the second one's upsert replaced the first; refuse it instead.
+        if (condition && 'absent' in condition && up.rows[0]?.created !== true) throw new TenantStoreError('ERR_TENANT_CONFLICT', `tenant '${checked.name}' already exists`, { field: 'name' });
         const previous = (await client.query<{ hostname: string }>(SQL.hostnamesOf, [checked.name])).rows.map((r) => r.hostname);
         for (const h of previous) touched.add(h);
         const taken = (await client.query<{ hostname: string; tenant_name: string }>(SQL.takenHostnames, [checked.hostnames, checked.name])).rows[0];
