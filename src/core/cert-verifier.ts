@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { BouncerError } from './errors.js';
-import { parseCertificateBundle, type ParsedCert } from './cert-parse.js';
+import { parseCertificateBundle, parseCertificateDer, splitPemCertificates, type ParsedCert } from './cert-parse.js';
 import { verifyClientChain, type ChainResult } from './cert-path.js';
 import type { Tenant } from './tenant.js';
 
@@ -70,6 +70,9 @@ interface Entry {
   readonly hit: CertVerdict;
 }
 
+/** Distinct intermediates kept parsed; real tenants have a handful each. */
+const MAX_PARSED_INTERMEDIATES = 1024;
+
 /**
  * Length-prefixed concatenation, hashed: no two different inputs share a key
  * (the lengths make the concatenation unambiguous, SHA-256 makes a collision
@@ -90,12 +93,15 @@ function digestOf(parts: readonly (string | undefined)[]): string {
 export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
   const failureTtl = options.failureTtlMs ?? Math.min(10_000, options.ttlMs);
   const cache = new LRUCache<string, Entry>({ max: options.maxEntries });
+  // A parsed certificate keeps its public key once built (100+ µs with OpenSSL 3),
+  // so an intermediate is parsed, and its key made, once rather than per device.
+  const parsedIntermediates = new LRUCache<string, ParsedCert>({ max: MAX_PARSED_INTERMEDIATES });
 
   function compute(tenant: Tenant, presented: PresentedCert, nowMs: number): Computed {
     const trust = tenant.mtls.trust;
     if (!trust) return { ok: false, reason: 'client_cert_untrusted', detail: `tenant ${tenant.name} has no CA configured` };
     let leaf: ParsedCert;
-    let intermediates: ParsedCert[] = [];
+    const intermediates: ParsedCert[] = [];
     try {
       const leaves = parseCertificateBundle(presented.leafPem);
       if (leaves.length !== 1) {
@@ -103,7 +109,20 @@ export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
       }
       leaf = leaves[0] as ParsedCert;
       if (presented.chainPem) {
-        intermediates = parseCertificateBundle(presented.chainPem).filter((c) => c.fingerprint256 !== leaf.fingerprint256);
+        const blocks = splitPemCertificates(presented.chainPem);
+        if (blocks.length === 0) throw new BouncerError('ERR_CERT_PARSE', 'no PEM certificate found');
+        // Envoy's Chain repeats the leaf; every other block is an intermediate,
+        // shared by all devices of a CA, so parsed ones are kept.
+        for (const der of blocks) {
+          if (der.equals(leaf.der)) continue;
+          const id = hash('sha256', der, 'base64');
+          let cert = parsedIntermediates.get(id);
+          if (!cert) {
+            cert = parseCertificateDer(der);
+            parsedIntermediates.set(id, cert);
+          }
+          intermediates.push(cert);
+        }
       }
     } catch (err) {
       const msg = err instanceof BouncerError ? err.message : String(err);
