@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { startBouncer } from '../app.js';
 import { loadConfig } from '../config/load.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, flushLogger } from '../observability/logger.js';
+import { attachToSupervisor, runWorkers } from './workers.js';
 
 /** `bouncer serve`: run the ext_authz server and the ops HTTP server until SIGTERM/SIGINT. */
 export function serveCommand(): Command {
@@ -9,17 +10,23 @@ export function serveCommand(): Command {
     .description('run the ext_authz gRPC server and the HTTP side (metrics, health) from a config file')
     .requiredOption('-c, --config <file>', 'YAML config file (see docs/config.md)')
     .option('--grace <seconds>', 'longest wait for in-flight checks on SIGTERM', '10')
+    .option('--workers <n>', 'run n processes, worker i on the configured ports + i (see bouncer envoy render --authz-workers)', '1')
     .addHelpText(
       'after',
       '\nEnvironment: BOUNCER_LISTEN_AUTHZ, BOUNCER_LISTEN_HTTP, BOUNCER_LOG_LEVEL override the config.\n' +
         'Signals: SIGHUP reloads the config now; SIGTERM/SIGINT stop gracefully (NOT_SERVING, drain, exit).',
     )
-    .action(async (opts: { config: string; grace: string }) => {
+    .action(async (opts: { config: string; grace: string; workers: string }) => {
       const grace = Number(opts.grace);
       if (!Number.isFinite(grace) || grace < 0) throw new Error(`--grace must be a number of seconds, got ${opts.grace}`);
       const config = await loadConfig(opts.config, process.env);
       const logger = createLogger(config.log.level);
       for (const w of config.warnings ?? []) logger.warn({ warning: w }, 'config warning');
+      if (Number(opts.workers) !== 1) {
+        const code = await runWorkers({ config, configPath: opts.config, count: Number(opts.workers), graceSec: grace, logger });
+        await flushLogger(logger);
+        process.exit(code);
+      }
       const app = await startBouncer({ config, logger });
       let stopping = false;
       const stop = (signal: string): void => {
@@ -27,18 +34,19 @@ export function serveCommand(): Command {
         stopping = true;
         logger.info({ signal }, 'stopping: NOT_SERVING, draining in-flight checks');
         app.close(grace * 1000).then(
-          () => {
+          async () => {
             logger.info('stopped');
-            logger.flush();
+            await flushLogger(logger);
             process.exit(0);
           },
-          (err: unknown) => {
+          async (err: unknown) => {
             logger.error({ err }, 'error while stopping');
-            logger.flush();
+            await flushLogger(logger);
             process.exit(1);
           },
         );
       };
+      attachToSupervisor({ authzPort: app.authzPort, httpPort: app.httpPort }, stop);
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGHUP', () => {

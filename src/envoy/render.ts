@@ -12,6 +12,11 @@ export interface EnvoyRenderOptions {
   /** bouncer's gRPC ext_authz address. */
   authzHost: string;
   authzPort: number;
+  /**
+   * bouncer processes behind `authzPort` (`bouncer serve --workers N`): worker i
+   * listens on authzPort + i, and Envoy round-robins checks across all of them.
+   */
+  authzWorkers: number;
   /** The protected application. */
   upstreamHost: string;
   upstreamPort: number;
@@ -54,6 +59,7 @@ export const ENVOY_RENDER_DEFAULTS: EnvoyRenderOptions = {
   adminPort: 9901,
   authzHost: '127.0.0.1',
   authzPort: 9001,
+  authzWorkers: 1,
   upstreamHost: '127.0.0.1',
   upstreamPort: 8081,
   serverCertPath: '/etc/envoy/certs/server.pem',
@@ -90,7 +96,7 @@ function socketAddress(host: string, port: number): { socket_address: { address:
   return { socket_address: { address: host, port_value: port } };
 }
 
-function staticCluster(name: string, host: string, port: number): Record<string, unknown> {
+function staticCluster(name: string, host: string, port: number, count = 1): Record<string, unknown> {
   return {
     name,
     // STRICT_DNS accepts both IP literals and service names (docker-compose, Kubernetes).
@@ -99,7 +105,7 @@ function staticCluster(name: string, host: string, port: number): Record<string,
     connect_timeout: '1s',
     load_assignment: {
       cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(host, port) } }] }],
+      endpoints: [{ lb_endpoints: Array.from({ length: count }, (_, i) => ({ endpoint: { address: socketAddress(host, port + i) } })) }],
     },
   };
 }
@@ -114,6 +120,10 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
   checkPort('listen port', o.listenPort);
   checkPort('admin port', o.adminPort);
   checkPort('authz port', o.authzPort);
+  if (!Number.isInteger(o.authzWorkers) || o.authzWorkers < 1 || o.authzWorkers > 256) {
+    throw new BouncerError('ERR_ENVOY_RENDER', `authz workers must be 1..256, got ${String(o.authzWorkers)}`);
+  }
+  checkPort('last authz worker port', o.authzPort + o.authzWorkers - 1);
   checkPort('upstream port', o.upstreamPort);
   if (o.authDomain !== undefined) {
     if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(o.authDomain)) {
@@ -190,7 +200,9 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
   };
 
   const authzCluster = {
-    ...staticCluster('bouncer_authz', o.authzHost, o.authzPort),
+    // One endpoint per bouncer worker; round robin (the default) spreads checks, and
+    // the health check below takes a draining worker (NOT_SERVING) out of rotation.
+    ...staticCluster('bouncer_authz', o.authzHost, o.authzPort, o.authzWorkers),
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',

@@ -25,3 +25,19 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination ?? pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES, periodicFlush: BATCH_FLUSH_MS }),
   );
 }
+
+/**
+ * Writes out buffered lines and resolves once they are written (or after
+ * `timeoutMs`, so a stuck stdout never blocks a shutdown). Call before
+ * `process.exit`, which would otherwise cut off a write still in flight.
+ */
+export function flushLogger(logger: Logger, timeoutMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    logger.flush(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
