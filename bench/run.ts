@@ -2,7 +2,7 @@
  * `npm run bench`: bouncer side by side with its baselines, through one pinned
  * Envoy and one small upstream, then BENCHMARKS.md (tables) and a chart.
  *
- *   node dist/bench/run.js [--only S1,S3,...] [--profile] [--no-report]
+ *   node dist/bench/run.js [--only S1,S3,...] [--profile] [--no-report] [--merge]
  *
  * Environment: BENCH_RUNS (default 5), BENCH_SECONDS per run (default 5),
  * BENCH_RATES for the fixed-rate runs (default 500,1000,2000; BENCH_RATE_RUNS of them, default 3),
@@ -328,9 +328,39 @@ async function main(): Promise<void> {
     }
   }
   results.elapsedSec = (Date.now() - started) / 1000;
-  writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  if (!args.includes('--no-report')) await writeReport(root, results);
+  const final = args.includes('--merge') ? mergeInto(JSON.parse(readFileSync(join(root, 'bench', 'results.json'), 'utf8')) as BenchResults, results) : results;
+  writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(final, null, 2) + '\n');
+  if (!args.includes('--no-report')) await writeReport(root, final);
   log(`done in ${results.elapsedSec.toFixed(0)} s`);
+}
+
+/**
+ * `--merge`: the rows of this run replace the same rows of the previous
+ * results.json and everything else is kept, so a row another job on the
+ * machine disturbed can be measured again on its own. Each kept row carries
+ * its own "other load" figure.
+ */
+function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
+  const keep = <T extends { scenario?: string; label?: string }>(old: T[] | undefined, fresh: T[] | undefined, key: (x: T) => string): T[] => {
+    // In place, so the tables keep their order.
+    const byKey = new Map((fresh ?? []).map((x) => [key(x), x]));
+    const merged = (old ?? []).map((x) => byKey.get(key(x)) ?? x);
+    const present = new Set((old ?? []).map(key));
+    return [...merged, ...(fresh ?? []).filter((x) => !present.has(key(x)))];
+  };
+  return {
+    ...prev,
+    machine: now.machine,
+    closed: keep(prev.closed, now.closed, (x) => x.scenario),
+    rated: keep(prev.rated, now.rated, (x) => `${x.scenario}@${x.rate}`),
+    cold: keep(prev.cold, now.cold, (x) => x.label),
+    chains: { ...prev.chains, ...now.chains },
+    tenantScale: now.tenantScale?.length ? now.tenantScale : (prev.tenantScale ?? []),
+    workers: keep(prev.workers, now.workers, (x) => `${x.workers}/${x.via}`),
+    ...(now.memory ? { memory: now.memory } : {}),
+    ...(now.profile ? { profile: now.profile } : {}),
+    date: now.date,
+  };
 }
 
 /** A wrk script sending a different session token on every request (or one fixed token). */

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { BouncerError } from './errors.js';
 import { parseCertificateBundle, parseCertificateDer, splitPemCertificates, type ParsedCert } from './cert-parse.js';
@@ -81,7 +81,10 @@ const MAX_PARSED_INTERMEDIATES = 1024;
 function digestOf(parts: readonly (string | undefined)[]): string {
   let head = '';
   for (const p of parts) head += `${p === undefined ? -1 : p.length}:`;
-  return hash('sha256', head + parts.join(''), 'base64');
+  // Fed part by part: joining first would copy several KB into a new string per request.
+  const h = createHash('sha256').update(head);
+  for (const p of parts) if (p !== undefined) h.update(p);
+  return h.digest('base64');
 }
 
 /**
