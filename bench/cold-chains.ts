@@ -1,9 +1,11 @@
 /**
  * Cold certificate checks measured in-process, without Envoy or gRPC: how many
  * client chains (device -> intermediate -> tenant root) one core validates per
- * second, on a cache miss exactly as ext_authz does it (hash, PEM parse, path
- * building, two signature checks, policy checks), and `verifyClientChain` alone
- * on pre-parsed certificates. Then the same on every core with worker threads.
+ * second, on a cache miss exactly as ext_authz does it (hash, PEM parse of the
+ * leaf, the intermediate taken from the verifier's parsed-intermediate cache as
+ * for every device after a CA's first, path building, two signature checks,
+ * policy checks), and `verifyClientChain` alone on pre-parsed certificates.
+ * Then the same on every core with worker threads.
  */
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';

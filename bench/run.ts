@@ -2,18 +2,21 @@
  * `npm run bench`: bouncer side by side with its baselines, through one pinned
  * Envoy and one small upstream, then BENCHMARKS.md (tables) and a chart.
  *
- *   node dist/bench/run.js [--only S1,S3,...] [--profile] [--no-report]
+ *   node dist/bench/run.js [--only S1,S3,...] [--profile] [--no-report] [--merge]
  *
  * Environment: BENCH_RUNS (default 5), BENCH_SECONDS per run (default 5),
  * BENCH_RATES for the fixed-rate runs (default 500,1000,2000; BENCH_RATE_RUNS of them, default 3),
- * BENCH_ENVOY_CONCURRENCY (default 1), ENVOY_BIN (see scripts/install-envoy.sh).
+ * BENCH_ENVOY_CONCURRENCY (default 1), BENCH_TENANTS (default 10,100000),
+ * BENCH_WORKERS (default 1,2), ENVOY_BIN (see scripts/install-envoy.sh).
  *
  * Scenarios (see BENCHMARKS.md): S1 no auth, S2 Envoy-only checks, S3 ext_authz
  * to a no-op grpc-js server, S4 bouncer warm, S5 bouncer cold (new chain per
  * request, RSA-2048 and P-256; new token per request), Direct (h2load gRPC at
- * bouncer), Chains (in-process chain validations per core).
+ * bouncer), Chains (in-process chain validations per core), T (the S4 request
+ * at 1,000/s with 10 and 100,000 tenants), W (`serve --workers N`).
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +26,10 @@ import { measureColdChains, type ColdChainResult } from './cold-chains.js';
 import { frontConfig, pinEnvoy, startEnvoy, upstreamConfig, type RunningEnvoy } from './lib/envoy.js';
 import { bouncerConfigYaml, createFixtures, HOST, SESSION_COOKIE, type Fixtures } from './lib/fixtures.js';
 import { h2load, wrk, type LoadResult, type TlsClient } from './lib/load.js';
-import { cpuSeconds, freePort, machineCpuSeconds, rssBytes, selfAndChildrenCpuSeconds, sleep, startProc, stopAll, waitFor, type Proc } from './lib/processes.js';
+import { childPids, cpuSeconds, freePort, freePortRange, machineCpuSeconds, rssBytes, selfAndChildrenCpuSeconds, sleep, startProc, stopAll, waitFor, type Proc } from './lib/processes.js';
 import { summarizeProfile } from './lib/profile.js';
 import { writeReport, type BenchResults, type RunSet } from './lib/report.js';
+import type { LoadResult as Load } from './lib/load.js';
 
 const root = packageRoot();
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -35,6 +39,10 @@ const WARMUP = 2;
 const RATE_RUNS = Number(process.env.BENCH_RATE_RUNS ?? 3);
 const RATES = (process.env.BENCH_RATES ?? '500,1000,2000').split(',').map(Number);
 const ENVOY_CONCURRENCY = Number(process.env.BENCH_ENVOY_CONCURRENCY ?? 1);
+/** Tenant counts of the T scenario (the first is the baseline). */
+const TENANT_COUNTS = (process.env.BENCH_TENANTS ?? '10,100000').split(',').map(Number);
+/** Worker counts of the W scenario. */
+const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
 /** Closed loop through Envoy: 16 connections x 8 streams in flight. */
 const CLOSED = { clients: 16, streams: 8 };
 
@@ -57,6 +65,21 @@ function buildShim(): string {
 interface Watched {
   name: string;
   pid: number;
+  /** Count the CPU of its child processes too (the workers of `serve --workers`). */
+  withChildren?: boolean;
+}
+
+/** CPU seconds of a watched process (and, if asked, of its children, listed once before the runs). */
+function watchedCpu(p: Watched & { children?: number[] }): number {
+  let sum = cpuSeconds(p.pid);
+  for (const c of p.children ?? []) {
+    try {
+      sum += cpuSeconds(c);
+    } catch {
+      // A worker that exited: its time is lost, and the run shows it as failures.
+    }
+  }
+  return sum;
 }
 
 /**
@@ -68,16 +91,19 @@ async function measure(label: string, watched: Watched[], warm: () => Promise<Lo
   if (w.ok === 0 || w.bad > w.ok * 0.01) throw new Error(`${label}: warm-up got ${w.ok} 2xx and ${w.bad} other answers; the scenario is not set up right`);
   const set: RunSet = { label, runs: [] };
   // Everything we started; whatever else used CPU meanwhile is "other load".
-  const ours = [...watched, ...(upstreamPid !== undefined ? [{ name: 'upstream', pid: upstreamPid }] : [])];
+  const ours: Array<Watched & { children?: number[] }> = [...watched, ...(upstreamPid !== undefined ? [{ name: 'upstream', pid: upstreamPid }] : [])].map((p) => ({
+    ...p,
+    ...(p.withChildren ? { children: childPids(p.pid) } : {}),
+  }));
   for (let i = 0; i < runs; i++) {
-    const before = ours.map((p) => cpuSeconds(p.pid));
+    const before = ours.map((p) => watchedCpu(p));
     const machineBefore = machineCpuSeconds();
     const selfBefore = selfAndChildrenCpuSeconds();
     const r = await once();
     const cpuUsPerReq: Record<string, number> = {};
     let oursSec = selfAndChildrenCpuSeconds() - selfBefore;
     ours.forEach((p, k) => {
-      const used = cpuSeconds(p.pid) - (before[k] ?? 0);
+      const used = watchedCpu(p) - (before[k] ?? 0);
       oursSec += used;
       if (k < watched.length) cpuUsPerReq[p.name] = (used * 1e6) / Math.max(1, r.ok);
     });
@@ -90,20 +116,28 @@ async function measure(label: string, watched: Watched[], warm: () => Promise<Lo
   return set;
 }
 
-async function startBouncer(f: Fixtures, name: string, o: { certCacheEntries?: number; logLevel?: string; extraTenants?: number; nodeArgs?: string[] } = {}): Promise<Proc & { authzPort: number }> {
-  const authzPort = await freePort();
-  const httpPort = await freePort();
+async function startBouncer(
+  f: Fixtures,
+  name: string,
+  o: { certCacheEntries?: number; logLevel?: string; extraTenants?: number; nodeArgs?: string[]; workers?: number; mtlsOnly?: boolean; readyTimeoutMs?: number } = {},
+): Promise<Proc & { authzPort: number; httpPort: number; startSec: number }> {
+  const workers = o.workers ?? 1;
+  const authzPort = workers > 1 ? await freePortRange(workers) : await freePort();
+  const httpPort = workers > 1 ? await freePortRange(workers) : await freePort();
   const cfg = join(f.dir, `${name}.yaml`);
   writeFileSync(cfg, bouncerConfigYaml(f, { authzPort, httpPort, ...o }));
-  const proc = startProc(name, process.execPath, [...(o.nodeArgs ?? []), join(root, 'dist', 'src', 'cli', 'bin.js'), 'serve', '--config', cfg], {
+  const started = Date.now();
+  const proc = startProc(name, process.execPath, [...(o.nodeArgs ?? []), join(root, 'dist', 'src', 'cli', 'bin.js'), 'serve', '--config', cfg, ...(workers > 1 ? ['--workers', String(workers)] : [])], {
     ...process.env,
     BENCH_IDP_SECRET: 'bench',
     BOUNCER_AUTH_PUBLIC_URL: 'https://auth.bench.test',
   }, { discardStdout: true }); // the audit lines (level info) go to /dev/null
-  await waitFor(`${name} to serve`, async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, 30_000).catch((err: unknown) => {
-    throw new Error(`${String(err)}\n${proc.output()}`);
-  });
-  return { ...proc, authzPort };
+  for (let i = 0; i < workers; i++) {
+    await waitFor(`${name} to serve`, async () => (await fetch(`http://127.0.0.1:${httpPort + i}/readyz`)).ok, o.readyTimeoutMs ?? 30_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${proc.output()}`);
+    });
+  }
+  return { ...proc, authzPort, httpPort, startSec: (Date.now() - started) / 1000 };
 }
 
 async function startNoop(capture: string): Promise<Proc & { authzPort: number }> {
@@ -138,6 +172,8 @@ async function main(): Promise<void> {
     rated: [],
     cold: [],
     chains: {},
+    tenantScale: [],
+    workers: [],
     date: new Date().toISOString(),
   };
 
@@ -237,6 +273,45 @@ async function main(): Promise<void> {
       await envoy.stop();
       await bouncer.stop();
     }
+    if (want('T')) {
+      // The warm request of S4 at a steady 1,000/s, with 10 and with 100,000 tenants configured.
+      for (const n of TENANT_COUNTS) {
+        const bouncer = await startBouncer(f, `bouncer-t${n}`, { extraTenants: n - 1, readyTimeoutMs: 180_000 });
+        log(`T ${n} tenants: bouncer ready in ${bouncer.startSec.toFixed(1)} s`);
+        const envoy = await front('ext_authz', bouncer.authzPort);
+        const watched = [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: bouncer.pid }];
+        const o = { url: `https://127.0.0.1:${envoy.port}/`, clients: 10, streams: 16, headers, tls: warmTls, warmupSec: 0, rate: 1000 };
+        const set = await measure(`T ${n} tenants @1000/s`, watched, () => h2load({ ...o, durationSec: 2 }), () => h2load({ ...o, durationSec: Math.max(3, SECONDS - 1), logFile: join(work, 'h2load.log') }), RATE_RUNS);
+        const rss = rssBytes(bouncer.pid);
+        await envoy.stop();
+        await bouncer.stop();
+        const heap = JSON.parse(execFileSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('./tenant-memory.js', import.meta.url)), join(f.dir, `bouncer-t${n}.yaml`)], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim()) as { tenants: number; heapBytes: number };
+        results.tenantScale?.push({ ...set, tenants: heap.tenants, rssBytes: rss, heapBytes: heap.heapBytes, startSec: bouncer.startSec });
+      }
+    }
+    if (want('W')) {
+      // Client certificates only (what --workers accepts today): 1..N workers behind one Envoy, then gRPC straight at them.
+      const capture = join(work, 'check-request.bin');
+      for (const n of WORKER_COUNTS) {
+        const bouncer = await startBouncer(f, `bouncer-w${n}`, { workers: n, mtlsOnly: true });
+        const envoy = await startEnvoy(`front-w${n}`, work, (p) => frontConfig('ext_authz', f, { ...p, upstreamPort: upstream.port, authzPort: bouncer.authzPort, authzWorkers: n }), ENVOY_CONCURRENCY);
+        const watched = [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: bouncer.pid, withChildren: true }];
+        results.workers?.push({ ...(await closedLoop(`W${n} via Envoy`, envoy, watched)), workers: n, via: 'envoy' });
+        await envoy.stop();
+        if (existsSync(capture)) {
+          const body = grpcBody(readFileSync(capture), join(work, 'check-request.grpc'));
+          const one = (port: number, durationSec: number): Promise<Load> =>
+            h2load({ url: `http://127.0.0.1:${port}/envoy.service.auth.v3.Authorization/Check`, clients: 2, streams: 64, dataFile: body, headers: { 'content-type': 'application/grpc', te: 'trailers' }, warmupSec: 0, durationSec });
+          const all = async (durationSec: number): Promise<Load> => {
+            const rs = await Promise.all(Array.from({ length: n }, (_, i) => one(bouncer.authzPort + i, durationSec)));
+            const ok = rs.reduce((a, r) => a + r.ok, 0);
+            return { ok, bad: rs.reduce((a, r) => a + r.bad, 0), seconds: Math.max(...rs.map((r) => r.seconds)), rps: rs.reduce((a, r) => a + r.rps, 0) };
+          };
+          results.workers?.push({ ...(await measure(`W${n} direct`, [{ name: 'authz', pid: bouncer.pid, withChildren: true }], () => all(WARMUP), () => all(SECONDS))), workers: n, via: 'direct' });
+        }
+        await bouncer.stop();
+      }
+    }
     if (profile) results.profile = await profileWarm(f, upstream.port, warmTls, headers);
   } finally {
     await upstream.stop();
@@ -253,9 +328,39 @@ async function main(): Promise<void> {
     }
   }
   results.elapsedSec = (Date.now() - started) / 1000;
-  writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  if (!args.includes('--no-report')) await writeReport(root, results);
+  const final = args.includes('--merge') ? mergeInto(JSON.parse(readFileSync(join(root, 'bench', 'results.json'), 'utf8')) as BenchResults, results) : results;
+  writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(final, null, 2) + '\n');
+  if (!args.includes('--no-report')) await writeReport(root, final);
   log(`done in ${results.elapsedSec.toFixed(0)} s`);
+}
+
+/**
+ * `--merge`: the rows of this run replace the same rows of the previous
+ * results.json and everything else is kept, so a row another job on the
+ * machine disturbed can be measured again on its own. Each kept row carries
+ * its own "other load" figure.
+ */
+function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
+  const keep = <T extends { scenario?: string; label?: string }>(old: T[] | undefined, fresh: T[] | undefined, key: (x: T) => string): T[] => {
+    // In place, so the tables keep their order.
+    const byKey = new Map((fresh ?? []).map((x) => [key(x), x]));
+    const merged = (old ?? []).map((x) => byKey.get(key(x)) ?? x);
+    const present = new Set((old ?? []).map(key));
+    return [...merged, ...(fresh ?? []).filter((x) => !present.has(key(x)))];
+  };
+  return {
+    ...prev,
+    machine: now.machine,
+    closed: keep(prev.closed, now.closed, (x) => x.scenario),
+    rated: keep(prev.rated, now.rated, (x) => `${x.scenario}@${x.rate}`),
+    cold: keep(prev.cold, now.cold, (x) => x.label),
+    chains: { ...prev.chains, ...now.chains },
+    tenantScale: now.tenantScale?.length ? now.tenantScale : (prev.tenantScale ?? []),
+    workers: keep(prev.workers, now.workers, (x) => `${x.workers}/${x.via}`),
+    ...(now.memory ? { memory: now.memory } : {}),
+    ...(now.profile ? { profile: now.profile } : {}),
+    date: now.date,
+  };
 }
 
 /** A wrk script sending a different session token on every request (or one fixed token). */

@@ -91,7 +91,7 @@ function envoyOnlyFilters(f: Fixtures): Obj[] {
   ];
 }
 
-export function frontConfig(mode: FrontMode, f: Fixtures, o: { port: number; adminPort: number; upstreamPort: number; authzPort: number }): Obj {
+export function frontConfig(mode: FrontMode, f: Fixtures, o: { port: number; adminPort: number; upstreamPort: number; authzPort: number; authzWorkers?: number }): Obj {
   const cfg: Obj = buildEnvoyConfig({
     listenHost: '127.0.0.1',
     listenPort: o.port,
@@ -99,6 +99,7 @@ export function frontConfig(mode: FrontMode, f: Fixtures, o: { port: number; adm
     adminPort: o.adminPort,
     authzHost: '127.0.0.1',
     authzPort: o.authzPort,
+    authzWorkers: o.authzWorkers ?? 1,
     upstreamHost: '127.0.0.1',
     upstreamPort: o.upstreamPort,
     serverCertPath: f.serverCert,

@@ -112,9 +112,14 @@ export async function createFixtures(dir: string, o: { coldPoolSize: number; col
  * and the app a login with a full policy set (bypass by IP, deny by domain, allow
  * with include/require/exclude including a certificate and a CEL rule).
  */
-export function bouncerConfigYaml(f: Fixtures, o: { authzPort: number; httpPort: number; certCacheEntries?: number; logLevel?: string; extraTenants?: number }): string {
+export function bouncerConfigYaml(
+  f: Fixtures,
+  o: { authzPort: number; httpPort: number; certCacheEntries?: number; logLevel?: string; extraTenants?: number; mtlsOnly?: boolean },
+): string {
+  // Idle tenants all name the same CA file, which bouncer parses once: generating
+  // 100,000 CAs would take longer than the whole bench.
   const extra = Array.from({ length: o.extraTenants ?? 0 }, (_, i) => `  - { name: t${i}, hostnames: [t${i}.idle.bench.test], mtls: { mode: require, ca: ${f.caFile} } }`);
-  return [
+  const head = [
     'listen:',
     `  authz: 127.0.0.1:${o.authzPort}`,
     `  http: 127.0.0.1:${o.httpPort}`,
@@ -126,6 +131,11 @@ export function bouncerConfigYaml(f: Fixtures, o: { authzPort: number; httpPort:
     `    hostnames: [${HOST}]`,
     `    mtls: { mode: require, ca: ${f.caFile} }`,
     ...extra,
+  ];
+  // Without the login service and app: client certificates only (what `serve --workers` accepts today).
+  if (o.mtlsOnly) return [...head, ''].join('\n');
+  return [
+    ...head,
     'auth:',
     `  domain: ${AUTH_DOMAIN}`,
     `  session: { duration: 8h, keys_dir: ${f.keysDir} }`,

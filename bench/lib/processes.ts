@@ -3,7 +3,7 @@
  * their CPU time, read from /proc/<pid>/stat (utime + stime, all threads).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** Clock ticks per second for /proc/<pid>/stat (USER_HZ; 100 on every Linux we run on). */
@@ -117,4 +117,37 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The first of `count` consecutive loopback ports that were all free a moment ago. */
+export async function freePortRange(count: number): Promise<number> {
+  const canListen = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = await freePort();
+    let ok = base + count - 1 <= 65535;
+    for (let i = 1; i < count && ok; i++) ok = await canListen(base + i);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports`);
+}
+
+/** Direct children of `pid` (the workers of `serve --workers`), from /proc. */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
 }

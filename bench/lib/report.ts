@@ -23,6 +23,10 @@ export interface BenchResults {
   cold: Array<RunSet & { scenario: string; variant: string }>;
   chains: Partial<Record<'p256' | 'rsa2048', ColdChainResult>>;
   memory?: { bouncerRssBytes: number };
+  /** T: the S4 request at 1,000/s with few and with many tenants configured. */
+  tenantScale?: Array<RunSet & { tenants: number; rssBytes: number; heapBytes: number; startSec: number }>;
+  /** W: `serve --workers n`, client certificates only, through Envoy and straight at the workers. */
+  workers?: Array<RunSet & { workers: number; via: 'envoy' | 'direct' }>;
   profile?: ProfileSummary;
   date: string;
   elapsedSec?: number;
@@ -118,6 +122,32 @@ export function renderTables(r: BenchResults): string {
     out.push('|---|---|---|---|');
     for (const [id, c] of chains) out.push(`| ${id === 'rsa2048' ? 'RSA-2048' : 'P-256'} | ${fmt(c.missPerSec)} | ${fmt(c.verifyPerSec)} | ${fmt(c.allCoresPerSec)} (${c.threads} threads) |`);
   }
+  const ts = r.tenantScale ?? [];
+  if (ts.length > 0) {
+    const base = ts[0];
+    out.push('');
+    out.push('### Tenant count: the warm S4 request at 1,000/s with few and with many tenants (YAML config, in-memory index; idle tenants share one CA file)');
+    out.push('');
+    out.push('| tenants | p50 ms | p99 ms | authz CPU µs/req | start to ready s | bouncer RSS MB | heap of config + index MB | heap per added idle tenant | other load, cores |');
+    out.push('|---|---|---|---|---|---|---|---|---|');
+    for (const t of ts) {
+      const perTenant = base && t !== base ? (t.heapBytes - base.heapBytes) / (t.tenants - base.tenants) : NaN;
+      out.push(`| ${fmt(t.tenants)} | ${cell(stat(t.runs.map((q) => q.p50 ?? NaN)), 2)} | ${cell(stat(t.runs.map((q) => q.p99 ?? NaN)), 2)} | ${cell(cpuOf(t, 'authz'))} | ${fmt(t.startSec, 1)} | ${fmt(t.rssBytes / 1e6)} | ${fmt(t.heapBytes / 1e6, 1)} | ${Number.isFinite(perTenant) ? `${fmt(perTenant)} bytes` : '–'} | ${other(t)} |`);
+    }
+  }
+  const ws = r.workers ?? [];
+  if (ws.length > 0) {
+    out.push('');
+    out.push('### `serve --workers N`: closed-loop throughput (client certificates only; one Envoy with --concurrency ' + String(r.machine.envoyConcurrency) + ' round-robins over the workers; "direct" is one h2load per worker straight at its gRPC port)');
+    out.push('');
+    out.push('| workers | via | req/s | × 1 worker | Envoy CPU µs/req | bouncer CPU µs/req (all workers) | other load, cores |');
+    out.push('|---|---|---|---|---|---|---|');
+    for (const w of ws) {
+      const one = ws.find((x) => x.via === w.via && x.workers === 1);
+      const rps = rpsOf(w);
+      out.push(`| ${w.workers} | ${w.via} | ${cell(rps)} | ${one ? fmt(rps.median / rpsOf(one).median, 2) : '–'} | ${w.via === 'envoy' ? cell(cpuOf(w, 'envoy')) : 'n/a'} | ${cell(cpuOf(w, 'authz'))} | ${other(w)} |`);
+    }
+  }
   if (r.profile) {
     const p = r.profile;
     out.push('');
@@ -160,8 +190,27 @@ function renderTargets(r: BenchResults): string[] {
   rows.push(`| p99 added over S1 < 2 ms at 1,000/s | ${fmt(added, 2)} ms (${fmt(p99(at('S4')), 2)} vs ${fmt(p99(at('S1')), 2)}) | ${verdict(Number.isFinite(added) ? added < 2 : undefined)} |`);
   const rsa = r.chains.rsa2048;
   rows.push(`| ≥ 3,000 RSA-2048 chain validations/s per core | ${rsa ? `${fmt(rsa.missPerSec)}/s (full miss path), ${fmt(rsa.verifyPerSec)}/s (verifyClientChain alone)` : '–'} | ${verdict(rsa ? rsa.missPerSec >= 3000 : undefined)} |`);
-  rows.push('| tenant count: warm p99 equal at 10 and 100,000 tenants; memory per idle tenant | not measured by this harness | not measured |');
-  rows.push('| `--workers N` scaling | not measured by this harness (no workers mode yet) | not measured |');
+  const ts = r.tenantScale ?? [];
+  const few = ts[0];
+  const many = ts[ts.length - 1];
+  if (few && many && few !== many) {
+    const p99few = p99(few);
+    const p99many = p99(many);
+    const perTenant = (many.heapBytes - few.heapBytes) / (many.tenants - few.tenants);
+    // "The same" within run-to-run noise: 20% or 0.5 ms, whichever is larger.
+    const same = Math.abs(p99many - p99few) <= Math.max(0.5, 0.2 * p99few);
+    rows.push(`| tenant count: warm p99 equal at ${fmt(few.tenants)} and ${fmt(many.tenants)} tenants; memory per idle tenant | p99 ${fmt(p99few, 2)} vs ${fmt(p99many, 2)} ms; ${fmt(perTenant)} bytes of heap per idle tenant | ${verdict(same)} |`);
+  } else {
+    rows.push('| tenant count: warm p99 equal at 10 and 100,000 tenants; memory per idle tenant | – | not measured |');
+  }
+  const ws = r.workers ?? [];
+  const scale = (via: 'envoy' | 'direct'): string => {
+    const one = ws.find((w) => w.via === via && w.workers === 1);
+    const top = ws.filter((w) => w.via === via).sort((a, b) => b.workers - a.workers)[0];
+    return one && top && top !== one ? `${fmt(rpsOf(top).median / rpsOf(one).median, 2)}× with ${top.workers} workers ${via === 'envoy' ? 'through Envoy' : 'direct'}` : '';
+  };
+  const parts = [scale('direct'), scale('envoy')].filter((x) => x !== '');
+  rows.push(`| \`--workers N\` throughput scales with cores | ${parts.length ? parts.join('; ') : '–'} | ${parts.length ? 'see below' : 'not measured'} |`);
   return rows;
 }
 

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { CheckInput } from '../core/decision.js';
 
@@ -82,4 +83,208 @@ export function toCheckInput(
     country: countryFrom(options.countryHeader !== undefined ? headers[options.countryHeader.toLowerCase()] : undefined),
   };
   return { input, headers, cookie: headers['cookie'] };
+}
+
+// ---------------------------------------------------------------------------
+// Wire decoding. protobufjs would build an object for every field of the
+// request (destination, metadata, timestamps…) through generic code; bouncer
+// reads a handful, so this decoder walks the protobuf wire format (see
+// https://protobuf.dev/programming-guides/encoding/) and keeps only those,
+// skipping the rest unread. Field numbers are those of
+// envoy/service/auth/v3/{external_auth,attribute_context}.proto,
+// envoy/config/core/v3/address.proto. Where a field repeats, the last one
+// wins, as with protobufjs; map entries accumulate. Malformed input throws,
+// which grpc-js answers with an error status and Envoy fails closed on.
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LEN = 2;
+const WIRE_FIXED32 = 5;
+
+/** A cursor over one message's bytes; `end` bounds the current (sub)message. */
+class WireReader {
+  pos: number;
+  constructor(
+    readonly buf: Buffer,
+    public end: number,
+  ) {
+    this.pos = 0;
+  }
+
+  varint(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (this.pos >= this.end) throw new Error('truncated varint');
+      const b = this.buf[this.pos++] as number;
+      // Tags and lengths fit in 32 bits; higher bytes of longer varints are consumed and ignored.
+      if (shift < 32) result |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return result >>> 0;
+      shift += 7;
+      if (shift >= 70) throw new Error('varint longer than 10 bytes');
+    }
+  }
+
+  /** Reads a length prefix and returns where that field ends. */
+  lengthEnd(): number {
+    const len = this.varint();
+    const end = this.pos + len;
+    if (end > this.end) throw new Error('length-delimited field runs past its message');
+    return end;
+  }
+
+  string(): string {
+    const end = this.lengthEnd();
+    // Node 20 decodes long UTF-8 slowly (~1 µs per KB) and the certificate fields
+    // are kilobytes of ASCII, for which Latin-1 decoding gives the same string
+    // ten times faster; isAscii is one SIMD pass.
+    const s =
+      end - this.pos >= 32 && isAscii(this.buf.subarray(this.pos, end)) ? this.buf.toString('latin1', this.pos, end) : this.buf.toString('utf8', this.pos, end);
+    this.pos = end;
+    return s;
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case WIRE_VARINT:
+        this.varint();
+        return;
+      case WIRE_FIXED64:
+        this.pos += 8;
+        break;
+      case WIRE_LEN:
+        this.pos = this.lengthEnd();
+        return;
+      case WIRE_FIXED32:
+        this.pos += 4;
+        break;
+      default:
+        // Groups (3, 4) are proto2-only and never sent by Envoy.
+        throw new Error(`unsupported wire type ${wireType}`);
+    }
+    if (this.pos > this.end) throw new Error('fixed-width field runs past its message');
+  }
+
+  /** Runs `field` for each field of the submessage that starts here, then returns to the parent. */
+  message(field: (num: number, wireType: number) => void): void {
+    const end = this.lengthEnd();
+    const parentEnd = this.end;
+    this.end = end;
+    while (this.pos < end) {
+      const tag = this.varint();
+      field(tag >>> 3, tag & 7);
+    }
+    this.end = parentEnd;
+  }
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+type Attributes = NonNullable<CheckRequestMessage['attributes']>;
+type Source = NonNullable<Attributes['source']>;
+type Http = NonNullable<NonNullable<Attributes['request']>['http']>;
+
+function readMapEntry(r: WireReader, into: Record<string, string>): void {
+  let key = '';
+  let value = '';
+  r.message((num, wt) => {
+    if (num === 1 && wt === WIRE_LEN) key = r.string();
+    else if (num === 2 && wt === WIRE_LEN) value = r.string();
+    else r.skip(wt);
+  });
+  into[key] = value;
+}
+
+function readSource(r: WireReader): Source {
+  const source: Writable<Source> = {};
+  r.message((num, wt) => {
+    if (num === 1 && wt === WIRE_LEN) {
+      // Peer.address (config.core.v3.Address) → socket_address (1) → address (2).
+      let address: string | undefined;
+      let socket = false;
+      r.message((n1, w1) => {
+        if (n1 === 1 && w1 === WIRE_LEN) {
+          socket = true;
+          address = undefined;
+          r.message((n2, w2) => {
+            if (n2 === 2 && w2 === WIRE_LEN) address = r.string();
+            else r.skip(w2);
+          });
+        } else r.skip(w1);
+      });
+      source.address = socket ? { socket_address: address === undefined ? {} : { address } } : {};
+    } else if (num === 5 && wt === WIRE_LEN) source.certificate = r.string();
+    else r.skip(wt);
+  });
+  return source;
+}
+
+function readHttp(r: WireReader): Http {
+  const http: Writable<Http> = {};
+  r.message((num, wt) => {
+    if (wt !== WIRE_LEN) return r.skip(wt);
+    switch (num) {
+      case 1:
+        http.id = r.string();
+        return;
+      case 2:
+        http.method = r.string();
+        return;
+      case 3:
+        // A null-prototype object: a header named like an Object.prototype member
+        // (`constructor`, `__proto__`) is then just a header.
+        http.headers ??= Object.create(null) as Record<string, string>;
+        readMapEntry(r, http.headers);
+        return;
+      case 4:
+        http.path = r.string();
+        return;
+      case 5:
+        http.host = r.string();
+        return;
+      default:
+        r.skip(wt);
+    }
+  });
+  return http;
+}
+
+/**
+ * Decodes an `envoy.service.auth.v3.CheckRequest` into the subset bouncer reads
+ * ({@link CheckRequestMessage}). Used as the Check method's request deserializer.
+ */
+export function decodeCheckRequest(buf: Buffer): CheckRequestMessage {
+  const r = new WireReader(buf, buf.length);
+  const msg: Writable<CheckRequestMessage> = {};
+  while (r.pos < r.end) {
+    const tag = r.varint();
+    if (tag >>> 3 !== 1 || (tag & 7) !== WIRE_LEN) {
+      r.skip(tag & 7);
+      continue;
+    }
+    // CheckRequest.attributes (AttributeContext)
+    const attrs: Writable<Attributes> = {};
+    r.message((num, wt) => {
+      if (wt !== WIRE_LEN) return r.skip(wt);
+      if (num === 1) attrs.source = readSource(r);
+      else if (num === 4) {
+        // AttributeContext.request (Request) → http (2)
+        const request: Writable<NonNullable<Attributes['request']>> = {};
+        r.message((n1, w1) => {
+          if (n1 === 2 && w1 === WIRE_LEN) request.http = readHttp(r);
+          else r.skip(w1);
+        });
+        attrs.request = request;
+      } else if (num === 12) {
+        // AttributeContext.tls_session (TLSSession) → sni (1)
+        const tls: { sni?: string } = {};
+        r.message((n1, w1) => {
+          if (n1 === 1 && w1 === WIRE_LEN) tls.sni = r.string();
+          else r.skip(w1);
+        });
+        attrs.tls_session = tls;
+      } else r.skip(wt);
+    });
+    msg.attributes = attrs;
+  }
+  return msg;
 }

@@ -151,3 +151,168 @@ export function toCheckResponse(
     denied_response: { status: { code: decision.status }, headers, body },
   };
 }
+
+// ---------------------------------------------------------------------------
+// Wire encoding of CheckResponse (envoy/service/auth/v3/external_auth.proto,
+// google/rpc/status.proto, envoy/config/core/v3/base.proto). protobufjs would
+// first copy the plain object into message instances (`fromObject`) and then
+// encode them through generic code; this writes the same bytes directly. Like
+// protobufjs, fields are written in field-number order and a field is written
+// whenever it is set, zero included.
+
+const TAG_LEN = (field: number): number => (field << 3) | 2;
+const TAG_VARINT = (field: number): number => field << 3;
+
+function varintSize(v: number): number {
+  // Negative int32 values take ten bytes on the wire; none of ours are negative.
+  if (v < 0) return 10;
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Sizes first, then bytes: two passes over a tree of at most a few dozen strings. */
+class WireWriter {
+  readonly buf: Buffer;
+  pos = 0;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+  varint(v: number): void {
+    if (v < 0) {
+      // Two's complement over 64 bits, as int32 fields require.
+      let lo = v >>> 0;
+      let hi = 0xffffffff;
+      for (let i = 0; i < 9; i++) {
+        this.buf[this.pos++] = (lo & 0x7f) | 0x80;
+        lo = (lo >>> 7) | ((hi & 0x7f) << 25);
+        hi >>>= 7;
+      }
+      this.buf[this.pos++] = 1;
+      return;
+    }
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.pos++] = v;
+  }
+  bytes(field: number, s: string, len: number): void {
+    this.varint(TAG_LEN(field));
+    this.varint(len);
+    if (len === s.length) {
+      // ASCII (the byte length equals the character count only then): a plain
+      // loop beats a call into Buffer#write for the short strings headers are.
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < len; i++) buf[p++] = s.charCodeAt(i);
+      this.pos = p;
+    } else {
+      this.pos += this.buf.write(s, this.pos, len, 'utf8');
+    }
+  }
+}
+
+interface Sized {
+  /** Byte length of each string field, in write order. */
+  readonly strings: number[];
+}
+
+/** UTF-8 byte length; counted in JS when the string is ASCII, the usual case. */
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return s.length;
+}
+
+function stringField(field: number, s: string, sized: Sized): number {
+  const len = utf8Length(s);
+  sized.strings.push(len);
+  return varintSize(TAG_LEN(field)) + varintSize(len) + len;
+}
+
+function headerOptionSize(h: HeaderValueOption, sized: Sized, lens: number[]): number {
+  // HeaderValue { key = 1; value = 2 }
+  const inner = stringField(1, h.header.key, sized) + stringField(2, h.header.value, sized);
+  lens.push(inner);
+  // HeaderValueOption { header = 1; append_action = 3 }
+  const option = 1 + varintSize(inner) + inner + 1 + varintSize(h.append_action);
+  lens.push(option);
+  return varintSize(TAG_LEN(2)) + varintSize(option) + option;
+}
+
+function writeHeaderOption(w: WireWriter, field: number, h: HeaderValueOption, strings: number[], lens: number[], si: { s: number; l: number }): void {
+  const inner = lens[si.l++] as number;
+  const option = lens[si.l++] as number;
+  w.varint(TAG_LEN(field));
+  w.varint(option);
+  w.varint(TAG_LEN(1));
+  w.varint(inner);
+  w.bytes(1, h.header.key, strings[si.s++] as number);
+  w.bytes(2, h.header.value, strings[si.s++] as number);
+  w.varint(TAG_VARINT(3));
+  w.varint(h.append_action);
+}
+
+/**
+ * Encodes a {@link CheckResponseMessage} as `envoy.service.auth.v3.CheckResponse`;
+ * used as the Check method's response serializer. Byte for byte what protobufjs
+ * produces for the same object (a unit test holds it to that).
+ */
+export function encodeCheckResponse(msg: CheckResponseMessage): Buffer {
+  const sized: Sized = { strings: [] };
+  const lens: number[] = [];
+  // google.rpc.Status { code = 1; message = 2 }
+  let status = 1 + varintSize(msg.status.code);
+  if (msg.status.message !== undefined) status += stringField(2, msg.status.message, sized);
+  let total = 1 + varintSize(status) + status;
+
+  let denied = 0;
+  let deniedStatus = 0;
+  const d = msg.denied_response;
+  if (d) {
+    // DeniedHttpResponse { status = 1 (HttpStatus { code = 1 }); headers = 2; body = 3 }
+    deniedStatus = 1 + varintSize(d.status.code);
+    denied = 1 + varintSize(deniedStatus) + deniedStatus;
+    for (const h of d.headers) denied += headerOptionSize(h, sized, lens);
+    denied += stringField(3, d.body, sized);
+    total += 1 + varintSize(denied) + denied;
+  }
+  let ok = 0;
+  const o = msg.ok_response;
+  if (o) {
+    // OkHttpResponse { headers = 2; headers_to_remove = 5 }
+    for (const h of o.headers) ok += headerOptionSize(h, sized, lens);
+    for (const name of o.headers_to_remove) ok += stringField(5, name, sized);
+    total += 1 + varintSize(ok) + ok;
+  }
+
+  const w = new WireWriter(total);
+  const strings = sized.strings;
+  const si = { s: 0, l: 0 };
+  w.varint(TAG_LEN(1));
+  w.varint(status);
+  w.varint(TAG_VARINT(1));
+  w.varint(msg.status.code);
+  if (msg.status.message !== undefined) w.bytes(2, msg.status.message, strings[si.s++] as number);
+  if (d) {
+    w.varint(TAG_LEN(2));
+    w.varint(denied);
+    w.varint(TAG_LEN(1));
+    w.varint(deniedStatus);
+    w.varint(TAG_VARINT(1));
+    w.varint(d.status.code);
+    for (const h of d.headers) writeHeaderOption(w, 2, h, strings, lens, si);
+    w.bytes(3, d.body, strings[si.s++] as number);
+  }
+  if (o) {
+    w.varint(TAG_LEN(3));
+    w.varint(ok);
+    for (const h of o.headers) writeHeaderOption(w, 2, h, strings, lens, si);
+    for (const name of o.headers_to_remove) w.bytes(5, name, strings[si.s++] as number);
+  }
+  if (w.pos !== total) throw new Error(`CheckResponse encoder wrote ${w.pos} bytes, expected ${total}`);
+  return w.buf;
+}

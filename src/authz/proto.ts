@@ -1,6 +1,10 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { loadSync, type MethodDefinition, type PackageDefinition, type ServiceDefinition } from '@grpc/proto-loader';
+import { decodeCheckRequest, type CheckRequestMessage } from './check-request.js';
+import { encodeCheckResponse, type CheckResponseMessage } from './check-response.js';
+
+const AUTHORIZATION_SERVICE = 'envoy.service.auth.v3.Authorization';
 
 const require = createRequire(import.meta.url);
 
@@ -15,7 +19,7 @@ export function envoyProtoIncludeDirs(): string[] {
 
 /** Loads envoy.service.auth.v3 once at start; decoding options chosen for the hot path. */
 export function loadAuthzPackageDefinition(): PackageDefinition {
-  return loadSync('envoy/service/auth/v3/external_auth.proto', {
+  const definition = loadSync('envoy/service/auth/v3/external_auth.proto', {
     keepCase: true,
     longs: String,
     enums: Number,
@@ -24,4 +28,24 @@ export function loadAuthzPackageDefinition(): PackageDefinition {
     oneofs: true,
     includeDirs: envoyProtoIncludeDirs(),
   });
+  return withCheckCodec(definition);
+}
+
+/**
+ * The server side of Check reads and writes the wire format directly
+ * (check-request.ts, check-response.ts) instead of through protobufjs; the
+ * client side (tests, tools) keeps protobufjs, so every test that calls Check
+ * also cross-checks the two. Descriptors, used by reflection, are unchanged.
+ */
+function withCheckCodec(definition: PackageDefinition): PackageDefinition {
+  const service = definition[AUTHORIZATION_SERVICE] as ServiceDefinition | undefined;
+  const check = service?.Check as MethodDefinition<CheckRequestMessage, CheckResponseMessage> | undefined;
+  if (!service || !check) throw new Error(`${AUTHORIZATION_SERVICE}/Check missing from the loaded protos`);
+  const Check: MethodDefinition<CheckRequestMessage, CheckResponseMessage> = {
+    ...check,
+    requestDeserialize: decodeCheckRequest,
+    responseSerialize: encodeCheckResponse,
+  };
+  // proto-loader types every method as object → object; ours is narrower.
+  return { ...definition, [AUTHORIZATION_SERVICE]: { ...service, Check: Check as unknown as MethodDefinition<object, object> } };
 }

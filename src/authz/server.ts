@@ -13,7 +13,7 @@ import type { HostIndex, TenantIndex } from '../core/tenant-index.js';
 import { runSessionGate, type SessionGateDeps } from './session-gate.js';
 import { lookupTenants, type StoreTenants } from './tenant-lookup.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
-import type { Metrics } from '../observability/metrics.js';
+import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
 import { toCheckInput, type CheckRequestMessage } from './check-request.js';
 import { toCheckResponse, type CheckResponseMessage } from './check-response.js';
 import { loadAuthzPackageDefinition } from './proto.js';
@@ -68,6 +68,7 @@ interface PackageTree {
  */
 export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const now = deps.now ?? Date.now;
+  const recorder = createCheckRecorder(deps.metrics);
   const definition = loadAuthzPackageDefinition();
   const tree = grpc.loadPackageDefinition(definition) as unknown as PackageTree;
   const server = new grpc.Server({
@@ -114,19 +115,15 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       ({ decision, input, headers }) => {
         const response = toCheckResponse(decision, input.requestId, headers);
         const elapsed = performance.now() - started;
-        const outcome = decision.allow ? 'allow' : 'deny';
-        deps.metrics.checks.inc({ outcome, reason: decision.reason });
-        deps.metrics.checkDuration.observe({ outcome }, elapsed / 1000);
-        if (decision.reason === 'mtls_verified' || (!decision.allow && decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing')) {
-          deps.metrics.certCache.inc({ result: decision.cacheHit ? 'hit' : 'miss' });
-        }
+        const lookedUp = decision.reason === 'mtls_verified' || (!decision.allow && decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing');
+        recorder.record(decision.allow ? 'allow' : 'deny', decision.reason, elapsed / 1000, lookedUp ? (decision.cacheHit ? 'hit' : 'miss') : undefined);
         writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
         deps.onDecision?.(input, decision, now());
         callback(null, response);
       },
       (err: unknown) => {
         // The server cannot decide: answer with a gRPC error so Envoy fails closed.
-        deps.metrics.checks.inc({ outcome: 'error', reason: 'internal_error' });
+        recorder.record('error', 'internal_error', undefined);
         deps.logger.error({ err }, 'check failed');
         callback({ code: grpc.status.INTERNAL, details: 'internal_error' });
       },

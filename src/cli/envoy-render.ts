@@ -18,6 +18,7 @@ export function envoyRenderCommand(): Command {
     .option('--listen <host:port>', 'tenant TLS listener', `${d.listenHost}:${d.listenPort}`)
     .option('--admin <host:port>', 'Envoy admin interface (keep it on loopback)', `${d.adminHost}:${d.adminPort}`)
     .option('--authz <host:port[,host:port...]>', "bouncer's gRPC ext_authz address; several (comma-separated) for replicas", `${d.authzHost}:${d.authzPort}`)
+    .option('--authz-workers <n>', 'bouncer processes (serve --workers n) on consecutive ports from --authz', String(d.authzWorkers))
     .option('--upstream <host:port>', 'the protected application', `${d.upstreamHost}:${d.upstreamPort}`)
     .option('--cert <file>', "server certificate chain Envoy presents (PEM, path as Envoy sees it)", d.serverCertPath)
     .option('--key <file>', 'its private key (PEM, path as Envoy sees it)', d.serverKeyPath)
@@ -41,6 +42,7 @@ export function envoyRenderCommand(): Command {
         adminPort: admin.port,
         authzHost: authz.host,
         authzPort: authz.port,
+        authzWorkers: Number(opts.authzWorkers),
         upstreamHost: upstream.host,
         upstreamPort: upstream.port,
         serverCertPath: opts.cert ?? d.serverCertPath,

@@ -1,7 +1,4 @@
-import 'reflect-metadata';
-import { AsnConvert } from '@peculiar/asn1-schema';
 import {
-  Certificate as AsnCertificate,
   id_ce_basicConstraints,
   id_ce_certificatePolicies,
   id_ce_extKeyUsage,
@@ -9,7 +6,7 @@ import {
   id_ce_nameConstraints,
   id_ce_subjectAltName,
 } from '@peculiar/asn1-x509';
-import { EKU_ANY, EKU_CLIENT_AUTH, KEY_USAGE, STRONG_SIGNATURE_OIDS, type ParsedCert } from './cert-parse.js';
+import { EKU_ANY, EKU_CLIENT_AUTH, KEY_USAGE, STRONG_SIGNATURE_OIDS, verifySignedBy, type ParsedCert } from './cert-parse.js';
 import { normalizeSerialHex, verifyCrlSignature, type ParsedCrl } from './crl.js';
 import type { CertFailure } from './reasons.js';
 import type { TrustStore } from './tenant.js';
@@ -136,8 +133,9 @@ function createContext(leaf: ParsedCert, intermediates: readonly ParsedCert[], t
 }
 
 /**
- * True when `issuer`'s key verifies `child`'s signature. Node's `checkIssued`
- * only compares names and key ids, so the signature itself is what we check.
+ * True when `issuer`'s key verifies `child`'s signature (see
+ * {@link verifySignedBy}). Node's `checkIssued` only compares names and key
+ * ids, so the signature itself is what we check.
  * Weak algorithms still verify here; weakness is reported later, so a SHA-1
  * link shows up as `client_cert_weak_signature`, not as untrusted.
  */
@@ -147,7 +145,7 @@ function isSignedBy(ctx: Context, child: ParsedCert, issuer: ParsedCert): boolea
   if (cached !== undefined) return cached;
   let ok: boolean;
   try {
-    ok = child.node.verify(issuer.publicKey);
+    ok = verifySignedBy(child, issuer);
   } catch {
     ok = false;
   }
@@ -298,10 +296,9 @@ function checkIssuers(path: readonly ParsedCert[]): Failure | undefined {
 function checkCriticalExtensions(path: readonly ParsedCert[]): Failure | undefined {
   for (let i = 0; i < path.length - 1; i++) {
     const cert = path[i] as ParsedCert;
-    const extensions = AsnConvert.parse(cert.der, AsnCertificate).tbsCertificate.extensions ?? [];
-    for (const ext of extensions) {
-      if (!ext.critical || HANDLED_CRITICAL_EXTENSIONS.has(ext.extnID)) continue;
-      const what = ext.extnID === id_ce_nameConstraints ? 'nameConstraints, which bouncer does not enforce' : `extension ${ext.extnID}`;
+    for (const oid of cert.criticalExtensions) {
+      if (HANDLED_CRITICAL_EXTENSIONS.has(oid)) continue;
+      const what = oid === id_ce_nameConstraints ? 'nameConstraints, which bouncer does not enforce' : `extension ${oid}`;
       return fail('client_cert_chain_invalid', `${describe(path, i)} has an unsupported critical ${what}`);
     }
   }

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { BouncerError } from './errors.js';
-import { parseCertificateBundle, type ParsedCert } from './cert-parse.js';
+import { parseCertificateBundle, parseCertificateDer, splitPemCertificates, type ParsedCert } from './cert-parse.js';
 import { verifyClientChain, type ChainResult } from './cert-path.js';
 import type { Tenant } from './tenant.js';
 
@@ -31,12 +31,60 @@ export interface CertVerifierOptions {
 
 export interface CertVerifier {
   verify(tenant: Tenant, presented: PresentedCert, nowMs: number): CertVerdict;
+  /**
+   * The request path: like {@link CertVerifier.verify}, but starting from the
+   * raw request fields, so that reading them (XFCC parsing, URL decoding, the
+   * peer/XFCC comparison) runs only when this exact combination is new.
+   * Optional so that stand-ins in tests need only `verify`.
+   */
+  verifyRequest?(tenant: Tenant, raw: RawCertFields, nowMs: number, read: () => CertReading): RequestCertVerdict;
   readonly size: number;
 }
+
+/**
+ * Every input a reading of the request's certificate depends on. A reading is
+ * a pure function of these, which is what makes remembering it safe.
+ */
+export interface RawCertFields {
+  readonly peerCertificate: string | undefined;
+  readonly xfcc: string | undefined;
+  readonly trustedHop: boolean;
+  readonly maxElements: number;
+}
+
+/** What a request's certificate fields say, before any tenant's trust is consulted. */
+export type CertReading =
+  | { readonly kind: 'refused'; readonly reason: 'xfcc_malformed' | 'xfcc_unexpected_elements' | 'xfcc_mismatch'; readonly detail: string }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'presented'; readonly cert: PresentedCert };
+
+export type RequestCertVerdict = Exclude<CertReading, { kind: 'presented' }> | { readonly kind: 'verdict'; readonly verdict: CertVerdict };
+
+/** A remembered reading: a presented certificate is kept as its digest only (the verdict cache holds the rest). */
+type Reading = Exclude<CertReading, { kind: 'presented' }> | { readonly kind: 'presented'; readonly digest: string };
 
 interface Entry {
   readonly result: Computed;
   readonly expiresAt: number;
+  /** The answer for a cache hit, built once rather than on every hit. */
+  readonly hit: CertVerdict;
+}
+
+/** Distinct intermediates kept parsed; real tenants have a handful each. */
+const MAX_PARSED_INTERMEDIATES = 1024;
+
+/**
+ * Length-prefixed concatenation, hashed: no two different inputs share a key
+ * (the lengths make the concatenation unambiguous, SHA-256 makes a collision
+ * infeasible), so a client cannot craft fields that borrow another's verdict.
+ */
+function digestOf(parts: readonly (string | undefined)[]): string {
+  let head = '';
+  for (const p of parts) head += `${p === undefined ? -1 : p.length}:`;
+  // Fed part by part: joining first would copy several KB into a new string per request.
+  const h = createHash('sha256').update(head);
+  for (const p of parts) if (p !== undefined) h.update(p);
+  return h.digest('base64');
 }
 
 /**
@@ -48,12 +96,15 @@ interface Entry {
 export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
   const failureTtl = options.failureTtlMs ?? Math.min(10_000, options.ttlMs);
   const cache = new LRUCache<string, Entry>({ max: options.maxEntries });
+  // A parsed certificate keeps its public key once built (100+ µs with OpenSSL 3),
+  // so an intermediate is parsed, and its key made, once rather than per device.
+  const parsedIntermediates = new LRUCache<string, ParsedCert>({ max: MAX_PARSED_INTERMEDIATES });
 
   function compute(tenant: Tenant, presented: PresentedCert, nowMs: number): Computed {
     const trust = tenant.mtls.trust;
     if (!trust) return { ok: false, reason: 'client_cert_untrusted', detail: `tenant ${tenant.name} has no CA configured` };
     let leaf: ParsedCert;
-    let intermediates: ParsedCert[] = [];
+    const intermediates: ParsedCert[] = [];
     try {
       const leaves = parseCertificateBundle(presented.leafPem);
       if (leaves.length !== 1) {
@@ -61,7 +112,20 @@ export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
       }
       leaf = leaves[0] as ParsedCert;
       if (presented.chainPem) {
-        intermediates = parseCertificateBundle(presented.chainPem).filter((c) => c.fingerprint256 !== leaf.fingerprint256);
+        const blocks = splitPemCertificates(presented.chainPem);
+        if (blocks.length === 0) throw new BouncerError('ERR_CERT_PARSE', 'no PEM certificate found');
+        // Envoy's Chain repeats the leaf; every other block is an intermediate,
+        // shared by all devices of a CA, so parsed ones are kept.
+        for (const der of blocks) {
+          if (der.equals(leaf.der)) continue;
+          const id = hash('sha256', der, 'base64');
+          let cert = parsedIntermediates.get(id);
+          if (!cert) {
+            cert = parseCertificateDer(der);
+            parsedIntermediates.set(id, cert);
+          }
+          intermediates.push(cert);
+        }
       }
     } catch (err) {
       const msg = err instanceof BouncerError ? err.message : String(err);
@@ -71,21 +135,39 @@ export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
     return result.ok ? result : { ...result, presentedLeaf: leaf };
   }
 
+  const reads = new LRUCache<string, Reading>({ max: options.maxEntries });
+
+  function verifyDigest(tenant: Tenant, presented: PresentedCert, digest: string, nowMs: number): CertVerdict {
+    const key = `${tenant.name.length}:${tenant.name}${digest}`;
+    const hit = cache.get(key);
+    if (hit && hit.expiresAt > nowMs) return hit.hit;
+    const result = compute(tenant, presented, nowMs);
+    const expiresAt = result.ok ? Math.min(result.validUntil, nowMs + options.ttlMs) : nowMs + failureTtl;
+    if (expiresAt > nowMs) cache.set(key, { result, expiresAt, hit: { ...result, cached: true } });
+    return { ...result, cached: false };
+  }
+
   return {
     verify(tenant, presented, nowMs) {
-      const key = createHash('sha256')
-        .update(tenant.name)
-        .update('\0')
-        .update(presented.leafPem)
-        .update('\0')
-        .update(presented.chainPem ?? '')
-        .digest('base64');
-      const hit = cache.get(key);
-      if (hit && hit.expiresAt > nowMs) return { ...hit.result, cached: true };
-      const result = compute(tenant, presented, nowMs);
-      const expiresAt = result.ok ? Math.min(result.validUntil, nowMs + options.ttlMs) : nowMs + failureTtl;
-      if (expiresAt > nowMs) cache.set(key, { result, expiresAt });
-      return { ...result, cached: false };
+      return verifyDigest(tenant, presented, digestOf([presented.leafPem, presented.chainPem]), nowMs);
+    },
+    verifyRequest(tenant, raw, nowMs, read) {
+      const rawKey = digestOf([raw.trustedHop ? '1' : '0', String(raw.maxElements), raw.peerCertificate, raw.xfcc]);
+      const known = reads.get(rawKey);
+      if (known !== undefined) {
+        if (known.kind !== 'presented') return known;
+        const hit = cache.get(`${tenant.name.length}:${tenant.name}${known.digest}`);
+        if (hit && hit.expiresAt > nowMs) return { kind: 'verdict', verdict: hit.hit };
+      }
+      // New fields, or a verdict that expired or was evicted: read them again in full.
+      const reading = read();
+      if (reading.kind !== 'presented') {
+        reads.set(rawKey, reading);
+        return reading;
+      }
+      const digest = digestOf([reading.cert.leafPem, reading.cert.chainPem]);
+      reads.set(rawKey, { kind: 'presented', digest });
+      return { kind: 'verdict', verdict: verifyDigest(tenant, reading.cert, digest, nowMs) };
     },
     get size() {
       return cache.size;

@@ -15,7 +15,7 @@ import {
   type Extension as AsnExtension,
 } from '@peculiar/asn1-x509';
 import { X509Crl } from '@peculiar/x509';
-import type { ParsedCert } from './cert-parse.js';
+import { SIGNATURE_ALGORITHMS, type ParsedCert } from './cert-parse.js';
 import { BouncerError } from './errors.js';
 
 /**
@@ -56,30 +56,6 @@ export function normalizeSerialHex(serialHex: string): string {
 // Both labels occur in the wild: RFC 7468 §5 says "X509 CRL", while some tools
 // (including @peculiar/x509's own PEM writer) emit plain "CRL".
 const PEM_CRL_BLOCK = /-----BEGIN (X509 CRL|CRL)-----([\s\S]*?)-----END \1-----/g;
-
-/**
- * Signature algorithms we can check a CRL signature with, mapped to node's
- * digest name (null for EdDSA, which hashes internally) and the key type the
- * algorithm requires. Weak ones (MD5, SHA-1) are listed so the signature can be
- * checked and then reported as weak by the path validator rather than as forged.
- * RSASSA-PSS is absent on purpose: its parameters would need parsing, and it is
- * not in our accepted set anyway.
- */
-const SIGNATURE_ALGORITHMS: ReadonlyMap<string, { readonly digest: string | null; readonly keyType: string }> = new Map([
-  ['1.2.840.113549.1.1.4', { digest: 'md5', keyType: 'rsa' }],
-  ['1.2.840.113549.1.1.5', { digest: 'sha1', keyType: 'rsa' }],
-  ['1.2.840.113549.1.1.14', { digest: 'sha224', keyType: 'rsa' }],
-  ['1.2.840.113549.1.1.11', { digest: 'sha256', keyType: 'rsa' }],
-  ['1.2.840.113549.1.1.12', { digest: 'sha384', keyType: 'rsa' }],
-  ['1.2.840.113549.1.1.13', { digest: 'sha512', keyType: 'rsa' }],
-  ['1.2.840.10045.4.1', { digest: 'sha1', keyType: 'ec' }],
-  ['1.2.840.10045.4.3.1', { digest: 'sha224', keyType: 'ec' }],
-  ['1.2.840.10045.4.3.2', { digest: 'sha256', keyType: 'ec' }],
-  ['1.2.840.10045.4.3.3', { digest: 'sha384', keyType: 'ec' }],
-  ['1.2.840.10045.4.3.4', { digest: 'sha512', keyType: 'ec' }],
-  ['1.3.101.112', { digest: null, keyType: 'ed25519' }],
-  ['1.3.101.113', { digest: null, keyType: 'ed448' }],
-]);
 
 /** CRL extensions we understand well enough to accept when marked critical. */
 const HANDLED_CRL_EXTENSIONS: ReadonlySet<string> = new Set([

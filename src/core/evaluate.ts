@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CertVerifier, PresentedCert } from './cert-verifier.js';
+import type { CertReading, CertVerifier, RequestCertVerdict } from './cert-verifier.js';
 import type { CheckInput, ClientIdentity, Decision } from './decision.js';
 import { XfccError } from './errors.js';
 import { statusFor, type DenyReason } from './reasons.js';
@@ -64,15 +64,16 @@ function toIdentity(leaf: ParsedCert): ClientIdentity {
   };
 }
 
-type Presented = { ok: true; cert: PresentedCert | undefined } | { ok: false; decision: Decision };
-
 /**
  * Picks the client certificate to judge. The peer certificate from the handshake
  * is authoritative; XFCC only contributes the intermediates, and only when its
  * current-hop element describes that same certificate. XFCC alone names the
  * client only when config says the hop that set it is trusted.
+ *
+ * Depends on nothing but the request's two certificate fields and the XFCC
+ * options (no tenant, no clock), so the verifier may remember its result.
  */
-function pickCertificate(input: CheckInput, ctx: EvaluateContext, tenant: Tenant): Presented {
+function pickCertificate(input: CheckInput, options: EvaluateContext['xfcc']): CertReading {
   let element: XfccElement | undefined;
   if (input.xfcc !== undefined) {
     let elements: XfccElement[];
@@ -80,16 +81,13 @@ function pickCertificate(input: CheckInput, ctx: EvaluateContext, tenant: Tenant
       elements = parseXfcc(input.xfcc);
     } catch (err) {
       const detail = err instanceof XfccError ? err.message : 'unparseable x-forwarded-client-cert';
-      return { ok: false, decision: deny('xfcc_malformed', detail, tenant) };
+      return { kind: 'refused', reason: 'xfcc_malformed', detail };
     }
-    if (elements.length > ctx.xfcc.maxElements) {
+    if (elements.length > options.maxElements) {
       return {
-        ok: false,
-        decision: deny(
-          'xfcc_unexpected_elements',
-          `x-forwarded-client-cert has ${elements.length} elements; this deployment sets at most ${ctx.xfcc.maxElements}`,
-          tenant,
-        ),
+        kind: 'refused',
+        reason: 'xfcc_unexpected_elements',
+        detail: `x-forwarded-client-cert has ${elements.length} elements; this deployment sets at most ${options.maxElements}`,
       };
     }
     // With SANITIZE_SET / APPEND_FORWARD the hop nearest to us appends last.
@@ -104,22 +102,33 @@ function pickCertificate(input: CheckInput, ctx: EvaluateContext, tenant: Tenant
           ? normalizePem(element.cert) === normalizePem(input.peerCertificate)
           : element.hash === pemSha256(input.peerCertificate);
       if (!same) {
-        return {
-          ok: false,
-          decision: deny('xfcc_mismatch', 'x-forwarded-client-cert describes a different certificate than the TLS peer', tenant),
-        };
+        return { kind: 'refused', reason: 'xfcc_mismatch', detail: 'x-forwarded-client-cert describes a different certificate than the TLS peer' };
       }
       chainPem = element.chain;
     }
-    return { ok: true, cert: { leafPem: input.peerCertificate, chainPem } };
+    return { kind: 'presented', cert: { leafPem: input.peerCertificate, chainPem } };
   }
 
-  if (element && ctx.xfcc.trustedHop && element.cert !== undefined) {
-    return { ok: true, cert: { leafPem: element.cert, chainPem: element.chain } };
+  if (element && options.trustedHop && element.cert !== undefined) {
+    return { kind: 'presented', cert: { leafPem: element.cert, chainPem: element.chain } };
   }
   // An XFCC without a peer certificate from an untrusted hop is ignored: it could
   // have been written by the client.
-  return { ok: true, cert: undefined };
+  return { kind: 'none' };
+}
+
+/** Reads the request's certificate and, when one was presented, verifies it for `tenant`. */
+function readAndVerify(input: CheckInput, ctx: EvaluateContext, tenant: Tenant): RequestCertVerdict {
+  // Nothing to read: skip hashing the (absent) fields.
+  if (input.xfcc === undefined && (input.peerCertificate === undefined || input.peerCertificate === '')) return { kind: 'none' };
+  const read = (): CertReading => pickCertificate(input, ctx.xfcc);
+  const verifier = ctx.verifier;
+  if (verifier.verifyRequest) {
+    const raw = { peerCertificate: input.peerCertificate, xfcc: input.xfcc, trustedHop: ctx.xfcc.trustedHop, maxElements: ctx.xfcc.maxElements };
+    return verifier.verifyRequest(tenant, raw, ctx.nowMs, read);
+  }
+  const reading = read();
+  return reading.kind === 'presented' ? { kind: 'verdict', verdict: verifier.verify(tenant, reading.cert, ctx.nowMs) } : reading;
 }
 
 function normalizePem(pem: string): string {
@@ -141,13 +150,13 @@ function checkMtls(input: CheckInput, ctx: EvaluateContext, tenant: Tenant, host
   if (tenant.mtls.mode === 'off') return { ok: true, reason: 'mtls_off', identity: undefined, cacheHit: false };
   if (isExemptPath(input.path, tenant.mtls.exemptPaths)) return { ok: true, reason: 'path_exempt', identity: undefined, cacheHit: false };
 
-  const picked = pickCertificate(input, ctx, tenant);
-  if (!picked.ok) return picked;
-  if (!picked.cert) {
+  const outcome = readAndVerify(input, ctx, tenant);
+  if (outcome.kind === 'refused') return { ok: false, decision: deny(outcome.reason, outcome.detail, tenant) };
+  if (outcome.kind === 'none') {
     if (tenant.mtls.mode === 'optional') return { ok: true, reason: 'mtls_optional_absent', identity: undefined, cacheHit: false };
     return { ok: false, decision: deny('client_cert_missing', `${host} requires a client certificate`, tenant) };
   }
-  const verdict = ctx.verifier.verify(tenant, picked.cert, ctx.nowMs);
+  const verdict = outcome.verdict;
   if (!verdict.ok) {
     // A presented but invalid certificate is refused even in optional mode.
     return {

@@ -12,6 +12,11 @@ export interface EnvoyRenderOptions {
   /** bouncer's gRPC ext_authz address. */
   authzHost: string;
   authzPort: number;
+  /**
+   * bouncer processes behind `authzPort` (`bouncer serve --workers N`): worker i
+   * listens on authzPort + i, and Envoy round-robins checks across all of them.
+   */
+  authzWorkers: number;
   /** The protected application. */
   upstreamHost: string;
   upstreamPort: number;
@@ -62,6 +67,7 @@ export const ENVOY_RENDER_DEFAULTS: EnvoyRenderOptions = {
   adminPort: 9901,
   authzHost: '127.0.0.1',
   authzPort: 9001,
+  authzWorkers: 1,
   upstreamHost: '127.0.0.1',
   upstreamPort: 8081,
   serverCertPath: '/etc/envoy/certs/server.pem',
@@ -127,6 +133,10 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
   checkPort('authz port', o.authzPort);
   for (const e of o.authzEndpoints ?? []) checkPort('authz endpoint port', e.port);
   for (const e of o.authHttpEndpoints ?? []) checkPort('auth http endpoint port', e.port);
+  if (!Number.isInteger(o.authzWorkers) || o.authzWorkers < 1 || o.authzWorkers > 256) {
+    throw new BouncerError('ERR_ENVOY_RENDER', `authz workers must be 1..256, got ${String(o.authzWorkers)}`);
+  }
+  checkPort('last authz worker port', o.authzPort + o.authzWorkers - 1);
   checkPort('upstream port', o.upstreamPort);
   if (o.authDomain !== undefined) {
     if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(o.authDomain)) {
@@ -220,7 +230,14 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
   };
 
   const authzCluster = {
-    ...staticCluster('bouncer_authz', o.authzHost, o.authzPort, o.authzEndpoints),
+    // One endpoint per bouncer replica, or per worker (serve --workers n, consecutive ports); round
+    // robin (the default) spreads checks, and the health check takes a draining one (NOT_SERVING) out.
+    ...staticCluster(
+      'bouncer_authz',
+      o.authzHost,
+      o.authzPort,
+      o.authzEndpoints ?? Array.from({ length: o.authzWorkers }, (_, i) => ({ host: o.authzHost, port: o.authzPort + i })),
+    ),
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',

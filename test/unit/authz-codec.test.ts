@@ -1,0 +1,132 @@
+import { loadSync } from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import { decodeCheckRequest, type CheckRequestMessage } from '../../src/authz/check-request.js';
+import { encodeCheckResponse, toCheckResponse } from '../../src/authz/check-response.js';
+import { envoyProtoIncludeDirs, loadAuthzPackageDefinition } from '../../src/authz/proto.js';
+import type { Decision } from '../../src/core/decision.js';
+
+// The server's Check codec writes and reads the wire format by hand. protobufjs,
+// loaded from the same protos, is the reference: requests it encodes must decode
+// to the same fields bouncer reads, and responses must be byte-identical.
+const reference = loadSync('envoy/service/auth/v3/external_auth.proto', {
+  keepCase: true,
+  longs: String,
+  enums: Number,
+  defaults: false,
+  oneofs: true,
+  includeDirs: envoyProtoIncludeDirs(),
+})['envoy.service.auth.v3.Authorization'] as Record<string, grpc.MethodDefinition<object, object>>;
+const refCheck = reference.Check as grpc.MethodDefinition<object, object>;
+
+const PEM = `-----BEGIN CERTIFICATE-----\n${'MIIB0TCCAXegAwIBAgIQCOoRubLwfmXYp'.repeat(30)}\n-----END CERTIFICATE-----\n`;
+
+function envoyLike(extra: Record<string, string> = {}): object {
+  return {
+    attributes: {
+      source: { address: { socket_address: { address: '10.1.2.3', port_value: 51234 } }, principal: 'device', certificate: encodeURIComponent(PEM) },
+      destination: { address: { socket_address: { address: '127.0.0.1', port_value: 8443 } }, principal: '*.acme.test' },
+      request: {
+        time: { seconds: '1795438298', nanos: 723826000 },
+        http: {
+          id: '10674705001957479960',
+          method: 'POST',
+          headers: { ':authority': 'pay.acme.test', ':path': '/x?y=1', 'x-forwarded-client-cert': `Cert="${encodeURIComponent(PEM)}"`, cookie: 'a=b', ...extra },
+          path: '/x?y=1',
+          host: 'pay.acme.test',
+          scheme: 'https',
+          protocol: 'HTTP/2',
+          size: '12',
+        },
+      },
+      context_extensions: { k: 'v' },
+      metadata_context: { filter_metadata: { f: { fields: { a: { string_value: 'b' } } } } },
+      tls_session: { sni: 'pay.acme.test' },
+    },
+  };
+}
+
+/** The fields bouncer reads, from a protobufjs-decoded request. */
+function readFields(m: CheckRequestMessage): unknown {
+  const a = m.attributes;
+  const h = a?.request?.http;
+  return {
+    address: a?.source?.address?.socket_address?.address,
+    certificate: a?.source?.certificate,
+    id: h?.id,
+    method: h?.method,
+    path: h?.path,
+    host: h?.host,
+    headers: h?.headers === undefined ? undefined : { ...h.headers },
+    sni: a?.tls_session?.sni,
+  };
+}
+
+describe('decodeCheckRequest', () => {
+  test.each<[string, object]>([
+    ['a request shaped like Envoy 1.40 sends', envoyLike()],
+    ['non-ASCII and long header values', envoyLike({ 'x-name': 'Zoë ✓ 𝄞', 'x-long': 'é'.repeat(500), 'x-ascii': 'a'.repeat(5000) })],
+    ['headers named like Object.prototype members', envoyLike({ constructor: 'c', toString: 't', hasOwnProperty: 'h' })],
+    ['no attributes at all', {}],
+    ['a source without address', { attributes: { source: { certificate: 'x' } } }],
+    ['a pipe address', { attributes: { source: { address: { pipe: { path: '/tmp/s' } } } } }],
+    ['an empty header value and empty key', { attributes: { request: { http: { headers: { '': '', a: '' } } } } }],
+  ])('%s', (_name, obj) => {
+    const bytes = refCheck.requestSerialize(obj);
+    const expected = refCheck.requestDeserialize(bytes) as CheckRequestMessage;
+    const actual = decodeCheckRequest(bytes);
+    expect(readFields(actual)).toEqual(readFields(expected));
+  });
+
+  test('a header named __proto__ is an ordinary header (protobufjs drops it)', () => {
+    const bytes = refCheck.requestSerialize(envoyLike({ ['__proto__']: 'p' }));
+    const headers = decodeCheckRequest(bytes).attributes?.request?.http?.headers ?? {};
+    expect(Object.getPrototypeOf(headers)).toBeNull();
+    expect(Object.keys(headers)).toContain('__proto__');
+    expect(headers['__proto__']).toBe('p');
+    expect(headers['toString']).toBeUndefined();
+  });
+
+  test('the last of a repeated field wins and map entries accumulate, as with protobufjs', () => {
+    const one = refCheck.requestSerialize({ attributes: { request: { http: { method: 'GET', headers: { a: '1' } } }, tls_session: { sni: 'a' } } });
+    const two = refCheck.requestSerialize({ attributes: { request: { http: { headers: { b: '2' } } }, tls_session: { sni: 'b' } } });
+    const joined = Buffer.concat([one, two]);
+    expect(readFields(decodeCheckRequest(joined))).toEqual(readFields(refCheck.requestDeserialize(joined) as CheckRequestMessage));
+  });
+
+  test.each<[string, Buffer]>([
+    ['truncated length', Buffer.from([0x0a, 0x05, 0x0a])],
+    ['length past the end', Buffer.from([0x0a, 0x7f])],
+    ['truncated varint', Buffer.from([0x08, 0x80])],
+    ['a group wire type', Buffer.from([0x0b])],
+    ['a fixed64 past the end', Buffer.from([0x09, 1, 2, 3])],
+  ])('malformed input throws: %s', (_name, bytes) => {
+    expect(() => decodeCheckRequest(bytes)).toThrow();
+  });
+
+  test('is what the server uses for Check', () => {
+    const check = loadAuthzPackageDefinition()['envoy.service.auth.v3.Authorization'] as Record<string, grpc.MethodDefinition<object, object>>;
+    expect(check.Check?.requestDeserialize).toBe(decodeCheckRequest);
+    expect(check.Check?.responseSerialize).toBe(encodeCheckResponse);
+  });
+});
+
+describe('encodeCheckResponse', () => {
+  const identity = { subject: 'CN=device-1, O=Acmé', issuer: 'CN=Acme Root', serial: '0a1b', fingerprint256: 'ab'.repeat(32), dns: ['d1.acme.example'], uri: ['spiffe://acme/d1'], email: ['d@acme.example'], ip: [], notAfter: 0 };
+  const user = { token: 'e'.repeat(700), session: { sub: 'okta:alice', sid: 's', email: 'alice@acme.example', name: 'Alice Ünder', groups: ['staff', 'wiki'], idp: 'okta', idpType: 'oidc' as const, amr: ['mfa'], authTime: 0, exp: 0 } };
+  test.each<[string, Decision]>([
+    ['allow with a certificate', { allow: true, reason: 'mtls_verified', tenant: 'acme', identity, cacheHit: true }],
+    ['allow for an app with a user', { allow: true, reason: 'policy_allow', tenant: 'acme', identity, cacheHit: true, app: 'wiki', policy: 'staff', user, serviceToken: 'ci' }],
+    ['allow with nothing', { allow: true, reason: 'mtls_off', tenant: undefined, identity: undefined, cacheHit: false }],
+    ['deny as JSON', { allow: false, reason: 'client_cert_untrusted', status: 403, detail: 'no path to a trusted root for issuer CN=Zoë', tenant: 'acme', identity: undefined, cacheHit: false }],
+    ['deny as HTML with a redirect and cookies', { allow: false, reason: 'login_required', status: 302, detail: 'sign in', tenant: undefined, identity: undefined, cacheHit: false, location: 'https://auth/login?rd=x', setCookies: ['a=1; Path=/', 'b=2'], html: true }],
+    ['a 401', { allow: false, reason: 'client_cert_missing', status: 401, detail: 'x'.repeat(200), tenant: 'acme', identity: undefined, cacheHit: false }],
+  ])('%s: the same bytes as protobufjs', (_name, decision) => {
+    const msg = toCheckResponse(decision, 'req-1', { 'x-bouncer-forged': '1', accept: '*/*' });
+    expect(encodeCheckResponse(msg).equals(refCheck.responseSerialize(msg))).toBe(true);
+  });
+
+  test('field values protobufjs writes even when zero or empty', () => {
+    const msg = { status: { code: 0, message: '' }, ok_response: { headers: [{ header: { key: '', value: '' }, append_action: 0 }], headers_to_remove: [''] } };
+    expect(encodeCheckResponse(msg).equals(refCheck.responseSerialize(msg))).toBe(true);
+  });
+});

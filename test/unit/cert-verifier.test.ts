@@ -1,0 +1,136 @@
+import { createCertVerifier, type CertReading, type RawCertFields } from '../../src/core/cert-verifier.js';
+import type { CheckInput } from '../../src/core/decision.js';
+import { evaluate, type EvaluateContext } from '../../src/core/evaluate.js';
+import { buildTenantIndex } from '../../src/core/tenant-index.js';
+import type { Tenant } from '../../src/core/tenant.js';
+import { DAY, NOW, makeIntermediate, makeLeaf, makeRoot, type TestCert } from '../helpers/pki-fixtures.js';
+
+// The request path of the verifier remembers what a request's raw certificate
+// fields (peer certificate + XFCC) say, keyed by a digest of exactly those
+// fields and the XFCC options. These tests hold the memo to being invisible:
+// every decision is the same on the first and on the remembered evaluation.
+
+let root: TestCert;
+let inter: TestCert;
+let leaf: TestCert;
+let other: TestCert;
+let acme: Tenant;
+let globex: Tenant;
+
+beforeAll(async () => {
+  root = await makeRoot('CN=memo root');
+  inter = await makeIntermediate('CN=memo devices', root, { pathLen: 0 });
+  leaf = await makeLeaf('CN=memo device', inter, { notAfter: NOW + 2 * DAY });
+  const otherRoot = await makeRoot('CN=other root');
+  other = await makeLeaf('CN=other device', otherRoot);
+  acme = { name: 'acme', hostnames: ['pay.acme.example'], mtls: { mode: 'require', trust: { roots: [root.cert], crls: [], staleCrl: 'deny' }, exemptPaths: [] } };
+  globex = { name: 'globex', hostnames: ['pay.globex.example'], mtls: { mode: 'require', trust: { roots: [otherRoot.cert], crls: [], staleCrl: 'deny' }, exemptPaths: [] } };
+});
+
+const enc = encodeURIComponent;
+const xfccFor = (pem: string, chain?: string): string => `Hash=${'cd'.repeat(32)};Cert="${enc(pem)}"${chain ? `;Chain="${enc(chain)}"` : ''};Subject="CN=x";URI=`;
+
+function ctx(verifier: EvaluateContext['verifier'], xfcc = { trustedHop: false, maxElements: 1 }, nowMs = NOW): EvaluateContext {
+  return { tenants: buildTenantIndex([acme, globex]), verifier, xfcc, nowMs };
+}
+
+function input(over: Partial<CheckInput>): CheckInput {
+  return { requestId: 'r', authority: 'pay.acme.example', sni: 'pay.acme.example', method: 'GET', path: '/', peerCertificate: undefined, xfcc: undefined, sourceAddress: '127.0.0.1', ...over };
+}
+
+describe('evaluate with the remembering verifier', () => {
+  const cases: Array<[string, () => Partial<CheckInput>, { trustedHop: boolean; maxElements: number } | undefined, string]> = [
+    ['peer certificate with its chain in XFCC', () => ({ peerCertificate: leaf.pem, xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) }), undefined, 'mtls_verified'],
+    ['peer certificate without a chain', () => ({ peerCertificate: leaf.pem }), undefined, 'client_cert_untrusted'],
+    ['XFCC naming another certificate', () => ({ peerCertificate: leaf.pem, xfcc: xfccFor(other.pem, other.pem) }), undefined, 'xfcc_mismatch'],
+    ['forged XFCC alone, untrusted hop', () => ({ xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) }), undefined, 'client_cert_missing'],
+    ['XFCC alone, trusted hop', () => ({ xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) }), { trustedHop: true, maxElements: 1 }, 'mtls_verified'],
+    ['too many elements', () => ({ peerCertificate: leaf.pem, xfcc: `By=spiffe://a,${xfccFor(leaf.pem)}` }), undefined, 'xfcc_unexpected_elements'],
+    ['malformed XFCC', () => ({ peerCertificate: leaf.pem, xfcc: 'Cert="unterminated' }), undefined, 'xfcc_malformed'],
+    ['acme device on globex', () => ({ authority: 'pay.globex.example', sni: 'pay.globex.example', peerCertificate: leaf.pem, xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) }), undefined, 'client_cert_untrusted'],
+  ];
+
+  test.each(cases)('%s: the same decision first and when remembered', (_name, over, xfcc, reason) => {
+    const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
+    const first = evaluate(input(over()), ctx(verifier, xfcc));
+    const again = evaluate(input(over()), ctx(verifier, xfcc));
+    expect(first.reason).toBe(reason);
+    expect({ ...again, cacheHit: first.cacheHit }).toEqual(first);
+  });
+
+  test('one memo, options changed: an XFCC remembered as ignored is read again once the hop is trusted', () => {
+    const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
+    const req = input({ xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) });
+    expect(evaluate(req, ctx(verifier)).reason).toBe('client_cert_missing');
+    expect(evaluate(req, ctx(verifier, { trustedHop: true, maxElements: 1 })).reason).toBe('mtls_verified');
+    expect(evaluate(req, ctx(verifier)).reason).toBe('client_cert_missing');
+  });
+
+  test('the second evaluation of a verified device is a cache hit', () => {
+    const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
+    const req = input({ peerCertificate: leaf.pem, xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) });
+    expect(evaluate(req, ctx(verifier)).cacheHit).toBe(false);
+    expect(evaluate(req, ctx(verifier)).cacheHit).toBe(true);
+  });
+});
+
+describe('verifyRequest', () => {
+  const raw = (over: Partial<RawCertFields> = {}): RawCertFields => ({ peerCertificate: leaf.pem, xfcc: 'X', trustedHop: false, maxElements: 1, ...over });
+
+  function counting(reading: () => CertReading): { read: () => CertReading; calls: () => number } {
+    let n = 0;
+    return {
+      read: () => {
+        n += 1;
+        return reading();
+      },
+      calls: () => n,
+    };
+  }
+
+  test('reads fields once, then answers from memory until the verdict expires', () => {
+    const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
+    const r = counting(() => ({ kind: 'presented', cert: { leafPem: leaf.pem, chainPem: leaf.pem + inter.pem } }));
+    expect(verifier.verifyRequest?.(acme, raw(), NOW, r.read)).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: false } });
+    expect(verifier.verifyRequest?.(acme, raw(), NOW + 1000, r.read)).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: true } });
+    expect(r.calls()).toBe(1);
+    // Past the TTL the verdict is recomputed, and the fields are read again for it.
+    expect(verifier.verifyRequest?.(acme, raw(), NOW + 61_000, r.read)).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: false } });
+    expect(r.calls()).toBe(2);
+  });
+
+  test('any difference in the fields or options is a different entry', () => {
+    const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
+    const r = counting(() => ({ kind: 'refused', reason: 'xfcc_malformed', detail: 'bad' }));
+    const variants: RawCertFields[] = [
+      raw(),
+      raw({ xfcc: 'Y' }),
+      raw({ xfcc: undefined }),
+      raw({ peerCertificate: undefined }),
+      raw({ peerCertificate: '' }),
+      raw({ trustedHop: true }),
+      raw({ maxElements: 2 }),
+      // Same concatenation, different split: the length prefixes keep these apart.
+      raw({ peerCertificate: `${leaf.pem}X`, xfcc: '' }),
+    ];
+    for (const v of variants) expect(verifier.verifyRequest?.(acme, v, NOW, r.read)).toEqual({ kind: 'refused', reason: 'xfcc_malformed', detail: 'bad' });
+    expect(r.calls()).toBe(variants.length);
+    for (const v of variants) verifier.verifyRequest?.(acme, v, NOW, r.read);
+    expect(r.calls()).toBe(variants.length);
+  });
+
+  test('a verdict is per tenant even when the fields are remembered', () => {
+    const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
+    const read = (): CertReading => ({ kind: 'presented', cert: { leafPem: leaf.pem, chainPem: leaf.pem + inter.pem } });
+    expect(verifier.verifyRequest?.(acme, raw(), NOW, read)).toMatchObject({ kind: 'verdict', verdict: { ok: true } });
+    expect(verifier.verifyRequest?.(globex, raw(), NOW, read)).toMatchObject({ kind: 'verdict', verdict: { ok: false, reason: 'client_cert_untrusted' } });
+    expect(verifier.verifyRequest?.(acme, raw(), NOW, read)).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: true } });
+  });
+
+  test('verify and verifyRequest share verdicts for the same certificate', () => {
+    const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
+    const presented = { leafPem: leaf.pem, chainPem: leaf.pem + inter.pem };
+    expect(verifier.verify(acme, presented, NOW)).toMatchObject({ ok: true, cached: false });
+    expect(verifier.verifyRequest?.(acme, raw(), NOW, () => ({ kind: 'presented', cert: presented }))).toMatchObject({ kind: 'verdict', verdict: { cached: true } });
+  });
+});
