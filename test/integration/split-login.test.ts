@@ -15,7 +15,7 @@ import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-pro
 import { startBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort, waitFor } from '../helpers/ports.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { tlsRequest } from '../helpers/tls-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -151,7 +151,7 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
     expect(seen.headers[IDENTITY_HEADERS.userEmail]).toBe('alice@acme.test');
     expect(seen.headers[IDENTITY_HEADERS.app]).toBe('wiki');
     // The handoff was completed (and its jti consumed) by the authz process.
-    expect(authzProc.decisions().some((d) => d.reason === 'session_established')).toBe(true);
+    await waitFor('the handoff in the authz audit log', async () => authzProc.decisions().some((d) => d.reason === 'session_established'), 3_000);
   });
 
   test('a global sign-out on the http process is refused by the authz process', async () => {
