@@ -359,7 +359,9 @@ function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
     workers: keep(prev.workers, now.workers, (x) => `${x.workers}/${x.via}`),
     ...(now.memory ? { memory: now.memory } : {}),
     ...(now.profile ? { profile: now.profile } : {}),
-    date: now.date,
+    // The header keeps the date of the full run and names what was measured again, and when.
+    date: prev.date,
+    remeasured: [...(prev.remeasured ?? []), `${[...(only ?? [])].join(', ')} at ${now.date.slice(0, 16).replace('T', ' ')} UTC`],
   };
 }
 

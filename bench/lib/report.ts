@@ -29,6 +29,8 @@ export interface BenchResults {
   workers?: Array<RunSet & { workers: number; via: 'envoy' | 'direct' }>;
   profile?: ProfileSummary;
   date: string;
+  /** Rows measured again later with --merge: which, and when. */
+  remeasured?: string[];
   elapsedSec?: number;
 }
 
@@ -77,7 +79,7 @@ function other(set: RunSet): string {
 export function renderTables(r: BenchResults): string {
   const out: string[] = [];
   const m = r.machine;
-  out.push(`Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cores} cores (${m.cpu}), Node ${m.node}, Envoy 1.40.0 with --concurrency ${m.envoyConcurrency}; ${m.runs} runs of ${m.seconds} s after a warm-up; load generator, Envoy, upstream and the authz server share the machine. Cells are median (min–max). "Other load" is the most CPU (in cores) that processes the bench did not start used during any run of a row: above about 0.25, that row is not clean.`);
+  out.push(`Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cores} cores (${m.cpu}), Node ${m.node}, Envoy 1.40.0 with --concurrency ${m.envoyConcurrency}; ${m.runs} runs of ${m.seconds} s after a warm-up; load generator, Envoy, upstream and the authz server share the machine. Cells are median (min–max). "Other load" is the most CPU (in cores) that processes the bench did not start used during any run of a row: above about 0.25, that row is not clean.${r.remeasured?.length ? ` Rows measured again later (\`--merge\`): ${r.remeasured.join('; ')}.` : ''}`);
   out.push('');
   out.push('### Closed loop: maximum throughput (h2load, 16 connections × 8 streams, HTTP/2 over TLS with a client certificate)');
   out.push('');

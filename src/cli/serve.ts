@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { startBouncer, type ServeRole } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger, flushLogger } from '../observability/logger.js';
+import { collectLoadGarbage } from './heap.js';
 import { attachToSupervisor, runWorkers } from './workers.js';
 
 /** `bouncer serve`: run the ext_authz server and the ops HTTP server until SIGTERM/SIGINT. */
@@ -25,6 +26,7 @@ export function serveCommand(): Command {
       const config = await loadConfig(opts.config, process.env);
       const logger = createLogger(config.log.level);
       for (const w of config.warnings ?? []) logger.warn({ warning: w }, 'config warning');
+      collectLoadGarbage(config.tenants.length);
       if (Number(opts.workers) !== 1) {
         if (role !== 'all') throw new Error('--workers and --only do not combine: run several --only processes instead');
         const code = await runWorkers({ config, configPath: opts.config, count: Number(opts.workers), graceSec: grace, logger });
