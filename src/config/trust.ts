@@ -78,6 +78,7 @@ export async function loadTrustStores(tenants: readonly RawTenant[], ctx: TrustC
   }
 
   const stores = new Map<number, TrustStore | null>();
+  const expiringUsers = new Map<string, string[]>();
   for (const t of tenants) {
     if (t.mode === 'off') {
       stores.set(t.index, null);
@@ -88,12 +89,23 @@ export async function loadTrustStores(tenants: readonly RawTenant[], ctx: TrustC
     if (!ca) continue;
     for (const e of ca.errors) ctx.reader.issue(t.ca.node, t.ca.field, e);
     const who = tenantLabel(t);
-    for (const c of ca.expiring) {
-      const days = Math.max(0, Math.floor((c.notAfter - ctx.now) / DAY_MS));
-      ctx.warnings.push(`tenant ${who}: CA certificate "${c.subject}" in ${absolute(ctx.baseDir, t.ca.value)} expires on ${isoTime(c.notAfter)} (in ${days} days)`);
+    if (ca.expiring.length > 0) {
+      // One warning per CA file, not per tenant: thousands of tenants may share one CA.
+      const file = absolute(ctx.baseDir, t.ca.value);
+      const users = expiringUsers.get(file) ?? [];
+      users.push(who);
+      expiringUsers.set(file, users);
     }
     const crls = checkTenantCrls(t, ca.certs, crlFiles, ctx);
     if (ca.errors.length === 0) stores.set(t.index, { roots: ca.certs, crls, staleCrl: t.staleCrl });
+  }
+  for (const [file, users] of expiringUsers) {
+    const ca = caFiles.get(file);
+    const who = users.length === 1 ? `tenant ${users[0]}` : `tenants ${users.slice(0, 3).join(', ')}${users.length > 3 ? ` and ${(users.length - 3).toLocaleString('en-US')} more` : ''}`;
+    for (const c of ca?.expiring ?? []) {
+      const days = Math.max(0, Math.floor((c.notAfter - ctx.now) / DAY_MS));
+      ctx.warnings.push(`${who}: CA certificate "${c.subject}" in ${file} expires on ${isoTime(c.notAfter)} (in ${days} days)`);
+    }
   }
   return { stores, files: [...files], parsed: parser.used };
 }

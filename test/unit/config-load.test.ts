@@ -503,6 +503,13 @@ describe('loadConfig happy path', () => {
     expect(unset.warnings).toEqual(['tenants is empty: every request will be denied as tenant_unknown']);
   });
 
+  test('warnings: a CA file shared by many tenants is warned about once, naming a few of them', async () => {
+    const names = ['t1', 't2', 't3', 't4', 't5'];
+    const config = await load('shared-soon.yaml', ['tenants:', ...names.flatMap((n) => tenant(n, `${n}.test.example`, '{ ca: ./soon-ca.pem }'))]);
+    expect(config.warnings).toHaveLength(1);
+    expect(config.warnings[0]).toMatch(new RegExp(`^tenants t1, t2, t3 and 2 more: CA certificate "CN=soon CA" in ${p('soon-ca.pem')} expires on `));
+  });
+
   test('warnings: CA expiring soon, stale CRL, CRL from a CA not in the bundle, ca with mode off', async () => {
     const config = await load('warn.yaml', [
       'tenants:',
