@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { loadAuthzPackageDefinition } from '../../src/authz/proto.js';
 import type { CheckRequestMessage } from '../../src/authz/check-request.js';
@@ -31,4 +32,33 @@ export function checkRequest(host: string, path = '/', extra: Record<string, str
       ...(sni ? { tls_session: { sni } } : {}),
     },
   };
+}
+
+/**
+ * Sends `count` checks spread over `clients` and sends SIGTERM to `child` as
+ * soon as the first answer arrives, so most checks are in flight during the
+ * stop. Resolves to every check's gRPC status code and the process's exit code.
+ */
+export async function checksAcrossSigterm(
+  clients: ReadonlyArray<ReturnType<typeof authzClient>>,
+  child: ChildProcess,
+  count = 200,
+): Promise<{ codes: number[]; exit: number | null }> {
+  let signalled = false;
+  const calls = Array.from({ length: count }, (_, k) =>
+    (clients[k % clients.length] as ReturnType<typeof authzClient>).check(checkRequest('app.open.test')).then((res) => {
+      if (!signalled) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+      return res.status.code;
+    }),
+  );
+  const codes = await Promise.all(calls);
+  for (const c of clients) c.close();
+  const exit = await new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+  return { codes, exit };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { packageRoot } from '../../src/paths.js';
-import { authzClient, checkRequest } from '../helpers/grpc-client.js';
+import { authzClient, checkRequest, checksAcrossSigterm } from '../helpers/grpc-client.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
 // Runs the real CLI entry point (`bouncer serve`) as its own process, as an
@@ -117,27 +117,8 @@ describe('bouncer serve as a process', () => {
   });
 
   test('SIGTERM: NOT_SERVING, in-flight checks finish, then a clean exit', async () => {
-    const c = authzClient(authzPort);
-    const calls: Array<Promise<number>> = [];
-    let signalled = false;
-    for (let i = 0; i < 200; i++) {
-      calls.push(
-        c.check(checkRequest('app.open.test')).then((res) => {
-          if (!signalled) {
-            signalled = true;
-            child.kill('SIGTERM');
-          }
-          return res.status.code;
-        }),
-      );
-    }
-    const codes = await Promise.all(calls);
-    c.close();
+    const { codes, exit } = await checksAcrossSigterm([authzClient(authzPort)], child);
     expect(codes.every((x) => x === 0)).toBe(true);
-    const exit = await new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null) resolve(child.exitCode);
-      else child.once('exit', (code) => resolve(code));
-    });
     expect(exit).toBe(0);
     expect(out).toContain('NOT_SERVING');
     expect(out).toContain('"msg":"stopped"');

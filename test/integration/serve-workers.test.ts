@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/paths.js';
-import { authzClient, checkRequest } from '../helpers/grpc-client.js';
+import { authzClient, checkRequest, checksAcrossSigterm } from '../helpers/grpc-client.js';
 import { freePortRange, waitFor } from '../helpers/ports.js';
 
 // `bouncer serve --workers 2` as an operator runs it: two processes, worker i
@@ -76,27 +76,8 @@ describe('bouncer serve --workers', () => {
 
   test('SIGTERM: every worker drains its in-flight checks, then the supervisor exits 0', async () => {
     const clients = Array.from({ length: WORKERS }, (_, i) => authzClient(authzBase + i));
-    let signalled = false;
-    const calls: Array<Promise<number>> = [];
-    for (let k = 0; k < 200; k++) {
-      const c = clients[k % WORKERS] as ReturnType<typeof authzClient>;
-      calls.push(
-        c.check(checkRequest('app.open.test')).then((res) => {
-          if (!signalled) {
-            signalled = true;
-            child.kill('SIGTERM');
-          }
-          return res.status.code;
-        }),
-      );
-    }
-    const codes = await Promise.all(calls);
-    for (const c of clients) c.close();
+    const { codes, exit } = await checksAcrossSigterm(clients, child);
     expect(codes.every((x) => x === 0)).toBe(true);
-    const exit = await new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null) resolve(child.exitCode);
-      else child.once('exit', (code) => resolve(code));
-    });
     expect(exit).toBe(0);
     expect(out.match(/"msg":"stopped"/g)?.length).toBe(WORKERS);
     expect(out).toContain('"msg":"all workers stopped"');
