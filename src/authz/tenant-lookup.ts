@@ -13,7 +13,7 @@ import type { TenantLookup, TenantStore } from '../stores/tenant-store.js';
 
 /** A store to resolve tenants from, and how long a check may wait for it. */
 export interface StoreTenants {
-  readonly store: Pick<TenantStore, 'resolveHost'>;
+  readonly store: Pick<TenantStore, 'resolveHost' | 'peekHost'>;
   /** A lookup slower than this is a `tenant_store_unavailable` denial (keep it under Envoy's ext_authz timeout). */
   readonly timeoutMs: number;
 }
@@ -56,7 +56,11 @@ export async function lookupTenants(input: CheckInput, source: StoreTenants): Pr
   const sniHost = input.sni === undefined || input.sni === '' ? '' : normalizeHost(input.sni);
   const hosts = [...new Set([host, sniHost].filter((h) => h !== ''))];
   const exact = new Map<string, Tenant>();
-  const answers = await Promise.all(hosts.map((h) => withDeadline(source.store.resolveHost(h), source.timeoutMs)));
+  // Warm tenants answer from memory; only hosts that need a query pay for a promise and a deadline.
+  const peeked = hosts.map((h) => source.store.peekHost(h));
+  const answers = peeked.every((a) => a !== undefined)
+    ? peeked
+    : await Promise.all(hosts.map((h, i) => peeked[i] ?? withDeadline(source.store.resolveHost(h), source.timeoutMs)));
   for (let i = 0; i < hosts.length; i++) {
     const found = answers[i] as TenantLookup;
     if (found.kind === 'store_unavailable') return unavailable(found.detail);

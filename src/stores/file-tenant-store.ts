@@ -6,7 +6,7 @@
  */
 import type { Tenant } from '../core/tenant.js';
 import { resolveTenant, buildTenantIndex } from '../core/tenant-index.js';
-import { TENANT_LIMITS, TenantStoreError, type TenantPage, type TenantRecord, type TenantStore } from './tenant-store.js';
+import { TENANT_LIMITS, TenantStoreError, type TenantLookup, type TenantPage, type TenantRecord, type TenantStore } from './tenant-store.js';
 
 function pem(der: Buffer, label: string): string {
   const b64 = der.toString('base64').replace(/.{1,64}/g, '$&\n');
@@ -36,6 +36,10 @@ function toRecord(t: Tenant, loadedAtMs: number): TenantRecord {
  * @param source The config file, for the message that refuses writes.
  */
 export function createFileTenantStore(tenants: () => readonly Tenant[], source: () => string, loadedAtMs: () => number = Date.now): TenantStore {
+  const peek = (host: string): TenantLookup => {
+    const t = resolveTenant(buildTenantIndex(tenants()), host);
+    return t ? { kind: 'tenant', tenant: t } : { kind: 'unknown' };
+  };
   const refuse = (): never => {
     throw new TenantStoreError(
       'ERR_STORE_READ_ONLY',
@@ -43,10 +47,8 @@ export function createFileTenantStore(tenants: () => readonly Tenant[], source: 
     );
   };
   return {
-    async resolveHost(host) {
-      const t = resolveTenant(buildTenantIndex(tenants()), host);
-      return t ? { kind: 'tenant', tenant: t } : { kind: 'unknown' };
-    },
+    peekHost: (host) => peek(host),
+    resolveHost: async (host) => peek(host),
     async getTenant(name) {
       const t = tenants().find((x) => x.name === name);
       return t ? toRecord(t, loadedAtMs()) : undefined;

@@ -27,6 +27,13 @@ export interface TenantStore {
    * ```
    */
   resolveHost(host: string): Promise<TenantLookup>;
+  /**
+   * {@link resolveHost} from memory alone: the answer when the store can give
+   * it without I/O (a cached tenant or a cached absence), else undefined. The
+   * per-request path tries this first, so a warm tenant costs no promise and
+   * no timer.
+   */
+  peekHost(host: string): TenantLookup | undefined;
   /** The stored form of one tenant, or undefined when there is none. */
   getTenant(name: string): Promise<TenantRecord | undefined>;
   /** Tenants ordered by name, one page at a time (keyset pagination: pass the previous page's `next`). */

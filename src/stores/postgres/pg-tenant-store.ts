@@ -302,12 +302,18 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
   const store: PgTenantStore = {
     migrations,
 
-    async resolveHost(host) {
+    peekHost(host) {
       if (closed) return unavailable('tenant store is closed');
       if (host === '') return { kind: 'unknown' };
       const hit = cache.get(host);
       if (hit) return { kind: 'tenant', tenant: hit.tenant };
       if (cache.isKnownUnknown(host)) return { kind: 'unknown' };
+      return undefined;
+    },
+
+    async resolveHost(host) {
+      const known = store.peekHost(host);
+      if (known) return known;
       // While the database is unreachable, asking it again per request would add a
       // connect timeout to every check; the listener's reconnect decides recovery.
       if (!health.healthy) return unavailable(`tenant database unavailable: ${health.reason ?? 'reconnecting'}`);
