@@ -7,21 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse } from 'yaml';
+import { OVERLAY_KINDS } from '../config/overlay.js';
 import { AdminClientError, adminAction, createAdminClient, printJson, withAdminOptions, type AdminClientOptions } from './admin-client.js';
-
-interface Kind {
-  readonly command: string;
-  readonly path: string;
-  readonly key: string;
-  readonly noun: string;
-  readonly section: string;
-}
-
-const KINDS: readonly Kind[] = [
-  { command: 'app', path: 'apps', key: 'NAME', noun: 'app (with its policies)', section: 'apps' },
-  { command: 'idp', path: 'idps', key: 'ID', noun: 'identity provider', section: 'idps' },
-  { command: 'service-token', path: 'service-tokens', key: 'ID', noun: 'service token', section: 'service_tokens' },
-];
 
 function readEntry(file: string): Record<string, unknown> {
   let text: string;
@@ -41,11 +28,11 @@ function readEntry(file: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function kindCommand(k: Kind): Command {
+function kindCommand(k: (typeof OVERLAY_KINDS)[number]): Command {
   const put = withAdminOptions(
     new Command('put')
-      .description(`create or replace one ${k.noun} in the database, from a YAML or JSON file written as one \`${k.section}\` entry of the config`)
-      .argument(`<${k.key.toLowerCase()}>`)
+      .description(`create or replace one ${k.noun}${k.section === 'apps' ? ' (with its policies)' : ''} in the database, from a YAML or JSON file written as one \`${k.section}\` entry of the config`)
+      .argument(`<${k.key}>`)
       .requiredOption('-f, --file <file>', 'the entry (YAML or JSON)'),
   ).action(
     adminAction(async (id: string, opts: AdminClientOptions & { file: string }) => {
@@ -56,7 +43,7 @@ function kindCommand(k: Kind): Command {
     }),
   );
   const del = withAdminOptions(
-    new Command('delete').description(`delete one ${k.noun} from the database`).argument(`<${k.key.toLowerCase()}>`).option('--yes', 'confirm'),
+    new Command('delete').description(`delete one ${k.noun} from the database`).argument(`<${k.key}>`).option('--yes', 'confirm'),
   ).action(
     adminAction(async (id: string, opts: AdminClientOptions & { yes?: boolean }) => {
       if (!opts.yes) throw new AdminClientError('ERR_CLI_USAGE', `deleting ${k.command} ${id} takes effect on every replica at once; add --yes to confirm`);
@@ -69,5 +56,5 @@ function kindCommand(k: Kind): Command {
 }
 
 export function configEntryCommands(): Command[] {
-  return KINDS.map(kindCommand);
+  return OVERLAY_KINDS.map(kindCommand);
 }

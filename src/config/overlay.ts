@@ -13,6 +13,24 @@ import type { NodeReader } from './node-reader.js';
 export const OVERLAY_SECTIONS = ['apps', 'idps', 'service_tokens'] as const;
 export type OverlaySection = (typeof OVERLAY_SECTIONS)[number];
 
+/**
+ * Each section's entries as the admin API (`/v1/{path}/{id}`), the audit trail
+ * (`{audit}.put`) and the CLI (`bouncer {command} put`) name them; `key` is the
+ * field that identifies an entry in the file.
+ */
+export const OVERLAY_KINDS: ReadonlyArray<{
+  readonly section: OverlaySection;
+  readonly path: string;
+  readonly command: string;
+  readonly audit: string;
+  readonly key: 'name' | 'id';
+  readonly noun: string;
+}> = [
+  { section: 'apps', path: 'apps', command: 'app', audit: 'app', key: 'name', noun: 'app' },
+  { section: 'idps', path: 'idps', command: 'idp', audit: 'idp', key: 'id', noun: 'identity provider' },
+  { section: 'service_tokens', path: 'service-tokens', command: 'service-token', audit: 'service_token', key: 'id', noun: 'service token' },
+];
+
 /** What the database holds, in the file's own (snake_case) shape. */
 export interface ConfigOverlay {
   /** Where it came from, for error messages (`postgres:config_documents/identity`). */

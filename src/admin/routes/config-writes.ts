@@ -8,7 +8,7 @@
  * change.
  */
 import { ConfigError } from '../../core/errors.js';
-import type { ConfigOverlay, OverlaySection } from '../../config/overlay.js';
+import { OVERLAY_KINDS, type ConfigOverlay, type OverlaySection } from '../../config/overlay.js';
 import { AdminError } from '../errors.js';
 import type { AdminRoute } from '../route.js';
 
@@ -18,20 +18,6 @@ export interface ConfigWriter {
   /** Loads file + overlay; throws the loader's `ConfigError` when invalid. */
   validate(overlay: ConfigOverlay): Promise<void>;
 }
-
-interface Kind {
-  readonly section: OverlaySection;
-  readonly path: string;
-  readonly key: 'name' | 'id';
-  readonly noun: string;
-  readonly audit: string;
-}
-
-const KINDS: readonly Kind[] = [
-  { section: 'apps', path: 'apps', key: 'name', noun: 'app', audit: 'app' },
-  { section: 'idps', path: 'idps', key: 'id', noun: 'identity provider', audit: 'idp' },
-  { section: 'service_tokens', path: 'service-tokens', key: 'id', noun: 'service token', audit: 'service_token' },
-];
 
 const ID = { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9][a-z0-9_-]*$' } as const;
 const RESULT = {
@@ -56,7 +42,7 @@ export function configWriteRoutes(writer: ConfigWriter | undefined): AdminRoute[
     }
     return writer;
   };
-  return KINDS.flatMap((k): AdminRoute[] => [
+  return OVERLAY_KINDS.flatMap((k): AdminRoute[] => [
     {
       method: 'PUT',
       url: `/v1/${k.path}/:${k.key}`,
