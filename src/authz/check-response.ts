@@ -203,15 +203,19 @@ class WireWriter {
   bytes(field: number, s: string, len: number): void {
     this.varint(TAG_LEN(field));
     this.varint(len);
-    if (len === s.length) {
-      // ASCII (the byte length equals the character count only then): a plain
-      // loop beats a call into Buffer#write for the short strings headers are.
+    if (len !== s.length) {
+      this.pos += this.buf.write(s, this.pos, len, 'utf8');
+    } else if (len < SHORT_STRING) {
+      // ASCII (the byte length equals the character count only then). A short
+      // string is copied faster by a plain loop than by a call into native code.
       const buf = this.buf;
       let p = this.pos;
       for (let i = 0; i < len; i++) buf[p++] = s.charCodeAt(i);
       this.pos = p;
     } else {
-      this.pos += this.buf.write(s, this.pos, len, 'utf8');
+      // Long values (the session JWT) are often slices of the Cookie header,
+      // on which a character loop is several times slower than native copying.
+      this.pos += this.buf.write(s, this.pos, len, 'latin1');
     }
   }
 }
@@ -221,14 +225,12 @@ interface Sized {
   readonly strings: number[];
 }
 
-/** UTF-8 byte length; counted in JS when the string is ASCII, the usual case. */
-function utf8Length(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
-  return s.length;
-}
+/** Strings shorter than this are written by a JS loop rather than a native call. */
+const SHORT_STRING = 48;
 
 function stringField(field: number, s: string, sized: Sized): number {
-  const len = utf8Length(s);
+  // Native and fast even for long strings; a JS scan of a sliced string is not.
+  const len = Buffer.byteLength(s, 'utf8');
   sized.strings.push(len);
   return varintSize(TAG_LEN(field)) + varintSize(len) + len;
 }

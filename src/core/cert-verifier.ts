@@ -1,4 +1,4 @@
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { BouncerError } from './errors.js';
 import { parseCertificateBundle, parseCertificateDer, splitPemCertificates, type ParsedCert } from './cert-parse.js';
@@ -80,17 +80,42 @@ const MAX_PARSED_INTERMEDIATES = 1024;
  */
 function digestOf(parts: readonly (string | undefined)[]): string {
   let head = '';
-  for (const p of parts) head += `${p === undefined ? -1 : p.length}:`;
-  // Fed part by part: joining first would copy several KB into a new string per request.
-  const h = createHash('sha256').update(head);
-  for (const p of parts) if (p !== undefined) h.update(p);
-  return h.digest('base64');
+  let body = '';
+  for (const p of parts) {
+    head += `${p === undefined ? -1 : p.length}:`;
+    if (p !== undefined) body += p;
+  }
+  return hash('sha256', head + body, 'base64');
+}
+
+/**
+ * Raw certificate fields up to this many characters are their own cache key;
+ * longer ones are hashed, so a cached reading never holds more than this (or
+ * a digest) as its key however large the headers Envoy forwards.
+ */
+const MAX_EXACT_KEY = 8192;
+
+/**
+ * The key of a request's raw certificate fields. The usual case, one peer
+ * certificate of a kilobyte or two, is keyed by the text itself: one string
+ * hash inside the map instead of a SHA-256 on every request. The lengths in
+ * front keep the key unambiguous, and the first character keeps exact keys and
+ * digests apart.
+ */
+function rawKeyOf(raw: RawCertFields): string {
+  const peer = raw.peerCertificate;
+  const xfcc = raw.xfcc;
+  const size = (peer?.length ?? 0) + (xfcc?.length ?? 0);
+  const flags = `${raw.trustedHop ? 1 : 0}:${raw.maxElements}`;
+  if (size > MAX_EXACT_KEY) return `#${digestOf([flags, peer, xfcc])}`;
+  return `=${flags}:${peer === undefined ? -1 : peer.length}:${xfcc === undefined ? -1 : xfcc.length}:${peer ?? ''}${xfcc ?? ''}`;
 }
 
 /**
  * Verifies client chains for a tenant and remembers the outcome per
  * (tenant, SHA-256 of what was presented). Parsing and signature checks run once
- * per distinct chain; repeat requests cost one hash and one map read. Build a new
+ * per distinct chain; a repeat request costs two map reads, the first keyed by
+ * the raw certificate fields it carries. Build a new
  * verifier when tenants' trust changes (config reload) so no stale result survives.
  */
 export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
@@ -152,7 +177,7 @@ export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
       return verifyDigest(tenant, presented, digestOf([presented.leafPem, presented.chainPem]), nowMs);
     },
     verifyRequest(tenant, raw, nowMs, read) {
-      const rawKey = digestOf([raw.trustedHop ? '1' : '0', String(raw.maxElements), raw.peerCertificate, raw.xfcc]);
+      const rawKey = rawKeyOf(raw);
       const known = reads.get(rawKey);
       if (known !== undefined) {
         if (known.kind !== 'presented') return known;

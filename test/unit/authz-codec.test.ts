@@ -125,6 +125,16 @@ describe('encodeCheckResponse', () => {
     expect(encodeCheckResponse(msg).equals(refCheck.responseSerialize(msg))).toBe(true);
   });
 
+  test('strings on both sides of the short-string cut-off, ASCII or not: the same bytes as protobufjs', () => {
+    const lengths = [0, 1, 47, 48, 49, 700];
+    const values = lengths.flatMap((n) => ['a'.repeat(n), `${'ü'.repeat(n)}x`, `${'a'.repeat(n)}€`]);
+    const msg = {
+      status: { code: 0 },
+      ok_response: { headers: values.map((v, i) => ({ header: { key: `k${i}`, value: v }, append_action: 2 })), headers_to_remove: values },
+    };
+    expect(encodeCheckResponse(msg).equals(refCheck.responseSerialize(msg))).toBe(true);
+  });
+
   test('field values protobufjs writes even when zero or empty', () => {
     const msg = { status: { code: 0, message: '' }, ok_response: { headers: [{ header: { key: '', value: '' }, append_action: 0 }], headers_to_remove: [''] } };
     expect(encodeCheckResponse(msg).equals(refCheck.responseSerialize(msg))).toBe(true);

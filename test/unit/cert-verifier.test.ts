@@ -112,6 +112,11 @@ describe('verifyRequest', () => {
       raw({ maxElements: 2 }),
       // Same concatenation, different split: the length prefixes keep these apart.
       raw({ peerCertificate: `${leaf.pem}X`, xfcc: '' }),
+      // Fields too large to be their own key are hashed; those keys stay apart too.
+      raw({ xfcc: 'Z'.repeat(10_000) }),
+      raw({ xfcc: `${'Z'.repeat(10_000)}W` }),
+      raw({ xfcc: 'Z'.repeat(10_000), trustedHop: true }),
+      raw({ peerCertificate: `${leaf.pem}${'Z'.repeat(10_000)}`, xfcc: '' }),
     ];
     for (const v of variants) expect(verifier.verifyRequest?.(acme, v, NOW, r.read)).toEqual({ kind: 'refused', reason: 'xfcc_malformed', detail: 'bad' });
     expect(r.calls()).toBe(variants.length);
