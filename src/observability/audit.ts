@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { CheckInput, Decision } from '../core/decision.js';
+import { writeInfoLine } from './logger.js';
 
 /** One decision log line, in the spirit of OPA's decision logs. */
 export interface AuditRecord {
@@ -47,5 +48,5 @@ export function toAuditRecord(input: CheckInput, decision: Decision, durationMs:
 }
 
 export function writeAudit(logger: Logger, record: AuditRecord): void {
-  logger.info({ decision: record }, 'decision');
+  if (!writeInfoLine(logger, 'decision', JSON.stringify(record), 'decision')) logger.info({ decision: record }, 'decision');
 }
