@@ -30,15 +30,6 @@ export interface CheckRequestMessage {
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
-function decodePem(urlEncoded: string): string {
-  try {
-    return decodeURIComponent(urlEncoded);
-  } catch {
-    // Left encoded: the certificate parser then rejects it as malformed.
-    return urlEncoded;
-  }
-}
-
 // A request id is echoed in headers, bodies and logs; anything unusual gets a fresh one.
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -74,7 +65,8 @@ export function toCheckInput(
     sni: attrs.tls_session?.sni,
     method: headers[':method'] ?? http.method ?? '',
     path: headers[':path'] ?? http.path ?? '',
-    peerCertificate: cert ? decodePem(cert) : undefined,
+    peerCertificate: undefined,
+    peerCertificateEncoded: cert || undefined,
     xfcc: headers['x-forwarded-client-cert'],
     sourceAddress: attrs.source?.address?.socket_address?.address,
     accept: headers['accept'],

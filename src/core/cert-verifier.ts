@@ -47,6 +47,8 @@ export interface CertVerifier {
  */
 export interface RawCertFields {
   readonly peerCertificate: string | undefined;
+  /** The peer certificate as Envoy sends it (URL-encoded), when not yet decoded. */
+  readonly peerCertificateEncoded?: string | undefined;
   readonly xfcc: string | undefined;
   readonly trustedHop: boolean;
   readonly maxElements: number;
@@ -89,33 +91,19 @@ function digestOf(parts: readonly (string | undefined)[]): string {
 }
 
 /**
- * Raw certificate fields up to this many characters are their own cache key;
- * longer ones are hashed, so a cached reading never holds more than this (or
- * a digest) as its key however large the headers Envoy forwards.
- */
-const MAX_EXACT_KEY = 8192;
-
-/**
- * The key of a request's raw certificate fields. The usual case, one peer
- * certificate of a kilobyte or two, is keyed by the text itself: one string
- * hash inside the map instead of a SHA-256 on every request. The lengths in
- * front keep the key unambiguous, and the first character keeps exact keys and
- * digests apart.
+ * The key of a request's raw certificate fields. A SHA-256 of the fields: a
+ * string key of the same kilobytes would make the map hash every character of
+ * a fresh string, which measured slower than the digest.
  */
 function rawKeyOf(raw: RawCertFields): string {
-  const peer = raw.peerCertificate;
-  const xfcc = raw.xfcc;
-  const size = (peer?.length ?? 0) + (xfcc?.length ?? 0);
-  const flags = `${raw.trustedHop ? 1 : 0}:${raw.maxElements}`;
-  if (size > MAX_EXACT_KEY) return `#${digestOf([flags, peer, xfcc])}`;
-  return `=${flags}:${peer === undefined ? -1 : peer.length}:${xfcc === undefined ? -1 : xfcc.length}:${peer ?? ''}${xfcc ?? ''}`;
+  return digestOf([raw.trustedHop ? '1' : '0', String(raw.maxElements), raw.peerCertificate, raw.peerCertificateEncoded, raw.xfcc]);
 }
 
 /**
  * Verifies client chains for a tenant and remembers the outcome per
  * (tenant, SHA-256 of what was presented). Parsing and signature checks run once
- * per distinct chain; a repeat request costs two map reads, the first keyed by
- * the raw certificate fields it carries. Build a new
+ * per distinct chain; a repeat request costs one hash of the raw certificate
+ * fields it carries and two map reads. Build a new
  * verifier when tenants' trust changes (config reload) so no stale result survives.
  */
 export function createCertVerifier(options: CertVerifierOptions): CertVerifier {

@@ -26,6 +26,13 @@ export interface CheckInput {
   readonly path: string;
   /** URL-decoded PEM of the peer certificate Envoy saw in the handshake. */
   readonly peerCertificate: string | undefined;
+  /**
+   * The same certificate still URL-encoded, as Envoy sends it. Adapters pass
+   * this instead of `peerCertificate` so that decoding (a kilobyte or two per
+   * request) happens only when the certificate is actually read, not on every
+   * check whose reading is remembered.
+   */
+  readonly peerCertificateEncoded?: string | undefined;
   /** Raw x-forwarded-client-cert value, when present. */
   readonly xfcc: string | undefined;
   readonly sourceAddress: string | undefined;

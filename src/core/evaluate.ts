@@ -64,6 +64,17 @@ function toIdentity(leaf: ParsedCert): ClientIdentity {
   };
 }
 
+/** The peer certificate's PEM, decoding Envoy's URL-encoded form when that is what the adapter passed. */
+function peerPem(input: CheckInput): string | undefined {
+  if (input.peerCertificate !== undefined || input.peerCertificateEncoded === undefined) return input.peerCertificate;
+  try {
+    return decodeURIComponent(input.peerCertificateEncoded);
+  } catch {
+    // Left encoded: the certificate parser then rejects it as malformed.
+    return input.peerCertificateEncoded;
+  }
+}
+
 /**
  * Picks the client certificate to judge. The peer certificate from the handshake
  * is authoritative; XFCC only contributes the intermediates, and only when its
@@ -94,19 +105,20 @@ function pickCertificate(input: CheckInput, options: EvaluateContext['xfcc']): C
     element = elements[elements.length - 1];
   }
 
-  if (input.peerCertificate !== undefined && input.peerCertificate !== '') {
+  const peer = peerPem(input);
+  if (peer !== undefined && peer !== '') {
     let chainPem: string | undefined;
     if (element && (element.cert !== undefined || element.hash !== undefined)) {
       const same =
         element.cert !== undefined
-          ? normalizePem(element.cert) === normalizePem(input.peerCertificate)
-          : element.hash === pemSha256(input.peerCertificate);
+          ? normalizePem(element.cert) === normalizePem(peer)
+          : element.hash === pemSha256(peer);
       if (!same) {
         return { kind: 'refused', reason: 'xfcc_mismatch', detail: 'x-forwarded-client-cert describes a different certificate than the TLS peer' };
       }
       chainPem = element.chain;
     }
-    return { kind: 'presented', cert: { leafPem: input.peerCertificate, chainPem } };
+    return { kind: 'presented', cert: { leafPem: peer, chainPem } };
   }
 
   if (element && options.trustedHop && element.cert !== undefined) {
@@ -120,11 +132,17 @@ function pickCertificate(input: CheckInput, options: EvaluateContext['xfcc']): C
 /** Reads the request's certificate and, when one was presented, verifies it for `tenant`. */
 function readAndVerify(input: CheckInput, ctx: EvaluateContext, tenant: Tenant): RequestCertVerdict {
   // Nothing to read: skip hashing the (absent) fields.
-  if (input.xfcc === undefined && (input.peerCertificate === undefined || input.peerCertificate === '')) return { kind: 'none' };
+  if (input.xfcc === undefined && !input.peerCertificate && !input.peerCertificateEncoded) return { kind: 'none' };
   const read = (): CertReading => pickCertificate(input, ctx.xfcc);
   const verifier = ctx.verifier;
   if (verifier.verifyRequest) {
-    const raw = { peerCertificate: input.peerCertificate, xfcc: input.xfcc, trustedHop: ctx.xfcc.trustedHop, maxElements: ctx.xfcc.maxElements };
+    const raw = {
+      peerCertificate: input.peerCertificate,
+      peerCertificateEncoded: input.peerCertificateEncoded,
+      xfcc: input.xfcc,
+      trustedHop: ctx.xfcc.trustedHop,
+      maxElements: ctx.xfcc.maxElements,
+    };
     return verifier.verifyRequest(tenant, raw, ctx.nowMs, read);
   }
   const reading = read();

@@ -112,7 +112,10 @@ describe('verifyRequest', () => {
       raw({ maxElements: 2 }),
       // Same concatenation, different split: the length prefixes keep these apart.
       raw({ peerCertificate: `${leaf.pem}X`, xfcc: '' }),
-      // Fields too large to be their own key are hashed; those keys stay apart too.
+      // The encoded form of the peer certificate is a field of its own.
+      raw({ peerCertificate: undefined, peerCertificateEncoded: leaf.pem }),
+      raw({ peerCertificate: undefined, peerCertificateEncoded: encodeURIComponent(leaf.pem) }),
+      raw({ peerCertificate: '', peerCertificateEncoded: `${leaf.pem}X` }),
       raw({ xfcc: 'Z'.repeat(10_000) }),
       raw({ xfcc: `${'Z'.repeat(10_000)}W` }),
       raw({ xfcc: 'Z'.repeat(10_000), trustedHop: true }),

@@ -109,6 +109,31 @@ describe('evaluate', () => {
     expect(d.identity?.fingerprint256).toBe('ab'.repeat(32));
   });
 
+  describe('the peer certificate as Envoy sends it (URL-encoded)', () => {
+    test('is decoded by the core and judged like the decoded form', () => {
+      const c = ctx();
+      const d = evaluate(input({ peerCertificateEncoded: encodeURIComponent(LEAF_PEM) }), c);
+      expect(d.reason).toBe('mtls_verified');
+      expect(c.verifier.calls[0]?.presented.leafPem).toBe(LEAF_PEM);
+      expect(evaluate(input({ peerCertificateEncoded: encodeURIComponent(OTHER_PEM) }), ctx()).reason).toBe('client_cert_untrusted');
+    });
+
+    test('an empty one is no certificate', () => {
+      expect(evaluate(input({ peerCertificateEncoded: '' }), ctx()).reason).toBe('client_cert_missing');
+    });
+
+    test('a broken percent-encoding reaches the verifier as is, never as another certificate', () => {
+      const c = ctx();
+      expect(evaluate(input({ peerCertificateEncoded: '%E0%A4%A' }), c).reason).toBe('client_cert_untrusted');
+      expect(c.verifier.calls[0]?.presented.leafPem).toBe('%E0%A4%A');
+    });
+
+    test('an XFCC naming another certificate is still a mismatch', () => {
+      const xfcc = `Hash=${'cd'.repeat(32)};Cert="${enc(OTHER_PEM)}"`;
+      expect(evaluate(input({ peerCertificateEncoded: encodeURIComponent(LEAF_PEM), xfcc }), ctx()).reason).toBe('xfcc_mismatch');
+    });
+  });
+
   describe('XFCC', () => {
     const xfccFor = (pem: string, chain?: string): string =>
       `Hash=${'cd'.repeat(32)};Cert="${enc(pem)}"${chain ? `;Chain="${enc(chain)}"` : ''};Subject="CN=device-1";URI=`;
