@@ -25,6 +25,23 @@ export const IDENTITY_HEADERS = {
 
 const ALL_IDENTITY_HEADERS: readonly string[] = Object.values(IDENTITY_HEADERS);
 const RESERVED_PREFIX = 'x-bouncer-';
+/** Each identity header's bit in the mask of headers an allow sets. */
+const IDENTITY_BIT: ReadonlyMap<string, number> = new Map(ALL_IDENTITY_HEADERS.map((h, i) => [h, 1 << i]));
+/**
+ * The identity headers to remove, per mask of those set. An allow sets one of
+ * a few dozen combinations, fixed by the decision's shape, so each list is
+ * built once instead of per request.
+ */
+const removalsByMask = new Map<number, readonly string[]>();
+
+function removalsFor(mask: number): readonly string[] {
+  let list = removalsByMask.get(mask);
+  if (list === undefined) {
+    list = ALL_IDENTITY_HEADERS.filter((h) => ((IDENTITY_BIT.get(h) as number) & mask) === 0);
+    removalsByMask.set(mask, list);
+  }
+  return list;
+}
 
 /** google.rpc.Code values Envoy understands in CheckResponse.status. */
 const RPC_OK = 0;
@@ -58,7 +75,8 @@ interface HeaderValueOption {
 
 export interface CheckResponseMessage {
   status: { code: number; message?: string };
-  ok_response?: { headers: HeaderValueOption[]; headers_to_remove: string[] };
+  /** `headers_to_remove` may be a list shared between responses: never modify it. */
+  ok_response?: { headers: HeaderValueOption[]; headers_to_remove: readonly string[] };
   denied_response?: { status: { code: number }; headers: HeaderValueOption[]; body: string };
 }
 
@@ -118,12 +136,16 @@ export function toCheckResponse(
       if (id.uri.length) headers.push(set(IDENTITY_HEADERS.uri, id.uri.join(',')));
       if (id.email.length) headers.push(set(IDENTITY_HEADERS.email, id.email.join(',')));
     }
-    const setKeys = new Set(headers.map((h) => h.header.key));
+    let mask = 0;
+    for (const h of headers) mask |= IDENTITY_BIT.get(h.header.key) ?? 0;
     // Envoy applies removals after additions, so only remove what we did not set.
-    const remove = ALL_IDENTITY_HEADERS.filter((h) => !setKeys.has(h));
-    for (const name of Object.keys(requestHeaders)) {
-      if (name.startsWith(RESERVED_PREFIX) && !setKeys.has(name) && !remove.includes(name)) remove.push(name);
+    const known = removalsFor(mask);
+    let forged: string[] | undefined;
+    for (const name in requestHeaders) {
+      // Any other x-bouncer-* header the client sent goes too; identity headers are covered by the mask.
+      if (name.startsWith(RESERVED_PREFIX) && !IDENTITY_BIT.has(name)) (forged ??= []).push(name);
     }
+    const remove = forged === undefined ? known : [...known, ...forged];
     return { status: { code: RPC_OK }, ok_response: { headers, headers_to_remove: remove } };
   }
 

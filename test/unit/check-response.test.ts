@@ -38,6 +38,27 @@ describe('toCheckResponse', () => {
     expect(removed).not.toContain('accept');
   });
 
+  test('every identity header an allow does not set is removed, for each shape of allow, and one request never changes the next', () => {
+    const all = Object.values(IDENTITY_HEADERS);
+    const user = { token: 't', session: { sub: 's', sid: 'x', email: 'a@b', name: undefined, groups: [], idp: 'okta', idpType: 'oidc' as const, amr: [], authTime: 0, exp: 0 } };
+    const shapes: Decision[] = [
+      { allow: true, reason: 'mtls_verified', tenant: 'acme', identity, cacheHit: true },
+      { allow: true, reason: 'mtls_off', tenant: undefined, identity: undefined, cacheHit: false },
+      { allow: true, reason: 'policy_allow', tenant: 'acme', identity: undefined, cacheHit: false, app: 'wiki', policy: 'p', user },
+      { allow: true, reason: 'policy_allow', tenant: 'acme', identity, cacheHit: true, app: 'wiki', policy: 'p', user, serviceToken: 'ci' },
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [i, d] of shapes.entries()) {
+        const forged = round === 0 && i % 2 === 0 ? { [`x-bouncer-forged-${i}`]: '1' } : {};
+        const r = toCheckResponse(d, 'req', forged);
+        const set = new Set((r.ok_response?.headers ?? []).map((h) => h.header.key));
+        const removed = [...(r.ok_response?.headers_to_remove ?? [])].sort();
+        const expected = [...all.filter((h) => !set.has(h)), ...Object.keys(forged)].sort();
+        expect(removed).toEqual(expected);
+      }
+    }
+  });
+
   test('allow without a certificate removes all certificate headers', () => {
     const d: Decision = { allow: true, reason: 'mtls_optional_absent', tenant: 'opt', identity: undefined, cacheHit: false };
     const r = toCheckResponse(d, 'req-2', {});
