@@ -132,6 +132,9 @@ test('each process runs only its half', async () => {
   expect(await (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).json()).toMatchObject({ status: 'ready', role: 'http' });
   expect(httpProc.output()).toContain('"role":"http"');
   expect(httpProc.output()).not.toMatch(/"authz":"127\.0\.0\.1/);
+  // Operators read startup output: no deprecation or other runtime warning in either process.
+  expect(httpProc.output()).not.toMatch(/Warning|FSTDEP/);
+  expect(authzProc.output()).not.toMatch(/Warning|FSTDEP/);
 });
 
 describe('a browser through Envoy, login service and ext_authz in separate processes', () => {

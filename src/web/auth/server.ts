@@ -8,7 +8,7 @@
  */
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { fastify, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import { fastify, LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registerLauncher } from '../launcher/routes.js';
 import { readGlobalSession as readSessionFromHeaders } from '../oidc-provider/global-session.js';
 import { registerSaasOidc, type SaasOidcDeps } from '../oidc-provider/provider.js';
@@ -159,7 +159,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     // Typed as fastify's base logger so route modules take a plain FastifyInstance.
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Request URLs carry authorization codes and handoff tokens: never log them wholesale.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.trustProxy ?? false,
     bodyLimit: 512 * 1024,
     genReqId: (req) => {
