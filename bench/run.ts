@@ -251,6 +251,17 @@ async function main(): Promise<void> {
       results.memory = { bouncerRssBytes: rssBytes(bouncer.pid) };
       await envoy.stop();
       await bouncer.stop();
+      if (want('Direct')) {
+        // The same check with no transport at all, once the server's ports are free again.
+        log('in-process: the Check handler called directly, no gRPC');
+        const out = execFileSync(process.execPath, [fileURLToPath(new URL('./warm-inprocess.js', import.meta.url)), join(f.dir, 'bouncer-warm.yaml'), capture], {
+          encoding: 'utf8',
+          env: { ...process.env, BENCH_IDP_SECRET: 'bench', BOUNCER_AUTH_PUBLIC_URL: 'https://auth.bench.test' },
+          maxBuffer: 1 << 20,
+        });
+        results.inProcess = JSON.parse(out.trim()) as NonNullable<BenchResults['inProcess']>;
+        log(`in-process: ${results.inProcess.usPerCheck.median.toFixed(1)} µs per check`);
+      }
     }
     if (want('S4q')) {
       // The same warm path with the per-decision audit line off (log level warn).
@@ -335,6 +346,21 @@ async function main(): Promise<void> {
 }
 
 /**
+ * "S3, S4 at <time>" entries, one per --merge run, without rows a later run
+ * measured again (only each row's latest measurement is in the tables).
+ */
+function remeasuredRows(prev: string[], rows: string[], date: string): string[] {
+  const fresh = new Set(rows);
+  const kept = prev.flatMap((entry) => {
+    const m = /^(.*) at (.*)$/.exec(entry);
+    if (!m) return [entry];
+    const left = (m[1] ?? '').split(', ').filter((r) => !fresh.has(r));
+    return left.length ? [`${left.join(', ')} at ${m[2] ?? ''}`] : [];
+  });
+  return [...kept, `${rows.join(', ')} at ${date.slice(0, 16).replace('T', ' ')} UTC`];
+}
+
+/**
  * `--merge`: the rows of this run replace the same rows of the previous
  * results.json and everything else is kept, so a row another job on the
  * machine disturbed can be measured again on its own. Each kept row carries
@@ -358,10 +384,11 @@ function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
     tenantScale: now.tenantScale?.length ? now.tenantScale : (prev.tenantScale ?? []),
     workers: keep(prev.workers, now.workers, (x) => `${x.workers}/${x.via}`),
     ...(now.memory ? { memory: now.memory } : {}),
+    ...(now.inProcess ? { inProcess: now.inProcess } : {}),
     ...(now.profile ? { profile: now.profile } : {}),
     // The header keeps the date of the full run and names what was measured again, and when.
     date: prev.date,
-    remeasured: [...(prev.remeasured ?? []), `${[...(only ?? [])].join(', ')} at ${now.date.slice(0, 16).replace('T', ' ')} UTC`],
+    remeasured: remeasuredRows(prev.remeasured ?? [], [...(only ?? [])], now.date),
   };
 }
 

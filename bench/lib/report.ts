@@ -23,6 +23,8 @@ export interface BenchResults {
   cold: Array<RunSet & { scenario: string; variant: string }>;
   chains: Partial<Record<'p256' | 'rsa2048', ColdChainResult>>;
   memory?: { bouncerRssBytes: number };
+  /** The warm check's Check handler called in-process (bench/warm-inprocess.ts): bouncer's own work without the transport. */
+  inProcess?: { usPerCheck: { median: number; min: number; max: number }; responseBytes: number; checks: number };
   /** T: the S4 request at 1,000/s with few and with many tenants configured. */
   tenantScale?: Array<RunSet & { tenants: number; rssBytes: number; heapBytes: number; startSec: number }>;
   /** W: `serve --workers n`, client certificates only, through Envoy and straight at the workers. */
@@ -187,6 +189,8 @@ function renderTargets(r: BenchResults): string[] {
   const at = (id: string): RunSet | undefined => r.rated.find((x) => x.scenario === id && x.rate === 1000);
   const warm1k = cpuOf(at('S4'), 'authz');
   if (at('S4')) rows.push(`| warm check < 100 µs bouncer CPU/request (at 1,000/s) | ${cell(warm1k)} µs | ${verdict(warm1k.median < 100)} |`);
+  const inp = r.inProcess?.usPerCheck;
+  if (inp) rows.push(`| (for reference) the warm check in-process, no transport: decode, decide, audit line, encode | ${fmt(inp.median, 1)} (${fmt(inp.min, 1)}–${fmt(inp.max, 1)}) µs | – |`);
   const p99 = (x: RunSet | undefined): number => stat(x?.runs.map((q) => q.p99 ?? NaN) ?? []).median;
   const added = p99(at('S4')) - p99(at('S1'));
   rows.push(`| p99 added over S1 < 2 ms at 1,000/s | ${fmt(added, 2)} ms (${fmt(p99(at('S4')), 2)} vs ${fmt(p99(at('S1')), 2)}) | ${verdict(Number.isFinite(added) ? added < 2 : undefined)} |`);
