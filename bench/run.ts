@@ -182,10 +182,25 @@ async function main(): Promise<void> {
   const front = (mode: Parameters<typeof frontConfig>[0], authzPort = 1): Promise<RunningEnvoy> =>
     startEnvoy(`front-${mode}`, work, (p) => frontConfig(mode, f, { ...p, upstreamPort: upstream.port, authzPort }), ENVOY_CONCURRENCY);
 
-  const closedLoop = (label: string, envoy: RunningEnvoy, watched: Watched[], tls: TlsClient = warmTls): Promise<RunSet> => {
+  const closedLoop = (label: string, envoy: RunningEnvoy, watched: Watched[], tls: TlsClient = warmTls, runs = RUNS): Promise<RunSet> => {
     const url = `https://127.0.0.1:${envoy.port}/`;
     const o = { url, ...CLOSED, headers, tls, warmupSec: 0 };
-    return measure(label, watched, () => h2load({ ...o, durationSec: WARMUP }), () => h2load({ ...o, durationSec: SECONDS }));
+    return measure(label, watched, () => h2load({ ...o, durationSec: WARMUP }), () => h2load({ ...o, durationSec: SECONDS }), runs);
+  };
+  /**
+   * S3 and S4 run by run in turn, each run after its own warm-up: a host's speed
+   * can drift by a fifth within minutes, and two neighbouring runs share the
+   * drift, so their ratio is steadier than the ratio of two blocks of runs.
+   */
+  const pairedClosedLoops = async (sides: ReadonlyArray<{ label: string; envoy: RunningEnvoy; watched: Watched[] }>): Promise<RunSet[]> => {
+    const sets: RunSet[] = sides.map((x) => ({ label: x.label, runs: [] }));
+    for (let i = 0; i < RUNS; i++) {
+      for (const [k, x] of sides.entries()) {
+        const one = await closedLoop(`${x.label} (turn ${i + 1}/${RUNS})`, x.envoy, x.watched, warmTls, 1);
+        sets[k]?.runs.push(...one.runs);
+      }
+    }
+    return sets;
   };
   const fixedRates = async (label: string, envoy: RunningEnvoy, watched: Watched[]): Promise<void> => {
     for (const rate of RATES) {
@@ -220,21 +235,31 @@ async function main(): Promise<void> {
       await envoy.stop();
     }
     const capture = join(work, 'check-request.bin');
-    if (want('S3') || want('Direct')) {
-      const noop = await startNoop(capture);
-      const envoy = await front('ext_authz', noop.authzPort);
-      const watched = [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: noop.pid }];
-      results.closed.push({ ...(await closedLoop('S3', envoy, watched)), scenario: 'S3' });
-      if (want('S3')) await fixedRates('S3', envoy, watched);
-      await envoy.stop();
+    const s3 = want('S3') || want('Direct');
+    const s4 = want('S4') || want('Direct');
+    const noop = s3 ? await startNoop(capture) : undefined;
+    const envoy3 = noop ? await front('ext_authz', noop.authzPort) : undefined;
+    const watched3 = noop && envoy3 ? [{ name: 'envoy', pid: envoy3.pid }, { name: 'authz', pid: noop.pid }] : [];
+    const bouncer = s4 ? await startBouncer(f, 'bouncer-warm') : undefined;
+    const envoy4 = bouncer ? await front('ext_authz', bouncer.authzPort) : undefined;
+    const watched4 = bouncer && envoy4 ? [{ name: 'envoy', pid: envoy4.pid }, { name: 'authz', pid: bouncer.pid }] : [];
+    if (envoy3 && envoy4) {
+      const [a, b] = await pairedClosedLoops([
+        { label: 'S3', envoy: envoy3, watched: watched3 },
+        { label: 'S4', envoy: envoy4, watched: watched4 },
+      ]);
+      if (a && b) results.closed.push({ ...a, scenario: 'S3' }, { ...b, scenario: 'S4' });
+      results.pairedS3S4 = true;
+    } else if (envoy3) results.closed.push({ ...(await closedLoop('S3', envoy3, watched3)), scenario: 'S3' });
+    else if (envoy4) results.closed.push({ ...(await closedLoop('S4', envoy4, watched4)), scenario: 'S4' });
+    if (noop && envoy3) {
+      if (want('S3')) await fixedRates('S3', envoy3, watched3);
+      await envoy3.stop();
       await noop.stop();
     }
-    if (want('S4') || want('Direct')) {
-      const bouncer = await startBouncer(f, 'bouncer-warm');
-      const envoy = await front('ext_authz', bouncer.authzPort);
-      const watched = [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: bouncer.pid }];
-      results.closed.push({ ...(await closedLoop('S4', envoy, watched)), scenario: 'S4' });
-      if (want('S4')) await fixedRates('S4', envoy, watched);
+    if (bouncer && envoy4) {
+      const envoy = envoy4;
+      if (want('S4')) await fixedRates('S4', envoy, watched4);
       if (want('Direct')) {
         const body = grpcBody(readFileSync(capture), join(work, 'check-request.grpc'));
         const o = {
@@ -385,6 +410,8 @@ function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
     workers: keep(prev.workers, now.workers, (x) => `${x.workers}/${x.via}`),
     ...(now.memory ? { memory: now.memory } : {}),
     ...(now.inProcess ? { inProcess: now.inProcess } : {}),
+    // S3 and S4 stay paired only if both were measured again, together.
+    ...(now.closed.some((c) => c.scenario === 'S3' || c.scenario === 'S4') ? { pairedS3S4: now.pairedS3S4 === true } : {}),
     ...(now.profile ? { profile: now.profile } : {}),
     // The header keeps the date of the full run and names what was measured again, and when.
     date: prev.date,
