@@ -19,6 +19,8 @@ const BATCH_FLUSH_MS = 100;
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const stream = destination ?? pino.destination({ dest: 1, sync: true, minLength: BATCH_BYTES, periodicFlush: BATCH_FLUSH_MS });
+  // writeInfoLine below writes this format by hand (label level, ISO time,
+  // base bindings, no redaction or hooks): change both together.
   const logger = pino(
     {
       level,
