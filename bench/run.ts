@@ -310,19 +310,31 @@ async function main(): Promise<void> {
       await bouncer.stop();
     }
     if (want('T')) {
-      // The warm request of S4 at a steady 1,000/s, with 10 and with 100,000 tenants configured.
+      // The warm request of S4 at a steady 1,000/s, with 10 and with 100,000 tenants
+      // configured. Both servers run side by side and their runs take turns, so
+      // that the host's drift falls on both alike.
+      const sides: Array<{ n: number; bouncer: Awaited<ReturnType<typeof startBouncer>>; envoy: RunningEnvoy; watched: Watched[]; set: RunSet }> = [];
       for (const n of TENANT_COUNTS) {
         const bouncer = await startBouncer(f, `bouncer-t${n}`, { extraTenants: n - 1, readyTimeoutMs: 180_000 });
         log(`T ${n} tenants: bouncer ready in ${bouncer.startSec.toFixed(1)} s`);
         const envoy = await front('ext_authz', bouncer.authzPort);
         const watched = [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: bouncer.pid }];
-        const o = { url: `https://127.0.0.1:${envoy.port}/`, clients: 10, streams: 16, headers, tls: warmTls, warmupSec: 0, rate: 1000 };
-        const set = await measure(`T ${n} tenants @1000/s`, watched, () => h2load({ ...o, durationSec: 2 }), () => h2load({ ...o, durationSec: Math.max(3, SECONDS - 1), logFile: join(work, 'h2load.log') }), RATE_RUNS);
-        const rss = rssBytes(bouncer.pid);
-        await envoy.stop();
-        await bouncer.stop();
-        const heap = JSON.parse(execFileSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('./tenant-memory.js', import.meta.url)), join(f.dir, `bouncer-t${n}.yaml`)], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim()) as { tenants: number; heapBytes: number };
-        results.tenantScale?.push({ ...set, tenants: heap.tenants, rssBytes: rss, heapBytes: heap.heapBytes, startSec: bouncer.startSec });
+        sides.push({ n, bouncer, envoy, watched, set: { label: `T ${n}`, runs: [] } });
+      }
+      for (let i = 0; i < RATE_RUNS; i++) {
+        for (const x of sides) {
+          const o = { url: `https://127.0.0.1:${x.envoy.port}/`, clients: 10, streams: 16, headers, tls: warmTls, warmupSec: 0, rate: 1000 };
+          const one = await measure(`T ${x.n} tenants @1000/s (turn ${i + 1}/${RATE_RUNS})`, x.watched, () => h2load({ ...o, durationSec: 2 }), () => h2load({ ...o, durationSec: Math.max(3, SECONDS - 1), logFile: join(work, 'h2load.log') }), 1);
+          x.set.runs.push(...one.runs);
+        }
+      }
+      results.tenantScalePaired = sides.length > 1;
+      for (const x of sides) {
+        const rss = rssBytes(x.bouncer.pid);
+        await x.envoy.stop();
+        await x.bouncer.stop();
+        const heap = JSON.parse(execFileSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('./tenant-memory.js', import.meta.url)), join(f.dir, `bouncer-t${x.n}.yaml`)], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim()) as { tenants: number; heapBytes: number };
+        results.tenantScale?.push({ ...x.set, tenants: heap.tenants, rssBytes: rss, heapBytes: heap.heapBytes, startSec: x.bouncer.startSec });
       }
     }
     if (want('W')) {
@@ -407,6 +419,7 @@ function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
     cold: keep(prev.cold, now.cold, (x) => x.label),
     chains: { ...prev.chains, ...now.chains },
     tenantScale: now.tenantScale?.length ? now.tenantScale : (prev.tenantScale ?? []),
+    ...(now.tenantScale?.length ? { tenantScalePaired: now.tenantScalePaired === true } : {}),
     workers: keep(prev.workers, now.workers, (x) => `${x.workers}/${x.via}`),
     ...(now.memory ? { memory: now.memory } : {}),
     ...(now.inProcess ? { inProcess: now.inProcess } : {}),

@@ -27,6 +27,8 @@ export interface BenchResults {
   pairedS3S4?: boolean;
   /** The warm check's Check handler called in-process (bench/warm-inprocess.ts): bouncer's own work without the transport. */
   inProcess?: { usPerCheck: { median: number; min: number; max: number }; responseBytes: number; checks: number };
+  /** T's runs alternated between the tenant counts (run i of each back to back). */
+  tenantScalePaired?: boolean;
   /** T: the S4 request at 1,000/s with few and with many tenants configured. */
   tenantScale?: Array<RunSet & { tenants: number; rssBytes: number; heapBytes: number; startSec: number }>;
   /** W: `serve --workers n`, client certificates only, through Envoy and straight at the workers. */
@@ -213,7 +215,11 @@ function renderTargets(r: BenchResults): string[] {
     const perTenant = (many.heapBytes - few.heapBytes) / (many.tenants - few.tenants);
     // "The same" within run-to-run noise: 20% or 0.5 ms, whichever is larger.
     const same = Math.abs(p99many - p99few) <= Math.max(0.5, 0.2 * p99few);
-    rows.push(`| tenant count: warm p99 equal at ${fmt(few.tenants)} and ${fmt(many.tenants)} tenants; memory per idle tenant | p99 ${fmt(p99few, 2)} vs ${fmt(p99many, 2)} ms; ${fmt(perTenant)} bytes of heap per idle tenant | ${verdict(same)} |`);
+    // With alternating runs, judge by the ratios of neighbouring runs, which share the host's drift.
+    const pairs = r.tenantScalePaired && few.runs.length === many.runs.length ? stat(many.runs.map((x, i) => (x.p99 ?? NaN) / (few.runs[i]?.p99 ?? NaN))) : undefined;
+    const pairedSame = pairs ? pairs.median <= 1.2 && pairs.median >= 1 / 1.2 : undefined;
+    const pairedText = pairs ? `; run by run (alternating), p99 at ${fmt(many.tenants)} ÷ p99 at ${fmt(few.tenants)}: ${fmt(pairs.median, 2)} (${fmt(pairs.min, 2)}–${fmt(pairs.max, 2)})` : '';
+    rows.push(`| tenant count: warm p99 equal at ${fmt(few.tenants)} and ${fmt(many.tenants)} tenants; memory per idle tenant | p99 ${fmt(p99few, 2)} vs ${fmt(p99many, 2)} ms${pairedText}; ${fmt(perTenant)} bytes of heap per idle tenant | ${verdict(pairedSame ?? same)} |`);
   } else {
     rows.push('| tenant count: warm p99 equal at 10 and 100,000 tenants; memory per idle tenant | – | not measured |');
   }
