@@ -8,6 +8,7 @@ import type { StoreTenants } from './authz/tenant-lookup.js';
 import type { BouncerConfig } from './config/types.js';
 import { attemptConfigLoad, loadConfig } from './config/load.js';
 import { redactUrl } from './config/store-schema.js';
+import { guardPoolConnections } from './stores/postgres/checkout.js';
 import { openConfigDocuments, type ConfigDocuments } from './stores/postgres/config-documents.js';
 import { watchConfig } from './config/watch.js';
 import type { AuthSettings } from './core/app.js';
@@ -284,6 +285,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     if (config.store.postgres) {
       auditPool = new pg.Pool({ connectionString: config.store.postgres.url, max: 2, application_name: 'bouncer-audit', connectionTimeoutMillis: 2_000 });
       auditPool.on('error', (err) => logger.warn({ err: { message: err.message } }, 'admin audit: idle database connection lost'));
+      guardPoolConnections(auditPool, (err) => logger.warn({ err: { message: err.message } }, 'admin audit: database connection lost'));
       // The tenant store has already migrated the schema.
       audit = await createPgAuditSink({ pool: auditPool, migrate: false });
     }

@@ -7,6 +7,7 @@
  * every replica to reload.
  */
 import pg from 'pg';
+import { checkout, guardPoolConnections, type Checkout } from './checkout.js';
 import { OVERLAY_SECTIONS, type ConfigOverlay, type OverlaySection } from '../../config/overlay.js';
 import { ChangeListener } from './change-listener.js';
 import { PG_STORE_DEFAULTS } from './defaults.js';
@@ -65,6 +66,7 @@ function unavailable(err: unknown): TenantStoreError {
 export async function openConfigDocuments(o: { connection: pg.ClientConfig; onError?: (err: Error) => void }): Promise<ConfigDocuments> {
   const pool = new pg.Pool({ ...o.connection, max: 2, application_name: 'bouncer-config', connectionTimeoutMillis: PG_STORE_DEFAULTS.pool.connectionTimeoutMillis });
   pool.on('error', (err) => o.onError?.(err));
+  guardPoolConnections(pool, (err) => o.onError?.(err));
   let doc: ConfigOverlay | undefined;
   let version = 0;
   const listeners = new Set<() => void>();
@@ -113,12 +115,13 @@ export async function openConfigDocuments(o: { connection: pg.ClientConfig; onEr
     current: () => doc,
     version: () => version,
     async update(who, change, validate) {
-      let client: pg.PoolClient;
+      let held: Checkout;
       try {
-        client = await pool.connect();
+        held = await checkout(pool);
       } catch (err) {
         throw unavailable(err);
       }
+      const client = held.client;
       // Errors from the caller's callbacks are its answers; only the database's own failures are "unavailable".
       let inCaller = false;
       try {
@@ -146,10 +149,10 @@ export async function openConfigDocuments(o: { connection: pg.ClientConfig; onEr
         return v;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
-        if (!inCaller && isConnectionError(err)) throw unavailable(err);
+        if (!inCaller && (isConnectionError(err) || held.failure() !== undefined)) throw unavailable(err);
         throw err;
       } finally {
-        client.release();
+        held.release();
       }
     },
     onChange(l) {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { TenantStoreError, sha256Hex } from '../tenant-store.js';
+import { checkout } from './checkout.js';
 
 /** One schema change. Applied migrations are never edited: add a new one instead. */
 export interface Migration {
@@ -131,7 +132,8 @@ interface AppliedRow {
  * ```
  */
 export async function runMigrations(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationResult> {
-  const client = await pool.connect();
+  const held = await checkout(pool);
+  const client = held.client;
   let failed: unknown;
   try {
     await client.query('BEGIN');
@@ -168,6 +170,6 @@ export async function runMigrations(pool: pg.Pool, migrations: readonly Migratio
     throw new TenantStoreError('ERR_STORE_MIGRATION', `tenant schema migration failed: ${(err as Error).message}`, { cause: err });
   } finally {
     // A client whose connection broke mid-transaction must not go back to the pool.
-    client.release(failed instanceof Error && !(failed instanceof TenantStoreError) ? failed : undefined);
+    held.release(failed instanceof Error && !(failed instanceof TenantStoreError) ? failed : undefined);
   }
 }

@@ -19,6 +19,7 @@ import { ChangeListener } from './change-listener.js';
 import { PG_STORE_DEFAULTS } from './defaults.js';
 import { runMigrations, type MigrationResult } from './migrations.js';
 import { isConnectionError, isUniqueViolation, toStoreError } from './pg-errors.js';
+import { checkout, guardPoolConnections, type Checkout } from './checkout.js';
 import { TenantCache } from './tenant-cache.js';
 import { SQL, TenantParser, toMode, toRecord, type HostRow, type OwnerRow, type SummaryRow, type TenantRow } from './tenant-rows.js';
 
@@ -109,6 +110,9 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
     if (!closed) logger.warn({ err }, 'tenant store: idle database connection lost');
   };
   pool.on('error', onPoolError);
+  const unguard = guardPoolConnections(pool, (err) => {
+    if (!closed) logger.warn({ err: { message: err.message } }, 'tenant store: database connection lost');
+  });
 
   const cache = new TenantCache(cacheOptions);
   const parser = new TenantParser(cacheOptions.parsedBundles);
@@ -202,6 +206,7 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
   } catch (err) {
     await listener.close();
     pool.off('error', onPoolError);
+    unguard();
     if (ownPool) await pool.end().catch(() => undefined);
     throw err;
   }
@@ -247,13 +252,14 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
   /** Runs `work` in a transaction on one pooled connection; connection failures become `ERR_STORE_UNAVAILABLE`. */
   const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     if (closed) throw new TenantStoreError('ERR_STORE_UNAVAILABLE', 'tenant store is closed');
-    let client: pg.PoolClient;
+    let held: Checkout;
     try {
-      client = await pool.connect();
+      held = await checkout(pool);
     } catch (err) {
       markDown(err instanceof Error ? err : new Error(String(err)));
       throw toStoreError(err, true);
     }
+    const client = held.client;
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -262,14 +268,14 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
       return out;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      if (isConnectionError(err)) {
+      if (isConnectionError(err) || held.failure() !== undefined) {
         broken = err as Error;
         markDown(broken);
       }
       throw toStoreError(err);
     } finally {
       // A connection that failed must not go back to the pool for the next caller.
-      client.release(broken);
+      held.release(broken);
     }
   };
 
@@ -459,6 +465,8 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
       await listener.close();
       // The error listener stays: a connection killed while the pool shuts down (or
       // after, by a server restart) would otherwise be an unhandled 'error' event.
+      // Connections already open keep their guard; a caller's pool stops getting new ones.
+      unguard();
       if (ownPool) await pool.end();
     },
   };
