@@ -34,7 +34,18 @@ export async function startEnvoy(
   const configPath = join(dir, `envoy-${port}.yaml`);
   writeFileSync(
     configPath,
-    renderEnvoyYaml({ listenHost: '127.0.0.1', adminHost: '127.0.0.1', authzHost: '127.0.0.1', upstreamHost: '127.0.0.1', ...opts, listenPort: port, adminPort }),
+    renderEnvoyYaml({
+      listenHost: '127.0.0.1',
+      adminHost: '127.0.0.1',
+      authzHost: '127.0.0.1',
+      upstreamHost: '127.0.0.1',
+      // Not the production 500 ms: a check budget in a test is a timing assertion, and a
+      // loaded two-core CI host can stall a process longer than that (seen as a stray 503).
+      authzTimeoutMs: 5_000,
+      ...opts,
+      listenPort: port,
+      adminPort,
+    }),
   );
   let output = '';
   const child: ChildProcess = spawn(
