@@ -8,7 +8,7 @@ import type { StoreTenants } from './authz/tenant-lookup.js';
 import type { BouncerConfig } from './config/types.js';
 import { attemptConfigLoad, loadConfig } from './config/load.js';
 import { redactUrl } from './config/store-schema.js';
-import { guardPoolConnections } from './stores/postgres/checkout.js';
+import { guardPoolConnections } from './stores/postgres/pool-guard.js';
 import { openConfigDocuments, type ConfigDocuments } from './stores/postgres/config-documents.js';
 import { watchConfig } from './config/watch.js';
 import type { AuthSettings } from './core/app.js';

@@ -7,7 +7,7 @@
  * every replica to reload.
  */
 import pg from 'pg';
-import { checkout, guardPoolConnections, type Checkout } from './checkout.js';
+import { guardPoolConnections } from './pool-guard.js';
 import { OVERLAY_SECTIONS, type ConfigOverlay, type OverlaySection } from '../../config/overlay.js';
 import { ChangeListener } from './change-listener.js';
 import { PG_STORE_DEFAULTS } from './defaults.js';
@@ -115,13 +115,12 @@ export async function openConfigDocuments(o: { connection: pg.ClientConfig; onEr
     current: () => doc,
     version: () => version,
     async update(who, change, validate) {
-      let held: Checkout;
+      let client: pg.PoolClient;
       try {
-        held = await checkout(pool);
+        client = await pool.connect();
       } catch (err) {
         throw unavailable(err);
       }
-      const client = held.client;
       // Errors from the caller's callbacks are its answers; only the database's own failures are "unavailable".
       let inCaller = false;
       try {
@@ -149,10 +148,10 @@ export async function openConfigDocuments(o: { connection: pg.ClientConfig; onEr
         return v;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
-        if (!inCaller && (isConnectionError(err) || held.failure() !== undefined)) throw unavailable(err);
+        if (!inCaller && isConnectionError(err)) throw unavailable(err);
         throw err;
       } finally {
-        held.release();
+        client.release();
       }
     },
     onChange(l) {

@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { TenantStoreError, sha256Hex } from '../tenant-store.js';
-import { checkout } from './checkout.js';
 
 /** One schema change. Applied migrations are never edited: add a new one instead. */
 export interface Migration {
@@ -132,8 +131,7 @@ interface AppliedRow {
  * ```
  */
 export async function runMigrations(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationResult> {
-  const held = await checkout(pool);
-  const client = held.client;
+  const client = await pool.connect();
   let failed: unknown;
   try {
     await client.query('BEGIN');
@@ -170,6 +168,6 @@ export async function runMigrations(pool: pg.Pool, migrations: readonly Migratio
     throw new TenantStoreError('ERR_STORE_MIGRATION', `tenant schema migration failed: ${(err as Error).message}`, { cause: err });
   } finally {
     // A client whose connection broke mid-transaction must not go back to the pool.
-    held.release(failed instanceof Error && !(failed instanceof TenantStoreError) ? failed : undefined);
+    client.release(failed instanceof Error && !(failed instanceof TenantStoreError) ? failed : undefined);
   }
 }

@@ -19,7 +19,7 @@ import { ChangeListener } from './change-listener.js';
 import { PG_STORE_DEFAULTS } from './defaults.js';
 import { runMigrations, type MigrationResult } from './migrations.js';
 import { isConnectionError, isUniqueViolation, toStoreError } from './pg-errors.js';
-import { checkout, guardPoolConnections, type Checkout } from './checkout.js';
+import { guardPoolConnections } from './pool-guard.js';
 import { TenantCache } from './tenant-cache.js';
 import { SQL, TenantParser, toMode, toRecord, type HostRow, type OwnerRow, type SummaryRow, type TenantRow } from './tenant-rows.js';
 
@@ -252,14 +252,13 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
   /** Runs `work` in a transaction on one pooled connection; connection failures become `ERR_STORE_UNAVAILABLE`. */
   const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     if (closed) throw new TenantStoreError('ERR_STORE_UNAVAILABLE', 'tenant store is closed');
-    let held: Checkout;
+    let client: pg.PoolClient;
     try {
-      held = await checkout(pool);
+      client = await pool.connect();
     } catch (err) {
       markDown(err instanceof Error ? err : new Error(String(err)));
       throw toStoreError(err, true);
     }
-    const client = held.client;
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -268,14 +267,14 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
       return out;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      if (isConnectionError(err) || held.failure() !== undefined) {
+      if (isConnectionError(err)) {
         broken = err as Error;
         markDown(broken);
       }
       throw toStoreError(err);
     } finally {
       // A connection that failed must not go back to the pool for the next caller.
-      held.release(broken);
+      client.release(broken);
     }
   };
 

@@ -1,11 +1,11 @@
-// A pooled connection that dies while a transaction holds it (a failover, or
-// pg_terminate_backend landing between two queries) must surface as that
-// transaction's error, never as an unheard 'error' event that ends the process.
+// A pooled connection that dies while someone holds it (a failover, or
+// pg_terminate_backend landing between two queries) must surface as the holder's
+// query error, never as an unheard 'error' event that ends the process.
 // Jest fails the file on an uncaught exception, so these tests also prove none
 // escaped.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { checkout } from '../../src/stores/postgres/checkout.js';
+import { guardPoolConnections } from '../../src/stores/postgres/pool-guard.js';
 import { createPgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/pg.js';
 
@@ -19,23 +19,24 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe('checkout', () => {
-  it('hears a connection killed between two queries of a transaction, discards it, and the pool carries on', async () => {
-    const pool = new pg.Pool({ ...db.connection, max: 1, application_name: 'checkout-test' });
-    const poolErrors: Error[] = [];
-    pool.on('error', (err) => poolErrors.push(err));
+describe('guardPoolConnections', () => {
+  it('hears a connection killed between two queries of a transaction, and the pool discards it and carries on', async () => {
+    const pool = new pg.Pool({ ...db.connection, max: 1, application_name: 'guard-test' });
+    const heard: Error[] = [];
+    guardPoolConnections(pool, (err) => heard.push(err));
     try {
-      const held = await checkout(pool);
-      await held.client.query('BEGIN');
-      // Idle in transaction, no query running: the server's goodbye arrives as an 'error' event.
-      expect(await db.terminateConnections('checkout-test')).toBe(1);
-      await waitFor('the connection to report its death', () => held.failure() !== undefined);
-      await expect(held.client.query('SELECT 1')).rejects.toThrow();
-      held.release();
-      // The dead connection was dropped: the single slot opens a fresh one.
-      const again = await checkout(pool);
-      expect((await again.client.query<{ n: number }>('SELECT 1 AS n')).rows[0]?.n).toBe(1);
-      expect(again.failure()).toBeUndefined();
+      const client = await pool.connect();
+      await client.query('BEGIN');
+      // Idle in transaction, no query running: the server's goodbye arrives as an 'error' event
+      // on a checked-out connection, which pg-pool does not listen to.
+      expect(await db.terminateConnections('guard-test')).toBe(1);
+      await waitFor('the connection to report its death', () => heard.length > 0);
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+      client.release();
+      // The dead connection was dropped: the single slot opens a fresh one, guarded too.
+      const again = await pool.connect();
+      expect((await again.query<{ n: number }>('SELECT 1 AS n')).rows[0]?.n).toBe(1);
+      expect(again.listenerCount('error')).toBeGreaterThan(0);
       again.release();
       expect(pool.totalCount).toBe(1);
     } finally {
@@ -43,16 +44,15 @@ describe('checkout', () => {
     }
   });
 
-  it('a healthy connection goes back to the pool and is reused', async () => {
-    const pool = new pg.Pool({ ...db.connection, max: 1, application_name: 'checkout-reuse' });
+  it('stops guarding new connections once told to', async () => {
+    const pool = new pg.Pool({ ...db.connection, max: 1, application_name: 'guard-stop' });
+    const stop = guardPoolConnections(pool, () => undefined);
     try {
-      const first = await checkout(pool);
-      const pid = (await first.client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
-      first.release();
-      first.release(); // a second release is a no-op, not a double release into the pool
-      const second = await checkout(pool);
-      expect((await second.client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid).toBe(pid);
-      second.release();
+      stop();
+      const client = await pool.connect();
+      // Checked out and unguarded: pg-pool itself has removed its idle listener.
+      expect(client.listenerCount('error')).toBe(0);
+      client.release();
     } finally {
       await pool.end();
     }
