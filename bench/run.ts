@@ -188,17 +188,15 @@ async function main(): Promise<void> {
     return measure(label, watched, () => h2load({ ...o, durationSec: WARMUP }), () => h2load({ ...o, durationSec: SECONDS }), runs);
   };
   /**
-   * S3 and S4 run by run in turn, each run after its own warm-up: a host's speed
-   * can drift by a fifth within minutes, and two neighbouring runs share the
-   * drift, so their ratio is steadier than the ratio of two blocks of runs.
+   * Runs each side's single run in turn, `runs` times, each after its own
+   * warm-up: a host's speed can drift by a fifth within minutes, and
+   * neighbouring runs share the drift, so ratios between sides are steadier
+   * than between two blocks of runs. Returns one RunSet per side.
    */
-  const pairedClosedLoops = async (sides: ReadonlyArray<{ label: string; envoy: RunningEnvoy; watched: Watched[] }>): Promise<RunSet[]> => {
+  const takeTurns = async <S extends { label: string }>(sides: readonly S[], runs: number, one: (side: S, turn: string) => Promise<RunSet>): Promise<RunSet[]> => {
     const sets: RunSet[] = sides.map((x) => ({ label: x.label, runs: [] }));
-    for (let i = 0; i < RUNS; i++) {
-      for (const [k, x] of sides.entries()) {
-        const one = await closedLoop(`${x.label} (turn ${i + 1}/${RUNS})`, x.envoy, x.watched, warmTls, 1);
-        sets[k]?.runs.push(...one.runs);
-      }
+    for (let i = 0; i < runs; i++) {
+      for (const [k, x] of sides.entries()) sets[k]?.runs.push(...(await one(x, `turn ${i + 1}/${runs}`)).runs);
     }
     return sets;
   };
@@ -244,10 +242,14 @@ async function main(): Promise<void> {
     const envoy4 = bouncer ? await front('ext_authz', bouncer.authzPort) : undefined;
     const watched4 = bouncer && envoy4 ? [{ name: 'envoy', pid: envoy4.pid }, { name: 'authz', pid: bouncer.pid }] : [];
     if (envoy3 && envoy4) {
-      const [a, b] = await pairedClosedLoops([
-        { label: 'S3', envoy: envoy3, watched: watched3 },
-        { label: 'S4', envoy: envoy4, watched: watched4 },
-      ]);
+      const [a, b] = await takeTurns(
+        [
+          { label: 'S3', envoy: envoy3, watched: watched3 },
+          { label: 'S4', envoy: envoy4, watched: watched4 },
+        ],
+        RUNS,
+        (x, turn) => closedLoop(`${x.label} (${turn})`, x.envoy, x.watched, warmTls, 1),
+      );
       if (a && b) results.closed.push({ ...a, scenario: 'S3' }, { ...b, scenario: 'S4' });
       results.pairedS3S4 = true;
     } else if (envoy3) results.closed.push({ ...(await closedLoop('S3', envoy3, watched3)), scenario: 'S3' });
@@ -313,28 +315,25 @@ async function main(): Promise<void> {
       // The warm request of S4 at a steady 1,000/s, with 10 and with 100,000 tenants
       // configured. Both servers run side by side and their runs take turns, so
       // that the host's drift falls on both alike.
-      const sides: Array<{ n: number; bouncer: Awaited<ReturnType<typeof startBouncer>>; envoy: RunningEnvoy; watched: Watched[]; set: RunSet }> = [];
+      const sides: Array<{ n: number; label: string; bouncer: Awaited<ReturnType<typeof startBouncer>>; envoy: RunningEnvoy; watched: Watched[] }> = [];
       for (const n of TENANT_COUNTS) {
         const bouncer = await startBouncer(f, `bouncer-t${n}`, { extraTenants: n - 1, readyTimeoutMs: 180_000 });
         log(`T ${n} tenants: bouncer ready in ${bouncer.startSec.toFixed(1)} s`);
         const envoy = await front('ext_authz', bouncer.authzPort);
         const watched = [{ name: 'envoy', pid: envoy.pid }, { name: 'authz', pid: bouncer.pid }];
-        sides.push({ n, bouncer, envoy, watched, set: { label: `T ${n}`, runs: [] } });
+        sides.push({ n, label: `T ${n}`, bouncer, envoy, watched });
       }
-      for (let i = 0; i < RATE_RUNS; i++) {
-        for (const x of sides) {
-          const o = { url: `https://127.0.0.1:${x.envoy.port}/`, clients: 10, streams: 16, headers, tls: warmTls, warmupSec: 0, rate: 1000 };
-          const one = await measure(`T ${x.n} tenants @1000/s (turn ${i + 1}/${RATE_RUNS})`, x.watched, () => h2load({ ...o, durationSec: 2 }), () => h2load({ ...o, durationSec: Math.max(3, SECONDS - 1), logFile: join(work, 'h2load.log') }), 1);
-          x.set.runs.push(...one.runs);
-        }
-      }
+      const sets = await takeTurns(sides, RATE_RUNS, (x, turn) => {
+        const o = { url: `https://127.0.0.1:${x.envoy.port}/`, clients: 10, streams: 16, headers, tls: warmTls, warmupSec: 0, rate: 1000 };
+        return measure(`T ${x.n} tenants @1000/s (${turn})`, x.watched, () => h2load({ ...o, durationSec: 2 }), () => h2load({ ...o, durationSec: Math.max(3, SECONDS - 1), logFile: join(work, 'h2load.log') }), 1);
+      });
       results.tenantScalePaired = sides.length > 1;
-      for (const x of sides) {
+      for (const [k, x] of sides.entries()) {
         const rss = rssBytes(x.bouncer.pid);
         await x.envoy.stop();
         await x.bouncer.stop();
         const heap = JSON.parse(execFileSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('./tenant-memory.js', import.meta.url)), join(f.dir, `bouncer-t${x.n}.yaml`)], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim()) as { tenants: number; heapBytes: number };
-        results.tenantScale?.push({ ...x.set, tenants: heap.tenants, rssBytes: rss, heapBytes: heap.heapBytes, startSec: x.bouncer.startSec });
+        results.tenantScale?.push({ ...(sets[k] ?? { label: x.label, runs: [] }), tenants: heap.tenants, rssBytes: rss, heapBytes: heap.heapBytes, startSec: x.bouncer.startSec });
       }
     }
     if (want('W')) {
