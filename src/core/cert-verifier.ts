@@ -27,6 +27,8 @@ export interface CertVerifierOptions {
   ttlMs: number;
   /** Failures are cached briefly so a client retrying a bad chain costs one map read. */
   failureTtlMs?: number;
+  /** Bound, in characters, on the raw request fields kept for exact comparison (default {@link RECENT_FIELDS_BUDGET}). */
+  recentFieldsBudget?: number;
 }
 
 export interface CertVerifier {
@@ -99,6 +101,43 @@ function rawKeyOf(raw: RawCertFields): string {
   return digestOf([raw.trustedHop ? '1' : '0', String(raw.maxElements), raw.peerCertificate, raw.peerCertificateEncoded, raw.xfcc]);
 }
 
+/** Characters taken from each end of each field for {@link fingerprintOf}. */
+const FINGERPRINT_EDGE = 64;
+
+const edges = (s: string | undefined): string =>
+  s === undefined ? '-' : s.length <= 2 * FINGERPRINT_EDGE ? `${s.length}:${s}` : `${s.length}:${s.slice(0, FINGERPRINT_EDGE)}${s.slice(-FINGERPRINT_EDGE)}`;
+
+/**
+ * A short key for the raw fields, from their lengths and both ends: where a
+ * certificate's serial number, its signature and XFCC's `Hash` sit, so
+ * different devices differ in it. It is not unique, and need not be: an entry
+ * found by it is used only when every field is equal to the request's.
+ */
+function fingerprintOf(raw: RawCertFields): string {
+  return `${raw.trustedHop ? 1 : 0}${raw.maxElements}|${edges(raw.peerCertificate)}|${edges(raw.peerCertificateEncoded)}|${edges(raw.xfcc)}`;
+}
+
+function sameFields(a: RawCertFields, b: RawCertFields): boolean {
+  return (
+    a.trustedHop === b.trustedHop &&
+    a.maxElements === b.maxElements &&
+    a.peerCertificate === b.peerCertificate &&
+    a.peerCertificateEncoded === b.peerCertificateEncoded &&
+    a.xfcc === b.xfcc
+  );
+}
+
+const fieldsSize = (raw: RawCertFields): number => 64 + (raw.peerCertificate?.length ?? 0) + (raw.peerCertificateEncoded?.length ?? 0) + (raw.xfcc?.length ?? 0);
+
+/** A recent request's raw fields, kept whole so that a later request can be compared with them exactly. */
+interface Recent {
+  readonly raw: RawCertFields;
+  readonly reading: Reading;
+}
+
+/** Most characters of raw fields kept in {@link Recent} entries (each device's are a few kilobytes). */
+export const RECENT_FIELDS_BUDGET = 32 * 1024 * 1024;
+
 /**
  * Verifies client chains for a tenant and remembers the outcome per
  * (tenant, SHA-256 of what was presented). Parsing and signature checks run once
@@ -149,6 +188,11 @@ export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
   }
 
   const reads = new LRUCache<string, Reading>({ max: options.maxEntries });
+  const recent = new LRUCache<string, Recent>({
+    max: options.maxEntries,
+    maxSize: options.recentFieldsBudget ?? RECENT_FIELDS_BUDGET,
+    sizeCalculation: (entry) => fieldsSize(entry.raw),
+  });
 
   function verifyDigest(tenant: Tenant, presented: PresentedCert, digest: string, nowMs: number): CertVerdict {
     const key = `${tenant.name.length}:${tenant.name}${digest}`;
@@ -165,8 +209,19 @@ export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
       return verifyDigest(tenant, presented, digestOf([presented.leafPem, presented.chainPem]), nowMs);
     },
     verifyRequest(tenant, raw, nowMs, read) {
-      const rawKey = rawKeyOf(raw);
-      const known = reads.get(rawKey);
+      // A device that sent these exact fields recently is found without hashing
+      // them (a SHA-256 of the ~6 KB of certificate and XFCC text was the
+      // largest single cost of a warm check); anything else by their digest.
+      const fingerprint = fingerprintOf(raw);
+      const seen = recent.get(fingerprint);
+      let known: Reading | undefined;
+      let rawKey: string | undefined;
+      if (seen !== undefined && sameFields(seen.raw, raw)) known = seen.reading;
+      else {
+        rawKey = rawKeyOf(raw);
+        known = reads.get(rawKey);
+        if (known !== undefined) recent.set(fingerprint, { raw, reading: known });
+      }
       if (known !== undefined) {
         if (known.kind !== 'presented') return known;
         const hit = cache.get(`${tenant.name.length}:${tenant.name}${known.digest}`);
@@ -174,12 +229,16 @@ export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
       }
       // New fields, or a verdict that expired or was evicted: read them again in full.
       const reading = read();
+      rawKey ??= rawKeyOf(raw);
       if (reading.kind !== 'presented') {
         reads.set(rawKey, reading);
+        recent.set(fingerprint, { raw, reading });
         return reading;
       }
       const digest = digestOf([reading.cert.leafPem, reading.cert.chainPem]);
-      reads.set(rawKey, { kind: 'presented', digest });
+      const remembered: Reading = { kind: 'presented', digest };
+      reads.set(rawKey, remembered);
+      recent.set(fingerprint, { raw, reading: remembered });
       return { kind: 'verdict', verdict: verifyDigest(tenant, reading.cert, digest, nowMs) };
     },
     get size() {

@@ -7,7 +7,8 @@ import { DAY, NOW, makeIntermediate, makeLeaf, makeRoot, type TestCert } from '.
 
 // The request path of the verifier remembers what a request's raw certificate
 // fields (peer certificate + XFCC) say, keyed by a digest of exactly those
-// fields and the XFCC options. These tests hold the memo to being invisible:
+// fields and the XFCC options, and keeps recent fields whole to find them again
+// by a short fingerprint plus an exact comparison. These tests hold the memo to being invisible:
 // every decision is the same on the first and on the remembered evaluation.
 
 let root: TestCert;
@@ -125,6 +126,43 @@ describe('verifyRequest', () => {
     expect(r.calls()).toBe(variants.length);
     for (const v of variants) verifier.verifyRequest?.(acme, v, NOW, r.read);
     expect(r.calls()).toBe(variants.length);
+  });
+
+  test('fields that differ only in the middle never share an answer', () => {
+    // Same lengths and same first and last few hundred characters: the short
+    // fingerprint is equal, so only the exact comparison keeps them apart.
+    const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
+    const edge = 'E'.repeat(300);
+    const a = raw({ peerCertificate: undefined, peerCertificateEncoded: `${edge}A${edge}`, xfcc: `${edge}1${edge}` });
+    const b = raw({ peerCertificate: undefined, peerCertificateEncoded: `${edge}B${edge}`, xfcc: `${edge}1${edge}` });
+    const c = raw({ peerCertificate: undefined, peerCertificateEncoded: `${edge}A${edge}`, xfcc: `${edge}2${edge}` });
+    const readings: Record<string, CertReading> = {
+      A1: { kind: 'presented', cert: { leafPem: leaf.pem, chainPem: leaf.pem + inter.pem } },
+      B1: { kind: 'presented', cert: { leafPem: other.pem, chainPem: undefined } },
+      A2: { kind: 'refused', reason: 'xfcc_mismatch', detail: 'different' },
+    };
+    const calls: string[] = [];
+    const reader = (k: string) => (): CertReading => {
+      calls.push(k);
+      return readings[k] as CertReading;
+    };
+    for (let round = 0; round < 3; round++) {
+      // Interleaved, so each one's entry is the latest for the shared fingerprint when the next arrives.
+      expect(verifier.verifyRequest?.(acme, a, NOW, reader('A1'))).toMatchObject({ kind: 'verdict', verdict: { ok: true } });
+      expect(verifier.verifyRequest?.(acme, b, NOW, reader('B1'))).toMatchObject({ kind: 'verdict', verdict: { ok: false, reason: 'client_cert_untrusted' } });
+      expect(verifier.verifyRequest?.(acme, c, NOW, reader('A2'))).toEqual({ kind: 'refused', reason: 'xfcc_mismatch', detail: 'different' });
+      // Copies of the same text (not the same string objects) are the same fields.
+      expect(verifier.verifyRequest?.(acme, { ...a, xfcc: `${edge}1${edge}`.slice(0) }, NOW, reader('A1'))).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: true } });
+    }
+    // Each distinct set of fields was read once; later rounds found them by digest or by exact comparison.
+    expect(calls).toEqual(['A1', 'B1', 'A2']);
+  });
+
+  test('with no room for recent fields, answers stay the same and come from the digest', () => {
+    const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000, recentFieldsBudget: 1 });
+    const r = counting(() => ({ kind: 'presented', cert: { leafPem: leaf.pem, chainPem: leaf.pem + inter.pem } }));
+    for (let i = 0; i < 3; i++) expect(verifier.verifyRequest?.(acme, raw(), NOW + i, r.read)).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: i > 0 } });
+    expect(r.calls()).toBe(1);
   });
 
   test('a verdict is per tenant even when the fields are remembered', () => {
