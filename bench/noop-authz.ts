@@ -44,3 +44,8 @@ server.bindAsync(`127.0.0.1:${portArg ?? '0'}`, grpc.ServerCredentials.createIns
   process.stdout.write(`listening ${port}\n`);
 });
 process.on('SIGTERM', () => server.forceShutdown());
+// Under --cpu-prof (the bench's profile scenario) the profile is written on exit.
+process.on('SIGINT', () => {
+  server.forceShutdown();
+  process.exit(0);
+});

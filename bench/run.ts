@@ -27,7 +27,7 @@ import { frontConfig, pinEnvoy, startEnvoy, upstreamConfig, type RunningEnvoy } 
 import { bouncerConfigYaml, createFixtures, HOST, SESSION_COOKIE, type Fixtures } from './lib/fixtures.js';
 import { h2load, wrk, type LoadResult, type TlsClient } from './lib/load.js';
 import { childPids, cpuSeconds, freePort, freePortRange, machineCpuSeconds, rssBytes, selfAndChildrenCpuSeconds, sleep, startProc, stopAll, waitFor, type Proc } from './lib/processes.js';
-import { summarizeProfile } from './lib/profile.js';
+import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { writeReport, type BenchResults, type RunSet } from './lib/report.js';
 import type { LoadResult as Load } from './lib/load.js';
 
@@ -140,9 +140,9 @@ async function startBouncer(
   return { ...proc, authzPort, httpPort, startSec: (Date.now() - started) / 1000 };
 }
 
-async function startNoop(capture: string): Promise<Proc & { authzPort: number }> {
+async function startNoop(capture: string | undefined, nodeArgs: string[] = []): Promise<Proc & { authzPort: number }> {
   const port = await freePort();
-  const proc = startProc('noop-authz', process.execPath, [fileURLToPath(new URL('./noop-authz.js', import.meta.url)), String(port), capture]);
+  const proc = startProc('noop-authz', process.execPath, [...nodeArgs, fileURLToPath(new URL('./noop-authz.js', import.meta.url)), String(port), ...(capture === undefined ? [] : [capture])]);
   await waitFor('noop-authz to listen', async () => proc.output().includes('listening'));
   return { ...proc, authzPort: port };
 }
@@ -359,7 +359,12 @@ async function main(): Promise<void> {
         await bouncer.stop();
       }
     }
-    if (profile) results.profile = await profileWarm(f, upstream.port, warmTls, headers);
+    if (profile) {
+      // The same load on bouncer and on the no-op, each profiled over the measured run
+      // only: what bouncer adds to the transport, area by area.
+      results.profileNoop = await profileWarm('noop', f, upstream.port, warmTls, headers);
+      results.profile = await profileWarm('bouncer', f, upstream.port, warmTls, headers);
+    }
   } finally {
     await upstream.stop();
     await stopAll();
@@ -424,7 +429,7 @@ function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
     ...(now.inProcess ? { inProcess: now.inProcess } : {}),
     // S3 and S4 stay paired only if both were measured again, together.
     ...(now.closed.some((c) => c.scenario === 'S3' || c.scenario === 'S4') ? { pairedS3S4: now.pairedS3S4 === true } : {}),
-    ...(now.profile ? { profile: now.profile } : {}),
+    ...(now.profile ? { profile: now.profile, profileNoop: now.profileNoop } : {}),
     // The header keeps the date of the full run and names what was measured again, and when.
     date: prev.date,
     remeasured: remeasuredRows(prev.remeasured ?? [], [...(only ?? [])], now.date),
@@ -476,24 +481,32 @@ async function assertGrpcAllows(port: number, captured: Buffer): Promise<void> {
   }
 }
 
-/** S4 again with bouncer under --cpu-prof; returns the profile's summary. */
-async function profileWarm(f: Fixtures, upstreamPort: number, tls: TlsClient, headers: Record<string, string>): Promise<BenchResults['profile']> {
-  const dir = join(work, 'profile');
+/**
+ * S4 again with bouncer under --cpu-prof (or S3 with the no-op, for
+ * comparison); returns the profile's summary over the measured run.
+ */
+async function profileWarm(server: 'bouncer' | 'noop', f: Fixtures, upstreamPort: number, tls: TlsClient, headers: Record<string, string>): Promise<ProfileSummary> {
+  const dir = join(work, `profile-${server}`);
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const bouncer = await startBouncer(f, 'bouncer-profile', { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
-  const envoy = await startEnvoy('front-profile', work, (p) => frontConfig('ext_authz', f, { ...p, upstreamPort, authzPort: bouncer.authzPort }), ENVOY_CONCURRENCY);
+  const nodeArgs = ['--cpu-prof', '--cpu-prof-dir', dir];
+  const authz = server === 'bouncer' ? await startBouncer(f, 'bouncer-profile', { nodeArgs }) : await startNoop(undefined, nodeArgs);
+  const envoy = await startEnvoy(`front-profile-${server}`, work, (p) => frontConfig('ext_authz', f, { ...p, upstreamPort, authzPort: authz.authzPort }), ENVOY_CONCURRENCY);
   const o = { url: `https://127.0.0.1:${envoy.port}/`, ...CLOSED, headers, tls, warmupSec: 0 };
   await h2load({ ...o, durationSec: WARMUP });
+  // The profile's clock is the monotonic one process.hrtime reads.
+  const fromUs = Number(process.hrtime.bigint() / 1000n);
   const r = await h2load({ ...o, durationSec: 10 });
-  log(`profile run: ${r.rps.toFixed(0)} req/s`);
+  const toUs = Number(process.hrtime.bigint() / 1000n);
+  log(`profile run (${server}): ${r.rps.toFixed(0)} req/s`);
   await envoy.stop();
   // SIGINT lets node write the profile on exit.
-  bouncer.child.kill('SIGINT');
-  await bouncer.stop();
+  authz.child.kill('SIGINT');
+  await authz.stop();
   await sleep(500);
   const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
-  if (!file) throw new Error('no .cpuprofile written');
-  return summarizeProfile(join(dir, file), r.ok);
+  if (!file) throw new Error(`no .cpuprofile written by ${server}`);
+  return summarizeProfile(join(dir, file), r.ok, { fromUs, toUs });
 }
 
 process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));

@@ -13,8 +13,16 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[];
+  /** Microseconds on the monotonic clock `process.hrtime` reads, on Linux. */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
+}
+
+/** A span of the monotonic clock, in µs (`process.hrtime.bigint() / 1000n`). */
+export interface ProfileWindow {
+  fromUs: number;
+  toUs: number;
 }
 
 export interface ProfileRow {
@@ -50,7 +58,11 @@ function shortUrl(url: string): string {
   return m ? m[1]! : url;
 }
 
-export function summarizeProfile(file: string, requests: number): ProfileSummary {
+/**
+ * With `window`, only samples taken within it count: the measured run,
+ * without the process's start, warm-up and shutdown.
+ */
+export function summarizeProfile(file: string, requests: number, window?: ProfileWindow): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -58,8 +70,11 @@ export function summarizeProfile(file: string, requests: number): ProfileSummary
 
   const self = new Map<number, number>();
   let total = 0;
+  let at = p.startTime;
   p.samples.forEach((id, i) => {
     const dt = p.timeDeltas[i] ?? 0;
+    at += dt;
+    if (window && (at < window.fromUs || at > window.toUs)) return;
     self.set(id, (self.get(id) ?? 0) + dt);
     total += dt;
   });

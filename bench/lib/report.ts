@@ -34,6 +34,8 @@ export interface BenchResults {
   /** W: `serve --workers n`, client certificates only, through Envoy and straight at the workers. */
   workers?: Array<RunSet & { workers: number; via: 'envoy' | 'direct' }>;
   profile?: ProfileSummary;
+  /** The no-op server (S3) profiled under the same load as `profile`. */
+  profileNoop?: ProfileSummary;
   date: string;
   /** Rows measured again later with --merge: which, and when. */
   remeasured?: string[];
@@ -161,9 +163,23 @@ export function renderTables(r: BenchResults): string {
     out.push('');
     out.push(`### Profile of the warm path (bouncer under --cpu-prof during S4; ${fmt(p.requests)} requests, ${fmt(p.busyUsPerReq, 1)} µs of sampled non-idle time per request)`);
     out.push('');
-    out.push('| where (self time) | % of samples | µs/req |');
-    out.push('|---|---|---|');
-    for (const row of p.byArea) out.push(`| ${row.name} | ${fmt(row.pct, 1)} | ${fmt(row.usPerReq, 1)} |`);
+    const noop = r.profileNoop;
+    if (noop) {
+      // Side by side with the no-op under the same load: the transport's share is what both pay.
+      const theirs = new Map(noop.byArea.map((row) => [row.name, row.usPerReq]));
+      out.push(`The no-op server (S3) under the same load, profiled the same way: ${fmt(noop.busyUsPerReq, 1)} µs of sampled non-idle time per request. Samples cover the measured run only (no start-up or warm-up), on the main thread; GC helper threads and the kernel are not in them.`);
+      out.push('');
+      out.push('| where (self time) | % of samples | bouncer µs/req | no-op µs/req | bouncer − no-op |');
+      out.push('|---|---|---|---|---|');
+      for (const row of p.byArea) {
+        const other = theirs.get(row.name);
+        out.push(`| ${row.name} | ${fmt(row.pct, 1)} | ${fmt(row.usPerReq, 1)} | ${other === undefined ? '–' : fmt(other, 1)} | ${fmt(row.usPerReq - (other ?? 0), 1)} |`);
+      }
+    } else {
+      out.push('| where (self time) | % of samples | µs/req |');
+      out.push('|---|---|---|');
+      for (const row of p.byArea) out.push(`| ${row.name} | ${fmt(row.pct, 1)} | ${fmt(row.usPerReq, 1)} |`);
+    }
     out.push('');
     out.push('| bouncer function (inclusive) | % of samples | µs/req |');
     out.push('|---|---|---|');
