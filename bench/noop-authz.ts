@@ -4,48 +4,76 @@
  * any Node ext_authz server pays before deciding anything.
  *
  *   node dist/bench/noop-authz.js PORT [CAPTURE_FILE]
+ *   node dist/bench/noop-authz.js --bouncer-transport PORT
  *
  * With CAPTURE_FILE, the first CheckRequest carrying a cookie is written there as
  * raw protobuf bytes: the "real serialized CheckRequest" the Direct scenario replays.
+ *
+ * With --bouncer-transport (S3t), the same no-op is served on bouncer's own
+ * transport (src/authz/grpc-transport.ts, health through grpc-js behind it, as
+ * in bouncer): S4 against S3t is what bouncer's decision adds on that transport.
  */
 import { writeFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { encodeCheckResponse } from '../src/authz/check-response.js';
+import { GrpcTransport } from '../src/authz/grpc-transport.js';
 import { loadAuthzPackageDefinition } from '../src/authz/proto.js';
 
-const [portArg, capture] = process.argv.slice(2);
-const definition = loadAuthzPackageDefinition();
-const service = definition['envoy.service.auth.v3.Authorization'] as grpc.ServiceDefinition;
-const check = service.Check as grpc.MethodDefinition<unknown, unknown>;
+const AUTHZ = 'envoy.service.auth.v3.Authorization';
+const options = { 'grpc.enable_channelz': 0, 'grpc.max_concurrent_streams': 1000, 'grpc.max_receive_message_length': 1024 * 1024 };
 
-let captured = capture === undefined;
-const wrapped: grpc.ServiceDefinition = {
-  ...service,
-  Check: {
-    ...check,
-    requestDeserialize(bytes: Buffer) {
-      const msg = check.requestDeserialize(bytes);
-      if (!captured && JSON.stringify(msg).includes('"cookie"')) {
-        captured = true;
-        writeFileSync(capture as string, bytes);
-      }
-      return msg;
+function bind(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+}
+
+async function grpcJs(portArg: string | undefined, capture: string | undefined): Promise<() => void> {
+  const definition = loadAuthzPackageDefinition();
+  const service = definition[AUTHZ] as grpc.ServiceDefinition;
+  const check = service.Check as grpc.MethodDefinition<unknown, unknown>;
+  let captured = capture === undefined;
+  const wrapped: grpc.ServiceDefinition = {
+    ...service,
+    Check: {
+      ...check,
+      requestDeserialize(bytes: Buffer) {
+        const msg = check.requestDeserialize(bytes);
+        if (!captured && JSON.stringify(msg).includes('"cookie"')) {
+          captured = true;
+          writeFileSync(capture as string, bytes);
+        }
+        return msg;
+      },
     },
-  },
-};
+  };
+  const server = new grpc.Server(options);
+  new HealthImplementation({ '': 'SERVING', [AUTHZ]: 'SERVING' }).addToServer(server);
+  server.addService(wrapped, {
+    Check: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => callback(null, { status: { code: 0 } }),
+  });
+  process.stdout.write(`listening ${await bind(server, `127.0.0.1:${portArg ?? '0'}`)}\n`);
+  return () => server.forceShutdown();
+}
 
-const server = new grpc.Server({ 'grpc.enable_channelz': 0, 'grpc.max_concurrent_streams': 1000, 'grpc.max_receive_message_length': 1024 * 1024 });
-new HealthImplementation({ '': 'SERVING', 'envoy.service.auth.v3.Authorization': 'SERVING' }).addToServer(server);
-server.addService(wrapped, {
-  Check: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => callback(null, { status: { code: 0 } }),
-});
-server.bindAsync(`127.0.0.1:${portArg ?? '0'}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
-  if (err) throw err;
-  process.stdout.write(`listening ${port}\n`);
-});
-process.on('SIGTERM', () => server.forceShutdown());
+async function bouncerTransport(portArg: string | undefined): Promise<() => void> {
+  const fallback = new grpc.Server(options);
+  new HealthImplementation({ '': 'SERVING', [AUTHZ]: 'SERVING' }).addToServer(fallback);
+  const transport = new GrpcTransport({ maxMessageBytes: 1024 * 1024, maxConcurrentStreams: 1000 });
+  const allow = encodeCheckResponse({ status: { code: 0 } });
+  transport.addUnary({ path: `/${AUTHZ}/Check`, handle: (_message, reply) => reply(null, allow) });
+  transport.setFallbackPort(await bind(fallback, '127.0.0.1:0'));
+  process.stdout.write(`listening ${await transport.listen('127.0.0.1', Number(portArg ?? '0'))}\n`);
+  return () => {
+    void transport.close(true);
+    fallback.forceShutdown();
+  };
+}
+
+const args = process.argv.slice(2);
+const stop = await (args[0] === '--bouncer-transport' ? bouncerTransport(args[1]) : grpcJs(args[0], args[1]));
+process.on('SIGTERM', stop);
 // Under --cpu-prof (the bench's profile scenario) the profile is written on exit.
 process.on('SIGINT', () => {
-  server.forceShutdown();
+  stop();
   process.exit(0);
 });

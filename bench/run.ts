@@ -10,7 +10,8 @@
  * BENCH_WORKERS (default 1,2), ENVOY_BIN (see scripts/install-envoy.sh).
  *
  * Scenarios (see BENCHMARKS.md): S1 no auth, S2 Envoy-only checks, S3 ext_authz
- * to a no-op grpc-js server, S4 bouncer warm, S5 bouncer cold (new chain per
+ * to a no-op grpc-js server, S3t the same no-op on bouncer's own gRPC
+ * transport, S4 bouncer warm, S5 bouncer cold (new chain per
  * request, RSA-2048 and P-256; new token per request), Direct (h2load gRPC at
  * bouncer), Chains (in-process chain validations per core), T (the S4 request
  * at 1,000/s with 10 and 100,000 tenants), W (`serve --workers N`).
@@ -140,9 +141,11 @@ async function startBouncer(
   return { ...proc, authzPort, httpPort, startSec: (Date.now() - started) / 1000 };
 }
 
-async function startNoop(capture: string | undefined, nodeArgs: string[] = []): Promise<Proc & { authzPort: number }> {
+async function startNoop(capture: string | undefined, nodeArgs: string[] = [], transport: 'grpc-js' | 'bouncer' = 'grpc-js'): Promise<Proc & { authzPort: number }> {
   const port = await freePort();
-  const proc = startProc('noop-authz', process.execPath, [...nodeArgs, fileURLToPath(new URL('./noop-authz.js', import.meta.url)), String(port), ...(capture === undefined ? [] : [capture])]);
+  const script = fileURLToPath(new URL('./noop-authz.js', import.meta.url));
+  const args = transport === 'bouncer' ? [script, '--bouncer-transport', String(port)] : [script, String(port), ...(capture === undefined ? [] : [capture])];
+  const proc = startProc(transport === 'bouncer' ? 'noop-authz-bt' : 'noop-authz', process.execPath, [...nodeArgs, ...args]);
   await waitFor('noop-authz to listen', async () => proc.output().includes('listening'));
   return { ...proc, authzPort: port };
 }
@@ -241,19 +244,26 @@ async function main(): Promise<void> {
     const bouncer = s4 ? await startBouncer(f, 'bouncer-warm') : undefined;
     const envoy4 = bouncer ? await front('ext_authz', bouncer.authzPort) : undefined;
     const watched4 = bouncer && envoy4 ? [{ name: 'envoy', pid: envoy4.pid }, { name: 'authz', pid: bouncer.pid }] : [];
+    // S3t: the no-op on bouncer's own transport, taking turns with S3 and S4 when asked for.
+    const noopT = want('S3t') ? await startNoop(undefined, [], 'bouncer') : undefined;
+    const envoy3t = noopT ? await front('ext_authz', noopT.authzPort) : undefined;
+    const watched3t = noopT && envoy3t ? [{ name: 'envoy', pid: envoy3t.pid }, { name: 'authz', pid: noopT.pid }] : [];
     if (envoy3 && envoy4) {
-      const [a, b] = await takeTurns(
-        [
-          { label: 'S3', envoy: envoy3, watched: watched3 },
-          { label: 'S4', envoy: envoy4, watched: watched4 },
-        ],
-        RUNS,
-        (x, turn) => closedLoop(`${x.label} (${turn})`, x.envoy, x.watched, warmTls, 1),
-      );
-      if (a && b) results.closed.push({ ...a, scenario: 'S3' }, { ...b, scenario: 'S4' });
+      const sides = [
+        { label: 'S3', envoy: envoy3, watched: watched3 },
+        { label: 'S4', envoy: envoy4, watched: watched4 },
+        ...(envoy3t ? [{ label: 'S3t', envoy: envoy3t, watched: watched3t }] : []),
+      ];
+      const sets = await takeTurns(sides, RUNS, (x, turn) => closedLoop(`${x.label} (${turn})`, x.envoy, x.watched, warmTls, 1));
+      sets.forEach((set, i) => results.closed.push({ ...set, scenario: sides[i]?.label ?? '?' }));
       results.pairedS3S4 = true;
     } else if (envoy3) results.closed.push({ ...(await closedLoop('S3', envoy3, watched3)), scenario: 'S3' });
     else if (envoy4) results.closed.push({ ...(await closedLoop('S4', envoy4, watched4)), scenario: 'S4' });
+    if (envoy3t && noopT) {
+      if (!(envoy3 && envoy4)) results.closed.push({ ...(await closedLoop('S3t', envoy3t, watched3t)), scenario: 'S3t' });
+      await envoy3t.stop();
+      await noopT.stop();
+    }
     if (noop && envoy3) {
       if (want('S3')) await fixedRates('S3', envoy3, watched3);
       await envoy3.stop();

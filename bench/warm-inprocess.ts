@@ -10,34 +10,28 @@
  * the response size. The audit lines go to a counting sink, not to a file.
  */
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
 import type { DestinationStream } from 'pino';
+import { GrpcTransport, type UnaryMethod } from '../src/authz/grpc-transport.js';
 
 const ROUNDS = 9;
 const PER_ROUND = 30_000;
 const CONCURRENCY = 32;
-
-interface Captured {
-  impl: grpc.handleUnaryCall<unknown, unknown>;
-  method: grpc.MethodDefinition<unknown, unknown>;
-}
+const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 
 /**
- * grpc-js keeps a service's handlers to itself; the bench takes the Check
- * handler as the server registers it, so that what is measured is exactly
- * what serves Envoy.
+ * The transport keeps its methods to itself; the bench takes the Check method
+ * as the server registers it, so that what is measured is exactly what serves
+ * Envoy (request bytes in, response bytes out).
  */
-function captureCheck(): () => Captured {
-  let found: Captured | undefined;
-  const addService = grpc.Server.prototype.addService;
-  grpc.Server.prototype.addService = function (this: grpc.Server, service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) {
-    const impl = implementation.Check;
-    const method = service.Check;
-    if (impl !== undefined && method !== undefined) found = { impl: impl as grpc.handleUnaryCall<unknown, unknown>, method: method as grpc.MethodDefinition<unknown, unknown> };
-    addService.call(this, service, implementation);
+function captureCheck(): () => UnaryMethod {
+  let found: UnaryMethod | undefined;
+  const addUnary = GrpcTransport.prototype.addUnary;
+  GrpcTransport.prototype.addUnary = function (this: GrpcTransport, method: UnaryMethod) {
+    if (method.path === CHECK_PATH) found = method;
+    addUnary.call(this, method);
   };
   return () => {
-    if (!found) throw new Error('the authz server registered no Check handler');
+    if (!found) throw new Error('the authz server registered no Check method');
     return found;
   };
 }
@@ -46,23 +40,22 @@ async function main(): Promise<void> {
   const [configPath, capturePath] = process.argv.slice(2);
   if (!configPath || !capturePath) throw new Error('usage: warm-inprocess.js CONFIG CAPTURED_REQUEST');
   const captured = captureCheck();
-  // Imported after the hook so the server registers through it.
   const { startBouncer } = await import('../src/app.js');
   const { loadConfig } = await import('../src/config/load.js');
   const { createLogger } = await import('../src/observability/logger.js');
   let auditBytes = 0;
   const sink: DestinationStream = { write: (s: string) => void (auditBytes += s.length) };
   const app = await startBouncer({ config: await loadConfig(configPath, process.env), logger: createLogger('info', sink), watch: false });
-  const { impl, method } = captured();
+  const method = captured();
   const request = readFileSync(capturePath);
 
   let responseBytes = 0;
   const one = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const call = { request: method.requestDeserialize(request) } as unknown as grpc.ServerUnaryCall<unknown, unknown>;
-      impl(call, (err, value) => {
-        if (err) return reject(new Error(`check failed: ${err.details ?? 'no details'}`));
-        responseBytes = method.responseSerialize(value).length;
+      // A copy, as each call's bytes arrive in a buffer of their own.
+      method.handle(Buffer.from(request), (failure, response) => {
+        if (failure || !response) return reject(new Error(`check failed: ${failure?.details ?? 'no response'}`));
+        responseBytes = response.length;
         resolve();
       });
     });

@@ -73,6 +73,7 @@ const TITLES: Record<string, string> = {
   S1: 'S1 Envoy, no auth filter',
   S2: 'S2 Envoy only: mTLS (one CA) + jwt_authn + rbac',
   S3: 'S3 ext_authz → no-op grpc-js (allow all)',
+  S3t: "S3t ext_authz → the same no-op on bouncer's gRPC transport",
   S4: 'S4 ext_authz → bouncer, warm',
   S4q: 'S4 with the audit log off (log level warn)',
   Direct: 'Direct: h2load gRPC → bouncer (no Envoy)',
@@ -210,6 +211,15 @@ function renderTargets(r: BenchResults): string[] {
   const pairedText = paired ? `; run by run (S3 and S4 alternating): ${fmt(paired.median, 2)} (${fmt(paired.min, 2)}–${fmt(paired.max, 2)})` : '';
   const judged = paired ? paired.median : ratio;
   rows.push(`| S4 max throughput ≥ 0.9 × S3 | ${fmt(ratio, 2)} × (${fmt(s4)} vs ${fmt(s3)} req/s)${pairedText} | ${verdict(Number.isFinite(judged) ? judged >= 0.9 : undefined)} |`);
+  const s3truns = by('S3t')?.runs ?? [];
+  if (s3truns.length > 0) {
+    // Not a target of its own: the decision's cost alone, with the transport the same on both sides.
+    const sameTransport = r.pairedS3S4 && s3truns.length === s4runs.length ? stat(s4runs.map((x, i) => x.rps / (s3truns[i]?.rps ?? NaN))) : undefined;
+    const s3t = rpsOf(by('S3t')).median;
+    rows.push(
+      `| (for reference) S4 ÷ S3t, the no-op on bouncer's transport | ${fmt(s4 / s3t, 2)} × (${fmt(s4)} vs ${fmt(s3t)} req/s)${sameTransport ? `; run by run: ${fmt(sameTransport.median, 2)} (${fmt(sameTransport.min, 2)}–${fmt(sameTransport.max, 2)})` : ''} | what the decision costs on an equal transport |`,
+    );
+  }
   const warm = cpuOf(by('S4'), 'authz');
   rows.push(`| warm check < 100 µs bouncer CPU/request (closed loop) | ${cell(warm)} µs | ${verdict(Number.isFinite(warm.median) ? warm.median < 100 : undefined)} |`);
   const at = (id: string): RunSet | undefined => r.rated.find((x) => x.scenario === id && x.rate === 1000);

@@ -15,7 +15,9 @@ import { lookupTenants, type StoreTenants } from './tenant-lookup.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
 import { toCheckInput, type CheckRequestMessage } from './check-request.js';
-import { toCheckResponse, type CheckResponseMessage } from './check-response.js';
+import { encodeCheckResponse, toCheckResponse } from './check-response.js';
+import { decodeCheckRequest } from './check-request.js';
+import { GrpcStatus, GrpcTransport, type UnaryReply } from './grpc-transport.js';
 import { loadAuthzPackageDefinition } from './proto.js';
 
 export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
@@ -58,29 +60,29 @@ export interface AuthzServer {
   setServing(serving: boolean): void;
 }
 
-interface PackageTree {
-  envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
-}
+/** Largest CheckRequest accepted; Envoy's carry headers and a certificate, a few kilobytes. */
+const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /**
  * The gRPC ext_authz server: Authorization/Check, grpc.health.v1 and server
- * reflection. The handler is a thin adapter around the pure `evaluate`.
+ * reflection on one port. The Check handler is a thin adapter around the pure
+ * `evaluate`.
  */
 export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const now = deps.now ?? Date.now;
   const recorder = createCheckRecorder(deps.metrics);
   const definition = loadAuthzPackageDefinition();
-  const tree = grpc.loadPackageDefinition(definition) as unknown as PackageTree;
-  const server = new grpc.Server({
-    // channelz bookkeeping costs time on every call and nobody reads it here.
+  // grpc-js serves health and reflection, on loopback, behind the transport;
+  // Check itself is served by the transport (grpc-transport.ts explains why).
+  const fallback = new grpc.Server({
     'grpc.enable_channelz': 0,
-    'grpc.max_concurrent_streams': 1000,
-    'grpc.max_receive_message_length': 1024 * 1024,
+    'grpc.max_concurrent_streams': 100,
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   });
   const health = new HealthImplementation({ '': 'SERVING', [AUTHZ_SERVICE]: 'SERVING' });
-  health.addToServer(server);
+  health.addToServer(fallback);
   // Reflection lists every service we serve, so grpcurl and friends can discover health too.
-  new ReflectionService({ ...definition, ...loadSync(healthProtoPath, { keepCase: true }) }).addToServer(server);
+  new ReflectionService({ ...definition, ...loadSync(healthProtoPath, { keepCase: true }) }).addToServer(fallback);
 
   const decide = async (request: CheckRequestMessage): Promise<{ decision: Decision; input: CheckInput; headers: Readonly<Record<string, string>> }> => {
     const state = deps.getState();
@@ -109,9 +111,10 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     return { decision, input, headers };
   };
 
-  const check: grpc.handleUnaryCall<CheckRequestMessage, CheckResponseMessage> = (call, callback) => {
+  /** One Check call: decide, record, audit, and answer (or fail closed with INTERNAL). */
+  const check = (request: CheckRequestMessage, reply: UnaryReply): void => {
     const started = performance.now();
-    decide(call.request).then(
+    decide(request).then(
       ({ decision, input, headers }) => {
         const response = toCheckResponse(decision, input.requestId, headers);
         const elapsed = performance.now() - started;
@@ -119,29 +122,45 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
         recorder.record(decision.allow ? 'allow' : 'deny', decision.reason, elapsed / 1000, lookedUp ? (decision.cacheHit ? 'hit' : 'miss') : undefined);
         writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
         deps.onDecision?.(input, decision, now());
-        callback(null, response);
+        reply(null, encodeCheckResponse(response));
       },
       (err: unknown) => {
         // The server cannot decide: answer with a gRPC error so Envoy fails closed.
         recorder.record('error', 'internal_error', undefined);
         deps.logger.error({ err }, 'check failed');
-        callback({ code: grpc.status.INTERNAL, details: 'internal_error' });
+        reply({ code: GrpcStatus.INTERNAL, details: 'internal_error' });
       },
     );
   };
 
-  server.addService(tree.envoy.service.auth.v3.Authorization.service, { Check: check });
+  const transport = new GrpcTransport({ maxMessageBytes: MAX_MESSAGE_BYTES, maxConcurrentStreams: 1000 });
+  transport.addUnary({
+    path: `/${AUTHZ_SERVICE}/Check`,
+    handle(message, reply) {
+      let request: CheckRequestMessage;
+      try {
+        request = decodeCheckRequest(message);
+      } catch (err) {
+        reply({ code: GrpcStatus.INTERNAL, details: `the CheckRequest could not be decoded: ${err instanceof Error ? err.message : String(err)}` });
+        return;
+      }
+      check(request, reply);
+    },
+  });
 
   let closing: Promise<void> | undefined;
   return {
-    listen(host, port) {
-      return new Promise((resolve, reject) => {
-        const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-        server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-          if (err) reject(err);
-          else resolve(bound);
-        });
+    async listen(host, port) {
+      const fallbackPort = await new Promise<number>((resolve, reject) => {
+        fallback.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
       });
+      transport.setFallbackPort(fallbackPort);
+      try {
+        return await transport.listen(host, port);
+      } catch (err) {
+        fallback.forceShutdown();
+        throw err;
+      }
     },
     setServing(serving) {
       const status = serving ? 'SERVING' : 'NOT_SERVING';
@@ -153,13 +172,16 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
         health.setStatus('', 'NOT_SERVING');
         health.setStatus(AUTHZ_SERVICE, 'NOT_SERVING');
         const timer = setTimeout(() => {
-          server.forceShutdown();
+          void transport.close(true);
+          fallback.forceShutdown();
           resolve();
         }, graceMs);
         timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
+        void transport.close().then(() => {
+          fallback.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
       });
       return closing;

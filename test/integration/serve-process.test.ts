@@ -116,6 +116,40 @@ describe('bouncer serve as a process', () => {
     expect(listing).toContain('grpc.health.v1.Health');
   });
 
+  test('a CheckRequest that is not protobuf is refused INTERNAL with the reason, and Check goes on', async () => {
+    const Raw = grpc.makeGenericClientConstructor(
+      {
+        check: {
+          path: '/envoy.service.auth.v3.Authorization/Check',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      'Raw',
+    );
+    const raw = new Raw(`127.0.0.1:${authzPort}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      check(m: Buffer, cb: (e: grpc.ServiceError | null) => void): void;
+    };
+    try {
+      // A length prefix running past the end of the message.
+      const err = await new Promise<grpc.ServiceError | null>((resolve) => raw.check(Buffer.from([0x0a, 0x05, 0x0a]), resolve));
+      expect(err?.code).toBe(grpc.status.INTERNAL);
+      expect(err?.details).toMatch(/^the CheckRequest could not be decoded: /);
+    } finally {
+      raw.close();
+    }
+    const c = authzClient(authzPort);
+    try {
+      expect((await c.check(checkRequest('app.open.test'))).status.code).toBe(0);
+    } finally {
+      c.close();
+    }
+  });
+
   test('SIGTERM: NOT_SERVING, in-flight checks finish, then a clean exit', async () => {
     const { codes, exit } = await checksAcrossSigterm([authzClient(authzPort)], child);
     expect(codes.every((x) => x === 0)).toBe(true);

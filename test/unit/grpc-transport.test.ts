@@ -1,0 +1,287 @@
+import http2 from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { GrpcTransport, encodeGrpcMessage, unframe, type UnaryMethod, type UnaryReply } from '../../src/authz/grpc-transport.js';
+
+// ext_authz's Check is served straight on node:http2 (grpc-transport.ts) and
+// every other path is relayed to grpc-js. These tests hold the transport to
+// the gRPC wire protocol with a raw HTTP/2 client (so every malformed call is
+// tried) and with grpc-js's own client (so a real client works end to end).
+
+const MAX = 1024;
+
+function frame(message: Buffer, flag = 0): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = flag;
+  head.writeUInt32BE(message.length, 1);
+  return Buffer.concat([head, message]);
+}
+
+interface RawAnswer {
+  status: number;
+  headers: http2.IncomingHttpHeaders;
+  trailers: http2.IncomingHttpHeaders | undefined;
+  body: Buffer;
+}
+
+/** One HTTP/2 request with a raw client: whatever headers and body a test wants. */
+function raw(port: number, o: { path: string; method?: string; headers?: http2.OutgoingHttpHeaders; body?: Buffer }): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const req = session.request({ ':method': o.method ?? 'POST', ':path': o.path, 'content-type': 'application/grpc', te: 'trailers', ...o.headers }, { endStream: false });
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => (headers = h));
+    req.on('trailers', (t) => (trailers = t));
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', reject);
+    req.on('close', () => {
+      session.close();
+      resolve({ status: Number(headers[':status']), headers, trailers, body: Buffer.concat(chunks) });
+    });
+    req.end(o.body ?? Buffer.alloc(0));
+  });
+}
+
+/** grpc-status and grpc-message, wherever the answer put them (trailers, or headers for trailers-only). */
+function statusOf(a: RawAnswer): { code: number; message: string | undefined } {
+  const where = a.trailers?.['grpc-status'] !== undefined ? a.trailers : a.headers;
+  return { code: Number(where['grpc-status']), message: where['grpc-message'] as string | undefined };
+}
+
+describe('unframe', () => {
+  test.each([
+    ['an empty body', Buffer.alloc(0), 13, 'no message'],
+    ['a body shorter than the prefix', Buffer.from([0, 0, 0]), 13, 'cut short'],
+    ['a compressed flag without grpc-encoding', frame(Buffer.from('x'), 1), 13, 'marked compressed'],
+    ['an unknown flag byte', frame(Buffer.from('x'), 7), 13, 'invalid compressed-flag byte 7'],
+    ['a length over the limit', Buffer.from([0, 0, 0, 0x10, 0]), 8, '4096 bytes; at most 1024'],
+    ['a message cut short', frame(Buffer.from('abcdef')).subarray(0, 8), 13, '3 of 6 bytes'],
+    ['two messages', Buffer.concat([frame(Buffer.from('a')), frame(Buffer.from('b'))]), 13, 'more than one message'],
+  ])('%s is refused with a clear status', (_name, body, code, words) => {
+    const out = unframe(body, MAX);
+    expect(Buffer.isBuffer(out)).toBe(false);
+    expect(out).toMatchObject({ code });
+    expect((out as { details: string }).details).toContain(words);
+  });
+
+  test('one message comes back without its prefix, empty ones included', () => {
+    expect(unframe(frame(Buffer.from('hello')), MAX)).toEqual(Buffer.from('hello'));
+    expect(unframe(frame(Buffer.alloc(0)), MAX)).toEqual(Buffer.alloc(0));
+  });
+});
+
+test('grpc-message is percent-encoded outside printable ASCII, and % itself', () => {
+  expect(encodeGrpcMessage('plain text: ok')).toBe('plain text: ok');
+  expect(encodeGrpcMessage('100% sure')).toBe('100%25 sure');
+  expect(encodeGrpcMessage('line\nbreak')).toBe('line%0Abreak');
+  expect(encodeGrpcMessage('café')).toBe('caf%C3%A9');
+});
+
+describe('GrpcTransport', () => {
+  let transport: GrpcTransport;
+  let fallback: grpc.Server;
+  let health: HealthImplementation;
+  let port: number;
+  /** What the test method does with each call; replaced per test. */
+  let behave: (message: Buffer, reply: UnaryReply) => void;
+  const echo: UnaryMethod = { path: '/test.Echo/Say', handle: (m, r) => behave(m, r) };
+
+  beforeEach(async () => {
+    behave = (m, r) => r(null, Buffer.concat([Buffer.from('echo:'), m]));
+    fallback = new grpc.Server();
+    health = new HealthImplementation({ '': 'SERVING' });
+    health.addToServer(fallback);
+    const fallbackPort = await new Promise<number>((resolve, reject) =>
+      fallback.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    transport = new GrpcTransport({ maxMessageBytes: MAX, maxConcurrentStreams: 100 });
+    transport.addUnary(echo);
+    transport.setFallbackPort(fallbackPort);
+    port = await transport.listen('127.0.0.1', 0);
+  });
+
+  afterEach(async () => {
+    await transport.close(true);
+    fallback.forceShutdown();
+  });
+
+  test('a unary call: headers, one framed response, trailers with grpc-status 0', async () => {
+    const a = await raw(port, { path: echo.path, body: frame(Buffer.from('hi')) });
+    expect(a.status).toBe(200);
+    expect(a.headers['content-type']).toBe('application/grpc+proto');
+    expect(a.body).toEqual(frame(Buffer.from('echo:hi')));
+    expect(a.trailers?.['grpc-status']).toBe('0');
+  });
+
+  test('grpc-js, a real client, calls through it', async () => {
+    const Client = grpc.makeGenericClientConstructor(
+      { Say: { path: echo.path, requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } },
+      'Echo',
+    );
+    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Say(m: Buffer, cb: (err: grpc.ServiceError | null, r?: Buffer) => void): void };
+    try {
+      const answer = await new Promise<Buffer | undefined>((resolve, reject) => client.Say(Buffer.from('there'), (err, r) => (err ? reject(err) : resolve(r))));
+      expect(answer?.toString()).toBe('echo:there');
+      behave = (_m, r) => r({ code: grpc.status.PERMISSION_DENIED, details: 'not you: 100% sure' });
+      const err = await new Promise<grpc.ServiceError>((resolve) => client.Say(Buffer.from('x'), (e) => resolve(e as grpc.ServiceError)));
+      expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+      expect(err.details).toBe('not you: 100% sure');
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a request split over many DATA frames is put back together', async () => {
+    const big = Buffer.alloc(900, 'z');
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const req = session.request({ ':method': 'POST', ':path': echo.path, 'content-type': 'application/grpc' });
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    const done = new Promise<void>((resolve) => req.on('close', () => resolve()));
+    const framed = frame(big);
+    for (let i = 0; i < framed.length; i += 100) req.write(framed.subarray(i, i + 100));
+    req.end();
+    await done;
+    session.close();
+    expect(Buffer.concat(chunks)).toEqual(frame(Buffer.concat([Buffer.from('echo:'), big])));
+  });
+
+  test.each([
+    ['no message', Buffer.alloc(0), 13, 'no message'],
+    ['two messages', Buffer.concat([frame(Buffer.from('a')), frame(Buffer.from('b'))]), 13, 'more than one message'],
+    ['a compressed flag', frame(Buffer.from('a'), 1), 13, 'marked compressed'],
+    ['a body over the limit', frame(Buffer.alloc(MAX + 1)), 8, `over ${MAX} bytes`],
+  ])('a call with %s gets a trailers-only error, and the method never runs', async (_name, body, code, words) => {
+    let ran = false;
+    behave = (_m, r) => {
+      ran = true;
+      r(null, Buffer.alloc(0));
+    };
+    const a = await raw(port, { path: echo.path, body });
+    expect(a.status).toBe(200);
+    expect(a.trailers).toBeUndefined();
+    expect(statusOf(a).code).toBe(code);
+    expect(decodeURIComponent(statusOf(a).message ?? '')).toContain(words);
+    expect(ran).toBe(false);
+  });
+
+  test('compressed messages are refused as UNIMPLEMENTED, naming the encoding', async () => {
+    const a = await raw(port, { path: echo.path, headers: { 'grpc-encoding': 'gzip' }, body: frame(Buffer.from('a'), 1) });
+    expect(statusOf(a).code).toBe(12);
+    expect(decodeURIComponent(statusOf(a).message ?? '')).toContain('"gzip" is not supported');
+    expect(a.headers['grpc-accept-encoding']).toBe('identity');
+  });
+
+  test('not gRPC at all: a GET is 405 and another content type is 415', async () => {
+    expect((await raw(port, { path: echo.path, method: 'GET' })).status).toBe(405);
+    const a = await raw(port, { path: echo.path, headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') });
+    expect(a.status).toBe(415);
+    expect(a.body.toString()).toContain('application/grpc');
+  });
+
+  test('a method that throws answers INTERNAL with the reason, and the server goes on', async () => {
+    behave = () => {
+      throw new Error('boom');
+    };
+    const a = await raw(port, { path: echo.path, body: frame(Buffer.from('x')) });
+    expect(statusOf(a)).toEqual({ code: 13, message: 'the method failed: boom' });
+    behave = (m, r) => r(null, m);
+    expect((await raw(port, { path: echo.path, body: frame(Buffer.from('y')) })).body).toEqual(frame(Buffer.from('y')));
+  });
+
+  test('a second reply, and a reply after the caller left, are ignored', async () => {
+    let late: UnaryReply | undefined;
+    behave = (m, r) => {
+      r(null, m);
+      r({ code: 13, details: 'again' });
+    };
+    const a = await raw(port, { path: echo.path, body: frame(Buffer.from('once')) });
+    expect(statusOf(a).code).toBe(0);
+    behave = (_m, r) => {
+      late = r;
+    };
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const req = session.request({ ':method': 'POST', ':path': echo.path, 'content-type': 'application/grpc' });
+    req.on('error', () => undefined);
+    req.end(frame(Buffer.from('bye')));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(late).toBeDefined();
+    expect(() => late?.(null, Buffer.from('too late'))).not.toThrow();
+    session.close();
+    // The server is still fine.
+    behave = (m, r) => r(null, m);
+    expect(statusOf(await raw(port, { path: echo.path, body: frame(Buffer.from('z')) })).code).toBe(0);
+  });
+
+  test('other paths reach grpc-js: unknown methods are UNIMPLEMENTED, health answers and streams its changes', async () => {
+    const unknown = await raw(port, { path: '/nope.Service/Method', body: frame(Buffer.alloc(0)) });
+    expect(statusOf(unknown).code).toBe(grpc.status.UNIMPLEMENTED);
+
+    const Health = grpc.makeGenericClientConstructor(
+      {
+        Check: { path: '/grpc.health.v1.Health/Check', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b },
+        Watch: { path: '/grpc.health.v1.Health/Watch', requestStream: false, responseStream: true, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b },
+      },
+      'Health',
+    );
+    const client = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      Check(m: Buffer, cb: (err: grpc.ServiceError | null, r?: Buffer) => void): void;
+      Watch(m: Buffer): grpc.ClientReadableStream<Buffer>;
+    };
+    try {
+      // HealthCheckResponse{status: SERVING (1)} is 08 01.
+      const checked = await new Promise<Buffer | undefined>((resolve, reject) => client.Check(Buffer.alloc(0), (err, r) => (err ? reject(err) : resolve(r))));
+      expect(checked).toEqual(Buffer.from([0x08, 0x01]));
+      const watch = client.Watch(Buffer.alloc(0));
+      const seen: string[] = [];
+      const twoUpdates = new Promise<void>((resolve) => {
+        watch.on('data', (b: Buffer) => {
+          seen.push(b.toString('hex'));
+          if (seen.length === 1) health.setStatus('', 'NOT_SERVING');
+          if (seen.length === 2) resolve();
+        });
+      });
+      watch.on('error', () => undefined);
+      await twoUpdates;
+      watch.cancel();
+      // SERVING, then NOT_SERVING (2).
+      expect(seen).toEqual(['0801', '0802']);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('with grpc-js gone, relayed calls fail UNAVAILABLE while Check still works', async () => {
+    fallback.forceShutdown();
+    const a = await raw(port, { path: '/grpc.health.v1.Health/Check', body: frame(Buffer.alloc(0)) });
+    expect(statusOf(a).code).toBe(grpc.status.UNAVAILABLE);
+    expect(statusOf(await raw(port, { path: echo.path, body: frame(Buffer.from('still')) })).code).toBe(0);
+  });
+
+  test('close lets a call in flight finish, then refuses connections', async () => {
+    let hold: (() => void) | undefined;
+    behave = (m, r) => {
+      hold = () => r(null, m);
+    };
+    const inFlight = raw(port, { path: echo.path, body: frame(Buffer.from('last')) });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closed = transport.close();
+    hold?.();
+    const a = await inFlight;
+    expect(statusOf(a).code).toBe(0);
+    expect(a.body).toEqual(frame(Buffer.from('last')));
+    await closed;
+    await expect(raw(port, { path: echo.path, body: frame(Buffer.from('x')) })).rejects.toThrow();
+  });
+
+  test('listening on a port already taken rejects with the system error', async () => {
+    const other = new GrpcTransport({ maxMessageBytes: MAX, maxConcurrentStreams: 10 });
+    await expect(other.listen('127.0.0.1', port)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await other.close(true);
+  });
+});
