@@ -4,7 +4,7 @@
  * any Node ext_authz server pays before deciding anything.
  *
  *   node dist/bench/noop-authz.js PORT [CAPTURE_FILE]
- *   node dist/bench/noop-authz.js --bouncer-transport PORT
+ *   node dist/bench/noop-authz.js --bouncer-transport PORT [RESPONSE_FILE]
  *
  * With CAPTURE_FILE, the first CheckRequest carrying a cookie is written there as
  * raw protobuf bytes: the "real serialized CheckRequest" the Direct scenario replays.
@@ -12,8 +12,11 @@
  * With --bouncer-transport (S3t), the same no-op is served on bouncer's own
  * transport (src/authz/grpc-transport.ts, health through grpc-js behind it, as
  * in bouncer): S4 against S3t is what bouncer's decision adds on that transport.
+ * With RESPONSE_FILE (S3h) it answers every check with those CheckResponse
+ * bytes (bouncer's answer to S4's request) instead of a bare OK, so Envoy has
+ * the same headers to apply and forward as with bouncer.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { encodeCheckResponse } from '../src/authz/check-response.js';
@@ -55,11 +58,11 @@ async function grpcJs(portArg: string | undefined, capture: string | undefined):
   return () => server.forceShutdown();
 }
 
-async function bouncerTransport(portArg: string | undefined): Promise<() => void> {
+async function bouncerTransport(portArg: string | undefined, responseFile: string | undefined): Promise<() => void> {
   const fallback = new grpc.Server(options);
   new HealthImplementation({ '': 'SERVING', [AUTHZ]: 'SERVING' }).addToServer(fallback);
   const transport = new GrpcTransport({ maxMessageBytes: 1024 * 1024, maxConcurrentStreams: 1000 });
-  const allow = encodeCheckResponse({ status: { code: 0 } });
+  const allow = responseFile === undefined ? encodeCheckResponse({ status: { code: 0 } }) : readFileSync(responseFile);
   transport.addUnary({ path: `/${AUTHZ}/Check`, handle: (_message, reply) => reply(null, allow) });
   transport.setFallbackPort(await bind(fallback, '127.0.0.1:0'));
   process.stdout.write(`listening ${await transport.listen('127.0.0.1', Number(portArg ?? '0'))}\n`);
@@ -70,7 +73,7 @@ async function bouncerTransport(portArg: string | undefined): Promise<() => void
 }
 
 const args = process.argv.slice(2);
-const stop = await (args[0] === '--bouncer-transport' ? bouncerTransport(args[1]) : grpcJs(args[0], args[1]));
+const stop = await (args[0] === '--bouncer-transport' ? bouncerTransport(args[1], args[2]) : grpcJs(args[0], args[1]));
 process.on('SIGTERM', stop);
 // Under --cpu-prof (the bench's profile scenario) the profile is written on exit.
 process.on('SIGINT', () => {

@@ -11,7 +11,7 @@
  *
  * Scenarios (see BENCHMARKS.md): S1 no auth, S2 Envoy-only checks, S3 ext_authz
  * to a no-op grpc-js server, S3t the same no-op on bouncer's own gRPC
- * transport, S4 bouncer warm, S5 bouncer cold (new chain per
+ * transport, S3h that no-op answering with bouncer's response, S4 bouncer warm, S5 bouncer cold (new chain per
  * request, RSA-2048 and P-256; new token per request), Direct (h2load gRPC at
  * bouncer), Chains (in-process chain validations per core), T (the S4 request
  * at 1,000/s with 10 and 100,000 tenants), W (`serve --workers N`).
@@ -141,11 +141,12 @@ async function startBouncer(
   return { ...proc, authzPort, httpPort, startSec: (Date.now() - started) / 1000 };
 }
 
-async function startNoop(capture: string | undefined, nodeArgs: string[] = [], transport: 'grpc-js' | 'bouncer' = 'grpc-js'): Promise<Proc & { authzPort: number }> {
+async function startNoop(capture: string | undefined, nodeArgs: string[] = [], transport: 'grpc-js' | 'bouncer' = 'grpc-js', responseFile?: string): Promise<Proc & { authzPort: number }> {
   const port = await freePort();
   const script = fileURLToPath(new URL('./noop-authz.js', import.meta.url));
-  const args = transport === 'bouncer' ? [script, '--bouncer-transport', String(port)] : [script, String(port), ...(capture === undefined ? [] : [capture])];
-  const proc = startProc(transport === 'bouncer' ? 'noop-authz-bt' : 'noop-authz', process.execPath, [...nodeArgs, ...args]);
+  const args =
+    transport === 'bouncer' ? [script, '--bouncer-transport', String(port), ...(responseFile === undefined ? [] : [responseFile])] : [script, String(port), ...(capture === undefined ? [] : [capture])];
+  const proc = startProc(transport === 'bouncer' ? (responseFile === undefined ? 'noop-authz-bt' : 'noop-authz-bt-headers') : 'noop-authz', process.execPath, [...nodeArgs, ...args]);
   await waitFor('noop-authz to listen', async () => proc.output().includes('listening'));
   return { ...proc, authzPort: port };
 }
@@ -248,11 +249,24 @@ async function main(): Promise<void> {
     const noopT = want('S3t') ? await startNoop(undefined, [], 'bouncer') : undefined;
     const envoy3t = noopT ? await front('ext_authz', noopT.authzPort) : undefined;
     const watched3t = noopT && envoy3t ? [{ name: 'envoy', pid: envoy3t.pid }, { name: 'authz', pid: noopT.pid }] : [];
+    // S3h: that no-op answering every check with bouncer's own answer to S4's
+    // request (the same identity headers for Envoy to apply and forward).
+    let noopH: Awaited<ReturnType<typeof startNoop>> | undefined;
+    if (want('S3h') && envoy3 && bouncer) {
+      // One request through S3 makes the no-op capture the CheckRequest Envoy sends.
+      await h2load({ url: `https://127.0.0.1:${envoy3.port}/`, clients: 1, streams: 1, headers, tls: warmTls, warmupSec: 0, durationSec: 1 });
+      const responseFile = join(work, 'check-response.bin');
+      writeFileSync(responseFile, await checkAllowed(bouncer.authzPort, readFileSync(capture)));
+      noopH = await startNoop(undefined, [], 'bouncer', responseFile);
+    }
+    const envoy3h = noopH ? await front('ext_authz', noopH.authzPort) : undefined;
+    const watched3h = noopH && envoy3h ? [{ name: 'envoy', pid: envoy3h.pid }, { name: 'authz', pid: noopH.pid }] : [];
     if (envoy3 && envoy4) {
       const sides = [
         { label: 'S3', envoy: envoy3, watched: watched3 },
         { label: 'S4', envoy: envoy4, watched: watched4 },
         ...(envoy3t ? [{ label: 'S3t', envoy: envoy3t, watched: watched3t }] : []),
+        ...(envoy3h ? [{ label: 'S3h', envoy: envoy3h, watched: watched3h }] : []),
       ];
       const sets = await takeTurns(sides, RUNS, (x, turn) => closedLoop(`${x.label} (${turn})`, x.envoy, x.watched, warmTls, 1));
       sets.forEach((set, i) => results.closed.push({ ...set, scenario: sides[i]?.label ?? '?' }));
@@ -263,6 +277,10 @@ async function main(): Promise<void> {
       if (!(envoy3 && envoy4)) results.closed.push({ ...(await closedLoop('S3t', envoy3t, watched3t)), scenario: 'S3t' });
       await envoy3t.stop();
       await noopT.stop();
+    }
+    if (envoy3h && noopH) {
+      await envoy3h.stop();
+      await noopH.stop();
     }
     if (noop && envoy3) {
       if (want('S3')) await fixedRates('S3', envoy3, watched3);
@@ -282,7 +300,7 @@ async function main(): Promise<void> {
           headers: { 'content-type': 'application/grpc', te: 'trailers' },
           warmupSec: 0,
         };
-        await assertGrpcAllows(bouncer.authzPort, readFileSync(capture));
+        await checkAllowed(bouncer.authzPort, readFileSync(capture));
         results.closed.push({ ...(await measure('Direct', [{ name: 'authz', pid: bouncer.pid }], () => h2load({ ...o, durationSec: WARMUP }), () => h2load({ ...o, durationSec: SECONDS }))), scenario: 'Direct' });
       }
       results.memory = { bouncerRssBytes: rssBytes(bouncer.pid) };
@@ -468,7 +486,8 @@ function tokensLua(tokensFile: string | undefined, out?: string, token?: string)
 }
 
 /** Sends the captured CheckRequest once over HTTP/2 and checks bouncer answers grpc-status 0 and an OK status. */
-async function assertGrpcAllows(port: number, captured: Buffer): Promise<void> {
+/** Sends the captured CheckRequest to an authz server, checks it is allowed, and returns the CheckResponse bytes. */
+async function checkAllowed(port: number, captured: Buffer): Promise<Buffer> {
   const http2 = await import('node:http2');
   const session = http2.connect(`http://127.0.0.1:${port}`);
   try {
@@ -482,10 +501,11 @@ async function assertGrpcAllows(port: number, captured: Buffer): Promise<void> {
       req.on('error', reject);
       req.end(Buffer.concat([head, captured]));
     });
-    if (String(trailers['grpc-status']) !== '0') throw new Error(`Direct: bouncer answered grpc-status ${String(trailers['grpc-status'])} ${String(trailers['grpc-message'])}`);
+    if (String(trailers['grpc-status']) !== '0') throw new Error(`bouncer answered grpc-status ${String(trailers['grpc-status'])} ${String(trailers['grpc-message'])}`);
     // CheckResponse.status (field 1) with code 0 encodes as an empty or code-0 message; a denial sets code 7.
     const body = Buffer.concat(chunks).subarray(5);
-    if (body.length >= 4 && body[0] === 0x0a && body[2] === 0x08 && body[3] !== 0) throw new Error(`Direct: the captured request is denied (code ${body[3]})`);
+    if (body.length >= 4 && body[0] === 0x0a && body[2] === 0x08 && body[3] !== 0) throw new Error(`the captured request is denied (code ${body[3]})`);
+    return body;
   } finally {
     session.close();
   }

@@ -73,7 +73,8 @@ const TITLES: Record<string, string> = {
   S1: 'S1 Envoy, no auth filter',
   S2: 'S2 Envoy only: mTLS (one CA) + jwt_authn + rbac',
   S3: 'S3 ext_authz → no-op grpc-js (allow all)',
-  S3t: "S3t ext_authz → the same no-op on bouncer's gRPC transport",
+  S3t: "S3t the no-op on bouncer's gRPC transport",
+  S3h: "S3h that no-op + bouncer's response headers",
   S4: 'S4 ext_authz → bouncer, warm',
   S4q: 'S4 with the audit log off (log level warn)',
   Direct: 'Direct: h2load gRPC → bouncer (no Envoy)',
@@ -263,12 +264,13 @@ function renderTargets(r: BenchResults): string[] {
 function chartSvg(r: BenchResults): string {
   const sets = r.closed;
   const w = 900;
-  const h = 400;
   const left = 390;
   const right = 180;
   const top = 60;
   const barH = 30;
   const gap = 18;
+  // Tall enough for every row, the axis and its labels.
+  const h = top + sets.length * (barH + gap) + 40;
   const max = Math.max(...sets.map((s) => rpsOf(s).max), 1);
   const scale = (v: number): number => ((w - left - right) * v) / (max * 1.05);
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -318,9 +320,13 @@ async function renderPng(svg: string, out: string): Promise<void> {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: bin, args: ['--no-sandbox'] });
   try {
-    const page = await browser.newPage({ viewport: { width: 900, height: 400 } });
+    // The SVG's own size, which grows with the number of rows.
+    const size = /width="(\d+)" height="(\d+)"/.exec(svg);
+    const width = Number(size?.[1] ?? 900);
+    const height = Number(size?.[2] ?? 400);
+    const page = await browser.newPage({ viewport: { width, height } });
     await page.setContent(`<html><body style="margin:0">${svg}</body></html>`);
-    await page.screenshot({ path: out, clip: { x: 0, y: 0, width: 900, height: 400 } });
+    await page.screenshot({ path: out, clip: { x: 0, y: 0, width, height } });
   } finally {
     await browser.close();
   }
