@@ -86,7 +86,7 @@ export function toCheckInput(
 // envoy/service/auth/v3/{external_auth,attribute_context}.proto,
 // envoy/config/core/v3/address.proto. Where a field repeats, the last one
 // wins, as with protobufjs; map entries accumulate. Malformed input throws,
-// which grpc-js answers with an error status and Envoy fails closed on.
+// which the Check handler answers with INTERNAL, and Envoy fails closed on.
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;

@@ -76,7 +76,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   // Check itself is served by the transport (grpc-transport.ts explains why).
   const fallback = new grpc.Server({
     'grpc.enable_channelz': 0,
-    'grpc.max_concurrent_streams': 100,
+    'grpc.max_concurrent_streams': 1000,
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   });
   const health = new HealthImplementation({ '': 'SERVING', [AUTHZ_SERVICE]: 'SERVING' });
