@@ -209,6 +209,16 @@ describe('per-tenant mTLS through a real Envoy', () => {
     expect(still.status).toBe(200);
   });
 
+  test("Envoy's gRPC health check of bouncer passes on the ext_authz port", async () => {
+    // grpc.health.v1 is served by grpc-js behind the port's own Check server: this is Envoy's path to it.
+    const passed = await waitFor('a passing health check', async () => {
+      const n = (await stack.envoy.stat('cluster.bouncer_authz.health_check.success')) ?? 0;
+      return n > 0 ? n : undefined;
+    });
+    expect(passed).toBeGreaterThan(0);
+    expect((await stack.envoy.stat('cluster.bouncer_authz.health_check.failure')) ?? 0).toBe(0);
+  });
+
   test('a stopped bouncer makes Envoy fail closed', async () => {
     await stack.bouncer.close(500);
     const r = await stack.request({ servername: 'pay.acme.test', device: 'acme' });
