@@ -187,20 +187,23 @@ export class GrpcTransport {
   }
 
   private serveUnary(method: UnaryMethod, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    // Refusals below keep reading (and dropping) whatever body comes, so the
+    // client is not left blocked on flow control.
     if (headers[':method'] !== 'POST') {
       stream.respond({ [HTTP2_HEADER_STATUS]: 405, allow: 'POST' }, { endStream: true });
+      stream.resume();
       return;
     }
     const contentType = headers['content-type'];
     if (contentType === undefined || !GRPC_CONTENT_TYPE.test(contentType)) {
-      stream.respond({ [HTTP2_HEADER_STATUS]: 415, 'content-type': 'text/plain' }, { waitForTrailers: false });
+      stream.respond({ [HTTP2_HEADER_STATUS]: 415, 'content-type': 'text/plain' });
       stream.end('a gRPC call needs content-type application/grpc\n');
+      stream.resume();
       return;
     }
     const encoding = headers['grpc-encoding'];
     if (encoding !== undefined && encoding !== 'identity') {
       trailersOnly(stream, { code: GrpcStatus.UNIMPLEMENTED, details: `message encoding "${encoding}" is not supported; send messages uncompressed (identity)` });
-      // Keep reading (and dropping) the body so the client is not left blocked on flow control.
       stream.resume();
       return;
     }

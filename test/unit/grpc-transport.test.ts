@@ -182,6 +182,17 @@ describe('GrpcTransport', () => {
     expect(a.body.toString()).toContain('application/grpc');
   });
 
+  test('a refused call with a large body still completes: the body is read and dropped', async () => {
+    // Larger than HTTP/2's initial 64 KiB window: unread, the client would wait forever.
+    const big = Buffer.alloc(300 * 1024, 'x');
+    const json = await raw(port, { path: echo.path, headers: { 'content-type': 'application/json' }, body: big });
+    expect(json.status).toBe(415);
+    const gzip = await raw(port, { path: echo.path, headers: { 'grpc-encoding': 'gzip' }, body: big });
+    expect(statusOf(gzip).code).toBe(12);
+    const oversize = await raw(port, { path: echo.path, body: frame(big) });
+    expect(statusOf(oversize).code).toBe(8);
+  });
+
   test('a method that throws answers INTERNAL with the reason, and the server goes on', async () => {
     behave = () => {
       throw new Error('boom');
