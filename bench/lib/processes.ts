@@ -4,7 +4,6 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 /** Clock ticks per second for /proc/<pid>/stat (USER_HZ; 100 on every Linux we run on). */
 export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -87,18 +86,7 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** An ephemeral loopback port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, freePortRange } from './ports.js';
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -117,23 +105,6 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** The first of `count` consecutive loopback ports that were all free a moment ago. */
-export async function freePortRange(count: number): Promise<number> {
-  const canListen = (port: number): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = await freePort();
-    let ok = base + count - 1 <= 65535;
-    for (let i = 1; i < count && ok; i++) ok = await canListen(base + i);
-    if (ok) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports`);
 }
 
 /** Direct children of `pid` (the workers of `serve --workers`), from /proc. */
