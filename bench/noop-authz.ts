@@ -20,7 +20,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { encodeCheckResponse } from '../src/authz/check-response.js';
-import { GrpcTransport } from '../src/authz/grpc-transport.js';
+import { GrpcTransport, listenWithFallback } from '../src/authz/grpc-transport.js';
 import { loadAuthzPackageDefinition } from '../src/authz/proto.js';
 
 const AUTHZ = 'envoy.service.auth.v3.Authorization';
@@ -64,8 +64,7 @@ async function bouncerTransport(portArg: string | undefined, responseFile: strin
   const transport = new GrpcTransport({ maxMessageBytes: 1024 * 1024, maxConcurrentStreams: 1000 });
   const allow = responseFile === undefined ? encodeCheckResponse({ status: { code: 0 } }) : readFileSync(responseFile);
   transport.addUnary({ path: `/${AUTHZ}/Check`, handle: (_message, reply) => reply(null, allow) });
-  transport.setFallbackPort(await bind(fallback, '127.0.0.1:0'));
-  process.stdout.write(`listening ${await transport.listen('127.0.0.1', Number(portArg ?? '0'))}\n`);
+  process.stdout.write(`listening ${await listenWithFallback(transport, fallback, '127.0.0.1', Number(portArg ?? '0'))}\n`);
   return () => {
     void transport.close(true);
     fallback.forceShutdown();

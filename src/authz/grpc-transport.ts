@@ -15,6 +15,7 @@
  * for an error a single HEADERS frame carrying the status ("trailers-only").
  */
 import http2, { type ClientHttp2Session, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
 
 /** gRPC status codes used here (grpc/doc/statuscodes.md). */
 export const GrpcStatus = {
@@ -86,13 +87,6 @@ function trailersOnly(stream: ServerHttp2Stream, failure: GrpcFailure): void {
 
 function sendOkTrailers(this: ServerHttp2Stream): void {
   this.sendTrailers(OK_TRAILERS);
-}
-
-/** Headers of a relayed request: all of the client's, pseudo-headers included, as grpc-js expects them. */
-function relayHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const key of Object.keys(headers)) out[key] = headers[key];
-  return out;
 }
 
 function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
@@ -274,7 +268,8 @@ export class GrpcTransport {
     if (this.closed) return trailersOnly(stream, { code: GrpcStatus.UNAVAILABLE, details: 'the server is shutting down' });
     let upstream: http2.ClientHttp2Stream;
     try {
-      upstream = this.fallbackSession().request(relayHeaders(headers), { endStream: false });
+      // All of the client's headers, pseudo-headers included, as grpc-js expects them.
+      upstream = this.fallbackSession().request({ ...headers }, { endStream: false });
     } catch (err) {
       trailersOnly(stream, { code: GrpcStatus.UNAVAILABLE, details: `health and reflection are not available: ${err instanceof Error ? err.message : String(err)}` });
       stream.resume();
@@ -306,5 +301,23 @@ export class GrpcTransport {
       if (!upstream.closed && !upstream.destroyed) upstream.close(NGHTTP2_CANCEL);
     });
     stream.pipe(upstream);
+  }
+}
+
+/**
+ * Starts `fallback` (grpc-js, with whatever services it has) on an ephemeral
+ * loopback port for `transport` to relay to, then `transport` on host:port.
+ * Resolves to the transport's bound port; on failure the fallback is stopped.
+ */
+export async function listenWithFallback(transport: GrpcTransport, fallback: grpc.Server, host: string, port: number): Promise<number> {
+  const fallbackPort = await new Promise<number>((resolve, reject) => {
+    fallback.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+  transport.setFallbackPort(fallbackPort);
+  try {
+    return await transport.listen(host, port);
+  } catch (err) {
+    fallback.forceShutdown();
+    throw err;
   }
 }

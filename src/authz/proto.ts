@@ -32,10 +32,11 @@ export function loadAuthzPackageDefinition(): PackageDefinition {
 }
 
 /**
- * The server side of Check reads and writes the wire format directly
- * (check-request.ts, check-response.ts) instead of through protobufjs; the
- * client side (tests, tools) keeps protobufjs, so every test that calls Check
- * also cross-checks the two. Descriptors, used by reflection, are unchanged.
+ * A grpc-js server of Check (the bench's no-op baseline) reads and writes the
+ * wire format with bouncer's own codec (check-request.ts, check-response.ts),
+ * as bouncer's transport does, instead of through protobufjs; the client side
+ * (tests, tools) keeps protobufjs, so every test that calls Check also
+ * cross-checks the two. Descriptors, used by reflection, are unchanged.
  */
 function withCheckCodec(definition: PackageDefinition): PackageDefinition {
   const service = definition[AUTHORIZATION_SERVICE] as ServiceDefinition | undefined;

@@ -14,10 +14,9 @@ import { runSessionGate, type SessionGateDeps } from './session-gate.js';
 import { lookupTenants, type StoreTenants } from './tenant-lookup.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
-import { toCheckInput, type CheckRequestMessage } from './check-request.js';
+import { decodeCheckRequest, toCheckInput, type CheckRequestMessage } from './check-request.js';
 import { encodeCheckResponse, toCheckResponse } from './check-response.js';
-import { decodeCheckRequest } from './check-request.js';
-import { GrpcStatus, GrpcTransport, type UnaryReply } from './grpc-transport.js';
+import { GrpcStatus, GrpcTransport, listenWithFallback, type UnaryReply } from './grpc-transport.js';
 import { loadAuthzPackageDefinition } from './proto.js';
 
 export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
@@ -150,17 +149,8 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
 
   let closing: Promise<void> | undefined;
   return {
-    async listen(host, port) {
-      const fallbackPort = await new Promise<number>((resolve, reject) => {
-        fallback.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
-      });
-      transport.setFallbackPort(fallbackPort);
-      try {
-        return await transport.listen(host, port);
-      } catch (err) {
-        fallback.forceShutdown();
-        throw err;
-      }
+    listen(host, port) {
+      return listenWithFallback(transport, fallback, host, port);
     },
     setServing(serving) {
       const status = serving ? 'SERVING' : 'NOT_SERVING';

@@ -141,8 +141,10 @@ export const RECENT_FIELDS_BUDGET = 32 * 1024 * 1024;
 /**
  * Verifies client chains for a tenant and remembers the outcome per
  * (tenant, SHA-256 of what was presented). Parsing and signature checks run once
- * per distinct chain; a repeat request costs one hash of the raw certificate
- * fields it carries and two map reads. Build a new
+ * per distinct chain; a repeat request from a recent device costs a short
+ * fingerprint of its raw certificate fields, an exact comparison and two map
+ * reads, and one from a device seen longer ago a hash of those fields instead
+ * of the comparison. Build a new
  * verifier when tenants' trust changes (config reload) so no stale result survives.
  */
 export function createCertVerifier(options: CertVerifierOptions): CertVerifier {

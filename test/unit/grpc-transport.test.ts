@@ -1,7 +1,7 @@
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { GrpcTransport, encodeGrpcMessage, unframe, type UnaryMethod, type UnaryReply } from '../../src/authz/grpc-transport.js';
+import { GrpcTransport, encodeGrpcMessage, listenWithFallback, unframe, type UnaryMethod, type UnaryReply } from '../../src/authz/grpc-transport.js';
 
 // ext_authz's Check is served straight on node:http2 (grpc-transport.ts) and
 // every other path is relayed to grpc-js. These tests hold the transport to
@@ -94,13 +94,9 @@ describe('GrpcTransport', () => {
     fallback = new grpc.Server();
     health = new HealthImplementation({ '': 'SERVING' });
     health.addToServer(fallback);
-    const fallbackPort = await new Promise<number>((resolve, reject) =>
-      fallback.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
     transport = new GrpcTransport({ maxMessageBytes: MAX, maxConcurrentStreams: 100 });
     transport.addUnary(echo);
-    transport.setFallbackPort(fallbackPort);
-    port = await transport.listen('127.0.0.1', 0);
+    port = await listenWithFallback(transport, fallback, '127.0.0.1', 0);
   });
 
   afterEach(async () => {
