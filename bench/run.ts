@@ -111,7 +111,7 @@ async function measure(label: string, watched: Watched[], warm: () => Promise<Lo
     const otherCores = Math.max(0, (machineCpuSeconds() - machineBefore - oursSec) / r.seconds);
     if (otherCores > 0.25) log(`${label}: warning: other processes used ${otherCores.toFixed(2)} cores during this run; its figures are not clean`);
     set.runs.push({ ...r, cpuUsPerReq, otherCores });
-    log(`${label} run ${i + 1}/${runs}: ${r.rps.toFixed(0)} req/s, ${r.bad} non-2xx, cpu µs/req ${JSON.stringify(Object.fromEntries(Object.entries(cpuUsPerReq).map(([k, v]) => [k, Math.round(v)])))}${r.p99 !== undefined ? `, p50 ${r.p50?.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms` : ''}`);
+    log(`${label} run ${i + 1}/${runs}: ${r.rps.toFixed(0)} req/s, ${r.bad} non-2xx, cpu µs/req ${JSON.stringify(Object.fromEntries(Object.entries(cpuUsPerReq).map(([k, v]) => [k, Math.round(v)])))}${r.p99 !== undefined ? `, p50 ${r.p50?.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms` : ''}${r.bunched !== undefined ? `, ${(100 * r.bunched).toFixed(0)}% bunched` : ''}`);
     if (r.bad > r.ok * 0.01) throw new Error(`${label}: ${r.bad} of ${r.ok + r.bad} requests were not 2xx`);
   }
   return set;
@@ -275,6 +275,8 @@ async function main(): Promise<void> {
     else if (envoy4) results.closed.push({ ...(await closedLoop('S4', envoy4, watched4)), scenario: 'S4' });
     if (envoy3t && noopT) {
       if (!(envoy3 && envoy4)) results.closed.push({ ...(await closedLoop('S3t', envoy3t, watched3t)), scenario: 'S3t' });
+      // The latency floor of an ext_authz server on Node's HTTP/2: no decision at all.
+      await fixedRates('S3t', envoy3t, watched3t);
       await envoy3t.stop();
       await noopT.stop();
     }

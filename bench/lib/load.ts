@@ -44,6 +44,12 @@ export interface LoadResult {
   /** Latency percentiles in ms, when the tool logged every request. */
   p50?: number;
   p99?: number;
+  /**
+   * At a fixed rate, the share of requests started less than a quarter of the
+   * mean interval after the one before: 0 for evenly spaced arrivals, near 1
+   * when they come in bursts (the load generator fell behind and caught up).
+   */
+  bunched?: number;
 }
 
 export interface H2loadOptions {
@@ -56,7 +62,14 @@ export interface H2loadOptions {
   headers?: Record<string, string>;
   /** POST body file (gRPC: a length-prefixed message). */
   dataFile?: string;
-  /** Fixed total request rate (split over the clients); closed loop when absent. */
+  /**
+   * Fixed total request rate, split over the clients; closed loop when absent.
+   * The clients start one after another, spread over one client's interval, so
+   * that their timers interleave and requests arrive evenly spaced; started
+   * together, every client's timer fires at once and the requests come in
+   * bursts of `clients`. h2load then runs `rate × durationSec` requests (its
+   * staggered start excludes -D).
+   */
   rate?: number;
   tls?: TlsClient;
   /** Per-request log for percentiles. */
@@ -65,10 +78,11 @@ export interface H2loadOptions {
 
 /** Runs h2load once and parses its summary (and, with `logFile`, latency percentiles). */
 export async function h2load(o: H2loadOptions): Promise<LoadResult> {
-  const args = ['-t', '1', '-c', String(o.clients), '-m', String(o.streams), '-D', String(o.durationSec), '--warm-up-time', String(o.warmupSec)];
+  const args = ['-t', '1', '-c', String(o.clients), '-m', String(o.streams)];
+  if (o.rate === undefined) args.push('-D', String(o.durationSec), '--warm-up-time', String(o.warmupSec));
+  else args.push(...staggeredRateArgs(o.rate, o.clients, o.durationSec));
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}: ${v}`);
   if (o.dataFile) args.push('-d', o.dataFile);
-  if (o.rate !== undefined) args.push(`--rps=${Math.max(1, Math.round(o.rate / o.clients))}`);
   if (o.logFile) {
     rmSync(o.logFile, { force: true });
     args.push('--log-file', o.logFile);
@@ -83,20 +97,49 @@ export async function h2load(o: H2loadOptions): Promise<LoadResult> {
   const ok = Number(codes[1]);
   const bad = Number(codes[2]) + Number(codes[3]) + Number(codes[4]) + Number(reqs[5]) + Number(reqs[6]);
   const result: LoadResult = { ok, bad, seconds, rps: ok / seconds };
-  if (o.logFile) Object.assign(result, percentilesFromLog(o.logFile));
+  if (o.logFile) Object.assign(result, percentilesFromLog(o.logFile, o.rate));
   return result;
 }
 
-/** p50/p99 (ms) from h2load's --log-file: start µs, status, duration µs per line. */
-function percentilesFromLog(file: string): { p50: number; p99: number } {
+/**
+ * h2load arguments for `rate` requests/s over `clients` connections, the
+ * connections started evenly over one client's interval (`clients / rate`
+ * seconds). h2load takes that spacing in whole milliseconds only, so above
+ * 1,000 requests/s a few connections start in the same millisecond.
+ * Exported for tests.
+ */
+export function staggeredRateArgs(rate: number, clients: number, durationSec: number): string[] {
+  const perClient = Math.max(1, Math.round(rate / clients));
+  const clientIntervalMs = 1000 / perClient;
+  const periodMs = Math.max(1, Math.floor(clientIntervalMs / clients));
+  // Connections started per period, so that all of them start within one client interval.
+  const every = Math.max(1, Math.ceil((clients * periodMs) / clientIntervalMs));
+  const total = Math.max(clients, Math.round(perClient * clients * durationSec));
+  return ['-n', String(total), '-r', String(every), `--rate-period=${periodMs}ms`, `--rps=${perClient}`];
+}
+
+/** p50/p99 (ms), and how bunched the arrivals were, from h2load's --log-file: start µs, status, duration µs per line. */
+function percentilesFromLog(file: string, rate: number | undefined): { p50: number; p99: number; bunched?: number } {
   const lat: number[] = [];
+  const starts: number[] = [];
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const cols = line.split('\t');
-    if (cols.length >= 3) lat.push(Number(cols[2]) / 1000);
+    if (cols.length >= 3) {
+      starts.push(Number(cols[0]));
+      lat.push(Number(cols[2]) / 1000);
+    }
   }
   lat.sort((a, b) => a - b);
   const at = (q: number): number => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] ?? NaN;
-  return { p50: at(0.5), p99: at(0.99) };
+  const out: { p50: number; p99: number; bunched?: number } = { p50: at(0.5), p99: at(0.99) };
+  if (rate !== undefined && starts.length > 1) {
+    starts.sort((a, b) => a - b);
+    const close = 1e6 / rate / 4;
+    let n = 0;
+    for (let i = 1; i < starts.length; i++) if ((starts[i] as number) - (starts[i - 1] as number) < close) n++;
+    out.bunched = n / (starts.length - 1);
+  }
+  return out;
 }
 
 export interface WrkOptions {

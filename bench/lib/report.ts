@@ -104,15 +104,18 @@ export function renderTables(r: BenchResults): string {
   }
   if (r.rated.length > 0) {
     out.push('');
-    out.push('### Fixed rate: latency (h2load --rps, 10 connections; p50/p99 over every request of a run)');
+    out.push('### Fixed rate: latency (h2load --rps, 10 connections started in turn so that requests arrive evenly spaced; p50/p99 over every request of a run)');
     out.push('');
-    out.push('| scenario | rate/s | p50 ms | p99 ms | p99 over S1 ms | authz CPU µs/req | other load, cores |');
-    out.push('|---|---|---|---|---|---|---|');
+    out.push('"bunched" is the share of requests that started less than a quarter of the mean interval after the one before: near 0 when arrivals were evenly spaced, higher when the load generator, sharing the cores, fell behind and caught up in bursts.');
+    out.push('');
+    out.push('| scenario | rate/s | p50 ms | p99 ms | p99 over S1 ms | bunched | authz CPU µs/req | other load, cores |');
+    out.push('|---|---|---|---|---|---|---|---|');
     for (const x of r.rated) {
       const base = r.rated.find((b) => b.scenario === 'S1' && b.rate === x.rate);
       const p99 = stat(x.runs.map((q) => q.p99 ?? NaN));
       const added = base ? p99.median - stat(base.runs.map((q) => q.p99 ?? NaN)).median : NaN;
-      out.push(`| ${x.scenario} | ${fmt(x.rate)} | ${cell(stat(x.runs.map((q) => q.p50 ?? NaN)), 2)} | ${cell(p99, 2)} | ${x.scenario === 'S1' ? '–' : fmt(added, 2)} | ${x.runs[0]?.cpuUsPerReq.authz !== undefined ? cell(cpuOf(x, 'authz')) : 'n/a'} | ${other(x)} |`);
+      const bunched = stat(x.runs.map((q) => q.bunched ?? NaN));
+      out.push(`| ${x.scenario} | ${fmt(x.rate)} | ${cell(stat(x.runs.map((q) => q.p50 ?? NaN)), 2)} | ${cell(p99, 2)} | ${x.scenario === 'S1' ? '–' : fmt(added, 2)} | ${Number.isFinite(bunched.median) ? `${fmt(100 * bunched.median)}%` : '–'} | ${x.runs[0]?.cpuUsPerReq.authz !== undefined ? cell(cpuOf(x, 'authz')) : 'n/a'} | ${other(x)} |`);
     }
   }
   if (r.cold.length > 0) {
@@ -231,6 +234,12 @@ function renderTargets(r: BenchResults): string[] {
   const p99 = (x: RunSet | undefined): number => stat(x?.runs.map((q) => q.p99 ?? NaN) ?? []).median;
   const added = p99(at('S4')) - p99(at('S1'));
   rows.push(`| p99 added over S1 < 2 ms at 1,000/s | ${fmt(added, 2)} ms (${fmt(p99(at('S4')), 2)} vs ${fmt(p99(at('S1')), 2)}) | ${verdict(Number.isFinite(added) ? added < 2 : undefined)} |`);
+  for (const [id, what] of [
+    ['S3', 'the grpc-js no-op'],
+    ['S3t', "the no-op on bouncer's transport"],
+  ] as const) {
+    if (at(id) && at('S1')) rows.push(`| (for reference) p99 that ${what} adds over S1 at 1,000/s | ${fmt(p99(at(id)) - p99(at('S1')), 2)} ms (${fmt(p99(at(id)), 2)} vs ${fmt(p99(at('S1')), 2)}) | – |`);
+  }
   const rsa = r.chains.rsa2048;
   rows.push(`| ≥ 3,000 RSA-2048 chain validations/s per core | ${rsa ? `${fmt(rsa.missPerSec)}/s (full miss path), ${fmt(rsa.verifyPerSec)}/s (verifyClientChain alone)` : '–'} | ${verdict(rsa ? rsa.missPerSec >= 3000 : undefined)} |`);
   const ts = r.tenantScale ?? [];

@@ -47,10 +47,11 @@ function isReady(m: unknown): m is ReadyMessage {
 /**
  * Refuses configurations a multi-process bouncer would get wrong. Session
  * revocations, single-use login handoffs and login transactions are kept in
- * each process's memory (the single-replica default), so N workers would not
- * see each other's sign-outs or used handoffs. Until that state is shared, only
- * configurations without an `auth` section (client certificates and tenants
- * only) may run more than one worker.
+ * each process's memory by default, and signing keys are generated per
+ * process unless kept on disk, so N workers would not see each other's
+ * sign-outs or used handoffs, or accept each other's sessions. With an `auth`
+ * section, more than one worker therefore needs `store.redis` (shared state)
+ * and `auth.session.keys_dir` (shared keys).
  */
 export function checkWorkersAllowed(config: BouncerConfig, count: number): void {
   if (!Number.isInteger(count) || count < 1 || count > 256) {
