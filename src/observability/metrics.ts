@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BUILD_INFO } from '../version.js';
+import { CheckTally, TalliedHistogram } from './check-tally.js';
 
 /**
  * bouncer's Prometheus metrics, on a registry of its own (never prom-client's
@@ -11,6 +12,8 @@ export interface Metrics {
   readonly checks: Counter<'outcome' | 'reason'>;
   readonly checkDuration: Histogram<'outcome'>;
   readonly certCache: Counter<'result'>;
+  /** Where checks are counted on the request path; the three metrics above read it when scraped. */
+  readonly checkTally: CheckTally;
   readonly configReloads: Counter<'result'>;
   readonly configLastReloadSuccess: Gauge;
   readonly configLastReloadTimestamp: Gauge;
@@ -18,6 +21,9 @@ export interface Metrics {
   /** 1 while a configured store (postgres, redis) is reachable and in sync, else 0. */
   readonly storeUp: Gauge<'store'>;
 }
+
+/** Upper bounds of bouncer_check_duration_seconds, in seconds. */
+const CHECK_DURATION_BUCKETS: readonly number[] = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
@@ -29,27 +35,35 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
   buildInfo.set({ version: BUILD_INFO.version, node_version: process.versions.node }, 1);
+  const tally = new CheckTally(CHECK_DURATION_BUCKETS);
+  // Each counter takes what the tally counted since the last scrape, whichever is read first.
+  const flush = (): void => tally.flushCounters(checks, certCache);
+  const checks = new Counter({
+    name: 'bouncer_checks_total',
+    help: 'ext_authz checks by outcome (allow, deny, error) and reason code.',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [registry],
+    collect: flush,
+  });
+  const certCache = new Counter({
+    name: 'bouncer_cert_cache_total',
+    help: 'Client certificate verification cache lookups by result (hit, miss).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect: flush,
+  });
   return {
     registry,
-    checks: new Counter({
-      name: 'bouncer_checks_total',
-      help: 'ext_authz checks by outcome (allow, deny, error) and reason code.',
-      labelNames: ['outcome', 'reason'] as const,
-      registers: [registry],
-    }),
-    checkDuration: new Histogram({
+    checks,
+    checkTally: tally,
+    checkDuration: new TalliedHistogram(tally, {
       name: 'bouncer_check_duration_seconds',
       help: 'Time bouncer spent deciding one ext_authz check.',
       labelNames: ['outcome'] as const,
-      buckets: [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      buckets: CHECK_DURATION_BUCKETS,
       registers: [registry],
     }),
-    certCache: new Counter({
-      name: 'bouncer_cert_cache_total',
-      help: 'Client certificate verification cache lookups by result (hit, miss).',
-      labelNames: ['result'] as const,
-      registers: [registry],
-    }),
+    certCache,
     configReloads: new Counter({
       name: 'bouncer_config_reloads_total',
       help: 'Config reload attempts by result (success, failure).',
@@ -89,36 +103,12 @@ export interface CheckRecorder {
   record(outcome: 'allow' | 'deny' | 'error', reason: string, seconds: number | undefined, certCache?: 'hit' | 'miss'): void;
 }
 
-/**
- * Records checks through labelled children fetched once per label set:
- * prom-client otherwise sorts and joins the label values into a key on every
- * call, which showed up on the per-request profile. Label sets are bounded
- * (outcomes × reason codes), so the map stays small. The children stay attached
- * as long as nobody calls `reset()` on these metrics, which bouncer never does.
- */
+/** Counts checks in the metrics' tally (see check-tally.ts for why not through prom-client directly). */
 export function createCheckRecorder(metrics: Metrics): CheckRecorder {
-  const counters = new Map<string, { inc(): void }>();
-  const durations = new Map<string, { observe(v: number): void }>();
-  const cacheHit = metrics.certCache.labels('hit');
-  const cacheMiss = metrics.certCache.labels('miss');
+  const tally = metrics.checkTally;
   return {
     record(outcome, reason, seconds, certCache) {
-      const key = `${outcome} ${reason}`;
-      let counter = counters.get(key);
-      if (!counter) {
-        counter = metrics.checks.labels(outcome, reason);
-        counters.set(key, counter);
-      }
-      counter.inc();
-      if (seconds === undefined) return;
-      let duration = durations.get(outcome);
-      if (!duration) {
-        duration = metrics.checkDuration.labels(outcome);
-        durations.set(outcome, duration);
-      }
-      duration.observe(seconds);
-      if (certCache === 'hit') cacheHit.inc();
-      else if (certCache === 'miss') cacheMiss.inc();
+      tally.count(outcome, reason, seconds, certCache);
     },
   };
 }
