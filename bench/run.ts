@@ -204,14 +204,22 @@ async function main(): Promise<void> {
     }
     return sets;
   };
+  const ratedRuns = (label: string, envoy: RunningEnvoy, watched: Watched[], rate: number, runs: number): Promise<RunSet> => {
+    const o = { url: `https://127.0.0.1:${envoy.port}/`, clients: 10, streams: 16, headers, tls: warmTls, warmupSec: 0, rate };
+    return measure(`${label} @${rate}/s`, watched, () => h2load({ ...o, durationSec: 1 }), () => h2load({ ...o, durationSec: Math.max(3, SECONDS - 1), logFile: join(work, 'h2load.log') }), runs);
+  };
   const fixedRates = async (label: string, envoy: RunningEnvoy, watched: Watched[]): Promise<void> => {
+    for (const rate of RATES) results.rated.push({ ...(await ratedRuns(label, envoy, watched, rate, RATE_RUNS)), scenario: label, rate });
+  };
+  /**
+   * Fixed-rate runs of several servers taking turns run by run, as the closed
+   * loop does: a p99 is at the mercy of whatever else the host does in those
+   * seconds, and neighbouring runs share it.
+   */
+  const fixedRatesInTurns = async (sides: ReadonlyArray<{ label: string; envoy: RunningEnvoy; watched: Watched[] }>): Promise<void> => {
     for (const rate of RATES) {
-      const o = { url: `https://127.0.0.1:${envoy.port}/`, clients: 10, streams: 16, headers, tls: warmTls, warmupSec: 0, rate };
-      results.rated.push({
-        ...(await measure(`${label} @${rate}/s`, watched, () => h2load({ ...o, durationSec: 1 }), () => h2load({ ...o, durationSec: Math.max(3, SECONDS - 1), logFile: join(work, 'h2load.log') }), RATE_RUNS)),
-        scenario: label,
-        rate,
-      });
+      const sets = await takeTurns(sides, RATE_RUNS, (x, turn) => ratedRuns(`${x.label} (${turn})`, x.envoy, x.watched, rate, 1));
+      sets.forEach((set, i) => results.rated.push({ ...set, scenario: sides[i]?.label ?? '?', rate }));
     }
   };
   /** New TLS connection (and so a new certificate from the pool) for every request. */
@@ -261,6 +269,7 @@ async function main(): Promise<void> {
     }
     const envoy3h = noopH ? await front('ext_authz', noopH.authzPort) : undefined;
     const watched3h = noopH && envoy3h ? [{ name: 'envoy', pid: envoy3h.pid }, { name: 'authz', pid: noopH.pid }] : [];
+    let pairedRates = false;
     if (envoy3 && envoy4) {
       const sides = [
         { label: 'S3', envoy: envoy3, watched: watched3 },
@@ -271,12 +280,15 @@ async function main(): Promise<void> {
       const sets = await takeTurns(sides, RUNS, (x, turn) => closedLoop(`${x.label} (${turn})`, x.envoy, x.watched, warmTls, 1));
       sets.forEach((set, i) => results.closed.push({ ...set, scenario: sides[i]?.label ?? '?' }));
       results.pairedS3S4 = true;
+      // S3h answers like bouncer but is no latency baseline of its own: the rest take turns at fixed rates too.
+      await fixedRatesInTurns(sides.filter((x) => x.label !== 'S3h'));
+      pairedRates = true;
     } else if (envoy3) results.closed.push({ ...(await closedLoop('S3', envoy3, watched3)), scenario: 'S3' });
     else if (envoy4) results.closed.push({ ...(await closedLoop('S4', envoy4, watched4)), scenario: 'S4' });
     if (envoy3t && noopT) {
       if (!(envoy3 && envoy4)) results.closed.push({ ...(await closedLoop('S3t', envoy3t, watched3t)), scenario: 'S3t' });
       // The latency floor of an ext_authz server on Node's HTTP/2: no decision at all.
-      await fixedRates('S3t', envoy3t, watched3t);
+      if (!pairedRates) await fixedRates('S3t', envoy3t, watched3t);
       await envoy3t.stop();
       await noopT.stop();
     }
@@ -285,13 +297,13 @@ async function main(): Promise<void> {
       await noopH.stop();
     }
     if (noop && envoy3) {
-      if (want('S3')) await fixedRates('S3', envoy3, watched3);
+      if (want('S3') && !pairedRates) await fixedRates('S3', envoy3, watched3);
       await envoy3.stop();
       await noop.stop();
     }
     if (bouncer && envoy4) {
       const envoy = envoy4;
-      if (want('S4')) await fixedRates('S4', envoy, watched4);
+      if (want('S4') && !pairedRates) await fixedRates('S4', envoy, watched4);
       if (want('Direct')) {
         const body = grpcBody(readFileSync(capture), join(work, 'check-request.grpc'));
         const o = {
