@@ -175,14 +175,26 @@ type Attributes = NonNullable<CheckRequestMessage['attributes']>;
 type Source = NonNullable<Attributes['source']>;
 type Http = NonNullable<NonNullable<Attributes['request']>['http']>;
 
+/**
+ * One `map<string, string>` entry. Written out rather than through
+ * {@link WireReader.message}: a request carries dozens of headers, and a
+ * closure per entry was a measurable share of what a check allocates.
+ */
 function readMapEntry(r: WireReader, into: Record<string, string>): void {
+  const end = r.lengthEnd();
+  const parentEnd = r.end;
+  r.end = end;
   let key = '';
   let value = '';
-  r.message((num, wt) => {
+  while (r.pos < end) {
+    const tag = r.varint();
+    const num = tag >>> 3;
+    const wt = tag & 7;
     if (num === 1 && wt === WIRE_LEN) key = r.string();
     else if (num === 2 && wt === WIRE_LEN) value = r.string();
     else r.skip(wt);
-  });
+  }
+  r.end = parentEnd;
   into[key] = value;
 }
 

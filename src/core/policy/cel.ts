@@ -109,37 +109,30 @@ export function runCel(program: CelProgram, bindings: CelBindings): CelOutcome {
  * ints in seconds, like JWT claims.
  */
 export function buildCelBindings(identity: Identity | undefined, ctx: RequestContext): CelBindings {
-  const request = new Map<string, CelInput>([
-    ['host', ctx.host],
-    ['path', ctx.path],
-    ['method', ctx.method],
-    ['time', BigInt(Math.floor(ctx.nowMs / 1000))],
-  ]);
+  // Built with set() rather than from entry arrays, and lists passed as they
+  // are (CEL never writes to its inputs): this runs on every check with a CEL
+  // rule, and each entry array or copy was one more allocation.
+  const request = new Map<string, CelInput>();
+  request.set('host', ctx.host).set('path', ctx.path).set('method', ctx.method).set('time', BigInt(Math.floor(ctx.nowMs / 1000)));
   if (ctx.sourceIp !== undefined) request.set('ip', ctx.sourceIp);
   if (ctx.country !== undefined) request.set('country', ctx.country.toUpperCase());
   if (ctx.serviceToken !== undefined) request.set('service_token', ctx.serviceToken.id);
   if (ctx.certificate !== undefined) {
     const c = ctx.certificate;
-    const cert = new Map<string, CelInput>([
-      ['fingerprint256', c.fingerprint256.toLowerCase()],
-      ['subject', c.subject],
-      ['dns', [...c.dns]],
-      ['uri', [...c.uri]],
-      ['email', [...c.email]],
-    ]);
+    const cert = new Map<string, CelInput>();
+    cert.set('fingerprint256', c.fingerprint256.toLowerCase()).set('subject', c.subject).set('dns', c.dns).set('uri', c.uri).set('email', c.email);
     if (c.commonName !== undefined) cert.set('common_name', c.commonName);
     request.set('certificate', cert);
   }
   if (identity === undefined) return { identity: undefined, request };
-  const id = new Map<string, CelInput>([
-    ['sub', identity.sub],
-    ['email_verified', identity.emailVerified],
-    ['groups', [...identity.groups]],
-    ['idp', identity.idp.id],
-    ['idp_type', identity.idp.type],
-    ['amr', [...identity.amr]],
-    ['auth_time', BigInt(Math.floor(identity.authTime / 1000))],
-  ]);
+  const id = new Map<string, CelInput>();
+  id.set('sub', identity.sub)
+    .set('email_verified', identity.emailVerified)
+    .set('groups', identity.groups)
+    .set('idp', identity.idp.id)
+    .set('idp_type', identity.idp.type)
+    .set('amr', identity.amr)
+    .set('auth_time', BigInt(Math.floor(identity.authTime / 1000)));
   if (identity.email !== undefined) id.set('email', identity.email);
   if (identity.name !== undefined) id.set('name', identity.name);
   return { identity: id, request };

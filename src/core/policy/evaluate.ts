@@ -112,10 +112,12 @@ function evaluatePolicy(p: CompiledPolicy, facts: EvalFacts): PolicyResult {
   };
   const label = (rk: string, i: number, sel: Selector, err?: string): string => `${rk}[${i}] (${sel.kind})${err !== undefined ? ` failed to evaluate (${err})` : ''}`;
 
+  // Indexed loops: `entries()` allocated an iterator and a pair per selector on every check.
   // include: any
   let include: Tri = false;
   let includeWhy = 'no include rule matched';
-  for (const [i, sel] of p.include.entries()) {
+  for (let i = 0; i < p.include.length; i++) {
+    const sel = p.include[i] as Selector;
     const { v, err } = value(sel, false);
     if (v === true) {
       include = true;
@@ -133,7 +135,8 @@ function evaluatePolicy(p: CompiledPolicy, facts: EvalFacts): PolicyResult {
   // require: all
   let require: Tri = true;
   let requireWhy = '';
-  for (const [i, sel] of p.require.entries()) {
+  for (let i = 0; i < p.require.length; i++) {
+    const sel = p.require[i] as Selector;
     const { v, err } = value(sel, false);
     if (v === false) {
       return { value: false, why: err !== undefined ? label('require', i, sel, err) : `${label('require', i, sel)} not satisfied` };
@@ -147,7 +150,8 @@ function evaluatePolicy(p: CompiledPolicy, facts: EvalFacts): PolicyResult {
   // exclude: none
   let excluded: Tri = false;
   let excludeWhy = '';
-  for (const [i, sel] of p.exclude.entries()) {
+  for (let i = 0; i < p.exclude.length; i++) {
+    const sel = p.exclude[i] as Selector;
     const { v, err } = value(sel, true);
     if (v === true) {
       return { value: false, why: err !== undefined ? label('exclude', i, sel, err) : `${label('exclude', i, sel)} matched (excluded)` };
