@@ -1,5 +1,14 @@
 import { Histogram, type Counter, type HistogramConfiguration, type MetricObjectWithValues, type MetricType, type MetricValueWithName } from 'prom-client';
 
+/** What one finished check adds to the metrics. */
+export interface CheckRecorder {
+  /**
+   * `seconds` is how long deciding took (not observed for errors);
+   * `certCache` the certificate cache result when the decision looked one up.
+   */
+  record(outcome: 'allow' | 'deny' | 'error', reason: string, seconds: number | undefined, certCache?: 'hit' | 'miss'): void;
+}
+
 /**
  * The per-check metrics, counted in plain numbers on the request path and
  * handed to prom-client only when /metrics is scraped. prom-client's `inc` and
@@ -7,7 +16,7 @@ import { Histogram, type Counter, type HistogramConfiguration, type MetricObject
  * per check in a loop, several under load, where every check pays it); here a
  * check costs two map reads and a few additions.
  */
-export class CheckTally {
+export class CheckTally implements CheckRecorder {
   /** outcome → reason → checks counted and not yet handed to the counter. */
   private readonly pendingChecks = new Map<string, Map<string, number>>();
   private pendingHits = 0;
@@ -16,7 +25,7 @@ export class CheckTally {
 
   constructor(private readonly bounds: readonly number[]) {}
 
-  count(outcome: string, reason: string, seconds: number | undefined, certCache: 'hit' | 'miss' | undefined): void {
+  record(outcome: string, reason: string, seconds: number | undefined, certCache?: 'hit' | 'miss'): void {
     let byReason = this.pendingChecks.get(outcome);
     if (byReason === undefined) {
       byReason = new Map();

@@ -1,6 +1,8 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BUILD_INFO } from '../version.js';
-import { CheckTally, TalliedHistogram } from './check-tally.js';
+import { CheckTally, TalliedHistogram, type CheckRecorder } from './check-tally.js';
+
+export type { CheckRecorder } from './check-tally.js';
 
 /**
  * bouncer's Prometheus metrics, on a registry of its own (never prom-client's
@@ -10,9 +12,12 @@ import { CheckTally, TalliedHistogram } from './check-tally.js';
 export interface Metrics {
   readonly registry: Registry;
   readonly checks: Counter<'outcome' | 'reason'>;
-  readonly checkDuration: Histogram<'outcome'>;
   readonly certCache: Counter<'result'>;
-  /** Where checks are counted on the request path; the three metrics above read it when scraped. */
+  /**
+   * Where checks are counted on the request path. `checks`, `certCache` and
+   * the bouncer_check_duration_seconds histogram (registered, not exposed
+   * here: it shows only what the tally counted) read it when scraped.
+   */
   readonly checkTally: CheckTally;
   readonly configReloads: Counter<'result'>;
   readonly configLastReloadSuccess: Gauge;
@@ -52,17 +57,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
     collect: flush,
   });
+  // Registered for its scrapes only: the tally is where checks are observed.
+  new TalliedHistogram(tally, {
+    name: 'bouncer_check_duration_seconds',
+    help: 'Time bouncer spent deciding one ext_authz check.',
+    labelNames: ['outcome'] as const,
+    buckets: CHECK_DURATION_BUCKETS,
+    registers: [registry],
+  });
   return {
     registry,
     checks,
     checkTally: tally,
-    checkDuration: new TalliedHistogram(tally, {
-      name: 'bouncer_check_duration_seconds',
-      help: 'Time bouncer spent deciding one ext_authz check.',
-      labelNames: ['outcome'] as const,
-      buckets: CHECK_DURATION_BUCKETS,
-      registers: [registry],
-    }),
     certCache,
     configReloads: new Counter({
       name: 'bouncer_config_reloads_total',
@@ -94,21 +100,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   };
 }
 
-/** What one finished check adds to the metrics. */
-export interface CheckRecorder {
-  /**
-   * `seconds` is how long deciding took (not observed for errors, as before);
-   * `certCache` the certificate cache result when the decision looked one up.
-   */
-  record(outcome: 'allow' | 'deny' | 'error', reason: string, seconds: number | undefined, certCache?: 'hit' | 'miss'): void;
-}
-
-/** Counts checks in the metrics' tally (see check-tally.ts for why not through prom-client directly). */
+/** Where a check server records each check: the metrics' tally (check-tally.ts says why not prom-client directly). */
 export function createCheckRecorder(metrics: Metrics): CheckRecorder {
-  const tally = metrics.checkTally;
-  return {
-    record(outcome, reason, seconds, certCache) {
-      tally.count(outcome, reason, seconds, certCache);
-    },
-  };
+  return metrics.checkTally;
 }
