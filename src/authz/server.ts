@@ -12,6 +12,7 @@ import type { ServiceTokenEntry } from '../core/service-token.js';
 import type { HostIndex, TenantIndex } from '../core/tenant-index.js';
 import { runSessionGate, type SessionGateDeps } from './session-gate.js';
 import { lookupTenants, type StoreTenants } from './tenant-lookup.js';
+import { andThen, type SyncOrAsync } from './sync-or-async.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
 import { decodeCheckRequest, toCheckInput, type CheckRequestMessage } from './check-request.js';
@@ -83,53 +84,62 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   // Reflection lists every service we serve, so grpcurl and friends can discover health too.
   new ReflectionService({ ...definition, ...loadSync(healthProtoPath, { keepCase: true }) }).addToServer(fallback);
 
-  const decide = async (request: CheckRequestMessage): Promise<{ decision: Decision; input: CheckInput; headers: Readonly<Record<string, string>> }> => {
+  type Outcome = { readonly decision: Decision; readonly input: CheckInput; readonly headers: Readonly<Record<string, string>> };
+
+  /** Synchronous unless a tenant or a session token has to be looked up or verified first. */
+  const decide = (request: CheckRequestMessage): SyncOrAsync<Outcome> => {
     const state = deps.getState();
     const identity = state.identity;
     const { input: raw, headers, cookie } = toCheckInput(request, { countryHeader: identity?.countryHeader });
     const nowMs = now();
-    let input: CheckInput = raw;
-    let tenants = state.tenants;
-    if (state.tenantStore) {
-      const looked = await lookupTenants(raw, state.tenantStore);
-      if (looked.kind === 'deny') return { decision: looked.decision, input: raw, headers };
-      tenants = looked.tenants;
-    }
-    if (identity) {
-      const gate = await runSessionGate(raw, cookie, identity.gate, nowMs);
-      if (gate.kind === 'answer') return { decision: gate.decision, input: raw, headers };
-      input = { ...raw, session: gate.session };
-    }
-    const decision = evaluate(input, {
-      tenants,
-      verifier: state.verifier,
-      xfcc: state.xfcc,
-      nowMs,
-      ...(identity ? { apps: identity.apps, auth: identity.auth, serviceTokens: identity.serviceTokens } : {}),
+    const judge = (input: CheckInput, tenants: TenantIndex): Outcome => ({
+      decision: evaluate(input, {
+        tenants,
+        verifier: state.verifier,
+        xfcc: state.xfcc,
+        nowMs,
+        apps: identity?.apps,
+        auth: identity?.auth,
+        serviceTokens: identity?.serviceTokens,
+      }),
+      input,
+      headers,
     });
-    return { decision, input, headers };
+    const withSession = (tenants: TenantIndex): SyncOrAsync<Outcome> => {
+      if (!identity) return judge(raw, tenants);
+      return andThen(runSessionGate(raw, cookie, identity.gate, nowMs), (gate) =>
+        gate.kind === 'answer' ? { decision: gate.decision, input: raw, headers } : judge({ ...raw, session: gate.session }, tenants),
+      );
+    };
+    if (!state.tenantStore) return withSession(state.tenants);
+    return andThen(lookupTenants(raw, state.tenantStore), (looked) => (looked.kind === 'deny' ? { decision: looked.decision, input: raw, headers } : withSession(looked.tenants)));
   };
 
   /** One Check call: decide, record, audit, and answer (or fail closed with INTERNAL). */
   const check = (request: CheckRequestMessage, reply: UnaryReply): void => {
     const started = performance.now();
-    decide(request).then(
-      ({ decision, input, headers }) => {
-        const response = toCheckResponse(decision, input.requestId, headers);
-        const elapsed = performance.now() - started;
-        const lookedUp = decision.reason === 'mtls_verified' || (!decision.allow && decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing');
-        recorder.record(decision.allow ? 'allow' : 'deny', decision.reason, elapsed / 1000, lookedUp ? (decision.cacheHit ? 'hit' : 'miss') : undefined);
-        writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
-        deps.onDecision?.(input, decision, now());
-        reply(null, encodeCheckResponse(response));
-      },
-      (err: unknown) => {
-        // The server cannot decide: answer with a gRPC error so Envoy fails closed.
-        recorder.record('error', 'internal_error', undefined);
-        deps.logger.error({ err }, 'check failed');
-        reply({ code: GrpcStatus.INTERNAL, details: 'internal_error' });
-      },
-    );
+    const answer = ({ decision, input, headers }: Outcome): void => {
+      const response = toCheckResponse(decision, input.requestId, headers);
+      const elapsed = performance.now() - started;
+      const lookedUp = decision.reason === 'mtls_verified' || (!decision.allow && decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing');
+      recorder.record(decision.allow ? 'allow' : 'deny', decision.reason, elapsed / 1000, lookedUp ? (decision.cacheHit ? 'hit' : 'miss') : undefined);
+      writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
+      deps.onDecision?.(input, decision, now());
+      reply(null, encodeCheckResponse(response));
+    };
+    const fail = (err: unknown): void => {
+      // The server cannot decide: answer with a gRPC error so Envoy fails closed.
+      recorder.record('error', 'internal_error', undefined);
+      deps.logger.error({ err }, 'check failed');
+      reply({ code: GrpcStatus.INTERNAL, details: 'internal_error' });
+    };
+    try {
+      const outcome = decide(request);
+      if (outcome instanceof Promise) outcome.then(answer).catch(fail);
+      else answer(outcome);
+    } catch (err) {
+      fail(err);
+    }
   };
 
   const transport = new GrpcTransport({ maxMessageBytes: MAX_MESSAGE_BYTES, maxConcurrentStreams: 1000 });

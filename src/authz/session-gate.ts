@@ -6,6 +6,7 @@ import { normalizeHost, resolveTenant, type HostIndex } from '../core/tenant-ind
 import { APP_COOKIE, clearCookie, readCookie, serializeCookie } from '../sessions/cookies.js';
 import type { RevocationStore } from '../sessions/revocation.js';
 import type { TokenCache } from '../sessions/token-cache.js';
+import { andThen, type SyncOrAsync } from './sync-or-async.js';
 
 /** Paths bouncer answers itself on every app hostname. */
 export const APP_PATHS = { handoff: '/.bouncer/handoff', logout: '/.bouncer/logout' } as const;
@@ -58,49 +59,68 @@ function answer(app: App, reason: 'handoff_invalid' | 'session_established' | 's
 }
 
 /**
- * The asynchronous part of an app request, done before the pure decision: the
- * app session cookie is verified (signature via a bounded cache, then
- * revocation on every request), and bouncer's own paths on the app host are
- * answered here — the single-use handoff that turns a login into an app cookie,
- * and the app logout.
+ * The session part of an app request, done before the pure decision: the app
+ * session cookie is verified (signature via a bounded cache, then revocation
+ * on every request), and bouncer's own paths on the app host are answered
+ * here — the single-use handoff that turns a login into an app cookie, and the
+ * app logout.
+ *
+ * Synchronous when the cookie's token is already in the cache (or there is
+ * none): a warm check then allocates no promise and waits for no microtask.
  */
-export async function runSessionGate(input: CheckInput, cookieHeader: string | undefined, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
+export function runSessionGate(input: CheckInput, cookieHeader: string | undefined, deps: SessionGateDeps, nowMs: number): SyncOrAsync<GateResult> {
   const host = normalizeHost(input.authority);
   const app = host === '' ? undefined : resolveTenant(deps.apps, host);
-  if (!app) return { kind: 'session', session: undefined };
+  if (!app) return NO_SESSION;
   const path = pathOnly(input.path);
 
   if (path === APP_PATHS.handoff) return completeHandoff(input, app, host, deps, nowMs);
-  if (path === APP_PATHS.logout) {
-    const current = await readSession(cookieHeader, app, deps, nowMs);
-    if (current.claims) {
-      deps.revocation.revokeSession(current.claims.sid, current.claims.exp * 1000);
-      // Queued and retried by the store if Redis is away; the sign-out itself must not fail.
-      await deps.flushRevocations?.().catch(() => undefined);
-    }
-    return answer(app, 'signed_out', 'signed out of this application', {
-      location: `${deps.authOrigin}/logout`,
-      setCookies: [clearCookie(APP_COOKIE)],
-    });
-  }
-  const read = await readSession(cookieHeader, app, deps, nowMs);
+  if (path === APP_PATHS.logout) return logout(cookieHeader, app, deps, nowMs);
+  return andThen(readSession(cookieHeader, app, deps, nowMs), (read) => sessionResult(read, app, deps));
+}
+
+const NO_SESSION: GateResult = Object.freeze({ kind: 'session', session: undefined });
+
+function sessionResult(read: SessionRead, app: App, deps: SessionGateDeps): GateResult {
   if (read.state.status === 'invalid' && read.state.reason === 'session_revoked' && deps.revocationUnknown?.() === true) {
     return answer(app, 'state_unavailable', 'bouncer cannot reach its shared store to check whether this session was revoked; try again shortly');
   }
   return { kind: 'session', session: read.state };
 }
 
-async function readSession(
-  cookieHeader: string | undefined,
-  app: App,
-  deps: SessionGateDeps,
-  nowMs: number,
-): Promise<{ state: SessionState; claims?: SessionClaims }> {
+async function logout(cookieHeader: string | undefined, app: App, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
+  const current = await readSession(cookieHeader, app, deps, nowMs);
+  if (current.claims) {
+    deps.revocation.revokeSession(current.claims.sid, current.claims.exp * 1000);
+    // Queued and retried by the store if Redis is away; the sign-out itself must not fail.
+    await deps.flushRevocations?.().catch(() => undefined);
+  }
+  return answer(app, 'signed_out', 'signed out of this application', {
+    location: `${deps.authOrigin}/logout`,
+    setCookies: [clearCookie(APP_COOKIE)],
+  });
+}
+
+interface SessionRead {
+  readonly state: SessionState;
+  readonly claims?: SessionClaims;
+}
+
+const ABSENT: SessionRead = Object.freeze({ state: Object.freeze({ status: 'absent' }) });
+
+/** The cookie's session: from the token cache at once, or after verifying the token. */
+function readSession(cookieHeader: string | undefined, app: App, deps: SessionGateDeps, nowMs: number): SyncOrAsync<SessionRead> {
   const token = readCookie(cookieHeader, APP_COOKIE);
-  if (token === undefined) return { state: { status: 'absent' } };
-  const verified = await deps.tokens.verify(token, { keys: deps.keys().verifyKeys(), issuer: deps.issuer, audience: app.name, nowMs });
-  if (!verified.ok) return { state: { status: 'invalid', reason: verified.reason, detail: verified.detail } };
-  const c = verified.claims;
+  if (token === undefined) return ABSENT;
+  const options = { keys: deps.keys().verifyKeys(), issuer: deps.issuer, audience: app.name, nowMs };
+  const cached = deps.tokens.peek(token, options);
+  if (cached !== undefined) return fromClaims(token, cached, deps, nowMs);
+  return deps.tokens.verify(token, options).then((verified) =>
+    verified.ok ? fromClaims(token, verified.claims, deps, nowMs) : { state: { status: 'invalid', reason: verified.reason, detail: verified.detail } },
+  );
+}
+
+function fromClaims(token: string, c: SessionClaims, deps: SessionGateDeps, nowMs: number): SessionRead {
   if (deps.revocation.isRevoked(c, nowMs)) return { state: { status: 'invalid', reason: 'session_revoked', detail: 'this session was revoked' } };
   return {
     claims: c,

@@ -10,6 +10,7 @@ import { statusFor } from '../core/reasons.js';
 import type { Tenant } from '../core/tenant.js';
 import { normalizeHost, type TenantIndex } from '../core/tenant-index.js';
 import type { TenantLookup, TenantStore } from '../stores/tenant-store.js';
+import type { SyncOrAsync } from './sync-or-async.js';
 
 /** A store to resolve tenants from, and how long a check may wait for it. */
 export interface StoreTenants {
@@ -51,16 +52,18 @@ function withDeadline(lookup: Promise<TenantLookup>, timeoutMs: number): Promise
  * either host denies the request, since the missing tenant might require a
  * client certificate.
  */
-export async function lookupTenants(input: CheckInput, source: StoreTenants): Promise<LookupOutcome> {
+export function lookupTenants(input: CheckInput, source: StoreTenants): SyncOrAsync<LookupOutcome> {
   const host = normalizeHost(input.authority);
   const sniHost = input.sni === undefined || input.sni === '' ? '' : normalizeHost(input.sni);
-  const hosts = [...new Set([host, sniHost].filter((h) => h !== ''))];
-  const exact = new Map<string, Tenant>();
+  const hosts = host === sniHost || sniHost === '' ? (host === '' ? [] : [host]) : host === '' ? [sniHost] : [host, sniHost];
   // Warm tenants answer from memory; only hosts that need a query pay for a promise and a deadline.
   const peeked = hosts.map((h) => source.store.peekHost(h));
-  const answers = peeked.every((a) => a !== undefined)
-    ? peeked
-    : await Promise.all(hosts.map((h, i) => peeked[i] ?? withDeadline(source.store.resolveHost(h), source.timeoutMs)));
+  if (peeked.every((a) => a !== undefined)) return toIndex(hosts, peeked as TenantLookup[]);
+  return Promise.all(hosts.map((h, i) => peeked[i] ?? withDeadline(source.store.resolveHost(h), source.timeoutMs))).then((answers) => toIndex(hosts, answers));
+}
+
+function toIndex(hosts: readonly string[], answers: readonly TenantLookup[]): LookupOutcome {
+  const exact = new Map<string, Tenant>();
   for (let i = 0; i < hosts.length; i++) {
     const found = answers[i] as TenantLookup;
     if (found.kind === 'store_unavailable') return unavailable(found.detail);

@@ -117,6 +117,23 @@ describe('session gate', () => {
     expect(await runSessionGate(req('/docs'), `${APP_COOKIE}=${jwt}`, d, NOW)).toMatchObject({ session: { status: 'invalid', reason: 'session_revoked' } });
   });
 
+  test('a cached session is read synchronously, and revocation still applies to it', async () => {
+    const d = deps();
+    const jwt = await signSession({ ...handoffClaims(), exp: S + 600 }, keys.current(), NOW);
+    const cookie = `${APP_COOKIE}=${jwt}`;
+    const first = runSessionGate(req('/docs'), cookie, d, NOW);
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toMatchObject({ session: { status: 'valid' } });
+    const warm = runSessionGate(req('/docs'), cookie, d, NOW + 1000);
+    expect(warm).not.toBeInstanceOf(Promise);
+    expect(warm).toMatchObject({ kind: 'session', session: { status: 'valid', token: jwt, session: { sid: 'sid-1' } } });
+    expect(runSessionGate(req('/docs'), undefined, d, NOW)).toEqual({ kind: 'session', session: { status: 'absent' } });
+    d.revocation.revokeSession('sid-1', NOW + 600_000);
+    expect(runSessionGate(req('/docs'), cookie, d, NOW + 2000)).toMatchObject({ session: { status: 'invalid', reason: 'session_revoked' } });
+    // Past exp (and the verifier's clock tolerance) the cache has nothing; full verification gives the reason.
+    expect(await runSessionGate(req('/docs'), cookie, d, NOW + 900_000)).toMatchObject({ session: { status: 'invalid', reason: 'session_expired' } });
+  });
+
   test('hosts without an app pass through untouched', async () => {
     expect(await runSessionGate(req('/.bouncer/handoff?token=x', 'pay.tenant.test'), undefined, deps(), NOW)).toEqual({ kind: 'session', session: undefined });
   });

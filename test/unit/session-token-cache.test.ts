@@ -71,3 +71,31 @@ test('cached claims are frozen so one request cannot alter the next', async () =
   if (!r.ok) throw new Error(r.detail);
   expect(() => r.claims.groups.push('admins')).toThrow();
 });
+
+test('peek answers at once for a cached, unexpired token of the same issuer and audience only', async () => {
+  const cache = createTokenCache();
+  const token = await signSession(claims({ exp: S + 60 }), key, NOW);
+  expect(cache.peek(token, opts)).toBeUndefined();
+  const r = await cache.verify(token, opts);
+  if (!r.ok) throw new Error(r.detail);
+  lookups = 0;
+  expect(cache.peek(token, opts)).toBe(r.claims);
+  expect(cache.peek(token, { ...opts, audience: 'payroll' })).toBeUndefined();
+  expect(cache.peek(token, { ...opts, issuer: 'elsewhere' })).toBeUndefined();
+  expect(lookups).toBe(0);
+  expect(cache.peek(token, { ...opts, nowMs: NOW + 60_000 })).toBeUndefined();
+  expect(cache.size).toBe(0);
+});
+
+test('a token that only shares a cached token\'s signature is no hit, fails, and leaves that entry', async () => {
+  const cache = createTokenCache();
+  const token = await signSession(claims(), key, NOW);
+  await cache.verify(token, opts);
+  const [header, , signature] = token.split('.');
+  const forgedPayload = Buffer.from(JSON.stringify({ ...claims(), sub: 'admin' })).toString('base64url');
+  const forged = `${header}.${forgedPayload}.${signature}`;
+  expect(cache.peek(forged, opts)).toBeUndefined();
+  expect(await cache.verify(forged, opts)).toMatchObject({ ok: false });
+  expect(cache.peek(token, opts)?.sub).toBe('u');
+  expect(cache.size).toBe(1);
+});

@@ -52,3 +52,10 @@ test('a store that cannot answer, or answers too late, denies with 503 tenant_st
   const late = await lookupTenants(input('y.test'), { store: hung.store, timeoutMs: 20 });
   expect(late.kind === 'deny' && !late.decision.allow && late.decision.detail).toMatch(/did not answer within 20 ms/);
 });
+
+test('when every host is cached the answer is not a promise (the warm check waits for nothing)', () => {
+  const f = fakeStore({ 'a.test': { kind: 'tenant', tenant: tenant('a') } });
+  const out = lookupTenants(input('a.test', 'a.test'), { store: f.store, timeoutMs: 50 });
+  expect(out).not.toBeInstanceOf(Promise);
+  expect(!(out instanceof Promise) && out.kind === 'index' && [...out.tenants.exact.keys()]).toEqual(['a.test']);
+});
