@@ -120,27 +120,40 @@ function readSession(cookieHeader: string | undefined, app: App, deps: SessionGa
   );
 }
 
+/**
+ * The valid session of a cached token's claims, built once per claims object
+ * (the token cache hands out the same frozen claims on every hit). Weakly
+ * held: it goes when the cache drops the claims.
+ */
+const validReads = new WeakMap<SessionClaims, SessionRead>();
+
 function fromClaims(token: string, c: SessionClaims, deps: SessionGateDeps, nowMs: number): SessionRead {
+  // Revocation is never cached: checked on every request.
   if (deps.revocation.isRevoked(c, nowMs)) return { state: { status: 'invalid', reason: 'session_revoked', detail: 'this session was revoked' } };
-  return {
-    claims: c,
-    state: {
-      status: 'valid',
-      token,
-      session: {
-        sub: c.sub,
-        sid: c.sid,
-        email: c.email,
-        name: c.name,
-        groups: c.groups,
-        idp: c.idp,
-        idpType: c.idp_type,
-        amr: c.amr,
-        authTime: c.auth_time,
-        exp: c.exp,
-      },
-    },
-  };
+  let read = validReads.get(c);
+  if (read === undefined || (read.state.status === 'valid' && read.state.token !== token)) {
+    read = Object.freeze({
+      claims: c,
+      state: Object.freeze({
+        status: 'valid',
+        token,
+        session: Object.freeze({
+          sub: c.sub,
+          sid: c.sid,
+          email: c.email,
+          name: c.name,
+          groups: c.groups,
+          idp: c.idp,
+          idpType: c.idp_type,
+          amr: c.amr,
+          authTime: c.auth_time,
+          exp: c.exp,
+        }),
+      }),
+    });
+    validReads.set(c, read);
+  }
+  return read;
 }
 
 async function completeHandoff(input: CheckInput, app: App, host: string, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {

@@ -4,7 +4,7 @@ import type { CheckInput, ClientIdentity, Decision } from './decision.js';
 import { XfccError } from './errors.js';
 import { statusFor, type DenyReason } from './reasons.js';
 import type { App, AuthSettings, SessionView } from './app.js';
-import type { Identity, RequestContext } from './identity.js';
+import type { Identity, RequestCertificate, RequestContext } from './identity.js';
 import { evaluatePolicies } from './policy/index.js';
 import { verifyServiceToken, type ServiceTokenEntry } from './service-token.js';
 import { normalizeHost, resolveTenant, type HostIndex, type TenantIndex } from './tenant-index.js';
@@ -50,18 +50,42 @@ export function isExemptPath(path: string, exempt: readonly string[]): boolean {
   return false;
 }
 
+/**
+ * A leaf's identity, built once per parsed certificate: verdicts are cached,
+ * so one leaf object serves every request of its device, and the identity is
+ * immutable. Weakly held: it goes with the leaf.
+ */
+const identities = new WeakMap<ParsedCert, ClientIdentity>();
+
 function toIdentity(leaf: ParsedCert): ClientIdentity {
-  return {
-    subject: leaf.subject,
-    issuer: leaf.issuer,
-    serial: leaf.serial,
-    fingerprint256: leaf.fingerprint256,
-    dns: leaf.sans.dns,
-    uri: leaf.sans.uri,
-    email: leaf.sans.email,
-    ip: leaf.sans.ip,
-    notAfter: leaf.notAfter,
-  };
+  let identity = identities.get(leaf);
+  if (identity === undefined) {
+    identity = Object.freeze({
+      subject: leaf.subject,
+      issuer: leaf.issuer,
+      serial: leaf.serial,
+      fingerprint256: leaf.fingerprint256,
+      dns: leaf.sans.dns,
+      uri: leaf.sans.uri,
+      email: leaf.sans.email,
+      ip: leaf.sans.ip,
+      notAfter: leaf.notAfter,
+    });
+    identities.set(leaf, identity);
+  }
+  return identity;
+}
+
+/** What policies see of a verified certificate, once per identity (see {@link toIdentity}). */
+const policyViews = new WeakMap<ClientIdentity, RequestCertificate>();
+
+function policyView(cert: ClientIdentity): RequestCertificate {
+  let view = policyViews.get(cert);
+  if (view === undefined) {
+    view = Object.freeze({ fingerprint256: cert.fingerprint256, subject: cert.subject, commonName: commonNameOf(cert.subject), dns: cert.dns, uri: cert.uri, email: cert.email });
+    policyViews.set(cert, view);
+  }
+  return view;
 }
 
 /** The peer certificate's PEM, decoding Envoy's URL-encoded form when that is what the adapter passed. */
@@ -285,9 +309,7 @@ function decideApp(
     method: input.method,
     sourceIp: input.sourceAddress,
     country: input.country,
-    certificate: cert
-      ? { fingerprint256: cert.fingerprint256, subject: cert.subject, commonName: commonNameOf(cert.subject), dns: cert.dns, uri: cert.uri, email: cert.email }
-      : undefined,
+    certificate: cert ? policyView(cert) : undefined,
     serviceToken,
   };
   const verdict = evaluatePolicies(app.policies, identity, requestContext);
