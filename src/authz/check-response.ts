@@ -99,6 +99,60 @@ const MTLS_LABEL: Readonly<Record<string, string>> = {
   path_exempt: 'exempt',
 };
 
+type AllowDecision = Extract<Decision, { allow: true }>;
+
+/** The headers an allow sets besides the request id, in the order they are sent. */
+function identityHeaders(decision: AllowDecision): HeaderValueOption[] {
+  const headers: HeaderValueOption[] = [];
+  if (decision.tenant !== undefined) {
+    headers.push(set(IDENTITY_HEADERS.tenant, decision.tenant), set(IDENTITY_HEADERS.auth, MTLS_LABEL[decision.reason] ?? (decision.identity ? 'verified' : 'absent')));
+  }
+  if (decision.app !== undefined) headers.push(set(IDENTITY_HEADERS.app, decision.app));
+  if (decision.policy !== undefined) headers.push(set(IDENTITY_HEADERS.policy, decision.policy));
+  if (decision.serviceToken !== undefined) headers.push(set(IDENTITY_HEADERS.serviceToken, decision.serviceToken));
+  const user = decision.user;
+  if (user) {
+    headers.push(set(IDENTITY_HEADERS.jwt, user.token), set(IDENTITY_HEADERS.userSub, user.session.sub), set(IDENTITY_HEADERS.userIdp, user.session.idp));
+    if (user.session.email !== undefined) headers.push(set(IDENTITY_HEADERS.userEmail, user.session.email));
+    if (user.session.name !== undefined) headers.push(set(IDENTITY_HEADERS.userName, user.session.name));
+    if (user.session.groups.length) headers.push(set(IDENTITY_HEADERS.userGroups, user.session.groups.join(',')));
+  }
+  const id = decision.identity;
+  if (id) {
+    headers.push(
+      set(IDENTITY_HEADERS.subject, id.subject),
+      set(IDENTITY_HEADERS.issuer, id.issuer),
+      set(IDENTITY_HEADERS.serial, id.serial),
+      set(IDENTITY_HEADERS.fingerprint, id.fingerprint256),
+    );
+    if (id.dns.length) headers.push(set(IDENTITY_HEADERS.dns, id.dns.join(',')));
+    if (id.uri.length) headers.push(set(IDENTITY_HEADERS.uri, id.uri.join(',')));
+    if (id.email.length) headers.push(set(IDENTITY_HEADERS.email, id.email.join(',')));
+  }
+  return headers;
+}
+
+const REQUEST_ID_BIT = IDENTITY_BIT.get(IDENTITY_HEADERS.requestId) as number;
+
+/**
+ * The identity headers an allow must remove (those it does not set itself:
+ * Envoy applies removals after additions). The request id is always set.
+ */
+function knownRemovals(headers: readonly HeaderValueOption[]): readonly string[] {
+  let mask = REQUEST_ID_BIT;
+  for (const h of headers) mask |= IDENTITY_BIT.get(h.header.key) ?? 0;
+  return removalsFor(mask);
+}
+
+/** Any other `x-bouncer-*` header the client sent; identity headers are covered by {@link knownRemovals}. */
+function forgedHeaders(requestHeaders: Readonly<Record<string, string>>): string[] | undefined {
+  let forged: string[] | undefined;
+  for (const name in requestHeaders) {
+    if (name.startsWith(RESERVED_PREFIX) && !IDENTITY_BIT.has(name)) (forged ??= []).push(name);
+  }
+  return forged;
+}
+
 /**
  * Maps a decision to Envoy's CheckResponse. On allow, identity headers are set
  * and every other `x-bouncer-*` header the client sent is removed; on deny, a
@@ -110,43 +164,13 @@ export function toCheckResponse(
   requestHeaders: Readonly<Record<string, string>>,
 ): CheckResponseMessage {
   if (decision.allow) {
-    const headers: HeaderValueOption[] = [set(IDENTITY_HEADERS.requestId, requestId)];
-    if (decision.tenant !== undefined) {
-      headers.push(set(IDENTITY_HEADERS.tenant, decision.tenant), set(IDENTITY_HEADERS.auth, MTLS_LABEL[decision.reason] ?? (decision.identity ? 'verified' : 'absent')));
-    }
-    if (decision.app !== undefined) headers.push(set(IDENTITY_HEADERS.app, decision.app));
-    if (decision.policy !== undefined) headers.push(set(IDENTITY_HEADERS.policy, decision.policy));
-    if (decision.serviceToken !== undefined) headers.push(set(IDENTITY_HEADERS.serviceToken, decision.serviceToken));
-    const user = decision.user;
-    if (user) {
-      headers.push(set(IDENTITY_HEADERS.jwt, user.token), set(IDENTITY_HEADERS.userSub, user.session.sub), set(IDENTITY_HEADERS.userIdp, user.session.idp));
-      if (user.session.email !== undefined) headers.push(set(IDENTITY_HEADERS.userEmail, user.session.email));
-      if (user.session.name !== undefined) headers.push(set(IDENTITY_HEADERS.userName, user.session.name));
-      if (user.session.groups.length) headers.push(set(IDENTITY_HEADERS.userGroups, user.session.groups.join(',')));
-    }
-    const id = decision.identity;
-    if (id) {
-      headers.push(
-        set(IDENTITY_HEADERS.subject, id.subject),
-        set(IDENTITY_HEADERS.issuer, id.issuer),
-        set(IDENTITY_HEADERS.serial, id.serial),
-        set(IDENTITY_HEADERS.fingerprint, id.fingerprint256),
-      );
-      if (id.dns.length) headers.push(set(IDENTITY_HEADERS.dns, id.dns.join(',')));
-      if (id.uri.length) headers.push(set(IDENTITY_HEADERS.uri, id.uri.join(',')));
-      if (id.email.length) headers.push(set(IDENTITY_HEADERS.email, id.email.join(',')));
-    }
-    let mask = 0;
-    for (const h of headers) mask |= IDENTITY_BIT.get(h.header.key) ?? 0;
-    // Envoy applies removals after additions, so only remove what we did not set.
-    const known = removalsFor(mask);
-    let forged: string[] | undefined;
-    for (const name in requestHeaders) {
-      // Any other x-bouncer-* header the client sent goes too; identity headers are covered by the mask.
-      if (name.startsWith(RESERVED_PREFIX) && !IDENTITY_BIT.has(name)) (forged ??= []).push(name);
-    }
-    const remove = forged === undefined ? known : [...known, ...forged];
-    return { status: { code: RPC_OK }, ok_response: { headers, headers_to_remove: remove } };
+    const own = identityHeaders(decision);
+    const known = knownRemovals(own);
+    const forged = forgedHeaders(requestHeaders);
+    return {
+      status: { code: RPC_OK },
+      ok_response: { headers: [set(IDENTITY_HEADERS.requestId, requestId), ...own], headers_to_remove: forged === undefined ? known : [...known, ...forged] },
+    };
   }
 
   const payload = {
@@ -338,5 +362,87 @@ export function encodeCheckResponse(msg: CheckResponseMessage): Buffer {
     for (const name of o.headers_to_remove) w.bytes(5, name, strings[si.s++] as number);
   }
   if (w.pos !== total) throw new Error(`CheckResponse encoder wrote ${w.pos} bytes, expected ${total}`);
+  return w.buf;
+}
+
+/** The fields of an OkHttpResponse (headers = 2, headers_to_remove = 5), without its own tag and length. */
+function encodeOkFields(headers: readonly HeaderValueOption[], removals: readonly string[]): Buffer {
+  const sized: Sized = { strings: [] };
+  const lens: number[] = [];
+  let size = 0;
+  for (const h of headers) size += headerOptionSize(h, sized, lens);
+  for (const name of removals) size += stringField(5, name, sized);
+  const w = new WireWriter(size);
+  const si = { s: 0, l: 0 };
+  for (const h of headers) writeHeaderOption(w, 2, h, sized.strings, lens, si);
+  for (const name of removals) w.bytes(5, name, sized.strings[si.s++] as number);
+  return w.buf;
+}
+
+/** CheckResponse.status = google.rpc.Status { code = 0 }: tag 1, length 2, tag 1, varint 0. */
+const OK_STATUS = Buffer.from([TAG_LEN(1), 2, TAG_VARINT(1), RPC_OK]);
+
+/** An allow's identity headers and their removals, encoded, with the token they were built for. */
+interface IdentityBlock {
+  readonly bytes: Buffer;
+  readonly token: string | undefined;
+}
+
+/** Stands for "no user" or "no certificate" among the weak keys. */
+const NOBODY: object = Object.freeze({});
+/** Blocks per (session, certificate identity) object, then per the decision's remaining names. */
+const blocks = new WeakMap<object, WeakMap<object, Map<string, IdentityBlock>>>();
+/** Combinations of tenant, reason, app, policy and service token kept per pair; they come from config, so few. */
+const MAX_BLOCKS_PER_PAIR = 256;
+
+const part = (s: string | undefined): string => (s === undefined ? '-' : `${s.length}:${s}`);
+
+/**
+ * The encoded identity headers and removals of an allow. They depend only on
+ * the session and certificate identity, which the caches hand out as the same
+ * objects on every warm request, and a few names from config; so they are
+ * encoded once and reused, and a warm allow encodes only its request id.
+ */
+function identityBlock(decision: AllowDecision): Buffer {
+  const byUser = decision.user?.session ?? NOBODY;
+  const byCert = decision.identity ?? NOBODY;
+  let perUser = blocks.get(byUser);
+  if (perUser === undefined) blocks.set(byUser, (perUser = new WeakMap()));
+  let perPair = perUser.get(byCert);
+  if (perPair === undefined) perUser.set(byCert, (perPair = new Map()));
+  const key = `${part(decision.tenant)}${part(decision.reason)}${part(decision.app)}${part(decision.policy)}${part(decision.serviceToken)}`;
+  const token = decision.user?.token;
+  const found = perPair.get(key);
+  if (found !== undefined && found.token === token) return found.bytes;
+  const own = identityHeaders(decision);
+  const encoded = encodeOkFields(own, knownRemovals(own));
+  // A copy of its own: a small Buffer is a slice of Node's shared 8 KiB pool,
+  // and a kept slice would keep its whole pool alive.
+  const bytes = Buffer.alloc(encoded.length);
+  encoded.copy(bytes);
+  if (perPair.size >= MAX_BLOCKS_PER_PAIR) perPair.clear();
+  perPair.set(key, { bytes, token });
+  return bytes;
+}
+
+/**
+ * `encodeCheckResponse(toCheckResponse(...))`, byte for byte, with an allow's
+ * identity headers taken from {@link identityBlock}. The Check handler's encoder.
+ */
+export function encodeCheckDecision(decision: Decision, requestId: string, requestHeaders: Readonly<Record<string, string>>): Buffer {
+  if (!decision.allow) return encodeCheckResponse(toCheckResponse(decision, requestId, requestHeaders));
+  const forged = forgedHeaders(requestHeaders);
+  const head = encodeOkFields([set(IDENTITY_HEADERS.requestId, requestId)], []);
+  const block = identityBlock(decision);
+  const tail = forged === undefined ? undefined : encodeOkFields([], forged);
+  const ok = head.length + block.length + (tail?.length ?? 0);
+  const w = new WireWriter(OK_STATUS.length + 1 + varintSize(ok) + ok);
+  w.buf.set(OK_STATUS, 0);
+  w.pos = OK_STATUS.length;
+  w.varint(TAG_LEN(3));
+  w.varint(ok);
+  w.buf.set(head, w.pos);
+  w.buf.set(block, w.pos + head.length);
+  if (tail) w.buf.set(tail, w.pos + head.length + block.length);
   return w.buf;
 }

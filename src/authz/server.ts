@@ -16,7 +16,7 @@ import { andThen, type SyncOrAsync } from './sync-or-async.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
 import { decodeCheckRequest, toCheckInput, type CheckRequestMessage } from './check-request.js';
-import { encodeCheckResponse, toCheckResponse } from './check-response.js';
+import { encodeCheckDecision } from './check-response.js';
 import { GrpcStatus, GrpcTransport, listenWithFallback, type UnaryReply } from './grpc-transport.js';
 import { loadAuthzPackageDefinition } from './proto.js';
 
@@ -119,13 +119,13 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const check = (request: CheckRequestMessage, reply: UnaryReply): void => {
     const started = performance.now();
     const answer = ({ decision, input, headers }: Outcome): void => {
-      const response = toCheckResponse(decision, input.requestId, headers);
+      const response = encodeCheckDecision(decision, input.requestId, headers);
       const elapsed = performance.now() - started;
       const lookedUp = decision.reason === 'mtls_verified' || (!decision.allow && decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing');
       recorder.record(decision.allow ? 'allow' : 'deny', decision.reason, elapsed / 1000, lookedUp ? (decision.cacheHit ? 'hit' : 'miss') : undefined);
       writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
       deps.onDecision?.(input, decision, now());
-      reply(null, encodeCheckResponse(response));
+      reply(null, response);
     };
     const fail = (err: unknown): void => {
       // The server cannot decide: answer with a gRPC error so Envoy fails closed.

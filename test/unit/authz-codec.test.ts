@@ -1,7 +1,7 @@
 import { loadSync } from '@grpc/proto-loader';
 import type * as grpc from '@grpc/grpc-js';
 import { decodeCheckRequest, type CheckRequestMessage } from '../../src/authz/check-request.js';
-import { encodeCheckResponse, toCheckResponse } from '../../src/authz/check-response.js';
+import { encodeCheckDecision, encodeCheckResponse, toCheckResponse } from '../../src/authz/check-response.js';
 import { envoyProtoIncludeDirs, loadAuthzPackageDefinition } from '../../src/authz/proto.js';
 import type { Decision } from '../../src/core/decision.js';
 
@@ -138,5 +138,49 @@ describe('encodeCheckResponse', () => {
   test('field values protobufjs writes even when zero or empty', () => {
     const msg = { status: { code: 0, message: '' }, ok_response: { headers: [{ header: { key: '', value: '' }, append_action: 0 }], headers_to_remove: [''] } };
     expect(encodeCheckResponse(msg).equals(refCheck.responseSerialize(msg))).toBe(true);
+  });
+});
+
+describe('encodeCheckDecision', () => {
+  const identity = { subject: 'CN=device-1, O=Acmé', issuer: 'CN=Acme Root', serial: '0a1b', fingerprint256: 'ab'.repeat(32), dns: ['d1.acme.example'], uri: [], email: [], ip: [], notAfter: 0 };
+  const session = { sub: 'okta:alice', sid: 's', email: 'alice@acme.example', name: 'Alice Ünder', groups: ['staff', 'wiki'], idp: 'okta', idpType: 'oidc' as const, amr: ['mfa'], authTime: 0, exp: 0 };
+  const decisions: Array<[string, Decision]> = [
+    ['a certificate', { allow: true, reason: 'mtls_verified', tenant: 'acme', identity, cacheHit: true }],
+    ['an app user with a certificate', { allow: true, reason: 'policy_allow', tenant: 'acme', identity, cacheHit: true, app: 'wiki', policy: 'staff', user: { token: 't'.repeat(600), session } }],
+    ['the same user under another policy', { allow: true, reason: 'policy_allow', tenant: 'acme', identity, cacheHit: true, app: 'wiki', policy: 'admins', user: { token: 't'.repeat(600), session } }],
+    ['the same user with another token', { allow: true, reason: 'policy_allow', tenant: 'acme', identity, cacheHit: true, app: 'wiki', policy: 'staff', user: { token: 'u'.repeat(600), session } }],
+    ['a service token, no tenant', { allow: true, reason: 'policy_service_auth', tenant: undefined, identity: undefined, cacheHit: false, app: 'wiki', policy: 'ci', serviceToken: 'ci-bot' }],
+    ['nothing', { allow: true, reason: 'mtls_off', tenant: undefined, identity: undefined, cacheHit: false }],
+    ['a tenant named like another field', { allow: true, reason: 'mtls_off', tenant: 'mtls_off', identity: undefined, cacheHit: false }],
+    ['a deny', { allow: false, reason: 'policy_deny', status: 403, detail: 'no', tenant: 'acme', identity, cacheHit: true, app: 'wiki', policy: 'staff' }],
+  ];
+  const requests: Array<[string, Record<string, string>]> = [
+    ['req-1', { accept: '*/*' }],
+    ['req-2', { 'x-bouncer-forged': '1', 'x-bouncer-user-sub': 'admin', accept: '*/*' }],
+    ['a'.repeat(128), { 'x-bouncer-a': '', 'x-bouncer-b': '' }],
+  ];
+
+  test('gives the bytes of encodeCheckResponse(toCheckResponse(...)) and of protobufjs, first time and when reused, in any order', () => {
+    for (let round = 0; round < 3; round++) {
+      for (const [name, decision] of round === 1 ? [...decisions].reverse() : decisions) {
+        for (const [requestId, headers] of requests) {
+          const msg = toCheckResponse(decision, requestId, headers);
+          const fast = encodeCheckDecision(decision, requestId, headers);
+          expect({ name, requestId, same: fast.equals(encodeCheckResponse(msg)) }).toEqual({ name, requestId, same: true });
+          expect(fast.equals(refCheck.responseSerialize(msg))).toBe(true);
+        }
+      }
+    }
+  });
+
+  test('a reused block decodes to the request id of each request and the user of its own token', () => {
+    const decode = (b: Buffer) => refCheck.responseDeserialize(b) as { ok_response: { headers: Array<{ header: { key: string; value: string } }> } };
+    const header = (b: Buffer, key: string) => decode(b).ok_response.headers.find((h) => h.header.key === key)?.header.value;
+    const [, withUser] = decisions[1] as [string, Decision];
+    const [, otherToken] = decisions[3] as [string, Decision];
+    expect(header(encodeCheckDecision(withUser, 'first', {}), 'x-bouncer-request-id')).toBe('first');
+    expect(header(encodeCheckDecision(withUser, 'second', {}), 'x-bouncer-request-id')).toBe('second');
+    expect(header(encodeCheckDecision(otherToken, 'third', {}), 'x-bouncer-jwt-assertion')).toBe('u'.repeat(600));
+    expect(header(encodeCheckDecision(withUser, 'fourth', {}), 'x-bouncer-jwt-assertion')).toBe('t'.repeat(600));
   });
 });
