@@ -15,7 +15,7 @@ import { lookupTenants, type StoreTenants } from './tenant-lookup.js';
 import { andThen, type SyncOrAsync } from './sync-or-async.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
-import { decodeCheckRequest, toCheckInput, type CheckRequestMessage } from './check-request.js';
+import { decodeCheckRequest, toCheckInput, withSession, type CheckRequestMessage } from './check-request.js';
 import { encodeCheckDecision } from './check-response.js';
 import { GrpcStatus, GrpcTransport, listenWithFallback, type UnaryReply } from './grpc-transport.js';
 import { loadAuthzPackageDefinition } from './proto.js';
@@ -105,14 +105,14 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       input,
       headers,
     });
-    const withSession = (tenants: TenantIndex): SyncOrAsync<Outcome> => {
+    const afterGate = (tenants: TenantIndex): SyncOrAsync<Outcome> => {
       if (!identity) return judge(raw, tenants);
       return andThen(runSessionGate(raw, cookie, identity.gate, nowMs), (gate) =>
-        gate.kind === 'answer' ? { decision: gate.decision, input: raw, headers } : judge({ ...raw, session: gate.session }, tenants),
+        gate.kind === 'answer' ? { decision: gate.decision, input: raw, headers } : judge(withSession(raw, gate.session), tenants),
       );
     };
-    if (!state.tenantStore) return withSession(state.tenants);
-    return andThen(lookupTenants(raw, state.tenantStore), (looked) => (looked.kind === 'deny' ? { decision: looked.decision, input: raw, headers } : withSession(looked.tenants)));
+    if (!state.tenantStore) return afterGate(state.tenants);
+    return andThen(lookupTenants(raw, state.tenantStore), (looked) => (looked.kind === 'deny' ? { decision: looked.decision, input: raw, headers } : afterGate(looked.tenants)));
   };
 
   /** One Check call: decide, record, audit, and answer (or fail closed with INTERNAL). */

@@ -133,6 +133,13 @@ const fieldsSize = (raw: RawCertFields): number => 64 + (raw.peerCertificate?.le
 interface Recent {
   readonly raw: RawCertFields;
   readonly reading: Reading;
+  /**
+   * The verdict last found for these fields, and for which tenant: a device's
+   * next request then skips building the verdict cache's key and looking it
+   * up. A verdict stays true for its tenant until it expires, whether or not
+   * the verdict cache has since dropped it for room.
+   */
+  last?: { readonly tenant: string; readonly entry: Entry };
 }
 
 /** Most characters of raw fields kept in {@link Recent} entries (each device's are a few kilobytes). */
@@ -196,38 +203,47 @@ export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
     sizeCalculation: (entry) => fieldsSize(entry.raw),
   });
 
-  function verifyDigest(tenant: Tenant, presented: PresentedCert, digest: string, nowMs: number): CertVerdict {
+  /** The verdict for `digest` and whether it came from the cache, with the entry kept for it (if any). */
+  function verifyDigest(tenant: Tenant, presented: PresentedCert, digest: string, nowMs: number): { verdict: CertVerdict; entry: Entry | undefined } {
     const key = `${tenant.name.length}:${tenant.name}${digest}`;
     const hit = cache.get(key);
-    if (hit && hit.expiresAt > nowMs) return hit.hit;
+    if (hit && hit.expiresAt > nowMs) return { verdict: hit.hit, entry: hit };
     const result = compute(tenant, presented, nowMs);
     const expiresAt = result.ok ? Math.min(result.validUntil, nowMs + options.ttlMs) : nowMs + failureTtl;
-    if (expiresAt > nowMs) cache.set(key, { result, expiresAt, hit: { ...result, cached: true } });
-    return { ...result, cached: false };
+    let entry: Entry | undefined;
+    if (expiresAt > nowMs) cache.set(key, (entry = { result, expiresAt, hit: { ...result, cached: true } }));
+    return { verdict: { ...result, cached: false }, entry };
   }
 
   return {
     verify(tenant, presented, nowMs) {
-      return verifyDigest(tenant, presented, digestOf([presented.leafPem, presented.chainPem]), nowMs);
+      return verifyDigest(tenant, presented, digestOf([presented.leafPem, presented.chainPem]), nowMs).verdict;
     },
     verifyRequest(tenant, raw, nowMs, read) {
       // A device that sent these exact fields recently is found without hashing
       // them (a SHA-256 of the ~6 KB of certificate and XFCC text was the
       // largest single cost of a warm check); anything else by their digest.
       const fingerprint = fingerprintOf(raw);
-      const seen = recent.get(fingerprint);
+      let seen = recent.get(fingerprint);
       let known: Reading | undefined;
       let rawKey: string | undefined;
-      if (seen !== undefined && sameFields(seen.raw, raw)) known = seen.reading;
-      else {
+      if (seen !== undefined && sameFields(seen.raw, raw)) {
+        known = seen.reading;
+        const last = seen.last;
+        if (last !== undefined && last.tenant === tenant.name && last.entry.expiresAt > nowMs) return { kind: 'verdict', verdict: last.entry.hit };
+      } else {
+        seen = undefined;
         rawKey = rawKeyOf(raw);
         known = reads.get(rawKey);
-        if (known !== undefined) recent.set(fingerprint, { raw, reading: known });
+        if (known !== undefined) recent.set(fingerprint, (seen = { raw, reading: known }));
       }
       if (known !== undefined) {
         if (known.kind !== 'presented') return known;
         const hit = cache.get(`${tenant.name.length}:${tenant.name}${known.digest}`);
-        if (hit && hit.expiresAt > nowMs) return { kind: 'verdict', verdict: hit.hit };
+        if (hit && hit.expiresAt > nowMs) {
+          if (seen !== undefined) seen.last = { tenant: tenant.name, entry: hit };
+          return { kind: 'verdict', verdict: hit.hit };
+        }
       }
       // New fields, or a verdict that expired or was evicted: read them again in full.
       const reading = read();
@@ -240,8 +256,9 @@ export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
       const digest = digestOf([reading.cert.leafPem, reading.cert.chainPem]);
       const remembered: Reading = { kind: 'presented', digest };
       reads.set(rawKey, remembered);
-      recent.set(fingerprint, { raw, reading: remembered });
-      return { kind: 'verdict', verdict: verifyDigest(tenant, reading.cert, digest, nowMs) };
+      const { verdict, entry } = verifyDigest(tenant, reading.cert, digest, nowMs);
+      recent.set(fingerprint, { raw, reading: remembered, ...(entry ? { last: { tenant: tenant.name, entry } } : {}) });
+      return { kind: 'verdict', verdict };
     },
     get size() {
       return cache.size;

@@ -173,6 +173,28 @@ describe('verifyRequest', () => {
     expect(verifier.verifyRequest?.(acme, raw(), NOW, read)).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: true } });
   });
 
+  test('a device moving between tenants gets each tenant\'s own verdict, every time', () => {
+    const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
+    const read = (): CertReading => ({ kind: 'presented', cert: { leafPem: leaf.pem, chainPem: leaf.pem + inter.pem } });
+    for (let i = 0; i < 3; i++) {
+      expect(verifier.verifyRequest?.(acme, raw(), NOW + i, read)).toMatchObject({ kind: 'verdict', verdict: { ok: true } });
+      expect(verifier.verifyRequest?.(globex, raw(), NOW + i, read)).toMatchObject({ kind: 'verdict', verdict: { ok: false, reason: 'client_cert_untrusted' } });
+      expect(verifier.verifyRequest?.(acme, raw(), NOW + i, read)).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: true } });
+    }
+  });
+
+  test('a recent device keeps its unexpired verdict after the verdict cache dropped it for room, and not past expiry', () => {
+    const verifier = createCertVerifier({ maxEntries: 1, ttlMs: 60_000 });
+    const r = counting(() => ({ kind: 'presented', cert: { leafPem: leaf.pem, chainPem: leaf.pem + inter.pem } }));
+    expect(verifier.verifyRequest?.(acme, raw(), NOW, r.read)).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: false } });
+    // Another certificate takes the verdict cache's only place.
+    expect(verifier.verify(acme, { leafPem: other.pem, chainPem: undefined }, NOW)).toMatchObject({ ok: false });
+    expect(verifier.verifyRequest?.(acme, raw(), NOW + 1000, r.read)).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: true } });
+    expect(r.calls()).toBe(1);
+    expect(verifier.verifyRequest?.(acme, raw(), NOW + 61_000, r.read)).toMatchObject({ kind: 'verdict', verdict: { ok: true, cached: false } });
+    expect(r.calls()).toBe(2);
+  });
+
   test('verify and verifyRequest share verdicts for the same certificate', () => {
     const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
     const presented = { leafPem: leaf.pem, chainPem: leaf.pem + inter.pem };

@@ -1,5 +1,5 @@
 import { IDENTITY_HEADERS, toCheckResponse } from '../../src/authz/check-response.js';
-import { toCheckInput } from '../../src/authz/check-request.js';
+import { toCheckInput, withSession } from '../../src/authz/check-request.js';
 import type { Decision } from '../../src/core/decision.js';
 
 const identity = {
@@ -112,6 +112,37 @@ describe('toCheckInput', () => {
       peerCertificateEncoded: '-----BEGIN%20CERTIFICATE-----%0AAA%0A-----END%20CERTIFICATE-----%0A',
     });
     expect(input.peerCertificate).toBeUndefined();
+  });
+
+  test('withSession keeps every field toCheckInput sets and adds the session', () => {
+    const { input } = toCheckInput(
+      {
+        attributes: {
+          source: { address: { socket_address: { address: '10.0.0.1' } }, certificate: 'pem' },
+          request: {
+            http: {
+              id: '7',
+              headers: {
+                ':authority': 'a.test',
+                ':path': '/p',
+                ':method': 'GET',
+                accept: 'text/html',
+                'x-forwarded-client-cert': 'Hash=ab',
+                'x-bouncer-client-id': 'ci',
+                'x-bouncer-client-secret': 's',
+                'cf-ipcountry': 'de',
+              },
+            },
+          },
+          tls_session: { sni: 'a.test' },
+        },
+      },
+      { countryHeader: 'CF-IPCountry' },
+    );
+    const session = { status: 'absent' } as const;
+    const out = withSession(input, session);
+    expect(Object.keys(out).sort()).toEqual([...Object.keys(input), 'session'].sort());
+    expect(out).toStrictEqual({ ...input, session });
   });
 
   test('an empty request does not throw and yields nothing to trust', () => {

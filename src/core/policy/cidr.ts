@@ -123,16 +123,31 @@ export function formatIp(addr: IpAddress): string {
 
 /** Strict dotted quad: four decimal octets 0-255, no leading zeros (which some parsers read as octal). */
 function parseIpv4(text: string): bigint | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let value = 0n;
-  for (const part of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    value = (value << 8n) | BigInt(n);
+  // A character loop rather than split and a regex per octet: the source
+  // address of every request that meets an ip selector is parsed here.
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let octets = 0;
+  for (let i = 0; i <= text.length; i++) {
+    // The end of the text closes the last octet as a dot would.
+    const c = i < text.length ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || octets === 4) return undefined;
+      value = value * 256 + octet;
+      octets++;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && octet === 0) return undefined;
+      octet = octet * 10 + (c - 0x30);
+      digits++;
+      if (octet > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return value;
+  return octets === 4 ? BigInt(value) : undefined;
 }
 
 /**
