@@ -429,6 +429,21 @@ async function main(): Promise<void> {
 }
 
 /**
+ * The rows a run measured, by the names the tables use. Not the `--only`
+ * list: some rows come with others (Direct brings S3 and S4, which share its
+ * bouncer and Envoy), and the header must name every row that changed.
+ */
+function measuredRows(r: BenchResults): string[] {
+  const rows = [...r.closed.map((c) => c.scenario), ...r.rated.map((x) => x.scenario), ...r.cold.map((c) => c.label)];
+  if (Object.keys(r.chains).length > 0) rows.push('Chains');
+  if (r.tenantScale?.length) rows.push('T');
+  if (r.workers?.length) rows.push('W');
+  if (r.inProcess) rows.push('in-process');
+  if (r.profile) rows.push('profile');
+  return [...new Set(rows)];
+}
+
+/**
  * "S3, S4 at <time>" entries, one per --merge run, without rows a later run
  * measured again (only each row's latest measurement is in the tables).
  */
@@ -474,7 +489,7 @@ function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
     ...(now.profile ? { profile: now.profile, profileNoop: now.profileNoop } : {}),
     // The header keeps the date of the full run and names what was measured again, and when.
     date: prev.date,
-    remeasured: remeasuredRows(prev.remeasured ?? [], [...(only ?? [])], now.date),
+    remeasured: remeasuredRows(prev.remeasured ?? [], measuredRows(now), now.date),
   };
 }
 
