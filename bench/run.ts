@@ -228,14 +228,21 @@ async function main(): Promise<void> {
     return measure(label, watched, () => wrk({ ...o, durationSec: WARMUP }), () => wrk({ ...o, durationSec: SECONDS }));
   };
 
+  const s3 = want('S3') || want('Direct');
+  const s4 = want('S4') || want('Direct');
+  /** S1 kept running to take turns at fixed rates with S3 and S4: "p99 over S1" then compares neighbouring runs. */
+  let s1: { label: string; envoy: RunningEnvoy; watched: Watched[] } | undefined;
   try {
     if (want('S1')) {
       const envoy = await front('none');
       const watched = [{ name: 'envoy', pid: envoy.pid }];
       results.closed.push({ ...(await closedLoop('S1', envoy, watched)), scenario: 'S1' });
-      await fixedRates('S1', envoy, watched);
       for (const id of ['p256', 'rsa2048'] as const) results.cold.push({ ...(await coldLoop(`S1-cold-${id}`, envoy, watched, poolTls(id))), scenario: 'S1', variant: `new ${id} chain` });
-      await envoy.stop();
+      if (s3 && s4) s1 = { label: 'S1', envoy, watched };
+      else {
+        await fixedRates('S1', envoy, watched);
+        await envoy.stop();
+      }
     }
     if (want('S2')) {
       const envoy = await front('envoy-only');
@@ -245,8 +252,6 @@ async function main(): Promise<void> {
       await envoy.stop();
     }
     const capture = join(work, 'check-request.bin');
-    const s3 = want('S3') || want('Direct');
-    const s4 = want('S4') || want('Direct');
     const noop = s3 ? await startNoop(capture) : undefined;
     const envoy3 = noop ? await front('ext_authz', noop.authzPort) : undefined;
     const watched3 = noop && envoy3 ? [{ name: 'envoy', pid: envoy3.pid }, { name: 'authz', pid: noop.pid }] : [];
@@ -280,11 +285,17 @@ async function main(): Promise<void> {
       const sets = await takeTurns(sides, RUNS, (x, turn) => closedLoop(`${x.label} (${turn})`, x.envoy, x.watched, warmTls, 1));
       sets.forEach((set, i) => results.closed.push({ ...set, scenario: sides[i]?.label ?? '?' }));
       results.pairedS3S4 = true;
-      // S3h answers like bouncer but is no latency baseline of its own: the rest take turns at fixed rates too.
-      await fixedRatesInTurns(sides.filter((x) => x.label !== 'S3h'));
+      // S3h answers like bouncer but is no latency baseline of its own: the
+      // rest take turns at fixed rates too, with S1 when it was measured.
+      await fixedRatesInTurns([...(s1 ? [s1] : []), ...sides.filter((x) => x.label !== 'S3h')]);
       pairedRates = true;
+      await s1?.envoy.stop();
     } else if (envoy3) results.closed.push({ ...(await closedLoop('S3', envoy3, watched3)), scenario: 'S3' });
     else if (envoy4) results.closed.push({ ...(await closedLoop('S4', envoy4, watched4)), scenario: 'S4' });
+    if (s1 && !pairedRates) {
+      await fixedRates('S1', s1.envoy, s1.watched);
+      await s1.envoy.stop();
+    }
     if (envoy3t && noopT) {
       if (!(envoy3 && envoy4)) results.closed.push({ ...(await closedLoop('S3t', envoy3t, watched3t)), scenario: 'S3t' });
       // The latency floor of an ext_authz server on Node's HTTP/2: no decision at all.
