@@ -118,6 +118,58 @@ const WIRE_FIXED64 = 1;
 const WIRE_LEN = 2;
 const WIRE_FIXED32 = 5;
 
+/**
+ * Header names Envoy sends on most checks. A dozen names per request were each
+ * decoded into a new string and then looked up in V8's string table when
+ * stored as a property; a name whose bytes match one of these exactly is the
+ * literal instead, already internalized.
+ */
+const KNOWN_HEADER_NAMES = [
+  ':authority',
+  ':method',
+  ':path',
+  ':scheme',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'authorization',
+  'content-length',
+  'content-type',
+  'cookie',
+  'origin',
+  'referer',
+  'user-agent',
+  'x-envoy-external-address',
+  'x-envoy-internal',
+  'x-forwarded-client-cert',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-request-id',
+] as const;
+
+/** The known names by byte length, each with its bytes. */
+const KNOWN_BY_LENGTH: ReadonlyMap<number, ReadonlyArray<{ readonly name: string; readonly bytes: Buffer }>> = (() => {
+  const byLength = new Map<number, Array<{ name: string; bytes: Buffer }>>();
+  for (const name of KNOWN_HEADER_NAMES) {
+    const list = byLength.get(name.length) ?? [];
+    list.push({ name, bytes: Buffer.from(name, 'latin1') });
+    byLength.set(name.length, list);
+  }
+  return byLength;
+})();
+
+/** The known header name whose bytes are exactly `buf[start, end)`, if any. */
+export function knownHeaderName(buf: Buffer, start: number, end: number): string | undefined {
+  const candidates = KNOWN_BY_LENGTH.get(end - start);
+  if (candidates === undefined) return undefined;
+  for (const { name, bytes } of candidates) {
+    let i = 0;
+    while (i < bytes.length && buf[start + i] === bytes[i]) i++;
+    if (i === bytes.length) return name;
+  }
+  return undefined;
+}
+
 /** A cursor over one message's bytes; `end` bounds the current (sub)message. */
 class WireReader {
   pos: number;
@@ -157,6 +209,15 @@ class WireReader {
     // ten times faster; isAscii is one SIMD pass.
     const s =
       end - this.pos >= 32 && isAscii(this.buf.subarray(this.pos, end)) ? this.buf.toString('latin1', this.pos, end) : this.buf.toString('utf8', this.pos, end);
+    this.pos = end;
+    return s;
+  }
+
+  /** A header name: one of {@link KNOWN_HEADER_NAMES} without decoding when the bytes match it exactly, else as {@link string}. */
+  headerName(): string {
+    const end = this.lengthEnd();
+    const known = knownHeaderName(this.buf, this.pos, end);
+    const s = known ?? this.buf.toString('utf8', this.pos, end);
     this.pos = end;
     return s;
   }
@@ -215,7 +276,7 @@ function readMapEntry(r: WireReader, into: Record<string, string>): void {
     const tag = r.varint();
     const num = tag >>> 3;
     const wt = tag & 7;
-    if (num === 1 && wt === WIRE_LEN) key = r.string();
+    if (num === 1 && wt === WIRE_LEN) key = r.headerName();
     else if (num === 2 && wt === WIRE_LEN) value = r.string();
     else r.skip(wt);
   }

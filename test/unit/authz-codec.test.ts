@@ -1,6 +1,6 @@
 import { loadSync } from '@grpc/proto-loader';
 import type * as grpc from '@grpc/grpc-js';
-import { decodeCheckRequest, type CheckRequestMessage } from '../../src/authz/check-request.js';
+import { decodeCheckRequest, knownHeaderName, type CheckRequestMessage } from '../../src/authz/check-request.js';
 import { encodeCheckDecision, encodeCheckResponse, toCheckResponse } from '../../src/authz/check-response.js';
 import { envoyProtoIncludeDirs, loadAuthzPackageDefinition } from '../../src/authz/proto.js';
 import type { Decision } from '../../src/core/decision.js';
@@ -70,11 +70,24 @@ describe('decodeCheckRequest', () => {
     ['a source without address', { attributes: { source: { certificate: 'x' } } }],
     ['a pipe address', { attributes: { source: { address: { pipe: { path: '/tmp/s' } } } } }],
     ['an empty header value and empty key', { attributes: { request: { http: { headers: { '': '', a: '' } } } } }],
+    [
+      'names one byte off the known ones, and a non-ASCII name of a known name\'s length',
+      envoyLike({ 'x-request-iD': '1', ':authorities': '2', cooki: '3', 'cookie ': '4', 'x-forwarded-fos': '5', 'cöokie': '6', ['ñ'.repeat(3)]: '7' }),
+    ],
   ])('%s', (_name, obj) => {
     const bytes = refCheck.requestSerialize(obj);
     const expected = refCheck.requestDeserialize(bytes) as CheckRequestMessage;
     const actual = decodeCheckRequest(bytes);
     expect(readFields(actual)).toEqual(readFields(expected));
+  });
+
+  test('known header names are recognised only when every byte matches', () => {
+    const at = (text: string): string | undefined => {
+      const buf = Buffer.from(`..${text}..`, 'utf8');
+      return knownHeaderName(buf, 2, buf.length - 2);
+    };
+    for (const name of [':authority', ':path', 'cookie', 'x-forwarded-client-cert', 'x-request-id', 'user-agent']) expect(at(name)).toBe(name);
+    for (const other of ['', 'Cookie', 'cookiE', 'cooki', 'cookies', 'x-request-iD', ':Authority', 'x-forwarded-fos', 'cöokie', 'user_agent']) expect(at(other)).toBeUndefined();
   });
 
   test('a header named __proto__ is an ordinary header (protobufjs drops it)', () => {
