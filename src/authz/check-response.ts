@@ -246,6 +246,11 @@ class WireWriter {
     }
     this.buf[this.pos++] = v;
   }
+  /** Bytes already encoded, copied as they are. */
+  raw(bytes: Uint8Array): void {
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
   bytes(field: number, s: string, len: number): void {
     this.varint(TAG_LEN(field));
     this.varint(len);
@@ -328,14 +333,9 @@ export function encodeCheckResponse(msg: CheckResponseMessage): Buffer {
     denied += stringField(3, d.body, sized);
     total += 1 + varintSize(denied) + denied;
   }
-  let ok = 0;
   const o = msg.ok_response;
-  if (o) {
-    // OkHttpResponse { headers = 2; headers_to_remove = 5 }
-    for (const h of o.headers) ok += headerOptionSize(h, sized, lens);
-    for (const name of o.headers_to_remove) ok += stringField(5, name, sized);
-    total += 1 + varintSize(ok) + ok;
-  }
+  const ok = o ? encodeOkFields(o.headers, o.headers_to_remove) : undefined;
+  if (ok) total += 1 + varintSize(ok.length) + ok.length;
 
   const w = new WireWriter(total);
   const strings = sized.strings;
@@ -355,11 +355,10 @@ export function encodeCheckResponse(msg: CheckResponseMessage): Buffer {
     for (const h of d.headers) writeHeaderOption(w, 2, h, strings, lens, si);
     w.bytes(3, d.body, strings[si.s++] as number);
   }
-  if (o) {
+  if (ok) {
     w.varint(TAG_LEN(3));
-    w.varint(ok);
-    for (const h of o.headers) writeHeaderOption(w, 2, h, strings, lens, si);
-    for (const name of o.headers_to_remove) w.bytes(5, name, strings[si.s++] as number);
+    w.varint(ok.length);
+    w.raw(ok);
   }
   if (w.pos !== total) throw new Error(`CheckResponse encoder wrote ${w.pos} bytes, expected ${total}`);
   return w.buf;
@@ -437,12 +436,11 @@ export function encodeCheckDecision(decision: Decision, requestId: string, reque
   const tail = forged === undefined ? undefined : encodeOkFields([], forged);
   const ok = head.length + block.length + (tail?.length ?? 0);
   const w = new WireWriter(OK_STATUS.length + 1 + varintSize(ok) + ok);
-  w.buf.set(OK_STATUS, 0);
-  w.pos = OK_STATUS.length;
+  w.raw(OK_STATUS);
   w.varint(TAG_LEN(3));
   w.varint(ok);
-  w.buf.set(head, w.pos);
-  w.buf.set(block, w.pos + head.length);
-  if (tail) w.buf.set(tail, w.pos + head.length + block.length);
+  w.raw(head);
+  w.raw(block);
+  if (tail) w.raw(tail);
   return w.buf;
 }
