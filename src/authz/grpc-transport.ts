@@ -222,6 +222,14 @@ export class GrpcTransport {
     stream.once('end', () => {
       if (failed) return;
       const body = chunks ? Buffer.concat(chunks, size) : (first ?? EMPTY);
+      // Node hands DATA frames over as views of a whole socket read (up to 64 KiB,
+      // often shared by a burst of calls). These listeners live as long as the
+      // stream does, past the answer until the trailers are sent, so a view
+      // kept here was often alive at a young-generation GC: the read was then
+      // moved to the old generation, and only a full collection freed it.
+      // Under load that was tens of MB, and a 20-50 ms pause when it came.
+      first = undefined;
+      chunks = undefined;
       const message = unframe(body, this.options.maxMessageBytes);
       if (!Buffer.isBuffer(message)) return trailersOnly(stream, message);
       let answered = false;

@@ -1,4 +1,6 @@
 import http2 from 'node:http2';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { GrpcTransport, encodeGrpcMessage, listenWithFallback, unframe, type UnaryMethod, type UnaryReply } from '../../src/authz/grpc-transport.js';
@@ -223,6 +225,15 @@ describe('GrpcTransport', () => {
     // The server is still fine.
     behave = (m, r) => r(null, m);
     expect(statusOf(await raw(port, { path: echo.path, body: frame(Buffer.from('z')) })).code).toBe(0);
+  });
+
+  test('a call waiting for its answer does not keep the socket read its request arrived in', () => {
+    // The request's DATA is a view of the socket read; the transport must let
+    // go of it once the message is taken, or every call in flight holds that
+    // read's memory (see serveUnary). Checked in a process of its own, on the
+    // build, because Jest's sandbox keeps such objects alive by itself.
+    const script = fileURLToPath(new URL('../helpers/transport-retention.mjs', import.meta.url));
+    expect(execFileSync(process.execPath, ['--expose-gc', script], { encoding: 'utf8', timeout: 20_000 }).trim()).toBe('released');
   });
 
   test('other paths reach grpc-js: unknown methods are UNIMPLEMENTED, health answers and streams its changes', async () => {
