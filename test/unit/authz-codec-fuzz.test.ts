@@ -1,23 +1,11 @@
-import { loadSync } from '@grpc/proto-loader';
-import type * as grpc from '@grpc/grpc-js';
 import { decodeCheckRequest, type CheckRequestMessage } from '../../src/authz/check-request.js';
-import { envoyProtoIncludeDirs } from '../../src/authz/proto.js';
+import { readFields, referenceCheck as refCheck } from '../helpers/check-codec.js';
 
 // The CheckRequest decoder is hand-written, so it is checked here against
 // protobufjs on many generated requests, and against corrupted bytes for
 // which the only acceptable outcomes are a decoded message or an Error (the
 // server answers INTERNAL and Envoy fails closed). The generator is seeded, so
 // a failure names a case that can be replayed.
-
-const reference = loadSync('envoy/service/auth/v3/external_auth.proto', {
-  keepCase: true,
-  longs: String,
-  enums: Number,
-  defaults: false,
-  oneofs: true,
-  includeDirs: envoyProtoIncludeDirs(),
-})['envoy.service.auth.v3.Authorization'] as Record<string, grpc.MethodDefinition<object, object>>;
-const refCheck = reference.Check as grpc.MethodDefinition<object, object>;
 
 /** mulberry32: small, fast and good enough to pick test inputs. */
 function prng(seed: number): () => number {
@@ -87,22 +75,6 @@ function request(r: Rand): object {
   if (maybe(r, 0.3)) attributes.context_extensions = headers(r);
   if (maybe(r, 0.6)) attributes.tls_session = maybe(r, 0.8) ? { sni: text(r) } : {};
   return maybe(r, 0.95) ? { attributes } : {};
-}
-
-/** The fields bouncer reads, as plain data. */
-function readFields(m: CheckRequestMessage): unknown {
-  const a = m.attributes;
-  const h = a?.request?.http;
-  return {
-    address: a?.source?.address?.socket_address?.address,
-    certificate: a?.source?.certificate,
-    id: h?.id,
-    method: h?.method,
-    path: h?.path,
-    host: h?.host,
-    headers: h?.headers === undefined ? undefined : Object.entries(h.headers).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
-    sni: a?.tls_session?.sni,
-  };
 }
 
 /** One corruption of `bytes`: a flipped, dropped or inserted byte, a cut, or a repeated stretch. */

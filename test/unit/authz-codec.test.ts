@@ -1,22 +1,13 @@
-import { loadSync } from '@grpc/proto-loader';
 import type * as grpc from '@grpc/grpc-js';
 import { decodeCheckRequest, knownHeaderName, type CheckRequestMessage } from '../../src/authz/check-request.js';
 import { encodeCheckDecision, encodeCheckResponse, toCheckResponse } from '../../src/authz/check-response.js';
-import { envoyProtoIncludeDirs, loadAuthzPackageDefinition } from '../../src/authz/proto.js';
+import { loadAuthzPackageDefinition } from '../../src/authz/proto.js';
+import { readFields, referenceCheck as refCheck } from '../helpers/check-codec.js';
 import type { Decision } from '../../src/core/decision.js';
 
 // The server's Check codec writes and reads the wire format by hand. protobufjs,
 // loaded from the same protos, is the reference: requests it encodes must decode
 // to the same fields bouncer reads, and responses must be byte-identical.
-const reference = loadSync('envoy/service/auth/v3/external_auth.proto', {
-  keepCase: true,
-  longs: String,
-  enums: Number,
-  defaults: false,
-  oneofs: true,
-  includeDirs: envoyProtoIncludeDirs(),
-})['envoy.service.auth.v3.Authorization'] as Record<string, grpc.MethodDefinition<object, object>>;
-const refCheck = reference.Check as grpc.MethodDefinition<object, object>;
 
 const PEM = `-----BEGIN CERTIFICATE-----\n${'MIIB0TCCAXegAwIBAgIQCOoRubLwfmXYp'.repeat(30)}\n-----END CERTIFICATE-----\n`;
 
@@ -42,22 +33,6 @@ function envoyLike(extra: Record<string, string> = {}): object {
       metadata_context: { filter_metadata: { f: { fields: { a: { string_value: 'b' } } } } },
       tls_session: { sni: 'pay.acme.test' },
     },
-  };
-}
-
-/** The fields bouncer reads, from a protobufjs-decoded request. */
-function readFields(m: CheckRequestMessage): unknown {
-  const a = m.attributes;
-  const h = a?.request?.http;
-  return {
-    address: a?.source?.address?.socket_address?.address,
-    certificate: a?.source?.certificate,
-    id: h?.id,
-    method: h?.method,
-    path: h?.path,
-    host: h?.host,
-    headers: h?.headers === undefined ? undefined : { ...h.headers },
-    sni: a?.tls_session?.sni,
   };
 }
 
