@@ -261,17 +261,30 @@ function wantsHtml(input: CheckInput): boolean {
   return (input.accept ?? '').toLowerCase().includes('text/html');
 }
 
+/**
+ * What policies see of a session, built once per session view: the session
+ * gate hands out the same frozen view for every request of a cached token, so
+ * the identity (and the CEL map built from it) is shared by those requests.
+ * Weakly held: it goes with the view.
+ */
+const sessionIdentities = new WeakMap<SessionView, Identity>();
+
 function identityOf(s: SessionView): Identity {
-  return {
-    sub: s.sub,
-    email: s.email,
-    emailVerified: s.email !== undefined,
-    name: s.name,
-    groups: s.groups,
-    idp: { id: s.idp, type: s.idpType },
-    amr: s.amr,
-    authTime: s.authTime * 1000,
-  };
+  let identity = sessionIdentities.get(s);
+  if (identity === undefined) {
+    identity = Object.freeze({
+      sub: s.sub,
+      email: s.email,
+      emailVerified: s.email !== undefined,
+      name: s.name,
+      groups: s.groups,
+      idp: Object.freeze({ id: s.idp, type: s.idpType }),
+      amr: s.amr,
+      authTime: s.authTime * 1000,
+    });
+    sessionIdentities.set(s, identity);
+  }
+  return identity;
 }
 
 function decideApp(

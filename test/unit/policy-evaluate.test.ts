@@ -1,4 +1,5 @@
 import type { Identity, RequestContext } from '../../src/core/identity.js';
+import { buildCelBindings } from '../../src/core/policy/cel.js';
 import { compilePolicies, evaluatePolicies, type CompiledPolicy, type PolicyVerdict } from '../../src/core/policy/index.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -273,6 +274,37 @@ describe('CEL', () => {
     expect(evaluatePolicies(ps, ALICE, { ...CTX, path: '/a' }).outcome).toBe('allow');
     expect(evaluatePolicies(ps, ALICE, { ...CTX, path: '/b' }).outcome).toBe('deny');
     expect(evaluatePolicies(ps, ALICE, { ...CTX, path: '/a' }).outcome).toBe('allow');
+  });
+
+  test('the identity and certificate maps are built once per object and never shared between objects', () => {
+    const first = buildCelBindings(ALICE, CTX);
+    const again = buildCelBindings(ALICE, { ...CTX, path: '/other' });
+    expect(again.identity).toBe(first.identity);
+    expect(again.request.get('certificate')).toBe(first.request.get('certificate'));
+    // The request map is per request: its facts change from one to the next.
+    expect(again.request).not.toBe(first.request);
+    expect(again.request.get('path')).toBe('/other');
+
+    const bob: Identity = { ...ALICE, sub: 'okta:00u2', email: 'bob@acme.test', groups: ['sales'] };
+    const otherCert = { ...CTX.certificate!, commonName: 'device-2', fingerprint256: 'cd'.repeat(32) };
+    const b = buildCelBindings(bob, { ...CTX, certificate: otherCert });
+    expect(b.identity).not.toBe(first.identity);
+    expect(b.identity?.get('email')).toBe('bob@acme.test');
+    expect(first.identity?.get('email')).toBe('alice@acme.test');
+    expect((b.request.get('certificate') as ReadonlyMap<string, unknown>).get('common_name')).toBe('device-2');
+    expect((first.request.get('certificate') as ReadonlyMap<string, unknown>).get('common_name')).toBe('device-1');
+  });
+
+  test('rules on identity and certificate follow the request\'s own identity and certificate, evaluation after evaluation', () => {
+    const ps = compile([{ name: 'p', action: 'allow', include: [{ cel: '"eng" in identity.groups && request.certificate.common_name == "device-1"' }] }]);
+    const bob: Identity = { ...ALICE, sub: 'okta:00u2', groups: ['sales'] };
+    const otherCert = { ...CTX.certificate!, commonName: 'device-2' };
+    for (let i = 0; i < 3; i++) {
+      expect(evaluatePolicies(ps, ALICE, CTX).outcome).toBe('allow');
+      expect(evaluatePolicies(ps, bob, CTX).outcome).toBe('deny');
+      expect(evaluatePolicies(ps, ALICE, { ...CTX, certificate: otherCert }).outcome).toBe('deny');
+      expect(evaluatePolicies(ps, ALICE, { ...CTX, certificate: undefined }).outcome).toBe('deny');
+    }
   });
 });
 

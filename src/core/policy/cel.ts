@@ -9,7 +9,7 @@
  * into the restrictive outcome.
  */
 import { celEnv, CelScalar, isCelError, mapType, parse, plan, type CelInput } from '@bufbuild/cel';
-import type { Identity, RequestContext } from '../identity.js';
+import type { Identity, RequestCertificate, RequestContext } from '../identity.js';
 
 /** Longest accepted expression; CEL rules are one-liners, a megabyte is a mistake or an attack. */
 export const MAX_CEL_LENGTH = 4096;
@@ -117,25 +117,49 @@ export function buildCelBindings(identity: Identity | undefined, ctx: RequestCon
   if (ctx.sourceIp !== undefined) request.set('ip', ctx.sourceIp);
   if (ctx.country !== undefined) request.set('country', ctx.country.toUpperCase());
   if (ctx.serviceToken !== undefined) request.set('service_token', ctx.serviceToken.id);
-  if (ctx.certificate !== undefined) {
-    const c = ctx.certificate;
-    const cert = new Map<string, CelInput>();
-    cert.set('fingerprint256', c.fingerprint256.toLowerCase()).set('subject', c.subject).set('dns', c.dns).set('uri', c.uri).set('email', c.email);
-    if (c.commonName !== undefined) cert.set('common_name', c.commonName);
-    request.set('certificate', cert);
+  if (ctx.certificate !== undefined) request.set('certificate', certificateMap(ctx.certificate));
+  return { identity: identity === undefined ? undefined : identityMap(identity), request };
+}
+
+/*
+ * The identity and certificate maps depend only on their (frozen) source
+ * objects, which the session gate and the verdict cache hand out again for
+ * every request of the same session or device: each map is built once per
+ * object and shared, as CEL only reads its inputs. Weakly held: a map goes
+ * with its object.
+ */
+const identityMaps = new WeakMap<Identity, ReadonlyMap<string, CelInput>>();
+const certificateMaps = new WeakMap<RequestCertificate, ReadonlyMap<string, CelInput>>();
+
+function identityMap(identity: Identity): ReadonlyMap<string, CelInput> {
+  let id = identityMaps.get(identity);
+  if (id === undefined) {
+    const m = new Map<string, CelInput>();
+    m.set('sub', identity.sub)
+      .set('email_verified', identity.emailVerified)
+      .set('groups', identity.groups)
+      .set('idp', identity.idp.id)
+      .set('idp_type', identity.idp.type)
+      .set('amr', identity.amr)
+      .set('auth_time', BigInt(Math.floor(identity.authTime / 1000)));
+    if (identity.email !== undefined) m.set('email', identity.email);
+    if (identity.name !== undefined) m.set('name', identity.name);
+    id = m;
+    identityMaps.set(identity, id);
   }
-  if (identity === undefined) return { identity: undefined, request };
-  const id = new Map<string, CelInput>();
-  id.set('sub', identity.sub)
-    .set('email_verified', identity.emailVerified)
-    .set('groups', identity.groups)
-    .set('idp', identity.idp.id)
-    .set('idp_type', identity.idp.type)
-    .set('amr', identity.amr)
-    .set('auth_time', BigInt(Math.floor(identity.authTime / 1000)));
-  if (identity.email !== undefined) id.set('email', identity.email);
-  if (identity.name !== undefined) id.set('name', identity.name);
-  return { identity: id, request };
+  return id;
+}
+
+function certificateMap(c: RequestCertificate): ReadonlyMap<string, CelInput> {
+  let cert = certificateMaps.get(c);
+  if (cert === undefined) {
+    const m = new Map<string, CelInput>();
+    m.set('fingerprint256', c.fingerprint256.toLowerCase()).set('subject', c.subject).set('dns', c.dns).set('uri', c.uri).set('email', c.email);
+    if (c.commonName !== undefined) m.set('common_name', c.commonName);
+    cert = m;
+    certificateMaps.set(c, cert);
+  }
+  return cert;
 }
 
 /** Minimal view of the parsed AST we walk; the generated types are deep unions. */

@@ -53,8 +53,11 @@ function decide(policies: readonly CompiledPolicy[], identity: Identity | undefi
   const couldAllow: string[] = [];
   const misses: string[] = [];
 
-  for (const action of PRECEDENCE) {
-    for (const p of policies) {
+  // Indexed loops: on this per-check path the iterators of `for…of` were allocated, not optimized away.
+  for (let a = 0; a < PRECEDENCE.length; a++) {
+    const action = PRECEDENCE[a] as PolicyAction;
+    for (let k = 0; k < policies.length; k++) {
+      const p = policies[k] as CompiledPolicy;
       if (p.action !== action) continue;
       const r = evaluatePolicy(p, facts);
       if (action === 'allow' && identity === undefined) {
