@@ -5,7 +5,7 @@
  *   node dist/bench/run.js [--only S1,S3,...] [--profile] [--no-report] [--merge]
  *
  * Environment: BENCH_RUNS (default 5), BENCH_SECONDS per run (default 5),
- * BENCH_RATES for the fixed-rate runs (default 500,1000,2000; BENCH_RATE_RUNS of them, default 3),
+ * BENCH_RATES for the fixed-rate runs (default 500,1000,2000; BENCH_RATE_RUNS of them, default 5),
  * BENCH_ENVOY_CONCURRENCY (default 1), BENCH_TENANTS (default 10,100000),
  * BENCH_WORKERS (default 1,2), ENVOY_BIN (see scripts/install-envoy.sh).
  *
@@ -36,8 +36,8 @@ const root = packageRoot();
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP = 2;
-/** Fixed-rate runs are fewer (3) to keep the whole bench under 10 minutes. */
-const RATE_RUNS = Number(process.env.BENCH_RATE_RUNS ?? 3);
+/** Fixed-rate runs per rate and server (taking turns), as many as closed-loop runs: a p99 needs them more. */
+const RATE_RUNS = Number(process.env.BENCH_RATE_RUNS ?? 5);
 const RATES = (process.env.BENCH_RATES ?? '500,1000,2000').split(',').map(Number);
 const ENVOY_CONCURRENCY = Number(process.env.BENCH_ENVOY_CONCURRENCY ?? 1);
 /** Tenant counts of the T scenario (the first is the baseline). */
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   const poolTls = (id: 'p256' | 'rsa2048'): TlsClient => ({ shim, sni: HOST, pool: f.coldPools[id].list });
   const headers = { ':authority': HOST, cookie: `${SESSION_COOKIE}=${f.token}` };
   const results: BenchResults = {
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, envoyConcurrency: ENVOY_CONCURRENCY, runs: RUNS, seconds: SECONDS },
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, envoyConcurrency: ENVOY_CONCURRENCY, runs: RUNS, seconds: SECONDS, rateRuns: RATE_RUNS },
     closed: [],
     rated: [],
     cold: [],
