@@ -12,13 +12,87 @@ const BATCH_BYTES = 4096;
 /** …and written at the latest this long after they were logged, so a quiet server's lines still show promptly. */
 const BATCH_FLUSH_MS = 100;
 
+/** A log destination that batches lines and writes them out by a deadline. */
+export interface BatchedDestination extends DestinationStream {
+  /** Writes out whatever is buffered; `cb` runs once it is written. */
+  flush(cb?: (err?: Error) => void): void;
+  /** True while buffered lines wait for the deadline's timer. */
+  readonly flushScheduled: boolean;
+}
+
 /**
- * JSON logs on stdout (or a given stream), one object per line. Buffered lines
- * are flushed on exit (pino registers that for its destinations), so a clean
- * stop loses none.
+ * A batching destination on a file descriptor (stdout by default): lines go
+ * out when `minLength` bytes are waiting, or `flushAfterMs` after the first
+ * line that is still waiting. The deadline's timer is armed by a write and
+ * gone once it fires, so a server with nothing to log has no timer at all.
+ * SonicBoom's own `periodicFlush` is a timer that fires every interval for
+ * the life of the process, lines or not: ten wake-ups a second, each with an
+ * empty write(2), which an idle process pays for.
+ *
+ * @example
+ * ```ts
+ * const out = createBatchedDestination({ fd: 1, minLength: 4096, flushAfterMs: 100 });
+ * const logger = createLogger('info', out);
+ * ```
+ */
+export function createBatchedDestination(o: { fd: number; minLength: number; flushAfterMs: number }): BatchedDestination {
+  const boom = pino.destination({ dest: o.fd, sync: true, minLength: o.minLength });
+  flushedAtExit(boom);
+  let timer: NodeJS.Timeout | undefined;
+  const onDeadline = (): void => {
+    timer = undefined;
+    boom.flush();
+  };
+  return {
+    write(line: string) {
+      boom.write(line);
+      if (timer === undefined) {
+        timer = setTimeout(onDeadline, o.flushAfterMs);
+        // A pending deadline never keeps the process alive; exit flushes anyway.
+        timer.unref();
+      }
+    },
+    flush(cb) {
+      clearTimeout(timer);
+      timer = undefined;
+      boom.flush(cb);
+    },
+    get flushScheduled() {
+      return timer !== undefined;
+    },
+  };
+}
+
+type Boom = ReturnType<typeof pino.destination>;
+const atExit = new Set<Boom>();
+
+/**
+ * Writes `boom`'s buffered lines when the process exits, however it exits
+ * (`process.exit`, an uncaught exception): the lines a crash leaves in the
+ * buffer are the ones that explain it. pino registers such a hook only for
+ * its asynchronous destinations, and these are synchronous.
+ */
+function flushedAtExit(boom: Boom): void {
+  if (atExit.size === 0) {
+    process.once('exit', () => {
+      for (const b of atExit) {
+        try {
+          b.flushSync();
+        } catch {
+          // stdout is gone (a closed pipe): nothing is left to write to.
+        }
+      }
+    });
+  }
+  atExit.add(boom);
+}
+
+/**
+ * JSON logs on stdout (or a given stream), one object per line. Lines still
+ * buffered when the process exits are written then, so a stop loses none.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  const stream = destination ?? pino.destination({ dest: 1, sync: true, minLength: BATCH_BYTES, periodicFlush: BATCH_FLUSH_MS });
+  const stream = destination ?? createBatchedDestination({ fd: 1, minLength: BATCH_BYTES, flushAfterMs: BATCH_FLUSH_MS });
   // writeInfoLine below writes this format by hand (label level, ISO time,
   // base bindings, no redaction or hooks): change both together.
   const logger = pino(

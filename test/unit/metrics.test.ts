@@ -108,3 +108,19 @@ describe('the check tally behind the metrics', () => {
     expect(text).not.toContain('bouncer_check_duration_seconds_count{outcome="allow"}');
   });
 });
+
+describe('the event-loop delay metrics', () => {
+  test('catch a stall longer than their sampling interval', async () => {
+    const metrics = createMetrics();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    // Block the loop for 300 ms, as a runaway synchronous job would.
+    const until = Date.now() + 300;
+    while (Date.now() < until);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const text = await metrics.registry.metrics();
+    const max = /^bouncer_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+    expect(max).not.toBeNull();
+    expect(Number(max?.[1])).toBeGreaterThan(0.15);
+    expect(text).toMatch(/^bouncer_nodejs_eventloop_lag_p99_seconds \S+$/m);
+  });
+});
