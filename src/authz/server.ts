@@ -19,6 +19,7 @@ import { decodeCheckRequest, toCheckInput, withSession, type CheckRequestMessage
 import { encodeCheckDecision } from './check-response.js';
 import { GrpcStatus, GrpcTransport, listenWithFallback, type UnaryReply } from './grpc-transport.js';
 import { loadAuthzPackageDefinition } from './proto.js';
+import { RepeatedStrings } from './repeated-strings.js';
 
 export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
 
@@ -143,12 +144,13 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   };
 
   const transport = new GrpcTransport({ maxMessageBytes: MAX_MESSAGE_BYTES, maxConcurrentStreams: 1000 });
+  const strings = new RepeatedStrings();
   transport.addUnary({
     path: `/${AUTHZ_SERVICE}/Check`,
     handle(message, reply) {
       let request: CheckRequestMessage;
       try {
-        request = decodeCheckRequest(message);
+        request = decodeCheckRequest(message, strings);
       } catch (err) {
         reply({ code: GrpcStatus.INTERNAL, details: `the CheckRequest could not be decoded: ${err instanceof Error ? err.message : String(err)}` });
         return;

@@ -1,4 +1,5 @@
 import { decodeCheckRequest, type CheckRequestMessage } from '../../src/authz/check-request.js';
+import { RepeatedStrings } from '../../src/authz/repeated-strings.js';
 import { readFields, referenceCheck as refCheck } from '../helpers/check-codec.js';
 
 // The CheckRequest decoder is hand-written, so it is checked here against
@@ -108,6 +109,22 @@ describe('decodeCheckRequest against protobufjs, on generated requests', () => {
       const actual = decodeCheckRequest(bytes);
       expect({ case: i, fields: readFields(actual) }).toEqual({ case: i, fields: readFields(expected) });
     }
+  });
+
+  test.each([5, 6])('seed %d: with a shared cache of repeated strings, every request decodes the same, the first time and again', (seed) => {
+    const r = prng(seed);
+    // Small and with a low threshold, so that slots are shared and replaced often.
+    const strings = new RepeatedStrings({ slots: 8, minBytes: 1, maxBytes: 4096 });
+    const seen: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      // Now and then an earlier request again, as a device's next request would be.
+      const bytes = seen.length > 0 && maybe(r, 0.4) ? pick(r, seen) : refCheck.requestSerialize(request(r));
+      seen.push(bytes);
+      const expected = readFields(refCheck.requestDeserialize(bytes) as CheckRequestMessage);
+      expect({ case: i, fields: readFields(decodeCheckRequest(bytes, strings)) }).toEqual({ case: i, fields: expected });
+      expect({ case: i, fields: readFields(decodeCheckRequest(Buffer.from(bytes), strings)) }).toEqual({ case: i, fields: expected });
+    }
+    expect(strings.hits).toBeGreaterThan(0);
   });
 });
 
