@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { createAdminServer, createDecisionLog, createMemoryAuditSink, createPgAuditSink, toDecisionRecord, type AdminServer, type AuditSink } from './admin/index.js';
 import type { Logger } from 'pino';
 import { loadSamlIdpSigning } from './web/saml-idp/index.js';
@@ -8,8 +8,7 @@ import type { StoreTenants } from './authz/tenant-lookup.js';
 import type { BouncerConfig } from './config/types.js';
 import { attemptConfigLoad, loadConfig } from './config/load.js';
 import { redactUrl } from './config/store-schema.js';
-import { guardPoolConnections } from './stores/postgres/pool-guard.js';
-import { openConfigDocuments, type ConfigDocuments } from './stores/postgres/config-documents.js';
+import type { ConfigDocuments } from './stores/postgres/config-documents.js';
 import { watchConfig } from './config/watch.js';
 import type { AuthSettings } from './core/app.js';
 import { createCertVerifier, type CertVerifier } from './core/cert-verifier.js';
@@ -21,7 +20,7 @@ import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.
 import { createTokenCache } from './sessions/token-cache.js';
 import { createSharedState, type SharedState } from './stores/create-shared-state.js';
 import { createFileTenantStore } from './stores/file-tenant-store.js';
-import { createPgTenantStore, type PgTenantStore } from './stores/postgres/pg-tenant-store.js';
+import type { PgTenantStore } from './stores/postgres/pg-tenant-store.js';
 import { createAuthServer } from './web/auth/server.js';
 import type { IdpConnector } from './web/idp/connector.js';
 import { buildConnectors } from './web/idp/build.js';
@@ -151,6 +150,9 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   let docs: ConfigDocuments | undefined;
   if (config.store.postgres) {
     const url = config.store.postgres.url;
+    // PostgreSQL's client and stores are loaded only when configured: the
+    // embedded default then keeps ~3 MB less live heap for every full GC to mark.
+    const { openConfigDocuments } = await import('./stores/postgres/config-documents.js');
     try {
       docs = await openConfigDocuments({ connection: { connectionString: url }, onError: (err) => logger.warn({ err: { message: err.message } }, 'config documents: database connection problem') });
     } catch (err) {
@@ -175,7 +177,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const origin = options.authPublicOrigin ?? (options.env ?? process.env).BOUNCER_AUTH_PUBLIC_URL;
   const nowFn = options.now ?? Date.now;
   const redis = config.store.redis;
-  const shared = createSharedState({
+  const shared = await createSharedState({
     ...(redis
       ? { redis: { url: redis.url, keyPrefix: redis.keyPrefix, failMode: redis.revocationFailMode, graceMs: redis.revocationGraceMs } }
       : {}),
@@ -195,6 +197,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   let tenantStore: PgTenantStore | undefined;
   if (runAuthz && config.store.postgres) {
     const pgConf = config.store.postgres;
+    const { createPgTenantStore } = await import('./stores/postgres/pg-tenant-store.js');
     try {
       tenantStore = await createPgTenantStore({ connection: { connectionString: pgConf.url }, cache: { maxEntries: pgConf.cacheMaxEntries }, logger });
     } catch (err) {
@@ -283,7 +286,8 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   if (runAuthz && config.admin) {
     let audit: AuditSink = createMemoryAuditSink();
     if (config.store.postgres) {
-      auditPool = new pg.Pool({ connectionString: config.store.postgres.url, max: 2, application_name: 'bouncer-audit', connectionTimeoutMillis: 2_000 });
+      const [{ default: pgClient }, { guardPoolConnections }] = await Promise.all([import('pg'), import('./stores/postgres/pool-guard.js')]);
+      auditPool = new pgClient.Pool({ connectionString: config.store.postgres.url, max: 2, application_name: 'bouncer-audit', connectionTimeoutMillis: 2_000 });
       auditPool.on('error', (err) => logger.warn({ err: { message: err.message } }, 'admin audit: idle database connection lost'));
       guardPoolConnections(auditPool, (err) => logger.warn({ err: { message: err.message } }, 'admin audit: database connection lost'));
       // The tenant store has already migrated the schema.

@@ -3,16 +3,10 @@
  * configured (the single-process default), Redis otherwise. `app.ts` calls
  * this and passes the pieces on; nothing else knows which backend runs.
  */
-import type { Redis } from 'ioredis';
 import { SHARED_STATE_DEFAULTS, type RevocationFailMode } from './shared-state-defaults.js';
 import { createMemoryOnceStore } from './memory/once-store.js';
 import { createMemorySharedRevocationStore } from './memory/revocation-store.js';
 import { createMemorySharedTransactionStore } from './memory/transaction-store.js';
-import { createRedisClient } from './redis/client.js';
-import { createRedisOnceStore } from './redis/once-store.js';
-import { createRedisRevocationStore } from './redis/revocation-store.js';
-import { createRedisTransactionStore } from './redis/transaction-store.js';
-import { waitForRedisReady } from './redis/wait-ready.js';
 import type { OnceStore, SharedRevocationStore, SharedStateHealth, SharedTransactionStore } from './shared-state.js';
 
 /** Options of {@link createSharedState}; `redis` mirrors the config's `store.redis`. */
@@ -60,17 +54,16 @@ export interface SharedState {
 }
 
 /**
- * Build the shared-state stores for the configured backend.
+ * Build the shared-state stores for the configured backend (asynchronous only to load the Redis client when it is configured).
  *
  * @example
  * ```ts
- * const shared = createSharedState({ redis: config.store?.redis, userRetentionMs: longestSession(config) * 1000,
+ * const shared = await createSharedState({ redis: config.store?.redis, userRetentionMs: longestSession(config) * 1000,
  *   clock: nowFn, onHealth: (h) => metrics.sharedStateUp.set(h.ok ? 1 : 0), onError: (err) => logger.warn({ err }, 'redis') });
  * await shared.start().catch((err) => logger.warn({ err }, 'shared state not ready; failing closed until it is'));
  * ```
  */
-export function createSharedState(o: SharedStateOptions): SharedState {
-  const p = SHARED_STATE_DEFAULTS.prefixes;
+export async function createSharedState(o: SharedStateOptions): Promise<SharedState> {
   const clock = o.clock ?? Date.now;
   const retention = o.userRetentionMs === undefined ? {} : { userRetentionMs: o.userRetentionMs };
   if (o.redis === undefined) {
@@ -87,37 +80,8 @@ export function createSharedState(o: SharedStateOptions): SharedState {
       close: () => revocation.close(),
     };
   }
-  const r = o.redis;
-  const ns = r.keyPrefix ?? '';
-  const timeout = r.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: r.commandTimeoutMs };
-  const startTimeoutMs = r.startTimeoutMs ?? SHARED_STATE_DEFAULTS.startTimeoutMs;
-  const redis: Redis = createRedisClient({ url: r.url, ...timeout, ...(o.onError ? { onError: o.onError } : {}) });
-  const revocation = createRedisRevocationStore({
-    redis,
-    prefix: ns + p.revocation,
-    clock,
-    ...retention,
-    ...timeout,
-    ...(r.failMode ? { failMode: r.failMode } : {}),
-    ...(r.graceMs !== undefined ? { graceMs: r.graceMs } : {}),
-    startTimeoutMs,
-    ...(o.onHealth ? { onHealth: o.onHealth } : {}),
-  });
-  return {
-    backend: 'redis',
-    revocation,
-    handoffs: createRedisOnceStore({ redis, prefix: ns + p.handoff, ...timeout }),
-    samlAssertions: createRedisOnceStore({ redis, prefix: ns + p.samlAssertion, ...timeout }),
-    samlRequests: createRedisOnceStore({ redis, prefix: ns + p.samlRequest, ...timeout }),
-    transactions: createRedisTransactionStore({ redis, prefix: ns + p.loginTransaction, clock, ...timeout }),
-    async start() {
-      // Both, in parallel: the revocation store has its own subscriber connection.
-      await Promise.all([waitForRedisReady(redis, startTimeoutMs), revocation.start()]);
-    },
-    health: () => revocation.health(),
-    async close() {
-      await revocation.close();
-      redis.disconnect();
-    },
-  };
+  // The Redis client is loaded only when Redis is configured: the embedded
+  // default then keeps its code and state out of the heap every full GC marks.
+  const { createRedisSharedState } = await import('./redis/shared-state.js');
+  return createRedisSharedState(o, o.redis);
 }

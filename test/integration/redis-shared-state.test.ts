@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 async function replica(keyPrefix?: string): Promise<SharedState> {
-  const s = createSharedState({ redis: { url: server.url, ...(keyPrefix ? { keyPrefix } : {}) }, userRetentionMs: 3_600_000 });
+  const s = await createSharedState({ redis: { url: server.url, ...(keyPrefix ? { keyPrefix } : {}) }, userRetentionMs: 3_600_000 });
   opened.push(s);
   await s.start();
   return s;
@@ -61,7 +61,7 @@ test('deployments with different key prefixes do not see each other', async () =
 });
 
 test('start() rejects with ERR_STORE_UNAVAILABLE when Redis is not there, and the stores refuse', async () => {
-  const s = createSharedState({ redis: { url: 'redis://127.0.0.1:1', commandTimeoutMs: 200, startTimeoutMs: 300 } });
+  const s = await createSharedState({ redis: { url: 'redis://127.0.0.1:1', commandTimeoutMs: 200, startTimeoutMs: 300 } });
   opened.push(s);
   const err = await s.start().catch((e: unknown) => e);
   expect(err instanceof SharedStateError && err.code).toBe('ERR_STORE_UNAVAILABLE');

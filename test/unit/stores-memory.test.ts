@@ -66,7 +66,7 @@ describe('memory SharedRevocationStore', () => {
 
 describe('createSharedState', () => {
   test('without redis everything is in memory and works at once', async () => {
-    const shared = createSharedState({ clock: () => T });
+    const shared = await createSharedState({ clock: () => T });
     expect(shared.backend).toBe('memory');
     await shared.start();
     expect(await shared.handoffs.consume('j', 60_000, T)).toBe(true);
