@@ -150,8 +150,8 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   let docs: ConfigDocuments | undefined;
   if (config.store.postgres) {
     const url = config.store.postgres.url;
-    // PostgreSQL's client and stores are loaded only when configured: the
-    // embedded default then keeps ~3 MB less live heap for every full GC to mark.
+    // PostgreSQL's client and stores are loaded only when configured, so the
+    // embedded default keeps them out of the live heap every full GC marks.
     const { openConfigDocuments } = await import('./stores/postgres/config-documents.js');
     try {
       docs = await openConfigDocuments({ connection: { connectionString: url }, onError: (err) => logger.warn({ err: { message: err.message } }, 'config documents: database connection problem') });

@@ -3,7 +3,7 @@
  * configured (the single-process default), Redis otherwise. `app.ts` calls
  * this and passes the pieces on; nothing else knows which backend runs.
  */
-import { SHARED_STATE_DEFAULTS, type RevocationFailMode } from './shared-state-defaults.js';
+import type { RevocationFailMode, SHARED_STATE_DEFAULTS } from './shared-state-defaults.js';
 import { createMemoryOnceStore } from './memory/once-store.js';
 import { createMemorySharedRevocationStore } from './memory/revocation-store.js';
 import { createMemorySharedTransactionStore } from './memory/transaction-store.js';
