@@ -223,9 +223,11 @@ function varintSize(v: number): number {
 /** Sizes first, then bytes: two passes over a tree of at most a few dozen strings. */
 class WireWriter {
   readonly buf: Buffer;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  pos: number;
+  /** `headroom` bytes are left unwritten before the message. */
+  constructor(size: number, headroom = 0) {
+    this.buf = Buffer.allocUnsafe(headroom + size);
+    this.pos = headroom;
   }
   varint(v: number): void {
     if (v < 0) {
@@ -314,7 +316,7 @@ function writeHeaderOption(w: WireWriter, field: number, h: HeaderValueOption, s
  * used as the Check method's response serializer. Byte for byte what protobufjs
  * produces for the same object (a unit test holds it to that).
  */
-export function encodeCheckResponse(msg: CheckResponseMessage): Buffer {
+export function encodeCheckResponse(msg: CheckResponseMessage, headroom = 0): Buffer {
   const sized: Sized = { strings: [] };
   const lens: number[] = [];
   // google.rpc.Status { code = 1; message = 2 }
@@ -337,7 +339,7 @@ export function encodeCheckResponse(msg: CheckResponseMessage): Buffer {
   const ok = o ? encodeOkFields(o.headers, o.headers_to_remove) : undefined;
   if (ok) total += 1 + varintSize(ok.length) + ok.length;
 
-  const w = new WireWriter(total);
+  const w = new WireWriter(total, headroom);
   const strings = sized.strings;
   const si = { s: 0, l: 0 };
   w.varint(TAG_LEN(1));
@@ -360,7 +362,7 @@ export function encodeCheckResponse(msg: CheckResponseMessage): Buffer {
     w.varint(ok.length);
     w.raw(ok);
   }
-  if (w.pos !== total) throw new Error(`CheckResponse encoder wrote ${w.pos} bytes, expected ${total}`);
+  if (w.pos !== headroom + total) throw new Error(`CheckResponse encoder wrote ${w.pos - headroom} bytes, expected ${total}`);
   return w.buf;
 }
 
@@ -427,20 +429,29 @@ function identityBlock(decision: AllowDecision): Buffer {
 /**
  * `encodeCheckResponse(toCheckResponse(...))`, byte for byte, with an allow's
  * identity headers taken from {@link identityBlock}. The Check handler's encoder.
+ * `headroom` bytes are left free before the message, where the gRPC transport
+ * writes its frame prefix: the response is then built in the buffer that goes
+ * on the wire, not copied into one.
  */
-export function encodeCheckDecision(decision: Decision, requestId: string, requestHeaders: Readonly<Record<string, string>>): Buffer {
-  if (!decision.allow) return encodeCheckResponse(toCheckResponse(decision, requestId, requestHeaders));
+export function encodeCheckDecision(decision: Decision, requestId: string, requestHeaders: Readonly<Record<string, string>>, headroom = 0): Buffer {
+  if (!decision.allow) return encodeCheckResponse(toCheckResponse(decision, requestId, requestHeaders), headroom);
   const forged = forgedHeaders(requestHeaders);
-  const head = encodeOkFields([set(IDENTITY_HEADERS.requestId, requestId)], []);
+  // The request id comes first, written straight into the response.
+  const id = set(IDENTITY_HEADERS.requestId, requestId);
+  const sized: Sized = { strings: [] };
+  const lens: number[] = [];
+  const head = headerOptionSize(id, sized, lens);
   const block = identityBlock(decision);
   const tail = forged === undefined ? undefined : encodeOkFields([], forged);
-  const ok = head.length + block.length + (tail?.length ?? 0);
-  const w = new WireWriter(OK_STATUS.length + 1 + varintSize(ok) + ok);
+  const ok = head + block.length + (tail?.length ?? 0);
+  const total = OK_STATUS.length + 1 + varintSize(ok) + ok;
+  const w = new WireWriter(total, headroom);
   w.raw(OK_STATUS);
   w.varint(TAG_LEN(3));
   w.varint(ok);
-  w.raw(head);
+  writeHeaderOption(w, 2, id, sized.strings, lens, { s: 0, l: 0 });
   w.raw(block);
   if (tail) w.raw(tail);
+  if (w.pos !== headroom + total) throw new Error(`CheckResponse encoder wrote ${w.pos - headroom} bytes, expected ${total}`);
   return w.buf;
 }

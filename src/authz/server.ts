@@ -17,7 +17,7 @@ import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
 import { decodeCheckRequest, toCheckInput, withSession, type CheckRequestMessage } from './check-request.js';
 import { encodeCheckDecision } from './check-response.js';
-import { GrpcStatus, GrpcTransport, listenWithFallback, type UnaryReply } from './grpc-transport.js';
+import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type UnaryReply } from './grpc-transport.js';
 import { loadAuthzPackageDefinition } from './proto.js';
 import { RepeatedStrings } from './repeated-strings.js';
 
@@ -120,13 +120,13 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const check = (request: CheckRequestMessage, reply: UnaryReply): void => {
     const started = performance.now();
     const answer = ({ decision, input, headers }: Outcome): void => {
-      const response = encodeCheckDecision(decision, input.requestId, headers);
+      const response = encodeCheckDecision(decision, input.requestId, headers, MESSAGE_PREFIX_BYTES);
       const elapsed = performance.now() - started;
       const lookedUp = decision.reason === 'mtls_verified' || (!decision.allow && decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing');
       recorder.record(decision.allow ? 'allow' : 'deny', decision.reason, elapsed / 1000, lookedUp ? (decision.cacheHit ? 'hit' : 'miss') : undefined);
       writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
       deps.onDecision?.(input, decision, now());
-      reply(null, response);
+      reply(null, response, true);
     };
     const fail = (err: unknown): void => {
       // The server cannot decide: answer with a gRPC error so Envoy fails closed.

@@ -3,7 +3,7 @@ import type { CheckInput, Decision } from '../core/decision.js';
 import { appSessionFromHandoff, signSession, verifyHandoff, type SessionClaims, type SigningKey, type VerifyKeys } from '../core/session-token.js';
 import { statusFor } from '../core/reasons.js';
 import { normalizeHost, resolveTenant, type HostIndex } from '../core/tenant-index.js';
-import { APP_COOKIE, clearCookie, readCookie, serializeCookie } from '../sessions/cookies.js';
+import { APP_COOKIE, clearCookie, CookieReader, serializeCookie } from '../sessions/cookies.js';
 import type { RevocationStore } from '../sessions/revocation.js';
 import type { TokenCache } from '../sessions/token-cache.js';
 import { andThen, type SyncOrAsync } from './sync-or-async.js';
@@ -108,9 +108,11 @@ interface SessionRead {
 
 const ABSENT: SessionRead = Object.freeze({ state: Object.freeze({ status: 'absent' }) });
 
+const appCookie = new CookieReader(APP_COOKIE);
+
 /** The cookie's session: from the token cache at once, or after verifying the token. */
 function readSession(cookieHeader: string | undefined, app: App, deps: SessionGateDeps, nowMs: number): SyncOrAsync<SessionRead> {
-  const token = readCookie(cookieHeader, APP_COOKIE);
+  const token = appCookie.read(cookieHeader);
   if (token === undefined) return ABSENT;
   const options = { keys: deps.keys().verifyKeys(), issuer: deps.issuer, audience: app.name, nowMs };
   const cached = deps.tokens.peek(token, options);

@@ -73,3 +73,44 @@ export function readCookie(cookieHeader: string | readonly string[] | undefined,
   }
   return count === 1 ? found : undefined;
 }
+
+export interface CookieReaderOptions {
+  /** Distinct Cookie headers remembered; the oldest goes first. */
+  readonly entries: number;
+  /** Longer headers are read every time, so the memory held stays within entries × this. */
+  readonly maxHeaderChars: number;
+}
+
+/**
+ * {@link readCookie} for one cookie name, remembering its answer for recent
+ * Cookie headers. A browser sends the same header on every request, and
+ * ext_authz reads the session cookie out of it on every check: splitting,
+ * trimming and testing a kilobyte of token each time cost more than looking up
+ * the verified token did. The same header also gives back the same token
+ * string, whose hash V8 then has from the last lookup in the token cache.
+ * A pure memo: the answer depends on the header's text alone.
+ */
+export class CookieReader {
+  private readonly memo = new Map<string, string | undefined>();
+
+  constructor(
+    readonly name: string,
+    private readonly options: CookieReaderOptions = { entries: 256, maxHeaderChars: 8192 },
+  ) {}
+
+  /** Headers remembered now (at most `entries`). */
+  get size(): number {
+    return this.memo.size;
+  }
+
+  read(header: string | undefined): string | undefined {
+    if (header === undefined) return undefined;
+    if (header.length > this.options.maxHeaderChars) return readCookie(header, this.name);
+    const memo = this.memo;
+    if (memo.has(header)) return memo.get(header);
+    const value = readCookie(header, this.name);
+    if (memo.size >= this.options.entries) memo.delete(memo.keys().next().value as string);
+    memo.set(header, value);
+    return value;
+  }
+}

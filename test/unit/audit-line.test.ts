@@ -1,5 +1,6 @@
 import type { DestinationStream } from 'pino';
-import { writeAudit, type AuditRecord } from '../../src/observability/audit.js';
+import type { CheckInput } from '../../src/core/decision.js';
+import { auditRecordJson, toAuditRecord, writeAudit, type AuditRecord } from '../../src/observability/audit.js';
 import { createLogger, writeInfoLine } from '../../src/observability/logger.js';
 
 function capture(): { stream: DestinationStream; lines: string[] } {
@@ -57,5 +58,63 @@ describe('the audit line', () => {
     expect(writeInfoLine(child, 'decision', '{}', 'decision')).toBe(false);
     writeAudit(child, record);
     expect(JSON.parse(out.lines[0] as string)).toMatchObject({ service: 'bouncer', component: 'authz', decision: { request_id: 'r-1' } });
+  });
+
+  test('an allow has no detail; a denial has its detail, clipped, and no line keeps the query string', () => {
+    const input: CheckInput = {
+      requestId: 'r-2',
+      authority: 'wiki.acme.example',
+      sni: undefined,
+      method: 'GET',
+      path: '/page?token=secret',
+      peerCertificate: undefined,
+      peerCertificateEncoded: undefined,
+      xfcc: undefined,
+      sourceAddress: '10.0.0.9',
+      accept: undefined,
+      serviceClientId: undefined,
+      serviceClientSecret: undefined,
+      country: undefined,
+    };
+    const lineOf = (r: AuditRecord): Record<string, unknown> => {
+      const out = capture();
+      writeAudit(createLogger('info', out.stream), r);
+      return (JSON.parse(out.lines[0] as string) as { decision: Record<string, unknown> }).decision;
+    };
+    const allowed = lineOf(toAuditRecord(input, { allow: true, reason: 'mtls_off', tenant: 'acme', identity: undefined, cacheHit: false }, 0.01));
+    expect(allowed).toMatchObject({ outcome: 'allow', status: 200, path: '/page', source: '10.0.0.9' });
+    expect(Object.keys(allowed)).not.toContain('detail');
+    const denied = lineOf(toAuditRecord(input, { allow: false, reason: 'policy_deny', status: 403, detail: 'x'.repeat(600), tenant: 'acme', identity: undefined, cacheHit: false }, 0.01));
+    expect(denied).toMatchObject({ outcome: 'deny', status: 403, reason: 'policy_deny' });
+    expect(denied['detail']).toBe(`${'x'.repeat(512)}…`);
+    expect(Object.keys(denied).indexOf('detail')).toBe(Object.keys(denied).indexOf('status') + 1);
+  });
+
+  test('the hand-written JSON is JSON.stringify\'s, character for character, for any strings', () => {
+    // Every kind of character JSON treats apart: quotes, backslashes, controls,
+    // DEL, non-ASCII, astral pairs, lone surrogates, U+2028.
+    const alphabet = ['a', 'Z', '0', ' ', '"', '\\', '/', '\u0000', '\u001f', '\n', '\t', '\u007f', 'é', '€', '\u2028', '😀', '\ud800', '\udfff', '%', '<'];
+    let seed = 7;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+    const text = (): string => Array.from({ length: rand(12) }, () => alphabet[rand(alphabet.length)]).join('');
+    for (let i = 0; i < 2000; i++) {
+      const r: AuditRecord = {
+        request_id: text(),
+        tenant: rand(3) === 0 ? null : text(),
+        host: text(),
+        method: text(),
+        path: text(),
+        source: rand(2) === 0 ? null : text(),
+        outcome: rand(2) === 0 ? 'allow' : 'deny',
+        reason: text(),
+        status: [200, 302, 403][rand(3)] as number,
+        detail: rand(2) === 0 ? undefined : text(),
+        cert_fingerprint: rand(2) === 0 ? null : text(),
+        cert_subject: rand(2) === 0 ? null : text(),
+        cache_hit: rand(2) === 0,
+        duration_ms: rand(2) === 0 ? rand(100_000_000) / 1000 : ([0, -0, 0.042, 12.5, 1e-7, 0.1 + 0.2, 123456789.0125, -1.5, Number.NaN, Number.POSITIVE_INFINITY][rand(10)] as number),
+      };
+      expect(auditRecordJson(r)).toBe(JSON.stringify(r));
+    }
   });
 });

@@ -156,6 +156,9 @@ describe('encodeCheckDecision', () => {
           const fast = encodeCheckDecision(decision, requestId, headers);
           expect({ name, requestId, same: fast.equals(encodeCheckResponse(msg)) }).toEqual({ name, requestId, same: true });
           expect(fast.equals(refCheck.responseSerialize(msg))).toBe(true);
+          // With room for the gRPC frame prefix: the same message after it.
+          const roomy = encodeCheckDecision(decision, requestId, headers, 5);
+          expect({ name, requestId, length: roomy.length, same: roomy.subarray(5).equals(fast) }).toEqual({ name, requestId, length: fast.length + 5, same: true });
         }
       }
     }

@@ -1,4 +1,4 @@
-import { APP_COOKIE, AUTH_COOKIE, clearCookie, readCookie, serializeCookie } from '../../src/sessions/cookies.js';
+import { APP_COOKIE, AUTH_COOKIE, clearCookie, CookieReader, readCookie, serializeCookie } from '../../src/sessions/cookies.js';
 
 describe('serializeCookie', () => {
   test('__Host- attributes, no Domain', () => {
@@ -55,5 +55,37 @@ describe('readCookie', () => {
 
   test('the other cookie name is read independently', () => {
     expect(readCookie(`${APP_COOKIE}=a; ${AUTH_COOKIE}=b`, AUTH_COOKIE)).toBe('b');
+  });
+});
+
+describe('CookieReader', () => {
+  const headers = [
+    `${APP_COOKIE}=tok`,
+    `a=1; ${APP_COOKIE}=tok2; b=2`,
+    `${APP_COOKIE}=one; ${APP_COOKIE}=two`,
+    `${APP_COOKIE}="quoted"`,
+    `${APP_COOKIE}=bad value`,
+    `${APP_COOKIE}=`,
+    'junk; =x; a',
+    `${AUTH_COOKIE}=other`,
+    '',
+  ];
+
+  test('answers exactly as readCookie does, first time and remembered', () => {
+    const reader = new CookieReader(APP_COOKIE);
+    for (let round = 0; round < 2; round++) for (const h of headers) expect(reader.read(h)).toBe(readCookie(h, APP_COOKIE));
+    expect(reader.read(undefined)).toBeUndefined();
+    expect(reader.size).toBe(headers.length);
+  });
+
+  test('holds at most `entries` headers, dropping the oldest, and skips long ones', () => {
+    const reader = new CookieReader(APP_COOKIE, { entries: 4, maxHeaderChars: 64 });
+    for (let i = 0; i < 10; i++) expect(reader.read(`${APP_COOKIE}=t${i}`)).toBe(`t${i}`);
+    expect(reader.size).toBe(4);
+    const long = `${APP_COOKIE}=${'x'.repeat(100)}`;
+    expect(reader.read(long)).toBe('x'.repeat(100));
+    expect(reader.size).toBe(4);
+    // An early header was dropped, yet is still read right.
+    expect(reader.read(`${APP_COOKIE}=t0`)).toBe('t0');
   });
 });

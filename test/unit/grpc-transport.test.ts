@@ -112,6 +112,26 @@ describe('GrpcTransport', () => {
     expect(a.headers['content-type']).toBe('application/grpc+proto');
     expect(a.body).toEqual(frame(Buffer.from('echo:hi')));
     expect(a.trailers?.['grpc-status']).toBe('0');
+    // Only what gRPC requires: every extra header is copied and encoded on every call.
+    expect(Object.keys(a.headers).filter((k) => k !== ':status').sort()).toEqual(['content-type']);
+    expect(Object.keys(a.trailers ?? {})).toEqual(['grpc-status']);
+  });
+
+  test('a response built with room for the prefix goes out as it is, framed in place', async () => {
+    behave = (m, r) => {
+      const out = Buffer.alloc(5 + 5 + m.length, 0xff);
+      out.write('room:', 5);
+      m.copy(out, 10);
+      r(null, out, true);
+    };
+    const a = await raw(port, { path: echo.path, body: frame(Buffer.from('hi')) });
+    expect(a.body).toEqual(frame(Buffer.from('room:hi')));
+    expect(statusOf(a).code).toBe(0);
+    // Shorter than the prefix it claims to have room for: the method is broken, and says so.
+    behave = (_m, r) => r(null, Buffer.alloc(3), true);
+    const broken = await raw(port, { path: echo.path, body: frame(Buffer.from('hi')) });
+    expect(statusOf(broken).code).toBe(13);
+    expect(decodeURIComponent(statusOf(broken).message ?? '')).toContain('shorter than its frame prefix');
   });
 
   test('grpc-js, a real client, calls through it', async () => {

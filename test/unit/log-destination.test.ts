@@ -51,6 +51,14 @@ describe('the batched log destination', () => {
     out.flush();
   });
 
+  test('many batches: every line written once, in order', async () => {
+    const out = createBatchedDestination({ fd, minLength: 100, flushAfterMs: 10_000 });
+    const lines = Array.from({ length: 1000 }, (_, i) => `{"n":${i},"s":"${'é'.repeat(i % 7)}"}\n`);
+    for (const line of lines) out.write(line);
+    await new Promise<void>((resolve, reject) => out.flush((err) => (err ? reject(err) : resolve())));
+    expect(written()).toBe(lines.join(''));
+  });
+
   test('flush writes what waits, calls back, and cancels the deadline', async () => {
     const out = createBatchedDestination({ fd, minLength: 4096, flushAfterMs: 10_000 });
     out.write('pending\n');
