@@ -15,16 +15,17 @@
  *   node dist/bench/hop-tail.js [RATE] [TURNS] [SECONDS] [ARMS]
  *   e.g. node dist/bench/hop-tail.js 1000 6 4 S1,He,Hn,Hn2,S3t,S3tn,S4
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { frontConfig, pinEnvoy, startEnvoy, upstreamConfig, type RunningEnvoy } from './lib/envoy.js';
-import { bouncerConfigYaml, createFixtures, HOST, SESSION_COOKIE, type Fixtures } from './lib/fixtures.js';
-import { h2load, type TlsClient } from './lib/load.js';
+import { startBouncer } from './lib/bouncer.js';
+import { extAuthzOf, frontConfig, pinEnvoy, startEnvoy, upstreamConfig, type RunningEnvoy } from './lib/envoy.js';
+import { createFixtures, HOST, SESSION_COOKIE, type Fixtures } from './lib/fixtures.js';
+import { buildTlsShim, h2load, type TlsClient } from './lib/load.js';
 import { cpuSeconds, freePort, startProc, stopAll, waitFor } from './lib/processes.js';
+import { stat } from './lib/report.js';
 
 const ARMS = ['S1', 'He', 'Hn', 'Hn2', 'S3t', 'S3tn', 'S4'] as const;
 type Arm = (typeof ARMS)[number];
@@ -65,13 +66,6 @@ function serve(kind: 'Hn' | 'Hn2', port: number): void {
 
 type Obj = ReturnType<typeof frontConfig>;
 
-function extAuthzOf(cfg: Obj): Obj {
-  const hcm = cfg.static_resources.listeners[0].filter_chains[0].filters[0].typed_config as Obj;
-  const filters = hcm.http_filters as Obj[];
-  const filter = filters.find((x) => x.name === 'envoy.filters.http.ext_authz');
-  if (!filter) throw new Error('the rendered Envoy config has no ext_authz filter');
-  return filter.typed_config as Obj;
-}
 
 /** The same filter in its HTTP form, on the same cluster (HTTP/2). */
 function toHttpService(cfg: Obj, port: number): Obj {
@@ -83,10 +77,6 @@ function toHttpService(cfg: Obj, port: number): Obj {
   return cfg;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 async function startArm(arm: Arm, work: string, f: Fixtures, upstreamPort: number): Promise<Side> {
   const front = (build: (c: Obj) => Obj, authzPort: number, mode: 'none' | 'ext_authz' = 'ext_authz'): Promise<RunningEnvoy> =>
@@ -120,15 +110,8 @@ async function startArm(arm: Arm, work: string, f: Fixtures, upstreamPort: numbe
       return { arm, envoy: await front(build, port), authzPid: proc.pid };
     }
     case 'S4': {
-      const authzPort = await freePort();
-      const httpPort = await freePort();
-      const cfg = join(work, 'bouncer.yaml');
-      writeFileSync(cfg, bouncerConfigYaml(f, { authzPort, httpPort }));
-      const bin = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
-      const env = { ...process.env, BENCH_IDP_SECRET: 'bench', BOUNCER_AUTH_PUBLIC_URL: 'https://auth.bench.test' };
-      const proc = startProc('bouncer', process.execPath, [bin, 'serve', '--config', cfg], env, { discardStdout: true });
-      await waitFor('bouncer to serve', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, 30_000);
-      return { arm, envoy: await front(same, authzPort), authzPid: proc.pid };
+      const bouncer = await startBouncer(f, 'bouncer');
+      return { arm, envoy: await front(same, bouncer.authzPort), authzPid: bouncer.pid };
     }
   }
 }
@@ -144,8 +127,7 @@ async function main(): Promise<void> {
 
   const work = mkdtempSync(join(tmpdir(), 'bouncer-hop-tail-'));
   try {
-    const shim = join(work, 'tls-client-cert.so');
-    execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', shim, fileURLToPath(new URL('../../bench/tls-client-cert.c', import.meta.url)), '-ldl', '-lssl']);
+    const shim = buildTlsShim(work);
     await pinEnvoy(work);
     const f = await createFixtures(join(work, 'fixtures'), { coldPoolSize: 1, coldTokens: 1, nowMs: Date.now() });
     const upstream = await startEnvoy('upstream', work, (p) => upstreamConfig(p));
@@ -173,14 +155,13 @@ async function main(): Promise<void> {
     }
 
     const s1 = results.get('S1');
-    const s1p99 = s1 ? median(s1.map((x) => x.p99)) : NaN;
+    const s1p99 = s1 ? stat(s1.map((x) => x.p99)).median : NaN;
     const rows = [...results].map(([arm, runs]) => {
-      const p99s = runs.map((x) => x.p99);
-      const p99 = median(p99s);
-      const over = arm === 'S1' || Number.isNaN(s1p99) ? '–' : `+${(p99 - s1p99).toFixed(2)}`;
-      const authz = median(runs.map((x) => x.authzUs));
+      const p99 = stat(runs.map((x) => x.p99));
+      const over = arm === 'S1' || Number.isNaN(s1p99) ? '–' : `+${(p99.median - s1p99).toFixed(2)}`;
+      const authz = stat(runs.map((x) => x.authzUs)).median;
       const failed = runs.reduce((sum, x) => sum + x.failed, 0);
-      return `| ${arm} | ${median(runs.map((x) => x.p50)).toFixed(2)} | ${p99.toFixed(2)} (${Math.min(...p99s).toFixed(2)}–${Math.max(...p99s).toFixed(2)}) | ${over} | ${median(runs.map((x) => x.envoyUs)).toFixed(0)} | ${Number.isNaN(authz) ? 'n/a' : authz.toFixed(0)} | ${failed} |`;
+      return `| ${arm} | ${stat(runs.map((x) => x.p50)).median.toFixed(2)} | ${p99.median.toFixed(2)} (${p99.min.toFixed(2)}–${p99.max.toFixed(2)}) | ${over} | ${stat(runs.map((x) => x.envoyUs)).median.toFixed(0)} | ${Number.isNaN(authz) ? 'n/a' : authz.toFixed(0)} | ${failed} |`;
     });
     process.stdout.write(
       [`${rate}/s, ${turns} turns of ${seconds} s, medians (min–max)`, '', '| arm | p50 ms | p99 ms | p99 over S1 ms | Envoy CPU µs/req | authz CPU µs/req | failed |', '|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n',

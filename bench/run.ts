@@ -25,9 +25,10 @@ import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../src/paths.js';
 import { measureColdChains, type ColdChainResult } from './cold-chains.js';
 import { frontConfig, pinEnvoy, startEnvoy, upstreamConfig, type RunningEnvoy } from './lib/envoy.js';
-import { bouncerConfigYaml, createFixtures, HOST, SESSION_COOKIE, type Fixtures } from './lib/fixtures.js';
-import { h2load, wrk, type LoadResult, type TlsClient } from './lib/load.js';
-import { childPids, cpuSeconds, freePort, freePortRange, machineCpuSeconds, rssBytes, selfAndChildrenCpuSeconds, sleep, startProc, stopAll, waitFor, type Proc } from './lib/processes.js';
+import { startBouncer } from './lib/bouncer.js';
+import { createFixtures, HOST, SESSION_COOKIE, type Fixtures } from './lib/fixtures.js';
+import { buildTlsShim, h2load, wrk, type LoadResult, type TlsClient } from './lib/load.js';
+import { childPids, cpuSeconds, freePort, machineCpuSeconds, rssBytes, selfAndChildrenCpuSeconds, sleep, startProc, stopAll, waitFor, type Proc } from './lib/processes.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { writeReport, type BenchResults, type RunSet } from './lib/report.js';
 import type { LoadResult as Load } from './lib/load.js';
@@ -57,11 +58,6 @@ const work = join(root, '.tmp', 'bench');
 let upstreamPid: number | undefined;
 const log = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
 
-function buildShim(): string {
-  const out = join(work, 'tls-client-cert.so');
-  execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', out, join(root, 'bench', 'tls-client-cert.c'), '-ldl', '-lssl']);
-  return out;
-}
 
 interface Watched {
   name: string;
@@ -117,29 +113,6 @@ async function measure(label: string, watched: Watched[], warm: () => Promise<Lo
   return set;
 }
 
-async function startBouncer(
-  f: Fixtures,
-  name: string,
-  o: { certCacheEntries?: number; logLevel?: string; extraTenants?: number; nodeArgs?: string[]; workers?: number; mtlsOnly?: boolean; readyTimeoutMs?: number } = {},
-): Promise<Proc & { authzPort: number; httpPort: number; startSec: number }> {
-  const workers = o.workers ?? 1;
-  const authzPort = workers > 1 ? await freePortRange(workers) : await freePort();
-  const httpPort = workers > 1 ? await freePortRange(workers) : await freePort();
-  const cfg = join(f.dir, `${name}.yaml`);
-  writeFileSync(cfg, bouncerConfigYaml(f, { authzPort, httpPort, ...o }));
-  const started = Date.now();
-  const proc = startProc(name, process.execPath, [...(o.nodeArgs ?? []), join(root, 'dist', 'src', 'cli', 'bin.js'), 'serve', '--config', cfg, ...(workers > 1 ? ['--workers', String(workers)] : [])], {
-    ...process.env,
-    BENCH_IDP_SECRET: 'bench',
-    BOUNCER_AUTH_PUBLIC_URL: 'https://auth.bench.test',
-  }, { discardStdout: true }); // the audit lines (level info) go to /dev/null
-  for (let i = 0; i < workers; i++) {
-    await waitFor(`${name} to serve`, async () => (await fetch(`http://127.0.0.1:${httpPort + i}/readyz`)).ok, o.readyTimeoutMs ?? 30_000).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n${proc.output()}`);
-    });
-  }
-  return { ...proc, authzPort, httpPort, startSec: (Date.now() - started) / 1000 };
-}
 
 async function startNoop(capture: string | undefined, nodeArgs: string[] = [], transport: 'grpc-js' | 'bouncer' = 'grpc-js', responseFile?: string): Promise<Proc & { authzPort: number }> {
   const port = await freePort();
@@ -163,7 +136,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const shim = buildShim();
+  const shim = buildTlsShim(work);
   await pinEnvoy(work);
   log('generating certificates, keys and session tokens');
   const f = await createFixtures(join(work, 'fixtures'), { coldPoolSize: 32, coldTokens: 12_000, nowMs: Date.now() });

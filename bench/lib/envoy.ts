@@ -33,6 +33,13 @@ function hcmOf(cfg: Obj): Obj {
   return cfg.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
 }
 
+/** The ext_authz filter's typed config in a front config built by `frontConfig('ext_authz', ...)`. */
+export function extAuthzOf(cfg: Obj): Obj {
+  const filter = (hcmOf(cfg).http_filters as Obj[]).find((x) => x.name === 'envoy.filters.http.ext_authz');
+  if (!filter) throw new Error('the rendered Envoy config has no ext_authz filter');
+  return filter.typed_config;
+}
+
 function tlsOf(cfg: Obj): Obj {
   return cfg.static_resources.listeners[0].filter_chains[0].transport_socket.typed_config;
 }

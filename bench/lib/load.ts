@@ -3,8 +3,10 @@
  * wrk (HTTP/1.1, used where every request must open a new TLS connection).
  * Neither can present a client certificate; `tlsEnv` preloads bench/tls-client-cert.c.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/paths.js';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -19,6 +21,13 @@ export interface TlsClient {
   cert?: { chain: string; key: string };
   /** File of "CHAIN KEY" lines: each new connection takes the next pair. */
   pool?: string;
+}
+
+/** Compiles bench/tls-client-cert.c into `dir` and returns the shared object's path. */
+export function buildTlsShim(dir: string): string {
+  const out = join(dir, 'tls-client-cert.so');
+  execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', out, join(packageRoot(), 'bench', 'tls-client-cert.c'), '-ldl', '-lssl']);
+  return out;
 }
 
 export function tlsEnv(t: TlsClient | undefined): NodeJS.ProcessEnv {

@@ -51,7 +51,7 @@ interface Stat {
   max: number;
 }
 
-function stat(xs: number[]): Stat {
+export function stat(xs: number[]): Stat {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return { median: NaN, min: NaN, max: NaN };
   const mid = Math.floor(s.length / 2);
