@@ -24,7 +24,7 @@ import { startBouncer } from './lib/bouncer.js';
 import { extAuthzOf, frontConfig, pinEnvoy, startEnvoy, upstreamConfig, type RunningEnvoy } from './lib/envoy.js';
 import { createFixtures, HOST, SESSION_COOKIE, type Fixtures } from './lib/fixtures.js';
 import { buildTlsShim, h2load, type TlsClient } from './lib/load.js';
-import { cpuSeconds, freePort, startProc, stopAll, waitFor } from './lib/processes.js';
+import { cpuSeconds, freePort, pinning, pinSelf, startProc, stopAll, waitFor } from './lib/processes.js';
 import { stat } from './lib/report.js';
 
 const ARMS = ['S1', 'He', 'Hn', 'Hn2', 'S3t', 'S3tn', 'S4'] as const;
@@ -88,20 +88,20 @@ async function startArm(arm: Arm, work: string, f: Fixtures, upstreamPort: numbe
     case 'S1':
       return { arm, envoy: await front(same, 1, 'none') };
     case 'He': {
-      const authz = await startEnvoy('authz-envoy', work, (p) => upstreamConfig(p));
+      const authz = await startEnvoy('authz-envoy', work, (p) => upstreamConfig(p), 1, { authz: true });
       return { arm, envoy: await front((c) => toHttpService(c, authz.port), authz.port), authzPid: authz.pid };
     }
     case 'Hn':
     case 'Hn2': {
       const port = await freePort();
-      const proc = startProc(arm, process.execPath, [self, 'serve', arm, String(port)]);
+      const proc = startProc(arm, process.execPath, [self, 'serve', arm, String(port)], process.env, { authz: true });
       await waitFor(`${arm} server`, async () => proc.output().includes('listening'));
       return { arm, envoy: await front((c) => toHttpService(c, port), port), authzPid: proc.pid };
     }
     case 'S3t':
     case 'S3tn': {
       const port = await freePort();
-      const proc = startProc(arm, process.execPath, [noop, '--bouncer-transport', String(port)]);
+      const proc = startProc(arm, process.execPath, [noop, '--bouncer-transport', String(port)], process.env, { authz: true });
       await waitFor(`${arm} no-op`, async () => proc.output().includes('listening'));
       const build = (c: Obj): Obj => {
         if (arm === 'S3tn') Object.assign(extAuthzOf(c), { include_peer_certificate: false, include_tls_session: false });
@@ -125,6 +125,7 @@ async function main(): Promise<void> {
   if (unknown.length > 0) throw new Error(`unknown arm(s) ${unknown.join(', ')}; known: ${ARMS.join(', ')}`);
   const arms = ARMS.filter((a) => wanted.includes(a));
 
+  pinSelf();
   const work = mkdtempSync(join(tmpdir(), 'bouncer-hop-tail-'));
   try {
     const shim = buildTlsShim(work);
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
       return `| ${arm} | ${stat(runs.map((x) => x.p50)).median.toFixed(2)} | ${p99.median.toFixed(2)} (${p99.min.toFixed(2)}–${p99.max.toFixed(2)}) | ${over} | ${stat(runs.map((x) => x.envoyUs)).median.toFixed(0)} | ${Number.isNaN(authz) ? 'n/a' : authz.toFixed(0)} | ${failed} |`;
     });
     process.stdout.write(
-      [`${rate}/s, ${turns} turns of ${seconds} s, medians (min–max)`, '', '| arm | p50 ms | p99 ms | p99 over S1 ms | Envoy CPU µs/req | authz CPU µs/req | failed |', '|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n',
+      [`${rate}/s, ${turns} turns of ${seconds} s, medians (min–max)${pinning ? `; authz servers on CPU ${pinning.authz}, everything else on CPU ${pinning.others}` : ''}`, '', '| arm | p50 ms | p99 ms | p99 over S1 ms | Envoy CPU µs/req | authz CPU µs/req | failed |', '|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n',
     );
     const anyFailed = [...results.values()].some((runs) => runs.some((x) => x.failed > 0));
     if (anyFailed) throw new Error('some requests failed: the latencies above include failures');

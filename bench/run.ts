@@ -28,7 +28,7 @@ import { frontConfig, pinEnvoy, startEnvoy, upstreamConfig, type RunningEnvoy } 
 import { startBouncer } from './lib/bouncer.js';
 import { createFixtures, HOST, SESSION_COOKIE, type Fixtures } from './lib/fixtures.js';
 import { buildTlsShim, h2load, wrk, type LoadResult, type TlsClient } from './lib/load.js';
-import { childPids, cpuSeconds, freePort, machineCpuSeconds, rssBytes, selfAndChildrenCpuSeconds, sleep, startProc, stopAll, waitFor, type Proc } from './lib/processes.js';
+import { childPids, cpuSeconds, freePort, machineCpuSeconds, pinning, pinSelf, rssBytes, selfAndChildrenCpuSeconds, sleep, startProc, stopAll, waitFor, type Proc } from './lib/processes.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { writeReport, type BenchResults, type RunSet } from './lib/report.js';
 import type { LoadResult as Load } from './lib/load.js';
@@ -119,7 +119,7 @@ async function startNoop(capture: string | undefined, nodeArgs: string[] = [], t
   const script = fileURLToPath(new URL('./noop-authz.js', import.meta.url));
   const args =
     transport === 'bouncer' ? [script, '--bouncer-transport', String(port), ...(responseFile === undefined ? [] : [responseFile])] : [script, String(port), ...(capture === undefined ? [] : [capture])];
-  const proc = startProc(transport === 'bouncer' ? (responseFile === undefined ? 'noop-authz-bt' : 'noop-authz-bt-headers') : 'noop-authz', process.execPath, [...nodeArgs, ...args]);
+  const proc = startProc(transport === 'bouncer' ? (responseFile === undefined ? 'noop-authz-bt' : 'noop-authz-bt-headers') : 'noop-authz', process.execPath, [...nodeArgs, ...args], process.env, { authz: true });
   await waitFor('noop-authz to listen', async () => proc.output().includes('listening'));
   return { ...proc, authzPort: port };
 }
@@ -133,6 +133,7 @@ function grpcBody(captured: Buffer, out: string): string {
 }
 
 async function main(): Promise<void> {
+  pinSelf();
   const started = Date.now();
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
   const poolTls = (id: 'p256' | 'rsa2048'): TlsClient => ({ shim, sni: HOST, pool: f.coldPools[id].list });
   const headers = { ':authority': HOST, cookie: `${SESSION_COOKIE}=${f.token}` };
   const results: BenchResults = {
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, envoyConcurrency: ENVOY_CONCURRENCY, runs: RUNS, seconds: SECONDS, rateRuns: RATE_RUNS },
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, envoyConcurrency: ENVOY_CONCURRENCY, runs: RUNS, seconds: SECONDS, rateRuns: RATE_RUNS, ...(pinning ? { authzCpus: pinning.authz, otherCpus: pinning.others } : {}) },
     closed: [],
     rated: [],
     cold: [],
@@ -449,6 +450,10 @@ function remeasuredRows(prev: string[], rows: string[], date: string): string[] 
  * its own "other load" figure.
  */
 function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
+  if (prev.machine.authzCpus !== now.machine.authzCpus) {
+    const where = (cpus: string | undefined): string => (cpus === undefined ? 'unpinned' : `the authz server on CPU ${cpus}`);
+    throw new Error(`--merge: bench/results.json was measured ${where(prev.machine.authzCpus)} and this run ${where(now.machine.authzCpus)}; rows of the two cannot share a table`);
+  }
   const keep = <T extends { scenario?: string; label?: string }>(old: T[] | undefined, fresh: T[] | undefined, key: (x: T) => string): T[] => {
     // In place, so the tables keep their order.
     const byKey = new Map((fresh ?? []).map((x) => [key(x), x]));

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { h2load } from './lib/load.js';
-import { freePort, startProc, stopAll, waitFor } from './lib/processes.js';
+import { freePort, pinSelf, startProc, stopAll, waitFor } from './lib/processes.js';
 
 const GRPC_OK_BODY = Buffer.from([0, 0, 0, 0, 2, 0x0a, 0]);
 
@@ -57,6 +57,7 @@ function serve(kind: 'end' | 'trailers', port: number): void {
 }
 
 async function main(): Promise<void> {
+  pinSelf();
   const rate = Number(process.argv[2] ?? 1000);
   const seconds = Number(process.argv[3] ?? 5);
   const dir = mkdtempSync(join(tmpdir(), 'bouncer-trailers-'));
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
   try {
     for (const kind of ['end', 'trailers', 'grpc-js'] as const) {
       const port = await freePort();
-      const proc = kind === 'grpc-js' ? startProc(kind, process.execPath, [noop, String(port)]) : startProc(kind, process.execPath, [self, 'serve', kind, String(port)]);
+      const proc = kind === 'grpc-js' ? startProc(kind, process.execPath, [noop, String(port)], process.env, { authz: true }) : startProc(kind, process.execPath, [self, 'serve', kind, String(port)], process.env, { authz: true });
       await waitFor(`${kind} server`, async () => proc.output().includes('listening'));
       const o = { url: `http://127.0.0.1:${port}/envoy.service.auth.v3.Authorization/Check`, clients: 10, streams: 16, dataFile: body, headers: { 'content-type': 'application/grpc', te: 'trailers' }, warmupSec: 0, rate };
       await h2load({ ...o, durationSec: 1 });

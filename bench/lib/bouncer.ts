@@ -23,7 +23,7 @@ export async function startBouncer(
     ...process.env,
     BENCH_IDP_SECRET: 'bench',
     BOUNCER_AUTH_PUBLIC_URL: 'https://auth.bench.test',
-  }, { discardStdout: true }); // the audit lines (level info) go to /dev/null
+  }, { discardStdout: true, authz: true }); // the audit lines (level info) go to /dev/null
   for (let i = 0; i < workers; i++) {
     await waitFor(`${name} to serve`, async () => (await fetch(`http://127.0.0.1:${httpPort + i}/readyz`)).ok, o.readyTimeoutMs ?? 30_000).catch((err: unknown) => {
       throw new Error(`${String(err)}\n${proc.output()}`);

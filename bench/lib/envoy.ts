@@ -170,13 +170,13 @@ export async function pinEnvoy(dir: string): Promise<string> {
 }
 
 /** Starts Envoy with `config` (one worker thread unless told otherwise) and waits until it is LIVE. */
-export async function startEnvoy(name: string, dir: string, build: (ports: { port: number; adminPort: number }) => Obj, concurrency = 1): Promise<RunningEnvoy> {
+export async function startEnvoy(name: string, dir: string, build: (ports: { port: number; adminPort: number }) => Obj, concurrency = 1, o: { authz?: boolean } = {}): Promise<RunningEnvoy> {
   const bin = envoyBin ?? (await pinEnvoy(dir));
   const port = await freePort();
   const adminPort = await freePort();
   const configPath = join(dir, `envoy-${name}.yaml`);
   writeFileSync(configPath, stringify(build({ port, adminPort }), { lineWidth: 0 }));
-  const proc = startProc(name, bin, ['-c', configPath, '--base-id', String(port), '--log-level', 'error', '--concurrency', String(concurrency), '--disable-hot-restart']);
+  const proc = startProc(name, bin, ['-c', configPath, '--base-id', String(port), '--log-level', 'error', '--concurrency', String(concurrency), '--disable-hot-restart'], process.env, { authz: o.authz === true });
   let exited = false;
   proc.child.once('exit', () => (exited = true));
   await waitFor(`${name} (Envoy) to become ready`, async () => {

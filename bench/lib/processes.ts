@@ -4,6 +4,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 /** Clock ticks per second for /proc/<pid>/stat (USER_HZ; 100 on every Linux we run on). */
 export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -24,10 +25,62 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...live].map((p) => p.stop()));
 }
 
+/**
+ * Optional core pinning (`BENCH_AUTHZ_CPUS`, a taskset list such as `1`): the
+ * authz server of each scenario (bouncer, the no-ops) gets those CPUs to
+ * itself, and this process, the load generators and the Envoys, which inherit
+ * its affinity, run on the others. It measures what the ext_authz hop costs
+ * when bouncer does not compete with the load generator for a core, as on a
+ * host where bouncer runs beside Envoy with a core of its own.
+ */
+export interface Pinning {
+  readonly authz: string;
+  readonly others: string;
+}
+
+/** Parses a taskset CPU list ("1", "2-3", "1,3") into CPU numbers; throws on anything else. */
+export function parseCpuList(list: string, online: number): number[] {
+  const cpus = new Set<number>();
+  for (const part of list.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new Error(`BENCH_AUTHZ_CPUS: "${part}" is not a CPU number or range (e.g. 1, 2-3)`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) throw new Error(`BENCH_AUTHZ_CPUS: range ${part} runs backwards`);
+    for (let c = from; c <= to; c++) {
+      if (c >= online) throw new Error(`BENCH_AUTHZ_CPUS: CPU ${c} is not online (this machine has CPUs 0-${online - 1})`);
+      cpus.add(c);
+    }
+  }
+  return [...cpus].sort((a, b) => a - b);
+}
+
+/** The pinning `BENCH_AUTHZ_CPUS` asks for, or undefined; at least one CPU must be left for the rest. */
+export function pinningFrom(value: string | undefined, online = availableParallelism()): Pinning | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const authz = parseCpuList(value, online);
+  const others = Array.from({ length: online }, (_, c) => c).filter((c) => !authz.includes(c));
+  if (others.length === 0) throw new Error(`BENCH_AUTHZ_CPUS: ${value} leaves no CPU for the load generator and Envoy`);
+  return { authz: authz.join(','), others: others.join(',') };
+}
+
+export const pinning = pinningFrom(process.env['BENCH_AUTHZ_CPUS']);
+
+/**
+ * Moves this process (every thread) to the non-authz CPUs, so that the load
+ * generators and Envoys it starts inherit them. Call once, first thing.
+ */
+export function pinSelf(): void {
+  if (pinning) execFileSync('taskset', ['-a', '-c', '-p', pinning.others, String(process.pid)], { stdio: 'ignore' });
+}
+
 /** Spawns a long-running child; its stdout/stderr are kept (last 64 KiB) for error messages. */
-export function startProc(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, o: { discardStdout?: boolean } = {}): Proc {
+export function startProc(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, o: { discardStdout?: boolean; authz?: boolean } = {}): Proc {
+  // An authz server starts under taskset, so its threads and any workers it forks keep its CPUs;
+  // taskset execs the command, so the pid is the server's.
+  const [file, argv] = o.authz === true && pinning ? ['taskset', ['-c', pinning.authz, cmd, ...args]] : [cmd, args];
   // Discarded stdout goes straight to /dev/null: a pipe would make this process pay for reading it.
-  const child = spawn(cmd, args, { stdio: ['ignore', o.discardStdout ? 'ignore' : 'pipe', 'pipe'], env });
+  const child = spawn(file, argv, { stdio: ['ignore', o.discardStdout ? 'ignore' : 'pipe', 'pipe'], env });
   if (child.pid === undefined) throw new Error(`${name}: could not spawn ${cmd}`);
   let out = '';
   const keep = (d: Buffer): void => {

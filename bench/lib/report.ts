@@ -17,7 +17,18 @@ export interface RunSet {
 }
 
 export interface BenchResults {
-  machine: { cores: number; cpu: string; node: string; envoyConcurrency: number; runs: number; seconds: number; rateRuns?: number };
+  machine: {
+    cores: number;
+    cpu: string;
+    node: string;
+    envoyConcurrency: number;
+    runs: number;
+    seconds: number;
+    rateRuns?: number;
+    /** With BENCH_AUTHZ_CPUS: the CPUs the authz server had to itself, and those everything else shared. */
+    authzCpus?: string;
+    otherCpus?: string;
+  };
   closed: Array<RunSet & { scenario: string }>;
   rated: Array<RunSet & { scenario: string; rate: number }>;
   cold: Array<RunSet & { scenario: string; variant: string }>;
@@ -89,7 +100,7 @@ function other(set: RunSet): string {
 export function renderTables(r: BenchResults): string {
   const out: string[] = [];
   const m = r.machine;
-  out.push(`Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cores} cores (${m.cpu}), Node ${m.node}, Envoy 1.40.0 with --concurrency ${m.envoyConcurrency}; ${m.runs} runs of ${m.seconds} s after a warm-up${m.rateRuns !== undefined ? ` (at fixed rates, ${m.rateRuns} runs of ${Math.max(3, m.seconds - 1)} s per rate, the servers taking turns)` : ''}; load generator, Envoy, upstream and the authz server share the machine. Cells are median (min–max). "Other load" is the most CPU (in cores) that processes the bench did not start used during any run of a row: above about 0.25, that row is not clean.${r.remeasured?.length ? ` Rows measured again later (\`--merge\`): ${r.remeasured.join('; ')}.` : ''}`);
+  out.push(`Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cores} cores (${m.cpu}), Node ${m.node}, Envoy 1.40.0 with --concurrency ${m.envoyConcurrency}; ${m.runs} runs of ${m.seconds} s after a warm-up${m.rateRuns !== undefined ? ` (at fixed rates, ${m.rateRuns} runs of ${Math.max(3, m.seconds - 1)} s per rate, the servers taking turns)` : ''}; ${m.authzCpus === undefined ? 'load generator, Envoy, upstream and the authz server share the machine' : `the authz server runs alone on CPU ${m.authzCpus}, and the load generator, Envoy and upstream share CPU ${m.otherCpus ?? '?'} (BENCH_AUTHZ_CPUS)`}. Cells are median (min–max). "Other load" is the most CPU (in cores) that processes the bench did not start used during any run of a row: above about 0.25, that row is not clean.${r.remeasured?.length ? ` Rows measured again later (\`--merge\`): ${r.remeasured.join('; ')}.` : ''}`);
   out.push('');
   out.push('### Closed loop: maximum throughput (h2load, 16 connections × 8 streams, HTTP/2 over TLS with a client certificate)');
   out.push('');
