@@ -50,6 +50,7 @@ async function main(): Promise<void> {
   const request = readFileSync(capturePath);
 
   let responseBytes = 0;
+  const call = { signal: new AbortController().signal };
   const one = (): Promise<void> =>
     new Promise((resolve, reject) => {
       // A copy, as each call's bytes arrive in a buffer of their own.
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
         if (failure || !response) return reject(new Error(`check failed: ${failure?.details ?? 'no response'}`));
         responseBytes = response.length;
         resolve();
-      });
+      }, call);
     });
   const batch = async (n: number): Promise<void> => {
     let left = n;

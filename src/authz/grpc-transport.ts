@@ -3,106 +3,36 @@
  * checks, so that call is served straight on node:http2: under load grpc-js's
  * per-call machinery (interceptors, metadata objects, listeners, filters) cost
  * about twice what the HTTP/2 stream itself did, more than bouncer's whole
- * decision. Everything else on the port (grpc.health.v1, server reflection) is
- * low-volume and stays with grpc-js: those streams are relayed, frames
- * untouched, to a grpc-js server that listens on loopback for this transport
- * alone.
+ * decision. grpc.health.v1 Check is served here too (health-check.ts); the
+ * rest of the port (health Watch, server reflection) is low-volume and stays
+ * with grpc-js: those streams are relayed, frames untouched, to a grpc-js
+ * server that listens on loopback for this transport alone.
  *
- * What a unary call must look like is in gRPC's "PROTOCOL-HTTP2" document: a
- * POST with content-type application/grpc[+proto], a body of length-prefixed
- * messages (one byte compressed-flag, four bytes big-endian length), and an
- * answer of headers, the framed response and trailers carrying grpc-status, or
- * for an error a single HEADERS frame carrying the status ("trailers-only").
+ * The port is meant for Envoy alone but must hold against any client: every
+ * limit it keeps (message size from the prefix, buffered bytes, delivery
+ * time, deadlines, relayed streams, idle/old/silent connections, connection
+ * count) is in transport-limits.ts, with its anchor in grpc-go and Envoy.
  */
-import http2, { type ClientHttp2Session, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
+import { parseGrpcTimeout } from './grpc-timeout.js';
+import { encodeGrpcMessage, GrpcStatus, trailersOnly, type UnaryMethod } from './grpc-wire.js';
+import { SessionKeeper, type SessionInfo } from './session-keeper.js';
+import { DEFAULT_TRANSPORT_LIMITS, type TransportEvents, type TransportLimits } from './transport-limits.js';
+import { UnaryCall, type CallHost } from './unary-call.js';
 
-/** gRPC status codes used here (grpc/doc/statuscodes.md). */
-export const GrpcStatus = {
-  OK: 0,
-  INTERNAL: 13,
-  UNIMPLEMENTED: 12,
-  RESOURCE_EXHAUSTED: 8,
-  UNAVAILABLE: 14,
-} as const;
+export { encodeGrpcMessage, GrpcStatus, MESSAGE_PREFIX_BYTES, unframe, type CallContext, type GrpcFailure, type UnaryMethod, type UnaryReply } from './grpc-wire.js';
 
-export interface GrpcFailure {
-  readonly code: number;
-  readonly details: string;
-}
-
-/** Bytes before each message on the wire: the compressed flag and a 4-byte length. */
-export const MESSAGE_PREFIX_BYTES = 5;
-
-/**
- * Answers a unary call once: a failure, or the serialized response message.
- * With `prefixed`, `response` starts with {@link MESSAGE_PREFIX_BYTES} free
- * bytes before the message, which the transport fills in rather than copying
- * the message into a buffer of its own.
- */
-export type UnaryReply = (failure: GrpcFailure | null, response?: Uint8Array, prefixed?: boolean) => void;
-
-export interface UnaryMethod {
-  /** `/package.Service/Method` */
-  readonly path: string;
-  /** Called once per call with the request message (unframed); must call `reply` once. */
-  handle(message: Buffer, reply: UnaryReply): void;
-}
-
-export interface GrpcTransportOptions {
-  /** Largest request message accepted, in bytes. */
-  readonly maxMessageBytes: number;
-  readonly maxConcurrentStreams: number;
+export interface GrpcTransportOptions extends Partial<TransportLimits> {
+  /** Told of connections and refused streams (the server counts them in Prometheus). */
+  readonly events?: TransportEvents | undefined;
 }
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:[+;]|$)/;
-// node:http2 copies, validates and serializes every response header and
-// trailer of every call, a few hundred nanoseconds each; a successful call
-// carries only what gRPC requires. Node's `date` header is left out for the
-// same reason: gRPC clients never read it.
-const RESPONSE_HEADERS: OutgoingHttpHeaders = Object.freeze({
-  [HTTP2_HEADER_STATUS]: 200,
-  'content-type': 'application/grpc+proto',
-});
-const RESPOND_WITH_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
-const OK_TRAILERS: OutgoingHttpHeaders = Object.freeze({ 'grpc-status': '0' });
-/** A failure answers in one HEADERS frame, and tells the client which message encoding works. */
-const FAILURE_HEADERS: OutgoingHttpHeaders = Object.freeze({ ...RESPONSE_HEADERS, 'grpc-accept-encoding': 'identity' });
-const RESPOND_AND_END = Object.freeze({ endStream: true, sendDate: false });
-const EMPTY = Buffer.alloc(0);
-
-/** grpc-message is percent-encoded: every byte outside printable ASCII, and `%` itself. */
-export function encodeGrpcMessage(text: string): string {
-  return /^[\x20-\x24\x26-\x7e]*$/.test(text) ? text : Array.from(Buffer.from(text, 'utf8'), (b) => (b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
-}
-
-/**
- * The one message of a unary request body, or why there is not exactly one.
- * Exported for tests: every malformed body must be a clear INTERNAL status.
- */
-export function unframe(body: Buffer, maxMessageBytes: number): Buffer | GrpcFailure {
-  if (body.length === 0) return { code: GrpcStatus.INTERNAL, details: 'the request carried no message' };
-  if (body.length < 5) return { code: GrpcStatus.INTERNAL, details: 'the request message is cut short: a gRPC message starts with a 5-byte prefix' };
-  const flag = body[0];
-  if (flag === 1) return { code: GrpcStatus.INTERNAL, details: 'the request message is marked compressed but the call declares no grpc-encoding' };
-  if (flag !== 0) return { code: GrpcStatus.INTERNAL, details: `the request message has an invalid compressed-flag byte ${String(flag)}` };
-  const length = body.readUInt32BE(1);
-  if (length > maxMessageBytes) return { code: GrpcStatus.RESOURCE_EXHAUSTED, details: `the request message is ${length} bytes; at most ${maxMessageBytes} are accepted` };
-  if (body.length < 5 + length) return { code: GrpcStatus.INTERNAL, details: `the request message is cut short: ${body.length - 5} of ${length} bytes arrived` };
-  if (body.length > 5 + length) return { code: GrpcStatus.INTERNAL, details: 'the request carried more than one message; this method takes exactly one' };
-  return body.subarray(5);
-}
-
-function trailersOnly(stream: ServerHttp2Stream, failure: GrpcFailure): void {
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
-  stream.respond({ ...FAILURE_HEADERS, 'grpc-status': String(failure.code), 'grpc-message': encodeGrpcMessage(failure.details) }, RESPOND_AND_END);
-}
-
-function sendOkTrailers(this: ServerHttp2Stream): void {
-  this.sendTrailers(OK_TRAILERS);
-}
+const ignore = (): void => undefined;
 
 function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
@@ -114,30 +44,44 @@ function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
  * An h2c server: registered unary methods served here, every other stream
  * relayed to the grpc-js fallback.
  */
-export class GrpcTransport {
+export class GrpcTransport implements CallHost {
+  readonly limits: TransportLimits;
+  readonly events: TransportEvents | undefined;
+  readonly arriving = new Map<ServerHttp2Stream, UnaryCall>();
   private readonly methods = new Map<string, UnaryMethod>();
   private readonly server: http2.Http2Server;
-  private readonly sessions = new Set<Http2Session>();
+  private readonly keeper: SessionKeeper;
   private fallback: ClientHttp2Session | undefined;
   /** Port of the grpc-js server on 127.0.0.1 that answers every other path; 0 until set. */
   private fallbackPort = 0;
   private closed = false;
+  private buffered = 0;
+  private relayed = 0;
 
-  constructor(private readonly options: GrpcTransportOptions) {
+  constructor(options: GrpcTransportOptions = {}) {
+    const { events, ...limits } = options;
+    this.limits = Object.freeze({ ...DEFAULT_TRANSPORT_LIMITS, ...limits });
+    this.events = events;
+    this.keeper = new SessionKeeper(this.limits, events, (now) => this.sweepCalls(now));
     this.server = http2.createServer({
-      settings: { maxConcurrentStreams: options.maxConcurrentStreams },
-      // As grpc-js does: concurrent streams already bound what a session holds,
-      // and Node's default (10 MB) answers a burst of checks with ENHANCE_YOUR_CALM.
-      maxSessionMemory: Number.MAX_SAFE_INTEGER,
+      settings: { maxConcurrentStreams: this.limits.maxConcurrentStreams, maxHeaderListSize: this.limits.maxHeaderListBytes },
+      maxSessionMemory: this.limits.maxSessionMemoryMb,
     });
-    this.server.on('session', (session) => {
-      this.sessions.add(session);
-      // A peer that resets or vanishes mid-stream is not the server's failure.
-      session.on('error', () => undefined);
-      session.once('close', () => this.sessions.delete(session));
-    });
-    this.server.on('sessionError', () => undefined);
+    this.server.maxConnections = this.limits.maxConnections;
+    this.server.on('session', (session) => this.keeper.add(session));
+    this.server.on('sessionError', ignore);
+    this.server.on('drop', () => this.events?.connectionDropped());
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
+  }
+
+  /** Request bytes held right now in messages still arriving, across all connections. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /** Connections open right now. */
+  get sessionCount(): number {
+    return this.keeper.sessions.size;
   }
 
   addUnary(method: UnaryMethod): void {
@@ -169,33 +113,56 @@ export class GrpcTransport {
   close(force = false): Promise<void> {
     this.closed = true;
     return new Promise((resolve) => {
-      let pending = 1 + this.sessions.size;
+      let pending = 1 + this.keeper.sessions.size;
       const done = (): void => {
-        if (--pending === 0) resolve();
+        if (--pending === 0) {
+          this.keeper.stop();
+          resolve();
+        }
       };
       if (this.server.listening) this.server.close(() => done());
       else done();
-      for (const session of this.sessions) {
+      for (const info of this.keeper.sessions.values()) {
+        const session = info.session;
         if (session.closed || session.destroyed) done();
         else {
           session.once('close', done);
-          if (force) session.destroy();
-          else session.close();
+          if (force) this.keeper.destroy(info, 'shutdown');
+          else this.keeper.close(info, 'shutdown');
         }
       }
       this.fallback?.close();
     });
   }
 
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    // Resets and aborted sessions surface as errors on the stream; 'close' handles the rest.
-    stream.on('error', () => undefined);
-    const method = this.methods.get(headers[':path'] ?? '');
-    if (method === undefined) this.relay(stream, headers);
-    else this.serveUnary(method, stream, headers);
+  reserve(info: SessionInfo, bytes: number): boolean {
+    if (info.buffered + bytes > this.limits.maxBufferedBytesPerConnection || this.buffered + bytes > this.limits.maxBufferedBytesTotal) return false;
+    info.buffered += bytes;
+    this.buffered += bytes;
+    return true;
   }
 
-  private serveUnary(method: UnaryMethod, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  release(info: SessionInfo, bytes: number): void {
+    info.buffered -= bytes;
+    this.buffered -= bytes;
+  }
+
+  private sweepCalls(now: number): void {
+    const deliveryMs = this.limits.messageDeliveryMs;
+    for (const call of this.arriving.values()) call.sweep(now, deliveryMs);
+  }
+
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    // Resets and aborted sessions surface as errors on the stream; 'close' handles the rest.
+    stream.on('error', ignore);
+    const info = this.keeper.sessions.get(stream.session as http2.Http2Session) ?? this.keeper.add(stream.session as http2.Http2Session);
+    info.lastStreamAt = this.keeper.now;
+    const method = this.methods.get(headers[':path'] ?? '');
+    if (method === undefined) this.relay(stream, headers, info);
+    else this.serveUnary(method, stream, headers, info);
+  }
+
+  private serveUnary(method: UnaryMethod, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, info: SessionInfo): void {
     // Refusals below keep reading (and dropping) whatever body comes, so the
     // client is not left blocked on flow control.
     if (headers[':method'] !== 'POST') {
@@ -216,70 +183,22 @@ export class GrpcTransport {
       stream.resume();
       return;
     }
-    const limit = 5 + this.options.maxMessageBytes;
-    let first: Buffer | undefined;
-    let chunks: Buffer[] | undefined;
-    let size = 0;
-    let failed = false;
-    stream.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        first = undefined;
-        chunks = undefined;
-        trailersOnly(stream, { code: GrpcStatus.RESOURCE_EXHAUSTED, details: `the request is over ${this.options.maxMessageBytes} bytes` });
+    let deadlineAt = 0;
+    const timeout = headers['grpc-timeout'] as string | undefined;
+    if (timeout !== undefined) {
+      const ms = parseGrpcTimeout(timeout);
+      if (ms === undefined) {
+        this.events?.streamRefused('malformed');
+        trailersOnly(stream, { code: GrpcStatus.INTERNAL, details: `malformed grpc-timeout "${timeout}": 1 to 8 digits and a unit (H, M, S, m, u, n)` });
+        stream.resume();
         return;
       }
-      if (first === undefined) first = chunk;
-      else (chunks ??= [first]).push(chunk);
-    });
-    stream.once('end', () => {
-      if (failed) return;
-      const body = chunks ? Buffer.concat(chunks, size) : (first ?? EMPTY);
-      // Node hands DATA frames over as views of a whole socket read (up to 64 KiB,
-      // often shared by a burst of calls). These listeners live as long as the
-      // stream does, past the answer until the trailers are sent, so a view
-      // kept here was often alive at a young-generation GC: the read was then
-      // moved to the old generation, and only a full collection freed it.
-      // Under load that was tens of MB, and a 20-50 ms pause when it came.
-      first = undefined;
-      chunks = undefined;
-      const message = unframe(body, this.options.maxMessageBytes);
-      if (!Buffer.isBuffer(message)) return trailersOnly(stream, message);
-      let answered = false;
-      const reply: UnaryReply = (failure, response, prefixed) => {
-        if (answered) return;
-        answered = true;
-        if (failure !== null || response === undefined) {
-          trailersOnly(stream, failure ?? { code: GrpcStatus.INTERNAL, details: 'the method gave no response' });
-          return;
-        }
-        // The caller gave up (Envoy's timeout, a reset): there is no one to answer.
-        if (stream.destroyed || stream.closed) return;
-        let framed: Buffer;
-        if (prefixed === true) {
-          if (response.length < MESSAGE_PREFIX_BYTES) {
-            trailersOnly(stream, { code: GrpcStatus.INTERNAL, details: 'the method gave a response shorter than its frame prefix' });
-            return;
-          }
-          framed = Buffer.isBuffer(response) ? response : Buffer.from(response.buffer, response.byteOffset, response.length);
-        } else {
-          framed = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES + response.length);
-          framed.set(response, MESSAGE_PREFIX_BYTES);
-        }
-        framed[0] = 0;
-        framed.writeUInt32BE(framed.length - MESSAGE_PREFIX_BYTES, 1);
-        stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
-        stream.once('wantTrailers', sendOkTrailers);
-        stream.end(framed);
-      };
-      try {
-        method.handle(message, reply);
-      } catch (err) {
-        reply({ code: GrpcStatus.INTERNAL, details: `the method failed: ${err instanceof Error ? err.message : String(err)}` });
-      }
-    });
+      deadlineAt = performance.now() + ms;
+    }
+    const call = new UnaryCall(this, info, method, stream, deadlineAt);
+    this.arriving.set(stream, call);
+    stream.on('data', call.onData);
+    stream.once('end', call.onEnd);
   }
 
   private fallbackSession(): ClientHttp2Session {
@@ -287,7 +206,7 @@ export class GrpcTransport {
     if (current && !current.closed && !current.destroyed) return current;
     if (this.fallbackPort === 0) throw new Error('no fallback server is listening');
     const session = http2.connect(`http://127.0.0.1:${this.fallbackPort}`);
-    session.on('error', () => undefined);
+    session.on('error', ignore);
     session.once('close', () => {
       if (this.fallback === session) this.fallback = undefined;
     });
@@ -295,9 +214,15 @@ export class GrpcTransport {
     return session;
   }
 
-  /** Relays one stream to the grpc-js server, both ways, trailers included. */
-  private relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  /** Relays one stream to the grpc-js server, both ways, trailers included, within the relay's stream limits. */
+  private relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, info: SessionInfo): void {
     if (this.closed) return trailersOnly(stream, { code: GrpcStatus.UNAVAILABLE, details: 'the server is shutting down' });
+    if (info.relayed >= this.limits.maxRelayedStreamsPerConnection || this.relayed >= this.limits.maxRelayedStreamsTotal) {
+      this.events?.streamRefused('relay_limit');
+      trailersOnly(stream, { code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'too many health Watch or reflection streams are open; close some and retry' });
+      stream.close(NGHTTP2_NO_ERROR);
+      return;
+    }
     let upstream: http2.ClientHttp2Stream;
     try {
       // All of the client's headers, pseudo-headers included, as grpc-js expects them.
@@ -307,7 +232,9 @@ export class GrpcTransport {
       stream.resume();
       return;
     }
-    upstream.on('error', () => undefined);
+    info.relayed++;
+    this.relayed++;
+    upstream.on('error', ignore);
     let trailers: IncomingHttpHeaders | undefined;
     upstream.on('response', (h, flags) => {
       if (stream.destroyed || stream.closed) return;
@@ -330,6 +257,8 @@ export class GrpcTransport {
       else if (upstream.rstCode !== undefined && upstream.rstCode !== NGHTTP2_NO_ERROR && !stream.writableEnded) stream.close(NGHTTP2_INTERNAL_ERROR);
     });
     stream.once('close', () => {
+      info.relayed--;
+      this.relayed--;
       if (!upstream.closed && !upstream.destroyed) upstream.close(NGHTTP2_CANCEL);
     });
     stream.pipe(upstream);

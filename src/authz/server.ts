@@ -17,11 +17,23 @@ import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
 import { decodeCheckRequest, toCheckInput, withSession, type CheckRequestMessage } from './check-request.js';
 import { encodeCheckDecision } from './check-response.js';
-import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type UnaryReply } from './grpc-transport.js';
+import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type CallContext, type UnaryReply } from './grpc-transport.js';
+import { createHealthCheckMethod, type ServingStatus } from './health-check.js';
+import { DEFAULT_TRANSPORT_LIMITS, type TransportEvents } from './transport-limits.js';
+import { CallAbortedError } from './unary-call.js';
 import { loadAuthzPackageDefinition } from './proto.js';
 import { RepeatedStrings } from './repeated-strings.js';
 
 export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
+
+/** `value`, unless it is a promise: then its result, or the call's abort reason if the call was abandoned meanwhile. */
+function whileWanted<T>(value: SyncOrAsync<T>, call: CallContext): SyncOrAsync<T> {
+  if (!(value instanceof Promise)) return value;
+  return value.then((v) => {
+    call.signal.throwIfAborted();
+    return v;
+  });
+}
 
 /** What one decision needs from config; swapped as a whole on reload. */
 export interface AuthzState {
@@ -61,8 +73,8 @@ export interface AuthzServer {
   setServing(serving: boolean): void;
 }
 
-/** Largest CheckRequest accepted; Envoy's carry headers and a certificate, a few kilobytes. */
-const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Largest CheckRequest accepted (transport-limits.ts says why). */
+const MAX_MESSAGE_BYTES = DEFAULT_TRANSPORT_LIMITS.maxMessageBytes;
 
 /**
  * The gRPC ext_authz server: Authorization/Check, grpc.health.v1 and server
@@ -80,15 +92,32 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     'grpc.max_concurrent_streams': 1000,
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   });
-  const health = new HealthImplementation({ '': 'SERVING', [AUTHZ_SERVICE]: 'SERVING' });
+  // Health Check is answered by the transport (health-check.ts); grpc-js keeps
+  // the same statuses for Watch, which stays relayed.
+  const serving = new Map<string, ServingStatus>([
+    ['', 'SERVING'],
+    [AUTHZ_SERVICE, 'SERVING'],
+  ]);
+  const health = new HealthImplementation(Object.fromEntries(serving));
   health.addToServer(fallback);
+  const setHealth = (status: ServingStatus): void => {
+    for (const service of serving.keys()) {
+      serving.set(service, status);
+      health.setStatus(service, status);
+    }
+  };
   // Reflection lists every service we serve, so grpcurl and friends can discover health too.
   new ReflectionService({ ...definition, ...loadSync(healthProtoPath, { keepCase: true }) }).addToServer(fallback);
 
   type Outcome = { readonly decision: Decision; readonly input: CheckInput; readonly headers: Readonly<Record<string, string>> };
 
-  /** Synchronous unless a tenant or a session token has to be looked up or verified first. */
-  const decide = (request: CheckRequestMessage): SyncOrAsync<Outcome> => {
+  /**
+   * Synchronous unless a tenant or a session token has to be looked up or
+   * verified first. After each wait the call's signal is checked: once its
+   * deadline has passed (the caller was answered DEADLINE_EXCEEDED) or the
+   * caller left, no further step runs.
+   */
+  const decide = (request: CheckRequestMessage, call: CallContext): SyncOrAsync<Outcome> => {
     const state = deps.getState();
     const identity = state.identity;
     const { input: raw, headers, cookie } = toCheckInput(request, { countryHeader: identity?.countryHeader });
@@ -108,16 +137,16 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     });
     const afterGate = (tenants: TenantIndex): SyncOrAsync<Outcome> => {
       if (!identity) return judge(raw, tenants);
-      return andThen(runSessionGate(raw, cookie, identity.gate, nowMs), (gate) =>
+      return andThen(whileWanted(runSessionGate(raw, cookie, identity.gate, nowMs), call), (gate) =>
         gate.kind === 'answer' ? { decision: gate.decision, input: raw, headers } : judge(withSession(raw, gate.session), tenants),
       );
     };
     if (!state.tenantStore) return afterGate(state.tenants);
-    return andThen(lookupTenants(raw, state.tenantStore), (looked) => (looked.kind === 'deny' ? { decision: looked.decision, input: raw, headers } : afterGate(looked.tenants)));
+    return andThen(whileWanted(lookupTenants(raw, state.tenantStore, call), call), (looked) => (looked.kind === 'deny' ? { decision: looked.decision, input: raw, headers } : afterGate(looked.tenants)));
   };
 
   /** One Check call: decide, record, audit, and answer (or fail closed with INTERNAL). */
-  const check = (request: CheckRequestMessage, reply: UnaryReply): void => {
+  const check = (request: CheckRequestMessage, reply: UnaryReply, call: CallContext): void => {
     const started = performance.now();
     const answer = ({ decision, input, headers }: Outcome): void => {
       const response = encodeCheckDecision(decision, input.requestId, headers, MESSAGE_PREFIX_BYTES);
@@ -129,25 +158,45 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       reply(null, response, true);
     };
     const fail = (err: unknown): void => {
+      if (err instanceof CallAbortedError) {
+        // Already answered DEADLINE_EXCEEDED by the transport, or nobody is left to answer.
+        recorder.record('error', err.why === 'deadline' ? 'deadline_exceeded' : 'cancelled', undefined);
+        return;
+      }
       // The server cannot decide: answer with a gRPC error so Envoy fails closed.
       recorder.record('error', 'internal_error', undefined);
       deps.logger.error({ err }, 'check failed');
       reply({ code: GrpcStatus.INTERNAL, details: 'internal_error' });
     };
     try {
-      const outcome = decide(request);
-      if (outcome instanceof Promise) outcome.then(answer).catch(fail);
+      const outcome = decide(request, call);
+      if (outcome instanceof Promise)
+        outcome
+          .then((o) => {
+            call.signal.throwIfAborted();
+            answer(o);
+          })
+          .catch(fail);
       else answer(outcome);
     } catch (err) {
       fail(err);
     }
   };
 
-  const transport = new GrpcTransport({ maxMessageBytes: MAX_MESSAGE_BYTES, maxConcurrentStreams: 1000 });
+  const counted = deps.metrics.authzTransport;
+  const events: TransportEvents = {
+    sessionOpened: () => counted.sessionsOpened.inc(),
+    sessionClosed: (reason) => counted.sessionsClosed.inc({ reason }),
+    streamRefused: (reason) => counted.streamsRefused.inc({ reason }),
+    connectionDropped: () => counted.connectionsDropped.inc(),
+  };
+  const transport = new GrpcTransport({ events });
+  counted.setSource(() => ({ sessions: transport.sessionCount, bufferedBytes: transport.bufferedBytes }));
   const strings = new RepeatedStrings();
+  transport.addUnary(createHealthCheckMethod((service) => serving.get(service)));
   transport.addUnary({
     path: `/${AUTHZ_SERVICE}/Check`,
-    handle(message, reply) {
+    handle(message, reply, call) {
       let request: CheckRequestMessage;
       try {
         request = decodeCheckRequest(message, strings);
@@ -155,7 +204,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
         reply({ code: GrpcStatus.INTERNAL, details: `the CheckRequest could not be decoded: ${err instanceof Error ? err.message : String(err)}` });
         return;
       }
-      check(request, reply);
+      check(request, reply, call);
     },
   });
 
@@ -164,15 +213,12 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     listen(host, port) {
       return listenWithFallback(transport, fallback, host, port);
     },
-    setServing(serving) {
-      const status = serving ? 'SERVING' : 'NOT_SERVING';
-      health.setStatus('', status);
-      health.setStatus(AUTHZ_SERVICE, status);
+    setServing(on) {
+      setHealth(on ? 'SERVING' : 'NOT_SERVING');
     },
     close(graceMs = 10_000) {
       closing ??= new Promise<void>((resolve) => {
-        health.setStatus('', 'NOT_SERVING');
-        health.setStatus(AUTHZ_SERVICE, 'NOT_SERVING');
+        setHealth('NOT_SERVING');
         const timer = setTimeout(() => {
           void transport.close(true);
           fallback.forceShutdown();

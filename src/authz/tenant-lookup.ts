@@ -38,12 +38,26 @@ function unavailable(detail: string): LookupOutcome {
   };
 }
 
-function withDeadline(lookup: Promise<TenantLookup>, timeoutMs: number): Promise<TenantLookup> {
+/**
+ * The lookup, or an unavailable answer once `timeoutMs` pass or the call is
+ * aborted (its grpc-timeout passed, or Envoy gave up). The store's query is
+ * shared by every check waiting on the same host, so it is not cancelled:
+ * this check just stops waiting for it.
+ */
+function withDeadline(lookup: Promise<TenantLookup>, timeoutMs: number, signal: AbortSignal | undefined): Promise<TenantLookup> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const late = new Promise<TenantLookup>((resolve) => {
     timer = setTimeout(() => resolve({ kind: 'store_unavailable', detail: `the tenant store did not answer within ${timeoutMs} ms` }), timeoutMs);
+    if (signal === undefined) return;
+    onAbort = () => resolve({ kind: 'store_unavailable', detail: 'the call was abandoned before the tenant store answered' });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
-  return Promise.race([lookup, late]).finally(() => clearTimeout(timer));
+  return Promise.race([lookup, late]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+  });
 }
 
 /**
@@ -52,14 +66,16 @@ function withDeadline(lookup: Promise<TenantLookup>, timeoutMs: number): Promise
  * either host denies the request, since the missing tenant might require a
  * client certificate.
  */
-export function lookupTenants(input: CheckInput, source: StoreTenants): SyncOrAsync<LookupOutcome> {
+export function lookupTenants(input: CheckInput, source: StoreTenants, call?: { readonly signal: AbortSignal }): SyncOrAsync<LookupOutcome> {
   const host = normalizeHost(input.authority);
   const sniHost = input.sni === undefined || input.sni === '' ? '' : normalizeHost(input.sni);
   const hosts = host === sniHost || sniHost === '' ? (host === '' ? [] : [host]) : host === '' ? [sniHost] : [host, sniHost];
   // Warm tenants answer from memory; only hosts that need a query pay for a promise and a deadline.
   const peeked = hosts.map((h) => source.store.peekHost(h));
   if (peeked.every((a) => a !== undefined)) return toIndex(hosts, peeked as TenantLookup[]);
-  return Promise.all(hosts.map((h, i) => peeked[i] ?? withDeadline(source.store.resolveHost(h), source.timeoutMs))).then((answers) => toIndex(hosts, answers));
+  // The signal is asked for only here: a warm check never makes one.
+  const signal = call?.signal;
+  return Promise.all(hosts.map((h, i) => peeked[i] ?? withDeadline(source.store.resolveHost(h), source.timeoutMs, signal))).then((answers) => toIndex(hosts, answers));
 }
 
 function toIndex(hosts: readonly string[], answers: readonly TenantLookup[]): LookupOutcome {

@@ -25,6 +25,56 @@ export interface Metrics {
   readonly tenants: Gauge;
   /** 1 while a configured store (postgres, redis) is reachable and in sync, else 0. */
   readonly storeUp: Gauge<'store'>;
+  /** The ext_authz port's connections and refusals (docs/authz-transport.md). */
+  readonly authzTransport: AuthzTransportMetrics;
+}
+
+export interface AuthzTransportMetrics {
+  readonly sessionsOpened: Counter;
+  readonly sessionsClosed: Counter<'reason'>;
+  readonly streamsRefused: Counter<'reason'>;
+  readonly connectionsDropped: Counter;
+  /** Where the gauges read open connections and buffered request bytes when scraped; set by the authz server. */
+  setSource(read: () => { readonly sessions: number; readonly bufferedBytes: number }): void;
+}
+
+function createAuthzTransportMetrics(registry: Registry): AuthzTransportMetrics {
+  let read: (() => { readonly sessions: number; readonly bufferedBytes: number }) | undefined;
+  new Gauge({
+    name: 'bouncer_authz_sessions',
+    help: 'HTTP/2 connections open on the ext_authz port.',
+    registers: [registry],
+    collect() {
+      if (read) this.set(read().sessions);
+    },
+  });
+  new Gauge({
+    name: 'bouncer_authz_buffered_request_bytes',
+    help: 'Request bytes the ext_authz port holds in messages still arriving (bounded per connection and in total).',
+    registers: [registry],
+    collect() {
+      if (read) this.set(read().bufferedBytes);
+    },
+  });
+  return {
+    sessionsOpened: new Counter({ name: 'bouncer_authz_sessions_opened_total', help: 'HTTP/2 connections accepted on the ext_authz port.', registers: [registry] }),
+    sessionsClosed: new Counter({
+      name: 'bouncer_authz_sessions_closed_total',
+      help: 'HTTP/2 connections closed on the ext_authz port, by reason (peer, idle, max_age, keepalive_timeout, ping_abuse, close_grace, error, shutdown).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    streamsRefused: new Counter({
+      name: 'bouncer_authz_streams_refused_total',
+      help: 'ext_authz streams answered with an error before or instead of their method, by reason (message_too_large, buffer_budget, delivery_timeout, deadline_exceeded, relay_limit, malformed).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    connectionsDropped: new Counter({ name: 'bouncer_authz_connections_dropped_total', help: 'Connections to the ext_authz port closed at accept because the connection limit was reached.', registers: [registry] }),
+    setSource(next) {
+      read = next;
+    },
+  };
 }
 
 /** Upper bounds of bouncer_check_duration_seconds, in seconds. */
@@ -108,6 +158,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ['store'],
       registers: [registry],
     }),
+    authzTransport: createAuthzTransportMetrics(registry),
   };
 }
 

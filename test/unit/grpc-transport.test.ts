@@ -171,7 +171,7 @@ describe('GrpcTransport', () => {
     ['no message', Buffer.alloc(0), 13, 'no message'],
     ['two messages', Buffer.concat([frame(Buffer.from('a')), frame(Buffer.from('b'))]), 13, 'more than one message'],
     ['a compressed flag', frame(Buffer.from('a'), 1), 13, 'marked compressed'],
-    ['a body over the limit', frame(Buffer.alloc(MAX + 1)), 8, `over ${MAX} bytes`],
+    ['a body over the limit', frame(Buffer.alloc(MAX + 1)), 8, `${MAX + 1} bytes; at most ${MAX}`],
   ])('a call with %s gets a trailers-only error, and the method never runs', async (_name, body, code, words) => {
     let ran = false;
     behave = (_m, r) => {

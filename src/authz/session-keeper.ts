@@ -1,0 +1,150 @@
+/**
+ * Keeps the ext_authz port's HTTP/2 connections honest: every connection is
+ * closed (GOAWAY, then cut after a grace) when idle or too old, pinged when
+ * silent and cut when the ping goes unanswered, and sent GOAWAY
+ * ENHANCE_YOUR_CALM when it pings too often. One coarse timer, once a second,
+ * does it all for every connection, so a call pays for none of it.
+ *
+ * The silent-connection ping is what reaps connections node:http2 gave up on:
+ * after a protocol error (DATA inside a header block, a frame over the size
+ * limit) nghttp2 queues GOAWAY and stops reading, and Node neither tells us
+ * nor closes the socket, which then sits in CLOSE_WAIT for good.
+ */
+import http2, { type Http2Session } from 'node:http2';
+import { performance } from 'node:perf_hooks';
+import type { SessionCloseReason, TransportEvents, TransportLimits } from './transport-limits.js';
+
+const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+export const SWEEP_MS = 1000;
+
+/** What the transport tracks per connection. */
+export class SessionInfo {
+  /** Request bytes reserved by this connection's messages still arriving. */
+  buffered = 0;
+  /** Relayed streams open on this connection. */
+  relayed = 0;
+  lastStreamAt: number;
+  quietSince: number;
+  lastBytesRead = 0;
+  pingSentAt = 0;
+  closingAt = 0;
+  reason: SessionCloseReason = 'peer';
+  lastPingAt = 0;
+  pingStrikes = 0;
+
+  constructor(
+    readonly session: Http2Session,
+    readonly openedAt: number,
+  ) {
+    this.lastStreamAt = openedAt;
+    this.quietSince = openedAt;
+  }
+}
+
+export class SessionKeeper {
+  /** Milliseconds (performance.now), moved on by the sweep: a per-call clock read costs more than it tells. */
+  now = performance.now();
+  readonly sessions = new Map<Http2Session, SessionInfo>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly limits: TransportLimits,
+    private readonly events: TransportEvents | undefined,
+    /** Called on every sweep, after the sessions, with the current time. */
+    private readonly onSweep: (now: number) => void,
+  ) {}
+
+  add(session: Http2Session): SessionInfo {
+    const info = new SessionInfo(session, this.now);
+    this.sessions.set(session, info);
+    this.events?.sessionOpened();
+    // A peer that resets or vanishes mid-stream is not the server's failure.
+    session.on('error', () => {
+      if (info.reason === 'peer') info.reason = 'error';
+    });
+    session.on('ping', () => this.onPing(info));
+    session.once('close', () => {
+      this.sessions.delete(session);
+      this.events?.sessionClosed(info.reason);
+    });
+    this.timer ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
+    return info;
+  }
+
+  /** Sends GOAWAY and lets streams in flight finish; cut after the close grace. */
+  close(info: SessionInfo, reason: SessionCloseReason): void {
+    if (info.closingAt !== 0 || info.session.destroyed) return;
+    info.reason = reason;
+    info.closingAt = this.now;
+    info.session.close();
+  }
+
+  destroy(info: SessionInfo, reason: SessionCloseReason, code?: number): void {
+    if (info.session.destroyed) return;
+    info.reason = reason;
+    if (code === undefined) info.session.destroy();
+    else info.session.destroy(undefined, code);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** grpc-go's keepalive enforcement: pings closer than the minimum interval with no stream between them are strikes. */
+  private onPing(info: SessionInfo): void {
+    const now = this.now;
+    if (info.lastPingAt !== 0 && now - info.lastPingAt < this.limits.minClientPingIntervalMs && info.lastStreamAt <= info.lastPingAt) {
+      if (++info.pingStrikes > this.limits.maxPingStrikes) {
+        info.reason = 'ping_abuse';
+        // GOAWAY ENHANCE_YOUR_CALM ("too_many_pings" in grpc-go), then the connection goes.
+        info.session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
+        info.closingAt ||= now;
+        return;
+      }
+    } else if (info.lastStreamAt > info.lastPingAt) info.pingStrikes = 0;
+    info.lastPingAt = now;
+  }
+
+  sweep(): void {
+    const now = (this.now = performance.now());
+    const l = this.limits;
+    for (const info of this.sessions.values()) {
+      const session = info.session;
+      if (session.destroyed) continue;
+      const read = session.socket?.bytesRead ?? 0;
+      if (read !== info.lastBytesRead) {
+        info.lastBytesRead = read;
+        info.quietSince = now;
+      }
+      if (info.closingAt !== 0) {
+        if (now - info.closingAt >= l.closeGraceMs || info.reason === 'ping_abuse') this.destroy(info, info.reason === 'ping_abuse' ? 'ping_abuse' : 'close_grace');
+        continue;
+      }
+      if (info.pingSentAt !== 0 && now - info.pingSentAt >= l.keepaliveTimeoutMs) {
+        this.destroy(info, 'keepalive_timeout');
+        continue;
+      }
+      if (now - info.openedAt >= l.maxConnectionAgeMs) this.close(info, 'max_age');
+      else if (now - info.lastStreamAt >= l.maxConnectionIdleMs) this.close(info, 'idle');
+      else if (info.pingSentAt === 0 && now - info.quietSince >= l.keepaliveTimeMs) this.ping(info);
+    }
+    this.onSweep(now);
+  }
+
+  private ping(info: SessionInfo): void {
+    info.pingSentAt = this.now;
+    try {
+      const sent = info.session.ping((err) => {
+        // An answered ping clears the mark; a cancelled one (session gone) needs nothing.
+        if (!err) {
+          info.pingSentAt = 0;
+          info.quietSince = this.now;
+        }
+      });
+      if (!sent) this.destroy(info, 'keepalive_timeout');
+    } catch {
+      this.destroy(info, 'keepalive_timeout');
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Every limit of the ext_authz port, with the default each is anchored to.
+ * docs/authz-transport.md tells the same story for operators; keep the two
+ * in step. The anchors are grpc-go's server defaults (internal/transport,
+ * keepalive, server.go) and Envoy's HTTP/2 and connection-manager defaults:
+ * where bouncer departs from them it is because Envoy is the only expected
+ * client and a CheckRequest is a few kilobytes.
+ */
+export interface TransportLimits {
+  /**
+   * Largest request message, enforced from the 5-byte prefix before any of
+   * the message is read. grpc-go: 4 MiB (defaultServerMaxReceiveMessageSize).
+   * A CheckRequest carries headers and a certificate chain, a few KiB; 1 MiB
+   * leaves room for the largest chains and header sets Envoy forwards.
+   */
+  readonly maxMessageBytes: number;
+  /**
+   * SETTINGS_MAX_CONCURRENT_STREAMS per connection. grpc-go and Envoy default
+   * to no limit (2^32-1, 2^31-1); Envoy's own circuit breaker stops at 1,024
+   * pending requests per cluster, so 1,000 never holds Envoy back.
+   */
+  readonly maxConcurrentStreams: number;
+  /**
+   * Request bytes one connection may hold in messages still arriving. Each
+   * message reserves its declared length when its prefix arrives. Envoy's
+   * per-stream buffer limit is 1 MiB (per_connection_buffer_limit_bytes);
+   * 16 MiB is sixteen largest messages or thousands of ordinary checks at once.
+   */
+  readonly maxBufferedBytesPerConnection: number;
+  /** The same across every connection: what abuse can cost the process at most. */
+  readonly maxBufferedBytesTotal: number;
+  /**
+   * A stream must deliver its whole message within this time of its headers,
+   * or it is answered DEADLINE_EXCEEDED and reset. Envoy's ext_authz timeout
+   * is 200 ms by default; no honest client takes seconds to send a few KiB.
+   */
+  readonly messageDeliveryMs: number;
+  /**
+   * Relayed streams (health Watch, reflection) one connection may have open;
+   * beyond it a stream is refused RESOURCE_EXHAUSTED. Health Check is served
+   * on the transport itself and is never subject to this.
+   */
+  readonly maxRelayedStreamsPerConnection: number;
+  /** The same across every connection; kept below grpc-js's own stream limit so the relay session never fills. */
+  readonly maxRelayedStreamsTotal: number;
+  /**
+   * A connection that opens no stream for this long is sent GOAWAY. grpc-go:
+   * MaxConnectionIdle infinite; Envoy: idle_timeout 1 h. Envoy reopens a
+   * connection in one round trip, so 5 minutes costs nothing.
+   */
+  readonly maxConnectionIdleMs: number;
+  /**
+   * A connection older than this is sent GOAWAY, so clients spread over new
+   * replicas (fleet.md). grpc-go: MaxConnectionAge infinite (the usual
+   * recommendation is minutes); Envoy: max_connection_duration unset.
+   */
+  readonly maxConnectionAgeMs: number;
+  /**
+   * After GOAWAY, how long streams in flight may finish before the connection
+   * is cut. grpc-go: MaxConnectionAgeGrace infinite; a check lasts
+   * milliseconds, and a Watch stream simply reconnects.
+   */
+  readonly closeGraceMs: number;
+  /**
+   * A connection silent (no bytes read) this long is pinged; grpc-go's server
+   * keepalive Time is 2 h. A short period is what finds connections that
+   * node:http2 stopped reading after a protocol error (it answers GOAWAY, then
+   * neither reads nor closes), and peers that vanished without a FIN.
+   */
+  readonly keepaliveTimeMs: number;
+  /** An unanswered ping older than this cuts the connection. grpc-go: 20 s. */
+  readonly keepaliveTimeoutMs: number;
+  /**
+   * A client pinging more often than this without opening streams earns a
+   * strike; more than {@link maxPingStrikes} strikes and it is sent GOAWAY
+   * ENHANCE_YOUR_CALM. grpc-go's enforcement: MinTime 5 min, 2 strikes. Lower
+   * here because Envoy's connection_keepalive is often set to tens of seconds.
+   */
+  readonly minClientPingIntervalMs: number;
+  readonly maxPingStrikes: number;
+  /** Connections accepted at once; a new one past it is closed at accept. No default in grpc-go or Envoy. */
+  readonly maxConnections: number;
+  /**
+   * node:http2's maxSessionMemory, in MB: what nghttp2 may hold for one
+   * connection (header tables, queued frames) before refusing new streams
+   * with ENHANCE_YOUR_CALM. Node's default 10 MB trips under a burst of a
+   * thousand answers queued on one connection.
+   */
+  readonly maxSessionMemoryMb: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE. Envoy: 60 KiB (max_request_headers_kb); grpc-go 16 MiB. */
+  readonly maxHeaderListBytes: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
+  maxMessageBytes: 1024 * 1024,
+  maxConcurrentStreams: 1000,
+  maxBufferedBytesPerConnection: 16 * 1024 * 1024,
+  maxBufferedBytesTotal: 64 * 1024 * 1024,
+  messageDeliveryMs: 5_000,
+  maxRelayedStreamsPerConnection: 16,
+  maxRelayedStreamsTotal: 256,
+  maxConnectionIdleMs: 5 * 60_000,
+  maxConnectionAgeMs: 30 * 60_000,
+  closeGraceMs: 10_000,
+  keepaliveTimeMs: 10_000,
+  keepaliveTimeoutMs: 10_000,
+  minClientPingIntervalMs: 10_000,
+  maxPingStrikes: 2,
+  maxConnections: 4096,
+  maxSessionMemoryMb: 64,
+  maxHeaderListBytes: 64 * 1024,
+});
+
+/** Why the transport let a connection go; the `reason` label of bouncer_authz_sessions_closed_total. */
+export type SessionCloseReason = 'peer' | 'idle' | 'max_age' | 'keepalive_timeout' | 'ping_abuse' | 'close_grace' | 'error' | 'shutdown';
+
+/** Why a stream was refused before its method ran; the `reason` label of bouncer_authz_streams_refused_total. */
+export type StreamRefusal = 'message_too_large' | 'buffer_budget' | 'delivery_timeout' | 'deadline_exceeded' | 'relay_limit' | 'malformed';
+
+/** What the transport reports; wired to Prometheus by the server. */
+export interface TransportEvents {
+  sessionOpened(): void;
+  sessionClosed(reason: SessionCloseReason): void;
+  streamRefused(reason: StreamRefusal): void;
+  /** A connection closed at accept: {@link TransportLimits.maxConnections} were open. */
+  connectionDropped(): void;
+}

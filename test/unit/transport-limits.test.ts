@@ -1,0 +1,303 @@
+/**
+ * The ext_authz transport against hostile and broken clients, in-process with
+ * small limits so each one trips fast: prefixes that lie, bodies that trickle,
+ * streams parked unfinished, deadlines, protocol errors, idle and old
+ * connections, ping floods, relayed streams. test/integration/authz-abuse
+ * does the same against a real bouncer process and measures it.
+ */
+import http2 from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { GrpcTransport, listenWithFallback, type CallContext, type UnaryReply } from '../../src/authz/grpc-transport.js';
+import { parseGrpcTimeout } from '../../src/authz/grpc-timeout.js';
+import { createHealthCheckMethod, decodeHealthService } from '../../src/authz/health-check.js';
+import type { SessionCloseReason, StreamRefusal, TransportEvents, TransportLimits } from '../../src/authz/transport-limits.js';
+import { FrameType, Flag, grpcHeaders, grpcPrefix, HostileH2 } from '../helpers/hostile-h2.js';
+
+const PATH = '/test.Echo/Say';
+
+interface Rig {
+  transport: GrpcTransport;
+  fallback: grpc.Server;
+  port: number;
+  closed: SessionCloseReason[];
+  refused: StreamRefusal[];
+  clients: HostileH2[];
+}
+
+let rig: Rig;
+let behave: (m: Buffer, r: UnaryReply, c: CallContext) => void;
+
+async function start(limits: Partial<TransportLimits>): Promise<Rig> {
+  const closed: SessionCloseReason[] = [];
+  const refused: StreamRefusal[] = [];
+  const events: TransportEvents = { sessionOpened: () => undefined, sessionClosed: (r) => closed.push(r), streamRefused: (r) => refused.push(r), connectionDropped: () => undefined };
+  const transport = new GrpcTransport({ maxMessageBytes: 1024, ...limits, events });
+  transport.addUnary({ path: PATH, handle: (m, r, c) => behave(m, r, c) });
+  const fallback = new grpc.Server();
+  new HealthImplementation({ '': 'SERVING' }).addToServer(fallback);
+  const port = await listenWithFallback(transport, fallback, '127.0.0.1', 0);
+  rig = { transport, fallback, port, closed, refused, clients: [] };
+  return rig;
+}
+
+async function connect(): Promise<HostileH2> {
+  const c = await HostileH2.connect(rig.port);
+  rig.clients.push(c);
+  return c;
+}
+
+/** Waits for `cond`, polling; fails after `ms`. */
+async function until(what: string, cond: () => boolean, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** One call with node:http2; resolves to grpc-status (from trailers or trailers-only headers). */
+function call(port: number, body: Buffer, headers: http2.OutgoingHttpHeaders = {}): Promise<{ code: number; message: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const req = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', ...headers });
+    let status: http2.IncomingHttpHeaders = {};
+    req.on('response', (h) => (status = h));
+    req.on('trailers', (t) => (status = t));
+    req.on('data', () => undefined);
+    req.on('error', () => undefined);
+    req.on('close', () => {
+      session.close();
+      resolve({ code: Number(status['grpc-status']), message: decodeURIComponent(String(status['grpc-message'] ?? '')), ms: Date.now() - started });
+    });
+    req.end(body);
+  });
+}
+
+function frame(message: Buffer): Buffer {
+  return Buffer.concat([grpcPrefix(message.length), message]);
+}
+
+beforeEach(() => {
+  behave = (m, r) => r(null, m);
+});
+
+afterEach(async () => {
+  for (const c of rig.clients) c.destroy();
+  await rig.transport.close(true);
+  rig.fallback.forceShutdown();
+});
+
+describe('messages', () => {
+  test.each([
+    ['16 MiB', 16 * 1024 * 1024],
+    ['4 GiB - 1', 0xffffffff],
+  ])('a prefix declaring %s is refused at once, before any of the message arrives', async (_name, declared) => {
+    await start({});
+    const c = await connect();
+    const id = c.startCall(PATH);
+    await c.data(id, grpcPrefix(declared));
+    await until('the refusal', () => c.ended.has(id) || c.resets.has(id));
+    expect(rig.refused).toEqual(['message_too_large']);
+    expect(rig.transport.bufferedBytes).toBe(0);
+  });
+
+  test('a message trickled in one-byte frames is put together and answered', async () => {
+    await start({});
+    const c = await connect();
+    const id = c.startCall(PATH);
+    await c.data(id, frame(Buffer.from('trickled')), { frameSize: 1, endStream: true });
+    await until('the answer', () => c.ended.has(id));
+    expect(rig.refused).toEqual([]);
+    expect(rig.transport.bufferedBytes).toBe(0);
+  });
+
+  test('unfinished messages hold at most the connection budget; a reset gives its share back', async () => {
+    await start({ maxBufferedBytesPerConnection: 3000, maxBufferedBytesTotal: 5000 });
+    const c = await connect();
+    const ids = [c.startCall(PATH), c.startCall(PATH), c.startCall(PATH), c.startCall(PATH)];
+    for (const id of ids) await c.data(id, Buffer.concat([grpcPrefix(1000), Buffer.alloc(10)]));
+    await until('the fourth to be refused', () => rig.refused.length === 1);
+    expect(rig.refused).toEqual(['buffer_budget']);
+    expect(rig.transport.bufferedBytes).toBe(3000);
+    // A second connection may use what is left of the process's budget, and no more.
+    const d = await connect();
+    const other = [d.startCall(PATH), d.startCall(PATH), d.startCall(PATH)];
+    for (const id of other) await d.data(id, Buffer.concat([grpcPrefix(1000), Buffer.alloc(10)]));
+    await until('the process budget to stop the third', () => rig.refused.length === 2);
+    expect(rig.transport.bufferedBytes).toBe(5000);
+    c.rst(ids[0] as number);
+    await until('the reset to release its bytes', () => rig.transport.bufferedBytes === 4000);
+    // Finished messages release theirs and are answered.
+    await d.data(other[0] as number, Buffer.alloc(990), { endStream: true });
+    await until('the answer', () => d.ended.has(other[0] as number));
+    expect(rig.transport.bufferedBytes).toBe(3000);
+  });
+
+  test('a stream that does not deliver its message in time is answered DEADLINE_EXCEEDED and its bytes released', async () => {
+    await start({ messageDeliveryMs: 1000 });
+    const c = await connect();
+    const id = c.startCall(PATH);
+    await c.data(id, Buffer.concat([grpcPrefix(500), Buffer.alloc(10)]));
+    await until('the buffered bytes', () => rig.transport.bufferedBytes === 500);
+    await until('the delivery deadline', () => c.ended.has(id) || c.resets.has(id), 5000);
+    expect(rig.refused).toEqual(['delivery_timeout']);
+    expect(rig.transport.bufferedBytes).toBe(0);
+  });
+});
+
+describe('deadlines', () => {
+  test('grpc-timeout is kept: DEADLINE_EXCEEDED in time and the signal aborted', async () => {
+    await start({});
+    let signal: AbortSignal | undefined;
+    behave = (_m, _r, c) => {
+      signal = c.signal;
+    };
+    const a = await call(rig.port, frame(Buffer.from('x')), { 'grpc-timeout': '200m' });
+    expect(a.code).toBe(4);
+    expect(a.ms).toBeLessThan(2000);
+    expect(signal?.aborted).toBe(true);
+    expect(rig.refused).toEqual(['deadline_exceeded']);
+  });
+
+  test('an answer in time is OK; a late one is dropped; a malformed grpc-timeout is refused', async () => {
+    await start({});
+    expect((await call(rig.port, frame(Buffer.from('x')), { 'grpc-timeout': '1S' })).code).toBe(0);
+    let late: UnaryReply | undefined;
+    behave = (_m, r) => {
+      late = r;
+    };
+    expect((await call(rig.port, frame(Buffer.from('x')), { 'grpc-timeout': '100m' })).code).toBe(4);
+    expect(() => late?.(null, Buffer.from('late'))).not.toThrow();
+    behave = (m, r) => r(null, m);
+    const bad = await call(rig.port, frame(Buffer.from('x')), { 'grpc-timeout': '1 second' });
+    expect(bad.code).toBe(13);
+    expect(bad.message).toContain('malformed grpc-timeout');
+  });
+
+  test('a caller that cancels aborts the signal', async () => {
+    await start({});
+    let signal: AbortSignal | undefined;
+    behave = (_m, _r, c) => {
+      signal = c.signal;
+    };
+    const c = await connect();
+    const id = c.startCall(PATH);
+    await c.data(id, frame(Buffer.from('x')), { endStream: true });
+    await until('the method', () => signal !== undefined);
+    c.rst(id);
+    await until('the abort', () => signal?.aborted === true);
+  });
+
+  test.each([
+    ['200m', 200],
+    ['1S', 1000],
+    ['2M', 120_000],
+    ['1H', 3_600_000],
+    ['5000u', 5],
+    ['99999999n', 99.999999],
+  ])('parseGrpcTimeout(%s) is %d ms', (text, ms) => {
+    expect(parseGrpcTimeout(text)).toBeCloseTo(ms, 6);
+  });
+
+  test.each(['', 'S', '10', '123456789S', '10s', '-1S', '1.5S'])('parseGrpcTimeout(%j) is malformed', (text) => {
+    expect(parseGrpcTimeout(text)).toBeUndefined();
+  });
+});
+
+describe('connections', () => {
+  test.each([
+    ['DATA inside a header block', (c: HostileH2, id: number, block: Buffer) => {
+      c.headers(id, block.subarray(0, 5), 0);
+      c.frame(FrameType.DATA, 0, id, Buffer.alloc(3));
+    }],
+    ['a frame over the size limit', (c: HostileH2, id: number) => c.frame(FrameType.DATA, 0, id, Buffer.alloc(20_000))],
+    ['a CONTINUATION shorter than its length', (c: HostileH2, id: number, block: Buffer) => {
+      c.headers(id, block.subarray(0, 5), 0);
+      c.frame(FrameType.CONTINUATION, Flag.END_HEADERS, id, block.subarray(5), block.length);
+    }],
+  ])('after %s the connection is closed, not left in CLOSE_WAIT', async (_name, abuse) => {
+    await start({ keepaliveTimeMs: 500, keepaliveTimeoutMs: 1000 });
+    const c = await connect();
+    abuse(c, c.newStreamId(), grpcHeaders(PATH));
+    c.end();
+    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('still open')), 6000))]);
+    await until('the session to be counted closed', () => rig.transport.sessionCount === 0);
+    expect(rig.closed.length).toBe(1);
+  });
+
+  test('an idle connection is sent GOAWAY and closed', async () => {
+    await start({ maxConnectionIdleMs: 1000 });
+    const c = await connect();
+    await until('GOAWAY', () => c.goaways.length > 0, 5000);
+    expect(c.goaways[0]).toBe(0);
+    c.end();
+    await until('the close', () => rig.closed.length === 1, 5000);
+    expect(rig.closed).toEqual(['idle']);
+  });
+
+  test('a busy connection past its maximum age is sent GOAWAY, and cut after the grace', async () => {
+    await start({ maxConnectionAgeMs: 1000, closeGraceMs: 1000 });
+    const c = await connect();
+    const held = c.startCall(PATH);
+    behave = () => undefined;
+    await c.data(held, frame(Buffer.from('x')), { endStream: true });
+    await until('GOAWAY', () => c.goaways.length > 0, 5000);
+    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('still open')), 5000))]);
+    await until('the count', () => rig.closed.length === 1);
+    expect(rig.closed).toEqual(['close_grace']);
+  });
+
+  test('a silent peer that does not answer pings is cut', async () => {
+    await start({ keepaliveTimeMs: 500, keepaliveTimeoutMs: 500 });
+    const c = await connect();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Stop reading: the server's PING goes unanswered.
+    c.socket.pause();
+    await until('the cut', () => rig.closed.length === 1, 6000);
+    expect(rig.closed).toEqual(['keepalive_timeout']);
+  });
+
+  test('a ping flood earns GOAWAY ENHANCE_YOUR_CALM', async () => {
+    await start({});
+    const c = await connect();
+    for (let i = 0; i < 5; i++) c.ping();
+    await until('GOAWAY', () => c.goaways.length > 0, 5000);
+    expect(c.goaways[0]).toBe(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    await until('the close', () => rig.closed.length === 1, 5000);
+    expect(rig.closed).toEqual(['ping_abuse']);
+  });
+
+  test('relayed streams are limited per connection; the transport answers meanwhile', async () => {
+    await start({ maxRelayedStreamsPerConnection: 2 });
+    const c = await connect();
+    const watches = [c.startCall('/grpc.health.v1.Health/Watch'), c.startCall('/grpc.health.v1.Health/Watch'), c.startCall('/grpc.health.v1.Health/Watch')];
+    for (const id of watches) await c.data(id, grpcPrefix(0), { endStream: true });
+    await until('the third to be refused', () => rig.refused.length === 1);
+    expect(rig.refused).toEqual(['relay_limit']);
+    expect((await call(rig.port, frame(Buffer.from('still')))).code).toBe(0);
+  });
+});
+
+describe('health served on the transport', () => {
+  test('HealthCheckRequest decoding: service, empty, unknown fields, garbage', () => {
+    expect(decodeHealthService(Buffer.alloc(0))).toBe('');
+    expect(decodeHealthService(Buffer.from([0x0a, 0x03, 0x61, 0x62, 0x63]))).toBe('abc');
+    expect(decodeHealthService(Buffer.from([0x10, 0x05, 0x0a, 0x01, 0x78]))).toBe('x');
+    expect(decodeHealthService(Buffer.from([0x0a, 0x09, 0x61]))).toBeUndefined();
+    expect(decodeHealthService(Buffer.from([0x0f]))).toBeUndefined();
+  });
+
+  test('answers SERVING, NOT_SERVING and NOT_FOUND like grpc-health-check', () => {
+    const statuses = new Map([['', 'SERVING' as const], ['down', 'NOT_SERVING' as const]]);
+    const method = createHealthCheckMethod((s) => statuses.get(s));
+    const answers: unknown[] = [];
+    const ctx = { signal: new AbortController().signal };
+    method.handle(Buffer.alloc(0), (f, r) => answers.push(f ?? r), ctx);
+    method.handle(Buffer.from([0x0a, 0x04, ...Buffer.from('down')]), (f, r) => answers.push(f ?? r), ctx);
+    method.handle(Buffer.from([0x0a, 0x01, 0x78]), (f, r) => answers.push(f ?? r), ctx);
+    expect(answers).toEqual([Buffer.from([8, 1]), Buffer.from([8, 2]), { code: 5, details: 'Health status unknown for service x' }]);
+  });
+});
