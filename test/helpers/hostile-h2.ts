@@ -133,7 +133,7 @@ export class HostileH2 {
     this.write(encodeFrame(type, flags, streamId, payload, lengthField));
   }
 
-  headers(streamId: number, block: Buffer, flags = Flag.END_HEADERS): void {
+  headers(streamId: number, block: Buffer, flags: number = Flag.END_HEADERS): void {
     this.frame(FrameType.HEADERS, flags, streamId, block);
   }
 
@@ -149,7 +149,8 @@ export class HostileH2 {
     const frameSize = o.frameSize ?? 16_384;
     let offset = 0;
     do {
-      if (this.isClosed) return;
+      // The server answered or reset the stream: nothing more to send on it.
+      if (this.isClosed || this.resets.has(streamId) || this.ended.has(streamId)) return;
       const room = Math.min(this.sendWindow, this.streamWindows.get(streamId) ?? this.initialStreamWindow);
       if (room <= 0 && payload.length > 0) {
         await new Promise<void>((resolve) => this.windowWaiters.push(resolve));

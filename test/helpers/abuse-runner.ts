@@ -1,0 +1,34 @@
+/**
+ * Runs abuse rounds against an ext_authz port from a process of its own, so
+ * the hostile client's own work never delays the prober that judges bouncer:
+ *
+ *   node dist/test/helpers/abuse-runner.js <port> <seconds> [holdMs]
+ *
+ * Each round opens every kind of abuse in authz-abuse.ts at once, holds it for
+ * `holdMs` (default 7000, past the 5 s delivery deadline), then drops it;
+ * rounds repeat until `seconds` have passed. Prints one JSON line per round.
+ */
+import { declareHuge, floodRelay, parkStreams, protocolErrors } from './authz-abuse.js';
+import type { HostileH2 } from './hostile-h2.js';
+
+const port = Number(process.argv[2]);
+const seconds = Number(process.argv[3] ?? 10);
+const holdMs = Number(process.argv[4] ?? 7000);
+const end = Date.now() + seconds * 1000;
+let round = 0;
+do {
+  const started = Date.now();
+  const hostile: HostileH2[] = [];
+  const rounds = await Promise.all([
+    declareHuge(port, 200),
+    ...Array.from({ length: 8 }, () => parkStreams(port, 100, 64 * 1024)),
+    floodRelay(port, 1000),
+    protocolErrors(port, 300),
+  ]);
+  for (const r of rounds) hostile.push(...(Array.isArray(r) ? r : [r]));
+  await new Promise((resolve) => setTimeout(resolve, holdMs));
+  const refused = hostile.reduce((n, c) => n + c.resets.size + c.ended.size, 0);
+  const stillOpen = hostile.filter((c) => c.isOpen).length;
+  for (const c of hostile) c.destroy();
+  process.stdout.write(`${JSON.stringify({ round: ++round, ms: Date.now() - started, connections: hostile.length, streamsAnswered: refused, connectionsStillOpen: stillOpen })}\n`);
+} while (Date.now() < end);
