@@ -133,6 +133,15 @@ function grpcBody(captured: Buffer, out: string): string {
 }
 
 async function main(): Promise<void> {
+  if (only?.has('Soak')) {
+    // The soak runs alone (it is long and needs no Envoy): bench/soak.ts.
+    const { runSoak, soakSvg } = await import('./soak.js');
+    const r = await runSoak(Number(process.env.SOAK_MINUTES ?? 20), log);
+    writeFileSync(join(root, 'bench', 'soak.json'), `${JSON.stringify(r)}\n`);
+    writeFileSync(join(root, 'bench', 'soak.svg'), soakSvg(r));
+    log(`soak: ${r.totalProbes} probes, ${r.wrong} wrong, ${r.abuseRounds} abuse rounds; see bench/soak.svg`);
+    return;
+  }
   pinSelf();
   const started = Date.now();
   rmSync(work, { recursive: true, force: true });

@@ -30,7 +30,7 @@ export interface ProbeSummary {
  * Every `everyMs`: an allowed check, a denied check and a health check, each
  * of which must come back right within `limitMs`.
  */
-export function startProber(port: number, everyMs = 50, limitMs = 1000): { stop(): Promise<ProbeSummary> } {
+export function startProber(port: number, everyMs = 50, limitMs = 1000, onLatency?: (ms: number) => void): { stop(): Promise<ProbeSummary> } {
   const checks = authzClient(port);
   const Health = grpc.makeGenericClientConstructor(
     {
@@ -60,6 +60,7 @@ export function startProber(port: number, everyMs = 50, limitMs = 1000): { stop(
       .then((problem) => {
         const ms = performance.now() - started;
         latenciesMs.push(ms);
+        onLatency?.(ms);
         if (problem !== undefined) wrong.push(`${what}: ${problem}`);
         else if (ms > limitMs) wrong.push(`${what}: answered after ${Math.round(ms)} ms`);
       });

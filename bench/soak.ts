@@ -1,0 +1,135 @@
+/**
+ * The soak: a bouncer process under legitimate load (the prober's allowed,
+ * denied and health checks, `SOAK_PROBE_MS` apart, default 5 ms: about 600
+ * calls a second) while a hostile client in its own process repeats abuse
+ * rounds (test/helpers/abuse-runner.ts) for the whole run. Every second it
+ * records the bouncer's RSS, open descriptors and the probes' p99, then writes
+ * bench/soak.json and bench/soak.svg (three panels over time).
+ *
+ *   node dist/bench/soak.js [minutes]       (default SOAK_MINUTES or 20)
+ *   node dist/bench/run.js --only Soak      (the same, from the bench runner)
+ *
+ * Bounded: it stops after the given minutes, and the abuse stops with it.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../src/paths.js';
+import { processFootprint, startProber } from '../test/helpers/authz-abuse.js';
+import { startBouncerProcess } from '../test/helpers/bouncer-process.js';
+import { freePort } from './lib/processes.js';
+
+export interface SoakSample {
+  readonly t: number;
+  readonly rssMiB: number;
+  readonly fds: number;
+  readonly p99Ms: number;
+  readonly probes: number;
+}
+
+export interface SoakResult {
+  readonly minutes: number;
+  readonly samples: readonly SoakSample[];
+  readonly wrong: number;
+  readonly totalProbes: number;
+  readonly abuseRounds: number;
+  readonly baseline: { readonly rssMiB: number; readonly fds: number };
+  readonly after: { readonly rssMiB: number; readonly fds: number };
+}
+
+const root = packageRoot();
+const MiB = 1024 * 1024;
+
+function p99(values: number[]): number {
+  if (values.length === 0) return 0;
+  values.sort((a, b) => a - b);
+  return values[Math.min(values.length - 1, Math.floor(0.99 * values.length))] as number;
+}
+
+export async function runSoak(minutes: number, log: (m: string) => void = (m) => void process.stderr.write(`[soak] ${m}\n`)): Promise<SoakResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'bouncer-soak-'));
+  const authzPort = await freePort();
+  const httpPort = await freePort();
+  writeFileSync(join(dir, 'bouncer.yaml'), `listen:\n  authz: 127.0.0.1:${authzPort}\n  http: 127.0.0.1:${httpPort}\ntenants:\n  - name: open\n    hostnames: [app.open.test]\n    mtls: { mode: "off" }\n`);
+  // Decision log lines go to /dev/null's equivalent: the soak measures the port, not pino.
+  const bouncer = await startBouncerProcess({ configPath: join(dir, 'bouncer.yaml'), env: { BOUNCER_LOG_LEVEL: 'error' }, readyUrl: `http://127.0.0.1:${httpPort}/readyz` });
+  const pid = bouncer.child.pid as number;
+  try {
+    const warm = startProber(authzPort, 5, 1000);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await warm.stop();
+    const base = processFootprint(pid);
+    log(`baseline ${(base.rssBytes / MiB).toFixed(0)} MiB, ${base.fds} fds; running ${minutes} min`);
+    let window: number[] = [];
+    const prober = startProber(authzPort, Number(process.env.SOAK_PROBE_MS ?? 5), 1000, (ms) => window.push(ms));
+    const runner = join(root, 'dist', 'test', 'helpers', 'abuse-runner.js');
+    let abuseRounds = 0;
+    const abuse = new Promise<void>((resolve) => {
+      const child = execFile(process.execPath, [runner, String(authzPort), String(minutes * 60), '7000'], { maxBuffer: 64 * MiB }, () => resolve());
+      child.stdout?.on('data', (d: Buffer) => (abuseRounds += d.toString().split('\n').filter((l) => l.startsWith('{')).length));
+    });
+    const samples: SoakSample[] = [];
+    const started = Date.now();
+    const sampler = setInterval(() => {
+      const f = processFootprint(pid);
+      const probes = window;
+      window = [];
+      samples.push({ t: (Date.now() - started) / 1000, rssMiB: f.rssBytes / MiB, fds: f.fds, probes: probes.length, p99Ms: p99(probes) });
+      if (samples.length % 60 === 0) log(`${(samples.length / 60).toFixed(0)} min: ${(f.rssBytes / MiB).toFixed(0)} MiB, ${f.fds} fds, p99 ${p99(probes).toFixed(1)} ms`);
+    }, 1000);
+    await abuse;
+    // The abuse has stopped: let the last connections be reaped while the legitimate load goes on.
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    clearInterval(sampler);
+    const summary = await prober.stop();
+    const after = processFootprint(pid);
+    return {
+      minutes,
+      samples,
+      wrong: summary.wrong.length,
+      totalProbes: summary.latenciesMs.length,
+      abuseRounds,
+      baseline: { rssMiB: base.rssBytes / MiB, fds: base.fds },
+      after: { rssMiB: after.rssBytes / MiB, fds: after.fds },
+    };
+  } finally {
+    await bouncer.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Three panels (RSS, descriptors, p99) over time, as a plain SVG. */
+export function soakSvg(r: SoakResult): string {
+  const W = 720;
+  const H = 160;
+  const panels: Array<{ name: string; unit: string; pick: (s: SoakSample) => number }> = [
+    { name: 'RSS', unit: 'MiB', pick: (s) => s.rssMiB },
+    { name: 'open descriptors', unit: '', pick: (s) => s.fds },
+    { name: 'probe p99', unit: 'ms', pick: (s) => s.p99Ms },
+  ];
+  const tMax = Math.max(1, ...r.samples.map((s) => s.t));
+  const parts = panels.map((p, i) => {
+    const values = r.samples.map(p.pick);
+    const vMax = Math.max(1, ...values) * 1.1;
+    const top = i * (H + 30) + 20;
+    const points = r.samples.map((s) => `${(50 + (s.t / tMax) * (W - 70)).toFixed(1)},${(top + H - (p.pick(s) / vMax) * H).toFixed(1)}`).join(' ');
+    return `<text x="50" y="${top - 5}" font-size="12">${p.name} (max ${Math.max(0, ...values).toFixed(p.unit === 'ms' ? 1 : 0)} ${p.unit})</text><rect x="50" y="${top}" width="${W - 70}" height="${H}" fill="none" stroke="#ccc"/><text x="45" y="${top + 10}" font-size="10" text-anchor="end">${vMax.toFixed(0)}</text><text x="45" y="${top + H}" font-size="10" text-anchor="end">0</text><polyline fill="none" stroke="#1f6feb" stroke-width="1" points="${points}"/>`;
+  });
+  const height = panels.length * (H + 30) + 30;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" font-family="sans-serif">${parts.join('')}<text x="${W - 20}" y="${height - 5}" font-size="10" text-anchor="end">seconds (0–${tMax.toFixed(0)}); abuse for ${r.minutes} min, then 30 s of legitimate load alone</text></svg>\n`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const minutes = Number(process.argv[2] ?? process.env.SOAK_MINUTES ?? 20);
+  const r = await runSoak(minutes);
+  writeFileSync(join(root, 'bench', 'soak.json'), `${JSON.stringify(r)}\n`);
+  writeFileSync(join(root, 'bench', 'soak.svg'), soakSvg(r));
+  const rss = r.samples.map((s) => s.rssMiB);
+  const fds = r.samples.map((s) => s.fds);
+  const p99s = r.samples.map((s) => s.p99Ms);
+  process.stdout.write(
+    `${JSON.stringify({ minutes, abuseRounds: r.abuseRounds, probes: r.totalProbes, wrong: r.wrong, baseline: r.baseline, after: r.after, rssMaxMiB: Math.max(...rss), fdsMax: Math.max(...fds), p99MaxMs: Math.max(...p99s), p99MedianOfSecondsMs: [...p99s].sort((a, b) => a - b)[Math.floor(p99s.length / 2)] })}\n`,
+  );
+}
