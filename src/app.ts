@@ -4,7 +4,7 @@ import { createAdminServer, createDecisionLog, createMemoryAuditSink, createPgAu
 import type { Logger } from 'pino';
 import { loadSamlIdpSigning } from './web/saml-idp/index.js';
 import { createAuthzServer, type AuthzState } from './authz/server.js';
-import type { StoreTenants } from './authz/tenant-lookup.js';
+import { FileHostAnswers, warmFileHosts, type StoreTenants } from './authz/tenant-lookup.js';
 import type { BouncerConfig } from './config/types.js';
 import { attemptConfigLoad, loadConfig } from './config/load.js';
 import { redactUrl } from './config/store-schema.js';
@@ -83,6 +83,13 @@ function longestSession(config: BouncerConfig): number {
 
 function newVerifier(config: BouncerConfig): CertVerifier {
   return createCertVerifier({ maxEntries: config.authz.cache.maxEntries, ttlMs: config.authz.cache.ttlSeconds * 1000 });
+}
+
+/** The exact hostnames the config file serves itself (apps, the login service); wildcards are remembered per host as requests come. */
+function fileHostnames(config: BouncerConfig): string[] {
+  const hosts = config.apps.flatMap((a) => a.hostnames).filter((h) => !h.startsWith('*.'));
+  if (config.auth) hosts.push(config.auth.domain);
+  return [...new Set(hosts)];
 }
 
 function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined, tenantStore: StoreTenants | undefined): AuthzState {
@@ -206,7 +213,10 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       throw new BouncerError('ERR_STORE_UNAVAILABLE', `cannot open the tenant store at ${redactUrl(pgConf.url)}: ${(err as Error).message}`, { cause: err });
     }
   }
-  const storeTenants: StoreTenants | undefined = tenantStore && config.store.postgres ? { store: tenantStore, timeoutMs: config.store.postgres.lookupTimeoutMs } : undefined;
+  const storeTenants: StoreTenants | undefined =
+    tenantStore && config.store.postgres ? { store: tenantStore, timeoutMs: config.store.postgres.lookupTimeoutMs, fileHosts: new FileHostAnswers() } : undefined;
+  // The file's own hosts get the store's answer now, so an outage later finds them known.
+  if (storeTenants) await warmFileHosts(storeTenants, fileHostnames(config));
 
   const parts: SessionParts = {
     keys: await openKeyStore({
@@ -354,6 +364,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     connectors = nextConnectors;
     connectorView = new Map([...connectors].map(([k, v]) => [k, v.connector]));
     state = toState(next, parts, origin, storeTenants);
+    if (storeTenants) void warmFileHosts(storeTenants, fileHostnames(next));
     metrics.tenants.set(next.tenants.length);
     metrics.configReloads.inc({ result: 'success' });
     metrics.configLastReloadSuccess.set(1);
