@@ -168,3 +168,14 @@ export function trustProblemsAt(trust: TrustStore | null, nowMs: number): TrustP
   if (trust.roots.length === 0 && out.length === 0) out.push({ code: 'ca_no_certificate', message: 'no CA certificate is configured' });
   return out;
 }
+
+/** A tenant's trust status and the reasons behind it, as the admin API and logs show it. */
+export interface TrustReport {
+  readonly status: TrustStatus;
+  readonly problems: readonly TrustProblem[];
+}
+
+/** {@link trustStatusAt} and {@link trustProblemsAt} together. */
+export function reportTrust(trust: TrustStore | null, nowMs: number): TrustReport {
+  return { status: trustStatusAt(trust, nowMs), problems: trust === null ? [] : trustProblemsAt(trust, nowMs) };
+}

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ParsedCert } from '../core/cert-parse.js';
 import { parseCrlBundle, verifyCrlSignature, type ParsedCrl } from '../core/crl.js';
 import type { MtlsMode, Tenant } from '../core/tenant.js';
-import { parseCaBundle, selectTrustAnchors, type TrustProblem } from '../core/trust-anchor.js';
+import { parseCaBundle, selectTrustAnchors, type TrustProblem, type TrustReport, type TrustStatus } from '../core/trust-anchor.js';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS } from '../config/defaults.js';
 import { isoTime } from '../config/trust.js';
 import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../config/values.js';
@@ -116,6 +116,12 @@ export interface TenantRecord {
   };
   /** Starts at 1 and grows by one with every change; cached copies compare it to tell stale from fresh. */
   readonly version: number;
+  /**
+   * The trust status as the store serves it, when the store knows it without
+   * re-reading the PEM (the config file's tenants, whose unusable certificates
+   * are not in `caPem`); otherwise the reader judges `caPem` itself.
+   */
+  readonly trust?: TrustReport | undefined;
   /** ms since the epoch, by the database clock. */
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -142,6 +148,8 @@ export interface TenantSummary {
   readonly hostnames: readonly string[];
   readonly mode: MtlsMode;
   readonly version: number;
+  /** The trust status, when the store knows it without parsing (the config file's tenants). */
+  readonly trustStatus?: TrustStatus | undefined;
 }
 
 export interface TenantPage {
@@ -363,7 +371,7 @@ function checkCaBundle(pem: string, nowMs: number, warnings: string[]): { roots:
   const selected = selectTrustAnchors(bundle.certs, { nowMs, minRsaBits: CONFIG_LIMITS.minRsaBits });
   const problems = [...bundle.problems, ...selected.problems];
   if (selected.usable.length === 0) {
-    throw new TenantStoreError('ERR_CA_INVALID', `${field}: no usable CA certificate: ${problems.map((p) => p.message).join('; ')}`, { field });
+    throw new TenantStoreError('ERR_CA_INVALID', `${field}: ${problems.map((p) => p.message).join('; ')}; no usable CA certificate is left in the bundle`, { field });
   }
   for (const p of problems) warnings.push(`${field}: ${p.message}; it is set aside and the bundle's other ${selected.usable.length} usable CA certificate(s) are used`);
   for (const c of selected.usable) {

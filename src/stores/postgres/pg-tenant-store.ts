@@ -16,6 +16,7 @@ import {
   type TenantStoreHealth,
 } from '../tenant-store.js';
 import { CONFIG_LIMITS } from '../../config/defaults.js';
+import type { Tenant } from '../../core/tenant.js';
 import { ChangeListener } from './change-listener.js';
 import { PG_STORE_DEFAULTS } from './defaults.js';
 import { runMigrations, type MigrationResult } from './migrations.js';
@@ -54,6 +55,8 @@ export interface PgTenantStore extends TenantStore {
   readonly migrations: MigrationResult;
   /** Cache occupancy: `size` never exceeds `max`, whatever the number of tenants. */
   cacheStats(): { readonly size: number; readonly max: number; readonly unknownSize: number };
+  /** The tenants this replica has loaded (its cache), one per name: what its trust status counts cover. */
+  loadedTenants(): Tenant[];
 }
 
 const SILENT: StoreLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -462,6 +465,8 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
     },
 
     health: () => health,
+
+    loadedTenants: () => cache.tenants(),
 
     cacheStats() {
       const s = cache.stats();
