@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ParsedCert } from '../core/cert-parse.js';
 import { parseCrlBundle, verifyCrlSignature, type ParsedCrl } from '../core/crl.js';
 import type { TrustStore } from '../core/tenant.js';
-import { checkTrustAnchor, parseCaBundle, selectTrustAnchors, type ParsedBundle, type TrustProblem } from '../core/trust-anchor.js';
+import { parseCaBundle, selectTrustAnchors, type ParsedBundle, type TrustProblem } from '../core/trust-anchor.js';
 import { CONFIG_LIMITS } from './defaults.js';
 import { describeFsError, readStamped, type StampedRead } from './file-stamp.js';
 import type { Anchor, NodeReader } from './node-reader.js';
@@ -225,13 +225,6 @@ function checkCaFile(read: StampedRead | undefined, now: number, parser: CachedP
   const { usable, problems } = selectTrustAnchors(bundle.certs, { nowMs: now, minRsaBits: CONFIG_LIMITS.minRsaBits });
   const expiring = usable.filter((c) => c.notAfter - now < CONFIG_LIMITS.caExpiryWarningDays * DAY_MS);
   return { usable, problems: [...bundle.problems, ...problems], expiring };
-}
-
-/** Why a certificate cannot anchor a tenant's client certificate paths at `now`, or undefined (see `checkTrustAnchor`). */
-export function unusableAsTrustAnchor(c: ParsedCert, now: number): string | undefined {
-  const problem = checkTrustAnchor(c, { nowMs: now, minRsaBits: CONFIG_LIMITS.minRsaBits });
-  // The message starts with `certificate "subject"`; callers name the certificate themselves.
-  return problem?.message.replace(/^certificate ".*?" /, '');
 }
 
 /** A problem of a file, for the tenant's status: the message names the file. */
