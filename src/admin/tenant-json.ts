@@ -62,10 +62,9 @@ export function toTenantJson(r: TenantRecord): TenantJson {
 /** What a stored CA bundle holds, for people reading `tenant show`. Empty when there is none (mode off). */
 export function describeCaBundle(pem: string | null): CaCertificateJson[] {
   if (pem === null) return [];
-  // Stored bundles passed checkTenantInput, so this parses; if the database was
-  // edited by hand, say nothing rather than fail the read.
+  // Block by block, as replicas load it: a block edited into garbage hides only itself.
   try {
-    return parseCertificateBundle(pem).map((c) => ({
+    return parseCaBundle(pem).certs.map((c) => ({
       subject: c.subject,
       issuer: c.issuer,
       serial: c.serial,

@@ -113,8 +113,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       );
     };
     if (!state.tenantStore) return afterGate(state.tenants);
-    const fileHosts = identity ? { apps: identity.apps, authDomain: identity.auth.domain } : undefined;
-    return andThen(lookupTenants(raw, state.tenantStore, fileHosts), (looked) => (looked.kind === 'deny' ? { decision: looked.decision, input: raw, headers } : afterGate(looked.tenants)));
+    return andThen(lookupTenants(raw, state.tenantStore, identity), (looked) => (looked.kind === 'deny' ? { decision: looked.decision, input: raw, headers } : afterGate(looked.tenants)));
   };
 
   /** One Check call: decide, record, audit, and answer (or fail closed with INTERNAL). */

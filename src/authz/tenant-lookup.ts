@@ -22,10 +22,14 @@ export interface StoreTenants {
   readonly fileHosts?: FileHostAnswers | undefined;
 }
 
-/** The hosts the config file serves itself (apps behind sign-in, the login service), as the request's state knows them. */
+/**
+ * The hosts the config file serves itself (apps behind sign-in, the login
+ * service), as the request's state knows them: the state's `identity` fits as is,
+ * so the request path allocates nothing for it.
+ */
 export interface FileHostsView {
   readonly apps?: HostIndex<unknown> | undefined;
-  readonly authDomain?: string | undefined;
+  readonly auth?: { readonly domain: string } | undefined;
 }
 
 /** Hosts the config file serves under a wildcard are remembered one by one; this bounds them. */
@@ -62,7 +66,7 @@ export class FileHostAnswers {
 
 function servedByFile(view: FileHostsView | undefined, host: string): boolean {
   if (view === undefined) return false;
-  return host === view.authDomain || (view.apps !== undefined && resolveTenant(view.apps, host) !== undefined);
+  return host === view.auth?.domain || (view.apps !== undefined && resolveTenant(view.apps, host) !== undefined);
 }
 
 /**

@@ -87,7 +87,7 @@ describe('bad trust data in a stored row', () => {
 describe('a database outage touches only hosts that need a lookup', () => {
   const view: FileHostsView = {
     apps: buildHostIndex([{ hostnames: ['wiki.apps.example', 'secure.apps.example', 'cold.apps.example', '*.team.apps.example'] }]),
-    authDomain: 'auth.apps.example',
+    auth: { domain: 'auth.apps.example' },
   };
   let source: StoreTenants;
 

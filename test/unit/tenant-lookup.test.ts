@@ -62,7 +62,7 @@ test('when every host is cached the answer is not a promise (the warm check wait
 });
 
 describe('hosts the config file serves, when the store cannot answer', () => {
-  const view = { apps: buildHostIndex([{ hostnames: ['wiki.test', '*.team.test'] }]), authDomain: 'auth.test' };
+  const view = { apps: buildHostIndex([{ hostnames: ['wiki.test', '*.team.test'] }]), auth: { domain: 'auth.test' } };
   const down = (): ReturnType<typeof fakeStore> & { up: boolean } => {
     const f = { ...fakeStore({}), up: true };
     f.store.resolveHost = (h: string) => {
