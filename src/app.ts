@@ -4,7 +4,7 @@ import { createAdminServer, createDecisionLog, createMemoryAuditSink, createPgAu
 import type { Logger } from 'pino';
 import { loadSamlIdpSigning } from './web/saml-idp/index.js';
 import { createAuthzServer, type AuthzState } from './authz/server.js';
-import type { StoreTenants } from './authz/tenant-lookup.js';
+import { FileHostAnswers, warmFileHosts, type StoreTenants } from './authz/tenant-lookup.js';
 import type { BouncerConfig } from './config/types.js';
 import { attemptConfigLoad, loadConfig } from './config/load.js';
 import { redactUrl } from './config/store-schema.js';
@@ -14,6 +14,8 @@ import type { AuthSettings } from './core/app.js';
 import { createCertVerifier, type CertVerifier } from './core/cert-verifier.js';
 import { BouncerError } from './core/errors.js';
 import { buildHostIndex, buildTenantIndex } from './core/tenant-index.js';
+import type { Tenant } from './core/tenant.js';
+import { TRUST_STATUSES, trustStatusAt, type TrustStatus } from './core/trust-anchor.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createOpsServer } from './observability/ops-server.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.js';
@@ -83,6 +85,20 @@ function longestSession(config: BouncerConfig): number {
 
 function newVerifier(config: BouncerConfig): CertVerifier {
   return createCertVerifier({ maxEntries: config.authz.cache.maxEntries, ttlMs: config.authz.cache.ttlSeconds * 1000 });
+}
+
+/** The exact hostnames the config file serves itself (apps, the login service); wildcards are remembered per host as requests come. */
+function fileHostnames(config: BouncerConfig): string[] {
+  const hosts = config.apps.flatMap((a) => a.hostnames).filter((h) => !h.startsWith('*.'));
+  if (config.auth) hosts.push(config.auth.domain);
+  return [...new Set(hosts)];
+}
+
+/** Tenants by trust status at `nowMs`. */
+function countTrust(tenants: readonly Tenant[], nowMs: number): Record<TrustStatus, number> {
+  const counts: Record<TrustStatus, number> = { ok: 0, degraded: 0, unusable: 0 };
+  for (const t of tenants) counts[trustStatusAt(t.mtls.trust, nowMs)] += 1;
+  return counts;
 }
 
 function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined, tenantStore: StoreTenants | undefined): AuthzState {
@@ -206,7 +222,10 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       throw new BouncerError('ERR_STORE_UNAVAILABLE', `cannot open the tenant store at ${redactUrl(pgConf.url)}: ${(err as Error).message}`, { cause: err });
     }
   }
-  const storeTenants: StoreTenants | undefined = tenantStore && config.store.postgres ? { store: tenantStore, timeoutMs: config.store.postgres.lookupTimeoutMs } : undefined;
+  const storeTenants: StoreTenants | undefined =
+    tenantStore && config.store.postgres ? { store: tenantStore, timeoutMs: config.store.postgres.lookupTimeoutMs, fileHosts: new FileHostAnswers() } : undefined;
+  // The file's own hosts get the store's answer now, so an outage later finds them known.
+  if (storeTenants) await warmFileHosts(storeTenants, fileHostnames(config));
 
   const parts: SessionParts = {
     keys: await openKeyStore({
@@ -238,6 +257,13 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     if (tenantStore) metrics.storeUp.set({ store: 'postgres' }, tenantStore.health().healthy ? 1 : 0);
     if (redis) metrics.storeUp.set({ store: 'redis' }, shared.health().ok ? 1 : 0);
   };
+  // At the clock of the scrape: a CA may expire while running.
+  const trustCounts = (): Record<TrustStatus, number> => countTrust(tenantStore ? tenantStore.loadedTenants() : config.tenants, nowFn());
+  const updateTrustGauge = (): Record<TrustStatus, number> => {
+    const counts = trustCounts();
+    for (const s of TRUST_STATUSES) metrics.tenantTrust.set({ status: s }, counts[s]);
+    return counts;
+  };
   updateStoreGauges();
   metrics.tenants.set(config.tenants.length);
   metrics.configLastReloadSuccess.set(1);
@@ -258,11 +284,15 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       stores['redis'] = h.ok ? 'up' : `${h.state}${h.error ? `: ${h.error}` : ''}`;
       ready &&= h.ok;
     }
-    return { ready, body: { status: !serving ? 'stopping' : ready ? 'ready' : 'degraded', role, ...(Object.keys(stores).length > 0 ? { stores } : {}) } };
+    // One customer's bad CA must not take every replica out of rotation: trust
+    // status is reported here, never a reason to be unready.
+    const trust = trustCounts();
+    return { ready, body: { status: !serving ? 'stopping' : ready ? 'ready' : 'degraded', role, ...(Object.keys(stores).length > 0 ? { stores } : {}), tenant_trust: trust } };
   };
   const opsRoutes = {
     '/metrics': async () => {
       updateStoreGauges();
+      updateTrustGauge();
       return { status: 200, contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
     '/readyz': async () => {
@@ -294,7 +324,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       audit = await createPgAuditSink({ pool: auditPool, migrate: false });
     }
     admin = createAdminServer({
-      tenants: tenantStore ?? createFileTenantStore(() => config.tenants, () => config.source),
+      tenants: tenantStore ?? createFileTenantStore(() => config.tenants, () => config.source, Date.now, nowFn),
       revocation: shared.revocation,
       decisions: decisionLog,
       audit,
@@ -354,10 +384,13 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     connectors = nextConnectors;
     connectorView = new Map([...connectors].map(([k, v]) => [k, v.connector]));
     state = toState(next, parts, origin, storeTenants);
+    if (storeTenants) void warmFileHosts(storeTenants, fileHostnames(next));
     metrics.tenants.set(next.tenants.length);
     metrics.configReloads.inc({ result: 'success' });
     metrics.configLastReloadSuccess.set(1);
     metrics.configLastReloadTimestamp.set(Date.now() / 1000);
+    // A tenant's bad trust data no longer fails the reload, so it must be told here.
+    for (const w of next.warnings) logger.warn({ warning: w }, 'config warning');
     logger.info({ tenants: next.tenants.length }, 'config reloaded');
   };
   const watcher = watchConfig({

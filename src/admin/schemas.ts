@@ -106,11 +106,39 @@ export const CA_CERTIFICATE_SCHEMA: JsonSchema = {
   },
 };
 
-/** GET /v1/tenants/{name}: the stored tenant and what its CA bundle holds. */
+const TRUST_STATUS_SCHEMA: JsonSchema = {
+  type: 'string',
+  enum: ['ok', 'degraded', 'unusable'],
+  description: "ok; degraded: some CA certificates (or files) are unusable and set aside; unusable: no usable CA is left, so the tenant's devices are denied tenant_trust_unusable.",
+};
+
+/** The trust status of one tenant and the reasons behind it. */
+export const TRUST_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['status', 'problems'],
+  properties: {
+    status: TRUST_STATUS_SCHEMA,
+    problems: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['code', 'message'],
+        properties: {
+          code: { type: 'string', description: 'ca_unreadable, ca_no_certificate, ca_unparsable, ca_not_a_ca, ca_no_key_cert_sign, ca_expired, ca_not_yet_valid, ca_weak_key or crl_invalid.' },
+          message: { type: 'string' },
+        },
+      },
+    },
+  },
+};
+
+/** GET /v1/tenants/{name}: the stored tenant, what its CA bundle holds, and its trust status. */
 export const TENANT_DETAIL_SCHEMA: JsonSchema = {
   ...TENANT_SCHEMA,
-  required: [...(TENANT_SCHEMA.required as string[]), 'ca_certificates'],
-  properties: { ...(TENANT_SCHEMA.properties as JsonSchema), ca_certificates: { type: 'array', items: CA_CERTIFICATE_SCHEMA } },
+  required: [...(TENANT_SCHEMA.required as string[]), 'ca_certificates', 'trust'],
+  properties: { ...(TENANT_SCHEMA.properties as JsonSchema), ca_certificates: { type: 'array', items: CA_CERTIFICATE_SCHEMA }, trust: TRUST_SCHEMA },
 };
 
 /** The answer to every tenant change. */
@@ -135,7 +163,13 @@ export const TENANT_PAGE_SCHEMA: JsonSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['name', 'hostnames', 'mode', 'version'],
-        properties: { name: { type: 'string' }, hostnames: { type: 'array', items: { type: 'string' } }, mode: { type: 'string', enum: [...MTLS_MODES] }, version: { type: 'integer' } },
+        properties: {
+          name: { type: 'string' },
+          hostnames: { type: 'array', items: { type: 'string' } },
+          mode: { type: 'string', enum: [...MTLS_MODES] },
+          version: { type: 'integer' },
+          trust_status: { ...TRUST_STATUS_SCHEMA, description: `${String(TRUST_STATUS_SCHEMA.description)} Listed for the config file's tenants; for tenants in PostgreSQL, read one tenant.` },
+        },
       },
     },
     next: { type: 'string', description: 'Pass as `after` to get the next page; absent on the last page.' },

@@ -102,7 +102,7 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
   };
 
   const routes: AdminRoute[] = [
-    ...tenantRoutes(deps.tenants),
+    ...tenantRoutes(deps.tenants, deps.clock),
     ...sessionRoutes({ revocation: deps.revocation, sessionRevocationMs: deps.sessionRevocationMs ?? ADMIN_DEFAULTS.sessionRevocationMs }),
     ...decisionRoutes(deps.decisions),
     ...auditRoutes(deps.audit),

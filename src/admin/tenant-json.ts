@@ -3,7 +3,10 @@
  * back to the store's {@link TenantInput}. The one place that knows both.
  */
 import { parseCertificateBundle } from '../core/cert-parse.js';
+import { parseCrlBundle } from '../core/crl.js';
 import type { MtlsMode } from '../core/tenant.js';
+import { parseCaBundle, reportTrust, selectTrustAnchors, type TrustProblem, type TrustReport } from '../core/trust-anchor.js';
+import { CONFIG_LIMITS } from '../config/defaults.js';
 import type { TenantInput, TenantRecord } from '../stores/tenant-store.js';
 
 /** `mtls` as a client writes it. */
@@ -59,10 +62,9 @@ export function toTenantJson(r: TenantRecord): TenantJson {
 /** What a stored CA bundle holds, for people reading `tenant show`. Empty when there is none (mode off). */
 export function describeCaBundle(pem: string | null): CaCertificateJson[] {
   if (pem === null) return [];
-  // Stored bundles passed checkTenantInput, so this parses; if the database was
-  // edited by hand, say nothing rather than fail the read.
+  // Block by block, as replicas load it: a block edited into garbage hides only itself.
   try {
-    return parseCertificateBundle(pem).map((c) => ({
+    return parseCaBundle(pem).certs.map((c) => ({
       subject: c.subject,
       issuer: c.issuer,
       serial: c.serial,
@@ -101,4 +103,36 @@ export function recordToInput(r: TenantRecord): TenantInput {
     hostnames: r.hostnames,
     mtls: { mode: r.mtls.mode, caPem: r.mtls.caPem ?? undefined, crlPems: r.mtls.crlPems, staleCrl: r.mtls.staleCrl, exemptPaths: r.mtls.exemptPaths },
   };
+}
+
+/** `trust` of GET /v1/tenants/{name}: the status its devices are checked with, and why. */
+export interface TrustJson {
+  readonly status: TrustReport['status'];
+  readonly problems: ReadonlyArray<{ readonly code: string; readonly message: string }>;
+}
+
+/**
+ * The tenant's trust status at `nowMs`, judged exactly as the store serving it
+ * judges it (`trust-anchor.ts`): what the store reports when it knows, else the
+ * stored PEM read the way a replica loads it.
+ */
+export function trustOf(r: TenantRecord, nowMs: number): TrustJson {
+  const report = r.trust ?? judgeStored(r, nowMs);
+  return { status: report.status, problems: report.problems.map((p) => ({ code: p.code, message: p.message })) };
+}
+
+function judgeStored(r: TenantRecord, nowMs: number): TrustReport {
+  if (r.mtls.mode === 'off' || r.mtls.caPem === null) return reportTrust(null, nowMs);
+  const bundle = parseCaBundle(r.mtls.caPem);
+  const selected = selectTrustAnchors(bundle.certs, { nowMs, minRsaBits: CONFIG_LIMITS.minRsaBits });
+  const problems: TrustProblem[] = [...bundle.problems, ...selected.problems];
+  r.mtls.crlPems.forEach((pem, i) => {
+    try {
+      parseCrlBundle(pem);
+    } catch (err) {
+      problems.push({ code: 'crl_invalid', message: `stored CRL ${i + 1} does not parse: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  });
+  const roots = problems.some((p) => p.code === 'crl_invalid') ? [] : selected.usable;
+  return reportTrust({ roots, crls: [], staleCrl: r.mtls.staleCrl, problems }, nowMs);
 }

@@ -142,7 +142,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       );
     };
     if (!state.tenantStore) return afterGate(state.tenants);
-    return andThen(whileWanted(lookupTenants(raw, state.tenantStore, call), call), (looked) => (looked.kind === 'deny' ? { decision: looked.decision, input: raw, headers } : afterGate(looked.tenants)));
+    return andThen(whileWanted(lookupTenants(raw, state.tenantStore, identity, call), call), (looked) => (looked.kind === 'deny' ? { decision: looked.decision, input: raw, headers } : afterGate(looked.tenants)));
   };
 
   /** One Check call: decide, record, audit, and answer (or fail closed with INTERNAL). */
@@ -151,7 +151,10 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     const answer = ({ decision, input, headers }: Outcome): void => {
       const response = encodeCheckDecision(decision, input.requestId, headers, MESSAGE_PREFIX_BYTES);
       const elapsed = performance.now() - started;
-      const lookedUp = decision.reason === 'mtls_verified' || (!decision.allow && decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing');
+      // Verdicts of the certificate verifier (tenant_trust_unusable is one: it is cached per device like the others).
+      const lookedUp =
+        decision.reason === 'mtls_verified' ||
+        (!decision.allow && ((decision.reason.startsWith('client_cert_') && decision.reason !== 'client_cert_missing') || decision.reason === 'tenant_trust_unusable'));
       recorder.record(decision.allow ? 'allow' : 'deny', decision.reason, elapsed / 1000, lookedUp ? (decision.cacheHit ? 'hit' : 'miss') : undefined);
       writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
       deps.onDecision?.(input, decision, now());

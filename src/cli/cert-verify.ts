@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { parseCertificateBundle, type ParsedCert } from '../core/cert-parse.js';
+import { trustProblemsAt, trustStatusAt } from '../core/trust-anchor.js';
 import { verifyClientChain, type ChainResult } from '../core/cert-path.js';
 import { BouncerError } from '../core/errors.js';
 import { normalizeHost, resolveTenant, buildTenantIndex } from '../core/tenant-index.js';
@@ -93,7 +94,12 @@ export function certVerifyCommand(): Command {
         process.stdout.write(opts.json ? `${JSON.stringify(out)}\n` : `PASS ${out.detail}\n`);
         return;
       }
-      const result: ChainResult = verifyClientChain(leaf, intermediates, tenant.mtls.trust, now);
+      // As the ext_authz verifier does: a tenant with no usable CA at `now` is the tenant's fault, said as such.
+      const trust = tenant.mtls.trust;
+      const result: ChainResult =
+        trustStatusAt(trust, now) === 'unusable'
+          ? { ok: false, reason: 'tenant_trust_unusable', detail: `tenant ${tenant.name} has no usable CA certificate: ${trustProblemsAt(trust, now).map((p) => p.message).join('; ')}` }
+          : verifyClientChain(leaf, intermediates, trust, now);
       if (opts.json) {
         const body = result.ok
           ? { tenant: tenant.name, at, ok: true, reason: 'mtls_verified', validUntil: new Date(result.validUntil).toISOString(), chain: result.chain.map((c) => ({ subject: c.subject, serial: c.serial, fingerprint256: c.fingerprint256 })) }

@@ -1,23 +1,29 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
-import { KEY_USAGE, parseCertificateBundle, type ParsedCert } from '../core/cert-parse.js';
+import type { ParsedCert } from '../core/cert-parse.js';
 import { parseCrlBundle, verifyCrlSignature, type ParsedCrl } from '../core/crl.js';
 import type { TrustStore } from '../core/tenant.js';
+import { parseCaBundle, selectTrustAnchors, type ParsedBundle, type TrustProblem } from '../core/trust-anchor.js';
 import { CONFIG_LIMITS } from './defaults.js';
 import { describeFsError, readStamped, type StampedRead } from './file-stamp.js';
-import type { NodeReader } from './node-reader.js';
+import type { Anchor, NodeReader } from './node-reader.js';
 import type { RawTenant } from './schema.js';
 
 const DAY_MS = 86_400_000;
 /** Files read at once; 1,000 tenants must not exhaust file descriptors. */
 const READ_CONCURRENCY = 64;
 
-/** A CA bundle after parsing and checking, shared by every tenant that names it. */
+/**
+ * A CA bundle after parsing and checking, shared by every tenant that names it.
+ * Problems never fail the load: they cost the certificates (or the file) they
+ * concern, for the tenants that name the file and no other.
+ */
 interface CaFile {
-  readonly certs: readonly ParsedCert[];
-  /** Reasons the bundle cannot be used; any one fails the load. */
-  readonly errors: readonly string[];
-  /** Certificates that are valid now but end within the warning window. */
+  /** The certificates usable as trust anchors now. */
+  readonly usable: readonly ParsedCert[];
+  /** Why the file, or certificates in it, were set aside. */
+  readonly problems: readonly TrustProblem[];
+  /** Usable certificates that end within the warning window. */
   readonly expiring: readonly ParsedCert[];
 }
 
@@ -42,7 +48,13 @@ export interface TrustContext {
  * parsed once per load however many tenants share it, and reads run in parallel,
  * so 1,000 tenants with their own CA load in well under a second or two.
  *
- * Problems are recorded on `ctx.reader` at the `ca`/`crl` line that named the file.
+ * Bad trust data is one tenant's problem, never the load's: an unreadable or
+ * unparsable CA file, or a certificate that is expired, not yet valid, not a CA,
+ * lacks keyCertSign or has a weak key, is set aside with a warning at the `ca`
+ * line that named the file (`file:line:col: field: tenant …`), and a tenant left
+ * without a usable root (or with an unusable CRL) is kept with no roots, so its
+ * devices are denied `tenant_trust_unusable`. Only structural problems (a
+ * missing `ca` where one is required) are issues that fail the load.
  */
 export async function loadTrustStores(tenants: readonly RawTenant[], ctx: TrustContext): Promise<TrustResult> {
   const caPaths = new Set<string>();
@@ -68,7 +80,7 @@ export async function loadTrustStores(tenants: readonly RawTenant[], ctx: TrustC
   const parser = new CachedParser(ctx.previous);
   const caFiles = new Map<string, CaFile>();
   for (const path of caPaths) {
-    caFiles.set(path, checkCaFile(path, reads.get(path), ctx.now, parser));
+    caFiles.set(path, checkCaFile(reads.get(path), ctx.now, parser));
     await parser.breathe();
   }
   const crlFiles = new Map<string, CrlFile>();
@@ -79,32 +91,51 @@ export async function loadTrustStores(tenants: readonly RawTenant[], ctx: TrustC
 
   const stores = new Map<number, TrustStore | null>();
   const expiringUsers = new Map<string, string[]>();
+  // Problems are told once per CA file (thousands of tenants may share one), at the first tenant that names it.
+  const problemUsers = new Map<string, { readonly at: string; readonly users: string[]; readonly unusable: boolean }>();
   for (const t of tenants) {
     if (t.mode === 'off') {
       stores.set(t.index, null);
       continue;
     }
     if (!t.ca) continue;
-    const ca = caFiles.get(absolute(ctx.baseDir, t.ca.value));
+    const file = absolute(ctx.baseDir, t.ca.value);
+    const ca = caFiles.get(file);
     if (!ca) continue;
-    for (const e of ca.errors) ctx.reader.issue(t.ca.node, t.ca.field, e);
     const who = tenantLabel(t);
     if (ca.expiring.length > 0) {
-      // One warning per CA file, not per tenant: thousands of tenants may share one CA.
-      const file = absolute(ctx.baseDir, t.ca.value);
       const users = expiringUsers.get(file) ?? [];
       users.push(who);
       expiringUsers.set(file, users);
     }
-    const crls = checkTenantCrls(t, ca.certs, crlFiles, ctx);
-    if (ca.errors.length === 0) stores.set(t.index, { roots: ca.certs, crls, staleCrl: t.staleCrl });
+    const crls = checkTenantCrls(t, ca.usable, crlFiles, ctx);
+    const problems = [...ca.problems.map((p) => inFile(p, 'CA file', file)), ...crls.problems];
+    if (problems.length > 0) {
+      const unusable = ca.usable.length === 0 || crls.problems.length > 0;
+      if (ca.problems.length > 0) {
+        const seen = problemUsers.get(file);
+        if (seen) seen.users.push(who);
+        else problemUsers.set(file, { at: where(ctx.reader, t.ca.node, t.ca.field), users: [who], unusable: ca.usable.length === 0 });
+      }
+      for (const p of crls.problems) ctx.warnings.push(`${where(ctx.reader, p.node, p.field)}: tenant ${who}: ${p.message}; the tenant's devices are denied tenant_trust_unusable until it is fixed`);
+      // A CRL that cannot be used would revoke nothing: the tenant fails closed rather than open.
+      stores.set(t.index, { roots: unusable ? [] : ca.usable, crls: crls.crls, staleCrl: t.staleCrl, problems: problems.map(stripLocation) });
+      continue;
+    }
+    stores.set(t.index, { roots: ca.usable, crls: crls.crls, staleCrl: t.staleCrl });
+  }
+  for (const [file, { at, users, unusable }] of problemUsers) {
+    const ca = caFiles.get(file);
+    const effect = unusable
+      ? 'no usable CA certificate is left, so their devices are denied tenant_trust_unusable until it is fixed'
+      : `set aside; the file's other ${ca?.usable.length ?? 0} usable CA certificate(s) are still used`;
+    for (const p of ca?.problems ?? []) ctx.warnings.push(`${at}: ${tenantsLabel(users)}: CA file ${file}: ${p.message}; ${effect}`);
   }
   for (const [file, users] of expiringUsers) {
     const ca = caFiles.get(file);
-    const who = users.length === 1 ? `tenant ${users[0]}` : `tenants ${users.slice(0, 3).join(', ')}${users.length > 3 ? ` and ${(users.length - 3).toLocaleString('en-US')} more` : ''}`;
     for (const c of ca?.expiring ?? []) {
       const days = Math.max(0, Math.floor((c.notAfter - ctx.now) / DAY_MS));
-      ctx.warnings.push(`${who}: CA certificate "${c.subject}" in ${file} expires on ${isoTime(c.notAfter)} (in ${days} days)`);
+      ctx.warnings.push(`${tenantsLabel(users)}: CA certificate "${c.subject}" in ${file} expires on ${isoTime(c.notAfter)} (in ${days} days)`);
     }
   }
   return { stores, files: [...files], parsed: parser.used };
@@ -123,22 +154,22 @@ export interface TrustResult {
  * the previous load's cache to the next one, so a reload re-parses only the files
  * that changed: parsing is most of a 1,000-tenant load.
  */
-export type ParseCache = ReadonlyMap<string, readonly ParsedCert[] | readonly ParsedCrl[]>;
+export type ParseCache = ReadonlyMap<string, ParsedBundle | readonly ParsedCrl[]>;
 
 /** Parses through a {@link ParseCache}, remembering what this load used; yields to the event loop now and then. */
 class CachedParser {
-  readonly used = new Map<string, readonly ParsedCert[] | readonly ParsedCrl[]>();
+  readonly used = new Map<string, ParsedBundle | readonly ParsedCrl[]>();
   private sinceYield = 0;
 
   constructor(private readonly previous: ParseCache | undefined) {}
 
-  certs(data: Buffer, text: string): readonly ParsedCert[] {
-    const key = `cert:${createHash('sha256').update(data).digest('hex')}`;
-    const hit = (this.used.get(key) ?? this.previous?.get(key)) as readonly ParsedCert[] | undefined;
-    const certs = hit ?? parseCertificateBundle(text);
-    this.used.set(key, certs);
-    this.sinceYield += hit ? 0 : certs.length;
-    return certs;
+  bundle(data: Buffer): ParsedBundle {
+    const key = `bundle:${createHash('sha256').update(data).digest('hex')}`;
+    const hit = (this.used.get(key) ?? this.previous?.get(key)) as ParsedBundle | undefined;
+    const bundle = hit ?? parseCaBundle(data.toString('utf8'));
+    this.used.set(key, bundle);
+    this.sinceYield += hit ? 0 : bundle.certs.length;
+    return bundle;
   }
 
   crls(data: Buffer): readonly ParsedCrl[] {
@@ -186,47 +217,33 @@ function checkMtlsFields(t: RawTenant, ctx: TrustContext): boolean {
   return true;
 }
 
-function checkCaFile(path: string, read: StampedRead | undefined, now: number, parser: CachedParser): CaFile {
+function checkCaFile(read: StampedRead | undefined, now: number, parser: CachedParser): CaFile {
   if (!read || !read.ok) {
-    return { certs: [], errors: [`cannot read CA file ${path}: ${read ? describeFsError(read.error) : 'not read'}`], expiring: [] };
+    return { usable: [], problems: [{ code: 'ca_unreadable', message: `cannot be read: ${read ? describeFsError(read.error) : 'not read'}` }], expiring: [] };
   }
-  const text = read.data.toString('utf8');
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-    return { certs: [], errors: [`CA file ${path} contains no certificate (expected PEM blocks starting with -----BEGIN CERTIFICATE-----)`], expiring: [] };
-  }
-  let parsed: readonly ParsedCert[];
-  try {
-    parsed = parser.certs(read.data, text);
-  } catch (err) {
-    return { certs: [], errors: [`CA file ${path}: ${(err as Error).message}`], expiring: [] };
-  }
-  // The same certificate twice in a bundle is harmless; keep one.
-  const certs = parsed.filter((c, i) => parsed.findIndex((o) => o.fingerprint256 === c.fingerprint256) === i);
-  const errors: string[] = [];
-  const expiring: ParsedCert[] = [];
-  for (const c of certs) {
-    const problem = unusableAsTrustAnchor(c, now);
-    if (problem !== undefined) errors.push(`CA file ${path}: certificate "${c.subject}" ${problem}`);
-    else if (c.notAfter - now < CONFIG_LIMITS.caExpiryWarningDays * DAY_MS) expiring.push(c);
-  }
-  return { certs, errors, expiring };
+  const bundle = parser.bundle(read.data);
+  const { usable, problems } = selectTrustAnchors(bundle.certs, { nowMs: now, minRsaBits: CONFIG_LIMITS.minRsaBits });
+  const expiring = usable.filter((c) => c.notAfter - now < CONFIG_LIMITS.caExpiryWarningDays * DAY_MS);
+  return { usable, problems: [...bundle.problems, ...problems], expiring };
 }
 
-/** Why a certificate cannot anchor a tenant's client certificate paths at `now`, or undefined. */
-export function unusableAsTrustAnchor(c: ParsedCert, now: number): string | undefined {
-  if (!c.isCa) {
-    return 'is not a CA certificate (basicConstraints cA is absent or false); ca must hold the CA that issues client certificates, not a client certificate';
-  }
-  // RFC 5280 §4.2.1.3: when keyUsage is present, keyCertSign must be set for a key that signs certificates.
-  if (c.keyUsage !== undefined && (c.keyUsage & KEY_USAGE.keyCertSign) === 0) {
-    return 'has a keyUsage extension without keyCertSign, so it may not sign certificates';
-  }
-  if (c.notAfter < now) return `expired on ${isoTime(c.notAfter)}`;
-  if (c.notBefore > now) return `is not valid until ${isoTime(c.notBefore)}`;
-  if ((c.keyType === 'rsa' || c.keyType === 'rsa-pss') && c.keyBits < CONFIG_LIMITS.minRsaBits) {
-    return `has a ${c.keyBits}-bit RSA key; at least ${CONFIG_LIMITS.minRsaBits} bits are required`;
-  }
-  return undefined;
+/** A problem of a file, for the tenant's status: the message names the file. */
+function inFile(p: TrustProblem, what: string, file: string): TrustProblem {
+  return { ...p, message: `${what} ${file}: ${p.message}` };
+}
+
+function stripLocation(p: TrustProblem & { node?: unknown; field?: unknown }): TrustProblem {
+  return { code: p.code, message: p.message, ...(p.subject !== undefined ? { subject: p.subject } : {}) };
+}
+
+/** `file:line:col: field`, where a warning points (as issues do), so editors and CI annotate the line. */
+function where(reader: NodeReader, node: Anchor, field: string): string {
+  const { line, column } = reader.position(node);
+  return `${reader.file}${line !== undefined ? `:${line}${column !== undefined ? `:${column}` : ''}` : ''}: ${field}`;
+}
+
+function tenantsLabel(users: readonly string[]): string {
+  return users.length === 1 ? `tenant ${users[0]}` : `tenants ${users.slice(0, 3).join(', ')}${users.length > 3 ? ` and ${(users.length - 3).toLocaleString('en-US')} more` : ''}`;
 }
 
 function parseCrlFile(path: string, read: StampedRead | undefined, parser: CachedParser): CrlFile {
@@ -240,31 +257,38 @@ function parseCrlFile(path: string, read: StampedRead | undefined, parser: Cache
   }
 }
 
+/** A CRL problem of one tenant, with where its file is named. */
+type CrlProblem = TrustProblem & { readonly node: Anchor; readonly field: string };
+
 /**
  * A CRL from one of the tenant's own CAs must verify against it: a forged or
  * mismatched list would otherwise silently revoke nothing (or everything). A CRL
  * from another issuer is allowed, because it may belong to an intermediate that
  * clients present, but it cannot be checked here, so the operator is told.
+ * A CRL file that cannot be read or used is the tenant's problem alone: it makes
+ * the tenant unusable (fail closed), never the load fail.
  */
-function checkTenantCrls(t: RawTenant, roots: readonly ParsedCert[], files: ReadonlyMap<string, CrlFile>, ctx: TrustContext): ParsedCrl[] {
+function checkTenantCrls(t: RawTenant, roots: readonly ParsedCert[], files: ReadonlyMap<string, CrlFile>, ctx: TrustContext): { crls: ParsedCrl[]; problems: CrlProblem[] } {
   const who = tenantLabel(t);
   const out: ParsedCrl[] = [];
+  const problems: CrlProblem[] = [];
   for (const entry of t.crls) {
     const path = absolute(ctx.baseDir, entry.value);
     const file = files.get(path);
     if (!file) continue;
     if (!file.ok) {
-      ctx.reader.issue(entry.node, entry.field, file.error);
+      problems.push({ code: 'crl_invalid', message: file.error, node: entry.node, field: entry.field });
       continue;
     }
     for (const crl of file.crls) {
       const issuers = roots.filter((r) => r.subject === crl.issuer);
       if (issuers.length > 0 && !issuers.some((r) => verifyCrlSignature(crl, r))) {
-        ctx.reader.issue(
-          entry.node,
-          entry.field,
-          `CRL file ${path}: the CRL issued by "${crl.issuer}" does not verify against the tenant's CA certificate of that name (signed by another key, an unsupported algorithm, or the CA lacks cRLSign)`,
-        );
+        problems.push({
+          code: 'crl_invalid',
+          message: `CRL file ${path}: the CRL issued by "${crl.issuer}" does not verify against the tenant's CA certificate of that name (signed by another key, an unsupported algorithm, or the CA lacks cRLSign)`,
+          node: entry.node,
+          field: entry.field,
+        });
         continue;
       }
       if (issuers.length === 0) {
@@ -282,7 +306,7 @@ function checkTenantCrls(t: RawTenant, roots: readonly ParsedCert[], files: Read
       if (!out.includes(crl)) out.push(crl);
     }
   }
-  return out;
+  return { crls: out, problems };
 }
 
 /** Reads every path once, at most {@link READ_CONCURRENCY} at a time. */

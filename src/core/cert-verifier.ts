@@ -4,6 +4,7 @@ import { BouncerError } from './errors.js';
 import { parseCertificateBundle, parseCertificateDer, splitPemCertificates, type ParsedCert } from './cert-parse.js';
 import { verifyClientChain, type ChainResult } from './cert-path.js';
 import type { Tenant } from './tenant.js';
+import { trustProblemsAt, trustStatusAt } from './trust-anchor.js';
 
 /** A presented client certificate: the leaf PEM and any intermediates, as decoded text. */
 export interface PresentedCert {
@@ -164,6 +165,12 @@ export function createCertVerifier(options: CertVerifierOptions): CertVerifier {
   function compute(tenant: Tenant, presented: PresentedCert, nowMs: number): Computed {
     const trust = tenant.mtls.trust;
     if (!trust) return { ok: false, reason: 'client_cert_untrusted', detail: `tenant ${tenant.name} has no CA configured` };
+    // No root usable at load, or every one has expired since: the tenant's trust
+    // data is at fault, not the device, and the reason says so.
+    if (trustStatusAt(trust, nowMs) === 'unusable') {
+      const why = trustProblemsAt(trust, nowMs).map((p) => p.message).join('; ');
+      return { ok: false, reason: 'tenant_trust_unusable', detail: `tenant ${tenant.name} has no usable CA certificate: ${why}` };
+    }
     let leaf: ParsedCert;
     const intermediates: ParsedCert[] = [];
     try {

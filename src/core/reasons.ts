@@ -5,6 +5,12 @@
 export const DENY_REASONS = {
   host_missing: 400,
   tenant_unknown: 403,
+  /**
+   * The tenant's trust data has no usable CA: every certificate of its bundle is
+   * expired, not yet valid, not a CA or unparsable, or a CRL it names is unusable.
+   * Only that tenant's devices are affected.
+   */
+  tenant_trust_unusable: 403,
   sni_host_mismatch: 421,
   client_cert_missing: 401,
   client_cert_malformed: 403,
@@ -66,6 +72,7 @@ export type CertFailure = Extract<
   | 'client_cert_weak_key'
   | 'client_cert_chain_invalid'
   | 'client_cert_crl_stale'
+  | 'tenant_trust_unusable'
 >;
 
 export function statusFor(reason: DenyReason): number {

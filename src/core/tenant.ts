@@ -1,12 +1,19 @@
 import type { ParsedCert } from './cert-parse.js';
 import type { ParsedCrl } from './crl.js';
+import type { TrustProblem } from './trust-anchor.js';
 
 export type MtlsMode = 'require' | 'optional' | 'off';
 
 /** The trust material of one tenant, parsed once when config loads. */
 export interface TrustStore {
-  /** The tenant's trusted root (or pinned intermediate) certificates. */
+  /**
+   * The tenant's trusted root (or pinned intermediate) certificates: only those
+   * found usable when the tenant was loaded (see `trust-anchor.ts`). Empty when
+   * none was: the tenant's devices are then denied `tenant_trust_unusable`.
+   */
   readonly roots: readonly ParsedCert[];
+  /** Why certificates or files of the tenant's trust data were set aside at load; absent or empty when none was. */
+  readonly problems?: readonly TrustProblem[] | undefined;
   /** CRLs for this tenant; empty when none are configured. */
   readonly crls: readonly ParsedCrl[];
   /**

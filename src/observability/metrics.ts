@@ -23,6 +23,11 @@ export interface Metrics {
   readonly configLastReloadSuccess: Gauge;
   readonly configLastReloadTimestamp: Gauge;
   readonly tenants: Gauge;
+  /**
+   * Tenants by trust status (ok, degraded, unusable): counts, never a label per
+   * tenant, so thousands of tenants stay three series. The admin API lists which.
+   */
+  readonly tenantTrust: Gauge<'status'>;
   /** 1 while a configured store (postgres, redis) is reachable and in sync, else 0. */
   readonly storeUp: Gauge<'store'>;
   /** The ext_authz port's connections and refusals (docs/authz-transport.md). */
@@ -150,6 +155,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     tenants: new Gauge({
       name: 'bouncer_tenants',
       help: 'Tenants in the config in force.',
+      registers: [registry],
+    }),
+    tenantTrust: new Gauge({
+      name: 'bouncer_tenant_trust_status',
+      help: "Tenants by the status of their trust data: ok, degraded (some CA certificates unusable), unusable (no usable CA; their devices are denied). The config file's tenants, or with store.postgres those this replica has loaded.",
+      labelNames: ['status'],
       registers: [registry],
     }),
     storeUp: new Gauge({

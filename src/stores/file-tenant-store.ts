@@ -5,6 +5,7 @@
  * `ERR_STORE_READ_ONLY`, naming what to do instead.
  */
 import type { Tenant } from '../core/tenant.js';
+import { reportTrust, trustStatusAt } from '../core/trust-anchor.js';
 import { resolveTenant, buildTenantIndex } from '../core/tenant-index.js';
 import { TENANT_LIMITS, TenantStoreError, type TenantLookup, type TenantPage, type TenantRecord, type TenantStore } from './tenant-store.js';
 
@@ -13,7 +14,7 @@ function pem(der: Buffer, label: string): string {
   return `-----BEGIN ${label}-----\n${b64}-----END ${label}-----\n`;
 }
 
-function toRecord(t: Tenant, loadedAtMs: number): TenantRecord {
+function toRecord(t: Tenant, loadedAtMs: number, nowMs: number): TenantRecord {
   const trust = t.mtls.trust;
   return {
     name: t.name,
@@ -26,6 +27,7 @@ function toRecord(t: Tenant, loadedAtMs: number): TenantRecord {
       exemptPaths: [...t.mtls.exemptPaths],
     },
     version: 1,
+    trust: reportTrust(trust, nowMs),
     createdAt: loadedAtMs,
     updatedAt: loadedAtMs,
   };
@@ -34,8 +36,9 @@ function toRecord(t: Tenant, loadedAtMs: number): TenantRecord {
 /**
  * @param tenants The tenants of the config in force (called per request, so reloads show at once).
  * @param source The config file, for the message that refuses writes.
+ * @param now The clock that judges trust status (a CA may expire while running).
  */
-export function createFileTenantStore(tenants: () => readonly Tenant[], source: () => string, loadedAtMs: () => number = Date.now): TenantStore {
+export function createFileTenantStore(tenants: () => readonly Tenant[], source: () => string, loadedAtMs: () => number = Date.now, now: () => number = Date.now): TenantStore {
   const peek = (host: string): TenantLookup => {
     const t = resolveTenant(buildTenantIndex(tenants()), host);
     return t ? { kind: 'tenant', tenant: t } : { kind: 'unknown' };
@@ -51,15 +54,16 @@ export function createFileTenantStore(tenants: () => readonly Tenant[], source: 
     resolveHost: async (host) => peek(host),
     async getTenant(name) {
       const t = tenants().find((x) => x.name === name);
-      return t ? toRecord(t, loadedAtMs()) : undefined;
+      return t ? toRecord(t, loadedAtMs(), now()) : undefined;
     },
     async listTenants(options = {}): Promise<TenantPage> {
       const limit = Math.min(Math.max(options.limit ?? TENANT_LIMITS.listDefault, 1), TENANT_LIMITS.listMax);
       const sorted = [...tenants()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const rest = options.after === undefined ? sorted : sorted.filter((t) => t.name > (options.after as string));
       const page = rest.slice(0, limit);
+      const nowMs = now();
       return {
-        items: page.map((t) => ({ name: t.name, hostnames: [...t.hostnames].sort(), mode: t.mtls.mode, version: 1 })),
+        items: page.map((t) => ({ name: t.name, hostnames: [...t.hostnames].sort(), mode: t.mtls.mode, version: 1, trustStatus: trustStatusAt(t.mtls.trust, nowMs) })),
         next: rest.length > limit ? page[page.length - 1]?.name : undefined,
       };
     },

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { parseCertificateBundle, type ParsedCert } from '../core/cert-parse.js';
+import type { ParsedCert } from '../core/cert-parse.js';
 import { parseCrlBundle, verifyCrlSignature, type ParsedCrl } from '../core/crl.js';
 import type { MtlsMode, Tenant } from '../core/tenant.js';
-import { CONFIG_DEFAULTS } from '../config/defaults.js';
-import { isoTime, unusableAsTrustAnchor } from '../config/trust.js';
+import { parseCaBundle, selectTrustAnchors, type TrustProblem, type TrustReport, type TrustStatus } from '../core/trust-anchor.js';
+import { CONFIG_DEFAULTS, CONFIG_LIMITS } from '../config/defaults.js';
+import { isoTime } from '../config/trust.js';
 import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../config/values.js';
 
 /**
@@ -115,6 +116,12 @@ export interface TenantRecord {
   };
   /** Starts at 1 and grows by one with every change; cached copies compare it to tell stale from fresh. */
   readonly version: number;
+  /**
+   * The trust status as the store serves it, when the store knows it without
+   * re-reading the PEM (the config file's tenants, whose unusable certificates
+   * are not in `caPem`); otherwise the reader judges `caPem` itself.
+   */
+  readonly trust?: TrustReport | undefined;
   /** ms since the epoch, by the database clock. */
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -141,6 +148,8 @@ export interface TenantSummary {
   readonly hostnames: readonly string[];
   readonly mode: MtlsMode;
   readonly version: number;
+  /** The trust status, when the store knows it without parsing (the config file's tenants). */
+  readonly trustStatus?: TrustStatus | undefined;
 }
 
 export interface TenantPage {
@@ -253,7 +262,10 @@ function invalid(field: string, message: string): TenantStoreError {
  * so tests and the caller own the clock.
  *
  * Throws {@link TenantStoreError} with `ERR_TENANT_INVALID` (name, hostnames,
- * mode, paths), `ERR_CA_INVALID` (not PEM, not a CA, expired, weak key) or
+ * mode, paths), `ERR_CA_INVALID` (not PEM, or no certificate of the bundle is
+ * a usable CA: each is not a CA, expired, not yet valid or has a weak key; a
+ * bundle with some usable roots is accepted, the others set aside with a
+ * warning) or
  * `ERR_CRL_INVALID` (does not parse, or is signed by another key than the
  * tenant's CA of that name).
  *
@@ -288,9 +300,10 @@ export function checkTenantInput(input: TenantInput, nowMs: number): CheckedTena
   if (mtls.caPem === undefined || mtls.caPem.trim() === '') {
     throw invalid('mtls.caPem', `is required when mode is ${mode}: give the PEM CA certificates that issue this tenant's client certificates, or set mode to off`);
   }
-  const roots = checkCaBundle(mtls.caPem, nowMs, warnings);
+  const { roots, problems } = checkCaBundle(mtls.caPem, nowMs, warnings);
   const crls = checkCrls(crlPems, roots, nowMs, staleCrl, warnings);
-  const tenant: Tenant = { name: input.name, hostnames, mtls: { mode, trust: { roots, crls, staleCrl }, exemptPaths } };
+  const trust = problems.length > 0 ? { roots, crls, staleCrl, problems } : { roots, crls, staleCrl };
+  const tenant: Tenant = { name: input.name, hostnames, mtls: { mode, trust, exemptPaths } };
   return {
     name: input.name,
     hostnames,
@@ -334,24 +347,37 @@ function checkExemptPaths(paths: readonly string[]): string[] {
   return [...new Set(paths)];
 }
 
-function checkCaBundle(pem: string, nowMs: number, warnings: string[]): ParsedCert[] {
+/**
+ * The admin API's rule for CA bundles: a bundle with at least one usable root
+ * is accepted, and each unusable certificate in it (expired, not yet valid, not
+ * a CA, no keyCertSign, weak key, unparsable block) is set aside with a warning,
+ * so a rotation bundle that still carries the old root can be uploaded. A bundle
+ * with no usable root is refused: storing it would only make a tenant whose
+ * devices are all denied.
+ */
+function checkCaBundle(pem: string, nowMs: number, warnings: string[]): { roots: ParsedCert[]; problems: TrustProblem[] } {
   const field = 'mtls.caPem';
-  if (Buffer.byteLength(pem) > TENANT_LIMITS.maxCaPemBytes) throw new TenantStoreError('ERR_CA_INVALID', `${field}: larger than ${TENANT_LIMITS.maxCaPemBytes} bytes`, { field });
-  let parsed: ParsedCert[];
-  try {
-    parsed = parseCertificateBundle(pem);
-  } catch (err) {
-    throw new TenantStoreError('ERR_CA_INVALID', `${field}: ${(err as Error).message}; expected PEM blocks starting with -----BEGIN CERTIFICATE-----`, { field, cause: err });
+  if (typeof pem !== 'string' || Buffer.byteLength(pem) > TENANT_LIMITS.maxCaPemBytes) {
+    throw new TenantStoreError('ERR_CA_INVALID', `${field}: must be PEM text of at most ${TENANT_LIMITS.maxCaPemBytes} bytes`, { field });
   }
-  if (parsed.length > TENANT_LIMITS.maxCaCertificates) throw new TenantStoreError('ERR_CA_INVALID', `${field}: at most ${TENANT_LIMITS.maxCaCertificates} certificates`, { field });
-  const roots = parsed.filter((c, i) => parsed.findIndex((o) => o.fingerprint256 === c.fingerprint256) === i);
-  for (const c of roots) {
-    // The very check the YAML loader applies, so both front doors agree on what a trust anchor is.
-    const problem = unusableAsTrustAnchor(c, nowMs);
-    if (problem !== undefined) throw new TenantStoreError('ERR_CA_INVALID', `${field}: certificate "${c.subject}" ${problem}`, { field });
+  const bundle = parseCaBundle(pem);
+  if (bundle.certs.length === 0 && bundle.problems.every((p) => p.code === 'ca_no_certificate')) {
+    throw new TenantStoreError('ERR_CA_INVALID', `${field}: no PEM certificate found; expected PEM blocks starting with -----BEGIN CERTIFICATE-----`, { field });
+  }
+  if (bundle.certs.length + bundle.problems.length > TENANT_LIMITS.maxCaCertificates) {
+    throw new TenantStoreError('ERR_CA_INVALID', `${field}: at most ${TENANT_LIMITS.maxCaCertificates} certificates`, { field });
+  }
+  // The very check the YAML loader applies, so both front doors agree on what a trust anchor is.
+  const selected = selectTrustAnchors(bundle.certs, { nowMs, minRsaBits: CONFIG_LIMITS.minRsaBits });
+  const problems = [...bundle.problems, ...selected.problems];
+  if (selected.usable.length === 0) {
+    throw new TenantStoreError('ERR_CA_INVALID', `${field}: ${problems.map((p) => p.message).join('; ')}; no usable CA certificate is left in the bundle`, { field });
+  }
+  for (const p of problems) warnings.push(`${field}: ${p.message}; it is set aside and the bundle's other ${selected.usable.length} usable CA certificate(s) are used`);
+  for (const c of selected.usable) {
     if (c.notAfter - nowMs < CA_EXPIRY_WARNING_DAYS * DAY_MS) warnings.push(`CA certificate "${c.subject}" expires on ${isoTime(c.notAfter)}`);
   }
-  return roots;
+  return { roots: [...selected.usable], problems };
 }
 
 function checkCrls(pems: readonly string[], roots: readonly ParsedCert[], nowMs: number, staleCrl: 'deny' | 'use', warnings: string[]): ParsedCrl[] {

@@ -211,6 +211,17 @@ describe('tenants', () => {
     expect(r.body).toMatchObject({ tenant: { name: 'acme', hostnames: ['*.api.acme.example', 'pay.acme.example'], mtls: { ca_pem: root2.pem, exempt_paths: ['/healthz'] } } });
   });
 
+  it('accepts a rotation bundle with an expired old root, with a warning, and shows the tenant as degraded with the reason', async () => {
+    const created = await admin.call('POST', '/v1/tenants', { body: { name: 'rotor', hostnames: ['rotor.example'], mtls: { ca_pem: expired.pem + root.pem } } });
+    expect(created.status).toBe(201);
+    expect(created.body.warnings).toEqual([expect.stringMatching(/^mtls\.caPem: certificate "CN=Old Root" expired on .*; it is set aside and the bundle's other 1 usable CA certificate\(s\) are used$/)]);
+    const shown = await admin.call('GET', '/v1/tenants/rotor');
+    expect(shown.status).toBe(200);
+    expect(shown.body.trust).toEqual({ status: 'degraded', problems: [{ code: 'ca_expired', message: expect.stringContaining('certificate "CN=Old Root" expired on') }] });
+    expect((await admin.call('GET', '/v1/tenants/acme')).body.trust).toEqual({ status: 'ok', problems: [] });
+    expect((await admin.call('DELETE', '/v1/tenants/rotor')).status).toBe(204);
+  });
+
   it('replaces CRLs: a CRL of the tenant CA is accepted, one not signed by it is ERR_CRL_INVALID, garbage too', async () => {
     const good = await makeCrl({ issuer: root2, revoked: [leaf.cert] });
     const ok = await admin.call('PUT', '/v1/tenants/acme/crls', { body: { crl_pems: [good.pem] } });

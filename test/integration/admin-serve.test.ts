@@ -22,6 +22,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bouncer-admin-serve-'));
   const ca = await createRootCa({ commonName: 'file tenant root', keyAlgorithm: 'ec-p256', validDays: 30 });
   writeFileSync(join(dir, 'ca.pem'), ca.certPem);
+  const old = await createRootCa({ commonName: 'file tenant old root', notBefore: new Date(Date.now() - 400 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+  writeFileSync(join(dir, 'old-ca.pem'), old.certPem);
+  writeFileSync(join(dir, 'rotation.pem'), old.certPem + ca.certPem);
   writeFileSync(
     join(dir, 'bouncer.yaml'),
     `
@@ -33,6 +36,8 @@ admin:
 tenants:
   - { name: acme, hostnames: [pay.acme.test], mtls: { ca: ./ca.pem } }
   - { name: open, hostnames: [www.open.test], mtls: { mode: "off" } }
+  - { name: rotating, hostnames: [www.rotating.test], mtls: { ca: ./rotation.pem } }
+  - { name: stale, hostnames: [www.stale.test], mtls: { ca: ./old-ca.pem } }
 `,
   );
   app = await startBouncer({ config: await loadConfig(join(dir, 'bouncer.yaml'), {}), logger: pino({ level: 'silent' }), env: {}, watch: false });
@@ -54,9 +59,27 @@ test('the file tenants are listed and shown, with their CA', async () => {
   expect(list.items.map((t) => [t.name, t.mode])).toEqual([
     ['acme', 'require'],
     ['open', 'off'],
+    ['rotating', 'require'],
+    ['stale', 'require'],
   ]);
   const acme = (await (await api('/v1/tenants/acme')).json()) as Record<string, unknown>;
   expect(JSON.stringify(acme)).toContain('BEGIN CERTIFICATE');
+});
+
+test("each file tenant's trust status is listed, and shown with its reasons", async () => {
+  const list = (await (await api('/v1/tenants')).json()) as { items: Array<{ name: string; trust_status: string }> };
+  expect(list.items.map((t) => [t.name, t.trust_status])).toEqual([
+    ['acme', 'ok'],
+    ['open', 'ok'],
+    ['rotating', 'degraded'],
+    ['stale', 'unusable'],
+  ]);
+  const stale = (await (await api('/v1/tenants/stale')).json()) as { trust: unknown };
+  expect(stale.trust).toEqual({
+    status: 'unusable',
+    problems: [{ code: 'ca_expired', message: expect.stringMatching(/^CA file .*old-ca\.pem: certificate "CN=file tenant old root" expired on /) }],
+  });
+  expect(((await (await api('/v1/tenants/rotating')).json()) as { trust: { status: string } }).trust.status).toBe('degraded');
 });
 
 test('writes are refused with 409 ERR_STORE_READ_ONLY, saying where tenants live', async () => {

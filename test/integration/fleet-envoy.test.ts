@@ -208,8 +208,10 @@ test('a session signed out on one replica is refused by both', async () => {
   for (let i = 0; i < 4; i++) expect((await viaEnvoy(WIKI, { headers: { cookie } })).status).toBe(401);
 });
 
-test('PostgreSQL down: cached tenants keep working, unknown hosts get 503 tenant_store_unavailable, health says so; then it recovers', async () => {
+test('PostgreSQL down: cached tenants and the file\'s apps keep working, unknown hosts get 503 tenant_store_unavailable, health says so; then it recovers', async () => {
   expect((await viaEnvoy('pay.acme.fleet.test', { cert: true })).status).toBe(200);
+  const cookie = `__Host-bouncer_session=${await appSession('sid-pg-outage')}`;
+  for (const r of replicas) expect(await reasonAt(r, WIKI, '/', { cookie })).toBe('allow');
   await db.allowConnections(false);
   await db.terminateConnections();
   try {
@@ -220,8 +222,11 @@ test('PostgreSQL down: cached tenants keep working, unknown hosts get 503 tenant
       expect(await metric(r, 'bouncer_store_up{store="postgres"} 0')).toBe(true);
       expect(await reasonAt(r, 'pay.acme.fleet.test')).toBe('client_cert_missing');
       expect(await reasonAt(r, 'never-seen.fleet.test')).toBe('tenant_store_unavailable');
+      // An app behind sign-in that the file defines needs no tenant lookup: its sessions keep working.
+      expect(await reasonAt(r, WIKI, '/', { cookie })).toBe('allow');
     }
     for (let i = 0; i < 4; i++) expect((await viaEnvoy('pay.acme.fleet.test', { cert: true })).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect((await viaEnvoy(WIKI, { headers: { cookie } })).status).toBe(200);
     const unknown = await viaEnvoy('never-seen.fleet.test');
     expect(unknown.status).toBe(503);
     expect(unknown.json()).toMatchObject({ error: 'tenant_store_unavailable' });

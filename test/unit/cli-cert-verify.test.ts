@@ -85,6 +85,12 @@ describe('bouncer cert verify', () => {
     expect(JSON.parse(out)).toMatchObject({ reason: 'client_cert_not_yet_valid' });
   });
 
+  test("--at past the tenant's only root: the tenant's trust is at fault, tenant_trust_unusable", async () => {
+    const afterRoot = new Date(Date.now() + 3700 * DAY).toISOString();
+    expect(await run(...cfg(), '--tenant', 'acme', '--cert', join(dir, 'laptop.pem'), '--at', afterRoot, '--json')).toBe(1);
+    expect(JSON.parse(out)).toMatchObject({ tenant: 'acme', ok: false, reason: 'tenant_trust_unusable', detail: expect.stringMatching(/no usable CA certificate: .*"CN=acme root" expired on/) });
+  });
+
   test('intermediates come from the cert file or --chain', async () => {
     expect(await run(...cfg(), '--tenant', 'acme', '--cert', join(dir, 'phone-leaf.pem'))).toBe(1);
     expect(out).toContain('client_cert_untrusted');

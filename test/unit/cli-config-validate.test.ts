@@ -18,6 +18,7 @@ async function cli(...argv: string[]): Promise<number> {
 }
 
 const p = (name: string): string => join(dir, name);
+const DAY = 86_400_000;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bouncer-cli-config-'));
@@ -25,6 +26,12 @@ beforeAll(async () => {
   const soon = await createRootCa({ commonName: 'cli soon CA', keyAlgorithm: 'ec-p256', validDays: 5 });
   writeFileSync(p('ca.pem'), ca.certPem);
   writeFileSync(p('soon-ca.pem'), soon.certPem);
+  const expired = await createRootCa({ commonName: 'cli old CA', keyAlgorithm: 'ec-p256', notBefore: new Date(Date.now() - 40 * DAY), notAfter: new Date(Date.now() - DAY) });
+  writeFileSync(p('expired-ca.pem'), expired.certPem);
+  writeFileSync(
+    p('one-bad-tenant.yaml'),
+    ['tenants:', '  - name: acme', '    hostnames: [pay.acme.test]', '    mtls: { mode: require, ca: ./ca.pem }', '  - name: globex', '    hostnames: [pay.globex.test]', '    mtls: { mode: require, ca: ./expired-ca.pem }', ''].join('\n'),
+  );
   writeFileSync(
     p('good.yaml'),
     ['tenants:', '  - name: acme', '    hostnames: [pay.acme.test, "*.api.acme.test"]', '    mtls: { mode: require, ca: ./ca.pem }', '  - name: open', '    hostnames: [app.open.test]', '    mtls: { mode: "off" }', ''].join('\n'),
@@ -67,15 +74,48 @@ describe('bouncer config validate', () => {
     expect(err.trimEnd().split('\n')).toEqual([
       `${file}:4:19: tenants[0].mtls.mode: mode must be one of require, optional, off; got 'requried'`,
       `${file}:6:17: tenants[1].hostnames[0]: hostname 'pay.acme.test' is claimed by both tenant 'acme' (line 3) and tenant 'globex'; a hostname belongs to exactly one tenant`,
-      `${file}:7:32: tenants[1].mtls.ca: cannot read CA file ${p('missing.pem')}: no such file or directory (ENOENT)`,
-      `3 problems in ${file}`,
+      `2 problems in ${file}`,
     ]);
+  });
+
+  test("one tenant's expired CA is a warning located at its ca line: exit 0, the other tenant is fine", async () => {
+    expect(await cli('config', 'validate', p('one-bad-tenant.yaml'))).toBe(0);
+    expect(err).toBe('');
+    expect(out.trimEnd().split('\n')).toEqual([
+      'ok: 2 tenants, 2 hostnames',
+      'trust: 1 ok, 0 degraded (some CA certificates unusable), 1 unusable (no usable CA; their devices are denied)',
+      expect.stringMatching(
+        new RegExp(
+          `^warning: ${p('one-bad-tenant.yaml')}:7:32: tenants\\[1\\]\\.mtls\\.ca: tenant globex: CA file ${p('expired-ca.pem')}: certificate "CN=cli old CA" expired on [0-9TZ:-]+; no usable CA certificate is left, so their devices are denied tenant_trust_unusable until it is fixed$`,
+        ),
+      ),
+    ]);
+  });
+
+  test('--strict makes the same warning fail, exit 1, for CI', async () => {
+    expect(await cli('config', 'validate', '--strict', p('one-bad-tenant.yaml'))).toBe(1);
+    expect(out).toContain('warning: ');
+    expect(err).toBe('error: 1 warning, and --strict makes warnings fail\n');
+    expect(await cli('config', 'validate', '--strict', '--json', p('one-bad-tenant.yaml'))).toBe(1);
+    expect(JSON.parse(out)).toMatchObject({ ok: true, failed_on_warnings: true, trust: { ok: 1, degraded: 0, unusable: 1 }, warnings: [expect.stringContaining('tenant globex')] });
+    // Without warnings, --strict passes.
+    expect(await cli('config', 'validate', '--strict', p('good.yaml'))).toBe(0);
   });
 
   test('--json on a valid file', async () => {
     expect(await cli('config', 'validate', '--json', p('good.yaml'))).toBe(0);
     const report = JSON.parse(out) as ValidateReport;
-    expect(report).toEqual({ ok: true, file: p('good.yaml'), tenants: 2, hostnames: 3, files: [p('good.yaml'), p('ca.pem')], warnings: [], issues: [] });
+    expect(report).toEqual({
+      ok: true,
+      file: p('good.yaml'),
+      tenants: 2,
+      hostnames: 3,
+      trust: { ok: 2, degraded: 0, unusable: 0 },
+      files: [p('good.yaml'), p('ca.pem')],
+      warnings: [],
+      issues: [],
+      failed_on_warnings: false,
+    });
   });
 
   test('--json on an invalid file lists the issues with their positions, exit 1', async () => {
@@ -84,7 +124,7 @@ describe('bouncer config validate', () => {
     expect(report.ok).toBe(false);
     if (report.ok) return;
     expect(report.code).toBe('ERR_CONFIG_INVALID');
-    expect(report.issues).toHaveLength(3);
+    expect(report.issues).toHaveLength(2);
     expect(report.issues[0]).toEqual({
       file: p('bad.yaml'),
       line: 4,
@@ -117,7 +157,8 @@ describe('bouncer config validate', () => {
     expect(await cli('config', 'validate', '--help')).toBe(0);
     expect(out).toContain('Usage: bouncer config validate [options] <file>');
     expect(out).toContain('--json');
-    expect(out).toContain('Exit status: 0 when the config is valid, 1 when it is not.');
+    expect(out).toContain('--strict');
+    expect(out).toContain('Exit status: 0 when the config is valid, 1 when it is not (or, with --strict, when there are warnings).');
   });
 
   test('a missing file argument is a usage error', async () => {

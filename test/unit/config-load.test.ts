@@ -205,51 +205,6 @@ const CASES: BadCase[] = [
     issues: [{ line: 2, at: 'name', field: 'tenants[0].mtls.ca', message: /^ca is required when mode is require \(the default\)/ }],
   },
   {
-    name: 'CA file that does not exist',
-    yaml: ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: optional, ca: ./nope.pem }')],
-    issues: [{ line: 4, at: './nope.pem', field: 'tenants[0].mtls.ca', message: `cannot read CA file ${join(tmpdir(), '__DIR__', 'nope.pem')}: no such file or directory (ENOENT)` }],
-  },
-  {
-    name: 'a device certificate given as the CA',
-    yaml: ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: require, ca: ./leaf.pem }')],
-    issues: [{ line: 4, at: './leaf.pem', field: 'tenants[0].mtls.ca', message: /certificate "CN=acme-laptop" is not a CA certificate \(basicConstraints cA is absent or false\)/ }],
-  },
-  {
-    name: 'expired CA',
-    yaml: ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: require, ca: ./expired-ca.pem }')],
-    issues: [{ line: 4, at: './expired-ca.pem', field: 'tenants[0].mtls.ca', message: /certificate "CN=old CA" expired on \d{4}-\d\d-\d\dT/ }],
-  },
-  {
-    name: 'CA not yet valid',
-    yaml: ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: require, ca: ./future-ca.pem }')],
-    issues: [{ line: 4, at: './future-ca.pem', field: 'tenants[0].mtls.ca', message: /"CN=future CA" is not valid until / }],
-  },
-  {
-    name: 'CA with a 1024-bit RSA key',
-    yaml: ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: require, ca: ./weak-ca.pem }')],
-    issues: [{ line: 4, at: './weak-ca.pem', field: 'tenants[0].mtls.ca', message: /has a 1024-bit RSA key; at least 2048 bits are required/ }],
-  },
-  {
-    name: 'CA whose keyUsage lacks keyCertSign',
-    yaml: ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: require, ca: ./nosign-ca.pem }')],
-    issues: [{ line: 4, at: './nosign-ca.pem', field: 'tenants[0].mtls.ca', message: /keyUsage extension without keyCertSign/ }],
-  },
-  {
-    name: 'CA file without a certificate',
-    yaml: ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: require, ca: ./empty.pem }')],
-    issues: [{ line: 4, at: './empty.pem', field: 'tenants[0].mtls.ca', message: /empty\.pem contains no certificate/ }],
-  },
-  {
-    name: 'CRL claiming to be from the CA but signed by another key',
-    yaml: ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: require, ca: ./a-ca.pem, crl: ./forged.crl }')],
-    issues: [{ line: 4, at: './forged.crl', field: 'tenants[0].mtls.crl', message: /the CRL issued by "O=acme, CN=acme root CA" does not verify against the tenant's CA/ }],
-  },
-  {
-    name: 'a missing CRL in a list',
-    yaml: ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: require, ca: ./a-ca.pem, crl: [./a.crl, ./gone.crl] }')],
-    issues: [{ line: 4, at: './gone.crl', field: 'tenants[0].mtls.crl[1]', message: /^cannot read CRL file .*gone\.crl: no such file or directory \(ENOENT\)$/ }],
-  },
-  {
     name: 'a hostname claimed by two tenants (after normalisation)',
     yaml: ['tenants:', ...tenant('acme', 'pay.acme.test'), ...tenant('globex', 'PAY.acme.test.')],
     issues: [
@@ -379,7 +334,7 @@ describe('loadConfig rejects bad configs with every issue located', () => {
     expect(err.message.split('\n')).toHaveLength(err.issues.length);
   });
 
-  test('one file with many problems reports all of them, in reading order', async () => {
+  test('one file with many problems reports all of them, in reading order (trust data is not among them: it is per tenant)', async () => {
     const err = await loadError('many.yaml', [
       'listen:',
       '  authz: nowhere',
@@ -391,9 +346,7 @@ describe('loadConfig rejects bad configs with every issue located', () => {
       [2, 'listen.authz'],
       [5, 'tenants[0].hostnames[0]'],
       [6, 'tenants[0].mtls.mode'],
-      [6, 'tenants[0].mtls.ca'],
       [7, 'tenants[1].name'],
-      [9, 'tenants[1].mtls.ca'],
     ]);
   });
 
@@ -404,13 +357,82 @@ describe('loadConfig rejects bad configs with every issue located', () => {
     await expect(loadConfig(p('certs'), {})).rejects.toMatchObject({ code: 'ERR_CONFIG_READ', message: expect.stringContaining('EISDIR') });
   });
 
-  test('the clock is an option: the same CA is expired a year from now', async () => {
+  test('the clock is an option: the same CA is expired a year from now, which makes its tenant unusable, not the load fail', async () => {
     const file = write('clock.yaml', ['tenants:', ...tenant('acme', 'pay.acme.test')].join('\n'));
-    await expect(loadConfig(file, {})).resolves.toBeDefined();
-    await expect(loadConfig(file, {}, { now: Date.now() + 400 * DAY })).rejects.toMatchObject({
-      code: 'ERR_CONFIG_INVALID',
-      issues: [expect.objectContaining({ field: 'tenants[0].mtls.ca', message: expect.stringMatching(/expired on/) })],
-    });
+    expect((await loadConfig(file, {})).tenants[0]?.mtls.trust?.roots).toHaveLength(1);
+    const later = await loadConfig(file, {}, { now: Date.now() + 400 * DAY });
+    expect(later.tenants[0]?.mtls.trust?.roots).toEqual([]);
+    expect(later.warnings).toEqual([expect.stringMatching(/: tenants\[0\]\.mtls\.ca: tenant acme: CA file .*a-ca\.pem: certificate "O=acme, CN=acme root CA" expired on /)]);
+  });
+});
+
+describe('bad trust data of one tenant affects that tenant only', () => {
+  // Each bad CA file is given to acme (line 4); globex (line 7) has a good CA and must be untouched.
+  const BAD_CA: Array<[string, string, RegExp, string]> = [
+    ['a CA file that does not exist', './nope.pem', /cannot be read: no such file or directory \(ENOENT\)/, 'ca_unreadable'],
+    ['a device certificate given as the CA', './leaf.pem', /certificate "CN=acme-laptop" is not a CA certificate \(basicConstraints cA is absent or false\)/, 'ca_not_a_ca'],
+    ['an expired CA', './expired-ca.pem', /certificate "CN=old CA" expired on \d{4}-\d\d-\d\dT/, 'ca_expired'],
+    ['a CA not yet valid', './future-ca.pem', /"CN=future CA" is not valid until /, 'ca_not_yet_valid'],
+    ['a CA with a 1024-bit RSA key', './weak-ca.pem', /has a 1024-bit RSA key; at least 2048 bits are required/, 'ca_weak_key'],
+    ['a CA whose keyUsage lacks keyCertSign', './nosign-ca.pem', /keyUsage extension without keyCertSign/, 'ca_no_key_cert_sign'],
+    ['a CA file without a certificate', './empty.pem', /contains no certificate/, 'ca_no_certificate'],
+    ['an unparsable certificate block', './garbage-block.pem', /certificate block 1 of 1 does not parse/, 'ca_unparsable'],
+  ];
+  test.each(BAD_CA)('%s: the config loads, a warning names the tenant, the file and the line, the tenant has no root', async (_label, ca, message, code) => {
+    write('garbage-block.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    const file = p('one-bad.yaml');
+    const config = await load('one-bad.yaml', ['tenants:', ...tenant('acme', 'pay.acme.test', `{ mode: require, ca: ${ca} }`), ...tenant('globex', 'pay.globex.test', '{ mode: require, ca: ./b-ca.pem }')]);
+    const [acme, globex] = config.tenants;
+    expect(acme?.mtls.trust?.roots).toEqual([]);
+    expect(acme?.mtls.trust?.problems?.map((x) => x.code)).toEqual([code]);
+    expect(globex?.mtls.trust?.roots.map((r) => r.subject)).toEqual(['O=globex, CN=globex root CA']);
+    expect(globex?.mtls.trust?.problems).toBeUndefined();
+    expect(config.warnings).toHaveLength(1);
+    const column = '    mtls: { mode: require, ca: '.length + 1;
+    const caFile = join(dir, ca.slice(2));
+    expect(config.warnings[0]?.startsWith(`${file}:4:${column}: tenants[0].mtls.ca: tenant acme: CA file ${caFile}: `)).toBe(true);
+    expect(config.warnings[0]).toMatch(message);
+    expect(config.warnings[0]).toMatch(/; no usable CA certificate is left, so their devices are denied tenant_trust_unusable until it is fixed$/);
+  });
+
+  test('a rotation bundle with one expired old root keeps its valid root: degraded, with a warning', async () => {
+    write('rotation.pem', readFileSync(p('expired-ca.pem'), 'utf8') + rootA.certPem);
+    const config = await load('rotation.yaml', ['tenants:', ...tenant('acme', 'pay.acme.test', '{ ca: ./rotation.pem }')]);
+    const trust = config.tenants[0]?.mtls.trust;
+    expect(trust?.roots.map((r) => r.subject)).toEqual(['O=acme, CN=acme root CA']);
+    expect(trust?.problems?.map((x) => x.code)).toEqual(['ca_expired']);
+    expect(config.warnings).toEqual([expect.stringMatching(/tenant acme: CA file .*rotation\.pem: certificate "CN=old CA" expired on .*; set aside; the file's other 1 usable CA certificate\(s\) are still used$/)]);
+  });
+
+  test('a CA file shared by many tenants is warned about once, naming a few of them', async () => {
+    const names = ['t1', 't2', 't3', 't4', 't5'];
+    const config = await load('shared-expired.yaml', ['tenants:', ...names.flatMap((n) => tenant(n, `${n}.test.example`, '{ ca: ./expired-ca.pem }'))]);
+    expect(config.warnings).toHaveLength(1);
+    expect(config.warnings[0]).toMatch(/tenants\[0\]\.mtls\.ca: tenants t1, t2, t3 and 2 more: CA file .*expired-ca\.pem: certificate "CN=old CA" expired/);
+    expect(config.tenants.every((t) => t.mtls.trust?.roots.length === 0)).toBe(true);
+  });
+
+  test('an unusable CRL makes its tenant unusable (fail closed), not the load fail', async () => {
+    const config = await load('bad-crl.yaml', [
+      'tenants:',
+      ...tenant('forged', 'forged.test', '{ mode: require, ca: ./a-ca.pem, crl: ./forged.crl }'),
+      ...tenant('gone', 'gone.test', '{ mode: require, ca: ./a-ca.pem, crl: [./a.crl, ./gone.crl] }'),
+      ...tenant('fine', 'fine.test', '{ mode: require, ca: ./a-ca.pem, crl: ./a.crl }'),
+    ]);
+    const [forged, gone, fine] = config.tenants;
+    expect(forged?.mtls.trust?.roots).toEqual([]);
+    expect(gone?.mtls.trust?.roots).toEqual([]);
+    expect(fine?.mtls.trust?.roots).toHaveLength(1);
+    expect(fine?.mtls.trust?.crls).toHaveLength(1);
+    expect(config.warnings).toEqual([
+      expect.stringMatching(/:4:\d+: tenants\[0\]\.mtls\.crl: tenant forged: CRL file .*forged\.crl: the CRL issued by "O=acme, CN=acme root CA" does not verify against the tenant's CA.*; the tenant's devices are denied tenant_trust_unusable until it is fixed$/),
+      expect.stringMatching(/:7:\d+: tenants\[1\]\.mtls\.crl\[1\]: tenant gone: cannot read CRL file .*gone\.crl: no such file or directory \(ENOENT\)/),
+    ]);
+  });
+
+  test('structure stays a hard error: mode require without ca fails the load', async () => {
+    const err = await loadError('no-ca.yaml', ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: require }'), ...tenant('globex', 'pay.globex.test', '{ ca: ./b-ca.pem }')]);
+    expect(err.issues.map((i) => i.field)).toEqual(['tenants[0].mtls.ca']);
   });
 });
 
@@ -560,21 +582,14 @@ describe('loadConfig happy path', () => {
 });
 
 describe('shipped example and docs', () => {
-  test('examples/bouncer.yaml is valid except for the CA, CRL and SAML metadata files it names, which are not shipped', async () => {
+  test('examples/bouncer.yaml is valid except for the SAML metadata file it names; its missing CA and CRL files make two tenants unusable, with warnings', async () => {
     const example = join(packageRoot(), 'examples', 'bouncer.yaml');
     const env = { OKTA_CLIENT_SECRET: 'okta-secret', GITHUB_CLIENT_SECRET: 'github-secret' };
     const err: unknown = await loadConfig(example, env).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     const issues = (err as ConfigError).issues;
-    expect(issues.map((i) => i.field)).toEqual([
-      'tenants[0].mtls.ca',
-      'tenants[0].mtls.crl[0]',
-      'tenants[0].mtls.crl[1]',
-      'tenants[1].mtls.ca',
-      'tenants[1].mtls.crl',
-      'idps[2].metadata_file',
-    ]);
-    for (const i of issues) expect(i.message).toMatch(/^cannot read (CA|CRL|SAML metadata) file .*: no such file or directory \(ENOENT\)$/);
+    expect(issues.map((i) => i.field)).toEqual(['idps[2].metadata_file']);
+    for (const i of issues) expect(i.message).toMatch(/^cannot read SAML metadata file .*: no such file or directory \(ENOENT\)$/);
     // Without the environment, the two secrets are reported too, by variable name.
     const bare = (await loadConfig(example, {}).catch((e: unknown) => e)) as ConfigError;
     expect(bare.issues.filter((i) => i.field.includes('client_secret')).map((i) => i.message)).toEqual([

@@ -128,14 +128,22 @@ describe('watchConfig', () => {
     expect(s.reloads[0]?.tenants[0]?.mtls.trust?.roots[0]?.fingerprint256).toBe(fingerprint(caB.certPem));
   });
 
-  test('a CA file that does not exist yet is watched too: creating it retries the load', async () => {
+  test('a CA file that does not exist yet makes only its tenant unusable, and is watched: creating it reloads', async () => {
     const s = await setup();
     writeFileSync(s.file, yaml([{ name: 'acme' }, { name: 'late', ca: './late-ca.pem' }]));
-    await waitFor('the error', async () => s.errors.length > 0, 5000, 20);
-    expect(s.errors[0]).toMatchObject({ code: 'ERR_CONFIG_INVALID', issues: [expect.objectContaining({ field: 'tenants[1].mtls.ca', message: expect.stringContaining('ENOENT') })] });
-    writeFileSync(join(s.dir, 'late-ca.pem'), caB.certPem);
     await waitFor('the reload', async () => s.reloads.length > 0, 5000, 20);
-    expect(s.reloads[0]?.tenants.map((t) => t.name)).toEqual(['acme', 'late']);
+    expect(s.errors).toEqual([]);
+    expect(s.reloads[0]?.tenants.map((t) => [t.name, t.mtls.trust?.roots.length])).toEqual([
+      ['acme', 1],
+      ['late', 0],
+    ]);
+    expect(s.reloads[0]?.warnings).toEqual([expect.stringMatching(/tenant late: CA file .*late-ca\.pem: cannot be read: no such file or directory \(ENOENT\)/)]);
+    writeFileSync(join(s.dir, 'late-ca.pem'), caB.certPem);
+    await waitFor('the second reload', async () => s.reloads.length > 1, 5000, 20);
+    expect(s.reloads[1]?.tenants.map((t) => [t.name, t.mtls.trust?.roots.length])).toEqual([
+      ['acme', 1],
+      ['late', 1],
+    ]);
   });
 
   test('touching or rewriting a file with the same content changes nothing', async () => {

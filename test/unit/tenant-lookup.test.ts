@@ -1,4 +1,5 @@
-import { lookupTenants } from '../../src/authz/tenant-lookup.js';
+import { FileHostAnswers, lookupTenants, warmFileHosts } from '../../src/authz/tenant-lookup.js';
+import { buildHostIndex } from '../../src/core/tenant-index.js';
 import type { CheckInput } from '../../src/core/decision.js';
 import type { Tenant } from '../../src/core/tenant.js';
 import type { TenantLookup } from '../../src/stores/tenant-store.js';
@@ -58,4 +59,46 @@ test('when every host is cached the answer is not a promise (the warm check wait
   const out = lookupTenants(input('a.test', 'a.test'), { store: f.store, timeoutMs: 50 });
   expect(out).not.toBeInstanceOf(Promise);
   expect(!(out instanceof Promise) && out.kind === 'index' && [...out.tenants.exact.keys()]).toEqual(['a.test']);
+});
+
+describe('hosts the config file serves, when the store cannot answer', () => {
+  const view = { apps: buildHostIndex([{ hostnames: ['wiki.test', '*.team.test'] }]), auth: { domain: 'auth.test' } };
+  const down = (): ReturnType<typeof fakeStore> & { up: boolean } => {
+    const f = { ...fakeStore({}), up: true };
+    f.store.resolveHost = (h: string) => {
+      f.asked.push(h);
+      return Promise.resolve<TenantLookup>(f.up ? (h === 'wiki.test' ? { kind: 'tenant', tenant: tenant('wiki-mtls') } : { kind: 'unknown' }) : { kind: 'store_unavailable', detail: 'database down' });
+    };
+    return f;
+  };
+  const names = (out: Awaited<ReturnType<typeof lookupTenants>>): string[] | string =>
+    out.kind === 'deny' ? out.decision.reason : [...out.tenants.exact.values()].map((t) => t.name);
+
+  test("keep the store's last answer for them, without expiry; other hosts get 503", async () => {
+    const f = down();
+    const source = { store: f.store, timeoutMs: 50, fileHosts: new FileHostAnswers() };
+    expect(names(await lookupTenants(input('wiki.test'), source, view))).toEqual(['wiki-mtls']);
+    expect(names(await lookupTenants(input('x.team.test'), source, view))).toEqual([]);
+    expect(names(await lookupTenants(input('auth.test'), source, view))).toEqual([]);
+    expect(names(await lookupTenants(input('other.test'), source, view))).toEqual([]);
+    f.up = false;
+    expect(names(await lookupTenants(input('wiki.test'), source, view))).toEqual(['wiki-mtls']);
+    expect(names(await lookupTenants(input('x.team.test'), source, view))).toEqual([]);
+    expect(names(await lookupTenants(input('auth.test'), source, view))).toEqual([]);
+    expect(names(await lookupTenants(input('other.test'), source, view))).toBe('tenant_store_unavailable');
+    // Never answered before: not guessed.
+    expect(names(await lookupTenants(input('y.team.test'), source, view))).toBe('tenant_store_unavailable');
+    // Without a memory, or without the file's view, nothing is special.
+    expect(names(await lookupTenants(input('wiki.test'), { store: f.store, timeoutMs: 50 }, view))).toBe('tenant_store_unavailable');
+    expect(names(await lookupTenants(input('wiki.test'), source))).toBe('tenant_store_unavailable');
+  });
+
+  test('warmFileHosts asks once per host and remembers the answers', async () => {
+    const f = down();
+    const source = { store: f.store, timeoutMs: 50, fileHosts: new FileHostAnswers() };
+    await warmFileHosts(source, ['wiki.test', 'auth.test', 'not a host']);
+    expect(f.asked.sort()).toEqual(['auth.test', 'wiki.test']);
+    expect(source.fileHosts.recall('wiki.test')).toMatchObject({ kind: 'tenant' });
+    expect(source.fileHosts.recall('auth.test')).toEqual({ kind: 'unknown' });
+  });
 });

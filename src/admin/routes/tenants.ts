@@ -1,8 +1,12 @@
 /**
  * Tenants and what belongs to them: hostnames, CA bundle, CRLs, mTLS settings.
- * Every write goes through the store's `checkTenantInput` (PEM parses, is a
- * CA, is not expired, CRLs verify), so bad uploads get its specific
- * `ERR_CA_INVALID` / `ERR_CRL_INVALID` / `ERR_TENANT_INVALID` messages.
+ * Every write goes through the store's `checkTenantInput`, so bad uploads get
+ * its specific `ERR_CA_INVALID` / `ERR_CRL_INVALID` / `ERR_TENANT_INVALID`
+ * messages. The rule for CA bundles: one with no usable CA certificate (all
+ * expired, not yet valid, not a CA, unparsable…) is refused with 400
+ * `ERR_CA_INVALID`; one with at least one usable root is accepted, the others
+ * set aside with a warning each in the response (a rotation bundle that still
+ * carries the old root).
  *
  * Partial updates (CA, CRLs, mTLS) read the tenant, change one part and store
  * the whole. The store has no conditional write yet, so a hostname added by
@@ -23,7 +27,7 @@ import {
   TENANT_REPLACE_SCHEMA,
   LIMIT_QUERY,
 } from '../schemas.js';
-import { describeCaBundle, fingerprintsOf, fromMtlsBody, fromTenantBody, recordToInput, toTenantJson, type MtlsBody, type TenantBody } from '../tenant-json.js';
+import { describeCaBundle, fingerprintsOf, fromMtlsBody, fromTenantBody, recordToInput, toTenantJson, trustOf, type MtlsBody, type TenantBody } from '../tenant-json.js';
 
 const TAG = 'tenants';
 
@@ -53,7 +57,7 @@ async function put(store: TenantStore, ctx: RouteContext, input: TenantInput, ex
 }
 
 /** The tenant routes over `store`. */
-export function tenantRoutes(store: TenantStore): AdminRoute[] {
+export function tenantRoutes(store: TenantStore, clock: () => number): AdminRoute[] {
   const changed = { 200: { description: 'The tenant after the change, and warnings worth a look.', schema: TENANT_CHANGE_SCHEMA } };
   return [
     {
@@ -78,7 +82,8 @@ export function tenantRoutes(store: TenantStore): AdminRoute[] {
       },
       async handle(ctx) {
         const page = await store.listTenants({ limit: ctx.query.limit as number | undefined, after: ctx.query.after as string | undefined });
-        return { status: 200, body: page.next === undefined ? { items: page.items } : { items: page.items, next: page.next } };
+        const items = page.items.map(({ trustStatus, ...item }) => (trustStatus === undefined ? item : { ...item, trust_status: trustStatus }));
+        return { status: 200, body: page.next === undefined ? { items } : { items, next: page.next } };
       },
     },
     {
@@ -106,13 +111,15 @@ export function tenantRoutes(store: TenantStore): AdminRoute[] {
       method: 'GET',
       url: '/v1/tenants/:name',
       operationId: 'getTenant',
-      summary: 'Read one tenant, with its CA bundle decoded',
+      summary: 'Read one tenant, with its CA bundle decoded and its trust status',
+      description:
+        "trust.status is ok, degraded (some CA certificates or files unusable, set aside) or unusable (no usable CA: the tenant's devices are denied tenant_trust_unusable); trust.problems says why, judged at the server's clock.",
       tag: TAG,
       access: 'tenants:read',
       schema: { params: TENANT_NAME_PARAMS, responses: { 200: { description: 'The tenant.', schema: TENANT_DETAIL_SCHEMA } }, errors: [404, 503] },
       async handle(ctx) {
         const record = await mustGet(store, ctx.params.name ?? '');
-        return { status: 200, body: { ...toTenantJson(record), ca_certificates: describeCaBundle(record.mtls.caPem) } };
+        return { status: 200, body: { ...toTenantJson(record), ca_certificates: describeCaBundle(record.mtls.caPem), trust: trustOf(record, clock()) } };
       },
     },
     {

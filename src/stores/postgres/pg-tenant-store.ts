@@ -15,6 +15,8 @@ import {
   type TenantStore,
   type TenantStoreHealth,
 } from '../tenant-store.js';
+import { CONFIG_LIMITS } from '../../config/defaults.js';
+import type { Tenant } from '../../core/tenant.js';
 import { ChangeListener } from './change-listener.js';
 import { PG_STORE_DEFAULTS } from './defaults.js';
 import { runMigrations, type MigrationResult } from './migrations.js';
@@ -53,6 +55,8 @@ export interface PgTenantStore extends TenantStore {
   readonly migrations: MigrationResult;
   /** Cache occupancy: `size` never exceeds `max`, whatever the number of tenants. */
   cacheStats(): { readonly size: number; readonly max: number; readonly unknownSize: number };
+  /** The tenants this replica has loaded (its cache), one per name: what its trust status counts cover. */
+  loadedTenants(): Tenant[];
 }
 
 const SILENT: StoreLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -76,8 +80,8 @@ interface ChangePayload {
  * negative entries for unknown hosts; a cold tenant is loaded and parsed on
  * first use in one query. Every write sends a NOTIFY in its transaction, and
  * every replica evicts what the change touched as soon as it arrives. When the
- * database is unreachable, cached tenants keep being served, a host not in the
- * cache gets `store_unavailable`, and `health()` says so; the store reconnects
+ * database is unreachable, cached tenants keep being served, any other host
+ * (a remembered absence included) gets `store_unavailable`, and `health()` says so; the store reconnects
  * by itself, re-checks every cached entry against the database (changes made
  * meanwhile were not notified to it) and forgets its cached absences.
  *
@@ -115,7 +119,7 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
   });
 
   const cache = new TenantCache(cacheOptions);
-  const parser = new TenantParser(cacheOptions.parsedBundles);
+  const parser = new TenantParser(cacheOptions.parsedBundles, now, CONFIG_LIMITS.minRsaBits);
   const listeners = new Set<(change: TenantChange) => void>();
   const inflight = new Map<string, Promise<TenantLookup>>();
   let health: TenantStoreHealth = { healthy: false, since: Date.now(), reason: 'starting' };
@@ -242,7 +246,15 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
         tenant = parser.toTenant(row);
       } catch (err) {
         logger.error({ err, tenant: row.name }, 'tenant store: stored tenant does not parse');
-        return unavailable(`stored trust material of tenant ${row.name} does not parse`);
+        return unavailable(`stored tenant ${row.name} does not parse`);
+      }
+      const problems = tenant.mtls.trust?.problems ?? [];
+      // Told once per load of the tenant (a cold load or a change), not per request.
+      if (problems.length > 0) {
+        logger.warn(
+          { tenant: row.name, status: tenant.mtls.trust?.roots.length === 0 ? 'unusable' : 'degraded', problems: problems.map((p) => `${p.code}: ${p.message}`) },
+          'tenant store: tenant trust data has unusable parts; only this tenant is affected',
+        );
       }
     }
     cache.set(host, { tenant, version }, epoch);
@@ -312,7 +324,10 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
       if (host === '') return { kind: 'unknown' };
       const hit = cache.get(host);
       if (hit) return { kind: 'tenant', tenant: hit.tenant };
-      if (cache.isKnownUnknown(host)) return { kind: 'unknown' };
+      // An absence is remembered only while notifications arrive; while the
+      // database is known to be down, a tenant may have been added unheard, so a
+      // remembered absence is no proof and the host gets store_unavailable.
+      if (health.healthy && cache.isKnownUnknown(host)) return { kind: 'unknown' };
       return undefined;
     },
 
@@ -450,6 +465,8 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
     },
 
     health: () => health,
+
+    loadedTenants: () => cache.tenants(),
 
     cacheStats() {
       const s = cache.stats();

@@ -136,6 +136,13 @@ export class TenantCache {
     return out;
   }
 
+  /** Every distinct tenant cached (one per name), for status counts; bounded by the cache size. */
+  tenants(): Tenant[] {
+    const out = new Map<string, Tenant>();
+    for (const entry of this.positive.values()) out.set(entry.tenant.name, entry.tenant);
+    return [...out.values()];
+  }
+
   stats(): { readonly size: number; readonly max: number; readonly unknownSize: number; readonly indexedNames: number } {
     return { size: this.positive.size, max: this.positive.max, unknownSize: this.negative.size, indexedNames: this.hostsByName.size };
   }

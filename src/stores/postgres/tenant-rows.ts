@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import { parseCertificateBundle, type ParsedCert } from '../../core/cert-parse.js';
 import { parseCrlBundle, type ParsedCrl } from '../../core/crl.js';
 import type { MtlsMode, Tenant } from '../../core/tenant.js';
+import { parseCaBundle, selectTrustAnchors, type ParsedBundle, type TrustProblem } from '../../core/trust-anchor.js';
 import { sha256Hex, type TenantRecord } from '../tenant-store.js';
 
 /**
@@ -115,36 +115,53 @@ export function toRecord(row: TenantRow): TenantRecord {
 
 /**
  * Turns stored rows into the {@link Tenant} the decision core uses. Parses are
- * kept by content hash, so 10,000 tenants sharing one CA parse it once. No
- * validity-period checks here: they ran when the tenant was stored, and an
- * expired CA is the path validator's business (`client_cert_untrusted`),
- * not a reason for the tenant to vanish.
+ * kept by content hash, so 10,000 tenants sharing one CA parse it once. Each
+ * load judges the roots at the store's clock (see `trust-anchor.ts`): a root
+ * that has expired since it was stored, or a bundle or CRL edited by hand into
+ * something unusable, degrades that tenant alone. A tenant left with no usable
+ * root is served with none, so its devices are denied `tenant_trust_unusable`;
+ * it never makes the lookup fail.
  */
 export class TenantParser {
-  private readonly parsed: LRUCache<string, readonly ParsedCert[] | readonly ParsedCrl[]>;
+  private readonly parsed: LRUCache<string, ParsedBundle | readonly ParsedCrl[]>;
 
-  constructor(maxBundles: number) {
+  constructor(
+    maxBundles: number,
+    private readonly now: () => number,
+    private readonly minRsaBits: number,
+  ) {
     this.parsed = new LRUCache({ max: maxBundles });
   }
 
-  /** Throws when stored PEM no longer parses (edited by hand, or by a newer, laxer version). */
   toTenant(row: TenantRow): Tenant {
     const mode = toMode(row.mtls_mode);
     const exemptPaths = row.exempt_paths;
     if (mode === 'off' || row.ca_pem === null) return { name: row.name, hostnames: row.hostnames, mtls: { mode, trust: null, exemptPaths } };
-    const roots = this.certs(row.ca_pem, row.ca_sha256 ?? sha256Hex(row.ca_pem));
-    const crls = row.crl_pems.flatMap((pem) => this.crls(pem));
-    return { name: row.name, hostnames: row.hostnames, mtls: { mode, trust: { roots, crls, staleCrl: toStaleCrl(row.stale_crl) }, exemptPaths } };
+    const bundle = this.bundle(row.ca_pem, row.ca_sha256 ?? sha256Hex(row.ca_pem));
+    const selected = selectTrustAnchors(bundle.certs, { nowMs: this.now(), minRsaBits: this.minRsaBits });
+    const problems: TrustProblem[] = [...bundle.problems, ...selected.problems];
+    const crls: ParsedCrl[] = [];
+    row.crl_pems.forEach((pem, i) => {
+      try {
+        crls.push(...this.crls(pem));
+      } catch (err) {
+        problems.push({ code: 'crl_invalid', message: `stored CRL ${i + 1} does not parse: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    });
+    // A CRL that cannot be used would revoke nothing: fail closed for this tenant.
+    const roots = problems.some((p) => p.code === 'crl_invalid') ? [] : selected.usable;
+    const staleCrl = toStaleCrl(row.stale_crl);
+    const trust = problems.length > 0 ? { roots, crls, staleCrl, problems } : { roots, crls, staleCrl };
+    return { name: row.name, hostnames: row.hostnames, mtls: { mode, trust, exemptPaths } };
   }
 
-  private certs(pem: string, sha256: string): readonly ParsedCert[] {
-    const key = `cert:${sha256}`;
-    const hit = this.parsed.get(key) as readonly ParsedCert[] | undefined;
+  private bundle(pem: string, sha256: string): ParsedBundle {
+    const key = `bundle:${sha256}`;
+    const hit = this.parsed.get(key) as ParsedBundle | undefined;
     if (hit) return hit;
-    const all = parseCertificateBundle(pem);
-    const certs = all.filter((c, i) => all.findIndex((o) => o.fingerprint256 === c.fingerprint256) === i);
-    this.parsed.set(key, certs);
-    return certs;
+    const bundle = parseCaBundle(pem);
+    this.parsed.set(key, bundle);
+    return bundle;
   }
 
   private crls(pem: string): readonly ParsedCrl[] {
