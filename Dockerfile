@@ -1,17 +1,23 @@
 # bouncer: ext_authz server + HTTP side. Build: docker build -t bouncer .
-FROM node:20-bookworm-slim AS build
+#
+# Node 24 LTS on Debian 12 (bookworm) slim, pinned by digest so a rebuild gets
+# the same base (this digest is a multi-platform index; it carried Node 24.18.0
+# when pinned). To move it on: `docker buildx imagetools inspect node:24-bookworm-slim`
+# and replace the digest here, in both stages.
+# The build context is only what is copied below (.dockerignore keeps .demo/,
+# node_modules/ and the rest out).
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
-COPY scripts ./scripts
-COPY bench ./bench
-RUN npm ci && npm prune --omit=dev
+# `npm ci` runs `prepare` (tsc), which builds dist/src from src/.
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
 COPY envoy ./envoy
 USER node

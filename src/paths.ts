@@ -2,6 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The name bouncer is published under (package.json `name`); the command stays `bouncer`. */
+export const PACKAGE_NAME = '@bouncer-auth/bouncer';
+
 let cached: string | undefined;
 
 /**
@@ -15,7 +18,7 @@ export function packageRoot(): string {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg)) {
       try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'bouncer') return (cached = dir);
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === PACKAGE_NAME) return (cached = dir);
       } catch {
         // not ours; keep walking
       }

@@ -18,6 +18,14 @@ export interface BouncerProcess {
 export const BOUNCER_BIN = join(packageRoot(), 'dist', 'src', 'cli', 'bin.js');
 
 /**
+ * How long a start may take before it counts as failed. A start takes a few
+ * seconds, but the full suite runs two workers beside other work on two cores:
+ * at a load average of 20, a fleet-envoy replica (PostgreSQL, Redis, a new
+ * signing key) had printed nothing after 15 s. Only a failure waits this long.
+ */
+const READY_TIMEOUT_MS = 60_000;
+
+/**
  * Starts `bouncer serve --config <configPath> ...args` and, unless `readyUrl` is
  * undefined, waits until that URL answers 200. Rejects with the process output
  * when it exits first.
@@ -54,7 +62,7 @@ export async function startBouncerProcess(o: { configPath: string; args?: readon
           if (child.exitCode !== null) throw new Error(`bouncer exited with ${child.exitCode}:\n${out}`);
           return (await fetch(url).catch(() => undefined))?.status === 200;
         },
-        o.timeoutMs ?? 15_000,
+        o.timeoutMs ?? READY_TIMEOUT_MS,
       );
     } catch (err) {
       await proc.stop('SIGKILL');

@@ -1,17 +1,25 @@
 // PostgreSQL for integration tests: each test file gets a database of its own
-// (bouncer_test_<random>), created on the server at 127.0.0.1:5432 (trust auth,
-// user postgres; PGHOST/PGPORT/PGUSER override) and dropped afterwards, so runs
-// can go side by side on one server.
+// (bouncer_test_<random>) on the run's private server, which the global setup
+// starts in a temporary folder on an ephemeral port (test/helpers/private-postgres.js)
+// and names in BOUNCER_TEST_PG_URL; every file drops its database afterwards.
+// Set BOUNCER_TEST_PG_URL yourself to run against another server (trust auth,
+// a user allowed to CREATE DATABASE, the URL's database used for CREATE/DROP).
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-/** Where the test server is; `test` is the maintenance database we connect to for CREATE/DROP DATABASE. */
-export const PG_SERVER: pg.ClientConfig = {
-  host: process.env.PGHOST ?? '127.0.0.1',
-  port: Number(process.env.PGPORT ?? 5432),
-  user: process.env.PGUSER ?? 'postgres',
-  database: 'test',
-};
+/** Where the test server is; its database is the maintenance one we connect to for CREATE/DROP DATABASE. */
+export const PG_SERVER: pg.ClientConfig = serverFromEnv(process.env.BOUNCER_TEST_PG_URL);
+
+function serverFromEnv(url: string | undefined): pg.ClientConfig {
+  if (!url) throw new Error('BOUNCER_TEST_PG_URL is not set: the global setup (test/helpers/global-setup.js) starts PostgreSQL for the run');
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 5432),
+    user: decodeURIComponent(u.username) || 'postgres',
+    database: decodeURIComponent(u.pathname.slice(1)) || 'postgres',
+  };
+}
 
 export interface TestDatabase {
   readonly name: string;
