@@ -174,6 +174,8 @@ async function completeHandoff(input: CheckInput, cookieHeader: string | undefin
   if (!target.ok) {
     return answer(app, 'handoff_invalid', target.problem === 'return_url_host_not_allowed' ? 'the sign-in link returns to another host' : `the sign-in link has an unusable return address (${target.problem})`);
   }
+  // And to this very origin (port included): the browser lands where the handoff was served.
+  if (target.target.origin !== originOf(input.authority)) return answer(app, 'handoff_invalid', 'the sign-in link returns to another origin');
   // Login CSRF: the link must come back to the browser that left this host to sign in.
   const unbound = checkLoginBinding(claims.bind, readCookie(cookieHeader, BIND_COOKIE));
   if (unbound !== undefined) {
@@ -198,4 +200,14 @@ async function completeHandoff(input: CheckInput, cookieHeader: string | undefin
     // with the same cookie, may still be on its way back.
     setCookies: [serializeCookie(APP_COOKIE, session, { maxAgeSec: maxAge })],
   });
+}
+
+/** `https://<authority>` as `validateReturnUrl` writes an origin (default port and trailing dot dropped), or '' when it does not parse. */
+function originOf(authority: string): string {
+  try {
+    const u = new URL(`https://${authority}`);
+    return `https://${u.hostname.replace(/\.$/, '')}${u.port !== '' ? `:${u.port}` : ''}`;
+  } catch {
+    return '';
+  }
 }

@@ -27,7 +27,7 @@ export type ReturnUrlProblem =
 
 /** A return URL that passed {@link validateReturnUrl}, in the parts a `Location` is built from. */
 export interface ReturnTarget {
-  /** `https://<host>[:<port>]` as the WHATWG serializer writes it (lowercase host, default port dropped). */
+  /** `https://<host>[:<port>]` as the WHATWG serializer writes it (lowercase host, default port dropped), without a trailing dot. */
   readonly origin: string;
   /** The host name alone, lowercase, without a trailing dot. */
   readonly hostname: string;
@@ -98,7 +98,9 @@ export function validateReturnUrl(raw: string | undefined, allowedHosts: readonl
   // authority (`//host`) or that carries encoded separators is refused.
   if (!pathname.startsWith('/') || pathname.startsWith('//') || ENCODED_SEPARATOR.test(pathname)) return refuse('return_url_path_unsafe');
   const path = `${pathname}${url.search}`;
-  const origin = url.origin;
+  // Serialised as the URL Standard does, but without a trailing dot: `wiki.acme.test.` is the
+  // same host to DNS and to bouncer's host index, and one origin for it keeps its cookies together.
+  const origin = `https://${hostname}${url.port !== '' ? `:${url.port}` : ''}`;
   const href = `${origin}${path}`;
   if (href.length > MAX_RETURN_URL_LENGTH) return refuse('return_url_too_long');
   return { ok: true, target: { origin, hostname, path, href } };

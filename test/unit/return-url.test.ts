@@ -13,7 +13,9 @@ describe('validateReturnUrl', () => {
     ['https://docs.acme.test/', 'https://docs.acme.test', '/'],
     ['https://wiki.acme.test:8443/p', 'https://wiki.acme.test:8443', '/p'],
     ['https://wiki.acme.test:443/p', 'https://wiki.acme.test', '/p'],
-    ['https://wiki.acme.test./p', 'https://wiki.acme.test.', '/p'],
+    ['https://wiki.acme.test./p', 'https://wiki.acme.test', '/p'],
+    ['https://wiki\uff0eacme.test/p', 'https://wiki.acme.test', '/p'],
+    ['https://wiki.acme.test/\uff0f\uff0fevil.test/', 'https://wiki.acme.test', '/%EF%BC%8F%EF%BC%8Fevil.test/'],
     ['https://one.apps.acme.test/p', 'https://one.apps.acme.test', '/p'],
     // Dot segments resolve as a browser resolves them, and stay on the host.
     ['https://wiki.acme.test/a/b/../c', 'https://wiki.acme.test', '/a/c'],

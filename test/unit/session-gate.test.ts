@@ -105,6 +105,7 @@ describe('session gate', () => {
     ['dot segments collapsing to //', 'https://wiki.acme.test:8443/a/..//evil.test/'],
     ['encoded dot segments collapsing to //', 'https://wiki.acme.test:8443/a/%2e%2e//evil.test/'],
     ['an encoded slash', 'https://wiki.acme.test:8443/%2F%2Fevil.test/'],
+    ['another port on the same host', 'https://wiki.acme.test:9443/docs'],
   ])('a handoff whose return URL has %s is refused, whoever signed it', async (_n, rd) => {
     const t = await signHandoff(handoffClaims({ rd }), keys.current(), NOW);
     const d = answer(await runSessionGate(req(`/.bouncer/handoff?token=${t}`), BOUND, deps(), NOW));
