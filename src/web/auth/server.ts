@@ -22,6 +22,7 @@ import { AUTH_COOKIE, clearCookie, readCookie, serializeCookie } from '../../ses
 import type { KeyStore } from '../../sessions/key-store.js';
 import type { RevocationStore } from '../../sessions/revocation.js';
 import { LoginError, type IdpConnector, type LoginErrorCode } from '../idp/connector.js';
+import type { SamlConnector } from '../idp/saml-sp.js';
 import { CONTENT_SECURITY_POLICY, renderChooserPage, renderDenyPage, renderSignedOutPage } from './pages.js';
 import { LOGIN_BINDING_FORMAT } from '../../core/login-binding.js';
 import { locationOnOrigin, validateReturnUrl, type ReturnTarget, type ReturnUrlProblem } from '../../core/return-url.js';
@@ -216,7 +217,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   }
 
   function baseUrl(auth: AuthConfig): string {
-    return (deps.publicBaseUrl ?? `https://${auth.domain}`).replace(/\/+$/, '');
+    return (deps.publicBaseUrl ?? auth.publicUrl ?? `https://${auth.domain}`).replace(/\/+$/, '');
   }
 
   /**
@@ -434,6 +435,17 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     return reply.type('application/json').send(deps.keys.jwks());
   });
 
+  // Our SP metadata for an upstream SAML IdP, for its admin to import (SAML metadata §2.4.4):
+  // entity ID, the POST ACS (`/callback/<id>` on the public URL) and the NameID format we ask for.
+  app.get('/saml/:idp/metadata', async (req, reply) => {
+    const auth = loadAuth();
+    const id = (req.params as { idp: string }).idp;
+    const connector = deps.connectors().get(id);
+    if (connector === undefined || !isSamlConnector(connector)) throw new AuthHttpError(404, 'not_found', 'There is no SAML identity provider with this id.');
+    reply.header('cache-control', 'public, max-age=300');
+    return reply.type('application/samlmetadata+xml; charset=utf-8').send(connector.spMetadata(`${baseUrl(auth)}/callback/${connector.id}`));
+  });
+
   app.get('/login', async (req, reply) => {
     const auth = loadAuth();
     const raw = req.query as Record<string, unknown>;
@@ -600,6 +612,10 @@ function normalizeIdentity(identity: Identity, connector: IdpConnector): Identit
   }
   if (identity.email === undefined || identity.emailVerified) return identity;
   return { ...identity, email: undefined, emailVerified: false };
+}
+
+function isSamlConnector(c: IdpConnector): c is SamlConnector {
+  return c.type === 'saml' && typeof (c as Partial<SamlConnector>).spMetadata === 'function';
 }
 
 function callbackParams(req: FastifyRequest): URLSearchParams {

@@ -68,7 +68,7 @@ export function registerSamlIdp(app: RouteRegistrar, deps: SamlIdpDeps): void {
     const name = (req.params as { app?: string }).app;
     const found = cfg.saasApps.find((a) => a.name === name);
     if (found?.saml === undefined) throw new SamlIdpError('saml_sp_unknown', `no SAML saas app named '${String(name).slice(0, 64)}'`);
-    const base = (deps.publicBaseUrl ?? `https://${cfg.auth.domain}`).replace(/\/+$/, '');
+    const base = (deps.publicBaseUrl ?? cfg.auth.publicUrl ?? `https://${cfg.auth.domain}`).replace(/\/+$/, '');
     return { auth: cfg.auth, app: found, saml: found.saml, urls: samlIdpUrls(base, found.name) };
   }
 
