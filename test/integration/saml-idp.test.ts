@@ -395,16 +395,19 @@ describe('SAML IdP: attribute values cannot change the assertion', () => {
 });
 
 describe('/login for a SaaS app', () => {
-  it('accepts return URLs on the auth domain only, and returns there by path', async () => {
+  it('accepts return URLs on the auth domain only, and returns there from the validated path', async () => {
     const b = await signedInBrowser('alice');
     const login = (rd: string): Promise<Response> => b.send(`/login?${new URLSearchParams({ app: 'crm', rd })}`);
     expect((await login('https://crm.example/saml/acs')).status).toBe(400);
     expect((await login('https://wiki.acme.test/')).status).toBe(400);
     const back = await login(`${AUTH_ORIGIN}/saml/idp/crm/sso?pending=x`);
-    expect({ status: back.status, location: back.headers.get('location') }).toEqual({ status: 302, location: '/saml/idp/crm/sso?pending=x' });
-    // A path that would read as protocol-relative (`//evil.test/`) is collapsed to one slash.
-    const slashes = await login(`${AUTH_ORIGIN}//evil.test/x`);
-    expect(slashes.headers.get('location')).toBe('/evil.test/x');
+    expect({ status: back.status, location: back.headers.get('location') }).toEqual({ status: 302, location: `${AUTH_ORIGIN}/saml/idp/crm/sso?pending=x` });
+    // A path that a browser would read as another origin (`//evil.test/`, also via dot segments) is refused,
+    // by the same validator as apps use.
+    for (const rd of [`${AUTH_ORIGIN}//evil.test/x`, `${AUTH_ORIGIN}/a/..//evil.test/x`, `${AUTH_ORIGIN}/%2e%2e//evil.test/x`]) {
+      const refused = await login(rd);
+      expect({ rd, status: refused.status, location: refused.headers.get('location') }).toEqual({ rd, status: 400, location: null });
+    }
   });
 });
 
