@@ -237,6 +237,24 @@ describe('SAML IdP: SP-initiated', () => {
     await expect(crm.validatePostResponseAsync({ SAMLResponse: fields.SAMLResponse! })).rejects.toThrow(/InResponseTo/);
   });
 
+  it('a parked request resumes only in the browser that parked it (the link back is no sign-in for anyone else)', async () => {
+    const crm = sp('crm');
+    const authorize = new URL(await crm.getAuthorizeUrlAsync('r', undefined, {}));
+    const insider = new Browser();
+    const first = await insider.send(authorize);
+    expect(first.headers.getSetCookie().some((c) => /^__Host-bouncer_bind=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; Secure; HttpOnly; SameSite=Lax$/.test(c))).toBe(true);
+    const rd = new URL(new URL(first.headers.get('location')!, AUTH_ORIGIN).searchParams.get('rd')!);
+    // Another signed-in browser opening the link back is refused, and the request stays parked.
+    const victim = await signedInBrowser('alice');
+    const refused = await victim.send(rd);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('saml_request_unbound');
+    // The browser that parked it completes it.
+    const page = await insider.follow(first, 'alice');
+    expect({ status: page.status, body: page.status === 200 ? '' : await page.text() }).toEqual({ status: 200, body: '' });
+    expect(readForm(await page.text()).action).toBe(samlBase.acsUrls[0]);
+  });
+
   it('HTTP-POST with a signed AuthnRequest naming the second ACS; RSA-SHA512, assertion signed', async () => {
     const acs = samlBase.acsUrls[1]!;
     // skipRequestCompression: plain base64 as SAML bindings §3.5.4 has it (node-saml deflates by default; that is accepted too, below).
