@@ -33,6 +33,12 @@ const TENANTS = [
   { name: 'acme', host: 'pay.acme.test' },
   { name: 'globex', host: 'pay.globex.test' },
 ] as const;
+/**
+ * The login service's hostname. Its public URL (`auth.public_url`) carries Envoy's
+ * port, so every URL bouncer hands a browser for it names the port Envoy listens on.
+ */
+const AUTH_HOST = 'auth.demo.test';
+const AUTH_PUBLIC_URL = `https://${AUTH_HOST}:${ports.envoy}`;
 
 function write(path: string, data: string, mode = 0o644): void {
   writeFileSync(path, data, { mode });
@@ -45,7 +51,7 @@ async function prepare(): Promise<void> {
   const server = await issueServerCert({
     issuer: edge,
     commonName: 'bouncer demo edge',
-    dns: TENANTS.map((t) => t.host),
+    dns: [...TENANTS.map((t) => t.host), AUTH_HOST],
     keyAlgorithm: 'ec-p256',
     validDays: 30,
   });
@@ -73,6 +79,10 @@ async function prepare(): Promise<void> {
     'listen:',
     `  authz: 127.0.0.1:${ports.authz}`,
     `  http: 127.0.0.1:${ports.http}`,
+    'auth:',
+    `  domain: ${AUTH_HOST}`,
+    `  public_url: ${AUTH_PUBLIC_URL}`,
+    '  session: { keys_dir: ./keys }',
     'tenants:',
     ...TENANTS.flatMap((t) => [
       `  - name: ${t.name}`,
@@ -95,13 +105,19 @@ async function prepare(): Promise<void> {
       upstreamPort: ports.upstream,
       serverCertPath: join(dir, 'certs', 'server.pem'),
       serverKeyPath: join(dir, 'certs', 'server.key'),
+      // The login paths of the public URL's host go to bouncer's HTTP listener.
+      authDomain: new URL(AUTH_PUBLIC_URL).hostname,
+      authHttpHost: '127.0.0.1',
+      authHttpPort: ports.http,
     }),
   );
 }
 
 interface Claim {
   title: string;
-  tenant: (typeof TENANTS)[number];
+  /** A tenant's hostname, or the login service's. */
+  tenant: { readonly host: string };
+  path?: string;
   device?: string;
   xfcc?: boolean;
   expect: number;
@@ -112,6 +128,7 @@ const CLAIMS: Claim[] = [
   { title: "acme's device is refused on globex's hostname", tenant: TENANTS[1], device: 'acme', expect: 403 },
   { title: 'no client certificate is refused', tenant: TENANTS[0], expect: 401 },
   { title: 'a forged XFCC header (no certificate) changes nothing', tenant: TENANTS[0], xfcc: true, expect: 401 },
+  { title: 'the login service answers at auth.public_url, through Envoy', tenant: { host: AUTH_HOST }, path: '/.well-known/jwks.json', expect: 200 },
 ];
 
 function curlFor(c: Claim): string {
@@ -122,7 +139,7 @@ function curlFor(c: Claim): string {
   ];
   if (c.device) parts.push(`--cert ${join(dir, c.device, 'device.pem')} --key ${join(dir, c.device, 'device.key')}`);
   if (c.xfcc) parts.push(`-H 'x-forwarded-client-cert: Hash=${'0'.repeat(64)};Subject="CN=forged"'`, `-H 'x-bouncer-tenant: acme'`);
-  parts.push(`https://${c.tenant.host}:${ports.envoy}/`);
+  parts.push(`https://${c.tenant.host}:${ports.envoy}${c.path ?? '/'}`);
   return parts.join(' ');
 }
 
@@ -133,6 +150,7 @@ function fire(c: Claim, ca: string, readPem: (p: string) => string): Promise<{ s
         host: '127.0.0.1',
         port: ports.envoy,
         servername: c.tenant.host,
+        path: c.path ?? '/',
         headers: {
           host: c.tenant.host,
           ...(c.xfcc ? { 'x-forwarded-client-cert': `Hash=${'0'.repeat(64)};Subject="CN=forged"`, 'x-bouncer-tenant': 'acme' } : {}),

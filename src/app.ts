@@ -54,8 +54,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   now?: () => number;
   /**
-   * Public origin of the login service when it is not `https://<auth.domain>`
-   * (a non-default port, as in tests and the demo). Also `BOUNCER_AUTH_PUBLIC_URL`.
+   * Public origin of the login service, overriding `auth.public_url` (and the
+   * `BOUNCER_AUTH_PUBLIC_URL` environment variable, which overrides it too).
    */
   authPublicOrigin?: string;
   /** Run both halves (default), or one of them; split roles need `store.redis` and `auth.session.keys_dir`. */
@@ -190,7 +190,9 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     await docs?.close();
     throw err;
   }
-  const origin = options.authPublicOrigin ?? (options.env ?? process.env).BOUNCER_AUTH_PUBLIC_URL;
+  // `auth.public_url` from the config, unless the caller or the environment overrides it. Read
+  // once: IdP callback URLs and the OIDC issuer are registered elsewhere and must not move on a reload.
+  const origin = options.authPublicOrigin ?? (options.env ?? process.env).BOUNCER_AUTH_PUBLIC_URL ?? config.auth?.publicUrl;
   const nowFn = options.now ?? Date.now;
   const redis = config.store.redis;
   const shared = await createSharedState({

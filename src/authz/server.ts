@@ -10,6 +10,7 @@ import { evaluate } from '../core/evaluate.js';
 import type { App, AuthSettings } from '../core/app.js';
 import type { ServiceTokenEntry } from '../core/service-token.js';
 import type { HostIndex, TenantIndex } from '../core/tenant-index.js';
+import { bindLoginRedirect } from './login-binding.js';
 import { runSessionGate, type SessionGateDeps } from './session-gate.js';
 import { lookupTenants, type StoreTenants } from './tenant-lookup.js';
 import { andThen, type SyncOrAsync } from './sync-or-async.js';
@@ -122,8 +123,8 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     const identity = state.identity;
     const { input: raw, headers, cookie } = toCheckInput(request, { countryHeader: identity?.countryHeader });
     const nowMs = now();
-    const judge = (input: CheckInput, tenants: TenantIndex): Outcome => ({
-      decision: evaluate(input, {
+    const judge = (input: CheckInput, tenants: TenantIndex): Outcome => {
+      const decision = evaluate(input, {
         tenants,
         verifier: state.verifier,
         xfcc: state.xfcc,
@@ -131,10 +132,10 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
         apps: identity?.apps,
         auth: identity?.auth,
         serviceTokens: identity?.serviceTokens,
-      }),
-      input,
-      headers,
-    });
+      });
+      // A redirect to sign in carries the browser binding; allows pass through untouched.
+      return { decision: decision.allow ? decision : bindLoginRedirect(decision, cookie), input, headers };
+    };
     const afterGate = (tenants: TenantIndex): SyncOrAsync<Outcome> => {
       if (!identity) return judge(raw, tenants);
       return andThen(whileWanted(runSessionGate(raw, cookie, identity.gate, nowMs), call), (gate) =>

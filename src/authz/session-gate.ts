@@ -1,9 +1,11 @@
 import type { App, SessionState } from '../core/app.js';
 import type { CheckInput, Decision } from '../core/decision.js';
+import { checkLoginBinding } from '../core/login-binding.js';
+import { validateReturnUrl } from '../core/return-url.js';
 import { appSessionFromHandoff, signSession, verifyHandoff, type SessionClaims, type SigningKey, type VerifyKeys } from '../core/session-token.js';
 import { statusFor } from '../core/reasons.js';
 import { normalizeHost, resolveTenant, type HostIndex } from '../core/tenant-index.js';
-import { APP_COOKIE, clearCookie, CookieReader, serializeCookie } from '../sessions/cookies.js';
+import { APP_COOKIE, BIND_COOKIE, clearCookie, CookieReader, readCookie, serializeCookie } from '../sessions/cookies.js';
 import type { RevocationStore } from '../sessions/revocation.js';
 import type { TokenCache } from '../sessions/token-cache.js';
 import { andThen, type SyncOrAsync } from './sync-or-async.js';
@@ -41,7 +43,7 @@ function pathOnly(path: string): string {
   return q >= 0 ? path.slice(0, q) : path;
 }
 
-function answer(app: App, reason: 'handoff_invalid' | 'session_established' | 'signed_out' | 'state_unavailable', detail: string, extra: { location?: string; setCookies?: string[] } = {}): GateResult {
+function answer(app: App, reason: 'handoff_invalid' | 'handoff_browser_mismatch' | 'session_established' | 'signed_out' | 'state_unavailable', detail: string, extra: { location?: string; setCookies?: string[] } = {}): GateResult {
   return {
     kind: 'answer',
     decision: {
@@ -74,7 +76,7 @@ export function runSessionGate(input: CheckInput, cookieHeader: string | undefin
   if (!app) return NO_SESSION;
   const path = pathOnly(input.path);
 
-  if (path === APP_PATHS.handoff) return completeHandoff(input, app, host, deps, nowMs);
+  if (path === APP_PATHS.handoff) return completeHandoff(input, cookieHeader, app, host, deps, nowMs);
   if (path === APP_PATHS.logout) return logout(cookieHeader, app, deps, nowMs);
   return andThen(readSession(cookieHeader, app, deps, nowMs), (read) => sessionResult(read, app, deps));
 }
@@ -158,7 +160,7 @@ function fromClaims(token: string, c: SessionClaims, deps: SessionGateDeps, nowM
   return read;
 }
 
-async function completeHandoff(input: CheckInput, app: App, host: string, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
+async function completeHandoff(input: CheckInput, cookieHeader: string | undefined, app: App, host: string, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
   const q = input.path.indexOf('?');
   const params = new URLSearchParams(q >= 0 ? input.path.slice(q + 1) : '');
   const token = params.get('token');
@@ -166,15 +168,18 @@ async function completeHandoff(input: CheckInput, app: App, host: string, deps: 
   const h = await verifyHandoff(token, { keys: deps.keys().verifyKeys(), issuer: deps.issuer, audience: app.name, nowMs });
   if (!h.ok) return answer(app, 'handoff_invalid', `the sign-in link is not valid here (${h.reason}); please sign in again`);
   const claims = h.claims;
-  // The return URL must point back at this very host (and so this app), never elsewhere.
-  let rd: URL;
-  try {
-    rd = new URL(claims.rd);
-  } catch {
-    return answer(app, 'handoff_invalid', 'the sign-in link has an unreadable return address');
+  // The return URL must point back at this very host (and so this app), never
+  // elsewhere; checked by the one validator, and the Location is built from what it returns.
+  const target = validateReturnUrl(claims.rd, [host]);
+  if (!target.ok) {
+    return answer(app, 'handoff_invalid', target.problem === 'return_url_host_not_allowed' ? 'the sign-in link returns to another host' : `the sign-in link has an unusable return address (${target.problem})`);
   }
-  if (rd.protocol !== 'https:' || rd.username !== '' || rd.password !== '' || rd.hostname.toLowerCase() !== host) {
-    return answer(app, 'handoff_invalid', 'the sign-in link returns to another host');
+  // And to this very origin (port included): the browser lands where the handoff was served.
+  if (target.target.origin !== originOf(input.authority)) return answer(app, 'handoff_invalid', 'the sign-in link returns to another origin');
+  // Login CSRF: the link must come back to the browser that left this host to sign in.
+  const unbound = checkLoginBinding(claims.bind, readCookie(cookieHeader, BIND_COOKIE));
+  if (unbound !== undefined) {
+    return answer(app, 'handoff_browser_mismatch', `this sign-in link was not started in this browser (${unbound}); open the app and sign in again`);
   }
   if (deps.revocation.isRevoked(claims, nowMs)) return answer(app, 'handoff_invalid', 'this session was revoked; please sign in again');
   let fresh: boolean;
@@ -189,7 +194,20 @@ async function completeHandoff(input: CheckInput, app: App, host: string, deps: 
   const session = await signSession(appSessionFromHandoff(claims), deps.keys().current(), nowMs);
   const maxAge = Math.max(1, claims.session_exp - Math.floor(nowMs / 1000));
   return answer(app, 'session_established', 'signed in', {
-    location: `${rd.pathname}${rd.search}`,
+    // Absolute, from the validated origin and path: a path alone could read as `//host` to a browser.
+    location: target.target.href,
+    // The binding cookie stays until it expires: another tab's sign-in, started
+    // with the same cookie, may still be on its way back.
     setCookies: [serializeCookie(APP_COOKIE, session, { maxAgeSec: maxAge })],
   });
+}
+
+/** `https://<authority>` as `validateReturnUrl` writes an origin (default port and trailing dot dropped), or '' when it does not parse. */
+function originOf(authority: string): string {
+  try {
+    const u = new URL(`https://${authority}`);
+    return `https://${u.hostname.replace(/\.$/, '')}${u.port !== '' ? `:${u.port}` : ''}`;
+  } catch {
+    return '';
+  }
 }

@@ -10,6 +10,15 @@ function hostPort(value: string, flag: string): { host: string; port: number } {
   return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
 }
 
+/** `https://host[:port]` of `--public-url`, checked as the config checks `auth.public_url`. */
+function publicUrl(value: string): { host: string; port: number } {
+  const u = URL.canParse(value) ? new URL(value) : undefined;
+  if (u === undefined || u.protocol !== 'https:' || u.username !== '' || u.password !== '' || (u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '') {
+    throw new BouncerError('ERR_CLI_USAGE', `--public-url must be https://HOST[:PORT] with no path, query or user info, got "${value}"`);
+  }
+  return { host: u.hostname.replace(/\.$/, ''), port: u.port === '' ? 443 : Number(u.port) };
+}
+
 /** `bouncer envoy render`: print (or write) the Envoy bootstrap for given addresses. */
 export function envoyRenderCommand(): Command {
   const d = ENVOY_RENDER_DEFAULTS;
@@ -24,11 +33,22 @@ export function envoyRenderCommand(): Command {
     .option('--key <file>', 'its private key (PEM, path as Envoy sees it)', d.serverKeyPath)
     .option('--timeout-ms <ms>', 'ext_authz call timeout', String(d.authzTimeoutMs))
     .option('--status-on-error <code>', 'HTTP status when bouncer is unreachable (403, 500, 502, 503, 504)', String(d.statusOnError))
+    .option('--public-url <url>', "the login service's public URL (bouncer config auth.public_url, https://<auth.domain>[:port]); gives --auth-domain, and --listen's port unless --listen is given")
     .option('--auth-domain <host>', "the login service's hostname (bouncer config auth.domain); routes its login paths to bouncer")
     .option('--auth-http <host:port[,host:port...]>', "bouncer's HTTP address (config listen.http), used with --auth-domain; several for replicas", '127.0.0.1:8080')
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .action((opts: Record<string, string>) => {
+    .action((opts: Record<string, string>, cmd: Command) => {
+      const pub = opts.publicUrl !== undefined ? publicUrl(opts.publicUrl) : undefined;
+      if (pub !== undefined && opts.authDomain !== undefined && opts.authDomain.toLowerCase() !== pub.host) {
+        throw new BouncerError('ERR_CLI_USAGE', `--auth-domain ${opts.authDomain} is not the host of --public-url ${opts.publicUrl ?? ''}`);
+      }
+      if (pub !== undefined) opts.authDomain = pub.host;
       const listen = hostPort(opts.listen ?? '', '--listen');
+      // Browsers are sent to the public URL's port: Envoy listens there unless told otherwise.
+      if (pub !== undefined && cmd.getOptionValueSource('listen') === 'default') listen.port = pub.port;
+      else if (pub !== undefined && listen.port !== pub.port) {
+        process.stderr.write(`warning: sign-in redirects go to port ${pub.port} (--public-url) but Envoy listens on ${listen.port}; fine only if something in front maps one to the other\n`);
+      }
       const admin = hostPort(opts.admin ?? '', '--admin');
       const authzAll = (opts.authz ?? '').split(',').map((a) => hostPort(a.trim(), '--authz'));
       const authz = authzAll[0] as { host: string; port: number };

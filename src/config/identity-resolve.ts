@@ -97,7 +97,15 @@ async function resolveAuth(raw: RawIdentity, ctx: IdentityContext): Promise<Auth
     }
   }
   if (!a.domain) return undefined;
-  return { domain: a.domain.value, sessionDurationSec: a.sessionDurationSec, keyRotationDays: a.keyRotationDays, keysDir, countryHeader: a.countryHeader, samlIdp: undefined };
+  return {
+    domain: a.domain.value,
+    ...(a.publicUrl !== undefined ? { publicUrl: a.publicUrl } : {}),
+    sessionDurationSec: a.sessionDurationSec,
+    keyRotationDays: a.keyRotationDays,
+    keysDir,
+    countryHeader: a.countryHeader,
+    samlIdp: undefined,
+  };
 }
 
 async function resolveIdps(raw: RawIdentity, ctx: IdentityContext, files: string[]): Promise<IdpConfig[]> {

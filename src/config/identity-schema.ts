@@ -7,7 +7,7 @@ import { checkExemptPath, checkIdentifier, checkServiceUrl, normalizeHeaderName,
 
 /** The keys of the identity sections; merged into `CONFIG_KEYS` (docs and tests iterate over that). */
 export const IDENTITY_KEYS = {
-  auth: ['domain', 'session', 'country_header', 'saml_idp'],
+  auth: ['domain', 'public_url', 'session', 'country_header', 'saml_idp'],
   saml_idp: ['cert_file', 'key_file'],
   session: ['duration', 'key_rotation_days', 'keys_dir'],
   idp_oidc: ['id', 'type', 'preset', 'issuer', 'client_id', 'client_secret_env', 'client_secret_file', 'scopes', 'groups_claim'],
@@ -51,6 +51,8 @@ export interface RawAuth {
   /** As written; resolved against the config file's directory later. */
   readonly keysDir: Sourced<string> | undefined;
   readonly countryHeader: string | undefined;
+  /** `auth.public_url`, checked and reduced to its origin (`https://host[:port]`). */
+  readonly publicUrl: string | undefined;
   /** `auth.saml_idp` as written: the IdP signing certificate and key files, read in `resolveIdentity`. */
   readonly samlIdp: { readonly cert: Sourced<string>; readonly key: Sourced<string> } | undefined;
 }
@@ -208,6 +210,15 @@ function readAuth(node: Node | null, reader: NodeReader): RawAuth | undefined {
     else reader.issue(countryEntry.value, 'auth.country_header', h.message);
   }
 
+  let publicUrl: string | undefined;
+  const publicEntry = m.get('public_url');
+  const publicText = publicEntry ? reader.string(publicEntry.value, 'auth.public_url') : undefined;
+  if (publicEntry && publicText !== undefined) {
+    const r = checkPublicUrl(publicText, domain?.value);
+    if (r.ok) publicUrl = r.value;
+    else reader.issue(publicEntry.value, 'auth.public_url', r.message);
+  }
+
   let samlIdp: RawAuth['samlIdp'];
   const samlEntry = m.get('saml_idp');
   const sm = samlEntry ? reader.mapping(samlEntry.value, 'auth.saml_idp', IDENTITY_KEYS.saml_idp) : undefined;
@@ -217,7 +228,31 @@ function readAuth(node: Node | null, reader: NodeReader): RawAuth | undefined {
     const key = required(sm, 'key_file', samlEntry.value, 'auth.saml_idp', reader, 'the PEM private key of cert_file');
     if (cert && key) samlIdp = { cert, key };
   }
-  return { node, domain, sessionDurationSec, keyRotationDays, keysDir, countryHeader, samlIdp };
+  return { node, domain, sessionDurationSec, keyRotationDays, keysDir, countryHeader, publicUrl, samlIdp };
+}
+
+/**
+ * `auth.public_url`: where browsers reach the login service through the edge,
+ * as `https://<auth.domain>[:port]`. Only the origin counts (IdP callback URLs,
+ * the redirect to sign in, issuers are built from it), so a path, query or
+ * userinfo is a mistake worth naming; the host must be `auth.domain`, whose
+ * cookies the login service owns.
+ */
+function checkPublicUrl(text: string, domain: string | undefined): { ok: true; value: string } | { ok: false; message: string } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { ok: false, message: `'${text}' is not a URL; write it as https://<auth.domain>[:port], such as https://auth.acme.example:8443` };
+  }
+  if (url.protocol !== 'https:') return { ok: false, message: `'${text}' is not https; browsers reach the login service over TLS through Envoy` };
+  if (url.username !== '' || url.password !== '') return { ok: false, message: `'${text}' has a user name or password; only scheme, host and port belong here` };
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '' || /[?#]/.test(text)) {
+    return { ok: false, message: `'${text}' has a path, query or fragment; only scheme, host and port belong here` };
+  }
+  const host = url.hostname.replace(/\.$/, '');
+  if (domain !== undefined && host !== domain) return { ok: false, message: `host '${host}' is not auth.domain '${domain}'; the public URL names the login service's own hostname (only the port may differ)` };
+  return { ok: true, value: `https://${host}${url.port !== '' ? `:${url.port}` : ''}` };
 }
 
 const ANY_IDP_KEY: readonly string[] = [...new Set([...IDENTITY_KEYS.idp_oidc, ...IDENTITY_KEYS.idp_github, ...IDENTITY_KEYS.idp_saml])];

@@ -70,6 +70,11 @@ export interface AdminConfig {
 export interface AuthConfig {
   /** Hostname of the login service (lowercase); never one of the apps' hostnames. */
   domain: string;
+  /**
+   * `auth.public_url`: the login service's origin as browsers reach it through
+   * the edge (`https://<domain>[:port]`); undefined means `https://<domain>` (port 443).
+   */
+  publicUrl?: string | undefined;
   /** Lifetime of a login (the global session and, unless an app sets less, app sessions). */
   sessionDurationSec: number;
   /** Signing keys are replaced after this many days. */

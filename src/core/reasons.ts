@@ -34,6 +34,8 @@ export const DENY_REASONS = {
   policy_no_match: 403,
   service_token_invalid: 401,
   handoff_invalid: 400,
+  /** The handoff link was started in another browser: its binding cookie is missing or different (login CSRF). */
+  handoff_browser_mismatch: 400,
   session_established: 302,
   signed_out: 302,
   /** The tenant store (PostgreSQL) could not say who serves this host, and it is not cached. */

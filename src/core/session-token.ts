@@ -15,6 +15,7 @@ import { SignJWT, errors, jwtVerify } from 'jose';
 import type { CryptoKey, JWTHeaderParameters, JWTPayload, FlattenedJWSInput } from 'jose';
 import { BouncerError } from './errors.js';
 import type { Identity, IdpType } from './identity.js';
+import { LOGIN_BINDING_FORMAT } from './login-binding.js';
 
 /** `typ` header of an app or global session token. */
 export const SESSION_TYP = 'bouncer-session+jwt';
@@ -75,6 +76,12 @@ export interface HandoffClaims extends SessionClaims {
   rd: string;
   /** `exp` (seconds) for the app session minted from this handoff. */
   session_exp: number;
+  /**
+   * SHA-256 (base64url) of the binding cookie ext_authz set on the app host when
+   * it sent the browser to sign in; the handoff completes only in that browser
+   * (see `core/login-binding.ts`).
+   */
+  bind: string;
 }
 
 /** A private key to sign with. */
@@ -177,6 +184,7 @@ export async function signHandoff(claims: HandoffClaimsInput, key: SigningKey, n
     ...pickSessionClaims({ ...claims, exp: iat + HANDOFF_TTL_SEC }),
     rd: claims.rd,
     session_exp: claims.session_exp,
+    bind: claims.bind,
     jti: claims.jti ?? randomUUID(),
     iat,
     nbf: iat,
@@ -203,7 +211,7 @@ export async function verifyHandoff(token: string, o: VerifyTokenOptions): Promi
   const p = r.payload as unknown as HandoffClaims;
   // An app session minted from this would be born expired.
   if (p.session_exp * 1000 <= o.nowMs) return { ok: false, reason: 'handoff_expired', detail: `session behind the handoff expired at ${isoSeconds(p.session_exp)}` };
-  return { ok: true, claims: { ...(pickSessionClaims(p) as SessionClaims), rd: p.rd, session_exp: p.session_exp } };
+  return { ok: true, claims: { ...(pickSessionClaims(p) as SessionClaims), rd: p.rd, session_exp: p.session_exp, bind: p.bind } };
 }
 
 /**
@@ -216,7 +224,7 @@ export async function verifyHandoff(token: string, o: VerifyTokenOptions): Promi
  * ```
  */
 export function appSessionFromHandoff(h: HandoffClaims): SessionClaimsInput {
-  const { rd: _rd, session_exp, jti: _jti, iat: _iat, nbf: _nbf, exp: _exp, ...rest } = h;
+  const { rd: _rd, session_exp, bind: _bind, jti: _jti, iat: _iat, nbf: _nbf, exp: _exp, ...rest } = h;
   return { ...rest, exp: session_exp };
 }
 
@@ -434,6 +442,7 @@ function handoffShapeProblem(p: JWTPayload): string | undefined {
   if (base !== undefined) return base;
   if (!isNonEmptyStr(p['rd']) || !p['rd'].startsWith('https://')) return 'claim "rd" is malformed';
   if (!isTime(p['session_exp'])) return 'claim "session_exp" is malformed';
+  if (typeof p['bind'] !== 'string' || !LOGIN_BINDING_FORMAT.test(p['bind'])) return 'claim "bind" is malformed';
   return undefined;
 }
 

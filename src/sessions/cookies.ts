@@ -8,6 +8,12 @@
 export const APP_COOKIE = '__Host-bouncer_session';
 /** Global session cookie on the auth domain. */
 export const AUTH_COOKIE = '__Host-bouncer_auth';
+/**
+ * Short-lived cookie on an app host binding a sign-in to the browser that
+ * started it (`core/login-binding.ts`); set with the redirect to the login
+ * service, checked by the handoff.
+ */
+export const BIND_COOKIE = '__Host-bouncer_bind';
 
 /** RFC 6265 §4.1.1 cookie-name (a token) and cookie-value characters. */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { pino } from 'pino';
 import type { AppConfig, AuthConfig } from '../../src/config/types.js';
 import { compilePolicies, type CompiledPolicy } from '../../src/core/policy/index.js';
+import { hashLoginBinding } from '../../src/core/login-binding.js';
 import { verifyHandoff } from '../../src/core/session-token.js';
 import { AUTH_COOKIE } from '../../src/sessions/cookies.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from '../../src/sessions/key-store.js';
@@ -96,14 +97,19 @@ beforeEach(() => {
   tamperNonce = false;
 });
 
+/** The browser binding ext_authz names in the login URL when it sends a browser to sign in (hash of its app-host cookie). */
+const TEST_BIND = hashLoginBinding('t'.repeat(43));
+
 /** One browser: its own cookies for the auth domain. */
 class Browser {
   readonly jar = new CookieJar();
   lastSetCookies: string[] = [];
 
-  async get(url: string | URL, headers: Record<string, string> = {}): Promise<Response> {
+  /** A sign-in for an app arrives as ext_authz sends it, with `bind`, unless `bind: false`. */
+  async get(url: string | URL, headers: Record<string, string> = {}, o: { bind?: boolean } = {}): Promise<Response> {
     const u = new URL(url, AUTH_ORIGIN);
     if (u.origin !== AUTH_ORIGIN) throw new Error(`not the auth origin: ${u.href}`);
+    if (o.bind !== false && /^\/login(\/|$)/.test(u.pathname) && u.searchParams.has('app') && !u.searchParams.has('bind')) u.searchParams.set('bind', TEST_BIND);
     const local = new URL(u.pathname + u.search, `http://127.0.0.1:${port}`);
     const h = new Headers(headers);
     const cookie = this.jar.header();
@@ -180,7 +186,7 @@ describe('auth service with OIDC', () => {
 
     const h = await verifyHandoff(handoff.searchParams.get('token')!, { keys: keys.verifyKeys(), issuer: 'auth.acme.test', audience: 'wiki', nowMs: Date.now() });
     if (!h.ok) throw new Error(h.detail);
-    expect(h.claims).toMatchObject({ sub: 'okta:alice', email: 'alice@acme.test', groups: ['admins', 'staff'], idp: 'okta', idp_type: 'oidc', amr: ['pwd', 'hwk'], rd: 'https://wiki.acme.test/page?x=1' });
+    expect(h.claims).toMatchObject({ sub: 'okta:alice', email: 'alice@acme.test', groups: ['admins', 'staff'], idp: 'okta', idp_type: 'oidc', amr: ['pwd', 'hwk'], rd: 'https://wiki.acme.test/page?x=1', bind: TEST_BIND });
     // A handoff for wiki is not one for docs.
     const other = await verifyHandoff(handoff.searchParams.get('token')!, { keys: keys.verifyKeys(), issuer: 'auth.acme.test', audience: 'docs', nowMs: Date.now() });
     expect(other.ok).toBe(false);
@@ -189,6 +195,10 @@ describe('auth service with OIDC', () => {
     expect(me.status).toBe(200);
     const identity = (await me.json()) as Record<string, unknown>;
     expect(identity).toMatchObject({ sub: 'okta:alice', email: 'alice@acme.test', name: 'Alice <Admin>', idp: { id: 'okta', type: 'oidc' }, amr: ['pwd', 'hwk'] });
+
+    // A login link without the browser binding goes back to the app, whose redirect to sign in binds the browser.
+    const unbound = await b.get('/login?app=docs&rd=' + encodeURIComponent('https://x.docs.acme.test/a/../b?c=1'), {}, { bind: false });
+    expect({ status: unbound.status, location: unbound.headers.get('location') }).toEqual({ status: 302, location: 'https://x.docs.acme.test/b?c=1' });
 
     // With a global session, another app gets a handoff straight away, sharing the session id.
     const again = await b.get('/login?app=docs&rd=' + encodeURIComponent('https://x.docs.acme.test/'));

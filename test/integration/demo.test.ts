@@ -9,7 +9,7 @@ import { freePort } from '../helpers/ports.js';
 // each claim once through the real Envoy and exit with the verdict.
 const script = join(packageRoot(), 'dist', 'scripts', 'demo.js');
 
-test('the demo proves its four claims through a real Envoy and stops cleanly', async () => {
+test('the demo proves its five claims through a real Envoy and stops cleanly', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bouncer-demo-'));
   try {
     const env = {
@@ -31,6 +31,9 @@ test('the demo proves its four claims through a real Envoy and stops cleanly', a
     expect(out).toMatch(/ok {3}acme's device is refused on globex's hostname: HTTP 403 .*client_cert_untrusted/);
     expect(out).toMatch(/ok {3}no client certificate is refused: HTTP 401 .*client_cert_missing/);
     expect(out).toMatch(/ok {3}a forged XFCC header \(no certificate\) changes nothing: HTTP 401/);
+    // The login service is reached at auth.public_url, whose port is Envoy's.
+    expect(out).toMatch(/ok {3}the login service answers at auth\.public_url, through Envoy: HTTP 200/);
+    expect(readFileSync(join(dir, 'bouncer.yaml'), 'utf8')).toContain(`public_url: https://auth.demo.test:${env.DEMO_ENVOY_PORT}`);
     // Copy-paste commands point at files the demo wrote.
     expect(out).toContain(`--cert ${join(dir, 'acme', 'device.pem')}`);
     expect(existsSync(join(dir, 'acme', 'device.key'))).toBe(true);

@@ -7,7 +7,7 @@ import { jest } from '@jest/globals';
 import { parse } from 'yaml';
 import { runCli } from '../../src/cli/index.js';
 import { ENVOY_VERSION } from '../../src/envoy/locate.js';
-import { buildEnvoyConfig, COMPOSE_ENVOY_OPTIONS, renderEnvoyYaml } from '../../src/envoy/render.js';
+import { buildEnvoyConfig, COMPOSE_ENVOY_OPTIONS, ENVOY_RENDER_DEFAULTS, renderEnvoyYaml } from '../../src/envoy/render.js';
 import { packageRoot } from '../../src/paths.js';
 import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
 import { envoyBinary } from '../helpers/envoy.js';
@@ -149,6 +149,30 @@ describe('bouncer envoy render', () => {
     const code = await runCli(['envoy', 'render', '--listen', '0.0.0.0:8443', '--authz', 'bouncer:9001', '--upstream', 'upstream:8081', '-o', out]);
     expect(code).toBe(0);
     expect(readFileSync(out, 'utf8')).toBe(renderEnvoyYaml(COMPOSE_ENVOY_OPTIONS));
+  });
+
+  test('--public-url gives the auth domain and the listener port, as auth.public_url does', async () => {
+    const out = join(dir, 'public-url.yaml');
+    expect(await runCli(['envoy', 'render', '--public-url', 'https://Auth.Acme.Test:8443/', '-o', out])).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(
+      renderEnvoyYaml({ ...ENVOY_RENDER_DEFAULTS, listenPort: 8443, authDomain: 'auth.acme.test', authHttpHost: '127.0.0.1', authHttpPort: 8080 }),
+    );
+  });
+
+  test('--public-url with a path, or naming another host than --auth-domain, is a usage error', async () => {
+    const errs: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      errs.push(String(s));
+      return true;
+    });
+    try {
+      expect(await runCli(['envoy', 'render', '--public-url', 'https://auth.acme.test:8443/login'])).toBe(2);
+      expect(await runCli(['envoy', 'render', '--public-url', 'https://auth.acme.test:8443', '--auth-domain', 'login.acme.test'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errs.join('')).toContain('--public-url must be https://HOST[:PORT]');
+    expect(errs.join('')).toContain('is not the host of --public-url');
   });
 
   test('a bad address is a usage error', async () => {

@@ -100,7 +100,7 @@ const redis: Backend = {
 };
 
 function loginTx(id: string, now: number): LoginTransaction {
-  return { id, idp: 'okta', app: 'wiki', rd: 'https://wiki.example.com/page?x=1', secrets: { verifier: 'v'.repeat(43), nonce: 'n-1' }, createdMs: now };
+  return { id, idp: 'okta', app: 'wiki', rd: 'https://wiki.example.com/page?x=1', bind: 'b'.repeat(43), secrets: { verifier: 'v'.repeat(43), nonce: 'n-1' }, createdMs: now };
 }
 
 describe.each([

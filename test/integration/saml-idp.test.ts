@@ -237,6 +237,24 @@ describe('SAML IdP: SP-initiated', () => {
     await expect(crm.validatePostResponseAsync({ SAMLResponse: fields.SAMLResponse! })).rejects.toThrow(/InResponseTo/);
   });
 
+  it('a parked request resumes only in the browser that parked it (the link back is no sign-in for anyone else)', async () => {
+    const crm = sp('crm');
+    const authorize = new URL(await crm.getAuthorizeUrlAsync('r', undefined, {}));
+    const insider = new Browser();
+    const first = await insider.send(authorize);
+    expect(first.headers.getSetCookie().some((c) => /^__Host-bouncer_bind=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; Secure; HttpOnly; SameSite=Lax$/.test(c))).toBe(true);
+    const rd = new URL(new URL(first.headers.get('location')!, AUTH_ORIGIN).searchParams.get('rd')!);
+    // Another signed-in browser opening the link back is refused, and the request stays parked.
+    const victim = await signedInBrowser('alice');
+    const refused = await victim.send(rd);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('saml_request_unbound');
+    // The browser that parked it completes it.
+    const page = await insider.follow(first, 'alice');
+    expect({ status: page.status, body: page.status === 200 ? '' : await page.text() }).toEqual({ status: 200, body: '' });
+    expect(readForm(await page.text()).action).toBe(samlBase.acsUrls[0]);
+  });
+
   it('HTTP-POST with a signed AuthnRequest naming the second ACS; RSA-SHA512, assertion signed', async () => {
     const acs = samlBase.acsUrls[1]!;
     // skipRequestCompression: plain base64 as SAML bindings §3.5.4 has it (node-saml deflates by default; that is accepted too, below).
@@ -395,16 +413,19 @@ describe('SAML IdP: attribute values cannot change the assertion', () => {
 });
 
 describe('/login for a SaaS app', () => {
-  it('accepts return URLs on the auth domain only, and returns there by path', async () => {
+  it('accepts return URLs on the auth domain only, and returns there from the validated path', async () => {
     const b = await signedInBrowser('alice');
     const login = (rd: string): Promise<Response> => b.send(`/login?${new URLSearchParams({ app: 'crm', rd })}`);
     expect((await login('https://crm.example/saml/acs')).status).toBe(400);
     expect((await login('https://wiki.acme.test/')).status).toBe(400);
     const back = await login(`${AUTH_ORIGIN}/saml/idp/crm/sso?pending=x`);
-    expect({ status: back.status, location: back.headers.get('location') }).toEqual({ status: 302, location: '/saml/idp/crm/sso?pending=x' });
-    // A path that would read as protocol-relative (`//evil.test/`) is collapsed to one slash.
-    const slashes = await login(`${AUTH_ORIGIN}//evil.test/x`);
-    expect(slashes.headers.get('location')).toBe('/evil.test/x');
+    expect({ status: back.status, location: back.headers.get('location') }).toEqual({ status: 302, location: `${AUTH_ORIGIN}/saml/idp/crm/sso?pending=x` });
+    // A path that a browser would read as another origin (`//evil.test/`, also via dot segments) is refused,
+    // by the same validator as apps use.
+    for (const rd of [`${AUTH_ORIGIN}//evil.test/x`, `${AUTH_ORIGIN}/a/..//evil.test/x`, `${AUTH_ORIGIN}/%2e%2e//evil.test/x`]) {
+      const refused = await login(rd);
+      expect({ rd, status: refused.status, location: refused.headers.get('location') }).toEqual({ rd, status: 400, location: null });
+    }
   });
 });
 

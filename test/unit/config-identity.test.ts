@@ -250,6 +250,13 @@ describe('identity config: happy path', () => {
     expect(config.warnings).toEqual([expect.stringMatching(/^auth\.session\.keys_dir is not set: session signing keys are kept in memory/)]);
   });
 
+  test('auth.public_url is reduced to its origin: scheme, host (auth.domain) and port', async () => {
+    const lines = ['auth: { domain: Auth.Acme.Test, public_url: "HTTPS://auth.acme.test:8443/" }', 'idps:', '  - { id: kc, type: oidc, issuer: "http://[::1]:8080/realms/acme", client_id: bouncer, client_secret_env: KC }', 'apps:', '  - { name: app, hostnames: [app.acme.test], idps: [kc], policies: [ { name: all, action: allow, include: [ { everyone: true } ] } ] }'];
+    expect((await load('public-url.yaml', lines, { KC: 'x' })).auth?.publicUrl).toBe('https://auth.acme.test:8443');
+    lines[0] = 'auth: { domain: auth.acme.test, public_url: "https://auth.acme.test:443" }';
+    expect((await load('public-url-443.yaml', lines, { KC: 'x' })).auth?.publicUrl).toBe('https://auth.acme.test');
+  });
+
   test('a config without identity sections has none', async () => {
     const config = await load('plain.yaml', ['tenants: []']);
     expect(config.auth).toBeUndefined();
@@ -397,6 +404,21 @@ const CASES: BadCase[] = [
       { line: 2, at: '"auth', field: 'auth.domain', message: /includes a port/ },
       { line: 4, at: '"cf', field: 'auth.country_header', message: "'cf ipcountry' is not a valid HTTP header name" },
     ],
+  },
+  {
+    name: 'public URL with a path, or on another host than auth.domain',
+    yaml: edit({ 4: '  public_url: https://auth.acme.test:8443/login' }),
+    issues: [{ line: 4, at: 'https', field: 'auth.public_url', message: "'https://auth.acme.test:8443/login' has a path, query or fragment; only scheme, host and port belong here" }],
+  },
+  {
+    name: 'public URL on another host',
+    yaml: edit({ 4: '  public_url: https://login.acme.test' }),
+    issues: [{ line: 4, at: 'https', field: 'auth.public_url', message: "host 'login.acme.test' is not auth.domain 'auth.acme.test'; the public URL names the login service's own hostname (only the port may differ)" }],
+  },
+  {
+    name: 'public URL not https',
+    yaml: edit({ 4: '  public_url: http://auth.acme.test:8080' }),
+    issues: [{ line: 4, at: 'http', field: 'auth.public_url', message: /is not https/ }],
   },
   {
     name: 'idp ids: invalid and duplicate',

@@ -3,7 +3,9 @@ import type { App } from '../../src/core/app.js';
 import type { CheckInput, Decision } from '../../src/core/decision.js';
 import { signHandoff, signSession, verifySession, type HandoffClaimsInput } from '../../src/core/session-token.js';
 import { buildHostIndex } from '../../src/core/tenant-index.js';
-import { APP_COOKIE } from '../../src/sessions/cookies.js';
+import { bindLoginRedirect } from '../../src/authz/login-binding.js';
+import { hashLoginBinding } from '../../src/core/login-binding.js';
+import { APP_COOKIE, BIND_COOKIE } from '../../src/sessions/cookies.js';
 import { createMemoryHandoffStore } from '../../src/sessions/handoff-store.js';
 import { openKeyStore, type KeyStore } from '../../src/sessions/key-store.js';
 import { createMemoryRevocationStore } from '../../src/sessions/revocation.js';
@@ -46,9 +48,14 @@ function handoffClaims(over: Partial<HandoffClaimsInput> = {}): HandoffClaimsInp
     sid: 'sid-1',
     rd: 'https://wiki.acme.test:8443/docs?x=1',
     session_exp: S + 3600,
+    bind: hashLoginBinding(BROWSER),
     ...over,
   };
 }
+
+/** The binding cookie of the browser that started the sign-in, and its Cookie header. */
+const BROWSER = 'A'.repeat(43);
+const BOUND = `${BIND_COOKIE}=${BROWSER}`;
 
 function req(path: string, host = 'wiki.acme.test:8443'): CheckInput {
   return { requestId: 'r', authority: host, sni: undefined, method: 'GET', path, peerCertificate: undefined, xfcc: undefined, sourceAddress: undefined };
@@ -63,8 +70,9 @@ describe('session gate', () => {
   test('a valid handoff sets the app cookie once and returns to the original path', async () => {
     const d = deps();
     const token = await signHandoff(handoffClaims(), keys.current(), NOW);
-    const first = answer(await runSessionGate(req(`/.bouncer/handoff?token=${token}`), undefined, d, NOW));
-    expect(first).toMatchObject({ reason: 'session_established', status: 302, location: '/docs?x=1' });
+    const first = answer(await runSessionGate(req(`/.bouncer/handoff?token=${token}`), BOUND, d, NOW));
+    // Absolute, from the validated return URL: a bare path could read as `//host` to a browser.
+    expect(first).toMatchObject({ reason: 'session_established', status: 302, location: 'https://wiki.acme.test:8443/docs?x=1' });
     const cookie = first.setCookies?.[0] ?? '';
     expect(cookie).toMatch(/^__Host-bouncer_session=[^;]+; .*Secure/);
     expect(cookie).toContain('HttpOnly');
@@ -72,7 +80,7 @@ describe('session gate', () => {
     const v = await verifySession(jwt, { keys: keys.verifyKeys(), issuer: 'auth.acme.test', audience: 'wiki', nowMs: NOW });
     expect(v.ok && v.claims.email).toBe('alice@acme.test');
 
-    const replay = answer(await runSessionGate(req(`/.bouncer/handoff?token=${token}`), undefined, d, NOW));
+    const replay = answer(await runSessionGate(req(`/.bouncer/handoff?token=${token}`), BOUND, d, NOW));
     expect(replay.reason).toBe('handoff_invalid');
     expect(replay.detail).toMatch(/already used/);
   });
@@ -86,10 +94,39 @@ describe('session gate', () => {
     ['missing', async () => '', '/.bouncer/handoff', /no single handoff token/],
   ])('a handoff %s is refused', async (_n, make, prefix, why) => {
     const t = await make();
-    const d = answer(await runSessionGate(req(`${prefix}${t}`), undefined, deps(), NOW));
+    const d = answer(await runSessionGate(req(`${prefix}${t}`), BOUND, deps(), NOW));
     expect(d.reason).toBe('handoff_invalid');
     expect(d.detail).toMatch(why);
     expect(d.setCookies).toBeUndefined();
+  });
+
+  test.each([
+    ['a path starting with //', 'https://wiki.acme.test:8443//evil.test/'],
+    ['dot segments collapsing to //', 'https://wiki.acme.test:8443/a/..//evil.test/'],
+    ['encoded dot segments collapsing to //', 'https://wiki.acme.test:8443/a/%2e%2e//evil.test/'],
+    ['an encoded slash', 'https://wiki.acme.test:8443/%2F%2Fevil.test/'],
+    ['another port on the same host', 'https://wiki.acme.test:9443/docs'],
+  ])('a handoff whose return URL has %s is refused, whoever signed it', async (_n, rd) => {
+    const t = await signHandoff(handoffClaims({ rd }), keys.current(), NOW);
+    const d = answer(await runSessionGate(req(`/.bouncer/handoff?token=${t}`), BOUND, deps(), NOW));
+    expect(d.reason).toBe('handoff_invalid');
+    expect(d.location).toBeUndefined();
+  });
+
+  test.each([
+    ['no binding cookie (another browser)', undefined, /binding_cookie_missing/],
+    ['another browser\'s binding cookie', `${BIND_COOKIE}=${'B'.repeat(43)}`, /binding_mismatch/],
+    ['a malformed binding cookie', `${BIND_COOKIE}=short`, /binding_cookie_missing/],
+    ['the binding cookie twice (a planted duplicate)', `${BOUND}; ${BIND_COOKIE}=${'B'.repeat(43)}`, /binding_cookie_missing/],
+  ])('a handoff opened with %s is refused as handoff_browser_mismatch, and stays unused', async (_n, cookie, why) => {
+    const d = deps();
+    const t = await signHandoff(handoffClaims(), keys.current(), NOW);
+    const refused = answer(await runSessionGate(req(`/.bouncer/handoff?token=${t}`), cookie, d, NOW));
+    expect(refused).toMatchObject({ reason: 'handoff_browser_mismatch', status: 400 });
+    expect(refused.detail).toMatch(why);
+    expect(refused.setCookies).toBeUndefined();
+    // The browser that started the sign-in can still complete it.
+    expect(answer(await runSessionGate(req(`/.bouncer/handoff?token=${t}`), BOUND, d, NOW)).reason).toBe('session_established');
   });
 
   test('two token parameters are refused', async () => {
@@ -136,5 +173,43 @@ describe('session gate', () => {
 
   test('hosts without an app pass through untouched', async () => {
     expect(await runSessionGate(req('/.bouncer/handoff?token=x', 'pay.tenant.test'), undefined, deps(), NOW)).toEqual({ kind: 'session', session: undefined });
+  });
+});
+
+describe('binding the redirect to sign in', () => {
+  const loginRequired: Decision = {
+    allow: false,
+    reason: 'login_required',
+    status: 302,
+    detail: 'sign in',
+    tenant: undefined,
+    identity: undefined,
+    cacheHit: false,
+    app: 'wiki',
+    location: 'https://auth.acme.test/login?app=wiki&rd=https%3A%2F%2Fwiki.acme.test%2Fx',
+  };
+
+  test('a fresh binding: cookie on the app host, its hash in the login URL', () => {
+    const d = bindLoginRedirect(loginRequired, undefined, (n) => Buffer.alloc(n, 7));
+    if (d.allow) throw new Error('expected a denial');
+    const value = Buffer.alloc(32, 7).toString('base64url');
+    expect(d.location).toBe(`${loginRequired.location}&bind=${hashLoginBinding(value)}`);
+    expect(d.setCookies).toEqual([`${BIND_COOKIE}=${value}; Max-Age=600; Path=/; Secure; HttpOnly; SameSite=Lax`]);
+  });
+
+  test('a binding the browser holds is kept, so two tabs signing in both complete', () => {
+    const d = bindLoginRedirect(loginRequired, `x=1; ${BOUND}`, () => {
+      throw new Error('no new value expected');
+    });
+    if (d.allow) throw new Error('expected a denial');
+    expect(d.location).toBe(`${loginRequired.location}&bind=${hashLoginBinding(BROWSER)}`);
+    expect(d.setCookies?.[0]).toMatch(new RegExp(`^${BIND_COOKIE}=${BROWSER}; Max-Age=600`));
+  });
+
+  test('other decisions pass through untouched', () => {
+    const api: Decision = { ...loginRequired, status: 401, location: undefined };
+    expect(bindLoginRedirect(api, undefined)).toBe(api);
+    const denied: Decision = { ...loginRequired, reason: 'policy_deny', status: 403, location: undefined };
+    expect(bindLoginRedirect(denied, undefined)).toBe(denied);
   });
 });

@@ -12,6 +12,7 @@ import {
   verifySession,
 } from '../../src/core/session-token.js';
 import type { SessionAlg, SessionClaimsInput, SigningKey, VerifyKeys, VerifyTokenOptions } from '../../src/core/session-token.js';
+import { hashLoginBinding } from '../../src/core/login-binding.js';
 import type { Identity } from '../../src/core/identity.js';
 
 // Fixed clock: 2024-01-01T00:00:00Z.
@@ -274,40 +275,46 @@ describe('session tokens: attacks', () => {
 
 describe('handoff tokens', () => {
   const rd = 'https://wiki.acme.test/page?x=1';
+  const bind = hashLoginBinding('b'.repeat(43));
 
   test('round trip and app session derived from it', async () => {
-    const token = await signHandoff({ ...claims({ aud: 'wiki' }), rd, session_exp: NOW_S + 7200 }, k1.signing, NOW);
+    const token = await signHandoff({ ...claims({ aud: 'wiki' }), rd, bind, session_exp: NOW_S + 7200 }, k1.signing, NOW);
     const r = await verifyHandoff(token, opts);
     if (!r.ok) throw new Error(r.detail);
-    expect(r.claims).toMatchObject({ rd, session_exp: NOW_S + 7200, exp: NOW_S + HANDOFF_TTL_SEC, sid: 'sid-1' });
+    expect(r.claims).toMatchObject({ rd, bind, session_exp: NOW_S + 7200, exp: NOW_S + HANDOFF_TTL_SEC, sid: 'sid-1' });
     const app = appSessionFromHandoff(r.claims);
     expect(app).toEqual(expect.objectContaining({ aud: 'wiki', exp: NOW_S + 7200, sid: 'sid-1' }));
     expect(app).not.toHaveProperty('rd');
+    expect(app).not.toHaveProperty('bind');
     expect(app).not.toHaveProperty('jti');
     const session = await signSession(app, k1.signing, NOW);
     expect((await verifySession(session, opts)).ok).toBe(true);
   });
 
   test('handoff token is never a session, and a session is never a handoff', async () => {
-    const handoff = await signHandoff({ ...claims(), rd, session_exp: NOW_S + 7200 }, k1.signing, NOW);
+    const handoff = await signHandoff({ ...claims(), rd, bind, session_exp: NOW_S + 7200 }, k1.signing, NOW);
     const session = await signSession(claims(), k1.signing, NOW);
     expect(await verifySession(handoff, opts)).toEqual({ ok: false, reason: 'session_invalid', detail: 'token type is not "bouncer-session+jwt"' });
     expect(await verifyHandoff(session, opts)).toEqual({ ok: false, reason: 'handoff_invalid', detail: 'token type is not "bouncer-handoff+jwt"' });
   });
 
   test('expires after 60 s (+ tolerance), wrong app refused', async () => {
-    const token = await signHandoff({ ...claims(), rd, session_exp: NOW_S + 7200 }, k1.signing, NOW);
+    const token = await signHandoff({ ...claims(), rd, bind, session_exp: NOW_S + 7200 }, k1.signing, NOW);
     expect(await verifyHandoff(token, { ...opts, nowMs: NOW + 91_000 })).toMatchObject({ ok: false, reason: 'handoff_expired' });
     expect(await verifyHandoff(token, { ...opts, audience: 'payroll' })).toMatchObject({ ok: false, reason: 'handoff_wrong_audience' });
   });
 
   test('session behind the handoff already expired', async () => {
-    const token = await signHandoff({ ...claims(), rd, session_exp: NOW_S + 10 }, k1.signing, NOW);
+    const token = await signHandoff({ ...claims(), rd, bind, session_exp: NOW_S + 10 }, k1.signing, NOW);
     expect(await verifyHandoff(token, { ...opts, nowMs: NOW + 20_000 })).toMatchObject({ ok: false, reason: 'handoff_expired' });
   });
 
+  test('a handoff without a well-formed browser binding cannot be signed', async () => {
+    await expect(signHandoff({ ...claims(), rd, bind: 'short', session_exp: NOW_S + 10 }, k1.signing, NOW)).rejects.toMatchObject({ code: 'ERR_INTERNAL' });
+  });
+
   test('non-https return URL cannot be signed', async () => {
-    await expect(signHandoff({ ...claims(), rd: 'javascript:alert(1)', session_exp: NOW_S + 10 }, k1.signing, NOW)).rejects.toMatchObject({
+    await expect(signHandoff({ ...claims(), rd: 'javascript:alert(1)', bind, session_exp: NOW_S + 10 }, k1.signing, NOW)).rejects.toMatchObject({
       code: 'ERR_INTERNAL',
     });
   });

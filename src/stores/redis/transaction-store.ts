@@ -83,12 +83,13 @@ function parseStored(text: string): { tx: LoginTransaction; expMs: number } | un
   const t = v.tx;
   if (typeof t.id !== 'string' || typeof t.idp !== 'string' || typeof t.app !== 'string' || typeof t.rd !== 'string') return undefined;
   if (typeof t.createdMs !== 'number' || !isRecord(t.secrets)) return undefined;
+  if (t.bind !== undefined && typeof t.bind !== 'string') return undefined;
   const secrets: Record<string, string> = {};
   for (const [k, s] of Object.entries(t.secrets)) {
     if (typeof s !== 'string') return undefined;
     secrets[k] = s;
   }
-  return { tx: { id: t.id, idp: t.idp, app: t.app, rd: t.rd, secrets, createdMs: t.createdMs }, expMs: v.expMs };
+  return { tx: { id: t.id, idp: t.idp, app: t.app, rd: t.rd, ...(typeof t.bind === 'string' ? { bind: t.bind } : {}), secrets, createdMs: t.createdMs }, expMs: v.expMs };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

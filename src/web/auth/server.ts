@@ -22,12 +22,16 @@ import { AUTH_COOKIE, clearCookie, readCookie, serializeCookie } from '../../ses
 import type { KeyStore } from '../../sessions/key-store.js';
 import type { RevocationStore } from '../../sessions/revocation.js';
 import { LoginError, type IdpConnector, type LoginErrorCode } from '../idp/connector.js';
+import type { SamlConnector } from '../idp/saml-sp.js';
 import { CONTENT_SECURITY_POLICY, renderChooserPage, renderDenyPage, renderSignedOutPage } from './pages.js';
-import { validateReturnUrl, type ReturnUrlProblem } from './return-url.js';
+import { LOGIN_BINDING_FORMAT } from '../../core/login-binding.js';
+import { locationOnOrigin, validateReturnUrl, type ReturnTarget, type ReturnUrlProblem } from '../../core/return-url.js';
 import { LOGIN_TRANSACTION_TTL_MS } from './transactions.js';
 import { createMemorySharedTransactionStore } from '../../stores/memory/transaction-store.js';
 import type { SharedTransactionStore } from '../../stores/shared-state.js';
 import { SharedStateError } from '../../stores/shared-state-errors.js';
+
+const BIND_MISSING_TEXT = 'This sign-in was not started from the application in this browser. Please open the application and sign in again.';
 
 /** Cookie binding a login transaction to the browser that started it. */
 export const TX_COOKIE = '__Host-bouncer_tx';
@@ -213,7 +217,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   }
 
   function baseUrl(auth: AuthConfig): string {
-    return (deps.publicBaseUrl ?? `https://${auth.domain}`).replace(/\/+$/, '');
+    return (deps.publicBaseUrl ?? auth.publicUrl ?? `https://${auth.domain}`).replace(/\/+$/, '');
   }
 
   /**
@@ -253,17 +257,35 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     };
   }
 
-  /** After login: the app host via a handoff, or, for a SaaS app, back to its endpoint on this host by path. */
-  async function finishLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig & { readonly saas?: true }, session: SessionClaims, rd: URL, nowMs: number): Promise<FastifyReply> {
-    if (app.saas !== true) return sendHandoff(reply, auth, app, session, rd, nowMs);
-    // Leading slashes collapsed: `https://auth//evil.test/` has the path `//evil.test/`, a protocol-relative Location.
-    return reply.redirect(`/${rd.pathname.replace(/^\/+/, '')}${rd.search}`, 302);
+  /**
+   * After login: the app host via a handoff bound to this browser, or, for a
+   * SaaS app, back to its endpoint on this host. Either way the Location is
+   * built from the validated origin and path, never from the raw `rd`.
+   */
+  async function finishLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig & { readonly saas?: true }, session: SessionClaims, rd: ReturnTarget, bind: string | undefined, nowMs: number): Promise<FastifyReply> {
+    if (app.saas !== true) {
+      // Checked when the login began; a transaction without it is refused rather than handed off unbound.
+      if (bind === undefined) throw new AuthHttpError(400, 'login_unbound', BIND_MISSING_TEXT);
+      return sendHandoff(reply, auth, app, session, rd, bind, nowMs);
+    }
+    return reply.redirect(locationOnOrigin(baseUrl(auth), rd), 302);
   }
 
-  function checkReturnUrl(app: AppConfig, rd: unknown): URL {
+  function checkReturnUrl(app: AppConfig, rd: unknown): ReturnTarget {
     const r = validateReturnUrl(typeof rd === 'string' ? rd : undefined, app.hostnames);
     if (!r.ok) throw new AuthHttpError(400, 'return_url_invalid', returnUrlText(r.problem));
-    return r.url;
+    return r.target;
+  }
+
+  /**
+   * The browser binding named by the login URL (`bind`, set by ext_authz with
+   * its cookie on the app host). SaaS apps come back to this host and need none.
+   * Undefined when an app's login URL lacks it: the caller then sends the
+   * browser to the app, whose redirect back here sets one.
+   */
+  function readBinding(app: AppConfig & { readonly saas?: true }, raw: unknown): string | undefined {
+    if (app.saas === true) return undefined;
+    return typeof raw === 'string' && LOGIN_BINDING_FORMAT.test(raw) ? raw : undefined;
   }
 
   function loadConnector(app: AppConfig, idp: string): IdpConnector {
@@ -285,13 +307,14 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     return r.claims;
   }
 
-  function requestContext(req: FastifyRequest, auth: AuthConfig, rd: URL, nowMs: number): RequestContext {
+  function requestContext(req: FastifyRequest, auth: AuthConfig, rd: Pick<ReturnTarget, 'hostname' | 'path'>, nowMs: number): RequestContext {
     const countryHeader = auth.countryHeader !== undefined ? req.headers[auth.countryHeader] : undefined;
     const country = typeof countryHeader === 'string' && /^[A-Za-z]{2}$/.test(countryHeader) ? countryHeader.toUpperCase() : undefined;
     return {
       nowMs,
       host: rd.hostname,
-      path: rd.pathname,
+      // Policies see the path without the query, as ext_authz's `path` selectors do.
+      path: rd.path.split('?', 1)[0]!,
       method: 'GET',
       sourceIp: req.ip,
       country,
@@ -302,7 +325,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   }
 
   /** Run the app's policies for this identity; throws the deny page unless allowed. */
-  function checkPolicy(req: FastifyRequest, auth: AuthConfig, app: AppConfig, identity: Identity, rd: URL, nowMs: number): PolicyVerdict {
+  function checkPolicy(req: FastifyRequest, auth: AuthConfig, app: AppConfig, identity: Identity, rd: ReturnTarget, nowMs: number): PolicyVerdict {
     const verdict = evaluatePolicies(app.policies, identity, requestContext(req, auth, rd, nowMs));
     req.log.info({ app: app.name, sub: identity.sub, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy }, 'login policy');
     if (verdict.outcome === 'allow' || verdict.outcome === 'bypass') return verdict;
@@ -313,7 +336,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   }
 
   /** Send the browser to the app host with a fresh handoff token. */
-  async function sendHandoff(reply: FastifyReply, auth: AuthConfig, app: AppConfig, session: SessionClaims, rd: URL, nowMs: number): Promise<FastifyReply> {
+  async function sendHandoff(reply: FastifyReply, auth: AuthConfig, app: AppConfig, session: SessionClaims, rd: ReturnTarget, bind: string, nowMs: number): Promise<FastifyReply> {
     const nowSec = Math.floor(nowMs / 1000);
     const sessionExp = Math.min(nowSec + app.sessionDurationSec, session.exp);
     const token = await signHandoff(
@@ -333,20 +356,19 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
         sid: session.sid,
         rd: rd.href,
         session_exp: sessionExp,
+        bind,
       },
       deps.keys.current(),
       nowMs,
     );
-    const target = new URL(HANDOFF_PATH, rd.origin);
-    target.searchParams.set('token', token);
-    return reply.redirect(target.href, 302);
+    return reply.redirect(`${rd.origin}${HANDOFF_PATH}?${new URLSearchParams({ token }).toString()}`, 302);
   }
 
   /** Start a login at `connector`: new transaction, tx cookie, redirect to the IdP. */
-  async function beginLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig, connector: IdpConnector, rd: URL, nowMs: number): Promise<FastifyReply> {
+  async function beginLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig, connector: IdpConnector, rd: ReturnTarget, bind: string | undefined, nowMs: number): Promise<FastifyReply> {
     const id = randomBytes(32).toString('base64url');
     const { redirectUrl, secrets } = await connector.start({ callbackUrl: `${baseUrl(auth)}/callback/${connector.id}`, transactionId: id });
-    await shared('saving the login transaction', () => transactions.put({ id, idp: connector.id, app: app.name, rd: rd.href, secrets, createdMs: nowMs }, LOGIN_TRANSACTION_TTL_MS));
+    await shared('saving the login transaction', () => transactions.put({ id, idp: connector.id, app: app.name, rd: rd.href, ...(bind !== undefined ? { bind } : {}), secrets, createdMs: nowMs }, LOGIN_TRANSACTION_TTL_MS));
     // SameSite=None: a SAML POST binding arrives as a cross-site POST, which
     // would not carry a Lax cookie. The cookie only binds; it grants nothing.
     reply.header('set-cookie', `${TX_COOKIE}=${id}; Max-Age=${Math.floor(LOGIN_TRANSACTION_TTL_MS / 1000)}; Path=/; Secure; HttpOnly; SameSite=None`);
@@ -413,23 +435,38 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     return reply.type('application/json').send(deps.keys.jwks());
   });
 
+  // Our SP metadata for an upstream SAML IdP, for its admin to import (SAML metadata §2.4.4):
+  // entity ID, the POST ACS (`/callback/<id>` on the public URL) and the NameID format we ask for.
+  app.get('/saml/:idp/metadata', async (req, reply) => {
+    const auth = loadAuth();
+    const id = (req.params as { idp: string }).idp;
+    const connector = deps.connectors().get(id);
+    if (connector === undefined || !isSamlConnector(connector)) throw new AuthHttpError(404, 'not_found', 'There is no SAML identity provider with this id.');
+    reply.header('cache-control', 'public, max-age=300');
+    return reply.type('application/samlmetadata+xml; charset=utf-8').send(connector.spMetadata(`${baseUrl(auth)}/callback/${connector.id}`));
+  });
+
   app.get('/login', async (req, reply) => {
     const auth = loadAuth();
     const raw = req.query as Record<string, unknown>;
     const q: Record<string, unknown> = raw.launcher === '1' ? { app: LAUNCHER_APP, rd: `${baseUrl(auth)}/` } : raw;
     const appCfg = loadApp(q.app);
     const rd = checkReturnUrl(appCfg, q.rd);
+    const bind = readBinding(appCfg, q.bind);
+    // No browser binding (a bookmarked or hand-made login link): back to the app,
+    // whose redirect to sign in sets the binding cookie on its host and names it here.
+    if (appCfg.saas !== true && bind === undefined) return reply.redirect(rd.href, 302);
     const nowMs = deps.clock();
     const session = await readGlobalSession(req, auth, nowMs);
     if (session !== undefined && appCfg.idps.includes(session.idp)) {
       checkPolicy(req, auth, appCfg, identityFromSession(session), rd, nowMs);
-      return finishLogin(reply, auth, appCfg, session, rd, nowMs);
+      return finishLogin(reply, auth, appCfg, session, rd, bind, nowMs);
     }
     const connectors = deps.connectors();
     const offered = appCfg.idps.map((id) => connectors.get(id)).filter((c): c is IdpConnector => c !== undefined);
     if (offered.length === 0) throw new AuthHttpError(503, 'idp_unavailable', 'No identity provider is available for this application.');
-    if (offered.length === 1) return beginLogin(reply, auth, appCfg, offered[0]!, rd, nowMs);
-    const query = new URLSearchParams({ app: appCfg.name, rd: rd.href }).toString();
+    if (offered.length === 1) return beginLogin(reply, auth, appCfg, offered[0]!, rd, bind, nowMs);
+    const query = new URLSearchParams({ app: appCfg.name, rd: rd.href, ...(bind !== undefined ? { bind } : {}) }).toString();
     const html = renderChooserPage({
       appName: appCfg.name,
       entries: offered.map((c) => ({ displayName: c.displayName, href: `/login/${encodeURIComponent(c.id)}?${query}` })),
@@ -442,8 +479,10 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     const auth = loadAuth();
     const appCfg = loadApp(q.app);
     const rd = checkReturnUrl(appCfg, q.rd);
+    const bind = readBinding(appCfg, q.bind);
+    if (appCfg.saas !== true && bind === undefined) return reply.redirect(rd.href, 302);
     const connector = loadConnector(appCfg, (req.params as { idp: string }).idp);
-    return beginLogin(reply, auth, appCfg, connector, rd, deps.clock());
+    return beginLogin(reply, auth, appCfg, connector, rd, bind, deps.clock());
   });
 
   const callback = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -479,7 +518,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     const session = await issueGlobalSession(reply, auth, identity, req, nowMs);
     req.log.info({ sub: identity.sub, idp: identity.idp.id, app: appCfg.name, sid: session.sid }, 'login succeeded');
     checkPolicy(req, auth, appCfg, identity, rd, nowMs);
-    return finishLogin(reply, auth, appCfg, session, rd, nowMs);
+    return finishLogin(reply, auth, appCfg, session, rd, tx.bind, nowMs);
   };
   app.get('/callback/:idp', callback);
   app.post('/callback/:idp', callback);
@@ -487,7 +526,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   /** Sign the global session (aud = auth domain) and set AUTH_COOKIE. */
   async function issueGlobalSession(reply: FastifyReply, auth: AuthConfig, identity: Identity, req: FastifyRequest, nowMs: number): Promise<SessionClaims> {
     const nowSec = Math.floor(nowMs / 1000);
-    const country = requestContext(req, auth, new URL(`https://${auth.domain}/`), nowMs).country;
+    const country = requestContext(req, auth, { hostname: auth.domain, path: '/' }, nowMs).country;
     // When the auth domain is also an mTLS tenant, ext_authz verified the device and
     // told us its fingerprint (it strips any client-sent copy); the session records it.
     const fpHeader = req.headers['x-bouncer-client-fingerprint-sha256'];
@@ -575,6 +614,10 @@ function normalizeIdentity(identity: Identity, connector: IdpConnector): Identit
   return { ...identity, email: undefined, emailVerified: false };
 }
 
+function isSamlConnector(c: IdpConnector): c is SamlConnector {
+  return c.type === 'saml' && typeof (c as Partial<SamlConnector>).spMetadata === 'function';
+}
+
 function callbackParams(req: FastifyRequest): URLSearchParams {
   if (req.method === 'POST') {
     if (req.body instanceof URLSearchParams) return req.body;
@@ -626,6 +669,8 @@ function returnUrlText(problem: ReturnUrlProblem): string {
       return 'The sign-in link has no return address.';
     case 'return_url_host_not_allowed':
       return 'The return address is not a host of this application.';
+    case 'return_url_path_unsafe':
+      return 'The return address has a path a browser could read as another site.';
     default:
       return 'The return address is not a valid https URL of this application.';
   }

@@ -14,6 +14,8 @@ export interface LoginTransaction {
   readonly app: string;
   /** Validated return URL (absolute https on one of the app's hosts). */
   readonly rd: string;
+  /** Hash of the app host's binding cookie (`core/login-binding.ts`), for the handoff; absent for SaaS apps, which need no handoff. */
+  readonly bind?: string | undefined;
   readonly secrets: Readonly<Record<string, string>>;
   readonly createdMs: number;
 }

@@ -74,7 +74,7 @@ async function showLauncher(req: FastifyRequest, reply: FastifyReply, deps: Laun
     saasApps,
     identity,
     authDomain: auth.domain,
-    oidcIssuer: `${(deps.publicBaseUrl ?? `https://${auth.domain}`).replace(/\/+$/, '')}/oidc`,
+    oidcIssuer: `${(deps.publicBaseUrl ?? auth.publicUrl ?? `https://${auth.domain}`).replace(/\/+$/, '')}/oidc`,
     request: { nowMs, sourceIp: req.ip, country, certificate: undefined, serviceToken: undefined },
   });
   req.log.info({ sub: identity.sub, tiles: tiles.length }, 'launcher');

@@ -14,6 +14,7 @@ export type SamlIdpErrorCode =
   | 'saml_request_unsigned'
   | 'saml_signature_invalid'
   | 'saml_request_expired'
+  | 'saml_request_unbound'
   | 'saml_relay_state_invalid'
   | 'saml_identity_incomplete'
   | 'saml_not_configured';
@@ -32,6 +33,7 @@ export const SAML_IDP_ERRORS: Readonly<Record<SamlIdpErrorCode, { status: number
   saml_request_unsigned: { status: 400, text: 'The sign-in request from the application must be signed, and is not.' },
   saml_signature_invalid: { status: 400, text: 'The signature on the sign-in request from the application is not valid.' },
   saml_request_expired: { status: 400, text: 'This sign-in took too long or was already completed. Please start again from the application.' },
+  saml_request_unbound: { status: 400, text: 'This sign-in was started in another browser. Please start again from the application.' },
   saml_relay_state_invalid: { status: 400, text: 'The RelayState sent by the application is too long or contains characters it may not.' },
   saml_identity_incomplete: { status: 403, text: 'Your account has no email address, which this application needs to identify you.' },
   saml_not_configured: { status: 503, text: 'SAML sign-in is not configured.' },

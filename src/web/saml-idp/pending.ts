@@ -13,6 +13,11 @@ export interface PendingSamlRequest {
   acsUrl: string;
   relayState: string | undefined;
   createdMs: number;
+  /**
+   * Hash of the binding cookie set on the auth domain when the request was
+   * parked (`core/login-binding.ts`): only that browser can resume it.
+   */
+  bind?: string | undefined;
 }
 
 /** The store of parked requests. */

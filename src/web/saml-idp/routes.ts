@@ -8,11 +8,14 @@
  * an auto-posting form). Each step passes a value on or throws a
  * {@link SamlIdpError}; one renderer turns those into pages.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthConfig, SaasAppConfig, SaasSamlConfig } from '../../config/types.js';
 import type { Identity, RequestContext } from '../../core/identity.js';
+import { checkLoginBinding, hashLoginBinding, LOGIN_BINDING_FORMAT, LOGIN_BINDING_TTL_SEC } from '../../core/login-binding.js';
 import { evaluatePolicies } from '../../core/policy/index.js';
+import { BIND_COOKIE, readCookie, serializeCookie } from '../../sessions/cookies.js';
 import { identityFromClaims, type SessionClaims } from '../../core/session-token.js';
 import { renderDenyPage } from '../auth/pages.js';
 import { readAuthnRequest, type AuthnRequestInfo } from './authn-request.js';
@@ -68,7 +71,7 @@ export function registerSamlIdp(app: RouteRegistrar, deps: SamlIdpDeps): void {
     const name = (req.params as { app?: string }).app;
     const found = cfg.saasApps.find((a) => a.name === name);
     if (found?.saml === undefined) throw new SamlIdpError('saml_sp_unknown', `no SAML saas app named '${String(name).slice(0, 64)}'`);
-    const base = (deps.publicBaseUrl ?? `https://${cfg.auth.domain}`).replace(/\/+$/, '');
+    const base = (deps.publicBaseUrl ?? cfg.auth.publicUrl ?? `https://${cfg.auth.domain}`).replace(/\/+$/, '');
     return { auth: cfg.auth, app: found, saml: found.saml, urls: samlIdpUrls(base, found.name) };
   }
 
@@ -78,6 +81,9 @@ export function registerSamlIdp(app: RouteRegistrar, deps: SamlIdpDeps): void {
     if (req.method === 'GET' && typeof query.pending === 'string') {
       const parked = pending.get(query.pending, nowMs);
       if (parked === undefined || parked.app !== ctx.app.name) throw new SamlIdpError('saml_request_expired', 'no parked request for this id');
+      // The link back from the login resumes only in the browser that parked the request.
+      const unbound = checkLoginBinding(parked.bind, readCookie(req.headers.cookie, BIND_COOKIE));
+      if (unbound !== undefined) throw new SamlIdpError('saml_request_unbound', `parked request resumed in another browser (${unbound})`);
       return { parked, pendingId: query.pending };
     }
     const expect = { entityId: ctx.saml.entityId, acsUrls: ctx.saml.acsUrls, ssoUrl: ctx.urls.ssoUrl, authnRequestsSigned: ctx.saml.authnRequestsSigned, spCertPem: ctx.saml.spCertPem };
@@ -111,7 +117,14 @@ export function registerSamlIdp(app: RouteRegistrar, deps: SamlIdpDeps): void {
     const session = await deps.readSession(req.headers, ctx.auth, nowMs, req.log);
     // A session from an IdP this app does not accept is no session for it (as in /login).
     if (session !== undefined && ctx.app.idps.includes(session.idp)) return session;
-    const id = pendingId ?? pending.put(parked, nowMs);
+    let id = pendingId;
+    if (id === undefined) {
+      // Bind the parked request to this browser, as ext_authz binds an app sign-in (a cookie kept if it has one).
+      const held = readCookie(req.headers.cookie, BIND_COOKIE);
+      const value = held !== undefined && LOGIN_BINDING_FORMAT.test(held) ? held : randomBytes(32).toString('base64url');
+      id = pending.put({ ...parked, bind: hashLoginBinding(value) }, nowMs);
+      reply.header('set-cookie', serializeCookie(BIND_COOKIE, value, { maxAgeSec: LOGIN_BINDING_TTL_SEC }));
+    }
     // The return URL names the auth domain itself; /login accepts it for saas apps and redirects back by path.
     const rd = `https://${ctx.auth.domain}/saml/idp/${encodeURIComponent(ctx.app.name)}/sso?pending=${id}`;
     const login = `/login?${new URLSearchParams({ app: ctx.app.name, rd }).toString()}`;
