@@ -31,7 +31,7 @@ import type { TenantStore } from '../stores/tenant-store.js';
 import { BUILD_INFO } from '../version.js';
 import type { AuditEntry, AuditSink } from './audit-sink.js';
 import type { DecisionLog } from './decision-log.js';
-import { ADMIN_DEFAULTS } from './defaults.js';
+import { ADMIN_DEFAULTS } from '../config/defaults.js';
 import { AdminError, renderError, type ErrorBody, type RenderedError } from './errors.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
 import type { AdminRoute, JsonSchema, RouteContext } from './route.js';
@@ -40,7 +40,7 @@ import { configWriteRoutes, type ConfigWriter } from './routes/config-writes.js'
 import { auditRoutes, decisionRoutes } from './routes/decisions.js';
 import { sessionRoutes, type AdminRevocationStore } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
-import { grants } from './scopes.js';
+import { grants } from '../config/admin-scopes.js';
 import { authenticateBearer, type AdminToken } from './tokens.js';
 import { describeSchemaError, pickSchemaError, type SchemaError } from './validation-message.js';
 

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ADMIN_DEFAULTS } from '../admin/defaults.js';
+import { ADMIN_DEFAULTS } from '../config/defaults.js';
 
 export const ADMIN_CLIENT_ENV = {
   url: 'BOUNCER_ADMIN_URL',

@@ -8,6 +8,14 @@ const REPORTED = Symbol('reported');
 /** Where an issue points: a YAML node (its first character), or nothing (the file as a whole). */
 export type Anchor = Node | null | undefined;
 
+/** A string value and the node it came from, so later checks can point at it. */
+export interface Sourced<T> {
+  readonly value: T;
+  readonly node: Node | null;
+  /** Dotted field of the value, such as `tenants[0].mtls.crl[1]`. */
+  readonly field: string;
+}
+
 /** One `key: value` of a mapping, with both nodes kept for error positions. */
 export interface Entry {
   readonly key: Scalar;

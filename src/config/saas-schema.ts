@@ -5,9 +5,8 @@
  */
 import { isMap, isScalar, type Node } from 'yaml';
 import { CONFIG_LIMITS } from './defaults.js';
-import { readDisplayName, readLogo, readPolicies, readSecret, required, stringList, type RawPolicies, type RawSecret } from './identity-schema.js';
-import { joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
-import type { Sourced } from './schema.js';
+import { readDisplayName, readLogo, readPolicies, readSecret, required, stringList, type RawPolicies, type RawSecret } from './fields.js';
+import { joinField, type Entry, type NodeReader, type RefusedKeys, type Sourced } from './node-reader.js';
 import type { SaasSamlAttribute, SaasSamlConfig } from './types.js';
 import { checkIdentifier } from './values.js';
 

@@ -10,8 +10,8 @@
  * listen addresses do.
  */
 import { isScalar, type Node } from 'yaml';
-import { SHARED_STATE_DEFAULTS, type RevocationFailMode } from '../stores/shared-state-defaults.js';
-import { PG_STORE_DEFAULTS } from '../stores/postgres/defaults.js';
+import { SHARED_STATE_DEFAULTS, type RevocationFailMode } from './defaults.js';
+import { PG_STORE_DEFAULTS } from './defaults.js';
 import type { Entry, NodeReader } from './node-reader.js';
 
 export const STORE_KEYS = {

@@ -1,6 +1,11 @@
 import { isIP } from 'node:net';
 import { normalizeHost } from '../core/tenant-index.js';
-import type { HostPort } from './types.js';
+
+/** A listen address, host without brackets. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
 
 /** A checked value, or the human-readable reason it was refused. */
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };

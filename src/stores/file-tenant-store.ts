@@ -6,7 +6,8 @@
  */
 import type { Tenant } from '../core/tenant.js';
 import { resolveTenant, buildTenantIndex } from '../core/tenant-index.js';
-import { TENANT_LIMITS, TenantStoreError, type TenantLookup, type TenantPage, type TenantRecord, type TenantStore } from './tenant-store.js';
+import { TENANT_LIMITS } from '../config/defaults.js';
+import { TenantStoreError, type TenantLookup, type TenantPage, type TenantRecord, type TenantStore } from './tenant-store.js';
 
 function pem(der: Buffer, label: string): string {
   const b64 = der.toString('base64').replace(/.{1,64}/g, '$&\n');

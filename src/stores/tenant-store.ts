@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { parseCertificateBundle, type ParsedCert } from '../core/cert-parse.js';
 import { parseCrlBundle, verifyCrlSignature, type ParsedCrl } from '../core/crl.js';
 import type { MtlsMode, Tenant } from '../core/tenant.js';
-import { CONFIG_DEFAULTS } from '../config/defaults.js';
+import { CONFIG_DEFAULTS, CONFIG_LIMITS, TENANT_LIMITS } from '../config/defaults.js';
 import { isoTime, unusableAsTrustAnchor } from '../config/trust.js';
 import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../config/values.js';
 
@@ -207,25 +207,7 @@ export class TenantStoreError extends Error {
   }
 }
 
-/** Bounds on what one tenant may hold; each keeps one bad upload from becoming a memory or latency problem on every replica. */
-export const TENANT_LIMITS = {
-  /** A SaaS customer with more names than this wants a wildcard. */
-  maxHostnames: 1_000,
-  /** A handful of roots and intermediates is a few kilobytes; 1 MiB is generous. */
-  maxCaPemBytes: 1024 * 1024,
-  /** Every certificate is parsed on each cold load of the tenant. */
-  maxCaCertificates: 100,
-  maxCrls: 50,
-  /** A large CA's CRL can reach megabytes; beyond 10 MiB a replica's cold load stalls. */
-  maxCrlPemBytes: 10 * 1024 * 1024,
-  maxExemptPaths: 100,
-  listDefault: 100,
-  listMax: 1_000,
-} as const;
-
 const DAY_MS = 86_400_000;
-/** Same warning window as the YAML loader (`CONFIG_LIMITS.caExpiryWarningDays`). */
-const CA_EXPIRY_WARNING_DAYS = 30;
 
 /** A tenant input that passed {@link checkTenantInput}: the record to store and the parsed form to serve. */
 export interface CheckedTenant {
@@ -349,7 +331,7 @@ function checkCaBundle(pem: string, nowMs: number, warnings: string[]): ParsedCe
     // The very check the YAML loader applies, so both front doors agree on what a trust anchor is.
     const problem = unusableAsTrustAnchor(c, nowMs);
     if (problem !== undefined) throw new TenantStoreError('ERR_CA_INVALID', `${field}: certificate "${c.subject}" ${problem}`, { field });
-    if (c.notAfter - nowMs < CA_EXPIRY_WARNING_DAYS * DAY_MS) warnings.push(`CA certificate "${c.subject}" expires on ${isoTime(c.notAfter)}`);
+    if (c.notAfter - nowMs < CONFIG_LIMITS.caExpiryWarningDays * DAY_MS) warnings.push(`CA certificate "${c.subject}" expires on ${isoTime(c.notAfter)}`);
   }
   return roots;
 }

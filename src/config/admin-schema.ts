@@ -14,12 +14,11 @@
  * problem is reported at its file:line:column.
  */
 import { isScalar, type Node } from 'yaml';
-import { joinField, suggestKey, type Entry, type NodeReader, type RefusedKeys } from '../config/node-reader.js';
-import type { AdminConfig } from '../config/types.js';
-import { checkIdentifier, parseListenAddress } from '../config/values.js';
+import { joinField, suggestKey, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
+import type { AdminConfig, AdminToken } from './types.js';
+import { checkIdentifier, parseListenAddress } from './values.js';
 import { ADMIN_DEFAULTS } from './defaults.js';
-import { ADMIN_SCOPE_NAMES, isAdminScope, type AdminScope } from './scopes.js';
-import type { AdminToken } from './tokens.js';
+import { ADMIN_SCOPE_NAMES, isAdminScope, type AdminScope } from './admin-scopes.js';
 
 /** Keys of the section and of each token; merged into `CONFIG_KEYS`. */
 export const ADMIN_CONFIG_KEYS = {
