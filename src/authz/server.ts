@@ -17,6 +17,7 @@ import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
 import { decodeCheckRequest, toCheckInput, withSession, type CheckRequestMessage } from './check-request.js';
 import { encodeCheckDecision } from './check-response.js';
+import { grpcFailureOf } from './grpc-errors.js';
 import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type UnaryReply } from './grpc-transport.js';
 import { loadAuthzPackageDefinition } from './proto.js';
 import { RepeatedStrings } from './repeated-strings.js';
@@ -130,9 +131,10 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     };
     const fail = (err: unknown): void => {
       // The server cannot decide: answer with a gRPC error so Envoy fails closed.
-      recorder.record('error', 'internal_error', undefined);
+      const failure = grpcFailureOf(err);
+      recorder.record('error', failure.details, undefined);
       deps.logger.error({ err }, 'check failed');
-      reply({ code: GrpcStatus.INTERNAL, details: 'internal_error' });
+      reply(failure);
     };
     try {
       const outcome = decide(request);

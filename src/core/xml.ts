@@ -51,7 +51,8 @@ export const XmlDomParser = (require('@xmldom/xmldom') as XmlDomModule).DOMParse
 export type RejectXml = (detail: string) => Error;
 
 /** XML refused by the gate, for callers without an error of their own. */
-export class XmlRejectedError extends BouncerError {
+export class XmlRejectedError extends BouncerError<'ERR_XML_REJECTED'> {
+  static readonly code = 'ERR_XML_REJECTED';
   constructor(detail: string) {
     super('ERR_XML_REJECTED', detail);
   }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { BouncerError } from '../core/errors.js';
 import { parseCertificateBundle, type ParsedCert } from '../core/cert-parse.js';
 import { parseCrlBundle, verifyCrlSignature, type ParsedCrl } from '../core/crl.js';
 import type { MtlsMode, Tenant } from '../core/tenant.js';
@@ -191,19 +192,16 @@ export type TenantStoreErrorCode =
  * catch (err) { if (err instanceof TenantStoreError && err.code === 'ERR_HOSTNAME_TAKEN') reply(409, err.message); }
  * ```
  */
-export class TenantStoreError extends Error {
-  readonly code: TenantStoreErrorCode;
+export class TenantStoreError extends BouncerError<TenantStoreErrorCode> {
   /** The input field at fault (`hostnames[1]`, `mtls.caPem`), when there is one. */
   readonly field: string | undefined;
   /** For `ERR_HOSTNAME_TAKEN`: the tenant that owns the hostname, when known. */
   readonly owner: string | undefined;
 
   constructor(code: TenantStoreErrorCode, message: string, options: { field?: string; owner?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.field = options.field;
     this.owner = options.owner;
-    this.name = new.target.name;
   }
 }
 

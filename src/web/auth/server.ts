@@ -15,6 +15,7 @@ import { registerSaasOidc, type SaasOidcDeps } from '../oidc-provider/provider.j
 import { registerSamlIdp, type SamlIdpSigning } from '../saml-idp/index.js';
 import type { Logger } from 'pino';
 import type { AppConfig, AuthConfig, SaasAppConfig } from '../../config/types.js';
+import { BouncerError } from '../../core/errors.js';
 import type { Identity, RequestContext } from '../../core/identity.js';
 import { compilePolicies, evaluatePolicies, type PolicyVerdict } from '../../core/policy/index.js';
 import { signHandoff, signSession, verifySession, type SessionClaims } from '../../core/session-token.js';
@@ -90,16 +91,15 @@ export interface AuthServer {
 }
 
 /** A refusal to render: HTTP status, stable code, human message, optional policy name. */
-export class AuthHttpError extends Error {
+export class AuthHttpError extends BouncerError<string> {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
     readonly policy?: string,
     readonly extra?: { app?: string; user?: string },
   ) {
-    super(message);
-    this.name = 'AuthHttpError';
+    super(code, message);
   }
 }
 
