@@ -1,4 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
+import { handoffStoreOver } from './sessions/handoff-store.js';
 import type pg from 'pg';
 import { createAdminServer, createDecisionLog, createMemoryAuditSink, createPgAuditSink, toDecisionRecord, type AdminServer, type AuditSink } from './admin/index.js';
 import type { Logger } from 'pino';
@@ -68,8 +69,6 @@ interface SessionParts {
   readonly tokens: ReturnType<typeof createTokenCache>;
 }
 
-/** Handoff `jti`s are remembered past `exp` by more than the verifier's clock tolerance (30 s). */
-const HANDOFF_MARGIN_MS = 60_000;
 /** Processes sharing `keys_dir` re-read it this often; a new key signs only after twice that. */
 const KEY_REFRESH_MS = 60_000;
 
@@ -107,7 +106,7 @@ function toState(config: BouncerConfig, parts: SessionParts, origin: string | un
               authOrigin: auth.origin,
               keys: () => parts.keys,
               revocation: shared.revocation,
-              handoffs: { consume: (jti, expMs, nowMs) => shared.handoffs.consume(jti, Math.max(1, expMs + HANDOFF_MARGIN_MS - nowMs), nowMs) },
+              handoffs: handoffStoreOver(shared.handoffs),
               tokens: parts.tokens,
               revocationUnknown: () => shared.health().denyingAll,
               flushRevocations: () => shared.revocation.flush(),

@@ -23,6 +23,7 @@
  * One error renderer gives every failure, fastify's own included, the shape
  * `{ error, message, request_id }`.
  */
+import { isSafeRequestId } from '../core/request-id.js';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -68,7 +69,6 @@ export interface AdminServer {
   readonly openapi: OpenApiDocument;
 }
 
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const REALM = 'realm="bouncer-admin"';
 
 /** What one request has learned on its way through the hooks. */
@@ -124,7 +124,7 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
     exposeHeadRoutes: false,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
-      return typeof h === 'string' && SAFE_REQUEST_ID.test(h) ? h : randomUUID();
+      return isSafeRequestId(h) ? h : randomUUID();
     },
     ajv: {
       customOptions: {

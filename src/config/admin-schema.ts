@@ -14,7 +14,8 @@
  * problem is reported at its file:line:column.
  */
 import { isScalar, type Node } from 'yaml';
-import { joinField, suggestKey, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
+import { didYouMean } from '../core/did-you-mean.js';
+import { joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
 import type { AdminConfig, AdminToken } from './types.js';
 import { checkIdentifier, parseListenAddress } from './values.js';
 import { ADMIN_DEFAULTS } from './defaults.js';
@@ -114,7 +115,7 @@ function readToken(node: Node | null, index: number, reader: NodeReader): AdminT
         if (!scopes.includes(text)) scopes.push(text);
         return;
       }
-      const hint = suggestKey(text, ADMIN_SCOPE_NAMES);
+      const hint = didYouMean(text, ADMIN_SCOPE_NAMES);
       reader.issue(item, f, `unknown scope '${text}'${hint !== undefined ? ` (did you mean '${hint}'?)` : ''}; expected one of ${ADMIN_SCOPE_NAMES.join(', ')}`);
     });
   }

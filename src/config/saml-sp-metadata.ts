@@ -4,6 +4,7 @@
  * config loader for `saas_apps[].saml.metadata_file`.
  */
 import { X509Certificate } from 'node:crypto';
+import { toPem } from '../core/pem.js';
 import { BINDING_POST } from '../core/saml-names.js';
 import { attr, descendants, parseGuardedXml, textOf, type XmlElement } from '../core/xml.js';
 
@@ -60,7 +61,7 @@ export function parseSpMetadata(xml: string): SpMetadataResult {
       const certEl = descendants(kd, NS_DS, 'X509Certificate')[0];
       if (!certEl) continue;
       const b64 = textOf(certEl).replace(/\s+/g, '');
-      const pem = `-----BEGIN CERTIFICATE-----\n${(b64.match(/.{1,64}/g) ?? []).join('\n')}\n-----END CERTIFICATE-----\n`;
+      const pem = toPem(Buffer.from(b64, 'base64'), 'CERTIFICATE');
       try {
         new X509Certificate(pem);
       } catch {

@@ -4,7 +4,8 @@ import type { CheckInput, Decision } from '../../src/core/decision.js';
 import { signHandoff, signSession, verifySession, type HandoffClaimsInput } from '../../src/core/session-token.js';
 import { buildHostIndex } from '../../src/core/tenant-index.js';
 import { APP_COOKIE } from '../../src/sessions/cookies.js';
-import { createMemoryHandoffStore } from '../../src/sessions/handoff-store.js';
+import { handoffStoreOver } from '../../src/sessions/handoff-store.js';
+import { createMemoryOnceStore } from '../../src/stores/memory/once-store.js';
 import { openKeyStore, type KeyStore } from '../../src/sessions/key-store.js';
 import { createMemoryRevocationStore } from '../../src/sessions/revocation.js';
 import { createTokenCache } from '../../src/sessions/token-cache.js';
@@ -27,7 +28,7 @@ function deps(): SessionGateDeps {
     authOrigin: 'https://auth.acme.test',
     keys: () => keys,
     revocation: createMemoryRevocationStore(),
-    handoffs: createMemoryHandoffStore(),
+    handoffs: handoffStoreOver(createMemoryOnceStore()),
     tokens: createTokenCache(),
   };
 }
