@@ -1,8 +1,11 @@
 /**
  * Every default and every limit of bouncer outside the pure core, each with the
  * reason it is what it is: the config file's, the tenant store's, the admin
- * API's, the shared-state stores' and the PostgreSQL store's. docs/config.md,
- * docs/admin-api.md and docs/shared-state.md repeat them; keep them in step.
+ * API's, the shared-state stores', the PostgreSQL store's, the login's and the
+ * Envoy renderer's. docs/config.md, docs/admin-api.md, docs/fleet.md and
+ * docs/envoy.md repeat them; keep them in step. The pure core (src/core) sits
+ * below this module, so its own bounds (XFCC size, token length, XML size) stay
+ * beside the code that enforces them and are listed in ARCHITECTURE.md.
  *
  * Nothing insecure is a default: client certificates are required unless a
  * tenant spells out `mode: "off"`, and XFCC from a hop in front of Envoy is not
@@ -308,4 +311,61 @@ export const PG_STORE_DEFAULTS = {
    * rather than after the kernel's keepalive, which defaults to hours.
    */
   pingIntervalMs: 5_000,
+} as const;
+
+/**
+ * Defaults of a SaaS app's `saml` section, with why. docs/config.md repeats them.
+ */
+export const SAAS_SAML_DEFAULTS = {
+  /** Most SaaS apps key users by email address. */
+  nameIdFormat: 'emailAddress',
+  /** Signing both is what SPs that check either one expect; it costs one more signature. */
+  sign: 'both',
+  /** SHA-1 is broken for signatures; SHA-256 is what every SP accepts. */
+  signatureAlgorithm: 'rsa-sha256',
+  /** The identity fields SaaS apps usually map (email, display name, groups for role mapping). */
+  attributes: [
+    { name: 'email', from: 'email' },
+    { name: 'name', from: 'name' },
+    { name: 'groups', from: 'groups' },
+  ] as const,
+} as const;
+
+/** Defaults of the `store` section (docs/config.md, "store"). */
+export const STORE_DEFAULTS = {
+  /**
+   * How long a check waits for a tenant that is not cached before it is denied
+   * `tenant_store_unavailable`: under Envoy's 500 ms ext_authz timeout, so users
+   * get bouncer's reason rather than Envoy's timeout.
+   */
+  lookupTimeoutMs: 400,
+  /** Put before every Redis key and channel, so several deployments can share one Redis. */
+  keyPrefix: 'bouncer:',
+} as const;
+
+/** Lifetime of a login transaction (state, nonce, PKCE verifier): a slow IdP login with MFA fits, a forgotten tab does not. */
+export const LOGIN_TRANSACTION_TTL_MS = 10 * 60_000;
+
+/** Defaults of `bouncer envoy render` (docs/envoy.md); flags override each. */
+export const ENVOY_RENDER_DEFAULTS = {
+  /** The tenants' TLS listener, on every interface: it is the public edge. */
+  listenHost: '0.0.0.0',
+  listenPort: 8443,
+  /** Envoy's admin interface can reconfigure and stop Envoy: loopback only. */
+  adminHost: '127.0.0.1',
+  adminPort: 9901,
+  /** bouncer's ext_authz server, beside Envoy (CONFIG_DEFAULTS.listen.authz). */
+  authzHost: '127.0.0.1',
+  authzPort: 9001,
+  /** One bouncer process; `bouncer serve --workers N` needs N here too. */
+  authzWorkers: 1,
+  /** The protected app. */
+  upstreamHost: '127.0.0.1',
+  upstreamPort: 8081,
+  serverCertPath: '/etc/envoy/certs/server.pem',
+  serverKeyPath: '/etc/envoy/certs/server.key',
+  /** A warm check takes well under a millisecond; 500 ms bounds a stuck one, and Envoy then denies (failure_mode_allow: false). */
+  authzTimeoutMs: 500,
+  /** What Envoy answers when bouncer cannot be asked: unavailable, not forbidden, so clients retry. */
+  statusOnError: 503,
 } as const;

@@ -9,5 +9,5 @@
 /** The transaction and the store's answer are part of the shared-state contract; they live there. */
 export type { LoginTransaction, TakeResult } from '../../stores/shared-state.js';
 
-/** Default lifetime of a login transaction. */
-export const LOGIN_TRANSACTION_TTL_MS = 10 * 60_000;
+/** The lifetime of a login transaction is a default like the others. */
+export { LOGIN_TRANSACTION_TTL_MS } from '../../config/defaults.js';
