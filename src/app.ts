@@ -1,5 +1,4 @@
 import { createPrivateKey } from 'node:crypto';
-import { handoffStoreOver } from './sessions/handoff-store.js';
 import type pg from 'pg';
 import { createAdminServer, createDecisionLog, createMemoryAuditSink, createPgAuditSink, toDecisionRecord, type AdminServer, type AuditSink } from './admin/index.js';
 import type { Logger } from 'pino';
@@ -17,6 +16,7 @@ import { BouncerError } from './core/errors.js';
 import { buildHostIndex, buildTenantIndex } from './core/tenant-index.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createOpsServer } from './observability/ops-server.js';
+import { handoffStoreOver } from './sessions/handoff-store.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.js';
 import { createTokenCache } from './sessions/token-cache.js';
 import { createSharedState } from './stores/create-shared-state.js';
