@@ -4,7 +4,8 @@ import { joinField, type Entry, type NodeReader, type RefusedKeys } from './node
 import { readDisplayName, readLogo, readPolicies, readSecret, required, stringList, type RawPolicies, type RawSecret } from './fields.js';
 import type { Sourced } from './node-reader.js';
 import type { RawSaasApp } from './saas-schema.js';
-import { checkExemptPath, checkIdentifier, checkServiceUrl, normalizeHeaderName, normalizeTenantHostname } from './values.js';
+import { checkExemptPath, normalizeTenantHostname } from '../core/tenant-names.js';
+import { checkIdentifier, checkServiceUrl, normalizeHeaderName } from './values.js';
 
 /** The keys of the identity sections; merged into `CONFIG_KEYS` (docs and tests iterate over that). */
 export const IDENTITY_KEYS = {

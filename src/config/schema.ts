@@ -7,7 +7,8 @@ import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
 import { readStoreShape, STORE_KEYS, type RawStore } from './store-schema.js';
 import { describe, joinField, type Entry, type NodeReader, type RefusedKeys, type Sourced } from './node-reader.js';
 import type { BouncerConfig, HostPort } from './types.js';
-import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenAddress } from './values.js';
+import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../core/tenant-names.js';
+import { parseListenAddress } from './values.js';
 
 /**
  * The keys each section of the file accepts. The file is snake_case because other

@@ -5,7 +5,7 @@ import { parseCrlBundle, verifyCrlSignature, type ParsedCrl } from '../core/crl.
 import type { MtlsMode, Tenant } from '../core/tenant.js';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, TENANT_LIMITS } from '../config/defaults.js';
 import { isoTime, unusableAsTrustAnchor } from '../config/trust.js';
-import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../config/values.js';
+import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../core/tenant-names.js';
 
 /**
  * The one contract every tenant backend (YAML file, PostgreSQL) fulfils. The
