@@ -18,9 +18,11 @@ import type { Tenant } from './core/tenant.js';
 import { TRUST_STATUSES, trustStatusAt, type TrustStatus } from './core/trust-anchor.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createOpsServer } from './observability/ops-server.js';
+import { handoffStoreOver } from './sessions/handoff-store.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.js';
 import { createTokenCache } from './sessions/token-cache.js';
-import { createSharedState, type SharedState } from './stores/create-shared-state.js';
+import { createSharedState } from './stores/create-shared-state.js';
+import type { SharedState } from './stores/shared-state.js';
 import { createFileTenantStore } from './stores/file-tenant-store.js';
 import type { PgTenantStore } from './stores/postgres/pg-tenant-store.js';
 import { createAuthServer } from './web/auth/server.js';
@@ -69,8 +71,6 @@ interface SessionParts {
   readonly tokens: ReturnType<typeof createTokenCache>;
 }
 
-/** Handoff `jti`s are remembered past `exp` by more than the verifier's clock tolerance (30 s). */
-const HANDOFF_MARGIN_MS = 60_000;
 /** Processes sharing `keys_dir` re-read it this often; a new key signs only after twice that. */
 const KEY_REFRESH_MS = 60_000;
 
@@ -122,7 +122,7 @@ function toState(config: BouncerConfig, parts: SessionParts, origin: string | un
               authOrigin: auth.origin,
               keys: () => parts.keys,
               revocation: shared.revocation,
-              handoffs: { consume: (jti, expMs, nowMs) => shared.handoffs.consume(jti, Math.max(1, expMs + HANDOFF_MARGIN_MS - nowMs), nowMs) },
+              handoffs: handoffStoreOver(shared.handoffs),
               tokens: parts.tokens,
               revocationUnknown: () => shared.health().denyingAll,
               flushRevocations: () => shared.revocation.flush(),

@@ -141,7 +141,15 @@ export function rssBytes(pid: number): number {
 
 export { freePort, freePortRange } from './ports.js';
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+/**
+ * Polls `fn` until it gives a value other than undefined or false, and returns
+ * that value; a throw counts as "not yet" (the last one is reported). The one
+ * waitFor of the benchmark and the tests.
+ *
+ * @example
+ * const port = await waitFor('the port file', async () => readPort(file), 5_000);
+ */
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

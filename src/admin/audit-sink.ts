@@ -3,7 +3,7 @@
  * when, result). Entries never hold secrets: CA bundles appear as certificate
  * fingerprints, tokens as their ids.
  */
-import { ADMIN_DEFAULTS } from './defaults.js';
+import { ADMIN_DEFAULTS } from '../config/defaults.js';
 import { createRingBuffer } from './ring-buffer.js';
 
 /** One audited change. */

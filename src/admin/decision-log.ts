@@ -8,7 +8,7 @@
  * log line each replica writes.
  */
 import type { CheckInput, Decision } from '../core/decision.js';
-import { ADMIN_DEFAULTS } from './defaults.js';
+import { ADMIN_DEFAULTS } from '../config/defaults.js';
 import { createRingBuffer } from './ring-buffer.js';
 
 /** One decision as the admin API shows it. Field names match the decision log line where both have them. */

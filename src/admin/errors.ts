@@ -5,6 +5,7 @@
  * `{ "error": code, "message": text, "request_id": id }`. Codes are stable and
  * searchable; messages are for people and may change.
  */
+import { BouncerError } from '../core/errors.js';
 import { TenantStoreError, type TenantStoreErrorCode } from '../stores/tenant-store.js';
 
 /** Codes raised by the admin API itself. */
@@ -71,8 +72,7 @@ export type AdminApiErrorCode = AdminErrorCode | TenantStoreErrorCode;
  * if (existing) throw new AdminError('ERR_TENANT_EXISTS', `tenant '${name}' exists; PUT /v1/tenants/${name} replaces it`);
  * ```
  */
-export class AdminError extends Error {
-  readonly code: AdminErrorCode;
+export class AdminError extends BouncerError<AdminErrorCode> {
   readonly status: number;
   /** The request field at fault (`body.mtls.mode`), when there is one. */
   readonly field: string | undefined;
@@ -80,12 +80,10 @@ export class AdminError extends Error {
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(code: AdminErrorCode, message: string, options: { field?: string; headers?: Record<string, string>; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.status = ADMIN_ERROR_STATUS[code];
     this.field = options.field;
     this.headers = options.headers ?? {};
-    this.name = new.target.name;
   }
 }
 

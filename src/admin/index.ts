@@ -7,8 +7,8 @@ export { createDecisionLog, toDecisionRecord, type DecisionLog, type DecisionQue
 export { createMemoryAuditSink, type AuditEntry, type AuditQuery, type AuditSink } from './audit-sink.js';
 export { createPgAuditSink, type PgAuditSinkOptions } from './pg-audit-sink.js';
 export { authenticateBearer, hashAdminToken, type AdminToken } from './tokens.js';
-export { ADMIN_SCOPES, ADMIN_SCOPE_NAMES, type AdminScope } from './scopes.js';
-export { ADMIN_DEFAULTS } from './defaults.js';
+export { ADMIN_SCOPES, ADMIN_SCOPE_NAMES, type AdminScope } from '../config/admin-scopes.js';
+export { ADMIN_DEFAULTS } from '../config/defaults.js';
 export { AdminError, ADMIN_ERROR_STATUS, type AdminErrorCode, type ErrorBody } from './errors.js';
 export type { AdminConfigView } from './routes/config-views.js';
 export type { AdminRevocationStore } from './routes/sessions.js';

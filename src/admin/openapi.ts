@@ -6,7 +6,7 @@
  */
 import { ERROR_SCHEMA } from './schemas.js';
 import type { AdminRoute, JsonSchema } from './route.js';
-import { ADMIN_SCOPES } from './scopes.js';
+import { ADMIN_SCOPES } from '../config/admin-scopes.js';
 
 export type OpenApiDocument = { readonly openapi: '3.1.0' } & Readonly<Record<string, unknown>>;
 

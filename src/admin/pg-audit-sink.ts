@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { runMigrations } from '../stores/postgres/migrations.js';
 import type { AuditEntry, AuditQuery, AuditSink } from './audit-sink.js';
-import { ADMIN_DEFAULTS } from './defaults.js';
+import { ADMIN_DEFAULTS } from '../config/defaults.js';
 import { AdminError } from './errors.js';
 
 export interface PgAuditSinkOptions {

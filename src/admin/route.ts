@@ -4,7 +4,7 @@
  * OpenAPI document is generated from the very same objects, so the two cannot
  * drift apart.
  */
-import type { AdminScope } from './scopes.js';
+import type { AdminScope } from '../config/admin-scopes.js';
 import type { AdminToken } from './tokens.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

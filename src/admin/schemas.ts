@@ -5,8 +5,8 @@
  * paths, PEM contents) are left to the store's `checkTenantInput`, the same
  * checks the YAML loader runs, so the API and the file agree on them.
  */
-import { TENANT_LIMITS } from '../stores/tenant-store.js';
-import { ADMIN_DEFAULTS } from './defaults.js';
+import { TENANT_LIMITS } from '../config/defaults.js';
+import { ADMIN_DEFAULTS } from '../config/defaults.js';
 import type { JsonSchema } from './route.js';
 
 export const MTLS_MODES = ['require', 'optional', 'off'] as const;

@@ -23,6 +23,7 @@
  * One error renderer gives every failure, fastify's own included, the shape
  * `{ error, message, request_id }`.
  */
+import { isSafeRequestId } from '../core/request-id.js';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -31,7 +32,7 @@ import type { TenantStore } from '../stores/tenant-store.js';
 import { BUILD_INFO } from '../version.js';
 import type { AuditEntry, AuditSink } from './audit-sink.js';
 import type { DecisionLog } from './decision-log.js';
-import { ADMIN_DEFAULTS } from './defaults.js';
+import { ADMIN_DEFAULTS } from '../config/defaults.js';
 import { AdminError, renderError, type ErrorBody, type RenderedError } from './errors.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
 import type { AdminRoute, JsonSchema, RouteContext } from './route.js';
@@ -40,7 +41,7 @@ import { configWriteRoutes, type ConfigWriter } from './routes/config-writes.js'
 import { auditRoutes, decisionRoutes } from './routes/decisions.js';
 import { sessionRoutes, type AdminRevocationStore } from './routes/sessions.js';
 import { tenantRoutes } from './routes/tenants.js';
-import { grants } from './scopes.js';
+import { grants } from '../config/admin-scopes.js';
 import { authenticateBearer, type AdminToken } from './tokens.js';
 import { describeSchemaError, pickSchemaError, type SchemaError } from './validation-message.js';
 
@@ -68,7 +69,6 @@ export interface AdminServer {
   readonly openapi: OpenApiDocument;
 }
 
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const REALM = 'realm="bouncer-admin"';
 
 /** What one request has learned on its way through the hooks. */
@@ -124,7 +124,7 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
     exposeHeadRoutes: false,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
-      return typeof h === 'string' && SAFE_REQUEST_ID.test(h) ? h : randomUUID();
+      return isSafeRequestId(h) ? h : randomUUID();
     },
     ajv: {
       customOptions: {

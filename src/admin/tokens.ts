@@ -5,17 +5,11 @@
  * is enough (there is no password to guess).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AdminScope } from './scopes.js';
-import { ADMIN_DEFAULTS } from './defaults.js';
+import { ADMIN_DEFAULTS } from '../config/defaults.js';
+import type { AdminToken } from '../config/types.js';
 
-/** One configured admin token. */
-export interface AdminToken {
-  /** Names the caller in the audit trail ("who"). */
-  readonly id: string;
-  /** Lowercase hex SHA-256 of the token. */
-  readonly secretSha256: string;
-  readonly scopes: readonly AdminScope[];
-}
+/** A configured token is part of the config (`admin.tokens`); its type lives there. */
+export type { AdminToken };
 
 /** The outcome of checking an `Authorization` header; the reason feeds the log and the `WWW-Authenticate` error. */
 export type Authentication =

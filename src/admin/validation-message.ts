@@ -4,7 +4,7 @@
  * as the client wrote it and says what was expected: `body.mtls.mode: must be
  * one of require, optional, off; got 'strict'`.
  */
-import { suggestKey } from '../config/node-reader.js';
+import { didYouMean } from '../core/did-you-mean.js';
 
 /** The parts of an Ajv error object this reads. */
 export interface SchemaError {
@@ -65,7 +65,7 @@ export function describeSchemaError(context: string, error: SchemaError): { mess
     case 'additionalProperties': {
       const extra = String(p.additionalProperty);
       const allowed = Object.keys((error.parentSchema?.properties as Record<string, unknown> | undefined) ?? {});
-      const hint = suggestKey(extra, allowed);
+      const hint = didYouMean(extra, allowed);
       const expected = allowed.length > 0 ? `; expected ${allowed.join(', ')}` : '';
       return { field: `${field}.${extra}`, message: `${field}: unknown field '${extra}'${hint !== undefined ? ` (did you mean '${hint}'?)` : ''}${expected}` };
     }

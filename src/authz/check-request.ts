@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isSafeRequestId } from '../core/request-id.js';
 import type { SessionState } from '../core/app.js';
 import type { CheckInput } from '../core/decision.js';
 import { decodeText, type RepeatedStrings } from './repeated-strings.js';
@@ -32,10 +33,8 @@ export interface CheckRequestMessage {
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 // A request id is echoed in headers, bodies and logs; anything unusual gets a fresh one.
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 function pickRequestId(...candidates: Array<string | undefined>): string {
-  for (const c of candidates) if (c !== undefined && SAFE_REQUEST_ID.test(c)) return c;
+  for (const c of candidates) if (isSafeRequestId(c)) return c;
   return randomUUID();
 }
 

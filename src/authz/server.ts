@@ -18,6 +18,7 @@ import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
 import { decodeCheckRequest, toCheckInput, withSession, type CheckRequestMessage } from './check-request.js';
 import { encodeCheckDecision } from './check-response.js';
+import { grpcFailureOf } from './grpc-errors.js';
 import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type CallContext, type UnaryReply } from './grpc-transport.js';
 import { createHealthCheckMethod, type ServingStatus } from './health-check.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportEvents } from './transport-limits.js';
@@ -168,9 +169,10 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
         return;
       }
       // The server cannot decide: answer with a gRPC error so Envoy fails closed.
-      recorder.record('error', 'internal_error', undefined);
+      const failure = grpcFailureOf(err);
+      recorder.record('error', failure.details, undefined);
       deps.logger.error({ err }, 'check failed');
-      reply({ code: GrpcStatus.INTERNAL, details: 'internal_error' });
+      reply(failure);
     };
     try {
       const outcome = decide(request, call);

@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ADMIN_DEFAULTS } from '../admin/defaults.js';
+import { ADMIN_DEFAULTS } from '../config/defaults.js';
+import { BouncerError } from '../core/errors.js';
 
 export const ADMIN_CLIENT_ENV = {
   url: 'BOUNCER_ADMIN_URL',
@@ -31,15 +32,14 @@ export interface AdminClientOptions {
  * or one of the client's own: `ERR_ADMIN_UNREACHABLE`, `ERR_ADMIN_NO_TOKEN`,
  * `ERR_ADMIN_BAD_URL`, `ERR_ADMIN_BAD_RESPONSE`, `ERR_CLI_USAGE`.
  */
-export class AdminClientError extends Error {
+export class AdminClientError extends BouncerError<string> {
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
     readonly status?: number,
     readonly requestId?: string,
   ) {
-    super(message);
-    this.name = 'AdminClientError';
+    super(code, message);
   }
 }
 

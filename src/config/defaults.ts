@@ -1,6 +1,11 @@
 /**
- * Every default and every limit of the config file, each with the reason it is
- * what it is. docs/config.md repeats these; keep the two in step.
+ * Every default and every limit of bouncer outside the pure core, each with the
+ * reason it is what it is: the config file's, the tenant store's, the admin
+ * API's, the shared-state stores', the PostgreSQL store's, the login's and the
+ * Envoy renderer's. docs/config.md, docs/admin-api.md, docs/fleet.md and
+ * docs/envoy.md repeat them; keep them in step. The pure core (src/core) sits
+ * below this module, so its own bounds (XFCC size, token length, XML size) stay
+ * beside the code that enforces them and are listed in ARCHITECTURE.md.
  *
  * Nothing insecure is a default: client certificates are required unless a
  * tenant spells out `mode: "off"`, and XFCC from a hop in front of Envoy is not
@@ -134,3 +139,233 @@ export const WATCH_DEFAULTS = {
 
 /** Log levels pino knows, in order of severity. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Bounds on what one tenant may hold; each keeps one bad upload from becoming a memory or latency problem on every replica. */
+export const TENANT_LIMITS = {
+  /** A SaaS customer with more names than this wants a wildcard. */
+  maxHostnames: 1_000,
+  /** A handful of roots and intermediates is a few kilobytes; 1 MiB is generous. */
+  maxCaPemBytes: 1024 * 1024,
+  /** Every certificate is parsed on each cold load of the tenant. */
+  maxCaCertificates: 100,
+  maxCrls: 50,
+  /** A large CA's CRL can reach megabytes; beyond 10 MiB a replica's cold load stalls. */
+  maxCrlPemBytes: 10 * 1024 * 1024,
+  maxExemptPaths: 100,
+  listDefault: 100,
+  listMax: 1_000,
+} as const;
+
+/**
+ * Every default and limit of the admin API, each with its reason.
+ * docs/admin-api.md repeats them; keep the two in step.
+ */
+export const ADMIN_DEFAULTS = {
+  /**
+   * Loopback, port 9002: beside the ext_authz port (9001) and clear of Envoy's
+   * admin port (9901) and the HTTP port (8080). Off the loopback the bearer
+   * tokens would cross the network in clear, so exposing it is spelled out.
+   */
+  listen: { host: '127.0.0.1', port: 9002 },
+  /** Most bodies are a hostname or a session id; 1 MiB is generous for a CA bundle (TENANT_LIMITS.maxCaPemBytes). */
+  bodyLimitBytes: 1024 * 1024 + 64 * 1024,
+  /**
+   * Bodies that may carry CRLs: a large CA's CRL reaches megabytes, and JSON
+   * escaping adds a little; 24 MiB holds two of the largest the store accepts.
+   * Only authenticated callers with `tenants:write` get this far (auth runs
+   * before the body is read).
+   */
+  crlBodyLimitBytes: 2 * TENANT_LIMITS.maxCrlPemBytes + 4 * 1024 * 1024,
+  /** Decisions kept in memory by `createDecisionLog`: a few MB, enough for "what just happened". */
+  decisionLogCapacity: 10_000,
+  /** Audit entries kept by the in-memory sink when no database is given. */
+  auditMemoryCapacity: 10_000,
+  /** Rows per page of decision and audit queries; the maximum keeps one answer a few MB at most. */
+  queryLimitDefault: 100,
+  queryLimitMax: 1_000,
+  /**
+   * A session revoked by id is refused until the longest session could have
+   * lived: the API caller does not know the session's own expiry. 30 days is the
+   * longest duration the config allows (`CONFIG_LIMITS.sessionDurationSec.max`);
+   * wiring should pass the configured longest instead.
+   */
+  sessionRevocationMs: 30 * 86_400_000,
+  /** How long a revocation waits to be shared with other replicas (Redis) before the answer says it is not yet. */
+  revocationFlushTimeoutMs: 2_000,
+  /** Longer strings in decision records are cut, as in the decision log line. */
+  maxDecisionFieldChars: 512,
+  /**
+   * Presented bearer tokens longer than this are refused before hashing. Tokens
+   * are generated (`openssl rand -hex 32` is 64 characters); 1 KiB is plenty.
+   */
+  maxTokenChars: 1024,
+} as const;
+
+/**
+ * Every default of the shared-state stores, each next to the reason for it, so
+ * an operator tuning one knows what it trades.
+ */
+
+/** How a replica answers `isRevoked` once it has lost sync with Redis for longer than the grace. */
+export type RevocationFailMode =
+  /** Treat every session as revoked: revocation state is unknown, so deny (the default). */
+  | 'closed'
+  /**
+   * Keep answering from the last mirror: sessions revoked elsewhere while
+   * Redis was unreachable stay usable, and a replica that has never loaded
+   * knows no revocation at all. Insecure; must be chosen explicitly.
+   */
+  | 'open-cached';
+
+export const SHARED_STATE_DEFAULTS = Object.freeze({
+  /** Unknown revocation state is a reason to deny (issue 6: "deny what cannot be decided safely"). */
+  revocationFailMode: 'closed' as RevocationFailMode,
+  /**
+   * How long a replica keeps answering from its mirror after losing Redis
+   * before `failMode` applies. Covers a Redis restart or Sentinel failover
+   * (a few seconds) without logging everyone out, while bounding how stale a
+   * "not revoked" answer can be.
+   */
+  revocationGraceMs: 15_000,
+  /**
+   * Upper bound on one Redis round trip. A login waits at most this long
+   * before being refused, instead of hanging in ioredis' offline queue.
+   */
+  commandTimeoutMs: 1_000,
+  /** Pause between retries of a failed mirror reload or pending revocation write. */
+  retryMs: 1_000,
+  /**
+   * PING interval on the subscriber connection. A paused or partitioned Redis
+   * keeps the TCP socket open and sends nothing; without a heartbeat the mirror
+   * would claim to be in sync forever.
+   */
+  heartbeatMs: 2_000,
+  /** How long `start()` waits for the first mirror load before reporting failure (it keeps trying). */
+  startTimeoutMs: 5_000,
+  /** In-memory single-use keys: handoffs live 60 s, so this is ~1,600 logins per second. */
+  onceCapacity: 100_000,
+  /** In-memory pending logins; anyone can start one, so the map must be bounded. */
+  transactionCapacity: 10_000,
+  /**
+   * How long after its TTL a taken or expired transaction id is still reported
+   * as `replayed`/`expired` (not `unknown`): enough to tell a double submit or a
+   * stale tab from a forged state in logs and on the error page.
+   */
+  transactionRememberMs: 10 * 60_000,
+  /**
+   * Key prefixes, one namespace per purpose so a handoff jti can never collide
+   * with a SAML assertion ID. Several bouncer deployments sharing one Redis
+   * must each put their own prefix in front of these.
+   */
+  prefixes: Object.freeze({
+    revocation: 'bouncer:rev:',
+    handoff: 'bouncer:handoff:',
+    samlAssertion: 'bouncer:saml-assertion:',
+    samlRequest: 'bouncer:saml-request:',
+    loginTransaction: 'bouncer:login-tx:',
+  }),
+});
+
+/**
+ * Every default of the PostgreSQL tenant store, each with the reason it is what
+ * it is. Options passed to `createPgTenantStore` override these one by one.
+ */
+export const PG_STORE_DEFAULTS = {
+  /** NOTIFY channel for tenant changes; one per deployment sharing a database. */
+  channel: 'bouncer_tenants',
+  cache: {
+    /**
+     * Hosts with a parsed tenant kept in memory. A parsed tenant with one CA is
+     * a few kilobytes, so 10,000 is tens of MB at most, and covers the tenants
+     * that are actually being used at any moment on one replica.
+     */
+    maxEntries: 10_000,
+    /** Unknown hosts remembered, so a scan of random names costs one query per name per TTL, not per request. */
+    negativeMaxEntries: 10_000,
+    /**
+     * Short: NOTIFY evicts a newly added host anyway, so this only bounds how long
+     * a missed notification could keep a new tenant unknown.
+     */
+    negativeTtlMs: 5_000,
+    /** Parsed CA bundles by hash; tenants that share a CA share one parse. */
+    parsedBundles: 1_000,
+  },
+  pool: {
+    /** Lookups are single short queries; a few connections per replica are plenty. */
+    max: 10,
+    /** Within Envoy's usual ext_authz timeout, so an unreachable server turns into a denial, not a timed-out check. */
+    connectionTimeoutMillis: 2_000,
+    /** Same reason: a hung query must not hold a check past its deadline. */
+    queryTimeoutMillis: 2_000,
+    idleTimeoutMillis: 30_000,
+  },
+  reconnect: {
+    /** First retry soon: a restarted server or a failover is usually back within a second. */
+    initialDelayMs: 100,
+    /** Capped so recovery is noticed within seconds without hammering a server that is down. */
+    maxDelayMs: 5_000,
+  },
+  /**
+   * The LISTEN connection is pinged this often, so a connection that died without
+   * a TCP reset (a partition, a NAT dropping state) is noticed within seconds
+   * rather than after the kernel's keepalive, which defaults to hours.
+   */
+  pingIntervalMs: 5_000,
+} as const;
+
+/**
+ * Defaults of a SaaS app's `saml` section, with why. docs/config.md repeats them.
+ */
+export const SAAS_SAML_DEFAULTS = {
+  /** Most SaaS apps key users by email address. */
+  nameIdFormat: 'emailAddress',
+  /** Signing both is what SPs that check either one expect; it costs one more signature. */
+  sign: 'both',
+  /** SHA-1 is broken for signatures; SHA-256 is what every SP accepts. */
+  signatureAlgorithm: 'rsa-sha256',
+  /** The identity fields SaaS apps usually map (email, display name, groups for role mapping). */
+  attributes: [
+    { name: 'email', from: 'email' },
+    { name: 'name', from: 'name' },
+    { name: 'groups', from: 'groups' },
+  ] as const,
+} as const;
+
+/** Defaults of the `store` section (docs/config.md, "store"). */
+export const STORE_DEFAULTS = {
+  /**
+   * How long a check waits for a tenant that is not cached before it is denied
+   * `tenant_store_unavailable`: under Envoy's 500 ms ext_authz timeout, so users
+   * get bouncer's reason rather than Envoy's timeout.
+   */
+  lookupTimeoutMs: 400,
+  /** Put before every Redis key and channel, so several deployments can share one Redis. */
+  keyPrefix: 'bouncer:',
+} as const;
+
+/** Lifetime of a login transaction (state, nonce, PKCE verifier): a slow IdP login with MFA fits, a forgotten tab does not. */
+export const LOGIN_TRANSACTION_TTL_MS = 10 * 60_000;
+
+/** Defaults of `bouncer envoy render` (docs/envoy.md); flags override each. */
+export const ENVOY_RENDER_DEFAULTS = {
+  /** The tenants' TLS listener, on every interface: it is the public edge. */
+  listenHost: '0.0.0.0',
+  listenPort: 8443,
+  /** Envoy's admin interface can reconfigure and stop Envoy: loopback only. */
+  adminHost: '127.0.0.1',
+  adminPort: 9901,
+  /** bouncer's ext_authz server, beside Envoy (CONFIG_DEFAULTS.listen.authz). */
+  authzHost: '127.0.0.1',
+  authzPort: 9001,
+  /** One bouncer process; `bouncer serve --workers N` needs N here too. */
+  authzWorkers: 1,
+  /** The protected app. */
+  upstreamHost: '127.0.0.1',
+  upstreamPort: 8081,
+  serverCertPath: '/etc/envoy/certs/server.pem',
+  serverKeyPath: '/etc/envoy/certs/server.key',
+  /** A warm check takes well under a millisecond; 500 ms bounds a stuck one, and Envoy then denies (failure_mode_allow: false). */
+  authzTimeoutMs: 500,
+  /** What Envoy answers when bouncer cannot be asked: unavailable, not forbidden, so clients retry. */
+  statusOnError: 503,
+} as const;

@@ -1,4 +1,5 @@
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Scalar, type YAMLMap } from 'yaml';
+import { didYouMean } from '../core/did-you-mean.js';
 import type { ConfigIssue } from '../core/errors.js';
 import { parseDuration } from './values.js';
 
@@ -7,6 +8,14 @@ const REPORTED = Symbol('reported');
 
 /** Where an issue points: a YAML node (its first character), or nothing (the file as a whole). */
 export type Anchor = Node | null | undefined;
+
+/** A string value and the node it came from, so later checks can point at it. */
+export interface Sourced<T> {
+  readonly value: T;
+  readonly node: Node | null;
+  /** Dotted field of the value, such as `tenants[0].mtls.crl[1]`. */
+  readonly field: string;
+}
 
 /** One `key: value` of a mapping, with both nodes kept for error positions. */
 export interface Entry {
@@ -98,7 +107,7 @@ export class NodeReader {
       } else if (reserved.includes(name)) {
         this.issue(key, joinField(field, name), `'${name}' is reserved for a later version of bouncer and is not supported yet`);
       } else if (!allowed.includes(name)) {
-        const hint = suggestKey(name, allowed);
+        const hint = didYouMean(name, allowed);
         this.issue(key, joinField(field, name), `unknown field '${name}'${hint !== undefined ? ` (did you mean '${hint}'?)` : ''}; expected one of ${allowed.join(', ')}`);
       } else {
         // Duplicate keys were already reported by the YAML parser; the first one wins here.
@@ -250,33 +259,4 @@ export function describe(node: Node | null | undefined): string {
     if (typeof v === 'boolean') return `${String(v)}`;
   }
   return 'an unsupported value';
-}
-
-/** The allowed key nearest to a typo, when near enough to be the likely intent. */
-export function suggestKey(key: string, allowed: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of allowed) {
-    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  // Two edits catch a dropped or swapped letter; longer keys tolerate a little more.
-  return bestDistance <= Math.max(2, Math.floor(key.length / 4)) ? best : undefined;
-}
-
-/** Levenshtein distance, one row at a time. */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      next.push(Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + cost));
-    }
-    row = next;
-  }
-  return row[b.length] ?? 0;
 }

@@ -6,13 +6,13 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { compilePolicies } from '../core/policy/compile.js';
 import type { CompiledPolicy } from '../core/policy/types.js';
-import { parseSpMetadata } from '../web/saml-idp/sp-metadata.js';
+import { parseSpMetadata } from './saml-sp-metadata.js';
 import { CONFIG_LIMITS } from './defaults.js';
 import { checkPolicyReferences, lineNote, readSecret, readTracked, type IdentityContext, type IdentityResult } from './identity-resolve.js';
 import { checkBrowserUrl, type RawIdentity } from './identity-schema.js';
 import { locatePolicyNode, policyField } from './policy-location.js';
 import type { RawSaasApp, RawSaasSaml } from './saas-schema.js';
-import type { Sourced } from './schema.js';
+import type { Sourced } from './node-reader.js';
 import { absolute } from './trust.js';
 import type { AuthConfig, SaasAppConfig, SaasOidcConfig, SaasSamlConfig } from './types.js';
 

@@ -4,10 +4,9 @@
  * read and cross-references checked later, in `resolveSaasApps`.
  */
 import { isMap, isScalar, type Node } from 'yaml';
-import { CONFIG_LIMITS } from './defaults.js';
-import { readDisplayName, readLogo, readPolicies, readSecret, required, stringList, type RawPolicies, type RawSecret } from './identity-schema.js';
-import { joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
-import type { Sourced } from './schema.js';
+import { CONFIG_LIMITS, SAAS_SAML_DEFAULTS } from './defaults.js';
+import { readDisplayName, readLogo, readPolicies, readSecret, required, stringList, type RawPolicies, type RawSecret } from './fields.js';
+import { joinField, type Entry, type NodeReader, type RefusedKeys, type Sourced } from './node-reader.js';
 import type { SaasSamlAttribute, SaasSamlConfig } from './types.js';
 import { checkIdentifier } from './values.js';
 
@@ -18,24 +17,6 @@ export const SAAS_KEYS = {
   saas_signing: ['cert_file', 'key_file'],
   name_id: ['format', 'source'],
   saas_oidc: ['client_id', 'client_secret_env', 'client_secret_file', 'redirect_uris', 'initiate_login_uri'],
-} as const;
-
-/**
- * Defaults of a SaaS app's `saml` section, with why. docs/config.md repeats them.
- */
-export const SAAS_SAML_DEFAULTS = {
-  /** Most SaaS apps key users by email address. */
-  nameIdFormat: 'emailAddress',
-  /** Signing both is what SPs that check either one expect; it costs one more signature. */
-  sign: 'both',
-  /** SHA-1 is broken for signatures; SHA-256 is what every SP accepts. */
-  signatureAlgorithm: 'rsa-sha256',
-  /** The identity fields SaaS apps usually map (email, display name, groups for role mapping). */
-  attributes: [
-    { name: 'email', from: 'email' },
-    { name: 'name', from: 'name' },
-    { name: 'groups', from: 'groups' },
-  ] as const satisfies readonly SaasSamlAttribute[],
 } as const;
 
 const NAMEID_FORMATS = ['emailAddress', 'persistent', 'unspecified'] as const;

@@ -1,13 +1,14 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import type { MtlsMode } from '../core/tenant.js';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './defaults.js';
-import { ADMIN_CONFIG_KEYS, readAdminShape } from '../admin/config-section.js';
+import { ADMIN_CONFIG_KEYS, readAdminShape } from './admin-schema.js';
 import { readIdentityShape, IDENTITY_KEYS, type RawIdentity } from './identity-schema.js';
 import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
 import { readStoreShape, STORE_KEYS, type RawStore } from './store-schema.js';
-import { describe, joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
+import { describe, joinField, type Entry, type NodeReader, type RefusedKeys, type Sourced } from './node-reader.js';
 import type { BouncerConfig, HostPort } from './types.js';
-import { checkExemptPath, checkTenantName, normalizeTenantHostname, parseListenAddress } from './values.js';
+import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../core/tenant-names.js';
+import { parseListenAddress } from './values.js';
 
 /**
  * The keys each section of the file accepts. The file is snake_case because other
@@ -39,14 +40,6 @@ export const MOVED_ROOT_KEYS: RefusedKeys = {
 
 export const MTLS_MODES: readonly MtlsMode[] = ['require', 'optional', 'off'];
 export const STALE_CRL_POLICIES = ['deny', 'use'] as const;
-
-/** A string value and the node it came from, so later checks can point at it. */
-export interface Sourced<T> {
-  readonly value: T;
-  readonly node: Node | null;
-  /** Dotted field of the value, such as `tenants[0].mtls.crl[1]`. */
-  readonly field: string;
-}
 
 /** A tenant as written, after shape and per-value checks but before cross-tenant and file checks. */
 export interface RawTenant {

@@ -10,8 +10,7 @@
  * listen addresses do.
  */
 import { isScalar, type Node } from 'yaml';
-import { SHARED_STATE_DEFAULTS, type RevocationFailMode } from '../stores/shared-state-defaults.js';
-import { PG_STORE_DEFAULTS } from '../stores/postgres/defaults.js';
+import { PG_STORE_DEFAULTS, SHARED_STATE_DEFAULTS, STORE_DEFAULTS, type RevocationFailMode } from './defaults.js';
 import type { Entry, NodeReader } from './node-reader.js';
 
 export const STORE_KEYS = {
@@ -54,11 +53,6 @@ export interface StoreConfig {
   readonly postgres: PostgresStoreConfig | undefined;
   readonly redis: RedisStoreConfig | undefined;
 }
-
-export const STORE_DEFAULTS = {
-  lookupTimeoutMs: 400,
-  keyPrefix: 'bouncer:',
-} as const;
 
 /** `store` as written: URLs may still be missing (they can come from the environment). */
 export interface RawStore {

@@ -1,12 +1,11 @@
-import type { AdminToken } from '../admin/tokens.js';
+import type { AdminScope } from './admin-scopes.js';
 import type { CompiledPolicy } from '../core/policy/types.js';
 import type { Tenant } from '../core/tenant.js';
 import type { StoreConfig } from './store-schema.js';
+import type { HostPort } from './values.js';
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+/** Listen addresses are parsed in values.ts; the type is exported here too, beside the config that holds them. */
+export type { HostPort };
 
 /** Validated, defaulted and frozen configuration. Produced only by `loadConfig`. */
 export interface BouncerConfig {
@@ -57,6 +56,15 @@ export interface BouncerConfig {
   readonly warnings: readonly string[];
   /** `admin`: the admin HTTP API (docs/admin-api.md); undefined when the section is absent, and the API is off. */
   readonly admin?: AdminConfig | undefined;
+}
+
+/** One configured admin token. */
+export interface AdminToken {
+  /** Names the caller in the audit trail ("who"). */
+  readonly id: string;
+  /** Lowercase hex SHA-256 of the token. */
+  readonly secretSha256: string;
+  readonly scopes: readonly AdminScope[];
 }
 
 /** `admin`: where the admin API listens and who may call it. */

@@ -2,6 +2,31 @@
  * Every error bouncer raises on purpose is a {@link BouncerError} with a stable
  * `code`. Users search for the code; tests and adapters switch on it. Messages
  * may change between releases, codes may not.
+ *
+ * One base class, subclasses by meaning (as jose does): a subclass that always
+ * means one thing carries that code as `static code` too, so callers can write
+ * `err.code === XfccError.code`. A family of related failures (tenant store,
+ * shared state, login, admin API) is one subclass with its own code union,
+ * declared next to the code that raises it:
+ *
+ * | class | where | codes |
+ * |---|---|---|
+ * | BouncerError | core/errors.ts | {@link ErrorCode} (config read, certificates, CRLs, PKI input, Envoy render, CLI usage) |
+ * | ConfigError, XfccError | core/errors.ts | ERR_CONFIG_INVALID, ERR_XFCC_MALFORMED |
+ * | XmlRejectedError | core/xml.ts | ERR_XML_REJECTED |
+ * | SessionKeyRejectedError | core/session-token.ts | ERR_SESSION_KEY_REJECTED (internal to token checks) |
+ * | TenantStoreError | stores/tenant-store.ts | TenantStoreErrorCode (ERR_TENANT_*, ERR_CA_INVALID, ERR_STORE_*...) |
+ * | SharedStateError | stores/shared-state-errors.ts | ERR_STORE_UNAVAILABLE, ERR_STORE_FULL, ERR_STORE_CORRUPT |
+ * | AdminError | admin/errors.ts | ERR_ADMIN_* and friends ({@link ADMIN_ERROR_STATUS}) |
+ * | LoginError | web/idp/connector.ts | login_* |
+ * | ReplayCacheFullError | web/idp/saml/replay-cache.ts | ERR_REPLAY_CACHE_FULL |
+ * | SamlIdpError | web/saml-idp/errors.ts | saml_* |
+ * | AuthHttpError | web/auth/server.ts | the auth pages' codes (app_unknown, return_url_invalid, ...) |
+ * | AdminClientError | cli/admin-client.ts | the server's code, or ERR_ADMIN_UNREACHABLE and friends |
+ *
+ * Statuses are not part of an error: each adapter maps codes to its own wire
+ * statuses in one table (gRPC: authz/grpc-errors.ts; HTTP: admin/errors.ts,
+ * the auth pages' LOGIN_ERROR_STATUS, web/saml-idp/errors.ts).
  */
 export type ErrorCode =
   | 'ERR_CONFIG_INVALID'
@@ -15,11 +40,21 @@ export type ErrorCode =
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_INTERNAL';
 
-export class BouncerError extends Error {
-  readonly code: ErrorCode;
+/**
+ * The base of every error bouncer raises on purpose. `C` is the code union of a
+ * subclass's family; plain `BouncerError` uses {@link ErrorCode}.
+ *
+ * @example
+ * ```ts
+ * try { parseCertificateBundle(pem); }
+ * catch (err) { if (err instanceof BouncerError && err.code === 'ERR_CERT_PARSE') deny('client_cert_invalid'); }
+ * ```
+ */
+export class BouncerError<C extends string = ErrorCode> extends Error {
+  readonly code: C;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.name = new.target.name;
   }
@@ -38,7 +73,8 @@ export interface ConfigIssue {
   message: string;
 }
 
-export class ConfigError extends BouncerError {
+export class ConfigError extends BouncerError<'ERR_CONFIG_INVALID'> {
+  static readonly code = 'ERR_CONFIG_INVALID';
   readonly issues: readonly ConfigIssue[];
 
   constructor(issues: readonly ConfigIssue[]) {
@@ -56,7 +92,8 @@ export class ConfigError extends BouncerError {
   }
 }
 
-export class XfccError extends BouncerError {
+export class XfccError extends BouncerError<'ERR_XFCC_MALFORMED'> {
+  static readonly code = 'ERR_XFCC_MALFORMED';
   /** 0-based character offset in the header value where parsing failed. */
   readonly offset: number;
 

@@ -283,8 +283,13 @@ export function identityFromClaims(c: SessionClaims): Identity {
 type FailureKind = 'invalid' | 'expired' | 'wrong_audience';
 type TypedResult = { ok: true; payload: JWTPayload } | { ok: false; kind: FailureKind; detail: string };
 
-/** Thrown by our key resolver; carries the detail to report. */
-class KeyRejected extends Error {}
+/** Thrown by our key resolver and caught below; carries the detail to report as an `invalid` token. */
+class SessionKeyRejectedError extends BouncerError<'ERR_SESSION_KEY_REJECTED'> {
+  static readonly code = 'ERR_SESSION_KEY_REJECTED';
+  constructor(detail: string) {
+    super(SessionKeyRejectedError.code, detail);
+  }
+}
 
 async function sign(payload: SessionClaims | HandoffClaims, key: SigningKey, typ: string): Promise<string> {
   return new SignJWT({ ...payload })
@@ -300,12 +305,12 @@ async function verifyTyped(token: string, typ: string, o: VerifyTokenOptions): P
   // key or algorithm verifies it.
   const resolve = (header: JWTHeaderParameters, _jws: FlattenedJWSInput): CryptoKey | KeyObject => {
     for (const h of FORBIDDEN_HEADERS) {
-      if (Object.hasOwn(header, h)) throw new KeyRejected(`header parameter "${h}" is not accepted`);
+      if (Object.hasOwn(header, h)) throw new SessionKeyRejectedError(`header parameter "${h}" is not accepted`);
     }
-    if (typeof header.kid !== 'string' || header.kid.length === 0) throw new KeyRejected('header has no "kid"');
+    if (typeof header.kid !== 'string' || header.kid.length === 0) throw new SessionKeyRejectedError('header has no "kid"');
     const entry = o.keys.get(header.kid);
-    if (entry === undefined) throw new KeyRejected(`unknown key id "${truncate(header.kid)}"`);
-    if (entry.alg !== header.alg) throw new KeyRejected(`key "${header.kid}" is ${entry.alg}, token says ${String(header.alg)}`);
+    if (entry === undefined) throw new SessionKeyRejectedError(`unknown key id "${truncate(header.kid)}"`);
+    if (entry.alg !== header.alg) throw new SessionKeyRejectedError(`key "${header.kid}" is ${entry.alg}, token says ${String(header.alg)}`);
     return entry.publicKey;
   };
   try {
@@ -329,7 +334,7 @@ async function verifyTyped(token: string, typ: string, o: VerifyTokenOptions): P
 
 function describeFailure(e: unknown, typ: string, o: VerifyTokenOptions): { ok: false; kind: FailureKind; detail: string } {
   const fail = (kind: FailureKind, detail: string) => ({ ok: false as const, kind, detail });
-  if (e instanceof KeyRejected) return fail('invalid', e.message);
+  if (e instanceof SessionKeyRejectedError) return fail('invalid', e.message);
   if (e instanceof errors.JWTExpired) {
     const exp = e.payload.exp;
     return fail('expired', typeof exp === 'number' ? `token expired at ${isoSeconds(exp)}` : 'token expired');

@@ -1,6 +1,6 @@
 import type { ParsedCert } from './cert-parse.js';
 import type { ParsedCrl } from './crl.js';
-import type { TrustProblem } from './trust-anchor.js';
+import type { TrustProblem } from './trust-problem.js';
 
 export type MtlsMode = 'require' | 'optional' | 'off';
 

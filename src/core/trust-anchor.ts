@@ -10,37 +10,14 @@
 import { BouncerError } from './errors.js';
 import { KEY_USAGE, parseCertificateDer, splitPemCertificates, type ParsedCert } from './cert-parse.js';
 import type { TrustStore } from './tenant.js';
+import type { TrustProblem } from './trust-problem.js';
 
 /** A tenant's trust data, judged: `ok`, `degraded` (some roots or files unusable) or `unusable` (no root left). */
 export type TrustStatus = 'ok' | 'degraded' | 'unusable';
 
 export const TRUST_STATUSES: readonly TrustStatus[] = ['ok', 'degraded', 'unusable'];
 
-/** Stable codes for why trust data was set aside; the admin API and logs carry them. */
-export type TrustProblemCode =
-  /** The CA file could not be read (missing, permissions). */
-  | 'ca_unreadable'
-  /** No `-----BEGIN CERTIFICATE-----` block at all. */
-  | 'ca_no_certificate'
-  /** One PEM block is not a certificate DER we can parse. */
-  | 'ca_unparsable'
-  /** basicConstraints cA absent or false (RFC 5280 §4.2.1.9). */
-  | 'ca_not_a_ca'
-  /** keyUsage present without keyCertSign (RFC 5280 §4.2.1.3). */
-  | 'ca_no_key_cert_sign'
-  | 'ca_expired'
-  | 'ca_not_yet_valid'
-  | 'ca_weak_key'
-  /** A CRL the tenant names cannot be used; the tenant is unusable (fail closed). */
-  | 'crl_invalid';
-
-export interface TrustProblem {
-  readonly code: TrustProblemCode;
-  /** For people: what is wrong, naming the certificate when there is one. */
-  readonly message: string;
-  /** The certificate's subject, when the problem is one certificate's. */
-  readonly subject?: string | undefined;
-}
+export type { TrustProblem, TrustProblemCode } from './trust-problem.js';
 
 /** What {@link checkTrustAnchor} needs besides the certificate. */
 export interface AnchorRules {

@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { ENVOY_RENDER_DEFAULTS as RENDER_DEFAULTS } from '../config/defaults.js';
 import { BouncerError } from '../core/errors.js';
 
 /** Where things live, for one rendered Envoy config. */
@@ -60,21 +61,8 @@ export const AUTH_ROUTES: ReadonlyArray<{ readonly path?: string; readonly prefi
   { prefix: '/assets/' },
 ];
 
-export const ENVOY_RENDER_DEFAULTS: EnvoyRenderOptions = {
-  listenHost: '0.0.0.0',
-  listenPort: 8443,
-  adminHost: '127.0.0.1',
-  adminPort: 9901,
-  authzHost: '127.0.0.1',
-  authzPort: 9001,
-  authzWorkers: 1,
-  upstreamHost: '127.0.0.1',
-  upstreamPort: 8081,
-  serverCertPath: '/etc/envoy/certs/server.pem',
-  serverKeyPath: '/etc/envoy/certs/server.key',
-  authzTimeoutMs: 500,
-  statusOnError: 503,
-};
+/** The defaults, with their reasons, are in config/defaults.ts; typed here as the options they fill. */
+export const ENVOY_RENDER_DEFAULTS: EnvoyRenderOptions = RENDER_DEFAULTS;
 
 /** The addresses of docker-compose.yml's services; `envoy/envoy.yaml` is rendered with these. */
 export const COMPOSE_ENVOY_OPTIONS: Partial<EnvoyRenderOptions> = {

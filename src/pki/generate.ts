@@ -29,7 +29,8 @@ import {
   normalizeSerial,
   resolveValidity,
 } from './inputs.js';
-import { generateKey, importSigner, toPem, type KeyAlgorithm, type SignatureHash, type Signer } from './keys.js';
+import { toPem } from '../core/pem.js';
+import { generateKey, importSigner, type KeyAlgorithm, type SignatureHash, type Signer } from './keys.js';
 
 export type { KeyAlgorithm, SignatureHash } from './keys.js';
 export { KEY_ALGORITHMS } from './keys.js';

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { toPem } from '../core/pem.js';
 import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { BouncerError } from '../core/errors.js';
 
@@ -31,17 +32,6 @@ export interface Signer {
 }
 
 const RSA_PUBLIC_EXPONENT = new Uint8Array([1, 0, 1]);
-
-/**
- * Wraps DER in PEM armour with 64-character lines (RFC 7468 §2).
- *
- * @example
- * toPem(cert.rawData, 'CERTIFICATE');
- */
-export function toPem(der: Uint8Array | ArrayBuffer, label: string): string {
-  const b64 = Buffer.from(der instanceof ArrayBuffer ? new Uint8Array(der) : der).toString('base64');
-  return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${label}-----\n`;
-}
 
 /**
  * Generates a key pair for a new certificate.

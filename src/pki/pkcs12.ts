@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { toPem } from '../core/pem.js';
 import { createHash, createHmac, createPublicKey, randomBytes } from 'node:crypto';
 import { EncryptedContent, EncryptedContentInfo, ContentInfo } from '@peculiar/asn1-cms';
 import { AuthenticatedSafe, CertBag, MacData, PFX, PKCS12Attribute, SafeBag, SafeContents, id_certBag, id_pkcs8ShroudedKeyBag, id_x509Certificate } from '@peculiar/asn1-pfx';
@@ -81,7 +82,7 @@ export function toPkcs12(o: Pkcs12Options): Buffer {
   const keySpki = createPublicKey(keyObject).export({ format: 'der', type: 'spki' });
   let certSpki: Buffer;
   try {
-    certSpki = createPublicKey({ key: certToPem(leaf), format: 'pem' }).export({ format: 'der', type: 'spki' });
+    certSpki = createPublicKey({ key: toPem(leaf, 'CERTIFICATE'), format: 'pem' }).export({ format: 'der', type: 'spki' });
   } catch (err) {
     throw new BouncerError('ERR_PKI_INPUT', `certificate is not readable: ${(err as Error).message}`, { cause: err });
   }
@@ -150,10 +151,6 @@ function readCertificates(pem: string, what: string): Buffer[] {
   } catch (err) {
     throw new BouncerError('ERR_PKI_INPUT', `${what}: ${(err as Error).message}`, { cause: err });
   }
-}
-
-function certToPem(der: Buffer): string {
-  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
 }
 
 /** ContentInfo of type data: the content is an OCTET STRING holding the DER bytes. */

@@ -3,55 +3,10 @@
  * configured (the single-process default), Redis otherwise. `app.ts` calls
  * this and passes the pieces on; nothing else knows which backend runs.
  */
-import type { RevocationFailMode, SHARED_STATE_DEFAULTS } from './shared-state-defaults.js';
 import { createMemoryOnceStore } from './memory/once-store.js';
 import { createMemorySharedRevocationStore } from './memory/revocation-store.js';
 import { createMemorySharedTransactionStore } from './memory/transaction-store.js';
-import type { OnceStore, SharedRevocationStore, SharedStateHealth, SharedTransactionStore } from './shared-state.js';
-
-/** Options of {@link createSharedState}; `redis` mirrors the config's `store.redis`. */
-export interface SharedStateOptions {
-  /** Absent: everything in memory. */
-  readonly redis?: {
-    readonly url: string;
-    /** Put in front of every key and channel, for several deployments on one Redis. Default none. */
-    readonly keyPrefix?: string;
-    readonly failMode?: RevocationFailMode;
-    readonly graceMs?: number;
-    readonly commandTimeoutMs?: number;
-    /** How long `start()` waits for Redis before rejecting (it keeps trying). Default {@link SHARED_STATE_DEFAULTS.startTimeoutMs}. */
-    readonly startTimeoutMs?: number;
-  };
-  /** The longest session lifetime, in ms: how long a user revocation must be kept. */
-  readonly userRetentionMs?: number;
-  readonly clock?: () => number;
-  /** Revocation health changes (the other stores report failures per call). */
-  readonly onHealth?: (health: SharedStateHealth) => void;
-  /** Redis connection errors, for the log. */
-  readonly onError?: (err: Error) => void;
-}
-
-/** Every shared-state store of one bouncer process. */
-export interface SharedState {
-  readonly backend: 'memory' | 'redis';
-  readonly revocation: SharedRevocationStore;
-  /** One-time login handoff `jti`s. */
-  readonly handoffs: OnceStore;
-  /** SAML assertion IDs (profiles §4.1.4.5). */
-  readonly samlAssertions: OnceStore;
-  /** SAML AuthnRequest IDs answered (`InResponseTo`), so a response is accepted once. */
-  readonly samlRequests: OnceStore;
-  readonly transactions: SharedTransactionStore;
-  /**
-   * Connect and load revocations; see {@link SharedRevocationStore.start}.
-   * Rejects with `ERR_STORE_UNAVAILABLE` when Redis is not up within the start
-   * timeout; everything keeps retrying and fails closed meanwhile.
-   */
-  start(): Promise<void>;
-  /** For `/readyz`: not ok while revocations are out of sync or not yet shared. */
-  health(): SharedStateHealth;
-  close(): Promise<void>;
-}
+import type { SharedState, SharedStateOptions } from './shared-state.js';
 
 /**
  * Build the shared-state stores for the configured backend (asynchronous only to load the Redis client when it is configured).

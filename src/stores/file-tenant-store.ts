@@ -4,15 +4,12 @@
  * file is the source of truth there: every write is refused with
  * `ERR_STORE_READ_ONLY`, naming what to do instead.
  */
+import { toPem } from '../core/pem.js';
 import type { Tenant } from '../core/tenant.js';
 import { reportTrust, trustStatusAt } from '../core/trust-anchor.js';
 import { resolveTenant, buildTenantIndex } from '../core/tenant-index.js';
-import { TENANT_LIMITS, TenantStoreError, type TenantLookup, type TenantPage, type TenantRecord, type TenantStore } from './tenant-store.js';
-
-function pem(der: Buffer, label: string): string {
-  const b64 = der.toString('base64').replace(/.{1,64}/g, '$&\n');
-  return `-----BEGIN ${label}-----\n${b64}-----END ${label}-----\n`;
-}
+import { TENANT_LIMITS } from '../config/defaults.js';
+import { TenantStoreError, type TenantLookup, type TenantPage, type TenantRecord, type TenantStore } from './tenant-store.js';
 
 function toRecord(t: Tenant, loadedAtMs: number, nowMs: number): TenantRecord {
   const trust = t.mtls.trust;
@@ -22,7 +19,7 @@ function toRecord(t: Tenant, loadedAtMs: number, nowMs: number): TenantRecord {
     mtls: {
       mode: t.mtls.mode,
       caPem: trust ? trust.roots.map((r) => r.pem).join('') : null,
-      crlPems: trust ? trust.crls.map((c) => pem(c.der, 'X509 CRL')) : [],
+      crlPems: trust ? trust.crls.map((c) => toPem(c.der, 'X509 CRL')) : [],
       staleCrl: trust?.staleCrl ?? 'deny',
       exemptPaths: [...t.mtls.exemptPaths],
     },

@@ -3,11 +3,8 @@
  * cannot decide (server unreachable, capacity exhausted, unreadable data); the
  * caller turns every one of these into a refusal, so a replay is never let
  * through because the store was down.
- *
- * These codes belong in `ErrorCode` of `src/core/errors.ts`; until they are
- * added there, this class keeps the same shape (`code` + `cause`) so adapters
- * can `switch` on `err.code` today and nothing changes when it moves.
  */
+import { BouncerError } from '../core/errors.js';
 
 /** Stable codes; adapters map them to statuses and metrics reasons. */
 export type SharedStateErrorCode =
@@ -32,12 +29,4 @@ export type SharedStateErrorCode =
  * }
  * ```
  */
-export class SharedStateError extends Error {
-  readonly code: SharedStateErrorCode;
-
-  constructor(code: SharedStateErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
-  }
-}
+export class SharedStateError extends BouncerError<SharedStateErrorCode> {}

@@ -6,10 +6,28 @@
  * `test/integration/redis-stores-contract.test.ts` runs against each.
  */
 import type { RevocationStore } from '../sessions/revocation.js';
-import type { LoginTransaction, TakeResult } from '../web/auth/transactions.js';
+import type { RevocationFailMode, SHARED_STATE_DEFAULTS } from '../config/defaults.js';
 
 export type { RevocationStore } from '../sessions/revocation.js';
-export type { LoginTransaction, TakeResult } from '../web/auth/transactions.js';
+
+/** One pending login. */
+export interface LoginTransaction {
+  /** Random id; also the OAuth `state` / SAML `RelayState` and the tx cookie value. */
+  readonly id: string;
+  readonly idp: string;
+  readonly app: string;
+  /** Validated return URL (absolute https on one of the app's hosts). */
+  readonly rd: string;
+  /** Hash of the app host's binding cookie (`core/login-binding.ts`), for the handoff; absent for SaaS apps, which need no handoff. */
+  readonly bind?: string | undefined;
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly createdMs: number;
+}
+
+/** Result of taking a transaction from the store (`SharedTransactionStore.take`). */
+export type TakeResult =
+  | { readonly ok: true; readonly tx: LoginTransaction }
+  | { readonly ok: false; readonly problem: 'unknown' | 'replayed' | 'expired' };
 
 /**
  * Remembers keys that may be used once: handoff `jti`s, SAML assertion IDs,
@@ -77,6 +95,50 @@ export interface SharedRevocationStore extends RevocationStore {
   start(): Promise<void>;
   /** Write every revocation made here to the shared store; rejects if that is impossible right now. */
   flush(): Promise<void>;
+  health(): SharedStateHealth;
+  close(): Promise<void>;
+}
+
+/** Options of {@link createSharedState}; `redis` mirrors the config's `store.redis`. */
+export interface SharedStateOptions {
+  /** Absent: everything in memory. */
+  readonly redis?: {
+    readonly url: string;
+    /** Put in front of every key and channel, for several deployments on one Redis. Default none. */
+    readonly keyPrefix?: string;
+    readonly failMode?: RevocationFailMode;
+    readonly graceMs?: number;
+    readonly commandTimeoutMs?: number;
+    /** How long `start()` waits for Redis before rejecting (it keeps trying). Default {@link SHARED_STATE_DEFAULTS.startTimeoutMs}. */
+    readonly startTimeoutMs?: number;
+  };
+  /** The longest session lifetime, in ms: how long a user revocation must be kept. */
+  readonly userRetentionMs?: number;
+  readonly clock?: () => number;
+  /** Revocation health changes (the other stores report failures per call). */
+  readonly onHealth?: (health: SharedStateHealth) => void;
+  /** Redis connection errors, for the log. */
+  readonly onError?: (err: Error) => void;
+}
+
+/** Every shared-state store of one bouncer process. */
+export interface SharedState {
+  readonly backend: 'memory' | 'redis';
+  readonly revocation: SharedRevocationStore;
+  /** One-time login handoff `jti`s. */
+  readonly handoffs: OnceStore;
+  /** SAML assertion IDs (profiles §4.1.4.5). */
+  readonly samlAssertions: OnceStore;
+  /** SAML AuthnRequest IDs answered (`InResponseTo`), so a response is accepted once. */
+  readonly samlRequests: OnceStore;
+  readonly transactions: SharedTransactionStore;
+  /**
+   * Connect and load revocations; see {@link SharedRevocationStore.start}.
+   * Rejects with `ERR_STORE_UNAVAILABLE` when Redis is not up within the start
+   * timeout; everything keeps retrying and fails closed meanwhile.
+   */
+  start(): Promise<void>;
+  /** For `/readyz`: not ok while revocations are out of sync or not yet shared. */
   health(): SharedStateHealth;
   close(): Promise<void>;
 }

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
+import { BouncerError } from '../core/errors.js';
 import type { ParsedCert } from '../core/cert-parse.js';
 import { parseCrlBundle, verifyCrlSignature, type ParsedCrl } from '../core/crl.js';
 import type { MtlsMode, Tenant } from '../core/tenant.js';
 import { parseCaBundle, selectTrustAnchors, type TrustProblem, type TrustReport, type TrustStatus } from '../core/trust-anchor.js';
-import { CONFIG_DEFAULTS, CONFIG_LIMITS } from '../config/defaults.js';
+import { CONFIG_DEFAULTS, CONFIG_LIMITS, TENANT_LIMITS } from '../config/defaults.js';
 import { isoTime } from '../config/trust.js';
-import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../config/values.js';
+import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../core/tenant-names.js';
 
 /**
  * The one contract every tenant backend (YAML file, PostgreSQL) fulfils. The
@@ -200,41 +201,20 @@ export type TenantStoreErrorCode =
  * catch (err) { if (err instanceof TenantStoreError && err.code === 'ERR_HOSTNAME_TAKEN') reply(409, err.message); }
  * ```
  */
-export class TenantStoreError extends Error {
-  readonly code: TenantStoreErrorCode;
+export class TenantStoreError extends BouncerError<TenantStoreErrorCode> {
   /** The input field at fault (`hostnames[1]`, `mtls.caPem`), when there is one. */
   readonly field: string | undefined;
   /** For `ERR_HOSTNAME_TAKEN`: the tenant that owns the hostname, when known. */
   readonly owner: string | undefined;
 
   constructor(code: TenantStoreErrorCode, message: string, options: { field?: string; owner?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.field = options.field;
     this.owner = options.owner;
-    this.name = new.target.name;
   }
 }
 
-/** Bounds on what one tenant may hold; each keeps one bad upload from becoming a memory or latency problem on every replica. */
-export const TENANT_LIMITS = {
-  /** A SaaS customer with more names than this wants a wildcard. */
-  maxHostnames: 1_000,
-  /** A handful of roots and intermediates is a few kilobytes; 1 MiB is generous. */
-  maxCaPemBytes: 1024 * 1024,
-  /** Every certificate is parsed on each cold load of the tenant. */
-  maxCaCertificates: 100,
-  maxCrls: 50,
-  /** A large CA's CRL can reach megabytes; beyond 10 MiB a replica's cold load stalls. */
-  maxCrlPemBytes: 10 * 1024 * 1024,
-  maxExemptPaths: 100,
-  listDefault: 100,
-  listMax: 1_000,
-} as const;
-
 const DAY_MS = 86_400_000;
-/** Same warning window as the YAML loader (`CONFIG_LIMITS.caExpiryWarningDays`). */
-const CA_EXPIRY_WARNING_DAYS = 30;
 
 /** A tenant input that passed {@link checkTenantInput}: the record to store and the parsed form to serve. */
 export interface CheckedTenant {
@@ -375,7 +355,7 @@ function checkCaBundle(pem: string, nowMs: number, warnings: string[]): { roots:
   }
   for (const p of problems) warnings.push(`${field}: ${p.message}; it is set aside and the bundle's other ${selected.usable.length} usable CA certificate(s) are used`);
   for (const c of selected.usable) {
-    if (c.notAfter - nowMs < CA_EXPIRY_WARNING_DAYS * DAY_MS) warnings.push(`CA certificate "${c.subject}" expires on ${isoTime(c.notAfter)}`);
+    if (c.notAfter - nowMs < CONFIG_LIMITS.caExpiryWarningDays * DAY_MS) warnings.push(`CA certificate "${c.subject}" expires on ${isoTime(c.notAfter)}`);
   }
   return { roots: [...selected.usable], problems };
 }

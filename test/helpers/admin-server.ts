@@ -7,7 +7,7 @@ import { createAdminServer, type AdminServer } from '../../src/admin/server.js';
 import { createDecisionLog, type MemoryDecisionLog } from '../../src/admin/decision-log.js';
 import { createPgAuditSink } from '../../src/admin/pg-audit-sink.js';
 import { hashAdminToken, type AdminToken } from '../../src/admin/tokens.js';
-import type { AdminScope } from '../../src/admin/scopes.js';
+import type { AdminScope } from '../../src/config/admin-scopes.js';
 import type { AdminConfigView } from '../../src/admin/routes/config-views.js';
 import { createMemoryRevocationStore } from '../../src/sessions/revocation.js';
 import { createPgTenantStore, type PgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';

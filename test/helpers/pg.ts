@@ -136,12 +136,5 @@ export async function bulkInsertTenants(db: TestDatabase, count: number, caPem: 
   }
 }
 
-/** Polls `check` until it returns true; throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000, intervalMs = 20): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((done) => setTimeout(done, intervalMs));
-  }
-}
+/** The one waitFor of the tests (polling until a check gives a value), re-exported for the database tests. */
+export { waitFor } from './ports.js';

@@ -4,7 +4,7 @@
 // without secrets, and the OpenAPI document (validated by a real validator).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { validate } from '@readme/openapi-parser';
-import { TENANT_LIMITS } from '../../src/stores/tenant-store.js';
+import { TENANT_LIMITS } from '../../src/config/defaults.js';
 import { compilePolicies } from '../../src/core/policy/index.js';
 import type { AdminConfigView } from '../../src/admin/routes/config-views.js';
 import { toOpenApiPath } from '../../src/admin/openapi.js';

@@ -3,7 +3,8 @@
  * "replicas" (two calls) share every store; a key prefix separates deployments.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { createSharedState, type SharedState } from '../../src/stores/create-shared-state.js';
+import { createSharedState } from '../../src/stores/create-shared-state.js';
+import type { SharedState } from '../../src/stores/shared-state.js';
 import { SharedStateError } from '../../src/stores/shared-state-errors.js';
 import { waitFor } from '../helpers/ports.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createMemoryAuditSink, type AuditEntry } from '../../src/admin/audit-sink.js';
 import { createDecisionLog, toDecisionRecord, type DecisionRecord } from '../../src/admin/decision-log.js';
 import { createRingBuffer } from '../../src/admin/ring-buffer.js';
-import { grants } from '../../src/admin/scopes.js';
+import { grants } from '../../src/config/admin-scopes.js';
 import { authenticateBearer, hashAdminToken, type AdminToken } from '../../src/admin/tokens.js';
 import { describeSchemaError, fieldOf } from '../../src/admin/validation-message.js';
 import { renderError } from '../../src/admin/errors.js';

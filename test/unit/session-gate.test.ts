@@ -6,7 +6,8 @@ import { buildHostIndex } from '../../src/core/tenant-index.js';
 import { bindLoginRedirect } from '../../src/authz/login-binding.js';
 import { hashLoginBinding } from '../../src/core/login-binding.js';
 import { APP_COOKIE, BIND_COOKIE } from '../../src/sessions/cookies.js';
-import { createMemoryHandoffStore } from '../../src/sessions/handoff-store.js';
+import { handoffStoreOver } from '../../src/sessions/handoff-store.js';
+import { createMemoryOnceStore } from '../../src/stores/memory/once-store.js';
 import { openKeyStore, type KeyStore } from '../../src/sessions/key-store.js';
 import { createMemoryRevocationStore } from '../../src/sessions/revocation.js';
 import { createTokenCache } from '../../src/sessions/token-cache.js';
@@ -29,7 +30,7 @@ function deps(): SessionGateDeps {
     authOrigin: 'https://auth.acme.test',
     keys: () => keys,
     revocation: createMemoryRevocationStore(),
-    handoffs: createMemoryHandoffStore(),
+    handoffs: handoffStoreOver(createMemoryOnceStore()),
     tokens: createTokenCache(),
   };
 }

@@ -1,29 +1,31 @@
-import { createMemoryHandoffStore } from '../../src/sessions/handoff-store.js';
+import { HANDOFF_MARGIN_MS, handoffStoreOver } from '../../src/sessions/handoff-store.js';
+import { createMemoryOnceStore } from '../../src/stores/memory/once-store.js';
 
 const T = Date.UTC(2024, 0, 1);
 
-test('a jti is accepted once', () => {
-  const s = createMemoryHandoffStore();
-  expect(s.consume('j1', T + 60_000, T)).toBe(true);
-  expect(s.consume('j1', T + 60_000, T + 1000)).toBe(false);
-  expect(s.consume('j2', T + 60_000, T + 1000)).toBe(true);
+test('a jti is accepted once', async () => {
+  const s = handoffStoreOver(createMemoryOnceStore());
+  await expect(s.consume('j1', T + 60_000, T)).resolves.toBe(true);
+  await expect(s.consume('j1', T + 60_000, T + 1000)).resolves.toBe(false);
+  await expect(s.consume('j2', T + 60_000, T + 1000)).resolves.toBe(true);
 });
 
-test('remembered beyond exp + clock tolerance, forgotten after the margin', () => {
-  const s = createMemoryHandoffStore();
-  s.consume('j1', T + 60_000, T);
-  expect(s.consume('j1', T + 60_000, T + 60_000 + 30_000)).toBe(false); // jose would still accept the token here
-  expect(s.size).toBe(1);
-  s.consume('other', T + 500_000, T + 200_000);
-  expect(s.size).toBe(1); // j1 pruned
+test('remembered beyond exp + clock tolerance, forgotten after the margin', async () => {
+  const once = createMemoryOnceStore();
+  const s = handoffStoreOver(once);
+  await s.consume('j1', T + 60_000, T);
+  await expect(s.consume('j1', T + 60_000, T + 60_000 + 30_000)).resolves.toBe(false); // jose would still accept the token here
+  expect(once.size).toBe(1);
+  await s.consume('other', T + 500_000, T + 60_000 + HANDOFF_MARGIN_MS + 1);
+  expect(once.size).toBe(1); // j1 pruned
 });
 
-test('full of live entries: refuses rather than forgetting', () => {
-  const s = createMemoryHandoffStore({ capacity: 2 });
-  expect(s.consume('a', T + 60_000, T)).toBe(true);
-  expect(s.consume('b', T + 60_000, T)).toBe(true);
-  expect(s.consume('c', T + 60_000, T)).toBe(false);
-  expect(s.consume('a', T + 60_000, T)).toBe(false);
+test('full of live entries: refuses (rejects) rather than forgetting', async () => {
+  const s = handoffStoreOver(createMemoryOnceStore({ capacity: 2 }));
+  await expect(s.consume('a', T + 60_000, T)).resolves.toBe(true);
+  await expect(s.consume('b', T + 60_000, T)).resolves.toBe(true);
+  await expect(s.consume('c', T + 60_000, T)).rejects.toMatchObject({ code: 'ERR_STORE_FULL' });
+  await expect(s.consume('a', T + 60_000, T)).resolves.toBe(false);
   // Once they expire there is room again.
-  expect(s.consume('c', T + 300_000, T + 200_000)).toBe(true);
+  await expect(s.consume('c', T + 300_000, T + 200_000)).resolves.toBe(true);
 });

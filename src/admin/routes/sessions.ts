@@ -5,7 +5,7 @@
  * (Redis) has it; the answer says whether that is confirmed.
  */
 import type { RevocationStore } from '../../sessions/revocation.js';
-import { ADMIN_DEFAULTS } from '../defaults.js';
+import { ADMIN_DEFAULTS } from '../../config/defaults.js';
 import type { AdminRoute } from '../route.js';
 import { IDENTIFIER_BODY } from '../schemas.js';
 

@@ -13,8 +13,9 @@
  * another caller between the read and the write can be lost; such updates are
  * rare and audited, and a `version` check in the store would close the gap.
  */
-import { TENANT_LIMITS, TenantStoreError, type PutCondition, type TenantInput, type TenantRecord, type TenantStore } from '../../stores/tenant-store.js';
-import { ADMIN_DEFAULTS } from '../defaults.js';
+import { TENANT_LIMITS } from '../../config/defaults.js';
+import { TenantStoreError, type PutCondition, type TenantInput, type TenantRecord, type TenantStore } from '../../stores/tenant-store.js';
+import { ADMIN_DEFAULTS } from '../../config/defaults.js';
 import { AdminError } from '../errors.js';
 import type { AdminRoute, RouteContext, RouteResult } from '../route.js';
 import {

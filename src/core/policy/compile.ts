@@ -4,7 +4,8 @@
  * each to file:line:col. Mistakes here are config errors, never runtime
  * surprises.
  */
-import { compileSelector, didYouMean, describe, isServiceTokenSelector, needsIdentity } from './selectors.js';
+import { didYouMean } from '../did-you-mean.js';
+import { compileSelector, describe, isServiceTokenSelector, needsIdentity } from './selectors.js';
 import type { CompiledPolicy, PolicyAction, PolicyIssue, Selector } from './types.js';
 
 export type { CompiledPolicy, PolicyAction, PolicyIssue, RawPolicy, PolicyVerdict, Selector } from './types.js';

@@ -5,6 +5,7 @@
  * "cannot know until the user logs in" (`unknown`) and from "broke" (`error`,
  * which the caller resolves in whichever direction is restrictive).
  */
+import { didYouMean } from '../did-you-mean.js';
 import type { Identity, RequestContext } from '../identity.js';
 import { cidrContains, parseCidr, parseIp, type CidrRange, type IpAddress } from './cidr.js';
 import { compileCel, runCel, buildCelBindings, type CelBindings } from './cel.js';
@@ -228,34 +229,6 @@ export function evaluateSelector(sel: Selector, facts: EvalFacts): SelectorResul
 function anyIn(items: readonly string[], values: ReadonlySet<string>): boolean {
   for (let i = 0; i < items.length; i++) if (values.has(items[i] as string)) return true;
   return false;
-}
-
-/** Closest candidate within a small edit distance, for "did you mean" hints. */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  const w = word.toLowerCase();
-  for (const c of candidates) {
-    const d = editDistance(w, c);
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur.push(Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost));
-    }
-    prev = cur;
-  }
-  return prev[b.length] as number;
 }
 
 function normalizeFingerprint(v: string): string {

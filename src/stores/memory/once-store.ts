@@ -1,7 +1,7 @@
 /**
  * In-memory {@link OnceStore} for a single replica.
  */
-import { SHARED_STATE_DEFAULTS } from '../shared-state-defaults.js';
+import { SHARED_STATE_DEFAULTS } from '../../config/defaults.js';
 import { SharedStateError } from '../shared-state-errors.js';
 import type { OnceStore } from '../shared-state.js';
 import { checkTtl } from '../shared-state-ttl.js';

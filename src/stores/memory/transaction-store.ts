@@ -2,7 +2,7 @@
  * In-memory {@link SharedTransactionStore} for a single replica, with the same
  * answers as the Redis one (`replayed`, `expired`, `unknown`).
  */
-import { SHARED_STATE_DEFAULTS } from '../shared-state-defaults.js';
+import { SHARED_STATE_DEFAULTS } from '../../config/defaults.js';
 import type { LoginTransaction, SharedTransactionStore, TakeResult } from '../shared-state.js';
 import { checkTtl } from '../shared-state-ttl.js';
 

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { guardPoolConnections } from './pool-guard.js';
 import { OVERLAY_SECTIONS, type ConfigOverlay, type OverlaySection } from '../../config/overlay.js';
 import { ChangeListener } from './change-listener.js';
-import { PG_STORE_DEFAULTS } from './defaults.js';
+import { PG_STORE_DEFAULTS } from '../../config/defaults.js';
 import { TenantStoreError } from '../tenant-store.js';
 import { runMigrations } from './migrations.js';
 import { isConnectionError } from './pg-errors.js';

@@ -1,6 +1,5 @@
 import pg from 'pg';
 import {
-  TENANT_LIMITS,
   TenantStoreError,
   checkHostname,
   checkTenantInput,
@@ -18,7 +17,7 @@ import {
 import { CONFIG_LIMITS } from '../../config/defaults.js';
 import type { Tenant } from '../../core/tenant.js';
 import { ChangeListener } from './change-listener.js';
-import { PG_STORE_DEFAULTS } from './defaults.js';
+import { PG_STORE_DEFAULTS, TENANT_LIMITS } from '../../config/defaults.js';
 import { runMigrations, type MigrationResult } from './migrations.js';
 import { isConnectionError, isUniqueViolation, toStoreError } from './pg-errors.js';
 import { guardPoolConnections } from './pool-guard.js';

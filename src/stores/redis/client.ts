@@ -2,7 +2,7 @@
  * A Redis client configured for shared state: fail fast instead of queueing.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { SHARED_STATE_DEFAULTS } from '../shared-state-defaults.js';
+import { SHARED_STATE_DEFAULTS } from '../../config/defaults.js';
 
 /** Options of {@link createRedisClient}. */
 export interface RedisClientOptions {

@@ -3,7 +3,7 @@
  * so two replicas racing on the same key get exactly one `OK`.
  */
 import type { Redis } from 'ioredis';
-import { SHARED_STATE_DEFAULTS } from '../shared-state-defaults.js';
+import { SHARED_STATE_DEFAULTS } from '../../config/defaults.js';
 import type { OnceStore } from '../shared-state.js';
 import { checkTtl } from '../shared-state-ttl.js';
 import { runRedisCommand } from './command.js';

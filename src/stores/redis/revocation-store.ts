@@ -16,7 +16,7 @@
  */
 import type { Redis } from 'ioredis';
 import { createMemoryRevocationStore } from '../../sessions/revocation.js';
-import { SHARED_STATE_DEFAULTS, type RevocationFailMode } from '../shared-state-defaults.js';
+import { SHARED_STATE_DEFAULTS, type RevocationFailMode } from '../../config/defaults.js';
 import { SharedStateError } from '../shared-state-errors.js';
 import type { SharedRevocationStore, SharedStateHealth } from '../shared-state.js';
 import { runRedisCommand } from './command.js';

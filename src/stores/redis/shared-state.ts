@@ -3,8 +3,8 @@
  * `createSharedState` only when `store.redis` is configured.
  */
 import type { Redis } from 'ioredis';
-import type { SharedState, SharedStateOptions } from '../create-shared-state.js';
-import { SHARED_STATE_DEFAULTS } from '../shared-state-defaults.js';
+import type { SharedState, SharedStateOptions } from '../shared-state.js';
+import { SHARED_STATE_DEFAULTS } from '../../config/defaults.js';
 import { createRedisClient } from './client.js';
 import { createRedisOnceStore } from './once-store.js';
 import { createRedisRevocationStore } from './revocation-store.js';

@@ -5,7 +5,7 @@
  * `replayed` rather than `unknown`.
  */
 import type { Redis } from 'ioredis';
-import { SHARED_STATE_DEFAULTS } from '../shared-state-defaults.js';
+import { SHARED_STATE_DEFAULTS } from '../../config/defaults.js';
 import { SharedStateError } from '../shared-state-errors.js';
 import type { LoginTransaction, SharedTransactionStore, TakeResult } from '../shared-state.js';
 import { checkTtl } from '../shared-state-ttl.js';

@@ -15,9 +15,11 @@ import { registerSaasOidc, type SaasOidcDeps } from '../oidc-provider/provider.j
 import { registerSamlIdp, type SamlIdpSigning } from '../saml-idp/index.js';
 import type { Logger } from 'pino';
 import type { AppConfig, AuthConfig, SaasAppConfig } from '../../config/types.js';
+import { BouncerError } from '../../core/errors.js';
+import { isSafeRequestId } from '../../core/request-id.js';
 import type { Identity, RequestContext } from '../../core/identity.js';
 import { compilePolicies, evaluatePolicies, type PolicyVerdict } from '../../core/policy/index.js';
-import { signHandoff, signSession, verifySession, type SessionClaims } from '../../core/session-token.js';
+import { identityFromClaims, signHandoff, signSession, verifySession, type SessionClaims } from '../../core/session-token.js';
 import { AUTH_COOKIE, clearCookie, readCookie, serializeCookie } from '../../sessions/cookies.js';
 import type { KeyStore } from '../../sessions/key-store.js';
 import type { RevocationStore } from '../../sessions/revocation.js';
@@ -94,20 +96,18 @@ export interface AuthServer {
 }
 
 /** A refusal to render: HTTP status, stable code, human message, optional policy name. */
-export class AuthHttpError extends Error {
+export class AuthHttpError extends BouncerError<string> {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
     readonly policy?: string,
     readonly extra?: { app?: string; user?: string },
   ) {
-    super(message);
-    this.name = 'AuthHttpError';
+    super(code, message);
   }
 }
 
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const TX_ID = /^[A-Za-z0-9_-]{43}$/;
 
 const LOGIN_ERROR_STATUS: Readonly<Record<LoginErrorCode, number>> = {
@@ -168,7 +168,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     bodyLimit: 512 * 1024,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
-      return typeof h === 'string' && SAFE_REQUEST_ID.test(h) ? h : randomUUID();
+      return isSafeRequestId(h) ? h : randomUUID();
     },
   });
 
@@ -375,19 +375,6 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     return reply.redirect(redirectUrl, 302);
   }
 
-  function identityFromSession(c: SessionClaims): Identity {
-    return {
-      sub: c.sub,
-      email: c.email,
-      emailVerified: c.email !== undefined,
-      name: c.name,
-      groups: c.groups,
-      idp: { id: c.idp, type: c.idp_type },
-      amr: c.amr,
-      authTime: c.auth_time * 1000,
-    };
-  }
-
   // ---- routes --------------------------------------------------------------
 
   app.get('/healthz', async (_req, reply) => reply.type('application/json').send({ status: 'ok' }));
@@ -459,7 +446,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     const nowMs = deps.clock();
     const session = await readGlobalSession(req, auth, nowMs);
     if (session !== undefined && appCfg.idps.includes(session.idp)) {
-      checkPolicy(req, auth, appCfg, identityFromSession(session), rd, nowMs);
+      checkPolicy(req, auth, appCfg, identityFromClaims(session), rd, nowMs);
       return finishLogin(reply, auth, appCfg, session, rd, bind, nowMs);
     }
     const connectors = deps.connectors();

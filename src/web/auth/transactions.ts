@@ -6,24 +6,8 @@
  * taken exactly once.
  */
 
-/** One pending login. */
-export interface LoginTransaction {
-  /** Random id; also the OAuth `state` / SAML `RelayState` and the tx cookie value. */
-  readonly id: string;
-  readonly idp: string;
-  readonly app: string;
-  /** Validated return URL (absolute https on one of the app's hosts). */
-  readonly rd: string;
-  /** Hash of the app host's binding cookie (`core/login-binding.ts`), for the handoff; absent for SaaS apps, which need no handoff. */
-  readonly bind?: string | undefined;
-  readonly secrets: Readonly<Record<string, string>>;
-  readonly createdMs: number;
-}
+/** The transaction and the store's answer are part of the shared-state contract; they live there. */
+export type { LoginTransaction, TakeResult } from '../../stores/shared-state.js';
 
-/** Result of taking a transaction from the store (`SharedTransactionStore.take`). */
-export type TakeResult =
-  | { readonly ok: true; readonly tx: LoginTransaction }
-  | { readonly ok: false; readonly problem: 'unknown' | 'replayed' | 'expired' };
-
-/** Default lifetime of a login transaction. */
-export const LOGIN_TRANSACTION_TTL_MS = 10 * 60_000;
+/** The lifetime of a login transaction is a default like the others. */
+export { LOGIN_TRANSACTION_TTL_MS } from '../../config/defaults.js';

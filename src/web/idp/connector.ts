@@ -4,6 +4,7 @@
  * a connector only knows how to build the IdP redirect and how to turn the
  * callback parameters into a normalised {@link Identity}.
  */
+import { BouncerError } from '../../core/errors.js';
 import type { Identity, IdpType } from '../../core/identity.js';
 
 /** Stable codes a login can fail with; they appear in deny pages, audit logs and metrics. */
@@ -30,15 +31,7 @@ export type LoginErrorCode =
  * throw new LoginError('login_nonce_mismatch', 'ID token nonce does not match the transaction');
  * ```
  */
-export class LoginError extends Error {
-  constructor(
-    readonly code: LoginErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'LoginError';
-  }
-}
+export class LoginError extends BouncerError<LoginErrorCode> {}
 
 /** One configured identity provider. */
 export interface IdpConnector {

@@ -2,6 +2,7 @@
  * Every way the SAML IdP refuses a request, with its HTTP status and the text
  * users see. Codes are stable: they appear on the error page, in logs and tests.
  */
+import { BouncerError } from '../../core/errors.js';
 
 /** Stable refusal codes of the SAML IdP endpoints. */
 export type SamlIdpErrorCode =
@@ -40,12 +41,11 @@ export const SAML_IDP_ERRORS: Readonly<Record<SamlIdpErrorCode, { status: number
 };
 
 /** A refused SAML IdP request. `detail` is for the log, never shown to the user. */
-export class SamlIdpError extends Error {
+export class SamlIdpError extends BouncerError<SamlIdpErrorCode> {
   constructor(
-    readonly code: SamlIdpErrorCode,
+    code: SamlIdpErrorCode,
     readonly detail: string,
   ) {
-    super(`${code}: ${detail}`);
-    this.name = 'SamlIdpError';
+    super(code, `${code}: ${detail}`);
   }
 }

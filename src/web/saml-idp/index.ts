@@ -7,4 +7,4 @@ export { loadSamlIdpSigning, generateSigning, SAML_IDP_CERT_FILE, SAML_IDP_KEY_F
 export { samlIdpUrls, type SamlIdpSigning, type SamlIdpUrls } from './response.js';
 export { SAML_IDP_ERRORS, SamlIdpError, type SamlIdpErrorCode } from './errors.js';
 export { createPendingSamlStore, type PendingSamlStore } from './pending.js';
-export { parseSpMetadata, type SpMetadata } from './sp-metadata.js';
+export { parseSpMetadata, type SpMetadata } from '../../config/saml-sp-metadata.js';

@@ -1,5 +1,5 @@
 /**
- * The only file that knows the shapes of samlify and @xmldom/xmldom.
+ * The only file that knows the shape of samlify (@xmldom/xmldom's is in core/xml.ts).
  *
  * Both are loaded with `createRequire` and typed with the small interfaces below
  * instead of their own declarations, on purpose: xmldom's declarations carry
@@ -12,34 +12,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
-/** A DOM node, as much of it as we read. */
-export interface XmlNode {
-  readonly nodeType: number;
-  readonly nodeValue: string | null;
-  readonly childNodes: ArrayLike<XmlNode>;
-  readonly parentNode: XmlNode | null;
-}
-
-/** A DOM element, as much of it as we read. */
-export interface XmlElement extends XmlNode {
-  readonly namespaceURI: string | null;
-  readonly localName: string | null;
-  getAttribute(name: string): string | null;
-  hasAttribute(name: string): boolean;
-  getElementsByTagName(name: string): ArrayLike<XmlElement>;
-}
-
-/** A parsed document. */
-export interface XmlDocument extends XmlNode {
-  readonly documentElement: XmlElement | null;
-}
-
-interface XmlDomModule {
-  DOMParser: new (options: {
-    locator?: object;
-    errorHandler: { warning: (msg: string) => void; error: (msg: string) => void; fatalError: (msg: string) => void };
-  }) => { parseFromString(xml: string, mimeType: string): XmlDocument };
-}
+export type { XmlDocument, XmlElement, XmlNode } from '../../../core/xml.js';
 
 /** IdP metadata accessors we rely on (samlify `IdpMetadata`). */
 export interface SamlifyIdpMetadata {
@@ -79,11 +52,6 @@ interface SamlifyModule {
 /** samlify (CommonJS), typed as above. */
 export const samlify = require('samlify') as SamlifyModule;
 
-/** xmldom's parser constructor (CommonJS), typed as above. */
-export const XmlDomParser = (require('@xmldom/xmldom') as XmlDomModule).DOMParser;
+export { XmlDomParser } from '../../../core/xml.js';
 
-/** SAML 2.0 binding URIs (SAML bindings §3.4, §3.5). */
-export const BINDING_REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
-export const BINDING_POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
-/** NameID format for email addresses (SAML core §8.3.2). */
-export const NAMEID_FORMAT_EMAIL = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
+export { BINDING_POST, BINDING_REDIRECT, NAMEID_FORMAT_EMAIL } from '../../../core/saml-names.js';

@@ -2,6 +2,7 @@
  * One-time use of SAML assertion IDs (SAML profiles §4.1.4.5: an SP must not accept
  * a bearer assertion twice). In memory, per process; a fleet needs a shared store.
  */
+import { BouncerError } from '../../../core/errors.js';
 
 /** Remembers IDs until they expire; answers whether an ID is new. */
 export interface ReplayCache {
@@ -25,10 +26,10 @@ export interface AssertionReplayStore {
 }
 
 /** Thrown by {@link ReplayCache.remember} when every slot holds a still-valid ID. */
-export class ReplayCacheFullError extends Error {
+export class ReplayCacheFullError extends BouncerError<'ERR_REPLAY_CACHE_FULL'> {
+  static readonly code = 'ERR_REPLAY_CACHE_FULL';
   constructor(readonly maxEntries: number) {
-    super(`replay cache full (${maxEntries} live assertion IDs)`);
-    this.name = 'ReplayCacheFullError';
+    super(ReplayCacheFullError.code, `replay cache full (${maxEntries} live assertion IDs)`);
   }
 }
 

@@ -14,12 +14,12 @@
  * problem is reported at its file:line:column.
  */
 import { isScalar, type Node } from 'yaml';
-import { joinField, suggestKey, type Entry, type NodeReader, type RefusedKeys } from '../config/node-reader.js';
-import type { AdminConfig } from '../config/types.js';
-import { checkIdentifier, parseListenAddress } from '../config/values.js';
+import { didYouMean } from '../core/did-you-mean.js';
+import { joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
+import type { AdminConfig, AdminToken } from './types.js';
+import { checkIdentifier, parseListenAddress } from './values.js';
 import { ADMIN_DEFAULTS } from './defaults.js';
-import { ADMIN_SCOPE_NAMES, isAdminScope, type AdminScope } from './scopes.js';
-import type { AdminToken } from './tokens.js';
+import { ADMIN_SCOPE_NAMES, isAdminScope, type AdminScope } from './admin-scopes.js';
 
 /** Keys of the section and of each token; merged into `CONFIG_KEYS`. */
 export const ADMIN_CONFIG_KEYS = {
@@ -115,7 +115,7 @@ function readToken(node: Node | null, index: number, reader: NodeReader): AdminT
         if (!scopes.includes(text)) scopes.push(text);
         return;
       }
-      const hint = suggestKey(text, ADMIN_SCOPE_NAMES);
+      const hint = didYouMean(text, ADMIN_SCOPE_NAMES);
       reader.issue(item, f, `unknown scope '${text}'${hint !== undefined ? ` (did you mean '${hint}'?)` : ''}; expected one of ${ADMIN_SCOPE_NAMES.join(', ')}`);
     });
   }

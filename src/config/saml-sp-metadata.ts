@@ -4,8 +4,9 @@
  * config loader for `saas_apps[].saml.metadata_file`.
  */
 import { X509Certificate } from 'node:crypto';
-import { attr, descendants, parseGuardedXml, textOf } from '../idp/saml/xml-guard.js';
-import { BINDING_POST, type XmlElement } from '../idp/saml/libs.js';
+import { toPem } from '../core/pem.js';
+import { BINDING_POST } from '../core/saml-names.js';
+import { attr, descendants, parseGuardedXml, textOf, type XmlElement } from '../core/xml.js';
 
 const NS_MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
 const NS_DS = 'http://www.w3.org/2000/09/xmldsig#';
@@ -60,7 +61,7 @@ export function parseSpMetadata(xml: string): SpMetadataResult {
       const certEl = descendants(kd, NS_DS, 'X509Certificate')[0];
       if (!certEl) continue;
       const b64 = textOf(certEl).replace(/\s+/g, '');
-      const pem = `-----BEGIN CERTIFICATE-----\n${(b64.match(/.{1,64}/g) ?? []).join('\n')}\n-----END CERTIFICATE-----\n`;
+      const pem = toPem(Buffer.from(b64, 'base64'), 'CERTIFICATE');
       try {
         new X509Certificate(pem);
       } catch {
@@ -80,6 +81,6 @@ export function parseSpMetadata(xml: string): SpMetadataResult {
       },
     };
   } catch (err) {
-    return { ok: false, message: `cannot be read: ${err instanceof Error ? err.message.replace(/^SAML response rejected: /, '') : String(err)}` };
+    return { ok: false, message: `cannot be read: ${err instanceof Error ? err.message : String(err)}` };
   }
 }

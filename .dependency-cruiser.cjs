@@ -1,0 +1,83 @@
+// The layer order of src/, written down once. test/unit/architecture.test.ts runs
+// dependency-cruiser with this file over src/ and fails on any violation.
+//
+//   core  <-  config  <-  state  <-  service  <-  app  <-  cli
+//
+// An arrow means "may import"; a module may import its own layer and any layer to
+// its left, never one to its right. Type-only imports count (tsPreCompilationDeps),
+// and no import cycle is allowed anywhere, type-only ones included. ARCHITECTURE.md
+// explains what lives in each layer.
+const LAYERS = [
+  // Pure decision code: no I/O, no clock, no globals (test/unit/core-purity.test.ts).
+  { name: 'core', path: '^src/core/' },
+  // Reading and validating configuration; every default and limit; where the package lives.
+  { name: 'config', path: '^src/(config/|paths\\.ts$|version\\.ts$)' },
+  // Adapters that hold state or talk to the outside: tenant and shared-state stores,
+  // sessions, logs and metrics, key and certificate files.
+  { name: 'state', path: '^src/(stores|sessions|observability|pki)/' },
+  // The servers and renderers: ext_authz, the web service, the admin API, the Envoy
+  // config renderer, the demo upstream. They do not import each other.
+  { name: 'service', path: '^src/(authz|web|admin|envoy|demo)/' },
+  // Wiring: opens the stores and starts the servers.
+  { name: 'app', path: '^src/app\\.ts$' },
+  // The command line.
+  { name: 'cli', path: '^src/cli/' },
+];
+
+const SERVICES = ['authz', 'web', 'admin', 'envoy', 'demo'];
+
+const upwardRules = LAYERS.flatMap((layer, index) =>
+  LAYERS.slice(index + 1).map((higher) => ({
+    name: `${layer.name}-not-to-${higher.name}`,
+    comment: `${layer.name} sits below ${higher.name} in the layer order and may not import it`,
+    severity: 'error',
+    from: { path: layer.path },
+    to: { path: higher.path },
+  })),
+);
+
+const serviceRules = SERVICES.map((service) => ({
+  name: `${service}-not-to-other-services`,
+  comment: `${service} is one service among ${SERVICES.join(', ')}; shared code goes one layer down`,
+  severity: 'error',
+  from: { path: `^src/${service}/` },
+  to: { path: `^src/(${SERVICES.filter((s) => s !== service).join('|')})/` },
+}));
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'import cycles, type-only imports included',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'src-not-to-outside',
+      comment: 'src/ is the product: it never imports tests, benchmarks or scripts',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench|scripts)/' },
+    },
+    {
+      name: 'layer-unknown',
+      comment: 'every file under src/ belongs to a layer: add new folders to LAYERS',
+      severity: 'error',
+      from: { path: '^src/', pathNot: LAYERS.map((l) => l.path) },
+      to: {},
+    },
+    ...upwardRules,
+    ...serviceRules,
+  ],
+  options: {
+    includeOnly: '^src/',
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      extensions: ['.ts', '.js'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+    },
+  },
+};
