@@ -61,7 +61,7 @@ export interface StartOptions {
 }
 
 /** Session machinery shared by ext_authz and the login service for the life of the process. */
-interface SessionParts {
+export interface SessionParts {
   readonly keys: KeyStore;
   readonly shared: SharedState;
   readonly tokens: ReturnType<typeof createTokenCache>;
@@ -77,7 +77,7 @@ function authSettings(config: BouncerConfig, origin: string | undefined): AuthSe
   return { domain: config.auth.domain, origin: (origin ?? `https://${config.auth.domain}`).replace(/\/+$/, '') };
 }
 
-function longestSession(config: BouncerConfig): number {
+export function longestSession(config: BouncerConfig): number {
   return Math.max(config.auth?.sessionDurationSec ?? 0, ...config.apps.map((a) => a.sessionDurationSec), 3600);
 }
 
@@ -85,7 +85,8 @@ function newVerifier(config: BouncerConfig): CertVerifier {
   return createCertVerifier({ maxEntries: config.authz.cache.maxEntries, ttlMs: config.authz.cache.ttlSeconds * 1000 });
 }
 
-function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined, tenantStore: StoreTenants | undefined): AuthzState {
+/** The ext_authz server's state for `config`; also what `bouncer access explain` decides with. */
+export function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined, tenantStore: StoreTenants | undefined): AuthzState {
   const auth = authSettings(config, origin);
   const { shared } = parts;
   return {

@@ -1,0 +1,192 @@
+/**
+ * `bouncer access explain`: builds the CheckRequest Envoy would send for an
+ * operator's description of a request, runs it through {@link decideCheck}
+ * (the ext_authz server's own decision steps) with a trace, and explains the
+ * result. Nothing here decides: it only sets up the input and reads the trace.
+ */
+import type { SessionState, SessionView } from '../core/app.js';
+import { BouncerError } from '../core/errors.js';
+import { buildExplanation, TraceCollector, type ExplainedSession, type Explanation } from '../core/explanation.js';
+import type { IdpType } from '../core/identity.js';
+import { verifyServiceToken } from '../core/service-token.js';
+import { normalizeHost, resolveTenant } from '../core/tenant-index.js';
+import { APP_COOKIE } from '../sessions/cookies.js';
+import { SERVICE_TOKEN_HEADERS, type CheckRequestMessage } from './check-request.js';
+import { decideCheck, type AuthzState } from './decide-check.js';
+import { APP_PATHS } from './session-gate.js';
+
+/** Claims an operator asserts instead of presenting a session token; nothing here is verified. */
+export interface AssertedClaims {
+  readonly email?: string | undefined;
+  readonly sub?: string | undefined;
+  readonly name?: string | undefined;
+  readonly groups?: readonly string[] | undefined;
+  readonly idp?: string | undefined;
+  readonly amr?: readonly string[] | undefined;
+  /** When the user signed in at the IdP, ms since the epoch; default: the explained moment. */
+  readonly loginTimeMs?: number | undefined;
+}
+
+/** An operator's description of one request, as the CLI and the admin API take it. */
+export interface ExplainQuery {
+  readonly host: string;
+  /** Path with optional query string; default `/`. */
+  readonly path?: string | undefined;
+  /** Default `GET`. */
+  readonly method?: string | undefined;
+  /** TLS server name; default: the host (what a browser sends). */
+  readonly sni?: string | undefined;
+  readonly sourceIp?: string | undefined;
+  /** Default `text/html` (a browser): a missing login then explains as the 302 a browser gets. */
+  readonly accept?: string | undefined;
+  /** PEM: the client certificate first, then any intermediates the client would send. */
+  readonly certificatePem?: string | undefined;
+  readonly sessionToken?: string | undefined;
+  readonly claims?: AssertedClaims | undefined;
+  readonly serviceToken?: { readonly clientId: string; readonly clientSecret: string } | undefined;
+  /** ISO 3166 alpha-2, as the trusted country header would carry it. */
+  readonly country?: string | undefined;
+}
+
+export interface ExplainOptions {
+  /** IdP ids → types, for asserted claims (default `oidc`). */
+  readonly idpTypes?: ReadonlyMap<string, IdpType> | undefined;
+  /** Things the caller knows this explanation cannot see (the CLI's in-memory revocations). */
+  readonly notes?: readonly string[] | undefined;
+}
+
+/** Limits on what an operator may submit; far above any real request. */
+export const EXPLAIN_LIMITS = {
+  /** Bytes of certificate PEM (a leaf and a few intermediates). */
+  certificatePemBytes: 64 * 1024,
+  /** Characters of a session token. */
+  sessionTokenChars: 16 * 1024,
+} as const;
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+function fail(message: string): never {
+  throw new BouncerError('ERR_EXPLAIN_INPUT', message);
+}
+
+/** Envoy sends the peer certificate URL-encoded (`source.certificate`) and the intermediates only in XFCC `Chain`. */
+function certificateFields(pem: string): { certificate: string; xfcc: string | undefined } {
+  if (pem.length > EXPLAIN_LIMITS.certificatePemBytes) fail(`the certificate PEM is larger than ${EXPLAIN_LIMITS.certificatePemBytes} bytes`);
+  const blocks = pem.match(PEM_BLOCK) ?? [];
+  const leaf = blocks[0];
+  if (leaf === undefined) fail('the certificate file holds no PEM CERTIFICATE block');
+  const certificate = encodeURIComponent(`${leaf}\n`);
+  if (blocks.length === 1) return { certificate, xfcc: undefined };
+  // As Envoy's SANITIZE_SET writes it with `cert` and `chain` details: the same leaf, plus the chain.
+  return { certificate, xfcc: `Cert="${certificate}";Chain="${encodeURIComponent(`${blocks.join('\n')}\n`)}"` };
+}
+
+function assertedSession(c: AssertedClaims, nowMs: number, idpTypes: ReadonlyMap<string, IdpType> | undefined): SessionView {
+  const idp = c.idp ?? 'asserted';
+  const authTime = Math.floor((c.loginTimeMs ?? nowMs) / 1000);
+  return Object.freeze({
+    sub: c.sub ?? `${idp}:${c.email ?? 'asserted-user'}`,
+    sid: 'asserted',
+    email: c.email?.toLowerCase(),
+    name: c.name,
+    groups: Object.freeze([...(c.groups ?? [])]),
+    idp,
+    idpType: idpTypes?.get(idp) ?? 'oidc',
+    amr: Object.freeze([...(c.amr ?? [])]),
+    authTime,
+    exp: Math.floor(nowMs / 1000) + 3600,
+  });
+}
+
+function describeSession(q: ExplainQuery, state: SessionState | undefined): ExplainedSession {
+  const source = q.claims !== undefined ? 'asserted' : q.sessionToken !== undefined ? 'token' : 'none';
+  if (state === undefined || state.status === 'absent') return { source, verified: false, status: 'absent' };
+  if (state.status === 'invalid') return { source, verified: false, status: state.reason, detail: state.detail };
+  const s = state.session;
+  return {
+    source,
+    verified: source === 'token',
+    status: 'valid',
+    sub: s.sub,
+    email: s.email,
+    groups: s.groups,
+    idp: s.idp,
+    amr: s.amr,
+    authTime: new Date(s.authTime * 1000).toISOString(),
+  };
+}
+
+/**
+ * Explains the decision ext_authz would make for `q` at `nowMs`, with `state`
+ * (the server's live state in the admin API, one built from the config file in
+ * the CLI).
+ *
+ * @throws BouncerError `ERR_EXPLAIN_INPUT` for input that cannot describe a request.
+ */
+export async function explainRequest(state: AuthzState, q: ExplainQuery, nowMs: number, options: ExplainOptions = {}): Promise<Explanation> {
+  const host = normalizeHost(q.host);
+  if (host === '') fail(`"${q.host}" is not a hostname`);
+  const path = q.path ?? '/';
+  if (!path.startsWith('/')) fail(`the path must start with "/", got "${path}"`);
+  const method = (q.method ?? 'GET').toUpperCase();
+  if (!/^[A-Z]{1,16}$/.test(method)) fail(`"${q.method ?? ''}" is not an HTTP method`);
+  if (q.sessionToken !== undefined && q.claims !== undefined) fail('give a session token or asserted claims, not both');
+  if (q.sessionToken !== undefined && (q.sessionToken === '' || q.sessionToken.length > EXPLAIN_LIMITS.sessionTokenChars || /[\s;,]/.test(q.sessionToken))) {
+    fail('the session token is empty, too long, or holds characters a cookie cannot carry');
+  }
+  if (q.country !== undefined && !/^[A-Za-z]{2}$/.test(q.country)) fail(`the country must be an ISO 3166 alpha-2 code, got "${q.country}"`);
+
+  const identity = state.identity;
+  const app = identity ? resolveTenant(identity.apps, host) : undefined;
+  const pathOnly = path.split('?')[0];
+  if (app && (pathOnly === APP_PATHS.handoff || pathOnly === APP_PATHS.logout)) {
+    // Explaining them would consume a sign-in link or revoke a session.
+    fail(`bouncer answers ${pathOnly} on app hosts itself (sign-in handoff and sign-out); there is no policy decision to explain`);
+  }
+
+  const notes: string[] = [...(options.notes ?? [])];
+  const headers: Record<string, string> = { ':authority': q.host, ':method': method, ':path': path, accept: q.accept ?? 'text/html' };
+  if (q.sessionToken !== undefined) headers['cookie'] = `${APP_COOKIE}=${q.sessionToken}`;
+  if (q.serviceToken !== undefined) {
+    headers[SERVICE_TOKEN_HEADERS.clientId] = q.serviceToken.clientId;
+    headers[SERVICE_TOKEN_HEADERS.clientSecret] = q.serviceToken.clientSecret;
+  }
+  if (q.country !== undefined) {
+    if (identity?.countryHeader !== undefined) headers[identity.countryHeader.toLowerCase()] = q.country;
+    else notes.push('the country is ignored: no trusted country header is configured (auth.country_header), so policies never see one');
+  }
+  const cert = q.certificatePem !== undefined ? certificateFields(q.certificatePem) : undefined;
+  if (cert?.xfcc !== undefined) headers['x-forwarded-client-cert'] = cert.xfcc;
+  const sni = q.sni ?? host;
+  const request: CheckRequestMessage = {
+    attributes: {
+      source: { ...(q.sourceIp !== undefined ? { address: { socket_address: { address: q.sourceIp } } } : {}), ...(cert ? { certificate: cert.certificate } : {}) },
+      request: { http: { id: 'explain', method, path, host: q.host, headers } },
+      tls_session: { sni },
+    },
+  };
+
+  let asserted: SessionState | undefined;
+  if (q.claims !== undefined) {
+    asserted = { status: 'valid', token: '', session: assertedSession(q.claims, nowMs, options.idpTypes) };
+    notes.push('the session was asserted, not verified: its claims were taken as given');
+  }
+  const trace = new TraceCollector();
+  const outcome = await decideCheck(state, request, nowMs, undefined, { trace, assertedSession: asserted });
+  const sessionState = outcome.input.session;
+  if (q.sessionToken !== undefined && !app) notes.push(`${host} belongs to no app: the session token was not read`);
+
+  return buildExplanation({
+    decision: outcome.decision,
+    trace,
+    nowMs,
+    request: { host, path, method, sni, sourceIp: q.sourceIp, country: outcome.input.country },
+    appPolicies: app?.policies ?? [],
+    session: describeSession(q, asserted ?? sessionState),
+    serviceToken:
+      q.serviceToken === undefined
+        ? undefined
+        : { clientId: q.serviceToken.clientId, id: verifyServiceToken(identity?.serviceTokens ?? [], q.serviceToken.clientId, q.serviceToken.clientSecret)?.id },
+    notes,
+  });
+}
