@@ -4,6 +4,7 @@ import { createAdminServer, createDecisionLog, createMemoryAuditSink, createPgAu
 import type { Logger } from 'pino';
 import { loadSamlIdpSigning } from './web/saml-idp/index.js';
 import { createAuthzServer, type AuthzState } from './authz/server.js';
+import { explainRequest } from './authz/explain.js';
 import type { StoreTenants } from './authz/tenant-lookup.js';
 import type { BouncerConfig } from './config/types.js';
 import { attemptConfigLoad, loadConfig } from './config/load.js';
@@ -304,6 +305,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       clock: nowFn,
       logger,
       sessionRevocationMs: longestSession(config) * 1000,
+      explain: (query, nowMs) => explainRequest(state, query, nowMs, { idpTypes: new Map(config.idps.map((i) => [i.id, i.type])) }),
       ...(docs
         ? {
             configWriter: {

@@ -6,7 +6,7 @@
  */
 import type { SessionState, SessionView } from '../core/app.js';
 import { BouncerError } from '../core/errors.js';
-import { buildExplanation, TraceCollector, type ExplainedSession, type Explanation } from '../core/explanation.js';
+import { buildExplanation, TraceCollector, type AssertedClaims, type ExplainedSession, type Explanation, type ExplainQuery } from '../core/explanation.js';
 import type { IdpType } from '../core/identity.js';
 import { verifyServiceToken } from '../core/service-token.js';
 import { normalizeHost, resolveTenant } from '../core/tenant-index.js';
@@ -15,38 +15,7 @@ import { SERVICE_TOKEN_HEADERS, type CheckRequestMessage } from './check-request
 import { decideCheck, type AuthzState } from './decide-check.js';
 import { APP_PATHS } from './session-gate.js';
 
-/** Claims an operator asserts instead of presenting a session token; nothing here is verified. */
-export interface AssertedClaims {
-  readonly email?: string | undefined;
-  readonly sub?: string | undefined;
-  readonly name?: string | undefined;
-  readonly groups?: readonly string[] | undefined;
-  readonly idp?: string | undefined;
-  readonly amr?: readonly string[] | undefined;
-  /** When the user signed in at the IdP, ms since the epoch; default: the explained moment. */
-  readonly loginTimeMs?: number | undefined;
-}
-
-/** An operator's description of one request, as the CLI and the admin API take it. */
-export interface ExplainQuery {
-  readonly host: string;
-  /** Path with optional query string; default `/`. */
-  readonly path?: string | undefined;
-  /** Default `GET`. */
-  readonly method?: string | undefined;
-  /** TLS server name; default: the host (what a browser sends). */
-  readonly sni?: string | undefined;
-  readonly sourceIp?: string | undefined;
-  /** Default `text/html` (a browser): a missing login then explains as the 302 a browser gets. */
-  readonly accept?: string | undefined;
-  /** PEM: the client certificate first, then any intermediates the client would send. */
-  readonly certificatePem?: string | undefined;
-  readonly sessionToken?: string | undefined;
-  readonly claims?: AssertedClaims | undefined;
-  readonly serviceToken?: { readonly clientId: string; readonly clientSecret: string } | undefined;
-  /** ISO 3166 alpha-2, as the trusted country header would carry it. */
-  readonly country?: string | undefined;
-}
+export type { AssertedClaims, ExplainQuery } from '../core/explanation.js';
 
 export interface ExplainOptions {
   /** IdP ids → types, for asserted claims (default `oidc`). */
@@ -112,7 +81,7 @@ function describeSession(q: ExplainQuery, state: SessionState | undefined): Expl
     groups: s.groups,
     idp: s.idp,
     amr: s.amr,
-    authTime: new Date(s.authTime * 1000).toISOString(),
+    auth_time: new Date(s.authTime * 1000).toISOString(),
   };
 }
 
@@ -180,7 +149,7 @@ export async function explainRequest(state: AuthzState, q: ExplainQuery, nowMs: 
     decision: outcome.decision,
     trace,
     nowMs,
-    request: { host, path, method, sni, sourceIp: q.sourceIp, country: outcome.input.country },
+    request: { host, path, method, sni, source_ip: q.sourceIp, country: outcome.input.country },
     appPolicies: app?.policies ?? [],
     session: describeSession(q, asserted ?? sessionState),
     serviceToken:

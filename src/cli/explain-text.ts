@@ -8,7 +8,7 @@ export function renderExplanation(e: Explanation): string {
   const r = e.request;
   lines.push(`${e.decision.toUpperCase()} ${e.status} ${e.reason}: ${e.detail}`);
   if (e.location !== undefined) lines.push(`  redirect to ${e.location}`);
-  lines.push(`  request  ${r.method} https://${r.host}${r.path}${r.sourceIp !== undefined ? ` from ${r.sourceIp}` : ''}${r.country !== undefined ? ` (${r.country})` : ''} at ${e.at}`);
+  lines.push(`  request  ${r.method} https://${r.host}${r.path}${r.source_ip !== undefined ? ` from ${r.source_ip}` : ''}${r.country !== undefined ? ` (${r.country})` : ''} at ${e.at}`);
   lines.push(`  tenant   ${e.tenant ?? '-'}`);
   lines.push(`  app      ${e.app ?? '-'}`);
   lines.push(`  policy   ${e.policy ?? '-'}`);
@@ -16,12 +16,12 @@ export function renderExplanation(e: Explanation): string {
   if (e.certificate) lines.push(`  cert     ${e.certificate.subject} (issuer ${e.certificate.issuer}, sha256 ${e.certificate.fingerprint256})`);
   const s = e.session;
   if (s.source !== 'none' || s.status !== 'absent') {
-    const who = s.status === 'valid' ? ` ${s.email ?? s.sub ?? '?'} via ${s.idp ?? '?'}; groups [${(s.groups ?? []).join(', ')}]; amr [${(s.amr ?? []).join(', ')}]; signed in ${s.authTime ?? '?'}` : '';
+    const who = s.status === 'valid' ? ` ${s.email ?? s.sub ?? '?'} via ${s.idp ?? '?'}; groups [${(s.groups ?? []).join(', ')}]; amr [${(s.amr ?? []).join(', ')}]; signed in ${s.auth_time ?? '?'}` : '';
     lines.push(`  session  ${s.source === 'asserted' ? 'ASSERTED (not verified)' : s.source}: ${s.status}${s.detail !== undefined ? ` (${s.detail})` : ''}${who}`);
   } else {
     lines.push('  session  none');
   }
-  if (e.serviceToken) lines.push(`  service  client ${e.serviceToken.clientId}: ${e.serviceToken.id !== undefined ? `valid token "${e.serviceToken.id}"` : 'not a valid token'}`);
+  if (e.service_token) lines.push(`  service  client ${e.service_token.client_id}: ${e.service_token.id !== undefined ? `valid token "${e.service_token.id}"` : 'not a valid token'}`);
   if (e.policies.length > 0) {
     lines.push('  policies (in evaluation order: bypass, service_auth, deny, allow; + matched, - not matched, ? needs a login, . not evaluated)');
     for (const p of e.policies) {

@@ -9,6 +9,39 @@ import type { DecisionTrace, MtlsTraceOutcome } from './evaluate.js';
 import type { CompiledPolicy, PolicyAction, PolicyOutcome } from './policy/index.js';
 import type { Reason } from './reasons.js';
 
+/** Claims an operator asserts instead of presenting a session token; nothing here is verified. */
+export interface AssertedClaims {
+  readonly email?: string | undefined;
+  readonly sub?: string | undefined;
+  readonly name?: string | undefined;
+  readonly groups?: readonly string[] | undefined;
+  readonly idp?: string | undefined;
+  readonly amr?: readonly string[] | undefined;
+  /** When the user signed in at the IdP, ms since the epoch; default: the explained moment. */
+  readonly loginTimeMs?: number | undefined;
+}
+
+/** An operator's description of one request, as the CLI and the admin API take it. */
+export interface ExplainQuery {
+  readonly host: string;
+  /** Path with optional query string; default `/`. */
+  readonly path?: string | undefined;
+  /** Default `GET`. */
+  readonly method?: string | undefined;
+  /** TLS server name; default: the host (what a browser sends). */
+  readonly sni?: string | undefined;
+  readonly sourceIp?: string | undefined;
+  /** Default `text/html` (a browser): a missing login then explains as the 302 a browser gets. */
+  readonly accept?: string | undefined;
+  /** PEM: the client certificate first, then any intermediates the client would send. */
+  readonly certificatePem?: string | undefined;
+  readonly sessionToken?: string | undefined;
+  readonly claims?: AssertedClaims | undefined;
+  readonly serviceToken?: { readonly clientId: string; readonly clientSecret: string } | undefined;
+  /** ISO 3166 alpha-2, as the trusted country header would carry it. */
+  readonly country?: string | undefined;
+}
+
 /** One policy of the app, in evaluation order. */
 export interface ExplainedPolicy {
   readonly name: string;
@@ -33,7 +66,7 @@ export interface ExplainedSession {
   readonly groups?: readonly string[] | undefined;
   readonly idp?: string | undefined;
   readonly amr?: readonly string[] | undefined;
-  readonly authTime?: string | undefined;
+  readonly auth_time?: string | undefined;
 }
 
 export interface Explanation {
@@ -54,16 +87,16 @@ export interface Explanation {
     readonly path: string;
     readonly method: string;
     readonly sni: string | undefined;
-    readonly sourceIp: string | undefined;
+    readonly source_ip: string | undefined;
     readonly country: string | undefined;
   };
   /** The tenant's client-certificate step; undefined when the host has no tenant or the request stopped before it. */
   readonly mtls: { readonly ok: boolean; readonly reason: Reason; readonly detail: string | undefined } | undefined;
   /** The certificate as the decision saw it (verified, or refused with the reason above). */
-  readonly certificate: { readonly subject: string; readonly issuer: string; readonly serial: string; readonly fingerprint256: string; readonly notAfter: string } | undefined;
+  readonly certificate: { readonly subject: string; readonly issuer: string; readonly serial: string; readonly fingerprint256: string; readonly not_after: string } | undefined;
   readonly session: ExplainedSession;
   /** A service token's id, once verified against the configured tokens. */
-  readonly serviceToken: { readonly clientId: string; readonly id: string | undefined } | undefined;
+  readonly service_token: { readonly client_id: string; readonly id: string | undefined } | undefined;
   readonly policies: readonly ExplainedPolicy[];
   /** Caveats on what this explanation could not see or check. */
   readonly notes: readonly string[];
@@ -109,7 +142,7 @@ export function explainPolicies(policies: readonly CompiledPolicy[], trace: Trac
 
 function describeCertificate(c: ClientIdentity | undefined): Explanation['certificate'] {
   if (!c) return undefined;
-  return { subject: c.subject, issuer: c.issuer, serial: c.serial, fingerprint256: c.fingerprint256, notAfter: new Date(c.notAfter).toISOString() };
+  return { subject: c.subject, issuer: c.issuer, serial: c.serial, fingerprint256: c.fingerprint256, not_after: new Date(c.notAfter).toISOString() };
 }
 
 /** The pieces the authz layer gathered around one decision. */
@@ -120,7 +153,7 @@ export interface ExplanationParts {
   readonly request: Explanation['request'];
   readonly appPolicies: readonly CompiledPolicy[];
   readonly session: ExplainedSession;
-  readonly serviceToken: Explanation['serviceToken'];
+  readonly serviceToken: { readonly clientId: string; readonly id: string | undefined } | undefined;
   readonly notes: readonly string[];
 }
 
@@ -142,7 +175,7 @@ export function buildExplanation(p: ExplanationParts): Explanation {
     mtls: m === undefined ? undefined : m.ok ? { ok: true, reason: m.reason, detail: undefined } : { ok: false, reason: m.reason, detail: m.detail },
     certificate: describeCertificate(d.identity ?? (m?.ok === true ? m.identity : undefined)),
     session: p.session,
-    serviceToken: p.serviceToken === undefined ? undefined : { clientId: p.serviceToken.clientId, id: d.allow ? (d.serviceToken ?? p.serviceToken.id) : p.serviceToken.id },
+    service_token: p.serviceToken === undefined ? undefined : { client_id: p.serviceToken.clientId, id: d.allow ? (d.serviceToken ?? p.serviceToken.id) : p.serviceToken.id },
     policies: explainPolicies(p.appPolicies, p.trace, d),
     notes: p.notes,
   };

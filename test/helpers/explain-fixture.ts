@@ -25,7 +25,8 @@ export interface ExplainFixture {
   remove(): void;
 }
 
-export async function createExplainFixture(): Promise<ExplainFixture> {
+/** `extraYaml` is appended to the config (an `admin:` section, say). */
+export async function createExplainFixture(extraYaml = ''): Promise<ExplainFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'bouncer-explain-'));
   const acmeCa = await createRootCa({ commonName: 'acme device root CA', organization: 'acme', keyAlgorithm: 'ec-p256', validDays: 30 });
   const strangerCa = await createRootCa({ commonName: 'acme device root CA', organization: 'acme', keyAlgorithm: 'ec-p256', validDays: 30 });
@@ -35,6 +36,7 @@ export async function createExplainFixture(): Promise<ExplainFixture> {
   writeFileSync(join(dir, 'acme.pem'), acme.certPem);
   writeFileSync(join(dir, 'stranger.pem'), stranger.certPem);
   const yaml = `
+listen: { authz: 127.0.0.1:0, http: 127.0.0.1:0 }
 auth:
   domain: auth.acme.test
   session: { duration: 8h, keys_dir: ./keys }
@@ -60,7 +62,7 @@ apps:
         require: [ { amr: [mfa] } ]
         exclude: [ { email: [intern@acme.test] } ]
       - { name: devices, action: allow, include: [ { certificate: true } ] }
-`;
+${extraYaml}`;
   const configPath = join(dir, 'bouncer.yaml');
   writeFileSync(configPath, yaml);
   const env = { OKTA_SECRET: 'okta-secret' };

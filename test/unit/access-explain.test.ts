@@ -206,7 +206,7 @@ test('the deciding policy is marked and every other one says why it did not deci
 
 test('login time: an asserted old login is what a login_age rule would see', async () => {
   const e = await run({ host: 'wiki.acme.test', claims: { email: 'ann@acme.test', amr: ['mfa'], loginTimeMs: NOW - 3_600_000 } });
-  expect(e.session.authTime).toBe(new Date(Math.floor((NOW - 3_600_000) / 1000) * 1000).toISOString());
+  expect(e.session.auth_time).toBe(new Date(Math.floor((NOW - 3_600_000) / 1000) * 1000).toISOString());
 });
 
 test.each([
