@@ -1,23 +1,28 @@
 /**
- * `npm run demo`: two tenants with their own CAs and devices, behind a real Envoy.
- * Creates everything under .demo/, starts the demo app, bouncer and Envoy, checks
- * each claim once, prints copy-paste curl commands, and runs until Ctrl-C.
+ * `npm run demo`: two tenants with their own CAs and devices, and one app behind
+ * sign-in, behind a real Envoy. Creates everything under .demo/, starts the demo
+ * app, a development OIDC IdP (scripts/demo-idp.mjs), bouncer and Envoy, checks
+ * each claim once, prints copy-paste curl commands and the URL to sign in at,
+ * and runs until Ctrl-C.
  *
  *   --prepare-only   write .demo/ (certificates, config) and exit; for docker compose
- *   --check          run the claims once and exit 0 if all hold, 1 if not
+ *   --check          run the claims once (the sign-in with headless Chromium) and exit 0 if all hold, 1 if not
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join, resolve } from 'node:path';
 import { startBouncer, type BouncerApp } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
+import { DEMO_IDP_ID, DEMO_USERS, SSO_HOSTS, ssoConfigYaml, startDemoIdp, type DemoIdp } from '../src/demo/sso.js';
 import { startEchoUpstream } from '../src/demo/upstream.js';
 import { ensureEnvoy } from '../src/envoy/locate.js';
 import { renderEnvoyYaml } from '../src/envoy/render.js';
 import { createLogger } from '../src/observability/logger.js';
 import { packageRoot } from '../src/paths.js';
 import { createRootCa, issueClientCert, issueServerCert } from '../src/pki/generate.js';
+import { signInWithBrowser } from './demo-browser.js';
 
 const args = new Set(process.argv.slice(2));
 const env = process.env;
@@ -27,12 +32,18 @@ const ports = {
   authz: Number(env.DEMO_AUTHZ_PORT ?? 9001),
   http: Number(env.DEMO_HTTP_PORT ?? 8080),
   upstream: Number(env.DEMO_UPSTREAM_PORT ?? 8081),
+  idp: Number(env.DEMO_IDP_PORT ?? 8082),
 };
 const dir = resolve(env.DEMO_DIR ?? join(packageRoot(), '.demo'));
 const TENANTS = [
   { name: 'acme', host: 'pay.acme.test' },
   { name: 'globex', host: 'pay.globex.test' },
 ] as const;
+/** The demo IdP's one client: bouncer. The secret is made per `prepare` and kept in .demo/demo-idp/. */
+const IDP_CLIENT_ID = 'bouncer-demo';
+const idpIssuer = `http://127.0.0.1:${ports.idp}`;
+const authOrigin = `https://${SSO_HOSTS.auth}:${ports.envoy}`;
+const appUrl = `https://${SSO_HOSTS.app}:${ports.envoy}/`;
 
 function write(path: string, data: string, mode = 0o644): void {
   writeFileSync(path, data, { mode });
@@ -45,7 +56,7 @@ async function prepare(): Promise<void> {
   const server = await issueServerCert({
     issuer: edge,
     commonName: 'bouncer demo edge',
-    dns: TENANTS.map((t) => t.host),
+    dns: [...TENANTS.map((t) => t.host), SSO_HOSTS.app, SSO_HOSTS.auth],
     keyAlgorithm: 'ec-p256',
     validDays: 30,
   });
@@ -68,8 +79,11 @@ async function prepare(): Promise<void> {
     write(join(dir, t.name, 'device.pem'), device.certPem);
     write(join(dir, t.name, 'device.key'), device.keyPem, 0o600);
   }
+  mkdirSync(join(dir, 'demo-idp'), { recursive: true });
+  write(join(dir, 'demo-idp', 'client.secret'), randomBytes(24).toString('hex'), 0o600);
   const yaml = [
-    '# Written by `npm run demo`. Two tenants, each trusting only its own device CA.',
+    '# Written by `npm run demo`. Two tenants, each trusting only its own device CA,',
+    `# and the app ${SSO_HOSTS.app} behind sign-in with the demo IdP (${idpIssuer}).`,
     'listen:',
     `  authz: 127.0.0.1:${ports.authz}`,
     `  http: 127.0.0.1:${ports.http}`,
@@ -79,6 +93,7 @@ async function prepare(): Promise<void> {
       `    hostnames: [${t.host}]`,
       `    mtls: { mode: require, ca: ./${t.name}/ca.pem, exempt_paths: [/healthz] }`,
     ]),
+    ssoConfigYaml({ issuer: idpIssuer, clientId: IDP_CLIENT_ID, clientSecretFile: './demo-idp/client.secret' }),
     '',
   ].join('\n');
   write(join(dir, 'bouncer.yaml'), yaml);
@@ -95,6 +110,9 @@ async function prepare(): Promise<void> {
       upstreamPort: ports.upstream,
       serverCertPath: join(dir, 'certs', 'server.pem'),
       serverKeyPath: join(dir, 'certs', 'server.key'),
+      authDomain: SSO_HOSTS.auth,
+      authHttpHost: '127.0.0.1',
+      authHttpPort: ports.http,
     }),
   );
 }
@@ -166,13 +184,21 @@ async function main(): Promise<number> {
   const upstream = await startEchoUpstream('127.0.0.1', ports.upstream);
   let app: BouncerApp | undefined;
   let envoy: ChildProcess | undefined;
+  let idp: DemoIdp | undefined;
   const stopAll = async (): Promise<void> => {
     envoy?.kill('SIGTERM');
     await app?.close(2000);
+    await idp?.close();
     await upstream.close();
   };
   try {
-    app = await startBouncer({ config: await loadConfig(join(dir, 'bouncer.yaml'), env), logger });
+    idp = await startDemoIdp({
+      port: ports.idp,
+      clientId: IDP_CLIENT_ID,
+      clientSecret: readFileSync(join(dir, 'demo-idp', 'client.secret'), 'utf8').trim(),
+      redirectUri: `${authOrigin}/callback/${DEMO_IDP_ID}`,
+    });
+    app = await startBouncer({ config: await loadConfig(join(dir, 'bouncer.yaml'), env), logger, authPublicOrigin: authOrigin });
     let envoyOut = '';
     envoy = spawn(envoyBin, ['-c', join(dir, 'envoy.yaml'), '--log-level', 'warn', '--base-id', String(ports.envoy), '--disable-hot-restart'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -188,7 +214,6 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, 200));
     }
 
-    const { readFileSync } = await import('node:fs');
     const ca = readFileSync(join(dir, 'certs', 'edge-ca.pem'), 'utf8');
     const read = (p: string): string => readFileSync(p, 'utf8');
     let failed = 0;
@@ -207,7 +232,32 @@ async function main(): Promise<number> {
       }
       process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${c.title}: HTTP ${r.status} (expected ${c.expect}) ${reason}\n     ${curlFor(c)}\n\n`);
     }
+    const [allowed, denied] = DEMO_USERS;
+    process.stdout.write(
+      [
+        `Sign-in: open ${appUrl} in a browser (*.localhost resolves to this machine; the demo edge CA is`,
+        `  ${join(dir, 'certs', 'edge-ca.pem')}: accept the certificate warning, or trust that CA).`,
+        `  The demo IdP (${idp.issuer}) knows:`,
+        ...DEMO_USERS.map((u) => `    ${u.username} / ${u.password}  (groups ${u.groups.join(', ')})`),
+        `  The app's policy allows group staff: ${allowed?.username ?? ''} gets in, ${denied?.username ?? ''} sees the deny page.`,
+        `  Browsers without *.localhost support need: 127.0.0.1 ${SSO_HOSTS.app} ${SSO_HOSTS.auth}  in /etc/hosts.`,
+        `  Why ${denied?.username ?? ''} is refused, as ext_authz decides it (docs/explain.md):`,
+        `    node dist/src/cli/bin.js access explain -c ${join(dir, 'bouncer.yaml')} --host ${SSO_HOSTS.app} --email ${denied?.email ?? ''} --group ${denied?.groups.join(',') ?? ''} --idp ${DEMO_IDP_ID}`,
+        '',
+      ].join('\n'),
+    );
     if (args.has('--check')) {
+      const browserClaims = [
+        { user: allowed, title: 'signs in with a browser through the demo IdP and reaches the app', expected: { email: allowed?.email ?? '' } },
+        { user: denied, title: 'signs in with a browser but the policy refuses them', expected: { denied: true } as const },
+      ];
+      for (const c of browserClaims) {
+        if (!c.user) continue;
+        const signIn = await signInWithBrowser(appUrl, c.user.username, c.user.password, c.expected);
+        if (!signIn.ok) failed++;
+        process.stdout.write(`${signIn.ok ? 'ok  ' : 'FAIL'} ${c.user.username} ${c.title}: ${signIn.detail}\n`);
+      }
+      process.stdout.write('\n');
       await stopAll();
       return failed === 0 ? 0 : 1;
     }

@@ -18,7 +18,8 @@ export interface ExplainState {
   readonly idpTypes: ReadonlyMap<string, IdpType>;
   /** Whether session tokens signed by a running bouncer can be verified here (keys shared through `keys_dir`). */
   readonly canVerifySessions: boolean;
-  readonly notes: readonly string[];
+  /** Caveats for explanations of session tokens (revocations this process cannot see). */
+  readonly sessionNotes: readonly string[];
   close(): Promise<void>;
 }
 
@@ -43,6 +44,7 @@ export async function openExplainState(config: BouncerConfig, nowMs: number, aut
     await shared.close();
     throw new BouncerError('ERR_STORE_UNAVAILABLE', `cannot read revocations from Redis: ${(err as Error).message}`, { cause: err });
   }
+  // Only a session token is checked against revocations; asserted claims never are.
   if (config.auth && !redis) notes.push("revocations are not checked: without store.redis they live only in the running server's memory");
   const keysDir = config.auth?.keysDir;
   const keys = await openKeyStore({
@@ -57,7 +59,7 @@ export async function openExplainState(config: BouncerConfig, nowMs: number, aut
     state,
     idpTypes: new Map(config.idps.map((i) => [i.id, i.type])),
     canVerifySessions: keysDir !== undefined,
-    notes,
+    sessionNotes: notes,
     close: () => shared.close(),
   };
 }

@@ -123,7 +123,7 @@ export function accessExplainCommand(): Command {
         };
         let result;
         try {
-          result = await explainRequest(explain.state, query, nowMs, { idpTypes: explain.idpTypes, notes: explain.notes });
+          result = await explainRequest(explain.state, query, nowMs, { idpTypes: explain.idpTypes, notes: opts.session !== undefined ? explain.sessionNotes : [] });
         } catch (err) {
           if (err instanceof BouncerError && err.code === 'ERR_EXPLAIN_INPUT') throw new BouncerError('ERR_CLI_USAGE', err.message);
           throw err;

@@ -35,7 +35,7 @@ afterAll(async () => {
   fx?.remove();
 });
 
-const run = (q: ExplainQuery): Promise<Explanation> => explainRequest(explain.state, q, NOW, { idpTypes: explain.idpTypes, notes: explain.notes });
+const run = (q: ExplainQuery): Promise<Explanation> => explainRequest(explain.state, q, NOW, { idpTypes: explain.idpTypes, notes: q.sessionToken !== undefined ? explain.sessionNotes : [] });
 
 /** The CheckRequest Envoy would send for `q` (session tokens only: asserted claims cannot be sent). */
 function envoyRequest(q: ExplainQuery, cookie: string | undefined): CheckRequestMessage {
