@@ -80,7 +80,9 @@ async function prepare(): Promise<void> {
     write(join(dir, t.name, 'device.key'), device.keyPem, 0o600);
   }
   mkdirSync(join(dir, 'demo-idp'), { recursive: true });
-  write(join(dir, 'demo-idp', 'client.secret'), randomBytes(24).toString('hex'), 0o600);
+  // Readable by others like server.key: docker compose mounts .demo into a container running as another user.
+  // A demo-only secret between two loopback processes.
+  write(join(dir, 'demo-idp', 'client.secret'), randomBytes(24).toString('hex'), 0o644);
   const yaml = [
     '# Written by `npm run demo`. Two tenants, each trusting only its own device CA,',
     `# and the app ${SSO_HOSTS.app} behind sign-in with the demo IdP (${idpIssuer}).`,
