@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { BouncerConfig } from '../../src/config/types.js';
 import { hashServiceSecret } from '../../src/core/service-token.js';
 import { signSession } from '../../src/core/session-token.js';
-import { createRootCa, issueClientCert } from '../../src/pki/generate.js';
+import { createRootCa, issueClientCert, issueIntermediateCa } from '../../src/pki/generate.js';
 import { keyOverlapMs, openKeyStore } from '../../src/sessions/key-store.js';
 
 export const SERVICE_SECRET = 'ci-secret-0123456789abcdef';
@@ -19,8 +19,12 @@ export interface ExplainFixture {
   readonly dir: string;
   readonly configPath: string;
   readonly config: BouncerConfig;
-  /** Device certificate PEMs: acme's (trusted by both tenants' hostnames here) and a stranger's. */
-  readonly certs: { readonly acme: string; readonly stranger: string };
+  /**
+   * Device certificate PEMs: acme's (trusted by both tenants' hostnames here), a
+   * stranger's, and one issued by an intermediate (`viaIntermediate`: leaf then
+   * intermediate, as a client sends them; `intermediateLeaf`: the leaf alone).
+   */
+  readonly certs: { readonly acme: string; readonly stranger: string; readonly viaIntermediate: string; readonly intermediateLeaf: string };
   signSession(claims: { email: string; groups?: string[]; amr?: string[]; authTimeMs?: number }, nowMs: number): Promise<string>;
   remove(): void;
 }
@@ -32,6 +36,8 @@ export async function createExplainFixture(extraYaml = ''): Promise<ExplainFixtu
   const strangerCa = await createRootCa({ commonName: 'acme device root CA', organization: 'acme', keyAlgorithm: 'ec-p256', validDays: 30 });
   const acme = await issueClientCert({ issuer: acmeCa, commonName: 'acme-laptop-1', keyAlgorithm: 'ec-p256', validDays: 10 });
   const stranger = await issueClientCert({ issuer: strangerCa, commonName: 'acme-laptop-1', keyAlgorithm: 'ec-p256', validDays: 10 });
+  const devicesCa = await issueIntermediateCa({ issuer: acmeCa, commonName: 'acme devices CA', keyAlgorithm: 'ec-p256', validDays: 20, pathLen: 0 });
+  const viaIntermediate = await issueClientCert({ issuer: devicesCa, commonName: 'acme-phone-1', keyAlgorithm: 'ec-p256', validDays: 10 });
   writeFileSync(join(dir, 'acme-ca.pem'), acmeCa.certPem);
   writeFileSync(join(dir, 'acme.pem'), acme.certPem);
   writeFileSync(join(dir, 'stranger.pem'), stranger.certPem);
@@ -72,7 +78,7 @@ ${extraYaml}`;
     dir,
     configPath,
     config,
-    certs: { acme: acme.certPem, stranger: stranger.certPem },
+    certs: { acme: acme.certPem, stranger: stranger.certPem, viaIntermediate: `${viaIntermediate.certPem}${devicesCa.certPem}`, intermediateLeaf: viaIntermediate.certPem },
     async signSession(c, nowMs) {
       const keys = await openKeyStore({ dir: join(dir, 'keys'), rotateAfterDays: 30, overlapMs: keyOverlapMs(8 * 3600), nowMs, clock: () => nowMs });
       const nowSec = Math.floor(nowMs / 1000);

@@ -147,6 +147,18 @@ const CASES: Case[] = [
     compare: true,
   },
   {
+    name: 'mTLS: a device issued by an intermediate passes when the file carries the intermediate (sent as XFCC Chain)',
+    query: () => ({ host: 'pay.acme.test', certificatePem: fx.certs.viaIntermediate }),
+    expect: { decision: 'allow', reason: 'mtls_verified' },
+    mtls: 'mtls_verified',
+  },
+  {
+    name: 'mTLS failure: the same device without its intermediate has no path to the root',
+    query: () => ({ host: 'pay.acme.test', certificatePem: fx.certs.intermediateLeaf }),
+    expect: { decision: 'deny', reason: 'client_cert_untrusted' },
+    compare: true,
+  },
+  {
     name: 'mTLS failure: a look-alike CA with the same name is untrusted',
     query: () => ({ host: 'pay.acme.test', certificatePem: fx.certs.stranger }),
     expect: { decision: 'deny', status: 403, reason: 'client_cert_untrusted', tenant: 'acme' },
@@ -204,7 +216,7 @@ test('the deciding policy is marked and every other one says why it did not deci
   expect(e.notes).toContain('the session was asserted, not verified: its claims were taken as given');
 });
 
-test('login time: an asserted old login is what a login_age rule would see', async () => {
+test('login time: an asserted login time becomes the session auth_time policies see', async () => {
   const e = await run({ host: 'wiki.acme.test', claims: { email: 'ann@acme.test', amr: ['mfa'], loginTimeMs: NOW - 3_600_000 } });
   expect(e.session.auth_time).toBe(new Date(Math.floor((NOW - 3_600_000) / 1000) * 1000).toISOString());
 });
