@@ -4,11 +4,12 @@
  * (the ext_authz server's own decision steps) with a trace, and explains the
  * result. Nothing here decides: it only sets up the input and reads the trace.
  */
+import { randomBytes } from 'node:crypto';
 import type { SessionState, SessionView } from '../core/app.js';
 import { BouncerError } from '../core/errors.js';
 import { buildExplanation, TraceCollector, type AssertedClaims, type ExplainedSession, type Explanation, type ExplainQuery } from '../core/explanation.js';
 import type { IdpType } from '../core/identity.js';
-import { verifyServiceToken } from '../core/service-token.js';
+import { hashServiceSecret, verifyServiceToken, type ServiceTokenEntry } from '../core/service-token.js';
 import { normalizeHost, resolveTenant } from '../core/tenant-index.js';
 import { APP_COOKIE } from '../sessions/cookies.js';
 import { SERVICE_TOKEN_HEADERS, type CheckRequestMessage } from './check-request.js';
@@ -48,6 +49,11 @@ function certificateFields(pem: string): { certificate: string; xfcc: string | u
   if (blocks.length === 1) return { certificate, xfcc: undefined };
   // As Envoy's SANITIZE_SET writes it with `cert` and `chain` details: the same leaf, plus the chain.
   return { certificate, xfcc: `Cert="${certificate}";Chain="${encodeURIComponent(`${blocks.join('\n')}\n`)}"` };
+}
+
+function assertServiceToken(id: string): { entry: ServiceTokenEntry; credentials: { clientId: string; clientSecret: string } } {
+  const clientSecret = randomBytes(16).toString('hex');
+  return { entry: { id, clientId: 'bouncer-explain-asserted', secretSha256: hashServiceSecret(clientSecret) }, credentials: { clientId: 'bouncer-explain-asserted', clientSecret } };
 }
 
 function assertedSession(c: AssertedClaims, nowMs: number, idpTypes: ReadonlyMap<string, IdpType> | undefined): SessionView {
@@ -92,7 +98,8 @@ function describeSession(q: ExplainQuery, state: SessionState | undefined): Expl
  *
  * @throws BouncerError `ERR_EXPLAIN_INPUT` for input that cannot describe a request.
  */
-export async function explainRequest(state: AuthzState, q: ExplainQuery, nowMs: number, options: ExplainOptions = {}): Promise<Explanation> {
+export async function explainRequest(live: AuthzState, q: ExplainQuery, nowMs: number, options: ExplainOptions = {}): Promise<Explanation> {
+  let state = live;
   const host = normalizeHost(q.host);
   if (host === '') fail(`"${q.host}" is not a hostname`);
   const path = q.path ?? '/';
@@ -103,8 +110,15 @@ export async function explainRequest(state: AuthzState, q: ExplainQuery, nowMs: 
   if (q.sessionToken !== undefined && (q.sessionToken === '' || q.sessionToken.length > EXPLAIN_LIMITS.sessionTokenChars || /[\s;,]/.test(q.sessionToken))) {
     fail('the session token is empty, too long, or holds characters a cookie cannot carry');
   }
+  if (q.serviceToken !== undefined && q.serviceTokenId !== undefined) fail('give service token credentials or an asserted service token id, not both');
+  if (q.serviceTokenId !== undefined && !/^[A-Za-z0-9._-]{1,128}$/.test(q.serviceTokenId)) fail(`"${q.serviceTokenId}" is not a service token id`);
   if (q.country !== undefined && !/^[A-Za-z]{2}$/.test(q.country)) fail(`the country must be an ISO 3166 alpha-2 code, got "${q.country}"`);
 
+  // An asserted token id becomes the only configured token, with credentials made here: the
+  // service token check then passes it exactly as it passes a verified one. The state is copied, never changed.
+  const assertedToken = q.serviceTokenId !== undefined ? assertServiceToken(q.serviceTokenId) : undefined;
+  if (assertedToken && state.identity) state = { ...state, identity: { ...state.identity, serviceTokens: [assertedToken.entry] } };
+  const credentials = assertedToken?.credentials ?? q.serviceToken;
   const identity = state.identity;
   const app = identity ? resolveTenant(identity.apps, host) : undefined;
   const pathOnly = path.split('?')[0];
@@ -116,10 +130,11 @@ export async function explainRequest(state: AuthzState, q: ExplainQuery, nowMs: 
   const notes: string[] = [...(options.notes ?? [])];
   const headers: Record<string, string> = { ':authority': q.host, ':method': method, ':path': path, accept: q.accept ?? 'text/html' };
   if (q.sessionToken !== undefined) headers['cookie'] = `${APP_COOKIE}=${q.sessionToken}`;
-  if (q.serviceToken !== undefined) {
-    headers[SERVICE_TOKEN_HEADERS.clientId] = q.serviceToken.clientId;
-    headers[SERVICE_TOKEN_HEADERS.clientSecret] = q.serviceToken.clientSecret;
+  if (credentials !== undefined) {
+    headers[SERVICE_TOKEN_HEADERS.clientId] = credentials.clientId;
+    headers[SERVICE_TOKEN_HEADERS.clientSecret] = credentials.clientSecret;
   }
+  if (assertedToken) notes.push(`the service token "${assertedToken.entry.id}" was asserted, not verified: no credentials were checked`);
   if (q.country !== undefined) {
     if (identity?.countryHeader !== undefined) headers[identity.countryHeader.toLowerCase()] = q.country;
     else notes.push('the country is ignored: no trusted country header is configured (auth.country_header), so policies never see one');
@@ -153,9 +168,13 @@ export async function explainRequest(state: AuthzState, q: ExplainQuery, nowMs: 
     appPolicies: app?.policies ?? [],
     session: describeSession(q, asserted ?? sessionState),
     serviceToken:
-      q.serviceToken === undefined
+      credentials === undefined
         ? undefined
-        : { clientId: q.serviceToken.clientId, id: verifyServiceToken(identity?.serviceTokens ?? [], q.serviceToken.clientId, q.serviceToken.clientSecret)?.id },
+        : {
+            clientId: assertedToken ? '(asserted)' : credentials.clientId,
+            id: verifyServiceToken(identity?.serviceTokens ?? [], credentials.clientId, credentials.clientSecret)?.id,
+            asserted: assertedToken !== undefined,
+          },
     notes,
   });
 }

@@ -28,6 +28,7 @@ interface ExplainOptions {
   loginTime?: string;
   country?: string;
   serviceToken?: string;
+  serviceTokenId?: string;
   at?: string;
   authOrigin?: string;
   json?: boolean;
@@ -82,6 +83,7 @@ export function accessExplainCommand(): Command {
     .option('--login-time <time>', 'asserted claim: when the user signed in (ISO 8601 or Unix seconds)')
     .option('--country <code>', 'country, as the trusted country header would carry it')
     .option('--service-token <id:secret>', 'service token client id and secret')
+    .option('--service-token-id <id>', 'asserted: a service token id, taken as verified (not checked)')
     .option('--at <time>', 'decide at another moment: ISO 8601 or Unix seconds (default: now)')
     .option('--auth-origin <url>', 'public origin of the login service, for login redirects (default https://<auth.domain>)')
     .option('--json', 'print the explanation as JSON')
@@ -119,6 +121,7 @@ export function accessExplainCommand(): Command {
           sessionToken: opts.session,
           claims,
           serviceToken: serviceTokenFrom(opts.serviceToken),
+          serviceTokenId: opts.serviceTokenId,
           country: opts.country,
         };
         let result;

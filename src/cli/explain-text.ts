@@ -21,7 +21,10 @@ export function renderExplanation(e: Explanation): string {
   } else {
     lines.push('  session  none');
   }
-  if (e.service_token) lines.push(`  service  client ${e.service_token.client_id}: ${e.service_token.id !== undefined ? `valid token "${e.service_token.id}"` : 'not a valid token'}`);
+  if (e.service_token) {
+    const t = e.service_token;
+    lines.push(`  service  ${t.asserted ? `ASSERTED (not verified): token "${t.id ?? '?'}"` : `client ${t.client_id}: ${t.id !== undefined ? `valid token "${t.id}"` : 'not a valid token'}`}`);
+  }
   if (e.policies.length > 0) {
     lines.push('  policies (in evaluation order: bypass, service_auth, deny, allow; + matched, - not matched, ? needs a login, . not evaluated)');
     for (const p of e.policies) {

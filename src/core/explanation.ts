@@ -38,6 +38,8 @@ export interface ExplainQuery {
   readonly sessionToken?: string | undefined;
   readonly claims?: AssertedClaims | undefined;
   readonly serviceToken?: { readonly clientId: string; readonly clientSecret: string } | undefined;
+  /** A service token id asserted instead of credentials: policies see it as a verified token; not verified. */
+  readonly serviceTokenId?: string | undefined;
   /** ISO 3166 alpha-2, as the trusted country header would carry it. */
   readonly country?: string | undefined;
 }
@@ -96,7 +98,7 @@ export interface Explanation {
   readonly certificate: { readonly subject: string; readonly issuer: string; readonly serial: string; readonly fingerprint256: string; readonly not_after: string } | undefined;
   readonly session: ExplainedSession;
   /** A service token's id, once verified against the configured tokens. */
-  readonly service_token: { readonly client_id: string; readonly id: string | undefined } | undefined;
+  readonly service_token: { readonly client_id: string; readonly id: string | undefined; readonly asserted: boolean } | undefined;
   readonly policies: readonly ExplainedPolicy[];
   /** Caveats on what this explanation could not see or check. */
   readonly notes: readonly string[];
@@ -153,7 +155,7 @@ export interface ExplanationParts {
   readonly request: Explanation['request'];
   readonly appPolicies: readonly CompiledPolicy[];
   readonly session: ExplainedSession;
-  readonly serviceToken: { readonly clientId: string; readonly id: string | undefined } | undefined;
+  readonly serviceToken: { readonly clientId: string; readonly id: string | undefined; readonly asserted: boolean } | undefined;
   readonly notes: readonly string[];
 }
 
@@ -175,7 +177,10 @@ export function buildExplanation(p: ExplanationParts): Explanation {
     mtls: m === undefined ? undefined : m.ok ? { ok: true, reason: m.reason, detail: undefined } : { ok: false, reason: m.reason, detail: m.detail },
     certificate: describeCertificate(d.identity ?? (m?.ok === true ? m.identity : undefined)),
     session: p.session,
-    service_token: p.serviceToken === undefined ? undefined : { client_id: p.serviceToken.clientId, id: d.allow ? (d.serviceToken ?? p.serviceToken.id) : p.serviceToken.id },
+    service_token:
+      p.serviceToken === undefined
+        ? undefined
+        : { client_id: p.serviceToken.clientId, id: d.allow ? (d.serviceToken ?? p.serviceToken.id) : p.serviceToken.id, asserted: p.serviceToken.asserted },
     policies: explainPolicies(p.appPolicies, p.trace, d),
     notes: p.notes,
   };

@@ -92,6 +92,12 @@ test('the answer names the tenant, app, deciding policy and why the others did n
   ]);
 });
 
+test('an asserted service token id is explained as ext_authz would treat that token, and marked as asserted', async () => {
+  const r = await explainApi({ host: 'wiki.acme.test', service_token_id: 'ci-bot' });
+  expect(r.body).toMatchObject({ decision: 'allow', reason: 'policy_service_auth', policy: 'ci', service_token: { id: 'ci-bot', asserted: true } });
+  expect(r.body.notes).toContain('the service token "ci-bot" was asserted, not verified: no credentials were checked');
+});
+
 test('needs config:read; bad input is a 400 naming the problem', async () => {
   expect((await explainApi({ host: 'wiki.acme.test' }, DECISIONS)).status).toBe(403);
   const bad = await explainApi({ host: 'wiki.acme.test', path: 'no-slash' });

@@ -65,7 +65,7 @@ async function authzAnswer(q: ExplainQuery): Promise<{ allow: boolean; status: n
 interface Case {
   name: string;
   query: () => Promise<ExplainQuery> | ExplainQuery;
-  expect: Partial<Pick<Explanation, 'decision' | 'status' | 'reason' | 'tenant' | 'app' | 'policy'>>;
+  expect: Partial<Pick<Explanation, 'decision' | 'status' | 'reason' | 'tenant' | 'app' | 'policy' | 'service_token'>>;
   /** Policy name → expected outcome. */
   policies?: Record<string, string>;
   mtls?: string;
@@ -131,6 +131,17 @@ const CASES: Case[] = [
     expect: { decision: 'deny', status: 401, reason: 'service_token_invalid' },
     policies: { ci: 'not_evaluated' },
     compare: true,
+  },
+  {
+    name: 'asserted service token id: the service_auth policy sees it, and the answer says it was not verified',
+    query: () => ({ host: 'wiki.acme.test', serviceTokenId: 'ci-bot' }),
+    expect: { decision: 'allow', reason: 'policy_service_auth', policy: 'ci', service_token: { client_id: '(asserted)', id: 'ci-bot', asserted: true } },
+  },
+  {
+    name: 'asserted service token id the policies do not name: no match',
+    query: () => ({ host: 'wiki.acme.test', accept: 'application/json', serviceTokenId: 'other-bot' }),
+    expect: { decision: 'deny', reason: 'login_required', status: 401 },
+    policies: { ci: 'not_matched' },
   },
   {
     name: 'a tampered session token is refused as invalid and the browser is sent to sign in',
@@ -229,6 +240,8 @@ test.each([
   [{ host: 'wiki.acme.test', certificatePem: 'not a pem' }, /no PEM CERTIFICATE block/],
   [{ host: 'wiki.acme.test', country: 'Korea' }, /ISO 3166/],
   [{ host: 'wiki.acme.test', path: '/.bouncer/logout' }, /answers \/\.bouncer\/logout/],
+  [{ host: 'wiki.acme.test', serviceTokenId: 'a', serviceToken: { clientId: 'c', clientSecret: 's' } }, /not both/],
+  [{ host: 'wiki.acme.test', serviceTokenId: 'a b' }, /not a service token id/],
 ] as Array<[ExplainQuery, RegExp]>)('bad input %# is refused with ERR_EXPLAIN_INPUT', async (q, message) => {
   await expect(run(q)).rejects.toMatchObject({ code: 'ERR_EXPLAIN_INPUT', message: expect.stringMatching(message) as unknown as string });
 });

@@ -50,6 +50,7 @@ const BODY_SCHEMA = {
       required: ['client_id', 'client_secret'],
       properties: { client_id: { type: 'string', minLength: 1, maxLength: 256 }, client_secret: { type: 'string', minLength: 1, maxLength: 1024 } },
     },
+    service_token_id: { type: 'string', maxLength: 128, description: 'An asserted service token id instead of credentials; not verified, and the answer says so.' },
     country: { type: 'string', maxLength: 2, description: 'ISO 3166 alpha-2, as the trusted country header would carry it.' },
     at: { type: 'string', format: 'date-time', description: 'Decide at another moment; default now.' },
   },
@@ -120,8 +121,12 @@ const EXPLANATION_SCHEMA = {
     service_token: {
       type: 'object',
       additionalProperties: false,
-      required: ['client_id'],
-      properties: { client_id: { type: 'string' }, id: { type: 'string', description: 'The configured token it matched; absent when it matched none.' } },
+      required: ['client_id', 'asserted'],
+      properties: {
+        client_id: { type: 'string' },
+        id: { type: 'string', description: 'The configured token it matched; absent when it matched none.' },
+        asserted: { type: 'boolean', description: 'True when the id was asserted (service_token_id), not checked.' },
+      },
     },
     policies: { type: 'array', items: POLICY, description: "The app's policies in evaluation order (bypass, service_auth, deny, allow)." },
     notes: { type: 'array', items: { type: 'string' }, description: 'What this explanation could not see or check.' },
@@ -139,6 +144,7 @@ interface ExplainBody {
   session_token?: string;
   claims?: { email?: string; sub?: string; name?: string; groups?: string[]; idp?: string; amr?: string[]; login_time?: string };
   service_token?: { client_id: string; client_secret: string };
+  service_token_id?: string;
   country?: string;
   at?: string;
 }
@@ -156,6 +162,7 @@ function toQuery(b: ExplainBody): ExplainQuery {
     sessionToken: b.session_token,
     claims: c === undefined ? undefined : { email: c.email, sub: c.sub, name: c.name, groups: c.groups, idp: c.idp, amr: c.amr, loginTimeMs: c.login_time !== undefined ? Date.parse(c.login_time) : undefined },
     serviceToken: b.service_token === undefined ? undefined : { clientId: b.service_token.client_id, clientSecret: b.service_token.client_secret },
+    serviceTokenId: b.service_token_id,
     country: b.country,
   };
 }
