@@ -1,23 +1,28 @@
 /**
- * `npm run demo`: two tenants with their own CAs and devices, behind a real Envoy.
- * Creates everything under .demo/, starts the demo app, bouncer and Envoy, checks
- * each claim once, prints copy-paste curl commands, and runs until Ctrl-C.
+ * `npm run demo`: two tenants with their own CAs and devices, and one app behind
+ * sign-in, behind a real Envoy. Creates everything under .demo/, starts the demo
+ * app, a development OIDC IdP (scripts/demo-idp.mjs), bouncer and Envoy, checks
+ * each claim once, prints copy-paste curl commands and the URL to sign in at,
+ * and runs until Ctrl-C.
  *
  *   --prepare-only   write .demo/ (certificates, config) and exit; for docker compose
- *   --check          run the claims once and exit 0 if all hold, 1 if not
+ *   --check          run the claims once (the sign-in with headless Chromium) and exit 0 if all hold, 1 if not
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join, resolve } from 'node:path';
 import { startBouncer, type BouncerApp } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
+import { DEMO_IDP_ID, DEMO_USERS, SSO_HOSTS, ssoConfigYaml, startDemoIdp, type DemoIdp } from '../src/demo/sso.js';
 import { startEchoUpstream } from '../src/demo/upstream.js';
 import { ensureEnvoy } from '../src/envoy/locate.js';
 import { renderEnvoyYaml } from '../src/envoy/render.js';
 import { createLogger } from '../src/observability/logger.js';
 import { packageRoot } from '../src/paths.js';
 import { createRootCa, issueClientCert, issueServerCert } from '../src/pki/generate.js';
+import { signInWithBrowser } from './demo-browser.js';
 
 const args = new Set(process.argv.slice(2));
 const env = process.env;
@@ -27,18 +32,22 @@ const ports = {
   authz: Number(env.DEMO_AUTHZ_PORT ?? 9001),
   http: Number(env.DEMO_HTTP_PORT ?? 8080),
   upstream: Number(env.DEMO_UPSTREAM_PORT ?? 8081),
+  idp: Number(env.DEMO_IDP_PORT ?? 8082),
 };
 const dir = resolve(env.DEMO_DIR ?? join(packageRoot(), '.demo'));
 const TENANTS = [
   { name: 'acme', host: 'pay.acme.test' },
   { name: 'globex', host: 'pay.globex.test' },
 ] as const;
+/** The demo IdP's one client: bouncer. The secret is made per `prepare` and kept in .demo/demo-idp/. */
+const IDP_CLIENT_ID = 'bouncer-demo';
+const idpIssuer = `http://127.0.0.1:${ports.idp}`;
 /**
- * The login service's hostname. Its public URL (`auth.public_url`) carries Envoy's
- * port, so every URL bouncer hands a browser for it names the port Envoy listens on.
+ * The login service's public URL (`auth.public_url`) carries Envoy's port, so
+ * every URL bouncer hands a browser for it names the port Envoy listens on.
  */
-const AUTH_HOST = 'auth.demo.test';
-const AUTH_PUBLIC_URL = `https://${AUTH_HOST}:${ports.envoy}`;
+const authOrigin = `https://${SSO_HOSTS.auth}:${ports.envoy}`;
+const appUrl = `https://${SSO_HOSTS.app}:${ports.envoy}/`;
 
 function write(path: string, data: string, mode = 0o644): void {
   writeFileSync(path, data, { mode });
@@ -51,7 +60,7 @@ async function prepare(): Promise<void> {
   const server = await issueServerCert({
     issuer: edge,
     commonName: 'bouncer demo edge',
-    dns: [...TENANTS.map((t) => t.host), AUTH_HOST],
+    dns: [...TENANTS.map((t) => t.host), SSO_HOSTS.app, SSO_HOSTS.auth],
     keyAlgorithm: 'ec-p256',
     validDays: 30,
   });
@@ -74,21 +83,23 @@ async function prepare(): Promise<void> {
     write(join(dir, t.name, 'device.pem'), device.certPem);
     write(join(dir, t.name, 'device.key'), device.keyPem, 0o600);
   }
+  mkdirSync(join(dir, 'demo-idp'), { recursive: true });
+  // Readable by others like server.key: docker compose mounts .demo into a container running as another user.
+  // A demo-only secret between two loopback processes.
+  write(join(dir, 'demo-idp', 'client.secret'), randomBytes(24).toString('hex'), 0o644);
   const yaml = [
-    '# Written by `npm run demo`. Two tenants, each trusting only its own device CA.',
+    '# Written by `npm run demo`. Two tenants, each trusting only its own device CA,',
+    `# and the app ${SSO_HOSTS.app} behind sign-in with the demo IdP (${idpIssuer}).`,
     'listen:',
     `  authz: 127.0.0.1:${ports.authz}`,
     `  http: 127.0.0.1:${ports.http}`,
-    'auth:',
-    `  domain: ${AUTH_HOST}`,
-    `  public_url: ${AUTH_PUBLIC_URL}`,
-    '  session: { keys_dir: ./keys }',
     'tenants:',
     ...TENANTS.flatMap((t) => [
       `  - name: ${t.name}`,
       `    hostnames: [${t.host}]`,
       `    mtls: { mode: require, ca: ./${t.name}/ca.pem, exempt_paths: [/healthz] }`,
     ]),
+    ssoConfigYaml({ issuer: idpIssuer, clientId: IDP_CLIENT_ID, clientSecretFile: './demo-idp/client.secret', publicUrl: authOrigin, keysDir: './keys' }),
     '',
   ].join('\n');
   write(join(dir, 'bouncer.yaml'), yaml);
@@ -106,7 +117,7 @@ async function prepare(): Promise<void> {
       serverCertPath: join(dir, 'certs', 'server.pem'),
       serverKeyPath: join(dir, 'certs', 'server.key'),
       // The login paths of the public URL's host go to bouncer's HTTP listener.
-      authDomain: new URL(AUTH_PUBLIC_URL).hostname,
+      authDomain: new URL(authOrigin).hostname,
       authHttpHost: '127.0.0.1',
       authHttpPort: ports.http,
     }),
@@ -128,7 +139,7 @@ const CLAIMS: Claim[] = [
   { title: "acme's device is refused on globex's hostname", tenant: TENANTS[1], device: 'acme', expect: 403 },
   { title: 'no client certificate is refused', tenant: TENANTS[0], expect: 401 },
   { title: 'a forged XFCC header (no certificate) changes nothing', tenant: TENANTS[0], xfcc: true, expect: 401 },
-  { title: 'the login service answers at auth.public_url, through Envoy', tenant: { host: AUTH_HOST }, path: '/.well-known/jwks.json', expect: 200 },
+  { title: 'the login service answers at auth.public_url, through Envoy', tenant: { host: SSO_HOSTS.auth }, path: '/.well-known/jwks.json', expect: 200 },
 ];
 
 function curlFor(c: Claim): string {
@@ -184,12 +195,20 @@ async function main(): Promise<number> {
   const upstream = await startEchoUpstream('127.0.0.1', ports.upstream);
   let app: BouncerApp | undefined;
   let envoy: ChildProcess | undefined;
+  let idp: DemoIdp | undefined;
   const stopAll = async (): Promise<void> => {
     envoy?.kill('SIGTERM');
     await app?.close(2000);
+    await idp?.close();
     await upstream.close();
   };
   try {
+    idp = await startDemoIdp({
+      port: ports.idp,
+      clientId: IDP_CLIENT_ID,
+      clientSecret: readFileSync(join(dir, 'demo-idp', 'client.secret'), 'utf8').trim(),
+      redirectUri: `${authOrigin}/callback/${DEMO_IDP_ID}`,
+    });
     app = await startBouncer({ config: await loadConfig(join(dir, 'bouncer.yaml'), env), logger });
     let envoyOut = '';
     envoy = spawn(envoyBin, ['-c', join(dir, 'envoy.yaml'), '--log-level', 'warn', '--base-id', String(ports.envoy), '--disable-hot-restart'], {
@@ -206,7 +225,6 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, 200));
     }
 
-    const { readFileSync } = await import('node:fs');
     const ca = readFileSync(join(dir, 'certs', 'edge-ca.pem'), 'utf8');
     const read = (p: string): string => readFileSync(p, 'utf8');
     let failed = 0;
@@ -225,7 +243,32 @@ async function main(): Promise<number> {
       }
       process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${c.title}: HTTP ${r.status} (expected ${c.expect}) ${reason}\n     ${curlFor(c)}\n\n`);
     }
+    const [allowed, denied] = DEMO_USERS;
+    process.stdout.write(
+      [
+        `Sign-in: open ${appUrl} in a browser (*.localhost resolves to this machine; the demo edge CA is`,
+        `  ${join(dir, 'certs', 'edge-ca.pem')}: accept the certificate warning, or trust that CA).`,
+        `  The demo IdP (${idp.issuer}) knows:`,
+        ...DEMO_USERS.map((u) => `    ${u.username} / ${u.password}  (groups ${u.groups.join(', ')})`),
+        `  The app's policy allows group staff: ${allowed?.username ?? ''} gets in, ${denied?.username ?? ''} sees the deny page.`,
+        `  Browsers without *.localhost support need: 127.0.0.1 ${SSO_HOSTS.app} ${SSO_HOSTS.auth}  in /etc/hosts.`,
+        `  Why ${denied?.username ?? ''} is refused, as ext_authz decides it (docs/explain.md):`,
+        `    node dist/src/cli/bin.js access explain -c ${join(dir, 'bouncer.yaml')} --host ${SSO_HOSTS.app} --email ${denied?.email ?? ''} --group ${denied?.groups.join(',') ?? ''} --idp ${DEMO_IDP_ID}`,
+        '',
+      ].join('\n'),
+    );
     if (args.has('--check')) {
+      const browserClaims = [
+        { user: allowed, title: 'signs in with a browser through the demo IdP and reaches the app', expected: { email: allowed?.email ?? '' } },
+        { user: denied, title: 'signs in with a browser but the policy refuses them', expected: { denied: true } as const },
+      ];
+      for (const c of browserClaims) {
+        if (!c.user) continue;
+        const signIn = await signInWithBrowser(appUrl, c.user.username, c.user.password, c.expected);
+        if (!signIn.ok) failed++;
+        process.stdout.write(`${signIn.ok ? 'ok  ' : 'FAIL'} ${c.user.username} ${c.title}: ${signIn.detail}\n`);
+      }
+      process.stdout.write('\n');
       await stopAll();
       return failed === 0 ? 0 : 1;
     }

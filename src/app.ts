@@ -4,6 +4,7 @@ import { createAdminServer, createDecisionLog, createMemoryAuditSink, createPgAu
 import type { Logger } from 'pino';
 import { loadSamlIdpSigning } from './web/saml-idp/index.js';
 import { createAuthzServer, type AuthzState } from './authz/server.js';
+import { explainRequest } from './authz/explain.js';
 import { FileHostAnswers, warmFileHosts, type StoreTenants } from './authz/tenant-lookup.js';
 import type { BouncerConfig } from './config/types.js';
 import { attemptConfigLoad, loadConfig } from './config/load.js';
@@ -65,7 +66,7 @@ export interface StartOptions {
 }
 
 /** Session machinery shared by ext_authz and the login service for the life of the process. */
-interface SessionParts {
+export interface SessionParts {
   readonly keys: KeyStore;
   readonly shared: SharedState;
   readonly tokens: ReturnType<typeof createTokenCache>;
@@ -79,7 +80,7 @@ function authSettings(config: BouncerConfig, origin: string | undefined): AuthSe
   return { domain: config.auth.domain, origin: (origin ?? `https://${config.auth.domain}`).replace(/\/+$/, '') };
 }
 
-function longestSession(config: BouncerConfig): number {
+export function longestSession(config: BouncerConfig): number {
   return Math.max(config.auth?.sessionDurationSec ?? 0, ...config.apps.map((a) => a.sessionDurationSec), 3600);
 }
 
@@ -101,7 +102,8 @@ function countTrust(tenants: readonly Tenant[], nowMs: number): Record<TrustStat
   return counts;
 }
 
-function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined, tenantStore: StoreTenants | undefined): AuthzState {
+/** The ext_authz server's state for `config`; also what `bouncer access explain` decides with. */
+export function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined, tenantStore: StoreTenants | undefined): AuthzState {
   const auth = authSettings(config, origin);
   const { shared } = parts;
   return {
@@ -335,6 +337,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       clock: nowFn,
       logger,
       sessionRevocationMs: longestSession(config) * 1000,
+      explain: (query, nowMs) => explainRequest(state, query, nowMs, { idpTypes: new Map(config.idps.map((i) => [i.id, i.type])) }),
       ...(docs
         ? {
             configWriter: {

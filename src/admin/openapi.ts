@@ -26,6 +26,7 @@ const TAGS = [
   { name: 'tenants', description: 'Tenants, their hostnames, CA bundles, CRLs and mTLS settings.' },
   { name: 'sessions', description: 'Revoking login sessions.' },
   { name: 'decisions', description: 'Recent access decisions.' },
+  { name: 'access', description: 'Explaining access decisions, as ext_authz would make them.' },
   { name: 'audit', description: 'The audit trail of changes made through this API.' },
   { name: 'config', description: 'Read-only views of the config file in force.' },
   { name: 'meta', description: 'This document and health.' },

@@ -16,6 +16,7 @@
  * - `config`: `() => currentConfig`, for the read-only apps/policies/IdPs/token views.
  * - `clock`: ms since the epoch (decides "expired" for uploaded CAs via the store, stamps audit entries).
  * - `logger`: pino; every change also goes to it as one JSON line `{ audit: … }`.
+ * - `explain`: runs `POST /v1/access/explain` on the live ext_authz state (authz/explain.ts).
  * - `sessionRevocationMs`: how long a session revoked by id stays refused; pass
  *   the longest session duration of the config (default 30 days, the most it allows).
  *
@@ -36,6 +37,7 @@ import { ADMIN_DEFAULTS } from '../config/defaults.js';
 import { AdminError, renderError, type ErrorBody, type RenderedError } from './errors.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
 import type { AdminRoute, JsonSchema, RouteContext } from './route.js';
+import { accessExplainRoutes, type ExplainFn } from './routes/access-explain.js';
 import { configRoutes, type AdminConfigView } from './routes/config-views.js';
 import { configWriteRoutes, type ConfigWriter } from './routes/config-writes.js';
 import { auditRoutes, decisionRoutes } from './routes/decisions.js';
@@ -57,6 +59,8 @@ export interface AdminServerDeps {
   readonly sessionRevocationMs?: number | undefined;
   /** Apps, IdPs and service tokens in the database (`store.postgres`); absent, their writes answer 409. */
   readonly configWriter?: ConfigWriter | undefined;
+  /** Explains a described request on the live ext_authz state (`POST /v1/access/explain`); absent, it answers 503. */
+  readonly explain?: ExplainFn | undefined;
   /** Default {@link ADMIN_DEFAULTS}.bodyLimitBytes; routes that take CRLs allow more. */
   readonly bodyLimitBytes?: number | undefined;
 }
@@ -108,6 +112,7 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
     ...auditRoutes(deps.audit),
     ...configRoutes(deps.config, deps.tokens),
     ...configWriteRoutes(deps.configWriter),
+    ...accessExplainRoutes(deps.explain),
   ];
   // The document describes every route, itself included, so it is built once the table is complete.
   const document: { current?: OpenApiDocument } = {};

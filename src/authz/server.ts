@@ -4,19 +4,12 @@ import { ReflectionService } from '@grpc/reflection';
 import { loadSync } from '@grpc/proto-loader';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import type { CertVerifier } from '../core/cert-verifier.js';
 import type { CheckInput, Decision } from '../core/decision.js';
-import { evaluate } from '../core/evaluate.js';
-import type { App, AuthSettings } from '../core/app.js';
-import type { ServiceTokenEntry } from '../core/service-token.js';
-import type { HostIndex, TenantIndex } from '../core/tenant-index.js';
-import { bindLoginRedirect } from './login-binding.js';
-import { runSessionGate, type SessionGateDeps } from './session-gate.js';
-import { lookupTenants, type StoreTenants } from './tenant-lookup.js';
-import { andThen, type SyncOrAsync } from './sync-or-async.js';
+import { decideCheck, type AuthzState, type CheckOutcome } from './decide-check.js';
+import type { SyncOrAsync } from './sync-or-async.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
-import { decodeCheckRequest, toCheckInput, withSession, type CheckRequestMessage } from './check-request.js';
+import { decodeCheckRequest, type CheckRequestMessage } from './check-request.js';
 import { encodeCheckDecision } from './check-response.js';
 import { grpcFailureOf } from './grpc-errors.js';
 import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type CallContext, type UnaryReply } from './grpc-transport.js';
@@ -28,34 +21,7 @@ import { RepeatedStrings } from './repeated-strings.js';
 
 export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
 
-/** `value`, unless it is a promise: then its result, or the call's abort reason if the call was abandoned meanwhile. */
-function whileWanted<T>(value: SyncOrAsync<T>, call: CallContext): SyncOrAsync<T> {
-  if (!(value instanceof Promise)) return value;
-  return value.then((v) => {
-    call.signal.throwIfAborted();
-    return v;
-  });
-}
-
-/** What one decision needs from config; swapped as a whole on reload. */
-export interface AuthzState {
-  /** The config file's tenants; ignored when `tenantStore` is set. */
-  readonly tenants: TenantIndex;
-  /** Tenants in PostgreSQL (`store.postgres`), looked up per request through the store's cache. */
-  readonly tenantStore?: StoreTenants | undefined;
-  readonly verifier: CertVerifier;
-  readonly xfcc: { readonly trustedHop: boolean; readonly maxElements: number };
-  /** Apps, login service and session machinery; absent when no app is configured. */
-  readonly identity?:
-    | {
-        readonly apps: HostIndex<App>;
-        readonly auth: AuthSettings;
-        readonly serviceTokens: readonly ServiceTokenEntry[];
-        readonly countryHeader: string | undefined;
-        readonly gate: SessionGateDeps;
-      }
-    | undefined;
-}
+export type { AuthzState } from './decide-check.js';
 
 export interface AuthzServerDeps {
   getState: () => AuthzState;
@@ -111,46 +77,12 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   // Reflection lists every service we serve, so grpcurl and friends can discover health too.
   new ReflectionService({ ...definition, ...loadSync(healthProtoPath, { keepCase: true }) }).addToServer(fallback);
 
-  type Outcome = { readonly decision: Decision; readonly input: CheckInput; readonly headers: Readonly<Record<string, string>> };
-
-  /**
-   * Synchronous unless a tenant or a session token has to be looked up or
-   * verified first. After each wait the call's signal is checked: once its
-   * deadline has passed (the caller was answered DEADLINE_EXCEEDED) or the
-   * caller left, no further step runs.
-   */
-  const decide = (request: CheckRequestMessage, call: CallContext): SyncOrAsync<Outcome> => {
-    const state = deps.getState();
-    const identity = state.identity;
-    const { input: raw, headers, cookie } = toCheckInput(request, { countryHeader: identity?.countryHeader });
-    const nowMs = now();
-    const judge = (input: CheckInput, tenants: TenantIndex): Outcome => {
-      const decision = evaluate(input, {
-        tenants,
-        verifier: state.verifier,
-        xfcc: state.xfcc,
-        nowMs,
-        apps: identity?.apps,
-        auth: identity?.auth,
-        serviceTokens: identity?.serviceTokens,
-      });
-      // A redirect to sign in carries the browser binding; allows pass through untouched.
-      return { decision: decision.allow ? decision : bindLoginRedirect(decision, cookie), input, headers };
-    };
-    const afterGate = (tenants: TenantIndex): SyncOrAsync<Outcome> => {
-      if (!identity) return judge(raw, tenants);
-      return andThen(whileWanted(runSessionGate(raw, cookie, identity.gate, nowMs), call), (gate) =>
-        gate.kind === 'answer' ? { decision: gate.decision, input: raw, headers } : judge(withSession(raw, gate.session), tenants),
-      );
-    };
-    if (!state.tenantStore) return afterGate(state.tenants);
-    return andThen(whileWanted(lookupTenants(raw, state.tenantStore, identity, call), call), (looked) => (looked.kind === 'deny' ? { decision: looked.decision, input: raw, headers } : afterGate(looked.tenants)));
-  };
+  const decide = (request: CheckRequestMessage, call: CallContext): SyncOrAsync<CheckOutcome> => decideCheck(deps.getState(), request, now(), call);
 
   /** One Check call: decide, record, audit, and answer (or fail closed with INTERNAL). */
   const check = (request: CheckRequestMessage, reply: UnaryReply, call: CallContext): void => {
     const started = performance.now();
-    const answer = ({ decision, input, headers }: Outcome): void => {
+    const answer = ({ decision, input, headers }: CheckOutcome): void => {
       const response = encodeCheckDecision(decision, input.requestId, headers, MESSAGE_PREFIX_BYTES);
       const elapsed = performance.now() - started;
       // Verdicts of the certificate verifier (tenant_trust_unusable is one: it is cached per device like the others).

@@ -12,6 +12,7 @@ import { decisionsCommand } from './decisions.js';
 import { sessionCommand } from './session-revoke.js';
 import { configEntryCommands } from './config-entries.js';
 import { tenantCommand } from './tenant.js';
+import { accessExplainCommand } from './access-explain.js';
 
 /** The `bouncer` command tree; exported so tests can run it in-process. */
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(
     new Command('cert').description('device certificates').addCommand(certIssueCommand()).addCommand(certVerifyCommand()),
   );
+  program.addCommand(new Command('access').description('access decisions').addCommand(accessExplainCommand()));
   program.addCommand(new Command('envoy').description('Envoy integration').addCommand(envoyRenderCommand()));
   // Clients of the admin API (docs/admin-api.md).
   program.addCommand(tenantCommand()).addCommand(sessionCommand()).addCommand(decisionsCommand()).addCommand(adminCommand());

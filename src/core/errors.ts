@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'ERR_PKI_INPUT'
   | 'ERR_ENVOY_RENDER'
   | 'ERR_CLI_USAGE'
+  | 'ERR_EXPLAIN_INPUT'
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_INTERNAL';
 

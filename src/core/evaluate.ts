@@ -5,7 +5,7 @@ import { XfccError } from './errors.js';
 import { statusFor, type DenyReason } from './reasons.js';
 import type { App, AuthSettings, SessionView } from './app.js';
 import type { Identity, RequestCertificate, RequestContext } from './identity.js';
-import { evaluatePolicies } from './policy/index.js';
+import { evaluatePolicies, type PolicyTrace } from './policy/index.js';
 import { verifyServiceToken, type ServiceTokenEntry } from './service-token.js';
 import { normalizeHost, resolveTenant, type HostIndex, type TenantIndex } from './tenant-index.js';
 import type { Tenant } from './tenant.js';
@@ -24,6 +24,20 @@ export interface EvaluateContext {
   readonly xfcc: { readonly trustedHop: boolean; readonly maxElements: number };
   readonly nowMs: number;
 }
+
+/**
+ * An optional observer of one decision, for `bouncer access explain`: the
+ * policy trace, plus how the tenant's client-certificate check came out (the
+ * decision itself keeps only the final reason). Absent on the ext_authz path.
+ */
+export interface DecisionTrace extends PolicyTrace {
+  mtls(outcome: MtlsTraceOutcome): void;
+}
+
+/** The mTLS step as a trace reports it: the allow reason it passed with, or the denial. */
+export type MtlsTraceOutcome =
+  | { readonly ok: true; readonly reason: 'mtls_verified' | 'mtls_optional_absent' | 'mtls_off' | 'path_exempt'; readonly identity: ClientIdentity | undefined }
+  | { readonly ok: false; readonly reason: DenyReason; readonly detail: string };
 
 function deny(reason: DenyReason, detail: string, tenant?: Tenant, identity?: ClientIdentity, cacheHit = false): Decision {
   return { allow: false, reason, status: statusFor(reason), detail, tenant: tenant?.name, identity, cacheHit };
@@ -218,8 +232,9 @@ function checkMtls(input: CheckInput, ctx: EvaluateContext, tenant: Tenant, host
  * Order: the hostname selects a tenant (client certificates) and/or an app
  * (login and policies); the SNI must belong to the same tenant; the tenant's
  * mTLS check runs first, and its verified certificate becomes policy input.
+ * `trace` (explain only) hears the mTLS outcome and every evaluated policy.
  */
-export function evaluate(input: CheckInput, ctx: EvaluateContext): Decision {
+export function evaluate(input: CheckInput, ctx: EvaluateContext, trace?: DecisionTrace): Decision {
   const host = normalizeHost(input.authority);
   if (host === '') return deny('host_missing', 'request has no valid :authority / Host');
   const tenant = resolveTenant(ctx.tenants, host);
@@ -241,10 +256,16 @@ export function evaluate(input: CheckInput, ctx: EvaluateContext): Decision {
   }
 
   const mtls: MtlsOutcome = tenant ? checkMtls(input, ctx, tenant, host) : { ok: true, reason: 'mtls_off', identity: undefined, cacheHit: false };
+  if (trace !== undefined && tenant) traceMtls(trace, mtls);
   if (!mtls.ok) return mtls.decision;
-  if (app) return decideApp(input, ctx, app, host, tenant, mtls.identity, mtls.cacheHit);
+  if (app) return decideApp(input, ctx, app, host, tenant, mtls.identity, mtls.cacheHit, trace);
   if (isAuthDomain && !tenant) return { allow: true, reason: 'auth_domain', tenant: undefined, identity: undefined, cacheHit: false };
   return { allow: true, reason: mtls.reason, tenant: tenant?.name, identity: mtls.identity, cacheHit: mtls.cacheHit };
+}
+
+function traceMtls(trace: DecisionTrace, mtls: MtlsOutcome): void {
+  if (mtls.ok) trace.mtls({ ok: true, reason: mtls.reason, identity: mtls.identity });
+  else if (!mtls.decision.allow) trace.mtls({ ok: false, reason: mtls.decision.reason, detail: mtls.decision.detail });
 }
 
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
@@ -295,6 +316,7 @@ function decideApp(
   tenant: Tenant | undefined,
   cert: ClientIdentity | undefined,
   cacheHit: boolean,
+  trace: DecisionTrace | undefined,
 ): Decision {
   const base = { tenant: tenant?.name, identity: cert, cacheHit, app: app.name };
   const denyApp = (reason: DenyReason, detail: string, extra: Partial<Extract<Decision, { allow: false }>> = {}): Decision => ({
@@ -325,7 +347,7 @@ function decideApp(
     certificate: cert ? policyView(cert) : undefined,
     serviceToken,
   };
-  const verdict = evaluatePolicies(app.policies, identity, requestContext);
+  const verdict = evaluatePolicies(app.policies, identity, requestContext, trace);
   switch (verdict.outcome) {
     case 'bypass':
       return { allow: true, reason: 'policy_bypass', ...base, policy: verdict.policy };

@@ -105,6 +105,7 @@ describe('authentication and scopes', () => {
     ['GET', '/v1/idps', 'config:read', undefined],
     ['GET', '/v1/service-tokens', 'config:read', undefined],
     ['GET', '/v1/admin-tokens', 'config:read', undefined],
+    ['POST', '/v1/access/explain', 'config:read', { host: 'wiki.acme.example' }],
   ];
 
   it.each(needs)('%s %s needs %s', async (method, path, scope, body) => {
@@ -418,8 +419,8 @@ describe('OpenAPI document', () => {
   it('documents exactly the operations the server answers, each with its scope and the error shape', async () => {
     const paths = admin.server.openapi.paths as Record<string, Record<string, { responses: Record<string, unknown>; 'x-required-scope'?: string; security: unknown[] }>>;
     const ops = Object.entries(paths).flatMap(([p, item]) => Object.entries(item).map(([m, op]) => ({ p, m, op })));
-    // 22 operations, plus PUT and DELETE for apps, IdPs and service tokens kept in the database.
-    expect(ops.length).toBe(28);
+    // 23 operations, plus PUT and DELETE for apps, IdPs and service tokens kept in the database.
+    expect(ops.length).toBe(29);
     const ids = new Set(ops.map(({ op }) => (op as unknown as { operationId: string }).operationId));
     expect(ids.size).toBe(ops.length);
     for (const { p, m, op } of ops) {

@@ -17,6 +17,7 @@
 import type { Identity, RequestContext } from '../identity.js';
 import { EvalFacts, evaluateSelector } from './selectors.js';
 import type { CompiledPolicy, PolicyAction, PolicyVerdict, Selector } from './types.js';
+import type { PolicyOutcome, PolicyTrace } from './trace.js';
 
 export type { PolicyVerdict } from './types.js';
 
@@ -32,15 +33,16 @@ const PRECEDENCE: readonly PolicyAction[] = ['bypass', 'service_auth', 'deny', '
 
 /**
  * Decides one request against an app's policies. Pure, synchronous, never
- * throws: anything unexpected becomes a deny.
+ * throws: anything unexpected becomes a deny. `trace`, when given, hears how
+ * each evaluated policy came out (see {@link PolicyTrace}).
  *
  * @example
  * evaluatePolicies(policies, identity, { nowMs, host: 'wiki.acme.test', path: '/', method: 'GET', ... })
  * // { outcome: 'allow', policy: 'staff', reason: 'policy_allow', detail: '...' }
  */
-export function evaluatePolicies(policies: readonly CompiledPolicy[], identity: Identity | undefined, ctx: RequestContext): PolicyVerdict {
+export function evaluatePolicies(policies: readonly CompiledPolicy[], identity: Identity | undefined, ctx: RequestContext, trace?: PolicyTrace): PolicyVerdict {
   try {
-    return decide(policies, identity, ctx);
+    return decide(policies, identity, ctx, trace);
   } catch {
     // Fail closed: the core must decide, and "deny" is the only safe decision
     // when evaluation itself broke.
@@ -48,7 +50,7 @@ export function evaluatePolicies(policies: readonly CompiledPolicy[], identity: 
   }
 }
 
-function decide(policies: readonly CompiledPolicy[], identity: Identity | undefined, ctx: RequestContext): PolicyVerdict {
+function decide(policies: readonly CompiledPolicy[], identity: Identity | undefined, ctx: RequestContext, trace: PolicyTrace | undefined): PolicyVerdict {
   const facts = new EvalFacts(identity, ctx);
   const couldAllow: string[] = [];
   const misses: string[] = [];
@@ -60,6 +62,7 @@ function decide(policies: readonly CompiledPolicy[], identity: Identity | undefi
       const p = policies[k] as CompiledPolicy;
       if (p.action !== action) continue;
       const r = evaluatePolicy(p, facts);
+      if (trace !== undefined) trace.policy(p.name, action, outcomeOf(r.value, action, identity), r.why);
       if (action === 'allow' && identity === undefined) {
         // An allow policy always means "these logged-in users": without an
         // identity it can at best become true after login.
@@ -99,6 +102,13 @@ function decide(policies: readonly CompiledPolicy[], identity: Identity | undefi
     reason: 'policy_no_match',
     detail: misses.length === 0 ? 'no policy matched (no allow policy applies)' : `no policy matched: ${shown}${misses.length > 3 ? `; and ${misses.length - 3} more` : ''}`,
   };
+}
+
+/** A policy's result as the trace reports it; an allow policy without an identity can at best need a login. */
+function outcomeOf(value: Tri, action: PolicyAction, identity: Identity | undefined): PolicyOutcome {
+  if (value === false) return 'not_matched';
+  if (action === 'allow' && identity === undefined) return 'needs_login';
+  return value === true ? 'matched' : action === 'allow' ? 'needs_login' : 'not_matched';
 }
 
 /** include (any) AND require (all) AND NOT exclude (any), in three-valued logic. */

@@ -7,3 +7,4 @@ export { evaluatePolicies } from './evaluate.js';
 export { parseCidr, parseIp, cidrContains, type CidrRange, type IpAddress } from './cidr.js';
 export { SELECTOR_KINDS } from './selectors.js';
 export type { CompiledPolicy, PolicyAction, PolicyIssue, PolicyVerdict, RawPolicy, Selector, SelectorKind } from './types.js';
+export type { PolicyOutcome, PolicyTrace } from './trace.js';
