@@ -106,6 +106,7 @@ function toState(config: BouncerConfig, parts: SessionParts, origin: string | un
               authOrigin: auth.origin,
               keys: () => parts.keys,
               revocation: shared.revocation,
+              longestSessionMs: longestSession(config) * 1000,
               handoffs: { consume: (jti, expMs, nowMs) => shared.handoffs.consume(jti, Math.max(1, expMs + HANDOFF_MARGIN_MS - nowMs), nowMs) },
               tokens: parts.tokens,
               revocationUnknown: () => shared.health().denyingAll,

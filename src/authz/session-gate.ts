@@ -4,7 +4,7 @@ import { appSessionFromHandoff, signSession, verifyHandoff, type SessionClaims, 
 import { statusFor } from '../core/reasons.js';
 import { normalizeHost, resolveTenant, type HostIndex } from '../core/tenant-index.js';
 import { APP_COOKIE, clearCookie, CookieReader, serializeCookie } from '../sessions/cookies.js';
-import type { RevocationStore } from '../sessions/revocation.js';
+import { revokeSignIn, type RevocationStore } from '../sessions/revocation.js';
 import type { TokenCache } from '../sessions/token-cache.js';
 import { andThen, type SyncOrAsync } from './sync-or-async.js';
 
@@ -20,6 +20,12 @@ export interface SessionGateDeps {
   readonly authOrigin: string;
   keys(): { current(): SigningKey; verifyKeys(): VerifyKeys };
   readonly revocation: RevocationStore;
+  /**
+   * The longest session duration in the config, in ms: an app sign-out revokes
+   * the whole sign-in (global session, every app session) this long, not only
+   * until the app session's own expiry.
+   */
+  readonly longestSessionMs: number;
   /** Single use of handoff `jti`s: in memory, or the fleet's shared store (async; rejects when it cannot tell). */
   readonly handoffs: { consume(jti: string, expMs: number, nowMs: number): boolean | Promise<boolean> };
   readonly tokens: TokenCache;
@@ -91,7 +97,9 @@ function sessionResult(read: SessionRead, app: App, deps: SessionGateDeps): Gate
 async function logout(cookieHeader: string | undefined, app: App, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
   const current = await readSession(cookieHeader, app, deps, nowMs);
   if (current.claims) {
-    deps.revocation.revokeSession(current.claims.sid, current.claims.exp * 1000);
+    // The whole sign-in, not just this app's session: the global session and the other apps'
+    // sessions share the sid and may outlive this one.
+    revokeSignIn(deps.revocation, current.claims, nowMs, deps.longestSessionMs);
     // Queued and retried by the store if Redis is away; the sign-out itself must not fail.
     await deps.flushRevocations?.().catch(() => undefined);
   }

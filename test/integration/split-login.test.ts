@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
+import { createRedisClient } from '../../src/stores/redis/client.js';
+import { waitForRedisReady } from '../../src/stores/redis/wait-ready.js';
 import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
 import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-process.js';
 import { startBrowser, type TestBrowser } from '../helpers/browser.js';
@@ -71,6 +73,12 @@ apps:
   - name: wiki
     hostnames: [wiki.acme.test]
     idps: [okta]
+    policies:
+      - { name: staff, action: allow, include: [ { group: [staff] } ] }
+  - name: notes
+    hostnames: [notes.acme.test]
+    idps: [okta]
+    session_duration: 1m
     policies:
       - { name: staff, action: allow, include: [ { group: [staff] } ] }
 `,
@@ -177,6 +185,39 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
     expect(await me()).toBe(200);
     await page.goto(app('/.bouncer/logout'));
     expect(await me()).toBe(401);
+  });
+
+  test('attack: an app-only sign-out on the authz process revokes the whole sign-in for as long as its longest session, in Redis too', async () => {
+    const page = await ctx.newPage();
+    await signIn(page, '/d');
+    const me = await page.goto(`https://auth.acme.test:${port}/me`);
+    const { sid, exp } = (await me?.json()) as { sid: string; exp: number };
+    // A second app with a 1-minute session, minted from the same sign-in.
+    await page.goto(`https://notes.acme.test:${port}/n`);
+    expect(new URL(page.url()).hostname).toBe('notes.acme.test');
+    const cookieOf = async (host: string): Promise<string> => (await ctx.cookies(`https://${host}:${port}/`)).find((c) => c.name === '__Host-bouncer_session')?.value ?? '';
+    const notes = await cookieOf('notes.acme.test');
+    const wiki = await cookieOf('wiki.acme.test');
+    // Sign out of notes only, without following the redirect to the global sign-out.
+    const out = await tlsRequest({ port, ca: edgeCa, servername: 'notes.acme.test', path: '/.bouncer/logout', headers: { cookie: `__Host-bouncer_session=${notes}` } });
+    expect(out.status).toBe(302);
+    // The global session and the wiki session (one hour each) are refused by both processes.
+    expect((await page.goto(`https://auth.acme.test:${port}/me`))?.status()).toBe(401);
+    const replay = await tlsRequest({ port, ca: edgeCa, servername: 'wiki.acme.test', path: '/after', headers: { cookie: `__Host-bouncer_session=${wiki}`, accept: 'application/json' } });
+    expect(replay.status).toBe(401);
+    // And the shared revocation outlives the signed-out 1-minute session: it lasts until the
+    // longest session of the sign-in could have expired (here the global one, an hour).
+    const r = createRedisClient({ url: redis.url });
+    try {
+      await waitForRedisReady(r, 5_000);
+      const keys = (await r.keys(`split-test:*`)).filter((k) => k.endsWith(`s:${sid}`));
+      expect(keys).toHaveLength(1);
+      const until = Number(await r.get(keys[0] as string));
+      expect(until).toBeGreaterThanOrEqual(exp * 1000);
+      expect(await r.pttl(keys[0] as string)).toBeGreaterThan(50 * 60_000);
+    } finally {
+      r.disconnect();
+    }
   });
 
   test('a replayed handoff link is refused', async () => {

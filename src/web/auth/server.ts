@@ -20,7 +20,7 @@ import { compilePolicies, evaluatePolicies, type PolicyVerdict } from '../../cor
 import { signHandoff, signSession, verifySession, type SessionClaims } from '../../core/session-token.js';
 import { AUTH_COOKIE, clearCookie, readCookie, serializeCookie } from '../../sessions/cookies.js';
 import type { KeyStore } from '../../sessions/key-store.js';
-import type { RevocationStore } from '../../sessions/revocation.js';
+import { revokeSignIn, type RevocationStore } from '../../sessions/revocation.js';
 import { LoginError, type IdpConnector, type LoginErrorCode } from '../idp/connector.js';
 import { CONTENT_SECURITY_POLICY, renderChooserPage, renderDenyPage, renderSignedOutPage } from './pages.js';
 import { validateReturnUrl, type ReturnUrlProblem } from './return-url.js';
@@ -540,8 +540,9 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     const nowMs = deps.clock();
     const session = await readGlobalSession(req, auth, nowMs);
     if (session !== undefined) {
-      // Revoking the sid also ends every app session minted from this login (they share it).
-      deps.revocation.revokeSession(session.sid, session.exp * 1000);
+      // Revoking the sid also ends every app session minted from this login (they share it),
+      // for as long as any of them could live.
+      revokeSignIn(deps.revocation, session, nowMs, longestSessionMs(deps.config()));
       // "Sign out everywhere": every session of this user issued until now, on any device.
       if ((req.query as Record<string, unknown>).everywhere === '1') deps.revocation.revokeUser(session.sub, nowMs);
       req.log.info({ sub: session.sub, sid: session.sid }, 'logout');
@@ -564,6 +565,12 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
       await app.close();
     },
   };
+}
+
+/** The longest session any sign-in can have derived, in ms: the bound of a sign-in revocation. */
+function longestSessionMs(c: ReturnType<AuthServerDeps['config']>): number {
+  const sec = Math.max(c.auth?.sessionDurationSec ?? 0, ...c.apps.map((a) => a.sessionDurationSec), ...(c.saasApps ?? []).map((a) => a.sessionDurationSec));
+  return sec * 1000;
 }
 
 /** Drop what the session must not carry: an email the IdP did not verify would let anyone claim any address. */
