@@ -1,3 +1,4 @@
+import type { IdTokenSigningAlg } from './defaults.js';
 import type { AdminToken } from '../admin/tokens.js';
 import type { CompiledPolicy } from '../core/policy/types.js';
 import type { Tenant } from '../core/tenant.js';
@@ -88,7 +89,18 @@ export interface AuthConfig {
 
 /** One identity provider. Secrets are the values read from the environment or the secret file. */
 export type IdpConfig =
-  | { id: string; type: 'oidc'; preset: string; issuer: string; clientId: string; clientSecret: string; scopes: string[]; groupsClaim: string }
+  | {
+      id: string;
+      type: 'oidc';
+      preset: string;
+      issuer: string;
+      clientId: string;
+      clientSecret: string;
+      scopes: string[];
+      groupsClaim: string;
+      /** `alg` values accepted on this IdP's ID tokens (`id_token_signing_alg_values`). */
+      idTokenSigningAlgs: IdTokenSigningAlg[];
+    }
   | { id: string; type: 'github'; clientId: string; clientSecret: string; orgs: string[]; apiUrl: string; authorizeUrl: string; tokenUrl: string }
   | { id: string; type: 'saml'; metadataXml: string; entityId: string };
 
