@@ -167,7 +167,12 @@ export interface SaasOidcConfig {
   redirectUris: string[];
   /** Where the app starts a login on its own (OIDC third-party initiated login); the launcher tile goes there. */
   initiateLoginUri?: string | undefined;
+  /** How the client authenticates at the token endpoint (`token_endpoint_auth_method`); the other way is refused. */
+  tokenEndpointAuthMethod?: SaasTokenAuthMethod | undefined;
 }
+
+/** Client authentication methods bouncer's OIDC provider offers (RFC 6749 §2.3.1). */
+export type SaasTokenAuthMethod = 'client_secret_basic' | 'client_secret_post';
 
 /** A SaaS app that trusts bouncer as its IdP (SAML) or OpenID provider (OIDC); exactly one of `saml` / `oidc` is set. */
 export interface SaasAppConfig {
