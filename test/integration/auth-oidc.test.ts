@@ -448,6 +448,28 @@ describe('auth service with OIDC', () => {
     expect((await b.get('/healthz')).status).toBe(200);
   });
 
+  it('prompt=login / max_age (from the OIDC provider) skip the global session and ask the IdP to sign the user in again', async () => {
+    const b = new Browser();
+    expect((await b.get(await idpRoundTrip(b, idpA, 'okta'))).status).toBe(302);
+    const first = (await (await b.get('/me', JSON_ACCEPT)).json()) as { auth_time: number; sid: string };
+    const rd = 'https://docs.acme.test/';
+    // A recent enough sign-in is used as is.
+    const recent = await b.get(`/login?${new URLSearchParams({ app: 'docs', rd, max_age: '3600' })}`);
+    expect(location(recent).pathname).toBe('/.bouncer/handoff');
+    // prompt=login: straight to the IdP, with prompt=login and max_age=0 (auth_time checked on return).
+    const forced = await b.get(`/login?${new URLSearchParams({ app: 'docs', rd, prompt: 'login' })}`);
+    const authorize = location(forced);
+    expect(authorize.origin).toBe(idpA.issuer);
+    expect(authorize.searchParams.get('prompt')).toBe('login');
+    expect(authorize.searchParams.get('max_age')).toBe('0');
+    now += 2_000;
+    const done = await b.get(await idpA.signIn(authorize.href, 'alice'));
+    expect(location(done).pathname).toBe('/.bouncer/handoff');
+    const second = (await (await b.get('/me', JSON_ACCEPT)).json()) as { auth_time: number; sid: string };
+    expect(second.sid).not.toBe(first.sid);
+    expect(second.auth_time).toBeGreaterThanOrEqual(first.auth_time);
+  });
+
   describe('ID token signatures, verified against the IdP JWKS on every login', () => {
     const login = async (idp: OidcIdp, idpId: string): Promise<Response> => {
       const b = new Browser();

@@ -411,6 +411,55 @@ describe('the provider keeps its word', () => {
   });
 });
 
+describe('prompt=login and max_age force a fresh sign-in upstream', () => {
+  it('attack: prompt=login is not answered from the existing session; the code comes after a fresh sign-in, with its auth_time', async () => {
+    const b = new Browser();
+    await b.signIn(ALICE, 600);
+    const a = await authorization({ prompt: 'login' });
+    const { res, url: login } = await b.follow(a.url);
+    expect(res.status).toBe(302);
+    expect(login.pathname).toBe('/login');
+    expect(login.searchParams.get('prompt')).toBe('login');
+    const rd = new URL(login.searchParams.get('rd')!);
+    expect(rd.searchParams.get('reauth')).toBe('1');
+    // The login service signs the user in again at the IdP (a new global session, auth_time now).
+    const before = Math.floor(Date.now() / 1000);
+    await b.signIn(ALICE, 0);
+    const { url: callback } = await b.follow(rd);
+    expect(callback.origin + callback.pathname).toBe(REDIRECT);
+    const tokens = await client.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: a.verifier, expectedNonce: a.nonce, expectedState: a.state, idTokenExpected: true });
+    expect(tokens.claims()?.auth_time).toBeGreaterThanOrEqual(before - 1);
+  });
+
+  it('attack: when the IdP still reports the old sign-in, the RP gets login_required, not the old auth_time', async () => {
+    const b = new Browser();
+    await b.signIn(ALICE, 600);
+    const a = await authorization({ prompt: 'login' });
+    const { url: login } = await b.follow(a.url);
+    // Back from "signing in again" with the same old session.
+    const { url: callback } = await b.follow(new URL(login.searchParams.get('rd')!));
+    expect(callback.origin + callback.pathname).toBe(REDIRECT);
+    expect(callback.searchParams.get('error')).toBe('login_required');
+    expect(callback.searchParams.get('code')).toBeNull();
+  });
+
+  it('max_age: a sign-in older than max_age is refreshed upstream, a recent one is used', async () => {
+    const b = new Browser();
+    await b.signIn(ALICE, 600);
+    const old = await b.follow((await authorization({ max_age: '300' })).url);
+    expect(old.url.pathname).toBe('/login');
+    expect(old.url.searchParams.get('max_age')).toBe('300');
+    expect(old.url.searchParams.get('prompt')).toBe('login');
+    const recent = new Browser();
+    await recent.signIn(ALICE, 10);
+    const a = await authorization({ max_age: '300' });
+    const { url: callback } = await recent.follow(a.url);
+    expect(callback.searchParams.get('code')).toBeTruthy();
+    const tokens = await client.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: a.verifier, expectedNonce: a.nonce, expectedState: a.state, maxAge: 300, idTokenExpected: true });
+    expect(tokens.claims()?.auth_time).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) - 300);
+  });
+});
+
 describe('bounded provider storage', () => {
   it('keeps at most maxEntries, expires entries after their TTL, and revokes by grant', async () => {
     let now = 1_700_000_000_000;

@@ -343,9 +343,9 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   }
 
   /** Start a login at `connector`: new transaction, tx cookie, redirect to the IdP. */
-  async function beginLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig, connector: IdpConnector, rd: URL, nowMs: number): Promise<FastifyReply> {
+  async function beginLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig, connector: IdpConnector, rd: URL, nowMs: number, reauth?: Reauth): Promise<FastifyReply> {
     const id = randomBytes(32).toString('base64url');
-    const { redirectUrl, secrets } = await connector.start({ callbackUrl: `${baseUrl(auth)}/callback/${connector.id}`, transactionId: id });
+    const { redirectUrl, secrets } = await connector.start({ callbackUrl: `${baseUrl(auth)}/callback/${connector.id}`, transactionId: id, reauth });
     await shared('saving the login transaction', () => transactions.put({ id, idp: connector.id, app: app.name, rd: rd.href, secrets, createdMs: nowMs }, LOGIN_TRANSACTION_TTL_MS));
     // SameSite=None: a SAML POST binding arrives as a cross-site POST, which
     // would not carry a Lax cookie. The cookie only binds; it grants nothing.
@@ -420,16 +420,18 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     const appCfg = loadApp(q.app);
     const rd = checkReturnUrl(appCfg, q.rd);
     const nowMs = deps.clock();
+    const reauth = raw.launcher === '1' ? undefined : readReauth(q);
     const session = await readGlobalSession(req, auth, nowMs);
-    if (session !== undefined && appCfg.idps.includes(session.idp)) {
+    // An RP's prompt=login or max_age (via bouncer's OIDC provider) wants a fresh sign-in at the IdP, not the session.
+    if (session !== undefined && appCfg.idps.includes(session.idp) && !needsReauth(reauth, session, nowMs)) {
       checkPolicy(req, auth, appCfg, identityFromSession(session), rd, nowMs);
       return finishLogin(reply, auth, appCfg, session, rd, nowMs);
     }
     const connectors = deps.connectors();
     const offered = appCfg.idps.map((id) => connectors.get(id)).filter((c): c is IdpConnector => c !== undefined);
     if (offered.length === 0) throw new AuthHttpError(503, 'idp_unavailable', 'No identity provider is available for this application.');
-    if (offered.length === 1) return beginLogin(reply, auth, appCfg, offered[0]!, rd, nowMs);
-    const query = new URLSearchParams({ app: appCfg.name, rd: rd.href }).toString();
+    if (offered.length === 1) return beginLogin(reply, auth, appCfg, offered[0]!, rd, nowMs, reauth);
+    const query = new URLSearchParams({ app: appCfg.name, rd: rd.href, ...reauthParams(reauth) }).toString();
     const html = renderChooserPage({
       appName: appCfg.name,
       entries: offered.map((c) => ({ displayName: c.displayName, href: `/login/${encodeURIComponent(c.id)}?${query}` })),
@@ -443,7 +445,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     const appCfg = loadApp(q.app);
     const rd = checkReturnUrl(appCfg, q.rd);
     const connector = loadConnector(appCfg, (req.params as { idp: string }).idp);
-    return beginLogin(reply, auth, appCfg, connector, rd, deps.clock());
+    return beginLogin(reply, auth, appCfg, connector, rd, deps.clock(), readReauth(q));
   });
 
   const callback = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -565,6 +567,29 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
       await app.close();
     },
   };
+}
+
+/** A fresh sign-in asked for: `prompt=login` (any age too old) or `max_age` seconds. */
+type Reauth = { readonly maxAgeSec?: number | undefined };
+
+/** `prompt=login` / `max_age=<seconds>` of a login request (OIDC Core §3.1.2.1), as the OIDC provider passes them on. */
+function readReauth(q: Record<string, unknown>): Reauth | undefined {
+  const login = typeof q.prompt === 'string' && q.prompt.split(' ').includes('login');
+  const maxAge = typeof q.max_age === 'string' && /^\d{1,9}$/.test(q.max_age) ? Number(q.max_age) : undefined;
+  if (!login && maxAge === undefined) return undefined;
+  return login ? { maxAgeSec: maxAge ?? 0 } : { maxAgeSec: maxAge };
+}
+
+function reauthParams(r: Reauth | undefined): Record<string, string> {
+  if (r === undefined) return {};
+  return { prompt: 'login', ...(r.maxAgeSec !== undefined ? { max_age: String(r.maxAgeSec) } : {}) };
+}
+
+/** Whether the session's sign-in is older than a fresh sign-in allows; `prompt=login` (max age 0) always is. */
+function needsReauth(r: Reauth | undefined, session: SessionClaims, nowMs: number): boolean {
+  if (r === undefined) return false;
+  if (r.maxAgeSec === undefined || r.maxAgeSec === 0) return true;
+  return session.auth_time < Math.floor(nowMs / 1000) - r.maxAgeSec;
 }
 
 /** The longest session any sign-in can have derived, in ms: the bound of a sign-in revocation. */

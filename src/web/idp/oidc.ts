@@ -80,6 +80,7 @@ export interface OidcConnectorOptions {
 
 const SECRET_VERIFIER = 'pkce_verifier';
 const SECRET_NONCE = 'nonce';
+const SECRET_MAX_AGE = 'max_age';
 
 /**
  * An {@link IdpConnector} for one OIDC IdP. Discovery runs on first use and is
@@ -132,10 +133,11 @@ export function createOidcConnector(o: OidcConnectorOptions): IdpConnector {
     id: o.id,
     type: 'oidc',
     displayName,
-    async start({ callbackUrl, transactionId }) {
+    async start({ callbackUrl, transactionId, reauth }) {
       const config = await discover();
       const verifier = client.randomPKCECodeVerifier();
       const nonce = client.randomNonce();
+      const maxAge = reauth?.maxAgeSec;
       const redirectUrl = client.buildAuthorizationUrl(config, {
         redirect_uri: callbackUrl,
         response_type: 'code',
@@ -144,8 +146,13 @@ export function createOidcConnector(o: OidcConnectorOptions): IdpConnector {
         nonce,
         code_challenge: await client.calculatePKCECodeChallenge(verifier),
         code_challenge_method: 'S256',
+        // OIDC Core §3.1.2.1: prompt=login makes the IdP authenticate again; max_age makes it report auth_time.
+        ...(reauth !== undefined ? { prompt: 'login' } : {}),
+        ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}),
       });
-      return { redirectUrl: redirectUrl.href, secrets: { [SECRET_VERIFIER]: verifier, [SECRET_NONCE]: nonce } };
+      const secrets: Record<string, string> = { [SECRET_VERIFIER]: verifier, [SECRET_NONCE]: nonce };
+      if (maxAge !== undefined) secrets[SECRET_MAX_AGE] = String(maxAge);
+      return { redirectUrl: redirectUrl.href, secrets };
     },
     async finish({ callbackUrl, params, secrets, nowMs }) {
       const verifier = secrets[SECRET_VERIFIER];
@@ -166,6 +173,8 @@ export function createOidcConnector(o: OidcConnectorOptions): IdpConnector {
           expectedNonce: nonce,
           expectedState: state,
           idTokenExpected: true,
+          // With max_age sent, openid-client requires auth_time and checks it is recent enough.
+          ...(secrets[SECRET_MAX_AGE] !== undefined ? { maxAge: Number(secrets[SECRET_MAX_AGE]) } : {}),
         });
         claims = tokens.claims();
         accessToken = tokens.access_token;

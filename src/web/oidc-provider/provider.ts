@@ -409,9 +409,21 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
 
     const nowMs = deps.clock();
     const session = await readGlobalSession(req.headers, auth, deps, nowMs, req.log);
-    if (session === undefined || !saas.idps.includes(session.idp)) {
-      const rd = `${baseUrl(auth)}${OIDC_MOUNT}/interaction/${details.uid}`;
-      return reply.redirect(`/login?${new URLSearchParams({ app: saas.name, rd })}`, 302);
+    const fresh = freshnessRequired(details, nowMs);
+    if (session === undefined || !saas.idps.includes(session.idp) || (fresh !== undefined && session.auth_time < fresh.authAfterSec)) {
+      if (session !== undefined && fresh !== undefined && new URL(req.url, 'http://x').searchParams.get('reauth') === '1') {
+        // We already sent the user to sign in again and the IdP still reports an old sign-in:
+        // tell the RP so (OIDC Core §3.1.2.6) rather than loop or answer with the old auth_time.
+        req.log.info({ app: saas.name, sub: session.sub, idp: session.idp, auth_time: session.auth_time, required_after: fresh.authAfterSec }, 'saas oidc: fresh sign-in not obtained');
+        const to = await provider.interactionResult(req.raw, reply.raw, { error: 'login_required', error_description: 'the identity provider did not authenticate the user again' }, { mergeWithLastSubmission: false });
+        reply.header('cache-control', 'no-store');
+        return reply.redirect(to, 303);
+      }
+      const rd = `${baseUrl(auth)}${OIDC_MOUNT}/interaction/${details.uid}${fresh !== undefined ? '?reauth=1' : ''}`;
+      const params: Record<string, string> = { app: saas.name, rd };
+      // The login service then skips the global session and asks the IdP for a fresh sign-in.
+      if (fresh !== undefined) Object.assign(params, fresh.params);
+      return reply.redirect(`/login?${new URLSearchParams(params)}`, 302);
     }
 
     const identity = identityFromClaims(session);
@@ -437,6 +449,26 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
     );
     reply.header('cache-control', 'no-store');
     return reply.redirect(returnTo, 303);
+  }
+
+  /**
+   * `prompt=login` or `max_age` (OIDC Core §3.1.2.1) of the authorization
+   * request: the sign-in behind the answer must be newer than `authAfterSec`.
+   * prompt=login counts from when the authorization request arrived.
+   */
+  function freshnessRequired(details: { iat?: unknown; params: Record<string, unknown> }, nowMs: number): { authAfterSec: number; params: Record<string, string> } | undefined {
+    const prompt = typeof details.params['prompt'] === 'string' ? details.params['prompt'].split(' ') : [];
+    const rawMaxAge = details.params['max_age'];
+    const maxAge = typeof rawMaxAge === 'string' && /^\d{1,9}$/.test(rawMaxAge) ? Number(rawMaxAge) : typeof rawMaxAge === 'number' && Number.isSafeInteger(rawMaxAge) && rawMaxAge >= 0 ? rawMaxAge : undefined;
+    const nowSec = Math.floor(nowMs / 1000);
+    const bounds: number[] = [];
+    if (prompt.includes('login')) bounds.push(typeof details.iat === 'number' ? details.iat : nowSec);
+    if (maxAge !== undefined) bounds.push(nowSec - maxAge);
+    if (bounds.length === 0) return undefined;
+    return {
+      authAfterSec: Math.max(...bounds),
+      params: { prompt: 'login', ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}) },
+    };
   }
 
   /** Consent for a client the operator registered: every requested scope we offer is granted. */
