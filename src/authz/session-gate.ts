@@ -1,4 +1,4 @@
-import type { App, SessionState } from '../core/app.js';
+import type { App, SessionState, SessionView } from '../core/app.js';
 import type { CheckInput, Decision } from '../core/decision.js';
 import { appSessionFromHandoff, signSession, verifyHandoff, type SessionClaims, type SigningKey, type VerifyKeys } from '../core/session-token.js';
 import { statusFor } from '../core/reasons.js';
@@ -47,7 +47,7 @@ function pathOnly(path: string): string {
   return q >= 0 ? path.slice(0, q) : path;
 }
 
-function answer(app: App, reason: 'handoff_invalid' | 'session_established' | 'signed_out' | 'state_unavailable', detail: string, extra: { location?: string; setCookies?: string[] } = {}): GateResult {
+function answer(app: App, reason: 'handoff_invalid' | 'session_established' | 'signed_out' | 'state_unavailable', detail: string, extra: { location?: string; setCookies?: string[]; session?: SessionView | undefined } = {}): GateResult {
   return {
     kind: 'answer',
     decision: {
@@ -89,7 +89,7 @@ const NO_SESSION: GateResult = Object.freeze({ kind: 'session', session: undefin
 
 function sessionResult(read: SessionRead, app: App, deps: SessionGateDeps): GateResult {
   if (read.state.status === 'invalid' && read.state.reason === 'session_revoked' && deps.revocationUnknown?.() === true) {
-    return answer(app, 'state_unavailable', 'bouncer cannot reach its shared store to check whether this session was revoked; try again shortly');
+    return answer(app, 'state_unavailable', 'bouncer cannot reach its shared store to check whether this session was revoked; try again shortly', { session: read.state.session });
   }
   return { kind: 'session', session: read.state };
 }
@@ -106,6 +106,7 @@ async function logout(cookieHeader: string | undefined, app: App, deps: SessionG
   return answer(app, 'signed_out', 'signed out of this application', {
     location: `${deps.authOrigin}/logout`,
     setCookies: [clearCookie(APP_COOKIE)],
+    session: current.claims ? viewOf(current.claims) : undefined,
   });
 }
 
@@ -139,7 +140,7 @@ const validReads = new WeakMap<SessionClaims, SessionRead>();
 
 function fromClaims(token: string, c: SessionClaims, deps: SessionGateDeps, nowMs: number): SessionRead {
   // Revocation is never cached: checked on every request.
-  if (deps.revocation.isRevoked(c, nowMs)) return { state: { status: 'invalid', reason: 'session_revoked', detail: 'this session was revoked' } };
+  if (deps.revocation.isRevoked(c, nowMs)) return { state: { status: 'invalid', reason: 'session_revoked', detail: 'this session was revoked', session: viewOf(c) } };
   let read = validReads.get(c);
   if (read === undefined || (read.state.status === 'valid' && read.state.token !== token)) {
     read = Object.freeze({
@@ -147,23 +148,28 @@ function fromClaims(token: string, c: SessionClaims, deps: SessionGateDeps, nowM
       state: Object.freeze({
         status: 'valid',
         token,
-        session: Object.freeze({
-          sub: c.sub,
-          sid: c.sid,
-          email: c.email,
-          name: c.name,
-          groups: c.groups,
-          idp: c.idp,
-          idpType: c.idp_type,
-          amr: c.amr,
-          authTime: c.auth_time,
-          exp: c.exp,
-        }),
+        session: viewOf(c),
       }),
     });
     validReads.set(c, read);
   }
   return read;
+}
+
+/** The session view of verified claims, for the core and the decision log. */
+function viewOf(c: SessionClaims): SessionView {
+  return Object.freeze({
+    sub: c.sub,
+    sid: c.sid,
+    email: c.email,
+    name: c.name,
+    groups: c.groups,
+    idp: c.idp,
+    idpType: c.idp_type,
+    amr: c.amr,
+    authTime: c.auth_time,
+    exp: c.exp,
+  });
 }
 
 async function completeHandoff(input: CheckInput, app: App, host: string, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
@@ -199,5 +205,6 @@ async function completeHandoff(input: CheckInput, app: App, host: string, deps: 
   return answer(app, 'session_established', 'signed in', {
     location: `${rd.pathname}${rd.search}`,
     setCookies: [serializeCookie(APP_COOKIE, session, { maxAgeSec: maxAge })],
+    session: viewOf(claims),
   });
 }

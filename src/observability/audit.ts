@@ -15,6 +15,13 @@ export interface AuditRecord {
   readonly status: number;
   /** Set on denials only; an allow's line has no `detail` key (JSON.stringify drops undefined). */
   readonly detail: string | undefined;
+  /** App and the policy that decided (identity decisions). */
+  readonly app: string | null;
+  readonly policy: string | null;
+  /** Who: the signed-in user the decision is about (`sub`, verified email, IdP id), when a session came with the request. */
+  readonly user_sub: string | null;
+  readonly user_email: string | null;
+  readonly idp: string | null;
   readonly cert_fingerprint: string | null;
   readonly cert_subject: string | null;
   readonly cache_hit: boolean;
@@ -29,6 +36,7 @@ function clip(s: string): string {
 
 export function toAuditRecord(input: CheckInput, decision: Decision, durationMs: number): AuditRecord {
   const q = input.path.indexOf('?');
+  const who = decision.allow ? decision.user?.session : decision.session;
   return {
     request_id: input.requestId,
     tenant: decision.tenant ?? null,
@@ -43,6 +51,11 @@ export function toAuditRecord(input: CheckInput, decision: Decision, durationMs:
     // Always present, undefined on allows: one object shape for every record, which
     // JSON.stringify serializes on its fast path; a spread made two shapes.
     detail: decision.allow ? undefined : clip(decision.detail),
+    app: decision.app ?? null,
+    policy: decision.policy ?? null,
+    user_sub: who ? clip(who.sub) : null,
+    user_email: who?.email !== undefined ? clip(who.email) : null,
+    idp: who ? clip(who.idp) : null,
     cert_fingerprint: decision.identity?.fingerprint256 ?? null,
     cert_subject: decision.identity ? clip(decision.identity.subject) : null,
     cache_hit: decision.cacheHit,
@@ -84,6 +97,7 @@ export function auditRecordJson(r: AuditRecord): string {
   return (
     `{"request_id":${str(r.request_id)},"tenant":${strOrNull(r.tenant)},"host":${str(r.host)},"method":${str(r.method)},"path":${str(r.path)},` +
     `"source":${strOrNull(r.source)},"outcome":${str(r.outcome)},"reason":${str(r.reason)},"status":${num(r.status)}${detail},` +
+    `"app":${strOrNull(r.app)},"policy":${strOrNull(r.policy)},"user_sub":${strOrNull(r.user_sub)},"user_email":${strOrNull(r.user_email)},"idp":${strOrNull(r.idp)},` +
     `"cert_fingerprint":${strOrNull(r.cert_fingerprint)},"cert_subject":${strOrNull(r.cert_subject)},"cache_hit":${r.cache_hit ? 'true' : 'false'},"duration_ms":${num(r.duration_ms)}}`
   );
 }

@@ -163,6 +163,19 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
     expect(seen.headers[IDENTITY_HEADERS.app]).toBe('wiki');
     // The handoff was completed (and its jti consumed) by the authz process.
     await waitFor('the handoff in the authz audit log', async () => authzProc.decisions().some((d) => d.reason === 'session_established'), 3_000);
+    // Who, in every identity decision: user, IdP, app and the deciding policy.
+    const who = { user_sub: 'okta:alice', user_email: 'alice@acme.test', idp: 'okta', app: 'wiki' };
+    expect(authzProc.decisions().find((d) => d.reason === 'session_established')).toMatchObject(who);
+    await waitFor('the allow in the authz audit log', async () => authzProc.decisions().some((d) => d.reason === 'policy_allow' && d.path === '/docs'), 3_000);
+    expect(authzProc.decisions().find((d) => d.reason === 'policy_allow' && d.path === '/docs')).toMatchObject({ ...who, policy: 'staff' });
+    // And the login service's policy decision at sign-in.
+    const loginLine = httpProc
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"login policy"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .at(-1);
+    expect(loginLine).toMatchObject({ app: 'wiki', sub: 'okta:alice', email: 'alice@acme.test', idp: 'okta', outcome: 'allow', policy: 'staff' });
   });
 
   test('a global sign-out on the http process is refused by the authz process', async () => {
@@ -176,6 +189,9 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
     const replay = await tlsRequest({ port, ca: edgeCa, servername: 'wiki.acme.test', path: '/after', headers: { cookie: `__Host-bouncer_session=${session}`, accept: 'application/json' } });
     expect(replay.status).toBe(401);
     expect(replay.json()).toMatchObject({ error: 'login_required' });
+    // The refusal of a revoked session still names whose it was.
+    await waitFor('the refusal in the audit log', async () => authzProc.decisions().some((d) => d.path === '/after'), 3_000);
+    expect(authzProc.decisions().find((d) => d.path === '/after')).toMatchObject({ outcome: 'deny', reason: 'login_required', app: 'wiki', user_sub: 'okta:alice', user_email: 'alice@acme.test', idp: 'okta' });
   });
 
   test('an app sign-out on the authz process ends the login on the http process', async () => {

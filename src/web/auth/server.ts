@@ -304,7 +304,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   /** Run the app's policies for this identity; throws the deny page unless allowed. */
   function checkPolicy(req: FastifyRequest, auth: AuthConfig, app: AppConfig, identity: Identity, rd: URL, nowMs: number): PolicyVerdict {
     const verdict = evaluatePolicies(app.policies, identity, requestContext(req, auth, rd, nowMs));
-    req.log.info({ app: app.name, sub: identity.sub, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy }, 'login policy');
+    req.log.info({ app: app.name, sub: identity.sub, email: identity.email ?? null, idp: identity.idp.id, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy ?? null }, 'login policy');
     if (verdict.outcome === 'allow' || verdict.outcome === 'bypass') return verdict;
     throw new AuthHttpError(403, verdict.reason === 'login_required' ? 'policy_no_match' : verdict.reason, `Access denied. ${verdict.detail}`, verdict.policy, {
       app: app.name,

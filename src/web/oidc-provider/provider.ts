@@ -428,7 +428,7 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
 
     const identity = identityFromClaims(session);
     const verdict = evaluatePolicies(saas.policies, identity, requestContext(req, auth, nowMs));
-    req.log.info({ app: saas.name, sub: identity.sub, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy }, 'saas oidc policy');
+    req.log.info({ app: saas.name, sub: identity.sub, email: identity.email ?? null, idp: identity.idp.id, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy ?? null }, 'saas oidc policy');
     if (verdict.outcome !== 'allow' && verdict.outcome !== 'bypass') {
       const reason = verdict.reason === 'login_required' ? 'policy_no_match' : verdict.reason;
       return refuse(req, reply, 403, reason, `Access denied. ${verdict.detail}`, {
