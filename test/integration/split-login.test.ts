@@ -5,6 +5,7 @@
  * A browser signs in through the http process and is let in by the authz
  * process; a sign-out on either side is honoured by the other.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,9 +82,14 @@ apps:
     session_duration: 1m
     policies:
       - { name: staff, action: allow, include: [ { group: [staff] } ] }
+saas_apps:
+  - name: crm
+    idps: [okta]
+    policies: [ { name: staff, action: allow, include: [ { group: [staff] } ] } ]
+    oidc: { client_id: crm, client_secret_env: CRM_SECRET, redirect_uris: ["https://crm.example/cb"] }
 `,
   );
-  env = { IDP_SECRET: 'secret', BOUNCER_AUTH_PUBLIC_URL: origin, BOUNCER_LOG_LEVEL: 'info' };
+  env = { IDP_SECRET: 'secret', CRM_SECRET: 'crm-secret', BOUNCER_AUTH_PUBLIC_URL: origin, BOUNCER_LOG_LEVEL: 'info' };
   // The http process starts first and creates the signing key; the authz process reads it from keys_dir.
   httpProc = await startBouncerProcess({ configPath, args: ['--only', 'http'], env, readyUrl: `http://127.0.0.1:${httpPort}/readyz` });
   // The authz process serves /metrics and /readyz on its own port (listen.http is the login service's).
@@ -234,6 +240,58 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
     } finally {
       r.disconnect();
     }
+  });
+
+  test('attack: prompt=login at bouncer as OIDC provider is not answered from the session: the IdP signs the user in again', async () => {
+    const page = await ctx.newPage();
+    await signIn(page, '/f');
+    const before = (await (await page.goto(`https://auth.acme.test:${port}/me`))?.json()) as { auth_time: number };
+    // The test plays the SaaS app: it reads the code off the browser's request to the callback.
+    const verifier = randomBytes(32).toString('base64url');
+    const authorize = (extra: Record<string, string>): string =>
+      `https://auth.acme.test:${port}/oidc/auth?${new URLSearchParams({
+        client_id: 'crm',
+        redirect_uri: 'https://crm.example/cb',
+        response_type: 'code',
+        scope: 'openid email',
+        state: randomBytes(8).toString('hex'),
+        nonce: randomBytes(8).toString('hex'),
+        code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+        code_challenge_method: 'S256',
+        ...extra,
+      })}`;
+    // Without prompt=login the global session answers at once.
+    const first = page.waitForRequest((r) => r.url().startsWith('https://crm.example/cb'));
+    // The callback host does not exist: the navigation ends in an error once the request is seen.
+    await page.goto(authorize({})).catch(() => undefined);
+    expect(new URL((await first).url()).searchParams.get('code')).toBeTruthy();
+    // With it, the IdP's login form comes back, although the IdP and bouncer both have a session.
+    await page.goto(authorize({ prompt: 'login' }));
+    expect(new URL(page.url()).hostname).toBe('127.0.0.1');
+    await page.waitForSelector('input[name=login]');
+    const signedInAt = Math.floor(Date.now() / 1000);
+    await page.fill('input[name=login]', 'alice');
+    const [callback] = await Promise.all([page.waitForRequest((r) => r.url().startsWith('https://crm.example/cb')), page.click('#submit')]);
+    const code = new URL(callback.url()).searchParams.get('code');
+    expect(code).toBeTruthy();
+    // Redeem it as the SaaS app does (client_secret_basic, its registered method): the ID token has the fresh auth_time.
+    const token = async (headers: Record<string, string>, extra: Record<string, string>): Promise<Response> =>
+      fetch(`http://127.0.0.1:${httpPort}/oidc/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code: code!, redirect_uri: 'https://crm.example/cb', code_verifier: verifier, ...extra }),
+      });
+    // client_secret_post for a client_secret_basic client: refused, and the code survives.
+    const post = await token({}, { client_id: 'crm', client_secret: 'crm-secret' });
+    expect(post.status).toBe(401);
+    expect(await post.json()).toMatchObject({ error: 'invalid_client' });
+    const res = await token({ authorization: `Basic ${Buffer.from('crm:crm-secret').toString('base64')}` }, {});
+    expect(res.status).toBe(200);
+    const idToken = ((await res.json()) as { id_token: string }).id_token;
+    const claims = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as { auth_time: number; sub: string };
+    expect(claims.sub).toBe('okta:alice');
+    expect(claims.auth_time).toBeGreaterThanOrEqual(signedInAt - 1);
+    expect(claims.auth_time).toBeGreaterThan(before.auth_time - 1);
   });
 
   test('a replayed handoff link is refused', async () => {
