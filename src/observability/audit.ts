@@ -68,6 +68,25 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 const str = (s: string): string => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s));
 const strOrNull = (s: string | null): string => (s === null ? 'null' : str(s));
+/**
+ * JSON text of the who/app/policy fields, remembered: the same few users, apps
+ * and policies recur on every line, and a Map lookup of a string (its hash is
+ * cached by V8) is cheaper than testing it for characters to escape. Bounded:
+ * cleared when full, so junk values cannot grow it.
+ */
+const knownText = new Map<string, string>();
+const KNOWN_TEXT_MAX = 4096;
+function strKnownOrNull(s: string | null): string {
+  if (s === null) return 'null';
+  let t = knownText.get(s);
+  if (t === undefined) {
+    t = str(s);
+    if (knownText.size >= KNOWN_TEXT_MAX) knownText.clear();
+    knownText.set(s, t);
+  }
+  return t;
+}
+
 /** A whole number below 1,000, as three digits. */
 const three = (k: number): string => (k < 10 ? `00${k}` : k < 100 ? `0${k}` : String(k));
 
@@ -97,7 +116,7 @@ export function auditRecordJson(r: AuditRecord): string {
   return (
     `{"request_id":${str(r.request_id)},"tenant":${strOrNull(r.tenant)},"host":${str(r.host)},"method":${str(r.method)},"path":${str(r.path)},` +
     `"source":${strOrNull(r.source)},"outcome":${str(r.outcome)},"reason":${str(r.reason)},"status":${num(r.status)}${detail},` +
-    `"app":${strOrNull(r.app)},"policy":${strOrNull(r.policy)},"user_sub":${strOrNull(r.user_sub)},"user_email":${strOrNull(r.user_email)},"idp":${strOrNull(r.idp)},` +
+    `"app":${strKnownOrNull(r.app)},"policy":${strKnownOrNull(r.policy)},"user_sub":${strKnownOrNull(r.user_sub)},"user_email":${strKnownOrNull(r.user_email)},"idp":${strKnownOrNull(r.idp)},` +
     `"cert_fingerprint":${strOrNull(r.cert_fingerprint)},"cert_subject":${strOrNull(r.cert_subject)},"cache_hit":${r.cache_hit ? 'true' : 'false'},"duration_ms":${num(r.duration_ms)}}`
   );
 }
