@@ -124,6 +124,7 @@ export function toState(config: BouncerConfig, parts: SessionParts, origin: stri
               authOrigin: auth.origin,
               keys: () => parts.keys,
               revocation: shared.revocation,
+              longestSessionMs: longestSession(config) * 1000,
               handoffs: handoffStoreOver(shared.handoffs),
               tokens: parts.tokens,
               revocationUnknown: () => shared.health().denyingAll,

@@ -105,7 +105,7 @@ function clip(s: string): string {
  */
 export function toDecisionRecord(input: CheckInput, decision: Decision, nowMs: number): DecisionRecord {
   const q = input.path.indexOf('?');
-  const session = decision.allow ? decision.user?.session : undefined;
+  const session = decision.allow ? decision.user?.session : decision.session;
   return {
     time: nowMs,
     request_id: clip(input.requestId),

@@ -1,4 +1,4 @@
-import type { App, SessionState } from '../core/app.js';
+import type { App, SessionState, SessionView } from '../core/app.js';
 import type { CheckInput, Decision } from '../core/decision.js';
 import { checkLoginBinding } from '../core/login-binding.js';
 import { validateReturnUrl } from '../core/return-url.js';
@@ -6,7 +6,7 @@ import { appSessionFromHandoff, signSession, verifyHandoff, type SessionClaims, 
 import { statusFor } from '../core/reasons.js';
 import { normalizeHost, resolveTenant, type HostIndex } from '../core/tenant-index.js';
 import { APP_COOKIE, BIND_COOKIE, clearCookie, CookieReader, readCookie, serializeCookie } from '../sessions/cookies.js';
-import type { RevocationStore } from '../sessions/revocation.js';
+import { revokeSignIn, type RevocationStore } from '../sessions/revocation.js';
 import type { TokenCache } from '../sessions/token-cache.js';
 import { andThen, type SyncOrAsync } from './sync-or-async.js';
 
@@ -22,6 +22,12 @@ export interface SessionGateDeps {
   readonly authOrigin: string;
   keys(): { current(): SigningKey; verifyKeys(): VerifyKeys };
   readonly revocation: RevocationStore;
+  /**
+   * The longest session duration in the config, in ms: an app sign-out revokes
+   * the whole sign-in (global session, every app session) this long, not only
+   * until the app session's own expiry.
+   */
+  readonly longestSessionMs: number;
   /** Single use of handoff `jti`s: in memory, or the fleet's shared store (async; rejects when it cannot tell). */
   readonly handoffs: { consume(jti: string, expMs: number, nowMs: number): boolean | Promise<boolean> };
   readonly tokens: TokenCache;
@@ -43,7 +49,7 @@ function pathOnly(path: string): string {
   return q >= 0 ? path.slice(0, q) : path;
 }
 
-function answer(app: App, reason: 'handoff_invalid' | 'handoff_browser_mismatch' | 'session_established' | 'signed_out' | 'state_unavailable', detail: string, extra: { location?: string; setCookies?: string[] } = {}): GateResult {
+function answer(app: App, reason: 'handoff_invalid' | 'handoff_browser_mismatch' | 'session_established' | 'signed_out' | 'state_unavailable', detail: string, extra: { location?: string; setCookies?: string[]; session?: SessionView | undefined } = {}): GateResult {
   return {
     kind: 'answer',
     decision: {
@@ -85,7 +91,7 @@ const NO_SESSION: GateResult = Object.freeze({ kind: 'session', session: undefin
 
 function sessionResult(read: SessionRead, app: App, deps: SessionGateDeps): GateResult {
   if (read.state.status === 'invalid' && read.state.reason === 'session_revoked' && deps.revocationUnknown?.() === true) {
-    return answer(app, 'state_unavailable', 'bouncer cannot reach its shared store to check whether this session was revoked; try again shortly');
+    return answer(app, 'state_unavailable', 'bouncer cannot reach its shared store to check whether this session was revoked; try again shortly', { session: read.state.session });
   }
   return { kind: 'session', session: read.state };
 }
@@ -93,13 +99,16 @@ function sessionResult(read: SessionRead, app: App, deps: SessionGateDeps): Gate
 async function logout(cookieHeader: string | undefined, app: App, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
   const current = await readSession(cookieHeader, app, deps, nowMs);
   if (current.claims) {
-    deps.revocation.revokeSession(current.claims.sid, current.claims.exp * 1000);
+    // The whole sign-in, not just this app's session: the global session and the other apps'
+    // sessions share the sid and may outlive this one.
+    revokeSignIn(deps.revocation, current.claims, nowMs, deps.longestSessionMs);
     // Queued and retried by the store if Redis is away; the sign-out itself must not fail.
     await deps.flushRevocations?.().catch(() => undefined);
   }
   return answer(app, 'signed_out', 'signed out of this application', {
     location: `${deps.authOrigin}/logout`,
     setCookies: [clearCookie(APP_COOKIE)],
+    session: current.claims ? viewOf(current.claims) : undefined,
   });
 }
 
@@ -133,7 +142,7 @@ const validReads = new WeakMap<SessionClaims, SessionRead>();
 
 function fromClaims(token: string, c: SessionClaims, deps: SessionGateDeps, nowMs: number): SessionRead {
   // Revocation is never cached: checked on every request.
-  if (deps.revocation.isRevoked(c, nowMs)) return { state: { status: 'invalid', reason: 'session_revoked', detail: 'this session was revoked' } };
+  if (deps.revocation.isRevoked(c, nowMs)) return { state: { status: 'invalid', reason: 'session_revoked', detail: 'this session was revoked', session: viewOf(c) } };
   let read = validReads.get(c);
   if (read === undefined || (read.state.status === 'valid' && read.state.token !== token)) {
     read = Object.freeze({
@@ -141,23 +150,28 @@ function fromClaims(token: string, c: SessionClaims, deps: SessionGateDeps, nowM
       state: Object.freeze({
         status: 'valid',
         token,
-        session: Object.freeze({
-          sub: c.sub,
-          sid: c.sid,
-          email: c.email,
-          name: c.name,
-          groups: c.groups,
-          idp: c.idp,
-          idpType: c.idp_type,
-          amr: c.amr,
-          authTime: c.auth_time,
-          exp: c.exp,
-        }),
+        session: viewOf(c),
       }),
     });
     validReads.set(c, read);
   }
   return read;
+}
+
+/** The session view of verified claims, for the core and the decision log. */
+function viewOf(c: SessionClaims): SessionView {
+  return Object.freeze({
+    sub: c.sub,
+    sid: c.sid,
+    email: c.email,
+    name: c.name,
+    groups: c.groups,
+    idp: c.idp,
+    idpType: c.idp_type,
+    amr: c.amr,
+    authTime: c.auth_time,
+    exp: c.exp,
+  });
 }
 
 async function completeHandoff(input: CheckInput, cookieHeader: string | undefined, app: App, host: string, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
@@ -199,6 +213,7 @@ async function completeHandoff(input: CheckInput, cookieHeader: string | undefin
     // The binding cookie stays until it expires: another tab's sign-in, started
     // with the same cookie, may still be on its way back.
     setCookies: [serializeCookie(APP_COOKIE, session, { maxAgeSec: maxAge })],
+    session: viewOf(claims),
   });
 }
 

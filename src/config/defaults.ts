@@ -65,6 +65,13 @@ export const CONFIG_DEFAULTS = {
     scopes: ['openid', 'email', 'profile'],
     /** The claim most IdPs (Okta, Keycloak, Azure AD) use for group membership. */
     groupsClaim: 'groups',
+    /**
+     * `id_token_signing_alg_values`: the asymmetric algorithms IdPs sign ID tokens
+     * with in practice (RS256 is the one every OP must support, OIDC Core §15.1).
+     * HS* (keyed with the client secret, so whoever holds it can mint tokens)
+     * only when written down; `none` never.
+     */
+    idTokenSigningAlgs: ['RS256', 'PS256', 'ES256', 'EdDSA'],
   },
   github: {
     /** github.com; GitHub Enterprise Server uses `https://HOST/api/v3`. */
@@ -91,6 +98,11 @@ export const OIDC_PRESETS = {
 } as const satisfies Record<string, { scopes?: readonly string[]; issuer?: string }>;
 
 /** Names of the OIDC presets, in the order docs list them. */
+/** Values `idps[].id_token_signing_alg_values` accepts (JWS algorithms, RFC 7518 §3.1 and RFC 8037); never `none`. */
+export const ID_TOKEN_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'HS256', 'HS384', 'HS512'] as const;
+/** One of {@link ID_TOKEN_SIGNING_ALGS}. */
+export type IdTokenSigningAlg = (typeof ID_TOKEN_SIGNING_ALGS)[number];
+
 export const OIDC_PRESET_NAMES = ['generic', 'okta', 'google', 'azure', 'keycloak'] as const;
 
 /** Bounds the loader enforces; each keeps a typo from turning into an outage or a memory hog. */

@@ -124,7 +124,7 @@ async function resolveIdps(raw: RawIdentity, ctx: IdentityContext, files: string
       case 'oidc': {
         const clientSecret = await readSecret(idp.secret, ctx, files);
         if (id !== undefined && idp.issuer !== undefined && idp.clientId !== undefined && clientSecret !== undefined) {
-          out.push({ id, type: 'oidc', preset: idp.preset, issuer: idp.issuer, clientId: idp.clientId, clientSecret, scopes: idp.scopes, groupsClaim: idp.groupsClaim });
+          out.push({ id, type: 'oidc', preset: idp.preset, issuer: idp.issuer, clientId: idp.clientId, clientSecret, scopes: idp.scopes, groupsClaim: idp.groupsClaim, idTokenSigningAlgs: idp.idTokenSigningAlgs });
         }
         break;
       }

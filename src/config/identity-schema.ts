@@ -1,5 +1,5 @@
 import { YAMLSeq, isMap, isScalar, type Node } from 'yaml';
-import { CONFIG_DEFAULTS, CONFIG_LIMITS, OIDC_PRESETS, OIDC_PRESET_NAMES } from './defaults.js';
+import { CONFIG_DEFAULTS, CONFIG_LIMITS, ID_TOKEN_SIGNING_ALGS, OIDC_PRESETS, OIDC_PRESET_NAMES, type IdTokenSigningAlg } from './defaults.js';
 import { joinField, type Entry, type NodeReader, type RefusedKeys } from './node-reader.js';
 import { readDisplayName, readLogo, readPolicies, readSecret, required, stringList, type RawPolicies, type RawSecret } from './fields.js';
 import type { Sourced } from './node-reader.js';
@@ -12,7 +12,7 @@ export const IDENTITY_KEYS = {
   auth: ['domain', 'public_url', 'session', 'country_header', 'saml_idp'],
   saml_idp: ['cert_file', 'key_file'],
   session: ['duration', 'key_rotation_days', 'keys_dir'],
-  idp_oidc: ['id', 'type', 'preset', 'issuer', 'client_id', 'client_secret_env', 'client_secret_file', 'scopes', 'groups_claim'],
+  idp_oidc: ['id', 'type', 'preset', 'issuer', 'client_id', 'client_secret_env', 'client_secret_file', 'scopes', 'groups_claim', 'id_token_signing_alg_values'],
   idp_github: ['id', 'type', 'client_id', 'client_secret_env', 'client_secret_file', 'orgs', 'api_url', 'authorize_url', 'token_url'],
   idp_saml: ['id', 'type', 'metadata_file', 'entity_id'],
   app: ['name', 'hostnames', 'idps', 'session_duration', 'api_paths', 'policies', 'launcher'],
@@ -76,6 +76,7 @@ export type RawIdp = RawIdpCommon &
         readonly secret: RawSecret | undefined;
         readonly scopes: string[];
         readonly groupsClaim: string;
+        readonly idTokenSigningAlgs: IdTokenSigningAlg[];
       }
     | {
         readonly type: 'github';
@@ -318,6 +319,15 @@ function readOidc(m: ReadonlyMap<string, Entry>, node: Node | null, field: strin
   }
   const groupsEntry = m.get('groups_claim');
   const groupsClaim = (groupsEntry && reader.string(groupsEntry.value, `${field}.groups_claim`)) ?? CONFIG_DEFAULTS.oidc.groupsClaim;
+  let idTokenSigningAlgs: IdTokenSigningAlg[] = [...CONFIG_DEFAULTS.oidc.idTokenSigningAlgs];
+  const algsEntry = m.get('id_token_signing_alg_values');
+  if (algsEntry) {
+    const items = reader.list(algsEntry.value, `${field}.id_token_signing_alg_values`, { nonEmpty: true });
+    if (items) {
+      const algs = items.map((item, j) => reader.oneOf(item, `${field}.id_token_signing_alg_values[${j}]`, ID_TOKEN_SIGNING_ALGS));
+      if (algs.every((a): a is IdTokenSigningAlg => a !== undefined)) idTokenSigningAlgs = [...new Set(algs)];
+    }
+  }
   return {
     preset,
     issuer,
@@ -325,6 +335,7 @@ function readOidc(m: ReadonlyMap<string, Entry>, node: Node | null, field: strin
     secret: readSecret(m, node, field, reader),
     scopes,
     groupsClaim,
+    idTokenSigningAlgs,
   };
 }
 

@@ -208,7 +208,7 @@ async function resolveOidc(app: RawSaasApp, clientIds: Map<string, Sourced<strin
     } else initiateLoginUri = o.initiateLoginUri.value;
   }
   if (!ok || !o.clientId || clientSecret === undefined || redirectUris.length === 0) return undefined;
-  return { clientId: o.clientId.value, clientSecret, redirectUris, initiateLoginUri };
+  return { clientId: o.clientId.value, clientSecret, redirectUris, initiateLoginUri, tokenEndpointAuthMethod: o.tokenEndpointAuthMethod };
 }
 
 /**

@@ -7,8 +7,11 @@ import { isMap, isScalar, type Node } from 'yaml';
 import { CONFIG_LIMITS, SAAS_SAML_DEFAULTS } from './defaults.js';
 import { readDisplayName, readLogo, readPolicies, readSecret, required, stringList, type RawPolicies, type RawSecret } from './fields.js';
 import { joinField, type Entry, type NodeReader, type RefusedKeys, type Sourced } from './node-reader.js';
-import type { SaasSamlAttribute, SaasSamlConfig } from './types.js';
+import type { SaasSamlAttribute, SaasSamlConfig, SaasTokenAuthMethod } from './types.js';
 import { checkIdentifier } from './values.js';
+
+/** Values of `saas_apps[].oidc.token_endpoint_auth_method`. */
+const SAAS_TOKEN_AUTH_METHODS: readonly SaasTokenAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
 
 /** The keys of `saas_apps` entries; merged into `CONFIG_KEYS`. */
 export const SAAS_KEYS = {
@@ -16,7 +19,7 @@ export const SAAS_KEYS = {
   saas_saml: ['metadata_file', 'entity_id', 'acs_urls', 'name_id', 'attributes', 'sign', 'signature_algorithm', 'authn_requests_signed', 'sp_cert_file', 'signing'],
   saas_signing: ['cert_file', 'key_file'],
   name_id: ['format', 'source'],
-  saas_oidc: ['client_id', 'client_secret_env', 'client_secret_file', 'redirect_uris', 'initiate_login_uri'],
+  saas_oidc: ['client_id', 'client_secret_env', 'client_secret_file', 'redirect_uris', 'initiate_login_uri', 'token_endpoint_auth_method'],
 } as const;
 
 const NAMEID_FORMATS = ['emailAddress', 'persistent', 'unspecified'] as const;
@@ -58,6 +61,7 @@ export interface RawSaasOidc {
   readonly secret: RawSecret | undefined;
   readonly redirectUris: ReadonlyArray<Sourced<string>>;
   readonly initiateLoginUri: Sourced<string> | undefined;
+  readonly tokenEndpointAuthMethod: SaasTokenAuthMethod;
 }
 
 /** A SaaS app as written. Fields left undefined were missing or invalid, and that was reported. */
@@ -276,5 +280,8 @@ function readOidc(node: Node | null, field: string, reader: NodeReader): RawSaas
   const initiateEntry = m.get('initiate_login_uri');
   const initiate = initiateEntry ? reader.string(initiateEntry.value, `${field}.initiate_login_uri`) : undefined;
   const initiateLoginUri = initiateEntry && initiate !== undefined ? { value: initiate, node: initiateEntry.value, field: `${field}.initiate_login_uri` } : undefined;
-  return { node, field, clientId, secret: readSecret(m, node, field, reader), redirectUris, initiateLoginUri };
+  const methodEntry = m.get('token_endpoint_auth_method');
+  // client_secret_basic: the OAuth 2.0 default every client library speaks (RFC 6749 §2.3.1 "MUST support").
+  const tokenEndpointAuthMethod = (methodEntry ? reader.oneOf(methodEntry.value, `${field}.token_endpoint_auth_method`, SAAS_TOKEN_AUTH_METHODS) : undefined) ?? 'client_secret_basic';
+  return { node, field, clientId, secret: readSecret(m, node, field, reader), redirectUris, initiateLoginUri, tokenEndpointAuthMethod };
 }

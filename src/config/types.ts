@@ -1,4 +1,5 @@
 import type { AdminScope } from './admin-scopes.js';
+import type { IdTokenSigningAlg } from './defaults.js';
 import type { CompiledPolicy } from '../core/policy/types.js';
 import type { Tenant } from '../core/tenant.js';
 import type { StoreConfig } from './store-schema.js';
@@ -101,7 +102,18 @@ export interface AuthConfig {
 
 /** One identity provider. Secrets are the values read from the environment or the secret file. */
 export type IdpConfig =
-  | { id: string; type: 'oidc'; preset: string; issuer: string; clientId: string; clientSecret: string; scopes: string[]; groupsClaim: string }
+  | {
+      id: string;
+      type: 'oidc';
+      preset: string;
+      issuer: string;
+      clientId: string;
+      clientSecret: string;
+      scopes: string[];
+      groupsClaim: string;
+      /** `alg` values accepted on this IdP's ID tokens (`id_token_signing_alg_values`). */
+      idTokenSigningAlgs: IdTokenSigningAlg[];
+    }
   | { id: string; type: 'github'; clientId: string; clientSecret: string; orgs: string[]; apiUrl: string; authorizeUrl: string; tokenUrl: string }
   | { id: string; type: 'saml'; metadataXml: string; entityId: string };
 
@@ -168,7 +180,12 @@ export interface SaasOidcConfig {
   redirectUris: string[];
   /** Where the app starts a login on its own (OIDC third-party initiated login); the launcher tile goes there. */
   initiateLoginUri?: string | undefined;
+  /** How the client authenticates at the token endpoint (`token_endpoint_auth_method`); the other way is refused. */
+  tokenEndpointAuthMethod?: SaasTokenAuthMethod | undefined;
 }
+
+/** Client authentication methods bouncer's OIDC provider offers (RFC 6749 §2.3.1). */
+export type SaasTokenAuthMethod = 'client_secret_basic' | 'client_secret_post';
 
 /** A SaaS app that trusts bouncer as its IdP (SAML) or OpenID provider (OIDC); exactly one of `saml` / `oidc` is set. */
 export interface SaasAppConfig {

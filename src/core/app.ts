@@ -36,7 +36,13 @@ export interface SessionView {
 export type SessionState =
   | { readonly status: 'absent' }
   | { readonly status: 'valid'; readonly token: string; readonly session: SessionView }
-  | { readonly status: 'invalid'; readonly reason: string; readonly detail: string };
+  | {
+      readonly status: 'invalid';
+      readonly reason: string;
+      readonly detail: string;
+      /** Whose session it was, when its signature verified (a revoked session): the decision log names them. */
+      readonly session?: SessionView | undefined;
+    };
 
 /** The login service, for building redirects. */
 export interface AuthSettings {

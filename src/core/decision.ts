@@ -79,6 +79,8 @@ export type Decision =
       readonly app?: string | undefined;
       /** Name of the policy that denied, when one did. */
       readonly policy?: string | undefined;
+      /** The signed-in user the denial is about, when a session (valid, or verified but revoked) came with the request. */
+      readonly session?: SessionView | undefined;
       /** For 302 answers: where to send the browser. */
       readonly location?: string | undefined;
       /** Set-Cookie values to send with the answer. */

@@ -362,15 +362,17 @@ function decideApp(
       };
     case 'login_required': {
       const why = session.status === 'invalid' ? ` (session ${session.reason}: ${session.detail})` : '';
-      if (isApiRequest(input, app) || !ctx.auth) return denyApp('login_required', `sign in to ${app.name} first${why}`);
+      const who = session.status === 'invalid' ? session.session : undefined;
+      if (isApiRequest(input, app) || !ctx.auth) return denyApp('login_required', `sign in to ${app.name} first${why}`, { session: who });
       const returnTo = `https://${input.authority}${input.path}`;
       const location = `${ctx.auth.origin}/login?app=${encodeURIComponent(app.name)}&rd=${encodeURIComponent(returnTo)}`;
-      return denyApp('login_required', `sign in to ${app.name} first${why}`, { status: 302, location });
+      return denyApp('login_required', `sign in to ${app.name} first${why}`, { status: 302, location, session: who });
     }
     case 'deny':
       return denyApp(verdict.reason === 'policy_no_match' ? 'policy_no_match' : 'policy_deny', verdict.detail, {
         policy: verdict.policy,
         html: wantsHtml(input),
+        session: session.status === 'valid' ? session.session : undefined,
       });
   }
 }

@@ -20,6 +20,29 @@ export interface RevocationStore {
   isRevoked(claims: Pick<SessionClaims, 'sid' | 'sub' | 'iat'>, nowMs: number): boolean;
 }
 
+/**
+ * Revoke a sign-in: the session `claims` came from, and every other session
+ * derived from the same sign-in. They all carry its `sid` (the global session
+ * on the auth domain, each app session minted from it by a handoff, the SaaS
+ * sessions built on it), but each has its own `exp`: an app session may end
+ * hours before the global session it came from. So the revocation lasts until
+ * the latest of them could expire, not until `claims.exp`: every derived
+ * session was issued by now and lives at most `longestSessionMs` (the longest
+ * session duration in the config), and none is derived after the revocation
+ * (the global session it would come from is refused too).
+ *
+ * @returns when the revocation ends, in ms since epoch.
+ * @example
+ * ```ts
+ * revokeSignIn(revocations, claims, nowMs, longestSessionSec * 1000);
+ * ```
+ */
+export function revokeSignIn(store: Pick<RevocationStore, 'revokeSession'>, claims: Pick<SessionClaims, 'sid' | 'exp'>, nowMs: number, longestSessionMs: number): number {
+  const untilMs = Math.max(claims.exp * 1000, nowMs + longestSessionMs);
+  store.revokeSession(claims.sid, untilMs);
+  return untilMs;
+}
+
 /** Options for {@link createMemoryRevocationStore}. */
 export interface MemoryRevocationOptions {
   /**

@@ -21,6 +21,8 @@ export interface OidcIdpClient {
   client_id: string;
   client_secret: string;
   redirect_uris: string[];
+  /** How the IdP signs this client's ID tokens; default RS256 (HS256 is keyed with the client secret). */
+  id_token_signed_response_alg?: 'RS256' | 'HS256';
 }
 
 /** Options of {@link startOidcIdp}. */
@@ -43,6 +45,14 @@ export interface OidcIdp {
    * `state`, `iss`). A fresh IdP cookie jar per call = a fresh browser.
    */
   signIn(authorizeUrl: string, username: string): Promise<URL>;
+  /**
+   * `rotate`: sign with a new key under a new kid, published at once.
+   * `forge`: sign with a new key under the published kid while the JWKS keeps the old key.
+   * Resolves to the kid that now signs.
+   */
+  keys(action: 'rotate' | 'forge'): Promise<string>;
+  /** How often the IdP's JWKS was fetched. */
+  jwksFetches(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -59,7 +69,7 @@ export async function startOidcIdp(o: StartOidcIdpOptions): Promise<OidcIdp> {
     stderr += d.toString();
   });
   const ready = await new Promise<{ issuer: string; port: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`oidc-idp did not start: ${stderr}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`oidc-idp did not start: ${stderr}`)), 30_000);
     const lines = createInterface({ input: child.stdout! });
     lines.once('line', (line) => {
       clearTimeout(timer);
@@ -77,6 +87,14 @@ export async function startOidcIdp(o: StartOidcIdpOptions): Promise<OidcIdp> {
   return {
     ...ready,
     signIn: (authorizeUrl, username) => signIn(ready.issuer, authorizeUrl, username),
+    async keys(action) {
+      const res = await fetch(`${ready.issuer}/__test/keys?action=${action}`, { method: 'POST' });
+      if (res.status !== 200) throw new Error(`oidc-idp refused key action ${action}: ${res.status}`);
+      return ((await res.json()) as { kid: string }).kid;
+    },
+    async jwksFetches() {
+      return ((await (await fetch(`${ready.issuer}/__test/stats`)).json()) as { jwksFetches: number }).jwksFetches;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -37,7 +37,7 @@ const config: AdminConfigView = {
   ],
   saasApps: [],
   idps: [
-    { id: 'okta', type: 'oidc', preset: 'okta', issuer: 'https://acme.okta.example', clientId: 'client-123', clientSecret: 'SUPER-SECRET-CLIENT', scopes: ['openid'], groupsClaim: 'groups' },
+    { id: 'okta', type: 'oidc', preset: 'okta', issuer: 'https://acme.okta.example', clientId: 'client-123', clientSecret: 'SUPER-SECRET-CLIENT', scopes: ['openid'], groupsClaim: 'groups', idTokenSigningAlgs: ['RS256'] },
     { id: 'corp', type: 'saml', metadataXml: '<EntityDescriptor/>', entityId: 'https://idp.corp.example' },
   ],
   serviceTokens: [{ id: 'ci-bot', clientId: 'ci-bot.acme', secretSha256: 'ab'.repeat(32) }],

@@ -15,12 +15,13 @@ import { createAuthServer, TX_COOKIE, type AuthServer } from '../../src/web/auth
 import { createMemorySharedTransactionStore } from '../../src/stores/memory/transaction-store.js';
 import type { SharedTransactionStore } from '../../src/stores/shared-state.js';
 import type { IdpConnector } from '../../src/web/idp/connector.js';
-import { createOidcConnector } from '../../src/web/idp/oidc.js';
+import { IDP_JWKS_DEFAULTS } from '../../src/web/idp/id-token-signature.js';
+import { createOidcConnector, type OidcConnectorOptions } from '../../src/web/idp/oidc.js';
 import { CookieJar, startOidcIdp, type OidcIdp, type OidcIdpUser } from '../helpers/oidc-idp.js';
 
 const AUTH_ORIGIN = 'https://auth.acme.test';
 const CLIENT = { client_id: 'bouncer', client_secret: 'bouncer-secret' };
-const REDIRECTS = ['okta', 'other', 'badnonce'].map((id) => `${AUTH_ORIGIN}/callback/${id}`);
+const REDIRECTS = ['okta', 'other', 'badnonce', 'keys', 'hs', 'hsok'].map((id) => `${AUTH_ORIGIN}/callback/${id}`);
 const USERS: OidcIdpUser[] = [
   { username: 'alice', email: 'Alice@Acme.test', name: 'Alice <Admin>', groups: ['admins', 'staff'], amr: ['pwd', 'hwk'] },
   { username: 'bob', email: 'bob@acme.test', name: 'Bob', groups: [] },
@@ -40,13 +41,25 @@ const staff = [
   { name: 'no-bob', action: 'deny', include: [{ email: ['bob@acme.test'] }] },
 ];
 const apps: AppConfig[] = [
-  { name: 'wiki', hostnames: ['wiki.acme.test'], idps: ['okta', 'other', 'badnonce'], sessionDurationSec: 1800, apiPaths: [], policies: policies(staff), launcher: { hidden: false, displayName: 'x', logo: undefined, url: undefined } },
+  { name: 'wiki', hostnames: ['wiki.acme.test'], idps: ['okta', 'other', 'badnonce', 'keys', 'hs', 'hsok'], sessionDurationSec: 1800, apiPaths: [], policies: policies(staff), launcher: { hidden: false, displayName: 'x', logo: undefined, url: undefined } },
   { name: 'docs', hostnames: ['docs.acme.test', '*.docs.acme.test'], idps: ['okta'], sessionDurationSec: 600, apiPaths: [], policies: policies(staff), launcher: { hidden: false, displayName: 'x', logo: undefined, url: undefined } },
 ];
 
 let idpA: OidcIdp;
 let idpB: OidcIdp;
 let idpNonce: OidcIdp;
+/** Rotates and forges its signing keys on demand. */
+let idpKeys: OidcIdp;
+/** Signs ID tokens with HS256 (the client secret). */
+let idpHs: OidcIdp;
+let keysConnector: IdpConnector;
+/** The auth service's log lines, newest last. */
+const logLines: string[] = [];
+/** `detail` of the latest "login failed" line. */
+function lastLoginFailure(): string {
+  const line = logLines.filter((l) => l.includes('"login failed"')).at(-1);
+  return line === undefined ? '' : String((JSON.parse(line) as { detail?: unknown }).detail);
+}
 let keys: KeyStore;
 let server: AuthServer;
 let port: number;
@@ -55,13 +68,23 @@ let tamperNonce = false;
 
 beforeAll(async () => {
   const opts = { clients: [{ ...CLIENT, redirect_uris: REDIRECTS }], users: USERS };
-  [idpA, idpB, idpNonce] = await Promise.all([startOidcIdp(opts), startOidcIdp(opts), startOidcIdp({ ...opts, nonceOverride: 'not-the-nonce-we-sent' })]);
-  const oidc = (id: string, idp: OidcIdp, preset: string): IdpConnector =>
-    createOidcConnector({ id, preset, issuer: idp.issuer, clientId: CLIENT.client_id, clientSecret: CLIENT.client_secret, allowInsecureRequests: true });
+  [idpA, idpB, idpNonce, idpKeys, idpHs] = await Promise.all([
+    startOidcIdp(opts),
+    startOidcIdp(opts),
+    startOidcIdp({ ...opts, nonceOverride: 'not-the-nonce-we-sent' }),
+    startOidcIdp(opts),
+    startOidcIdp({ clients: [{ ...CLIENT, redirect_uris: REDIRECTS, id_token_signed_response_alg: 'HS256' }], users: USERS }),
+  ]);
+  const oidc = (id: string, idp: OidcIdp, preset: string, extra: Partial<OidcConnectorOptions> = {}): IdpConnector =>
+    createOidcConnector({ id, preset, issuer: idp.issuer, clientId: CLIENT.client_id, clientSecret: CLIENT.client_secret, allowInsecureRequests: true, ...extra });
+  keysConnector = oidc('keys', idpKeys, 'generic');
   const connectors = new Map<string, IdpConnector>([
     ['okta', oidc('okta', idpA, 'okta')],
     ['other', oidc('other', idpB, 'keycloak')],
     ['badnonce', oidc('badnonce', idpNonce, 'generic')],
+    ['keys', keysConnector],
+    ['hs', oidc('hs', idpHs, 'generic')],
+    ['hsok', oidc('hsok', idpHs, 'generic', { idTokenAlgorithms: ['HS256'] })],
   ]);
   keys = await openKeyStore({ dir: undefined, rotateAfterDays: 30, overlapMs: keyOverlapMs(3600), nowMs: Date.now() });
   // A store whose secrets the test can corrupt, standing in for a tampered server-side record.
@@ -79,7 +102,7 @@ beforeAll(async () => {
     keys,
     revocation: createMemoryRevocationStore(),
     connectors: () => connectors,
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }),
     clock: () => now,
     publicBaseUrl: AUTH_ORIGIN,
     transactions,
@@ -89,7 +112,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  await Promise.all([idpA?.close(), idpB?.close(), idpNonce?.close()]);
+  await Promise.all([idpA?.close(), idpB?.close(), idpNonce?.close(), idpKeys?.close(), idpHs?.close()]);
 });
 
 beforeEach(() => {
@@ -433,5 +456,77 @@ describe('auth service with OIDC', () => {
     expect(jwks.keys.length).toBeGreaterThan(0);
     for (const k of jwks.keys) expect(k.d).toBeUndefined();
     expect((await b.get('/healthz')).status).toBe(200);
+  });
+
+  it('prompt=login / max_age (from the OIDC provider) skip the global session and ask the IdP to sign the user in again', async () => {
+    const b = new Browser();
+    expect((await b.get(await idpRoundTrip(b, idpA, 'okta'))).status).toBe(302);
+    const first = (await (await b.get('/me', JSON_ACCEPT)).json()) as { auth_time: number; sid: string };
+    const rd = 'https://docs.acme.test/';
+    // A recent enough sign-in is used as is.
+    const recent = await b.get(`/login?${new URLSearchParams({ app: 'docs', rd, max_age: '3600' })}`);
+    expect(location(recent).pathname).toBe('/.bouncer/handoff');
+    // prompt=login: straight to the IdP, with prompt=login and max_age=0 (auth_time checked on return).
+    const forced = await b.get(`/login?${new URLSearchParams({ app: 'docs', rd, prompt: 'login' })}`);
+    const authorize = location(forced);
+    expect(authorize.origin).toBe(idpA.issuer);
+    expect(authorize.searchParams.get('prompt')).toBe('login');
+    expect(authorize.searchParams.get('max_age')).toBe('0');
+    now += 2_000;
+    const done = await b.get(await idpA.signIn(authorize.href, 'alice'));
+    expect(location(done).pathname).toBe('/.bouncer/handoff');
+    const second = (await (await b.get('/me', JSON_ACCEPT)).json()) as { auth_time: number; sid: string };
+    expect(second.sid).not.toBe(first.sid);
+    expect(second.auth_time).toBeGreaterThanOrEqual(first.auth_time);
+  });
+
+  describe('ID token signatures, verified against the IdP JWKS on every login', () => {
+    const login = async (idp: OidcIdp, idpId: string): Promise<Response> => {
+      const b = new Browser();
+      return b.get(await idpRoundTrip(b, idp, idpId), JSON_ACCEPT);
+    };
+
+    it('attack: an ID token signed by a key the IdP does not publish (same kid) is refused; no JWKS refetch', async () => {
+      expect((await login(idpKeys, 'keys')).status).toBe(302);
+      const fetched = await idpKeys.jwksFetches();
+      expect(fetched).toBeGreaterThanOrEqual(1);
+      await idpKeys.keys('forge');
+      const res = await login(idpKeys, 'keys');
+      const body = (await res.json()) as { error: string };
+      expect({ status: res.status, error: body.error }).toEqual({ status: 400, error: 'login_token_invalid' });
+      expect(lastLoginFailure()).toMatch(/signature of keys does not verify/);
+      // A known kid whose signature fails is not a rotation: nothing to fetch.
+      expect(await idpKeys.jwksFetches()).toBe(fetched);
+      // Put things right for the next tests: a fresh key, published.
+      await idpKeys.keys('rotate');
+    });
+
+    it('key rotation at the IdP keeps working: an unknown kid refetches the JWKS, at most once per cooldown', async () => {
+      now += IDP_JWKS_DEFAULTS.cooldownMs;
+      expect((await login(idpKeys, 'keys')).status).toBe(302);
+      const before = await idpKeys.jwksFetches();
+      const kid = await idpKeys.keys('rotate');
+      expect(kid).toMatch(/-\d+$/);
+      // Within the cooldown of the last fetch: the new kid is not fetched for.
+      now += 1_000;
+      const early = await login(idpKeys, 'keys');
+      expect(early.status).toBe(400);
+      expect(lastLoginFailure()).toMatch(/rate-limited/);
+      expect(await idpKeys.jwksFetches()).toBe(before);
+      // Past the cooldown: one refetch, and the rotated key signs people in.
+      now += IDP_JWKS_DEFAULTS.cooldownMs;
+      expect((await login(idpKeys, 'keys')).status).toBe(302);
+      expect(await idpKeys.jwksFetches()).toBe(before + 1);
+      expect((await login(idpKeys, 'keys')).status).toBe(302);
+      expect(await idpKeys.jwksFetches()).toBe(before + 1);
+    });
+
+    it('attack: an HS256 ID token (keyed with the client secret) is refused unless the IdP is configured to allow it', async () => {
+      const refused = await login(idpHs, 'hs');
+      const body = (await refused.json()) as { error: string };
+      expect({ status: refused.status, error: body.error }).toEqual({ status: 400, error: 'login_token_invalid' });
+      expect(lastLoginFailure()).toMatch(/signed with HS256, not one of RS256, PS256, ES256, EdDSA/);
+      expect((await login(idpHs, 'hsok')).status).toBe(302);
+    });
   });
 });

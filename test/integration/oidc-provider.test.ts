@@ -15,7 +15,7 @@ import { compilePolicies, type CompiledPolicy } from '../../src/core/policy/inde
 import { signSession } from '../../src/core/session-token.js';
 import { AUTH_COOKIE } from '../../src/sessions/cookies.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from '../../src/sessions/key-store.js';
-import { createMemoryRevocationStore, type RevocationStore } from '../../src/sessions/revocation.js';
+import { createMemoryRevocationStore, revokeSignIn, type RevocationStore } from '../../src/sessions/revocation.js';
 import { createBoundedAdapter } from '../../src/web/oidc-provider/adapter.js';
 import { registerSaasOidc } from '../../src/web/oidc-provider/provider.js';
 import { CookieJar } from '../helpers/oidc-idp.js';
@@ -95,7 +95,7 @@ class Browser {
     throw new Error('too many redirects');
   }
 
-  async signIn(user: { sub: string; email: string; name: string; groups: string[] }): Promise<string> {
+  async signIn(user: { sub: string; email: string; name: string; groups: string[] }, authAgeSec = 60): Promise<string> {
     const nowMs = Date.now();
     const token = await signSession(
       {
@@ -108,7 +108,7 @@ class Browser {
         idp: 'okta',
         idp_type: 'oidc',
         amr: ['pwd', 'mfa'],
-        auth_time: Math.floor(nowMs / 1000) - 60,
+        auth_time: Math.floor(nowMs / 1000) - authAgeSec,
         sid: randomUUID(),
         exp: Math.floor(nowMs / 1000) + 3600,
       },
@@ -188,7 +188,8 @@ describe('OIDC provider for SaaS apps', () => {
     expect(m.jwks_uri).toBe(`${ISSUER}/jwks`);
     expect(m.response_types_supported).toEqual(['code']);
     expect(m.code_challenge_methods_supported).toEqual(['S256']);
-    expect(m.token_endpoint_auth_methods_supported).toContain('client_secret_basic');
+    // Only what the registered clients use: every one of them is client_secret_basic.
+    expect(m.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic']);
     expect(m.scopes_supported).toEqual(expect.arrayContaining(['openid', 'email', 'profile', 'groups']));
   });
 
@@ -324,6 +325,138 @@ describe('OIDC provider for SaaS apps', () => {
     const tokens = await client.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: a.verifier, expectedNonce: a.nonce, expectedState: a.state, idTokenExpected: true });
     expect(tokens.claims()?.aud).toBe(CRM.clientId);
 
+  });
+});
+
+/** The claims of the global session cookie `b` holds. */
+function sessionOf(token: string): { sid: string; exp: number } {
+  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string; exp: number };
+}
+
+describe('the provider keeps its word', () => {
+  const LEDGER = { clientId: 'ledger-client', clientSecret: 'ledger-secret-0123456789' };
+  const LEDGER_REDIRECT = 'https://ledger.example/cb';
+  let ledger: client.Configuration;
+
+  beforeAll(async () => {
+    saasApps.push({
+      ...saasApps[0]!,
+      name: 'ledger',
+      oidc: { ...LEDGER, redirectUris: [LEDGER_REDIRECT], tokenEndpointAuthMethod: 'client_secret_post' },
+    });
+    ledger = await client.discovery(new URL(ISSUER), LEDGER.clientId, undefined, client.ClientSecretPost(LEDGER.clientSecret), { [client.customFetch]: rpFetch });
+    ledger[client.customFetch] = rpFetch;
+  });
+
+  async function codeFor(b: Browser, conf: client.Configuration, redirect: string): Promise<{ callback: URL; a: Authorization }> {
+    const verifier = client.randomPKCECodeVerifier();
+    const nonce = client.randomNonce();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(conf, {
+      redirect_uri: redirect,
+      scope: 'openid email',
+      nonce,
+      state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const { url: callback } = await b.follow(url);
+    expect(callback.searchParams.get('code')).toBeTruthy();
+    return { callback, a: { url, verifier, nonce, state } };
+  }
+
+  const redeem = (conf: client.Configuration, callback: URL, a: Authorization) =>
+    client.authorizationCodeGrant(conf, callback, { pkceCodeVerifier: a.verifier, expectedNonce: a.nonce, expectedState: a.state, idTokenExpected: true });
+
+  it('discovery advertises exactly the client authentication methods the clients are registered with', async () => {
+    const m = (await (await fetch(toLocal(`${ISSUER}/.well-known/openid-configuration`))).json()) as { token_endpoint_auth_methods_supported: string[] };
+    expect([...m.token_endpoint_auth_methods_supported].sort()).toEqual(['client_secret_basic', 'client_secret_post']);
+  });
+
+  it('attack: a client_secret_basic client authenticating with client_secret_post is refused, and the code is not spent', async () => {
+    const b = new Browser();
+    await b.signIn(ALICE);
+    const { callback, a } = await codeFor(b, rp, REDIRECT);
+    const post = new client.Configuration(rp.serverMetadata(), CRM.clientId, undefined, client.ClientSecretPost(CRM.clientSecret));
+    post[client.customFetch] = rpFetch;
+    expect(await oauthError(redeem(post, callback, a))).toBe('invalid_client');
+    expect((await redeem(rp, callback, a)).claims()?.aud).toBe(CRM.clientId);
+  });
+
+  it('attack: a client_secret_post client authenticating with client_secret_basic is refused; its own method works', async () => {
+    const b = new Browser();
+    await b.signIn(ALICE);
+    const { callback, a } = await codeFor(b, ledger, LEDGER_REDIRECT);
+    const basic = new client.Configuration(ledger.serverMetadata(), LEDGER.clientId, undefined, client.ClientSecretBasic(LEDGER.clientSecret));
+    basic[client.customFetch] = rpFetch;
+    expect(await oauthError(redeem(basic, callback, a))).toBe('invalid_client');
+    expect((await redeem(ledger, callback, a)).claims()?.aud).toBe(LEDGER.clientId);
+  });
+
+  it('attack: an access token issued before a sign-out stops working at the sign-out, not at its expiry', async () => {
+    const b = new Browser();
+    const session = sessionOf(await b.signIn(ALICE));
+    const { callback, a } = await codeFor(b, rp, REDIRECT);
+    const tokens = await redeem(rp, callback, a);
+    expect(await client.fetchUserInfo(rp, tokens.access_token, 'okta:alice')).toMatchObject({ sub: 'okta:alice' });
+    // The code of a second authorization, not yet redeemed when the user signs out.
+    const pending = await codeFor(b, rp, REDIRECT);
+    revokeSignIn(revocation, session, Date.now(), auth.sessionDurationSec * 1000);
+    const refused = await client.fetchUserInfo(rp, tokens.access_token, 'okta:alice').then(
+      () => 'accepted',
+      (err: unknown) => (err instanceof client.WWWAuthenticateChallengeError ? String(err.cause[0]?.parameters.error) : String(err)),
+    );
+    expect(refused).toBe('invalid_token');
+    expect(await oauthError(redeem(rp, pending.callback, pending.a))).toBe('invalid_grant');
+  });
+});
+
+describe('prompt=login and max_age force a fresh sign-in upstream', () => {
+  it('attack: prompt=login is not answered from the existing session; the code comes after a fresh sign-in, with its auth_time', async () => {
+    const b = new Browser();
+    await b.signIn(ALICE, 600);
+    const a = await authorization({ prompt: 'login' });
+    const { res, url: login } = await b.follow(a.url);
+    expect(res.status).toBe(302);
+    expect(login.pathname).toBe('/login');
+    expect(login.searchParams.get('prompt')).toBe('login');
+    const rd = new URL(login.searchParams.get('rd')!);
+    expect(rd.searchParams.get('reauth')).toBe('1');
+    // The login service signs the user in again at the IdP (a new global session, auth_time now).
+    const before = Math.floor(Date.now() / 1000);
+    await b.signIn(ALICE, 0);
+    const { url: callback } = await b.follow(rd);
+    expect(callback.origin + callback.pathname).toBe(REDIRECT);
+    const tokens = await client.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: a.verifier, expectedNonce: a.nonce, expectedState: a.state, idTokenExpected: true });
+    expect(tokens.claims()?.auth_time).toBeGreaterThanOrEqual(before - 1);
+  });
+
+  it('attack: when the IdP still reports the old sign-in, the RP gets login_required, not the old auth_time', async () => {
+    const b = new Browser();
+    await b.signIn(ALICE, 600);
+    const a = await authorization({ prompt: 'login' });
+    const { url: login } = await b.follow(a.url);
+    // Back from "signing in again" with the same old session.
+    const { url: callback } = await b.follow(new URL(login.searchParams.get('rd')!));
+    expect(callback.origin + callback.pathname).toBe(REDIRECT);
+    expect(callback.searchParams.get('error')).toBe('login_required');
+    expect(callback.searchParams.get('code')).toBeNull();
+  });
+
+  it('max_age: a sign-in older than max_age is refreshed upstream, a recent one is used', async () => {
+    const b = new Browser();
+    await b.signIn(ALICE, 600);
+    const old = await b.follow((await authorization({ max_age: '300' })).url);
+    expect(old.url.pathname).toBe('/login');
+    expect(old.url.searchParams.get('max_age')).toBe('300');
+    expect(old.url.searchParams.get('prompt')).toBe('login');
+    const recent = new Browser();
+    await recent.signIn(ALICE, 10);
+    const a = await authorization({ max_age: '300' });
+    const { url: callback } = await recent.follow(a.url);
+    expect(callback.searchParams.get('code')).toBeTruthy();
+    const tokens = await client.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: a.verifier, expectedNonce: a.nonce, expectedState: a.state, maxAge: 300, idTokenExpected: true });
+    expect(tokens.claims()?.auth_time).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) - 300);
   });
 });
 

@@ -163,6 +163,7 @@ describe('identity config: happy path', () => {
       clientSecret: SECRET,
       scopes: ['openid', 'email', 'profile', 'groups'],
       groupsClaim: 'roles',
+      idTokenSigningAlgs: ['RS256', 'PS256', 'ES256', 'EdDSA'],
     });
     expect(google).toEqual({
       id: 'google',
@@ -173,6 +174,7 @@ describe('identity config: happy path', () => {
       clientSecret: `${SECRET}-g`,
       scopes: ['openid', 'email'],
       groupsClaim: 'groups',
+      idTokenSigningAlgs: ['RS256', 'PS256', 'ES256', 'EdDSA'],
     });
     expect(gh).toEqual({
       id: 'gh',
@@ -255,6 +257,13 @@ describe('identity config: happy path', () => {
     expect((await load('public-url.yaml', lines, { KC: 'x' })).auth?.publicUrl).toBe('https://auth.acme.test:8443');
     lines[0] = 'auth: { domain: auth.acme.test, public_url: "https://auth.acme.test:443" }';
     expect((await load('public-url-443.yaml', lines, { KC: 'x' })).auth?.publicUrl).toBe('https://auth.acme.test');
+  });
+
+  test('an ID token algorithm allow-list is read per IdP, HS256 only when written down', async () => {
+    const config = await load('algs.yaml', edit({ 12: '    id_token_signing_alg_values: [ES256, HS256, ES256]' }), ENV);
+    expect(config.idps[0]).toMatchObject({ id: 'okta', idTokenSigningAlgs: ['ES256', 'HS256'] });
+    expect(config.idps[1]).toMatchObject({ id: 'google', idTokenSigningAlgs: CONFIG_DEFAULTS.oidc.idTokenSigningAlgs });
+    expect((CONFIG_DEFAULTS.oidc.idTokenSigningAlgs as readonly string[]).some((a) => a.startsWith('HS') || a === 'none')).toBe(false);
   });
 
   test('a config without identity sections has none', async () => {
@@ -449,6 +458,11 @@ const CASES: BadCase[] = [
       { line: 17, at: '[email]', field: 'idps[1].scopes', message: /^scopes must include openid/ },
       { line: 22, at: 'ogrs', field: 'idps[2].ogrs', message: /^unknown field 'ogrs' \(did you mean 'orgs'\?\)/ },
     ],
+  },
+  {
+    name: 'OIDC: an ID token algorithm allow-list with none in it is refused',
+    yaml: edit({ 12: '    id_token_signing_alg_values: [RS256, none]' }),
+    issues: [{ line: 12, at: 'none', field: 'idps[0].id_token_signing_alg_values[1]', message: /^id_token_signing_alg_values must be one of RS256, .*HS512; got 'none'/ }],
   },
   {
     name: 'idp type missing or unknown',

@@ -128,11 +128,25 @@ describe('saas_apps: loaded', () => {
       idps: ['google', 'okta'],
       sessionDurationSec: 3600,
       saml: undefined,
-      oidc: { clientId: 'chat-client', clientSecret: 'oidc-saas-secret', redirectUris: ['https://chat.example/cb', 'http://127.0.0.1:9000/cb'] },
+      oidc: { clientId: 'chat-client', clientSecret: 'oidc-saas-secret', redirectUris: ['https://chat.example/cb', 'http://127.0.0.1:9000/cb'], tokenEndpointAuthMethod: 'client_secret_basic' },
     });
     expect(config.files).toContain(p('saas.secret'));
     expect(config.auth?.samlIdp).toBeUndefined();
     expect(Object.isFrozen(config.saasApps[0]?.saml)).toBe(true);
+  });
+
+  it('token_endpoint_auth_method: client_secret_post when written, nothing else', async () => {
+    const app = (method: string): string[] => [
+      ...HEAD,
+      'saas_apps:',
+      '  - name: chat',
+      '    idps: [okta]',
+      POLICY,
+      `    oidc: { client_id: chat-client, client_secret_env: SAAS_SECRET, redirect_uris: [https://chat.example/cb], token_endpoint_auth_method: ${method} }`,
+    ];
+    expect((await load('post.yaml', app('client_secret_post'))).saasApps[0]?.oidc?.tokenEndpointAuthMethod).toBe('client_secret_post');
+    const bad = await issues('none.yaml', app('none'));
+    expect(bad).toEqual([expect.objectContaining({ field: 'saas_apps[0].oidc.token_endpoint_auth_method', message: "token_endpoint_auth_method must be one of client_secret_basic, client_secret_post; got 'none'" })]);
   });
 
   it('SP metadata fills entity ID, POST ACS URLs (default first), signing certificate and AuthnRequestsSigned; written values win', async () => {

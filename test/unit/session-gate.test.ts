@@ -30,6 +30,7 @@ function deps(): SessionGateDeps {
     authOrigin: 'https://auth.acme.test',
     keys: () => keys,
     revocation: createMemoryRevocationStore(),
+    longestSessionMs: 8 * 3_600_000,
     handoffs: handoffStoreOver(createMemoryOnceStore()),
     tokens: createTokenCache(),
   };
@@ -153,6 +154,21 @@ describe('session gate', () => {
     expect(out).toMatchObject({ reason: 'signed_out', status: 302, location: 'https://auth.acme.test/logout' });
     expect(out.setCookies?.[0]).toMatch(/^__Host-bouncer_session=; /);
     expect(await runSessionGate(req('/docs'), `${APP_COOKIE}=${jwt}`, d, NOW)).toMatchObject({ session: { status: 'invalid', reason: 'session_revoked' } });
+  });
+
+  test('attack: after an app-only sign-out, sessions of the same sign-in that outlive the app session stay refused', async () => {
+    const d = deps();
+    // One sign-in: an app session for 10 minutes, another app's session and the global session for 8 hours.
+    const short = await signSession({ ...handoffClaims(), exp: S + 600 }, keys.current(), NOW);
+    const long = await signSession({ ...handoffClaims({ aud: 'admin' }), exp: S + 8 * 3600 }, keys.current(), NOW);
+    const global = await signSession({ ...handoffClaims({ aud: 'auth.acme.test' }), exp: S + 8 * 3600 }, keys.current(), NOW);
+    answer(await runSessionGate(req('/.bouncer/logout'), `${APP_COOKIE}=${short}`, d, NOW));
+    // Past the signed-out app session's own expiry, and up to the last second of the longest session.
+    for (const at of [NOW + 601_000, NOW + 4 * 3_600_000, NOW + 8 * 3_600_000 - 1000]) {
+      expect(await runSessionGate(req('/', 'admin.acme.test'), `${APP_COOKIE}=${long}`, d, at)).toMatchObject({ session: { status: 'invalid', reason: 'session_revoked' } });
+      const g = await verifySession(global, { keys: keys.verifyKeys(), issuer: 'auth.acme.test', audience: 'auth.acme.test', nowMs: at });
+      expect(g.ok && d.revocation.isRevoked(g.claims, at)).toBe(true);
+    }
   });
 
   test('a cached session is read synchronously, and revocation still applies to it', async () => {

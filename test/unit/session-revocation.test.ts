@@ -1,4 +1,4 @@
-import { createMemoryRevocationStore } from '../../src/sessions/revocation.js';
+import { createMemoryRevocationStore, revokeSignIn } from '../../src/sessions/revocation.js';
 
 const T = Date.UTC(2024, 0, 1, 12);
 const S = T / 1000;
@@ -43,4 +43,13 @@ test('user revocations are forgotten after the retention, sid entries after thei
   // The old token would have expired by now; the entry is gone.
   expect(r.isRevoked({ sid: 'x', sub: 'u', iat: S - 10 }, T + 3_600_000)).toBe(false);
   expect(r.isRevoked({ sid: 's', sub: 'v', iat: S - 10 }, T + 3_600_000)).toBe(false);
+});
+
+test('revoking a sign-in lasts until the longest session derived from it could expire, not until the presented one does', () => {
+  const r = createMemoryRevocationStore();
+  // The presented session ends in 10 minutes; sessions of the same sign-in may live 8 hours.
+  expect(revokeSignIn(r, { sid: 's', exp: S + 600 }, T, 8 * 3_600_000)).toBe(T + 8 * 3_600_000);
+  expect(r.isRevoked({ sid: 's', sub: 'u', iat: S }, T + 8 * 3_600_000 - 1)).toBe(true);
+  // A presented session that outlives the bound (issued under a longer duration) keeps its own expiry.
+  expect(revokeSignIn(r, { sid: 't', exp: S + 9 * 3600 }, T, 8 * 3_600_000)).toBe(T + 9 * 3_600_000);
 });

@@ -22,7 +22,7 @@ import { compilePolicies, evaluatePolicies, type PolicyVerdict } from '../../cor
 import { identityFromClaims, signHandoff, signSession, verifySession, type SessionClaims } from '../../core/session-token.js';
 import { AUTH_COOKIE, clearCookie, readCookie, serializeCookie } from '../../sessions/cookies.js';
 import type { KeyStore } from '../../sessions/key-store.js';
-import type { RevocationStore } from '../../sessions/revocation.js';
+import { revokeSignIn, type RevocationStore } from '../../sessions/revocation.js';
 import { LoginError, type IdpConnector, type LoginErrorCode } from '../idp/connector.js';
 import type { SamlConnector } from '../idp/saml-sp.js';
 import { CONTENT_SECURITY_POLICY, renderChooserPage, renderDenyPage, renderSignedOutPage } from './pages.js';
@@ -327,7 +327,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   /** Run the app's policies for this identity; throws the deny page unless allowed. */
   function checkPolicy(req: FastifyRequest, auth: AuthConfig, app: AppConfig, identity: Identity, rd: ReturnTarget, nowMs: number): PolicyVerdict {
     const verdict = evaluatePolicies(app.policies, identity, requestContext(req, auth, rd, nowMs));
-    req.log.info({ app: app.name, sub: identity.sub, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy }, 'login policy');
+    req.log.info({ app: app.name, sub: identity.sub, email: identity.email ?? null, idp: identity.idp.id, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy ?? null }, 'login policy');
     if (verdict.outcome === 'allow' || verdict.outcome === 'bypass') return verdict;
     throw new AuthHttpError(403, verdict.reason === 'login_required' ? 'policy_no_match' : verdict.reason, `Access denied. ${verdict.detail}`, verdict.policy, {
       app: app.name,
@@ -365,9 +365,9 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   }
 
   /** Start a login at `connector`: new transaction, tx cookie, redirect to the IdP. */
-  async function beginLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig, connector: IdpConnector, rd: ReturnTarget, bind: string | undefined, nowMs: number): Promise<FastifyReply> {
+  async function beginLogin(reply: FastifyReply, auth: AuthConfig, app: AppConfig, connector: IdpConnector, rd: ReturnTarget, bind: string | undefined, nowMs: number, reauth?: Reauth): Promise<FastifyReply> {
     const id = randomBytes(32).toString('base64url');
-    const { redirectUrl, secrets } = await connector.start({ callbackUrl: `${baseUrl(auth)}/callback/${connector.id}`, transactionId: id });
+    const { redirectUrl, secrets } = await connector.start({ callbackUrl: `${baseUrl(auth)}/callback/${connector.id}`, transactionId: id, reauth });
     await shared('saving the login transaction', () => transactions.put({ id, idp: connector.id, app: app.name, rd: rd.href, ...(bind !== undefined ? { bind } : {}), secrets, createdMs: nowMs }, LOGIN_TRANSACTION_TTL_MS));
     // SameSite=None: a SAML POST binding arrives as a cross-site POST, which
     // would not carry a Lax cookie. The cookie only binds; it grants nothing.
@@ -444,16 +444,18 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     // whose redirect to sign in sets the binding cookie on its host and names it here.
     if (appCfg.saas !== true && bind === undefined) return reply.redirect(rd.href, 302);
     const nowMs = deps.clock();
+    const reauth = raw.launcher === '1' ? undefined : readReauth(q);
     const session = await readGlobalSession(req, auth, nowMs);
-    if (session !== undefined && appCfg.idps.includes(session.idp)) {
+    // An RP's prompt=login or max_age (via bouncer's OIDC provider) wants a fresh sign-in at the IdP, not the session.
+    if (session !== undefined && appCfg.idps.includes(session.idp) && !needsReauth(reauth, session, nowMs)) {
       checkPolicy(req, auth, appCfg, identityFromClaims(session), rd, nowMs);
       return finishLogin(reply, auth, appCfg, session, rd, bind, nowMs);
     }
     const connectors = deps.connectors();
     const offered = appCfg.idps.map((id) => connectors.get(id)).filter((c): c is IdpConnector => c !== undefined);
     if (offered.length === 0) throw new AuthHttpError(503, 'idp_unavailable', 'No identity provider is available for this application.');
-    if (offered.length === 1) return beginLogin(reply, auth, appCfg, offered[0]!, rd, bind, nowMs);
-    const query = new URLSearchParams({ app: appCfg.name, rd: rd.href, ...(bind !== undefined ? { bind } : {}) }).toString();
+    if (offered.length === 1) return beginLogin(reply, auth, appCfg, offered[0]!, rd, bind, nowMs, reauth);
+    const query = new URLSearchParams({ app: appCfg.name, rd: rd.href, ...(bind !== undefined ? { bind } : {}), ...reauthParams(reauth) }).toString();
     const html = renderChooserPage({
       appName: appCfg.name,
       entries: offered.map((c) => ({ displayName: c.displayName, href: `/login/${encodeURIComponent(c.id)}?${query}` })),
@@ -469,7 +471,7 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     const bind = readBinding(appCfg, q.bind);
     if (appCfg.saas !== true && bind === undefined) return reply.redirect(rd.href, 302);
     const connector = loadConnector(appCfg, (req.params as { idp: string }).idp);
-    return beginLogin(reply, auth, appCfg, connector, rd, bind, deps.clock());
+    return beginLogin(reply, auth, appCfg, connector, rd, bind, deps.clock(), readReauth(q));
   });
 
   const callback = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -566,8 +568,9 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     const nowMs = deps.clock();
     const session = await readGlobalSession(req, auth, nowMs);
     if (session !== undefined) {
-      // Revoking the sid also ends every app session minted from this login (they share it).
-      deps.revocation.revokeSession(session.sid, session.exp * 1000);
+      // Revoking the sid also ends every app session minted from this login (they share it),
+      // for as long as any of them could live.
+      revokeSignIn(deps.revocation, session, nowMs, longestSessionMs(deps.config()));
       // "Sign out everywhere": every session of this user issued until now, on any device.
       if ((req.query as Record<string, unknown>).everywhere === '1') deps.revocation.revokeUser(session.sub, nowMs);
       req.log.info({ sub: session.sub, sid: session.sid }, 'logout');
@@ -590,6 +593,35 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
       await app.close();
     },
   };
+}
+
+/** A fresh sign-in asked for: `prompt=login` (any age too old) or `max_age` seconds. */
+type Reauth = { readonly maxAgeSec?: number | undefined };
+
+/** `prompt=login` / `max_age=<seconds>` of a login request (OIDC Core §3.1.2.1), as the OIDC provider passes them on. */
+function readReauth(q: Record<string, unknown>): Reauth | undefined {
+  const login = typeof q.prompt === 'string' && q.prompt.split(' ').includes('login');
+  const maxAge = typeof q.max_age === 'string' && /^\d{1,9}$/.test(q.max_age) ? Number(q.max_age) : undefined;
+  if (!login && maxAge === undefined) return undefined;
+  return login ? { maxAgeSec: maxAge ?? 0 } : { maxAgeSec: maxAge };
+}
+
+function reauthParams(r: Reauth | undefined): Record<string, string> {
+  if (r === undefined) return {};
+  return { prompt: 'login', ...(r.maxAgeSec !== undefined ? { max_age: String(r.maxAgeSec) } : {}) };
+}
+
+/** Whether the session's sign-in is older than a fresh sign-in allows; `prompt=login` (max age 0) always is. */
+function needsReauth(r: Reauth | undefined, session: SessionClaims, nowMs: number): boolean {
+  if (r === undefined) return false;
+  if (r.maxAgeSec === undefined || r.maxAgeSec === 0) return true;
+  return session.auth_time < Math.floor(nowMs / 1000) - r.maxAgeSec;
+}
+
+/** The longest session any sign-in can have derived, in ms: the bound of a sign-in revocation. */
+function longestSessionMs(c: ReturnType<AuthServerDeps['config']>): number {
+  const sec = Math.max(c.auth?.sessionDurationSec ?? 0, ...c.apps.map((a) => a.sessionDurationSec), ...(c.saasApps ?? []).map((a) => a.sessionDurationSec));
+  return sec * 1000;
 }
 
 /** Drop what the session must not carry: an email the IdP did not verify would let anyone claim any address. */

@@ -44,6 +44,7 @@ export function buildConnectors(
           preset: idp.preset,
           scopes: idp.scopes,
           groupsClaim: idp.groupsClaim,
+          idTokenAlgorithms: idp.idTokenSigningAlgs,
           allowInsecureRequests: isLoopbackHttp(idp.issuer),
           // Several generic IdPs would all read "Single sign-on"; their ids tell them apart.
           ...(idp.preset === 'generic' ? { displayName: idp.id } : {}),

@@ -42,6 +42,13 @@ export interface IdpConnector {
   start(o: {
     callbackUrl: string;
     transactionId: string;
+    /**
+     * Ask the IdP for a fresh sign-in, not its SSO session (an RP asked bouncer
+     * for `prompt=login` or `max_age`). OIDC IdPs get `prompt=login` (and
+     * `max_age`); connectors with no such request ignore it, and the freshness
+     * is then judged by the `auth_time` they report.
+     */
+    reauth?: { readonly maxAgeSec?: number | undefined } | undefined;
   }): Promise<{ redirectUrl: string; secrets: Readonly<Record<string, string>> }>;
   /** Finish it; `params` = query (GET) or form body (POST) of the callback. Throws LoginError. */
   finish(o: {

@@ -2,7 +2,9 @@
  * Generic OpenID Connect connector on top of `openid-client` 6: discovery,
  * authorization code flow with PKCE (S256), `state`, `nonce`, and the issuer
  * checks of both the ID token and the authorization response (RFC 9207 `iss`),
- * which stop an IdP mix-up when several IdPs are configured at once.
+ * which stop an IdP mix-up when several IdPs are configured at once. The ID
+ * token's signature is verified against the IdP's JWKS on every login
+ * (openid-client does not do it for tokens from the token endpoint).
  *
  * Presets only fill defaults (scopes, groups claim, display name); every
  * preset speaks plain OIDC and goes through the same code path.
@@ -10,6 +12,7 @@
 import * as client from 'openid-client';
 import type { Identity } from '../../core/identity.js';
 import { LoginError, type IdpConnector, type LoginErrorCode } from './connector.js';
+import { createIdTokenVerifier, type IdTokenAlgorithm } from './id-token-signature.js';
 
 /** Names accepted in `idps[].preset`. */
 export type OidcPresetName = 'okta' | 'google' | 'azure' | 'keycloak' | 'generic';
@@ -69,10 +72,15 @@ export interface OidcConnectorOptions {
   readonly allowInsecureRequests?: boolean;
   /** Timeout of each request to the IdP. Default 10 s. */
   readonly timeoutMs?: number;
+  /** `alg` values accepted on ID tokens; default {@link DEFAULT_ID_TOKEN_ALGORITHMS}. */
+  readonly idTokenAlgorithms?: readonly IdTokenAlgorithm[];
+  /** Least time between two JWKS fetches for an unknown `kid`; default {@link IDP_JWKS_DEFAULTS.cooldownMs}. */
+  readonly jwksCooldownMs?: number;
 }
 
 const SECRET_VERIFIER = 'pkce_verifier';
 const SECRET_NONCE = 'nonce';
+const SECRET_MAX_AGE = 'max_age';
 
 /**
  * An {@link IdpConnector} for one OIDC IdP. Discovery runs on first use and is
@@ -97,6 +105,14 @@ export function createOidcConnector(o: OidcConnectorOptions): IdpConnector {
   const groupsClaim = o.groupsClaim ?? preset.groupsClaim;
   const displayName = o.displayName ?? preset.displayName;
   let configuration: Promise<client.Configuration> | undefined;
+  const idTokens = createIdTokenVerifier({
+    idp: o.id,
+    clientId: o.clientId,
+    clientSecret: o.clientSecret,
+    allowInsecureRequests: o.allowInsecureRequests === true,
+    ...(o.idTokenAlgorithms !== undefined ? { algorithms: o.idTokenAlgorithms } : {}),
+    ...(o.jwksCooldownMs !== undefined ? { cooldownMs: o.jwksCooldownMs } : {}),
+  });
 
   function discover(): Promise<client.Configuration> {
     if (configuration === undefined) {
@@ -117,10 +133,11 @@ export function createOidcConnector(o: OidcConnectorOptions): IdpConnector {
     id: o.id,
     type: 'oidc',
     displayName,
-    async start({ callbackUrl, transactionId }) {
+    async start({ callbackUrl, transactionId, reauth }) {
       const config = await discover();
       const verifier = client.randomPKCECodeVerifier();
       const nonce = client.randomNonce();
+      const maxAge = reauth?.maxAgeSec;
       const redirectUrl = client.buildAuthorizationUrl(config, {
         redirect_uri: callbackUrl,
         response_type: 'code',
@@ -129,8 +146,13 @@ export function createOidcConnector(o: OidcConnectorOptions): IdpConnector {
         nonce,
         code_challenge: await client.calculatePKCECodeChallenge(verifier),
         code_challenge_method: 'S256',
+        // OIDC Core §3.1.2.1: prompt=login makes the IdP authenticate again; max_age makes it report auth_time.
+        ...(reauth !== undefined ? { prompt: 'login' } : {}),
+        ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}),
       });
-      return { redirectUrl: redirectUrl.href, secrets: { [SECRET_VERIFIER]: verifier, [SECRET_NONCE]: nonce } };
+      const secrets: Record<string, string> = { [SECRET_VERIFIER]: verifier, [SECRET_NONCE]: nonce };
+      if (maxAge !== undefined) secrets[SECRET_MAX_AGE] = String(maxAge);
+      return { redirectUrl: redirectUrl.href, secrets };
     },
     async finish({ callbackUrl, params, secrets, nowMs }) {
       const verifier = secrets[SECRET_VERIFIER];
@@ -144,19 +166,26 @@ export function createOidcConnector(o: OidcConnectorOptions): IdpConnector {
       current.search = params.toString();
       let claims: client.IDToken | undefined;
       let accessToken: string;
+      let idToken: string | undefined;
       try {
         const tokens = await client.authorizationCodeGrant(config, current, {
           pkceCodeVerifier: verifier,
           expectedNonce: nonce,
           expectedState: state,
           idTokenExpected: true,
+          // With max_age sent, openid-client requires auth_time and checks it is recent enough.
+          ...(secrets[SECRET_MAX_AGE] !== undefined ? { maxAge: Number(secrets[SECRET_MAX_AGE]) } : {}),
         });
         claims = tokens.claims();
         accessToken = tokens.access_token;
+        idToken = tokens.id_token;
       } catch (err) {
         throw toLoginError(err);
       }
-      if (claims === undefined) throw new LoginError('login_token_invalid', 'token response carried no ID token');
+      if (claims === undefined || idToken === undefined) throw new LoginError('login_token_invalid', 'token response carried no ID token');
+      // openid-client trusted the token for coming over TLS; nothing of it is used before its signature verifies.
+      const meta = config.serverMetadata();
+      await idTokens.verify(idToken, { issuer: meta.issuer, jwksUri: meta.jwks_uri }, nowMs);
       let merged: Record<string, unknown> = { ...claims };
       // Some IdPs keep profile claims out of the ID token in the code flow; only
       // then is the userinfo endpoint worth a round trip.

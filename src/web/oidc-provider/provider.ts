@@ -16,11 +16,19 @@
  *   the algorithm every RP must support (OIDC Core §15.1). Pass `signingJwks` to
  *   keep them across restarts; by default an RSA-2048 key is generated in memory.
  * - Storage is the bounded in-memory adapter: one replica.
- * - Only the code flow, PKCE S256 required, client_secret_basic, exact redirect
- *   URIs (the request must name one: no omission even with a single URI).
+ * - Only the code flow, PKCE S256 required, exact redirect URIs (the request
+ *   must name one: no omission even with a single URI).
+ * - Each client authenticates at the token endpoint only the way it is
+ *   registered (`client_secret_basic` by default, or `client_secret_post`);
+ *   oidc-provider takes either for either, so {@link checkClientAuthMethod}
+ *   refuses the other before the request reaches it. Discovery advertises only
+ *   the methods some client is registered with.
+ * - Tokens are only as good as the sign-in behind them: a code redeemed, or an
+ *   access token used, after that sign-in was revoked (sign-out) is refused.
  */
 import { createHash, generateKeyPair, randomBytes, type JsonWebKey } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { calculateJwkThumbprint, type JWK } from 'jose';
@@ -81,6 +89,9 @@ interface AccountSnapshot {
   readonly groups: readonly string[];
   readonly idp: string;
   readonly amr: readonly string[];
+  /** The sign-in the tokens derive from: a revocation of it (sign-out) ends them. */
+  readonly sid: string;
+  readonly iat: number;
 }
 
 const INTERACTION_PATH = /^\/oidc\/interaction\/([A-Za-z0-9_-]{1,64})$/;
@@ -150,7 +161,7 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
       redirect_uris: [...a.oidc!.redirectUris],
       grant_types: ['authorization_code'],
       response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
+      token_endpoint_auth_method: a.oidc!.tokenEndpointAuthMethod ?? 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
     }));
     const fingerprint = createHash('sha256').update(JSON.stringify({ issuer, session: auth.sessionDurationSec, clients })).digest('base64url');
@@ -166,7 +177,7 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
     return built.provider;
   }
 
-  function build(mod: OidcProviderModule, issuer: string, auth: AuthConfig, clients: object[], keys: JWK[]): OidcProviderInstance {
+  function build(mod: OidcProviderModule, issuer: string, auth: AuthConfig, clients: Array<{ token_endpoint_auth_method: string }>, keys: JWK[]): OidcProviderInstance {
     const policy = mod.interactionPolicy.base();
     // The provider's own session would otherwise log users in again without asking bouncer; this check sends
     // every authorization through our interaction, which re-reads the global session and the policies.
@@ -188,6 +199,8 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
         userinfo: { enabled: true },
       },
       responseTypes: ['code'],
+      // Only what some client is registered with: discovery's token_endpoint_auth_methods_supported says so.
+      clientAuthMethods: clients.length === 0 ? ['client_secret_basic'] : [...new Set(clients.map((c) => c.token_endpoint_auth_method))],
       pkce: { required: () => true },
       allowOmittingSingleRegisteredRedirectUri: false,
       // Scope claims go into the ID token too: SaaS apps commonly read only the ID token.
@@ -213,6 +226,11 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
     const grantId = token?.grantId ?? ctx.oidc.result?.consent?.grantId ?? ctx.oidc.entities.Grant?.jti;
     const snap = (grantId !== undefined ? snapshots.get(`grant:${grantId}`) : undefined) ?? snapshots.get(`sub:${id}`);
     if (snap === undefined || snap.sub !== id) return undefined;
+    // Signed out since: the code or access token dies with the sign-in (oidc-provider answers invalid_grant / invalid_token).
+    if (deps.revocation.isRevoked({ sid: snap.sid, sub: snap.sub, iat: snap.iat }, deps.clock())) {
+      deps.logger.info({ sub: snap.sub, sid: snap.sid, event: 'oidc.token_refused' }, 'oidc token of a revoked sign-in refused');
+      return undefined;
+    }
     return {
       accountId: id,
       async claims() {
@@ -260,6 +278,11 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
       return;
     }
     const original = req.url ?? '/';
+    if (req.method === 'POST' && original.split('?')[0] === `${OIDC_MOUNT}/token`) {
+      const checked = await checkClientAuthMethod(req, res);
+      if (checked === undefined) return;
+      req = checked;
+    }
     // Express-style mount: oidc-provider derives its mount path from `originalUrl` minus `url`.
     (req as IncomingMessage & { originalUrl?: string }).originalUrl = original;
     req.url = original.slice(OIDC_MOUNT.length) || '/';
@@ -282,6 +305,59 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
       callbacks.set(provider, callback);
     }
     await callback(req, res);
+  }
+
+  /**
+   * Refuse a token request whose client authenticates otherwise than registered
+   * (RFC 6749 §2.3.1; OIDC Core §9). Basic is the Authorization header; post is
+   * `client_secret` in the body, which is read here (at most 56 KB, oidc-provider's
+   * own limit) and handed on to oidc-provider as if unread.
+   *
+   * @returns the request to hand on, or undefined when answered here.
+   */
+  async function checkClientAuthMethod(req: IncomingMessage, res: ServerResponse): Promise<IncomingMessage | undefined> {
+    const refuse = (description: string): undefined => {
+      deps.logger.info({ event: 'oidc.client_auth_refused', detail: description }, 'oidc request refused');
+      res.writeHead(401, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ error: 'invalid_client', error_description: description }));
+      return undefined;
+    };
+    const authorization = req.headers.authorization;
+    if (authorization !== undefined) {
+      const m = /^basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
+      // Malformed headers are oidc-provider's to refuse (invalid_request).
+      const decoded = m === null ? undefined : Buffer.from(m[1]!, 'base64').toString('utf8');
+      const colon = decoded?.indexOf(':') ?? -1;
+      if (decoded === undefined || colon < 0) return req;
+      let clientId: string;
+      try {
+        clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+      } catch {
+        return req;
+      }
+      const method = appForClient(clientId)?.oidc?.tokenEndpointAuthMethod ?? 'client_secret_basic';
+      return method === 'client_secret_basic' ? req : refuse(`client ${clientId} is registered for ${method}, not client_secret_basic`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > 56 * 1024) return refuse('request body too large');
+      chunks.push(chunk);
+    }
+    const body = Buffer.concat(chunks);
+    const params = new URLSearchParams(body.toString('utf8'));
+    const clientId = params.get('client_id');
+    const app = clientId === null ? undefined : appForClient(clientId);
+    if (app !== undefined && params.has('client_secret')) {
+      const method = app.oidc?.tokenEndpointAuthMethod ?? 'client_secret_basic';
+      if (method !== 'client_secret_post') return refuse(`client ${clientId} is registered for ${method}, not client_secret_post`);
+    }
+    // The same request, its body readable once more, for oidc-provider's parser.
+    return Object.create(req, {
+      readable: { value: true },
+      readableEncoding: { value: null },
+      iterator: { value: () => Readable.from([body]).iterator() },
+    }) as IncomingMessage;
   }
 
   function requestContext(req: FastifyRequest, auth: AuthConfig, nowMs: number): RequestContext {
@@ -333,14 +409,26 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
 
     const nowMs = deps.clock();
     const session = await readGlobalSession(req.headers, auth, deps, nowMs, req.log);
-    if (session === undefined || !saas.idps.includes(session.idp)) {
-      const rd = `${baseUrl(auth)}${OIDC_MOUNT}/interaction/${details.uid}`;
-      return reply.redirect(`/login?${new URLSearchParams({ app: saas.name, rd })}`, 302);
+    const fresh = freshnessRequired(details, nowMs);
+    if (session === undefined || !saas.idps.includes(session.idp) || (fresh !== undefined && session.auth_time < fresh.authAfterSec)) {
+      if (session !== undefined && fresh !== undefined && new URL(req.url, 'http://x').searchParams.get('reauth') === '1') {
+        // We already sent the user to sign in again and the IdP still reports an old sign-in:
+        // tell the RP so (OIDC Core §3.1.2.6) rather than loop or answer with the old auth_time.
+        req.log.info({ app: saas.name, sub: session.sub, idp: session.idp, auth_time: session.auth_time, required_after: fresh.authAfterSec }, 'saas oidc: fresh sign-in not obtained');
+        const to = await provider.interactionResult(req.raw, reply.raw, { error: 'login_required', error_description: 'the identity provider did not authenticate the user again' }, { mergeWithLastSubmission: false });
+        reply.header('cache-control', 'no-store');
+        return reply.redirect(to, 303);
+      }
+      const rd = `${baseUrl(auth)}${OIDC_MOUNT}/interaction/${details.uid}${fresh !== undefined ? '?reauth=1' : ''}`;
+      const params: Record<string, string> = { app: saas.name, rd };
+      // The login service then skips the global session and asks the IdP for a fresh sign-in.
+      if (fresh !== undefined) Object.assign(params, fresh.params);
+      return reply.redirect(`/login?${new URLSearchParams(params)}`, 302);
     }
 
     const identity = identityFromClaims(session);
     const verdict = evaluatePolicies(saas.policies, identity, requestContext(req, auth, nowMs));
-    req.log.info({ app: saas.name, sub: identity.sub, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy }, 'saas oidc policy');
+    req.log.info({ app: saas.name, sub: identity.sub, email: identity.email ?? null, idp: identity.idp.id, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy ?? null }, 'saas oidc policy');
     if (verdict.outcome !== 'allow' && verdict.outcome !== 'bypass') {
       const reason = verdict.reason === 'login_required' ? 'policy_no_match' : verdict.reason;
       return refuse(req, reply, 403, reason, `Access denied. ${verdict.detail}`, {
@@ -363,6 +451,26 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
     return reply.redirect(returnTo, 303);
   }
 
+  /**
+   * `prompt=login` or `max_age` (OIDC Core §3.1.2.1) of the authorization
+   * request: the sign-in behind the answer must be newer than `authAfterSec`.
+   * prompt=login counts from when the authorization request arrived.
+   */
+  function freshnessRequired(details: { iat?: unknown; params: Record<string, unknown> }, nowMs: number): { authAfterSec: number; params: Record<string, string> } | undefined {
+    const prompt = typeof details.params['prompt'] === 'string' ? details.params['prompt'].split(' ') : [];
+    const rawMaxAge = details.params['max_age'];
+    const maxAge = typeof rawMaxAge === 'string' && /^\d{1,9}$/.test(rawMaxAge) ? Number(rawMaxAge) : typeof rawMaxAge === 'number' && Number.isSafeInteger(rawMaxAge) && rawMaxAge >= 0 ? rawMaxAge : undefined;
+    const nowSec = Math.floor(nowMs / 1000);
+    const bounds: number[] = [];
+    if (prompt.includes('login')) bounds.push(typeof details.iat === 'number' ? details.iat : nowSec);
+    if (maxAge !== undefined) bounds.push(nowSec - maxAge);
+    if (bounds.length === 0) return undefined;
+    return {
+      authAfterSec: Math.max(...bounds),
+      params: { prompt: 'login', ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}) },
+    };
+  }
+
   /** Consent for a client the operator registered: every requested scope we offer is granted. */
   async function grantRequestedScopes(provider: OidcProviderInstance, saas: SaasAppConfig, session: SessionClaims, scope: unknown): Promise<string> {
     const requested = typeof scope === 'string' ? scope.split(' ') : [];
@@ -373,7 +481,7 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
   }
 
   function remember(grantId: string, s: SessionClaims): void {
-    const snap: AccountSnapshot = { sub: s.sub, email: s.email, name: s.name, groups: [...s.groups], idp: s.idp, amr: [...s.amr] };
+    const snap: AccountSnapshot = { sub: s.sub, email: s.email, name: s.name, groups: [...s.groups], idp: s.idp, amr: [...s.amr], sid: s.sid, iat: s.iat };
     snapshots.set(`grant:${grantId}`, snap);
     snapshots.set(`sub:${s.sub}`, snap);
   }

@@ -145,7 +145,7 @@ export function registerSamlIdp(app: RouteRegistrar, deps: SamlIdpDeps): void {
       serviceToken: undefined,
     };
     const verdict = evaluatePolicies(ctx.app.policies, identity, rc);
-    req.log.info({ app: ctx.app.name, sub: identity.sub, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy }, 'saml idp policy');
+    req.log.info({ app: ctx.app.name, sub: identity.sub, email: identity.email ?? null, idp: identity.idp.id, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy ?? null }, 'saml idp policy');
     if (verdict.outcome === 'allow' || verdict.outcome === 'bypass') return { denied: false };
     return { denied: true, code: verdict.reason === 'login_required' ? 'policy_no_match' : verdict.reason, message: `Access denied. ${verdict.detail}`, policy: verdict.policy };
   }
