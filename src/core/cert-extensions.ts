@@ -34,7 +34,8 @@ export interface RawExtension {
  */
 export function readExtensionList(buf: Uint8Array, list: Tlv): RawExtension[] | undefined {
   const exts = list.tag === 0x30 ? children(buf, list) : undefined;
-  if (!exts || exts.length === 0) return undefined;
+  // An empty list breaks SIZE (1..MAX) but means nothing; some generators write one.
+  if (!exts) return undefined;
   const out: RawExtension[] = [];
   for (const ext of exts) {
     const f = ext.tag === 0x30 ? children(buf, ext) : undefined;

@@ -9,12 +9,14 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import {
+  AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
   ExtendedKeyUsage,
   ExtendedKeyUsageExtension,
   Extension,
   KeyUsageFlags,
   KeyUsagesExtension,
+  SubjectKeyIdentifierExtension,
   X509CertificateGenerator,
   X509CrlGenerator,
   cryptoProvider,
@@ -95,6 +97,12 @@ export interface CertSpec {
   readonly serial?: string;
   readonly hash?: 'SHA-1' | 'SHA-256';
   readonly extraExtensions?: readonly Extension[];
+  /**
+   * Key identifiers as RFC 5280 §4.2.1.1-2 require them: subjectKeyIdentifier
+   * on CAs, authorityKeyIdentifier on every certificate an issuer signed.
+   * Default true; false omits both (to test their absence).
+   */
+  readonly keyIds?: boolean;
 }
 
 let serialCounter = 0x1000;
@@ -109,6 +117,11 @@ export async function makeCert(spec: CertSpec): Promise<TestCert> {
   if (keyUsage !== null) extensions.push(new KeyUsagesExtension(keyUsage, true));
   const eku = spec.eku === undefined ? (isCa ? null : [EKU_CLIENT_AUTH]) : spec.eku;
   if (eku !== null) extensions.push(new ExtendedKeyUsageExtension([...eku], false));
+  if (spec.keyIds !== false) {
+    if (isCa) extensions.push(await SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto));
+    const authority = spec.signingKeys ?? spec.issuer?.keys;
+    if (authority) extensions.push(await AuthorityKeyIdentifierExtension.create(authority.publicKey, false, webcrypto));
+  }
   extensions.push(...(spec.extraExtensions ?? []));
   const signing = await signerFor(spec.signingKeys ?? spec.issuer?.keys ?? keys, spec.hash ?? 'SHA-256');
   serialCounter += 1;
@@ -152,6 +165,8 @@ export interface CrlSpec {
   readonly signingKeys?: KeyPair;
   readonly hash?: 'SHA-1' | 'SHA-256';
   readonly extensions?: readonly Extension[];
+  /** cRLNumber (RFC 5280 §5.2.3); null omits it. Default 1. */
+  readonly crlNumber?: number | null;
 }
 
 export interface TestCrl {
@@ -165,6 +180,14 @@ export function toPem(der: ArrayBuffer | Buffer, label: string): string {
   return `-----BEGIN ${label}-----\n${(b64.match(/.{1,64}/g) ?? []).join('\n')}\n-----END ${label}-----\n`;
 }
 
+/** A non-critical cRLNumber extension (RFC 5280 §5.2.3) holding a small number. */
+export function crlNumberExtension(n: number, critical = false): Extension {
+  const hex = n.toString(16).padStart(2, '0');
+  const body = Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex');
+  const content = body[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), body]) : body;
+  return new Extension('2.5.29.20', critical, Buffer.concat([Buffer.from([0x02, content.length]), content]));
+}
+
 /** Issues a CRL as specified and parses it with our own parser. */
 export async function makeCrl(spec: CrlSpec): Promise<TestCrl> {
   const signing = await signerFor(spec.signingKeys ?? spec.issuer.keys, spec.hash ?? 'SHA-256');
@@ -175,7 +198,7 @@ export async function makeCrl(spec: CrlSpec): Promise<TestCrl> {
     thisUpdate: new Date(thisUpdate),
     ...(nextUpdate === null ? {} : { nextUpdate: new Date(nextUpdate) }),
     entries: (spec.revoked ?? []).map((c) => ({ serialNumber: c.serial, revocationDate: new Date(thisUpdate - DAY) })),
-    extensions: [...(spec.extensions ?? [])],
+    extensions: [...(spec.crlNumber === null ? [] : [crlNumberExtension(spec.crlNumber ?? 1)]), ...(spec.extensions ?? [])],
     signingKey: signing.key,
     signingAlgorithm: signing.algorithm,
   });

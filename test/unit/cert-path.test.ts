@@ -190,7 +190,7 @@ const cases: Case[] = [
     name: 'leaf with an unknown critical extension',
     leaf: (x) => x.leafUnknownCriticalExt,
     roots: (x) => [x.root],
-    expect: 'client_cert_chain_invalid',
+    expect: 'client_cert_critical_extension',
     detail: /critical extension 1\.3\.6\.1\.4\.1\.55555\.1/,
   },
 
