@@ -11,6 +11,7 @@ import {
 } from '@peculiar/x509';
 import { NO_EXTENSIONS, readExtensionFacts, readExtensionList } from './cert-extensions.js';
 import { hasExplicitEcParams, readCertLayout } from './cert-layout.js';
+import { canonicalIntegerHex } from './der.js';
 import { readDistinguishedName } from './dn.js';
 import { BouncerError } from './errors.js';
 import type { ParsedCert, SubjectAltNames } from './parsed-cert.js';
@@ -65,7 +66,13 @@ export function parseCertificateComplete(der: Buffer): ParsedCert {
       else if (n.type === 'ip') sans.ip.push(n.value);
     }
   }
-  const publicKey = node.publicKey;
+  let publicKey: NodeX509['publicKey'];
+  try {
+    publicKey = node.publicKey;
+  } catch (err) {
+    // e.g. DSA keys whose parameters are inherited from the issuer (RFC 3279 §2.3.2), which OpenSSL cannot load alone.
+    throw parseError(`public key cannot be read: ${(err as Error).message}`, err);
+  }
   const keyType = publicKey.asymmetricKeyType ?? 'unknown';
   const details = publicKey.asymmetricKeyDetails ?? {};
   const keyBits = details.modulusLength ?? (details.namedCurve ? CURVE_BITS[details.namedCurve] ?? 0 : keyType === 'ed25519' ? 256 : keyType === 'ed448' ? 448 : 0);
@@ -77,6 +84,7 @@ export function parseCertificateComplete(der: Buffer): ParsedCert {
     subject: peculiar.subject,
     issuer: peculiar.issuer,
     serial: peculiar.serialNumber.toLowerCase(),
+    serialKey: canonicalIntegerHex(der.subarray(layout.serial.content, layout.serial.end)),
     notBefore: peculiar.notBefore.getTime(),
     notAfter: peculiar.notAfter.getTime(),
     isCa: bc?.ca ?? false,

@@ -3,7 +3,7 @@ import { EXT, NO_EXTENSIONS, readExtensionFacts, readExtensionList, type RawExte
 import { readCertLayout } from './cert-layout.js';
 import { toPem } from './cert-parse-complete.js';
 import { registerSignedParts } from './cert-signature.js';
-import { children, isPrintableAscii, readOid, readSmallUint, readTlv, type Tlv } from './der.js';
+import { canonicalIntegerHex, children, isPrintableAscii, readOid, readSmallUint, readTlv, type Tlv } from './der.js';
 import { readDistinguishedName } from './dn.js';
 import type { ParsedCert, SubjectAltNames } from './parsed-cert.js';
 
@@ -250,6 +250,7 @@ export function parseCertificateFast(der: Buffer): ParsedCert | undefined {
     subject,
     issuer,
     serial: der.toString('hex', serialStart, serial.end),
+    serialKey: canonicalIntegerHex(der.subarray(serial.content, serial.end)),
     notBefore,
     notAfter,
     isCa: exts.isCa,

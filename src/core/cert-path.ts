@@ -1,7 +1,7 @@
 import { EKU_ANY, EKU_CLIENT_AUTH, KEY_USAGE, STRONG_SIGNATURE_OIDS, UNSUPPORTED_SIGNATURE_NAMES, WEAK_SIGNATURE_NAMES } from './cert-oids.js';
 import { checkCriticalExtensions, checkEncoding, checkNameConstraints, checkPolicy, checkProfile, describe } from './cert-profile.js';
 import { verifySignedBy } from './cert-signature.js';
-import { normalizeSerialHex, verifyCrlSignature, type ParsedCrl } from './crl.js';
+import { verifyCrlSignature, type ParsedCrl } from './crl.js';
 import type { ParsedCert } from './parsed-cert.js';
 import type { CertFailure } from './reasons.js';
 import type { TrustStore } from './tenant.js';
@@ -48,6 +48,12 @@ export interface ChainOptions {
    * EKU is present and lacks clientAuth is refused either way.
    */
   readonly allowLeafWithoutEku?: boolean;
+  /**
+   * Refuse a certificate whose issuer has no CRL configured
+   * (`client_cert_crl_missing`). Off by default: CRLs are optional per tenant.
+   * Conformance runs (PKITS supplies a CRL for every CA) turn it on.
+   */
+  readonly requireCrl?: boolean;
 }
 
 function fail(reason: CertFailure, detail: string): Failure {
@@ -343,12 +349,20 @@ function checkRevocation(ctx: Context, path: readonly ParsedCert[]): Failure | {
     const cert = path[i] as ParsedCert;
     const issuer = path[i + 1] as ParsedCert;
     const named = trust.crls.filter((crl) => crl.issuerKey === issuer.subjectName.key);
-    if (named.length === 0) continue;
-    // RFC 5280 §6.3.3 (f): the key must be allowed to sign CRLs.
-    if (issuer.keyUsage !== undefined && (issuer.keyUsage & KEY_USAGE.cRLSign) === 0) {
+    if (named.length === 0) {
+      if (ctx.options.requireCrl === true) return fail('client_cert_crl_missing', `no CRL from ${issuer.subject} covers ${describe(path, i)}`);
+      continue;
+    }
+    // RFC 5280 §6.3.3 (f): a CRL is the CA's when signed by a key certified for
+    // the CA's name on this validated path: the issuing certificate, or another
+    // certificate of the same CA higher up (key rollover, self-issued).
+    const signers = path.slice(i + 1).filter((c) => c.subjectName.key === issuer.subjectName.key);
+    // The key must be allowed to sign CRLs.
+    const crlSigners = signers.filter((c) => c.keyUsage === undefined || (c.keyUsage & KEY_USAGE.cRLSign) !== 0);
+    if (crlSigners.length === 0) {
       return fail('client_cert_chain_invalid', `CRL for ${issuer.subject} cannot be used: that CA's key usage lacks cRLSign`);
     }
-    const verified = named.filter((crl) => crlVerifies(ctx, crl, issuer));
+    const verified = named.filter((crl) => crlSigners.some((signer) => crlVerifies(ctx, crl, signer)));
     if (verified.length === 0) {
       return fail('client_cert_chain_invalid', `CRL for ${issuer.subject} does not verify with that CA's key`);
     }
@@ -366,8 +380,8 @@ function checkRevocation(ctx: Context, path: readonly ParsedCert[]): Failure | {
         : `CRL for ${issuer.subject} is stale: nextUpdate was ${iso(Math.max(...verified.map((crl) => crl.nextUpdate ?? 0)))}`;
       return fail('client_cert_crl_stale', detail);
     }
-    const serial = normalizeSerialHex(cert.serial);
-    if (usable.some((crl) => crl.revokedSerials.has(serial))) {
+    // Serials compare as signed integers: 0x00ff (255) is not 0xff (-1).
+    if (usable.some((crl) => crl.revokedSerialKeys.has(cert.serialKey))) {
       return fail('client_cert_revoked', `${describe(path, i)} (serial ${cert.serial}) is revoked by the CRL of ${issuer.subject}`);
     }
     if (trust.staleCrl === 'deny') {

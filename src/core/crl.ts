@@ -15,7 +15,7 @@ import {
 } from '@peculiar/asn1-x509';
 import { X509Crl } from '@peculiar/x509';
 import { SIGNATURE_ALGORITHMS } from './cert-oids.js';
-import { children, readTlv, type Tlv } from './der.js';
+import { canonicalIntegerHex, children, readTlv, type Tlv } from './der.js';
 import { readExtensionList, type RawExtension } from './cert-extensions.js';
 import { readDistinguishedName, type DistinguishedName } from './dn.js';
 import type { ParsedCert } from './parsed-cert.js';
@@ -40,6 +40,8 @@ export interface ParsedCrl {
   readonly nextUpdate: number | undefined;
   /** Revoked serial numbers as lowercase hex, normalised like `ParsedCert.serial` (see {@link normalizeSerialHex}). */
   readonly revokedSerials: ReadonlySet<string>;
+  /** Revoked serials as signed INTEGERs in canonical hex, matched against `ParsedCert.serialKey`. */
+  readonly revokedSerialKeys: ReadonlySet<string>;
   /** OID of the outer signatureAlgorithm. */
   readonly signatureOid: string;
 }
@@ -144,7 +146,7 @@ interface CrlLayout {
   readonly der: Buffer;
   readonly issuer: DistinguishedName;
   /** revokedCertificates: each entry's serial (hex, as encoded) and entry extensions. */
-  readonly entries: readonly { readonly serialHex: string; readonly extensions: readonly RawExtension[] }[];
+  readonly entries: readonly { readonly serialHex: string; readonly serialKey: string; readonly extensions: readonly RawExtension[] }[];
   readonly extensions: readonly RawExtension[];
 }
 
@@ -164,7 +166,7 @@ function readCrlLayout(der: Buffer): CrlLayout | undefined {
   if (!issuer) return undefined;
   i += 3;
   if (fields[i]?.tag === 0x17 || fields[i]?.tag === 0x18) i += 1;
-  const entries: { serialHex: string; extensions: RawExtension[] }[] = [];
+  const entries: { serialHex: string; serialKey: string; extensions: RawExtension[] }[] = [];
   if (fields[i]?.tag === 0x30) {
     const list = children(der, fields[i] as Tlv);
     if (!list) return undefined;
@@ -175,7 +177,7 @@ function readCrlLayout(der: Buffer): CrlLayout | undefined {
       if (!parts || parts.length < 2 || parts.length > 3 || serial?.tag !== 0x02 || serial.end === serial.content) return undefined;
       const exts = parts[2] ? readExtensionList(der, parts[2]) : [];
       if (!exts) return undefined;
-      entries.push({ serialHex: der.toString('hex', serial.content, serial.end), extensions: exts });
+      entries.push({ serialHex: der.toString('hex', serial.content, serial.end), serialKey: canonicalIntegerHex(der.subarray(serial.content, serial.end)), extensions: exts });
     }
     i += 1;
   }
@@ -238,6 +240,7 @@ function parseCrlDer(index: number, der: Buffer): ParsedCrl {
     thisUpdate,
     nextUpdate,
     revokedSerials: revoked,
+    revokedSerialKeys: new Set(layout.entries.map((e) => e.serialKey)),
     signatureOid: outerOid,
   };
 }

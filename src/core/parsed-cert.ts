@@ -23,6 +23,8 @@ export interface ParsedCert {
   readonly issuer: string;
   /** Lowercase hex serial number. */
   readonly serial: string;
+  /** The serial as a signed INTEGER in canonical hex (`canonicalIntegerHex` in der.ts); what CRL entries are matched on. */
+  readonly serialKey: string;
   readonly notBefore: number;
   readonly notAfter: number;
   /** basicConstraints cA; false when the extension is absent. */

@@ -37,6 +37,7 @@ export const DENY_REASONS = {
   client_cert_name_constraints_too_complex: 403,
   client_cert_policy_unsupported: 403,
   client_cert_policy_invalid: 403,
+  client_cert_crl_missing: 403,
   xfcc_malformed: 400,
   xfcc_untrusted: 403,
   xfcc_mismatch: 403,
@@ -104,6 +105,7 @@ export type CertFailure = Extract<
   | 'client_cert_name_constraints_too_complex'
   | 'client_cert_policy_unsupported'
   | 'client_cert_policy_invalid'
+  | 'client_cert_crl_missing'
 >;
 
 export function statusFor(reason: DenyReason): number {
