@@ -75,6 +75,13 @@ async function signerFor(keys: KeyPair, hash: 'SHA-1' | 'SHA-256'): Promise<{ ke
   return { key: hash === 'SHA-256' ? keys.privateKey : await rsaSigner(keys.privateKey, hash), algorithm: { name: 'RSASSA-PKCS1-v1_5' } };
 }
 
+/** The same RSA private key, re-imported for RSASSA-PSS with SHA-256 and a 32-byte salt. */
+async function pssSigner(keys: KeyPair): Promise<{ key: webcrypto.CryptoKey; algorithm: SigningAlgorithm }> {
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  const key = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'RSA-PSS', hash: 'SHA-256' }, false, ['sign']);
+  return { key, algorithm: { name: 'RSA-PSS', saltLength: 32 } as webcrypto.Algorithm };
+}
+
 export interface CertSpec {
   readonly subject: string;
   /** Issuing certificate; omitted for a self-signed certificate. */
@@ -103,6 +110,10 @@ export interface CertSpec {
    * Default true; false omits both (to test their absence).
    */
   readonly keyIds?: boolean;
+  /** The issuer field as written, instead of the issuer's subject (e.g. the same name in another case or encoding). */
+  readonly issuerName?: string;
+  /** Sign with RSASSA-PSS (SHA-256, 32-byte salt); the signing key must be RSA. */
+  readonly pss?: boolean;
 }
 
 let serialCounter = 0x1000;
@@ -123,12 +134,13 @@ export async function makeCert(spec: CertSpec): Promise<TestCert> {
     if (authority) extensions.push(await AuthorityKeyIdentifierExtension.create(authority.publicKey, false, webcrypto));
   }
   extensions.push(...(spec.extraExtensions ?? []));
-  const signing = await signerFor(spec.signingKeys ?? spec.issuer?.keys ?? keys, spec.hash ?? 'SHA-256');
+  const signingKeys = spec.signingKeys ?? spec.issuer?.keys ?? keys;
+  const signing = spec.pss === true ? await pssSigner(signingKeys) : await signerFor(signingKeys, spec.hash ?? 'SHA-256');
   serialCounter += 1;
   const generated = await X509CertificateGenerator.create({
     serialNumber: spec.serial ?? serialCounter.toString(16),
     subject: spec.subject,
-    issuer: spec.issuer?.cert.subject ?? spec.subject,
+    issuer: spec.issuerName ?? spec.issuer?.cert.subject ?? spec.subject,
     notBefore: new Date(spec.notBefore ?? NOW - 30 * DAY),
     notAfter: new Date(spec.notAfter ?? NOW + 365 * DAY),
     publicKey: keys.publicKey,
