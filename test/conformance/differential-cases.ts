@@ -3,8 +3,11 @@ import 'reflect-metadata';
 // one thing (a name constraint, an extension, an encoding, an instant), each
 // checked by bouncer and by `openssl verify -x509_strict -purpose sslclient`.
 // Every chain is built here, at test time, from the fixture helpers.
+import { execFileSync } from 'node:child_process';
+import { webcrypto } from 'node:crypto';
 import { KeyUsageFlags } from '@peculiar/x509';
-import { DAY, EKU_SERVER_AUTH, NOW, makeCert, type CertSpec, type TestCert } from '../helpers/pki-fixtures.js';
+import { children, readTlv, type Tlv } from '../../src/core/der.js';
+import { DAY, EKU_SERVER_AUTH, NOW, generateKeys, makeCert, type CertSpec, type TestCert } from '../helpers/pki-fixtures.js';
 import { gn, nameConstraintsExtension, rawExtension, sanExtension, tlv } from '../helpers/x509-extensions.js';
 
 /** One chain: the anchor, the intermediates presented, the leaf, and the instant it is judged at. */
@@ -58,6 +61,18 @@ const ekuExt = (critical: boolean): ReturnType<typeof rawExtension> =>
   // SEQUENCE { id-kp-clientAuth }
   rawExtension('2.5.29.37', critical, tlv(0x30, tlv(0x06, [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02])));
 
+/** A fresh P-256 key's SubjectPublicKeyInfo with the curve spelled out (RFC 5480 §2.1.1 forbids it), and the key pair. */
+async function explicitCurveKey(): Promise<{ spki: Buffer; keys: Awaited<ReturnType<typeof generateKeys>> }> {
+  const keys = await generateKeys('p256');
+  const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey));
+  const top = readTlv(spki, 0, spki.length) as Tlv;
+  const [alg, key] = children(spki, top) as [Tlv, Tlv];
+  const [oid] = children(spki, alg) as [Tlv, Tlv];
+  const params = execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-param_enc', 'explicit', '-outform', 'DER']);
+  const algorithm = tlv(0x30, Buffer.concat([spki.subarray(oid.start, oid.end), params]));
+  return { spki: tlv(0x30, Buffer.concat([algorithm, spki.subarray(key.start, key.end)])), keys };
+}
+
 export const DIFFERENTIAL_CASES: readonly DiffCase[] = [
   { name: 'base chain', build: () => chain() },
   // dNSName
@@ -80,10 +95,16 @@ export const DIFFERENTIAL_CASES: readonly DiffCase[] = [
   { name: 'nc ip constraint of 7 octets', build: constrained({ permitted: [gn.ip([10, 0, 0, 0, 255, 0, 0])] }, san(gn.ip('10.1.2.3'))) },
   { name: 'nc ip constraint with a non-prefix mask', build: constrained({ permitted: [gn.ip('10.0.0.0/255.0.255.0')] }, san(gn.ip('10.1.2.3'))) },
   // directoryName
-  { name: 'nc dn permitted, subject inside', build: constrained({ permitted: [gn.dn('C=US, O=Acme')] }, {}) },
-  { name: 'nc dn permitted, subject outside', build: constrained({ permitted: [gn.dn('C=US, O=Other')] }, {}) },
-  { name: 'nc dn excluded, subject inside', build: constrained({ excluded: [gn.dn('C=US, O=Acme, CN=device-1')] }, {}) },
-  { name: 'nc dn permitted, SAN directoryName outside', build: constrained({ permitted: [gn.dn('C=US, O=Acme')] }, san(gn.dn('C=US, O=Evil, CN=x'))) },
+  // Names are encoded in the order written: C first, so a C, O constraint is a prefix.
+  { name: 'nc dn permitted, subject inside', build: constrained({ permitted: [gn.dn('C=US, O=Acme')] }, { subject: 'C=US, O=Acme, CN=device-1' }) },
+  { name: 'nc dn permitted, subject outside', build: constrained({ permitted: [gn.dn('C=US, O=Other')] }, { subject: 'C=US, O=Acme, CN=device-1' }) },
+  { name: 'nc dn permitted, RDNs in another order', build: constrained({ permitted: [gn.dn('C=US, O=Acme')] }, { subject: 'CN=device-1, O=Acme, C=US' }) },
+  { name: 'nc dn permitted, value in other case', build: constrained({ permitted: [gn.dn('C=US, O=ACME')] }, { subject: 'C=US, O=acme, CN=device-1' }) },
+  { name: 'nc dn excluded, subject inside', build: constrained({ excluded: [gn.dn('C=US, O=Acme')] }, { subject: 'C=US, O=Acme, CN=device-1' }) },
+  {
+    name: 'nc dn permitted, SAN directoryName outside',
+    build: constrained({ permitted: [gn.dn('C=US, O=Acme')] }, { subject: 'C=US, O=Acme, CN=device-1', ...san(gn.dn('C=US, O=Evil, CN=x')) }),
+  },
   // rfc822Name
   { name: 'nc email host permitted, mailbox inside', build: constrained({ permitted: [gn.email('example.com')] }, san(gn.email('ann@example.com'))) },
   { name: 'nc email host permitted, subdomain mailbox', build: constrained({ permitted: [gn.email('example.com')] }, san(gn.email('ann@mail.example.com'))) },
@@ -131,7 +152,11 @@ export const DIFFERENTIAL_CASES: readonly DiffCase[] = [
   { name: 'leaf without authorityKeyIdentifier', build: () => chain({ leaf: { keyIds: false } }) },
   { name: 'intermediate without subjectKeyIdentifier', build: () => chain({ inter: { keyIds: false } }) },
   { name: 'intermediate with an empty subject', build: () => chain({ inter: { subject: '' }, leaf: { issuerName: '' } }) },
-  { name: 'intermediate basicConstraints not critical', build: () => chain({ inter: { ca: undefined, extraExtensions: [rawExtension('2.5.29.19', false, tlv(0x30, tlv(0x01, [0xff])))] } }) },
+  {
+    name: 'intermediate basicConstraints not critical',
+    build: () =>
+      chain({ inter: { ca: undefined, keyUsage: KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, extraExtensions: [rawExtension('2.5.29.19', false, tlv(0x30, tlv(0x01, [0xff])))] } }),
+  },
   { name: 'intermediate without keyUsage', build: () => chain({ inter: { keyUsage: null } }) },
   { name: 'leaf asserting keyCertSign', build: () => chain({ leaf: { keyUsage: KeyUsageFlags.digitalSignature | KeyUsageFlags.keyCertSign } }) },
   { name: 'leaf with an empty subject and a non-critical SAN', build: () => chain({ leaf: { subject: '', extraExtensions: [sanExtension([gn.dns('a.example.com')], false)] } }) },
@@ -163,6 +188,13 @@ export const DIFFERENTIAL_CASES: readonly DiffCase[] = [
       const r = await root();
       const i = await inter(r, { keyKind: 'rsa2048' });
       return { root: r, intermediates: [i], leaf: await leaf(i, { pss: true }), at: NOW };
+    },
+  },
+  {
+    name: 'leaf key with explicit EC curve parameters',
+    build: async () => {
+      const { spki, keys } = await explicitCurveKey();
+      return chain({ leaf: { spki, keys } });
     },
   },
   // validity edges

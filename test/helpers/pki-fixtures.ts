@@ -114,6 +114,8 @@ export interface CertSpec {
   readonly issuerName?: string;
   /** Sign with RSASSA-PSS (SHA-256, 32-byte salt); the signing key must be RSA. */
   readonly pss?: boolean;
+  /** SubjectPublicKeyInfo DER to write instead of the generated key's (e.g. explicit EC parameters). */
+  readonly spki?: Buffer;
 }
 
 let serialCounter = 0x1000;
@@ -143,7 +145,7 @@ export async function makeCert(spec: CertSpec): Promise<TestCert> {
     issuer: spec.issuerName ?? spec.issuer?.cert.subject ?? spec.subject,
     notBefore: new Date(spec.notBefore ?? NOW - 30 * DAY),
     notAfter: new Date(spec.notAfter ?? NOW + 365 * DAY),
-    publicKey: keys.publicKey,
+    publicKey: spec.spki ?? keys.publicKey,
     signingKey: signing.key,
     signingAlgorithm: signing.algorithm,
     extensions,
