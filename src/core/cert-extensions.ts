@@ -1,10 +1,12 @@
 import { children, isWellFormed, readOid, readSmallUint, readTlv, type Tlv } from './der.js';
-import { readGeneralNames, type GeneralName } from './general-names.js';
+import { readGeneralName, readGeneralNames, type GeneralName } from './general-names.js';
 import { readNameConstraints, type NameConstraints } from './name-constraints.js';
 
 /** RFC 5280 §4.2 extension OIDs bouncer reads or recognises. */
 export const EXT = {
   authorityKeyIdentifier: '2.5.29.35',
+  cRLDistributionPoints: '2.5.29.31',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
   subjectKeyIdentifier: '2.5.29.14',
   keyUsage: '2.5.29.15',
   certificatePolicies: '2.5.29.32',
@@ -127,6 +129,55 @@ function readPolicyMappings(buf: Uint8Array, t: Tlv): boolean | undefined {
   return any;
 }
 
+/** AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier, [1] authorityCertIssuer GeneralNames, [2] serial }, each optional, in order. */
+function isAuthorityKeyId(buf: Uint8Array, t: Tlv): boolean {
+  const items = t.tag === 0x30 ? children(buf, t) : undefined;
+  if (!items) return false;
+  let last = -1;
+  for (const item of items) {
+    const n = item.tag === 0x80 ? 0 : item.tag === 0xa1 ? 1 : item.tag === 0x82 ? 2 : -1;
+    if (n <= last) return false;
+    last = n;
+    if (n === 1 && !readGeneralNames(buf, { ...item, tag: 0x30 })) return false;
+    if (n === 2 && item.end === item.content) return false;
+  }
+  return true;
+}
+
+/** CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint (RFC 5280 §4.2.1.13). */
+function isCrlDistributionPoints(buf: Uint8Array, t: Tlv): boolean {
+  const points = t.tag === 0x30 ? children(buf, t) : undefined;
+  if (!points || points.length === 0) return false;
+  for (const point of points) {
+    const fields = point.tag === 0x30 ? children(buf, point) : undefined;
+    if (!fields) return false;
+    let last = -1;
+    for (const f of fields) {
+      const n = f.tag === 0xa0 ? 0 : f.tag === 0x81 ? 1 : f.tag === 0xa2 ? 2 : -1;
+      if (n <= last) return false;
+      last = n;
+      if (n === 0) {
+        // DistributionPointName: fullName [0] GeneralNames or nameRelativeToCRLIssuer [1] RDN.
+        const inner = children(buf, f);
+        const name = inner?.length === 1 ? (inner[0] as Tlv) : undefined;
+        if (!name || (name.tag === 0xa0 ? !readGeneralNames(buf, { ...name, tag: 0x30 }) : name.tag !== 0xa1)) return false;
+      }
+      if (n === 2 && !readGeneralNames(buf, { ...f, tag: 0x30 })) return false;
+    }
+  }
+  return true;
+}
+
+/** AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF AccessDescription { accessMethod OID, accessLocation GeneralName }. */
+function isAuthorityInfoAccess(buf: Uint8Array, t: Tlv): boolean {
+  const items = t.tag === 0x30 ? children(buf, t) : undefined;
+  if (!items || items.length === 0) return false;
+  return items.every((item) => {
+    const parts = item.tag === 0x30 ? children(buf, item) : undefined;
+    return parts?.length === 2 && readOid(buf, parts[0] as Tlv) !== undefined && readGeneralName(buf, parts[1] as Tlv) !== undefined;
+  });
+}
+
 /** Reads the facts of an extension list (see {@link readExtensionList}). */
 export function readExtensionFacts(buf: Uint8Array, list: readonly RawExtension[]): ExtensionFacts {
   const malformed: string[] = [];
@@ -156,10 +207,15 @@ export function readExtensionFacts(buf: Uint8Array, list: readonly RawExtension[
       const any = readPolicyMappings(buf, v);
       if (any === undefined) malformed.push(ext.oid);
       else mapsAnyPolicy = any;
-    } else if (ext.oid === EXT.authorityKeyIdentifier || ext.oid === EXT.subjectKeyIdentifier || ext.oid === EXT.inhibitAnyPolicy) {
-      // Only presence and criticality matter here; the syntax is checked so a garbled one is not counted as present.
-      const okTag = ext.oid === EXT.authorityKeyIdentifier ? 0x30 : ext.oid === EXT.subjectKeyIdentifier ? 0x04 : 0x02;
-      if (v.tag !== okTag) malformed.push(ext.oid);
+    } else if (ext.oid === EXT.authorityKeyIdentifier) {
+      // Only presence and criticality matter to path validation; the syntax is checked so a garbled one is not counted as present.
+      if (!isAuthorityKeyId(buf, v)) malformed.push(ext.oid);
+    } else if (ext.oid === EXT.subjectKeyIdentifier || ext.oid === EXT.inhibitAnyPolicy) {
+      if (v.tag !== (ext.oid === EXT.subjectKeyIdentifier ? 0x04 : 0x02)) malformed.push(ext.oid);
+    } else if (ext.oid === EXT.cRLDistributionPoints) {
+      if (!isCrlDistributionPoints(buf, v)) malformed.push(ext.oid);
+    } else if (ext.oid === EXT.authorityInfoAccess) {
+      if (!isAuthorityInfoAccess(buf, v)) malformed.push(ext.oid);
     }
   }
   return {

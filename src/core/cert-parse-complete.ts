@@ -34,6 +34,16 @@ export function toPem(der: Buffer): string {
  * Throws `ERR_CERT_PARSE` on anything malformed.
  */
 export function parseCertificateComplete(der: Buffer): ParsedCert {
+  try {
+    return readComplete(der);
+  } catch (err) {
+    // @peculiar/x509 decodes extensions lazily and throws its own errors from the getters.
+    if (err instanceof BouncerError) throw err;
+    throw parseError(`not a valid X.509 certificate: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+}
+
+function readComplete(der: Buffer): ParsedCert {
   let node: NodeX509;
   let peculiar: PeculiarX509;
   let asn: AsnCertificate;

@@ -1,6 +1,7 @@
 import { X509Certificate as NodeX509, hash, type KeyObject } from 'node:crypto';
 import { EXT, NO_EXTENSIONS, readExtensionFacts, readExtensionList, type RawExtension } from './cert-extensions.js';
 import { readCertLayout } from './cert-layout.js';
+import { SIGNATURE_ALGORITHMS } from './cert-oids.js';
 import { toPem } from './cert-parse-complete.js';
 import { registerSignedParts } from './cert-signature.js';
 import { canonicalIntegerHex, children, isPrintableAscii, readOid, readSmallUint, readTlv, type Tlv } from './der.js';
@@ -93,6 +94,34 @@ const EC_CURVES: ReadonlyMap<string, number> = new Map([
   ['1.3.132.0.35', 521],
 ]);
 
+/** p and b of the NIST prime curves (SEC 2 §2.4.2, §2.5.1, §2.6.1); a = -3 for all three. */
+const CURVE_PARAMS: ReadonlyMap<number, { readonly p: bigint; readonly b: bigint }> = new Map([
+  [256, { p: 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n, b: 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn }],
+  [
+    384,
+    {
+      p: 2n ** 384n - 2n ** 128n - 2n ** 96n + 2n ** 32n - 1n,
+      b: 0xb3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aefn,
+    },
+  ],
+  [
+    521,
+    {
+      p: 2n ** 521n - 1n,
+      b: 0x0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00n,
+    },
+  ],
+]);
+
+/** y² = x³ - 3x + b (mod p), with both coordinates reduced. */
+function isOnCurve(bits: number, x: bigint, y: bigint): boolean {
+  const c = CURVE_PARAMS.get(bits);
+  if (!c || x >= c.p || y >= c.p) return false;
+  const { p, b } = c;
+  const rhs = (((((x * x) % p) * x) % p) - 3n * x + b) % p;
+  return (y * y) % p === (rhs + p) % p;
+}
+
 /** Key type and size from SubjectPublicKeyInfo, for the key types node names the same way. */
 function readKey(buf: Buffer, spki: Tlv): { keyType: string; keyBits: number } | undefined {
   const parts = spki.tag === 0x30 ? children(buf, spki) : undefined;
@@ -121,7 +150,12 @@ function readKey(buf: Buffer, spki: Tlv): { keyType: string; keyBits: number } |
     const size = Math.ceil(bits / 8);
     const len = key.end - key.start;
     const form = buf[key.start];
-    if (!((form === 4 && len === 1 + 2 * size) || ((form === 2 || form === 3) && len === 1 + size))) return undefined;
+    // Uncompressed points only, and only on the curve: OpenSSL refuses to load
+    // anything else, so accepting it here would let the two parsers disagree.
+    if (form !== 4 || len !== 1 + 2 * size) return undefined;
+    const x = BigInt(`0x${buf.toString('hex', key.start + 1, key.start + 1 + size)}`);
+    const y = BigInt(`0x${buf.toString('hex', key.start + 1 + size, key.end)}`);
+    if (!isOnCurve(bits, x, y)) return undefined;
     return { keyType: 'ec', keyBits: bits };
   }
   if ((oid === '1.3.101.112' || oid === '1.3.101.113') && !params) {
@@ -224,7 +258,16 @@ export function parseCertificateFast(der: Buffer): ParsedCert | undefined {
   if (serialLen < 1 || serialLen > 64 || ((der[serial.content] as number) & 0x80) !== 0) return undefined;
   const algParts = children(der, sigAlg);
   const signatureOid = algParts?.[0] ? readOid(der, algParts[0]) : undefined;
-  if (signatureOid === undefined) return undefined;
+  // Known algorithms with their exact parameters (NULL for RSA PKCS #1 v1.5, absent
+  // for ECDSA and EdDSA, RFC 4055 §5 / RFC 5758 §3.2 / RFC 8410 §3); anything else
+  // is left to the complete parse, whose OpenSSL decoder is the reference.
+  const alg = signatureOid === undefined ? undefined : SIGNATURE_ALGORITHMS.get(signatureOid);
+  const sigParams = algParts?.[1];
+  if (!alg || !algParts || algParts.length > 2) return undefined;
+  if (alg.keyType === 'rsa' ? sigParams?.tag !== 0x05 || sigParams.end !== sigParams.content : sigParams !== undefined) return undefined;
+  // The signed copy of the algorithm equal to the outer one, and a signature
+  // BIT STRING without unused bits: what OpenSSL's decoder and X509_verify insist on.
+  if (!der.subarray(innerAlg.start, innerAlg.end).equals(der.subarray(sigAlg.start, sigAlg.end)) || der[sig.content] !== 0) return undefined;
   const times = children(der, validity);
   if (!times || times.length !== 2) return undefined;
   const notBefore = readTime(der, times[0] as Tlv);
@@ -239,6 +282,9 @@ export function parseCertificateFast(der: Buffer): ParsedCert | undefined {
   if (notBefore === undefined || notAfter === undefined || subject === undefined || issuer === undefined || !subjectName || !issuerName || !key || !rawExtensions || !exts) {
     return undefined;
   }
+  const facts = rawExtensions.length > 0 ? readExtensionFacts(der, rawExtensions) : NO_EXTENSIONS;
+  // An extension bouncer reads that does not decode: the complete parse (which refuses it) decides.
+  if (facts.malformed.length > 0) return undefined;
 
   // peculiar's serial: the INTEGER's bytes in hex, less a leading 00 kept only for the sign.
   let serialStart = serial.content;
@@ -258,7 +304,7 @@ export function parseCertificateFast(der: Buffer): ParsedCert | undefined {
     keyUsage: exts.keyUsage,
     extKeyUsage: exts.extKeyUsage,
     sans: exts.sans,
-    signatureOid,
+    signatureOid: signatureOid as string,
     keyType: key.keyType,
     keyBits: key.keyBits,
     selfIssued: subjectName.key === issuerName.key,
@@ -266,7 +312,7 @@ export function parseCertificateFast(der: Buffer): ParsedCert | undefined {
     subjectName,
     issuerName,
     version: layout.version,
-    extensions: rawExtensions.length > 0 ? readExtensionFacts(der, rawExtensions) : NO_EXTENSIONS,
+    extensions: facts,
     ecExplicitParams: false,
   });
   registerSignedParts(parsed, {
