@@ -233,6 +233,11 @@ function readExtensions(buf: Buffer, list: readonly RawExtension[]): Extensions 
       const names = inner.tag === 0x30 ? children(buf, inner) : undefined;
       if (!names) return undefined;
       for (const n of names) {
+        // iPAddress [7]: IPv4 only, printed as @peculiar/x509 prints it (IPv6 goes to the complete parse).
+        if (n.tag === 0x87 && n.end - n.content === 4) {
+          out.sans.ip.push(Array.from(buf.subarray(n.content, n.end)).join('.'));
+          continue;
+        }
         // rfc822Name [1], dNSName [2], URI [6]: IA5String, taken as printable ASCII only.
         if ((n.tag !== 0x81 && n.tag !== 0x82 && n.tag !== 0x86) || !isPrintableAscii(buf, n.content, n.end)) return undefined;
         const v = buf.toString('latin1', n.content, n.end);

@@ -72,7 +72,20 @@ export function prepareString(s: string): string {
   return s.normalize('NFKC').toLowerCase().normalize('NFKC').replace(/\s+/g, ' ').trim();
 }
 
+/** ASCII content of a PrintableString, UTF8String or IA5String, or undefined when it has other bytes. */
+function asciiText(buf: Uint8Array, t: Tlv): string | undefined {
+  if (t.tag !== TAG_PRINTABLE && t.tag !== TAG_UTF8 && t.tag !== TAG_IA5) return undefined;
+  for (let i = t.content; i < t.end; i++) if ((buf[i] as number) > 0x7e) return undefined;
+  return Buffer.from(buf.buffer, buf.byteOffset + t.content, t.end - t.content).toString('latin1');
+}
+
 function valueKey(buf: Uint8Array, t: Tlv): string {
+  // Most values are plain ASCII: NFKC leaves them unchanged, so only case and spaces matter.
+  const ascii = asciiText(buf, t);
+  if (ascii !== undefined) {
+    const lower = ascii.toLowerCase();
+    return JSON.stringify(/\s\s|^\s|\s$|[\t\n\v\f\r]/.test(lower) ? lower.replace(/\s+/g, ' ').trim() : lower);
+  }
   const text = decodeText(buf, t);
   if (text !== undefined) return JSON.stringify(prepareString(text));
   return `#${t.tag.toString(16)}:${Buffer.from(buf.subarray(t.content, t.end)).toString('hex')}`;
@@ -97,7 +110,7 @@ export function readDistinguishedName(buf: Uint8Array, name: Tlv): Distinguished
       const value = kv[1] as Tlv;
       keys.push(`${oid}=${valueKey(buf, value)}`);
       if (oid === OID_EMAIL_ADDRESS) {
-        const text = decodeText(buf, value);
+        const text = asciiText(buf, value) ?? decodeText(buf, value);
         if (text !== undefined) emails.push(text);
       }
     }

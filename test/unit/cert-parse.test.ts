@@ -29,6 +29,7 @@ beforeAll(async () => {
       ]),
     ],
   });
+  extra.ipv4San = await makeLeaf('CN=ipv4', root, { extraExtensions: [new SubjectAlternativeNameExtension([{ type: 'ip', value: '192.0.2.7' }, { type: 'dns', value: 'x' }])] });
   extra.ipSan = await makeLeaf('CN=ip', root, {
     extraExtensions: [new SubjectAlternativeNameExtension([{ type: 'ip', value: '192.0.2.7' }, { type: 'ip', value: '2001:db8::1' }, { type: 'dns', value: 'x' }])],
   });
@@ -59,6 +60,7 @@ test('the fixtures cover both paths', () => {
   expect(fast.length).toBeGreaterThan(all().length / 2);
   expect(isFastParsed(parseCertificateDer(extra.unicode!.cert.der))).toBe(false);
   expect(isFastParsed(parseCertificateDer(extra.ipSan!.cert.der))).toBe(false);
+  expect(isFastParsed(parseCertificateDer(extra.ipv4San!.cert.der))).toBe(true);
   expect(isFastParsed(parseCertificateDer(extra.sans!.cert.der))).toBe(true);
   expect(isFastParsed(parseCertificateDer(extra.rsaLeaf!.cert.der))).toBe(true);
 });
