@@ -507,3 +507,18 @@ describe('verifyClientChain', () => {
     });
   });
 });
+
+describe('verifier options', () => {
+  test('allowLeafWithoutEku accepts a leaf without EKU, never one whose EKU lacks clientAuth', () => {
+    const trust: TrustStore = { roots: [f.root.cert], crls: [], staleCrl: 'deny' };
+    expect(verifyClientChain(f.leafNoEku.cert, [], trust, NOW)).toMatchObject({ ok: false, reason: 'client_cert_bad_eku' });
+    expect(verifyClientChain(f.leafNoEku.cert, [], trust, NOW, { allowLeafWithoutEku: true })).toMatchObject({ ok: true });
+    expect(verifyClientChain(f.leafServerAuthOnly.cert, [], trust, NOW, { allowLeafWithoutEku: true })).toMatchObject({ ok: false, reason: 'client_cert_bad_eku' });
+  });
+
+  test('requireCrl refuses an issuer without a CRL; by default CRLs are optional', () => {
+    const trust: TrustStore = { roots: [f.root.cert], crls: [], staleCrl: 'deny' };
+    expect(verifyClientChain(f.leafDirect.cert, [], trust, NOW)).toMatchObject({ ok: true });
+    expect(verifyClientChain(f.leafDirect.cert, [], trust, NOW, { requireCrl: true })).toMatchObject({ ok: false, reason: 'client_cert_crl_missing' });
+  });
+});
