@@ -1,13 +1,8 @@
-import {
-  id_ce_basicConstraints,
-  id_ce_certificatePolicies,
-  id_ce_extKeyUsage,
-  id_ce_keyUsage,
-  id_ce_nameConstraints,
-  id_ce_subjectAltName,
-} from '@peculiar/asn1-x509';
-import { EKU_ANY, EKU_CLIENT_AUTH, KEY_USAGE, STRONG_SIGNATURE_OIDS, verifySignedBy, type ParsedCert } from './cert-parse.js';
-import { normalizeSerialHex, verifyCrlSignature, type ParsedCrl } from './crl.js';
+import { EKU_ANY, EKU_CLIENT_AUTH, KEY_USAGE, STRONG_SIGNATURE_OIDS, UNSUPPORTED_SIGNATURE_NAMES, WEAK_SIGNATURE_NAMES } from './cert-oids.js';
+import { checkCriticalExtensions, checkEncoding, checkNameConstraints, checkPolicy, checkProfile, describe } from './cert-profile.js';
+import { verifySignedBy } from './cert-signature.js';
+import { verifyCrlSignature, type ParsedCrl } from './crl.js';
+import type { ParsedCert } from './parsed-cert.js';
 import type { CertFailure } from './reasons.js';
 import type { TrustStore } from './tenant.js';
 
@@ -39,33 +34,27 @@ const MAX_LINKS_TRIED = 64;
 /** Bound on complete candidate paths that are fully validated before giving up. */
 const MAX_PATHS_VALIDATED = 8;
 
-/** Names for algorithms we refuse, so details are readable. */
-const WEAK_SIGNATURE_NAMES: ReadonlyMap<string, string> = new Map([
-  ['1.2.840.113549.1.1.2', 'md2WithRSAEncryption'],
-  ['1.2.840.113549.1.1.4', 'md5WithRSAEncryption'],
-  ['1.2.840.113549.1.1.5', 'sha1WithRSAEncryption'],
-  ['1.2.840.113549.1.1.10', 'RSASSA-PSS'],
-  ['1.2.840.113549.1.1.14', 'sha224WithRSAEncryption'],
-  ['1.2.840.10045.4.1', 'ecdsa-with-SHA1'],
-  ['1.2.840.10045.4.3.1', 'ecdsa-with-SHA224'],
-  ['1.2.840.10040.4.3', 'dsa-with-sha1'],
-]);
-
 /**
- * Certificate extensions whose meaning we enforce (or, for policies, that are
- * safe to accept without a required policy set, as Go's verifier does). Any
- * other extension marked critical makes the certificate unusable: RFC 5280
- * §4.2 says a relying party must reject what it does not understand when
- * critical. nameConstraints is deliberately absent: we do not enforce it, so a
- * critical one must fail rather than be silently ignored.
+ * Choices a caller may make about the leaf. The production path passes none:
+ * every default is the strict one.
  */
-const HANDLED_CRITICAL_EXTENSIONS: ReadonlySet<string> = new Set([
-  id_ce_basicConstraints,
-  id_ce_keyUsage,
-  id_ce_extKeyUsage,
-  id_ce_subjectAltName,
-  id_ce_certificatePolicies,
-]);
+export interface ChainOptions {
+  /**
+   * Accept a leaf without an extendedKeyUsage extension (RFC 5280 §4.2.1.12:
+   * no EKU means any purpose). Off by default, because Envoy does not enforce
+   * clientAuth and a server certificate of the same CA must not log in as a
+   * client. Only conformance suites written for generic path validation (NIST
+   * PKITS, whose end-entity certificates carry no EKU) turn it on. A leaf whose
+   * EKU is present and lacks clientAuth is refused either way.
+   */
+  readonly allowLeafWithoutEku?: boolean;
+  /**
+   * Refuse a certificate whose issuer has no CRL configured
+   * (`client_cert_crl_missing`). Off by default: CRLs are optional per tenant.
+   * Conformance runs (PKITS supplies a CRL for every CA) turn it on.
+   */
+  readonly requireCrl?: boolean;
+}
 
 function fail(reason: CertFailure, detail: string): Failure {
   return { ok: false, reason, detail };
@@ -75,19 +64,13 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** "leaf CN=a", "intermediate CN=b", "trust anchor CN=c": who is at fault. */
-function describe(path: readonly ParsedCert[], i: number): string {
-  const cert = path[i] as ParsedCert;
-  const role = i === 0 ? 'leaf' : i === path.length - 1 ? 'trust anchor' : 'intermediate';
-  return `${role} ${cert.subject}`;
-}
-
 /**
  * Per-call memory. Signature checks dominate the cost and the same link or CRL
  * recurs when several candidate paths share a prefix, so each is done once.
  */
 interface Context {
   readonly trust: TrustStore;
+  readonly options: ChainOptions;
   readonly nowMs: number;
   readonly rootFingerprints: ReadonlySet<string>;
   /** Candidate issuers by subject name: roots first (shortest path), then presented intermediates. */
@@ -104,21 +87,24 @@ interface Context {
   deepest: readonly ParsedCert[];
 }
 
-function createContext(leaf: ParsedCert, intermediates: readonly ParsedCert[], trust: TrustStore, nowMs: number): Context {
+function createContext(leaf: ParsedCert, intermediates: readonly ParsedCert[], trust: TrustStore, nowMs: number, options: ChainOptions): Context {
   const rootFingerprints = new Set(trust.roots.map((r) => r.fingerprint256));
   const bySubject = new Map<string, ParsedCert[]>();
   const seen = new Set<string>([leaf.fingerprint256]);
   // Roots are indexed first, so a presented copy of a root is recognised as
   // that root (same fingerprint) and roots are tried before longer detours.
   for (const cert of [...trust.roots, ...intermediates]) {
-    if (seen.has(cert.fingerprint256)) continue;
+    // A certificate object without a name (not made by the parser) cannot be an issuer.
+    const key = (cert as Partial<ParsedCert>).subjectName?.key;
+    if (seen.has(cert.fingerprint256) || key === undefined) continue;
     seen.add(cert.fingerprint256);
-    const list = bySubject.get(cert.subject);
+    const list = bySubject.get(key);
     if (list) list.push(cert);
-    else bySubject.set(cert.subject, [cert]);
+    else bySubject.set(key, [cert]);
   }
   return {
     trust,
+    options,
     nowMs,
     rootFingerprints,
     bySubject,
@@ -164,7 +150,7 @@ function isSignedBy(ctx: Context, child: ParsedCert, issuer: ParsedCert): boolea
 function* findPaths(ctx: Context, path: readonly ParsedCert[]): Generator<readonly ParsedCert[]> {
   if (path.length > ctx.deepest.length) ctx.deepest = path;
   const current = path[path.length - 1] as ParsedCert;
-  const candidates = ctx.bySubject.get(current.issuer) ?? [];
+  const candidates = ctx.bySubject.get(current.issuerName.key) ?? [];
   let nameMatched = false;
   let signatureMatched = false;
   for (const candidate of candidates) {
@@ -233,13 +219,15 @@ function checkValidity(path: readonly ParsedCert[], nowMs: number): Failure | un
  * and anyExtendedKeyUsage alone or a missing EKU would let server or code-signing
  * certificates from the same CA log in as clients.
  */
-function checkLeaf(path: readonly ParsedCert[]): Failure | undefined {
+function checkLeaf(path: readonly ParsedCert[], options: ChainOptions): Failure | undefined {
   const leaf = path[0] as ParsedCert;
   if (leaf.isCa) return fail('client_cert_is_ca', `leaf ${leaf.subject} is a CA certificate (basicConstraints cA=true)`);
-  if (leaf.extKeyUsage === undefined) {
+  if (leaf.extKeyUsage === undefined && options.allowLeafWithoutEku === true) {
+    // Any purpose (RFC 5280 §4.2.1.12), accepted only when the caller asked for it.
+  } else if (leaf.extKeyUsage === undefined) {
     return fail('client_cert_bad_eku', `leaf ${leaf.subject} has no extendedKeyUsage extension; clientAuth is required`);
   }
-  if (!leaf.extKeyUsage.includes(EKU_CLIENT_AUTH)) {
+  else if (!leaf.extKeyUsage.includes(EKU_CLIENT_AUTH)) {
     return fail('client_cert_bad_eku', `leaf ${leaf.subject} extendedKeyUsage lacks clientAuth (has ${leaf.extKeyUsage.join(', ') || 'none'})`);
   }
   if (leaf.keyUsage !== undefined) {
@@ -288,23 +276,6 @@ function checkIssuers(path: readonly ParsedCert[]): Failure | undefined {
   return undefined;
 }
 
-/**
- * RFC 5280 §6.1.4 (o): an unrecognised critical extension makes a certificate
- * unusable. The anchor is exempt: its extensions are trust input (§6.1.1 (d)),
- * and the ones we do enforce were checked above.
- */
-function checkCriticalExtensions(path: readonly ParsedCert[]): Failure | undefined {
-  for (let i = 0; i < path.length - 1; i++) {
-    const cert = path[i] as ParsedCert;
-    for (const oid of cert.criticalExtensions) {
-      if (HANDLED_CRITICAL_EXTENSIONS.has(oid)) continue;
-      const what = oid === id_ce_nameConstraints ? 'nameConstraints, which bouncer does not enforce' : `extension ${oid}`;
-      return fail('client_cert_chain_invalid', `${describe(path, i)} has an unsupported critical ${what}`);
-    }
-  }
-  return undefined;
-}
-
 /** Why a key is too weak to trust, or undefined when it is acceptable. */
 function keyWeakness(cert: ParsedCert): string | undefined {
   switch (cert.keyType) {
@@ -323,7 +294,7 @@ function keyWeakness(cert: ParsedCert): string | undefined {
 }
 
 function signatureName(oid: string): string {
-  return STRONG_SIGNATURE_OIDS.get(oid) ?? WEAK_SIGNATURE_NAMES.get(oid) ?? oid;
+  return STRONG_SIGNATURE_OIDS.get(oid) ?? WEAK_SIGNATURE_NAMES.get(oid) ?? UNSUPPORTED_SIGNATURE_NAMES.get(oid) ?? oid;
 }
 
 /**
@@ -335,9 +306,10 @@ function signatureName(oid: string): string {
 function checkAlgorithms(path: readonly ParsedCert[]): Failure | undefined {
   for (let i = 0; i < path.length - 1; i++) {
     const cert = path[i] as ParsedCert;
-    if (!STRONG_SIGNATURE_OIDS.has(cert.signatureOid)) {
-      return fail('client_cert_weak_signature', `${describe(path, i)} is signed with ${signatureName(cert.signatureOid)}`);
-    }
+    if (STRONG_SIGNATURE_OIDS.has(cert.signatureOid)) continue;
+    // Known-weak digests are weak; anything else (RSASSA-PSS, unknown OIDs) is not verified by bouncer at all.
+    const reason = WEAK_SIGNATURE_NAMES.has(cert.signatureOid) ? 'client_cert_weak_signature' : 'client_cert_signature_unsupported';
+    return fail(reason, `${describe(path, i)} is signed with ${signatureName(cert.signatureOid)}`);
   }
   for (let i = 0; i < path.length; i++) {
     const weakness = keyWeakness(path[i] as ParsedCert);
@@ -376,13 +348,21 @@ function checkRevocation(ctx: Context, path: readonly ParsedCert[]): Failure | {
   for (let i = 0; i < path.length - 1; i++) {
     const cert = path[i] as ParsedCert;
     const issuer = path[i + 1] as ParsedCert;
-    const named = trust.crls.filter((crl) => crl.issuer === issuer.subject);
-    if (named.length === 0) continue;
-    // RFC 5280 §6.3.3 (f): the key must be allowed to sign CRLs.
-    if (issuer.keyUsage !== undefined && (issuer.keyUsage & KEY_USAGE.cRLSign) === 0) {
+    const named = trust.crls.filter((crl) => crl.issuerKey === issuer.subjectName.key);
+    if (named.length === 0) {
+      if (ctx.options.requireCrl === true) return fail('client_cert_crl_missing', `no CRL from ${issuer.subject} covers ${describe(path, i)}`);
+      continue;
+    }
+    // RFC 5280 §6.3.3 (f): a CRL is the CA's when signed by a key certified for
+    // the CA's name on this validated path: the issuing certificate, or another
+    // certificate of the same CA higher up (key rollover, self-issued).
+    const signers = path.slice(i + 1).filter((c) => c.subjectName.key === issuer.subjectName.key);
+    // The key must be allowed to sign CRLs.
+    const crlSigners = signers.filter((c) => c.keyUsage === undefined || (c.keyUsage & KEY_USAGE.cRLSign) !== 0);
+    if (crlSigners.length === 0) {
       return fail('client_cert_chain_invalid', `CRL for ${issuer.subject} cannot be used: that CA's key usage lacks cRLSign`);
     }
-    const verified = named.filter((crl) => crlVerifies(ctx, crl, issuer));
+    const verified = named.filter((crl) => crlSigners.some((signer) => crlVerifies(ctx, crl, signer)));
     if (verified.length === 0) {
       return fail('client_cert_chain_invalid', `CRL for ${issuer.subject} does not verify with that CA's key`);
     }
@@ -400,8 +380,8 @@ function checkRevocation(ctx: Context, path: readonly ParsedCert[]): Failure | {
         : `CRL for ${issuer.subject} is stale: nextUpdate was ${iso(Math.max(...verified.map((crl) => crl.nextUpdate ?? 0)))}`;
       return fail('client_cert_crl_stale', detail);
     }
-    const serial = normalizeSerialHex(cert.serial);
-    if (usable.some((crl) => crl.revokedSerials.has(serial))) {
+    // Serials compare as signed integers: 0x00ff (255) is not 0xff (-1).
+    if (usable.some((crl) => crl.revokedSerialKeys.has(cert.serialKey))) {
       return fail('client_cert_revoked', `${describe(path, i)} (serial ${cert.serial}) is revoked by the CRL of ${issuer.subject}`);
     }
     if (trust.staleCrl === 'deny') {
@@ -421,7 +401,15 @@ function checkRevocation(ctx: Context, path: readonly ParsedCert[]): Failure | {
  */
 function validatePath(ctx: Context, path: readonly ParsedCert[]): ChainResult {
   const early =
-    checkValidity(path, ctx.nowMs) ?? checkLeaf(path) ?? checkIssuers(path) ?? checkCriticalExtensions(path) ?? checkAlgorithms(path);
+    checkValidity(path, ctx.nowMs) ??
+    checkEncoding(path) ??
+    checkLeaf(path, ctx.options) ??
+    checkIssuers(path) ??
+    checkProfile(path) ??
+    checkCriticalExtensions(path) ??
+    checkPolicy(path) ??
+    checkNameConstraints(path) ??
+    checkAlgorithms(path);
   if (early) return early;
   const revocation = checkRevocation(ctx, path);
   if ('ok' in revocation) return revocation;
@@ -430,7 +418,7 @@ function validatePath(ctx: Context, path: readonly ParsedCert[]): ChainResult {
 }
 
 /**
- * Validates a client certificate path per a subset of RFC 5280 §6 against one
+ * Validates a client certificate path per RFC 5280 §6.1 against one
  * tenant's trust store, at `nowMs`. Never throws: an unexpected error becomes
  * `client_cert_chain_invalid`.
  *
@@ -439,20 +427,30 @@ function validatePath(ctx: Context, path: readonly ParsedCert[]): ChainResult {
  * 2. Path building: from the leaf, follow issuer names to candidates among the
  *    presented intermediates and `trust.roots`, keeping a link only when its
  *    signature verifies (weak algorithms included, so weakness is reported by
- *    step 7 rather than as distrust). No path: `client_cert_untrusted`; a path
+ *    step 11 rather than as distrust). No path: `client_cert_untrusted`; a path
  *    longer than {@link MAX_CHAIN_DEPTH}: `client_cert_chain_invalid`.
  *    Any certificate of `trust.roots` ends a path (it may be a pinned
  *    intermediate); the anchor's own signature is not checked.
  * 3. Validity of every certificate: `client_cert_expired` / `client_cert_not_yet_valid`.
- * 4. Leaf: not a CA (`client_cert_is_ca`); EKU present with clientAuth
- *    (`client_cert_bad_eku`; anyExtendedKeyUsage alone is not enough); key
- *    usage, if present, allows signing (`client_cert_chain_invalid`).
- * 5. Issuers: cA, keyCertSign, pathLen (`client_cert_chain_invalid`); EKU
+ * 4. Encoding, every certificate: a repeated extension (`client_cert_duplicate_extension`),
+ *    one that does not decode (`client_cert_extension_malformed`), explicit EC
+ *    curve parameters (`client_cert_ec_explicit_params`).
+ * 5. Leaf: not a CA (`client_cert_is_ca`); EKU present with clientAuth
+ *    (`client_cert_bad_eku`; anyExtendedKeyUsage alone is not enough; see
+ *    {@link ChainOptions.allowLeafWithoutEku}); key usage, if present, allows
+ *    signing (`client_cert_chain_invalid`).
+ * 6. Issuers: cA, keyCertSign, pathLen (`client_cert_chain_invalid`); EKU
  *    chaining (`client_cert_bad_eku`).
- * 6. Unsupported critical extensions below the anchor: `client_cert_chain_invalid`.
- * 7. Signature algorithms of every relied-on link (`client_cert_weak_signature`)
- *    and every key, anchor included (`client_cert_weak_key`).
- * 8. Revocation against `trust.crls`: `client_cert_revoked`, `client_cert_crl_stale`,
+ * 7. RFC 5280 profile rules, anchor included (see cert-profile.ts), each with its code.
+ * 8. Critical extensions bouncer does not process, anchor included:
+ *    `client_cert_critical_extension`.
+ * 9. Certificate policies with bouncer's fixed inputs: `client_cert_policy_unsupported`
+ *    / `client_cert_policy_invalid`.
+ * 10. Name constraints of every CA, anchor included: `client_cert_name_constraints`,
+ *    `client_cert_name_constraints_invalid`, `client_cert_name_constraints_too_complex`.
+ * 11. Signature algorithms of every relied-on link (`client_cert_weak_signature`,
+ *    `client_cert_signature_unsupported`) and every key, anchor included (`client_cert_weak_key`).
+ * 12. Revocation against `trust.crls`: `client_cert_revoked`, `client_cert_crl_stale`,
  *    or `client_cert_chain_invalid` when a configured CRL does not verify.
  *
  * When several paths exist (same-named CAs, cross-signing), each is validated
@@ -468,12 +466,18 @@ function validatePath(ctx: Context, path: readonly ParsedCert[]): ChainResult {
  * if (!result.ok) return deny(result.reason, result.detail);
  * ```
  */
-export function verifyClientChain(leaf: ParsedCert, intermediates: readonly ParsedCert[], trust: TrustStore, nowMs: number): ChainResult {
+export function verifyClientChain(
+  leaf: ParsedCert,
+  intermediates: readonly ParsedCert[],
+  trust: TrustStore,
+  nowMs: number,
+  options: ChainOptions = {},
+): ChainResult {
   try {
     if (trust.roots.some((r) => r.fingerprint256 === leaf.fingerprint256)) {
       return fail('client_cert_is_ca', `leaf ${leaf.subject} is one of the tenant's trusted CA certificates, not a client certificate`);
     }
-    const ctx = createContext(leaf, intermediates, trust, nowMs);
+    const ctx = createContext(leaf, intermediates, trust, nowMs, options);
     let firstFailure: Failure | undefined;
     let validated = 0;
     for (const path of findPaths(ctx, [leaf])) {

@@ -12,10 +12,13 @@ import {
   id_ce_freshestCRL,
   id_ce_invalidityDate,
   id_ce_issuingDistributionPoint,
-  type Extension as AsnExtension,
 } from '@peculiar/asn1-x509';
 import { X509Crl } from '@peculiar/x509';
-import { SIGNATURE_ALGORITHMS, type ParsedCert } from './cert-parse.js';
+import { SIGNATURE_ALGORITHMS } from './cert-oids.js';
+import { canonicalIntegerHex, children, readTlv, type Tlv } from './der.js';
+import { readExtensionList, type RawExtension } from './cert-extensions.js';
+import { readDistinguishedName, type DistinguishedName } from './dn.js';
+import type { ParsedCert } from './parsed-cert.js';
 import { BouncerError } from './errors.js';
 
 /**
@@ -27,12 +30,18 @@ export interface ParsedCrl {
   readonly der: Buffer;
   /** Issuer name, in the same string format as `ParsedCert.subject` of the issuing CA. */
   readonly issuer: string;
+  /** Issuer name in comparable form (RFC 5280 §7.1), matched against `ParsedCert.subjectName.key`. */
+  readonly issuerKey: string;
+  /** cRLNumber (RFC 5280 §5.2.3), as a decimal string. */
+  readonly crlNumber: string;
   /** thisUpdate, ms since the epoch. */
   readonly thisUpdate: number;
   /** nextUpdate, ms since the epoch; undefined when the CRL omits it (it then never goes stale). */
   readonly nextUpdate: number | undefined;
   /** Revoked serial numbers as lowercase hex, normalised like `ParsedCert.serial` (see {@link normalizeSerialHex}). */
   readonly revokedSerials: ReadonlySet<string>;
+  /** Revoked serials as signed INTEGERs in canonical hex, matched against `ParsedCert.serialKey`. */
+  readonly revokedSerialKeys: ReadonlySet<string>;
   /** OID of the outer signatureAlgorithm. */
   readonly signatureOid: string;
 }
@@ -78,35 +87,46 @@ function crlError(index: number, message: string, cause?: unknown): BouncerError
  * a complete list would silently miss revocations, which fails open; so would
  * ignoring an unknown critical extension (§5.2). Better to stop at config load.
  */
-function checkCrlScope(index: number, asn: CertificateList): void {
-  for (const ext of asn.tbsCertList.crlExtensions ?? []) {
-    if (ext.extnID === id_ce_deltaCRLIndicator) {
+function checkCrlScope(index: number, asn: CertificateList, layout: CrlLayout): void {
+  const extensions = layout.extensions;
+  // RFC 5280 §5.2.3: conforming CRL issuers MUST include cRLNumber, and mark it
+  // non-critical. A CRL without one cannot be ordered against its successors
+  // (a replayed older CRL looks as good as the current one), so it is refused.
+  const numbers = extensions.filter((e) => e.oid === id_ce_cRLNumber);
+  if (numbers.length === 0) throw crlError(index, 'has no cRLNumber extension (RFC 5280 §5.2.3 requires one)');
+  if (numbers[0]?.critical) throw crlError(index, 'marks cRLNumber critical (RFC 5280 §5.2.3 requires it non-critical)');
+  const oids = extensions.map((e) => e.oid);
+  const repeated = oids.find((oid, k) => oids.indexOf(oid) !== k);
+  if (repeated !== undefined) throw crlError(index, `has extension ${repeated} more than once (RFC 5280 §5.2)`);
+  for (const ext of extensions) {
+    if (!ext.value) throw crlError(index, `extension ${ext.oid} is not well-formed DER`);
+    if (ext.oid === id_ce_deltaCRLIndicator) {
       throw crlError(index, 'delta CRLs are not supported; configure the complete (base) CRL');
     }
-    if (ext.extnID === id_ce_issuingDistributionPoint) {
-      checkIssuingDistributionPoint(index, ext);
+    if (ext.oid === id_ce_issuingDistributionPoint) {
+      checkIssuingDistributionPoint(index, layout.der.subarray(ext.value.start, ext.value.end));
       continue;
     }
-    if (ext.critical && !HANDLED_CRL_EXTENSIONS.has(ext.extnID)) {
-      throw crlError(index, `unsupported critical CRL extension ${ext.extnID}`);
+    if (ext.critical && !HANDLED_CRL_EXTENSIONS.has(ext.oid)) {
+      throw crlError(index, `unsupported critical CRL extension ${ext.oid}`);
     }
   }
-  for (const entry of asn.tbsCertList.revokedCertificates ?? []) {
-    for (const ext of entry.crlEntryExtensions ?? []) {
-      if (ext.extnID === id_ce_certificateIssuer) {
+  for (const entry of layout.entries) {
+    for (const ext of entry.extensions) {
+      if (ext.oid === id_ce_certificateIssuer) {
         throw crlError(index, 'indirect CRLs (entries with certificateIssuer) are not supported');
       }
-      if (ext.critical && !HANDLED_ENTRY_EXTENSIONS.has(ext.extnID)) {
-        throw crlError(index, `unsupported critical CRL entry extension ${ext.extnID}`);
+      if (ext.critical && !HANDLED_ENTRY_EXTENSIONS.has(ext.oid)) {
+        throw crlError(index, `unsupported critical CRL entry extension ${ext.oid}`);
       }
     }
   }
 }
 
-function checkIssuingDistributionPoint(index: number, ext: AsnExtension): void {
+function checkIssuingDistributionPoint(index: number, value: Buffer): void {
   let idp: IssuingDistributionPoint;
   try {
-    idp = AsnConvert.parse(ext.extnValue.buffer, IssuingDistributionPoint);
+    idp = AsnConvert.parse(value, IssuingDistributionPoint);
   } catch (err) {
     throw crlError(index, `issuingDistributionPoint is malformed: ${(err as Error).message}`, err);
   }
@@ -119,6 +139,70 @@ function checkIssuingDistributionPoint(index: number, ext: AsnExtension): void {
     );
   }
   if (idp.indirectCRL) throw crlError(index, 'indirect CRLs are not supported');
+}
+
+/** The parts of a CRL read with bouncer's own DER reader (the ASN.1 library misreads CRLs without nextUpdate). */
+interface CrlLayout {
+  readonly der: Buffer;
+  readonly issuer: DistinguishedName;
+  /** revokedCertificates: each entry's serial (hex, as encoded) and entry extensions. */
+  readonly entries: readonly { readonly serialHex: string; readonly serialKey: string; readonly extensions: readonly RawExtension[] }[];
+  readonly extensions: readonly RawExtension[];
+}
+
+/**
+ * CertificateList { tbsCertList { version?, signature, issuer, thisUpdate,
+ * nextUpdate?, revokedCertificates?, [0] crlExtensions? }, ... } (RFC 5280 §5.1).
+ */
+function readCrlLayout(der: Buffer): CrlLayout | undefined {
+  const top = readTlv(der, 0, der.length);
+  const tbs = top && top.tag === 0x30 && top.end === der.length ? children(der, top)?.[0] : undefined;
+  const fields = tbs && tbs.tag === 0x30 ? children(der, tbs) : undefined;
+  if (!fields) return undefined;
+  let i = fields[0]?.tag === 0x02 ? 1 : 0;
+  const [signature, issuerTlv, thisUpdate] = fields.slice(i, i + 3);
+  if (signature?.tag !== 0x30 || !issuerTlv || (thisUpdate?.tag !== 0x17 && thisUpdate?.tag !== 0x18)) return undefined;
+  const issuer = readDistinguishedName(der, issuerTlv);
+  if (!issuer) return undefined;
+  i += 3;
+  if (fields[i]?.tag === 0x17 || fields[i]?.tag === 0x18) i += 1;
+  const entries: { serialHex: string; serialKey: string; extensions: RawExtension[] }[] = [];
+  if (fields[i]?.tag === 0x30) {
+    const list = children(der, fields[i] as Tlv);
+    if (!list) return undefined;
+    for (const item of list) {
+      // SEQUENCE { userCertificate INTEGER, revocationDate Time, crlEntryExtensions Extensions OPTIONAL }
+      const parts = item.tag === 0x30 ? children(der, item) : undefined;
+      const serial = parts?.[0];
+      if (!parts || parts.length < 2 || parts.length > 3 || serial?.tag !== 0x02 || serial.end === serial.content) return undefined;
+      const exts = parts[2] ? readExtensionList(der, parts[2]) : [];
+      if (!exts) return undefined;
+      entries.push({ serialHex: der.toString('hex', serial.content, serial.end), serialKey: canonicalIntegerHex(der.subarray(serial.content, serial.end)), extensions: exts });
+    }
+    i += 1;
+  }
+  let extensions: RawExtension[] = [];
+  const wrapper = fields[i];
+  if (wrapper?.tag === 0xa0) {
+    const list = readTlv(der, wrapper.content, wrapper.end);
+    const read = list && list.end === wrapper.end ? readExtensionList(der, list) : undefined;
+    if (!read) return undefined;
+    extensions = read;
+    i += 1;
+  }
+  if (i !== fields.length) return undefined;
+  return { der, issuer, entries, extensions };
+}
+
+/** cRLNumber ::= INTEGER (0..MAX), at most 20 octets (RFC 5280 §5.2.3). */
+function readCrlNumber(index: number, layout: CrlLayout): string {
+  const ext = layout.extensions.find((e) => e.oid === id_ce_cRLNumber);
+  const t = ext?.value;
+  const len = t ? t.end - t.content : 0;
+  if (!t || t.tag !== 0x02 || len === 0 || ((layout.der[t.content] as number) & 0x80) !== 0 || len > 21) {
+    throw crlError(index, 'cRLNumber is not a non-negative INTEGER');
+  }
+  return BigInt(`0x${layout.der.toString('hex', t.content, t.end)}`).toString();
 }
 
 function parseCrlDer(index: number, der: Buffer): ParsedCrl {
@@ -136,15 +220,13 @@ function parseCrlDer(index: number, der: Buffer): ParsedCrl {
   if (asn.tbsCertList.signature.algorithm !== outerOid) {
     throw crlError(index, `signature algorithm mismatch (${asn.tbsCertList.signature.algorithm} inside, ${outerOid} outside)`);
   }
-  checkCrlScope(index, asn);
-  const revoked = new Set<string>();
-  try {
-    // X509CrlEntry.serialNumber is converted like X509Certificate.serialNumber
-    // (which ParsedCert.serial comes from); normalising also absorbs padding.
-    for (const entry of crl.entries) revoked.add(normalizeSerialHex(entry.serialNumber));
-  } catch (err) {
-    throw crlError(index, `revoked certificate list is malformed: ${(err as Error).message}`, err);
-  }
+  const layout = readCrlLayout(der);
+  if (!layout) throw crlError(index, 'not a DER-encoded CRL');
+  checkCrlScope(index, asn, layout);
+  // Serials are read with bouncer's DER reader: @peculiar/asn1-x509 loses the
+  // whole revoked list of a CRL without nextUpdate, which would fail open.
+  // Normalised like ParsedCert.serial, which also absorbs padding.
+  const revoked = new Set(layout.entries.map((e) => normalizeSerialHex(e.serialHex)));
   const nextUpdate = crl.nextUpdate?.getTime();
   const thisUpdate = crl.thisUpdate.getTime();
   if (!Number.isFinite(thisUpdate) || (nextUpdate !== undefined && !Number.isFinite(nextUpdate))) {
@@ -153,9 +235,12 @@ function parseCrlDer(index: number, der: Buffer): ParsedCrl {
   return {
     der,
     issuer: crl.issuer,
+    issuerKey: layout.issuer.key,
+    crlNumber: readCrlNumber(index, layout),
     thisUpdate,
     nextUpdate,
     revokedSerials: revoked,
+    revokedSerialKeys: new Set(layout.entries.map((e) => e.serialKey)),
     signatureOid: outerOid,
   };
 }
@@ -226,7 +311,7 @@ function verifyWithKey(oid: string, tbs: Buffer, signature: Buffer, key: KeyObje
  */
 export function verifyCrlSignature(crl: ParsedCrl, issuer: ParsedCert): boolean {
   try {
-    if (crl.issuer !== issuer.subject) return false;
+    if (crl.issuerKey !== issuer.subjectName.key) return false;
     const parts = readSignedParts(crl.der);
     if (!parts || parts.oid !== crl.signatureOid) return false;
     return verifyWithKey(parts.oid, parts.tbs, parts.signature, issuer.publicKey);

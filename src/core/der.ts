@@ -109,3 +109,19 @@ export function isPrintableAscii(buf: Uint8Array, start: number, end: number): b
   }
   return true;
 }
+
+/**
+ * An INTEGER's content as hex in its minimal two's-complement form: redundant
+ * leading 0x00 / 0xff octets removed, the sign kept. Two encodings of the same
+ * number give the same string; 0x00ff (255) and 0xff (-1) do not.
+ */
+export function canonicalIntegerHex(content: Uint8Array): string {
+  let i = 0;
+  while (i + 1 < content.length) {
+    const a = content[i] as number;
+    const b = content[i + 1] as number;
+    if ((a === 0 && b < 0x80) || (a === 0xff && b >= 0x80)) i += 1;
+    else break;
+  }
+  return Buffer.from(content.subarray(i)).toString('hex');
+}

@@ -24,6 +24,26 @@ export const DENY_REASONS = {
   client_cert_weak_key: 403,
   client_cert_chain_invalid: 403,
   client_cert_crl_stale: 403,
+  client_cert_duplicate_extension: 403,
+  client_cert_extension_malformed: 403,
+  client_cert_ec_explicit_params: 403,
+  client_cert_signature_unsupported: 403,
+  client_cert_critical_extension: 403,
+  client_cert_key_id_critical: 403,
+  client_cert_aki_missing: 403,
+  client_cert_ski_missing: 403,
+  client_cert_ca_subject_empty: 403,
+  client_cert_ca_basic_constraints_not_critical: 403,
+  client_cert_ca_key_usage_missing: 403,
+  client_cert_key_cert_sign_not_ca: 403,
+  client_cert_name_constraints_not_ca: 403,
+  client_cert_empty_subject_san: 403,
+  client_cert_name_constraints: 403,
+  client_cert_name_constraints_invalid: 403,
+  client_cert_name_constraints_too_complex: 403,
+  client_cert_policy_unsupported: 403,
+  client_cert_policy_invalid: 403,
+  client_cert_crl_missing: 403,
   xfcc_malformed: 400,
   xfcc_untrusted: 403,
   xfcc_mismatch: 403,
@@ -75,6 +95,26 @@ export type CertFailure = Extract<
   | 'client_cert_chain_invalid'
   | 'client_cert_crl_stale'
   | 'tenant_trust_unusable'
+  | 'client_cert_duplicate_extension'
+  | 'client_cert_extension_malformed'
+  | 'client_cert_ec_explicit_params'
+  | 'client_cert_signature_unsupported'
+  | 'client_cert_critical_extension'
+  | 'client_cert_key_id_critical'
+  | 'client_cert_aki_missing'
+  | 'client_cert_ski_missing'
+  | 'client_cert_ca_subject_empty'
+  | 'client_cert_ca_basic_constraints_not_critical'
+  | 'client_cert_ca_key_usage_missing'
+  | 'client_cert_key_cert_sign_not_ca'
+  | 'client_cert_name_constraints_not_ca'
+  | 'client_cert_empty_subject_san'
+  | 'client_cert_name_constraints'
+  | 'client_cert_name_constraints_invalid'
+  | 'client_cert_name_constraints_too_complex'
+  | 'client_cert_policy_unsupported'
+  | 'client_cert_policy_invalid'
+  | 'client_cert_crl_missing'
 >;
 
 export function statusFor(reason: DenyReason): number {

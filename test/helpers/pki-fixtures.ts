@@ -9,12 +9,14 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import {
+  AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
   ExtendedKeyUsage,
   ExtendedKeyUsageExtension,
   Extension,
   KeyUsageFlags,
   KeyUsagesExtension,
+  SubjectKeyIdentifierExtension,
   X509CertificateGenerator,
   X509CrlGenerator,
   cryptoProvider,
@@ -73,6 +75,13 @@ async function signerFor(keys: KeyPair, hash: 'SHA-1' | 'SHA-256'): Promise<{ ke
   return { key: hash === 'SHA-256' ? keys.privateKey : await rsaSigner(keys.privateKey, hash), algorithm: { name: 'RSASSA-PKCS1-v1_5' } };
 }
 
+/** The same RSA private key, re-imported for RSASSA-PSS with SHA-256 and a 32-byte salt. */
+async function pssSigner(keys: KeyPair): Promise<{ key: webcrypto.CryptoKey; algorithm: SigningAlgorithm }> {
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  const key = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'RSA-PSS', hash: 'SHA-256' }, false, ['sign']);
+  return { key, algorithm: { name: 'RSA-PSS', saltLength: 32 } as webcrypto.Algorithm };
+}
+
 export interface CertSpec {
   readonly subject: string;
   /** Issuing certificate; omitted for a self-signed certificate. */
@@ -95,6 +104,18 @@ export interface CertSpec {
   readonly serial?: string;
   readonly hash?: 'SHA-1' | 'SHA-256';
   readonly extraExtensions?: readonly Extension[];
+  /**
+   * Key identifiers as RFC 5280 §4.2.1.1-2 require them: subjectKeyIdentifier
+   * on CAs, authorityKeyIdentifier on every certificate an issuer signed.
+   * Default true; false omits both (to test their absence).
+   */
+  readonly keyIds?: boolean;
+  /** The issuer field as written, instead of the issuer's subject (e.g. the same name in another case or encoding). */
+  readonly issuerName?: string;
+  /** Sign with RSASSA-PSS (SHA-256, 32-byte salt); the signing key must be RSA. */
+  readonly pss?: boolean;
+  /** SubjectPublicKeyInfo DER to write instead of the generated key's (e.g. explicit EC parameters). */
+  readonly spki?: Buffer;
 }
 
 let serialCounter = 0x1000;
@@ -109,16 +130,22 @@ export async function makeCert(spec: CertSpec): Promise<TestCert> {
   if (keyUsage !== null) extensions.push(new KeyUsagesExtension(keyUsage, true));
   const eku = spec.eku === undefined ? (isCa ? null : [EKU_CLIENT_AUTH]) : spec.eku;
   if (eku !== null) extensions.push(new ExtendedKeyUsageExtension([...eku], false));
+  if (spec.keyIds !== false) {
+    if (isCa) extensions.push(await SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto));
+    const authority = spec.signingKeys ?? spec.issuer?.keys;
+    if (authority) extensions.push(await AuthorityKeyIdentifierExtension.create(authority.publicKey, false, webcrypto));
+  }
   extensions.push(...(spec.extraExtensions ?? []));
-  const signing = await signerFor(spec.signingKeys ?? spec.issuer?.keys ?? keys, spec.hash ?? 'SHA-256');
+  const signingKeys = spec.signingKeys ?? spec.issuer?.keys ?? keys;
+  const signing = spec.pss === true ? await pssSigner(signingKeys) : await signerFor(signingKeys, spec.hash ?? 'SHA-256');
   serialCounter += 1;
   const generated = await X509CertificateGenerator.create({
     serialNumber: spec.serial ?? serialCounter.toString(16),
     subject: spec.subject,
-    issuer: spec.issuer?.cert.subject ?? spec.subject,
+    issuer: spec.issuerName ?? spec.issuer?.cert.subject ?? spec.subject,
     notBefore: new Date(spec.notBefore ?? NOW - 30 * DAY),
     notAfter: new Date(spec.notAfter ?? NOW + 365 * DAY),
-    publicKey: keys.publicKey,
+    publicKey: spec.spki ?? keys.publicKey,
     signingKey: signing.key,
     signingAlgorithm: signing.algorithm,
     extensions,
@@ -152,6 +179,8 @@ export interface CrlSpec {
   readonly signingKeys?: KeyPair;
   readonly hash?: 'SHA-1' | 'SHA-256';
   readonly extensions?: readonly Extension[];
+  /** cRLNumber (RFC 5280 §5.2.3); null omits it. Default 1. */
+  readonly crlNumber?: number | null;
 }
 
 export interface TestCrl {
@@ -165,6 +194,14 @@ export function toPem(der: ArrayBuffer | Buffer, label: string): string {
   return `-----BEGIN ${label}-----\n${(b64.match(/.{1,64}/g) ?? []).join('\n')}\n-----END ${label}-----\n`;
 }
 
+/** A non-critical cRLNumber extension (RFC 5280 §5.2.3) holding a small number. */
+export function crlNumberExtension(n: number, critical = false): Extension {
+  const hex = n.toString(16).padStart(2, '0');
+  const body = Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex');
+  const content = body[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), body]) : body;
+  return new Extension('2.5.29.20', critical, Buffer.concat([Buffer.from([0x02, content.length]), content]));
+}
+
 /** Issues a CRL as specified and parses it with our own parser. */
 export async function makeCrl(spec: CrlSpec): Promise<TestCrl> {
   const signing = await signerFor(spec.signingKeys ?? spec.issuer.keys, spec.hash ?? 'SHA-256');
@@ -175,7 +212,7 @@ export async function makeCrl(spec: CrlSpec): Promise<TestCrl> {
     thisUpdate: new Date(thisUpdate),
     ...(nextUpdate === null ? {} : { nextUpdate: new Date(nextUpdate) }),
     entries: (spec.revoked ?? []).map((c) => ({ serialNumber: c.serial, revocationDate: new Date(thisUpdate - DAY) })),
-    extensions: [...(spec.extensions ?? [])],
+    extensions: [...(spec.crlNumber === null ? [] : [crlNumberExtension(spec.crlNumber ?? 1)]), ...(spec.extensions ?? [])],
     signingKey: signing.key,
     signingAlgorithm: signing.algorithm,
   });

@@ -190,7 +190,7 @@ const cases: Case[] = [
     name: 'leaf with an unknown critical extension',
     leaf: (x) => x.leafUnknownCriticalExt,
     roots: (x) => [x.root],
-    expect: 'client_cert_chain_invalid',
+    expect: 'client_cert_critical_extension',
     detail: /critical extension 1\.3\.6\.1\.4\.1\.55555\.1/,
   },
 
@@ -505,5 +505,20 @@ describe('verifyClientChain', () => {
       const trust: TrustStore = { roots: [f.root.cert], crls: [], staleCrl: 'deny' };
       expect(verifyClientChain(selfSigned.cert, [selfSigned.cert], trust, NOW)).toMatchObject({ ok: false, reason: 'client_cert_untrusted' });
     });
+  });
+});
+
+describe('verifier options', () => {
+  test('allowLeafWithoutEku accepts a leaf without EKU, never one whose EKU lacks clientAuth', () => {
+    const trust: TrustStore = { roots: [f.root.cert], crls: [], staleCrl: 'deny' };
+    expect(verifyClientChain(f.leafNoEku.cert, [], trust, NOW)).toMatchObject({ ok: false, reason: 'client_cert_bad_eku' });
+    expect(verifyClientChain(f.leafNoEku.cert, [], trust, NOW, { allowLeafWithoutEku: true })).toMatchObject({ ok: true });
+    expect(verifyClientChain(f.leafServerAuthOnly.cert, [], trust, NOW, { allowLeafWithoutEku: true })).toMatchObject({ ok: false, reason: 'client_cert_bad_eku' });
+  });
+
+  test('requireCrl refuses an issuer without a CRL; by default CRLs are optional', () => {
+    const trust: TrustStore = { roots: [f.root.cert], crls: [], staleCrl: 'deny' };
+    expect(verifyClientChain(f.leafDirect.cert, [], trust, NOW)).toMatchObject({ ok: true });
+    expect(verifyClientChain(f.leafDirect.cert, [], trust, NOW, { requireCrl: true })).toMatchObject({ ok: false, reason: 'client_cert_crl_missing' });
   });
 });

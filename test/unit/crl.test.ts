@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Extension } from '@peculiar/x509';
 import { BouncerError } from '../../src/core/errors.js';
 import { normalizeSerialHex, parseCrlBundle, verifyCrlSignature } from '../../src/core/crl.js';
-import { DAY, NOW, makeCrl, makeIntermediate, makeLeaf, makeRoot, type TestCert, type TestCrl } from '../helpers/pki-fixtures.js';
+import { DAY, NOW, crlNumberExtension, makeCrl, makeIntermediate, makeLeaf, makeRoot, type TestCert, type TestCrl } from '../helpers/pki-fixtures.js';
 
 let root: TestCert;
 let inter: TestCert;
@@ -130,6 +130,22 @@ describe('parseCrlBundle', () => {
       message: expect.stringMatching(/unsupported critical CRL extension 1\.3\.6\.1\.4\.1\.55555\.2/),
     });
     await expect(makeCrl({ issuer: inter, extensions: [unknown(false)] })).resolves.toBeDefined();
+  });
+
+  test('cRLNumber is required, non-critical and single (RFC 5280 §5.2.3)', async () => {
+    await expect(makeCrl({ issuer: inter, crlNumber: null })).rejects.toMatchObject({ code: 'ERR_CRL_PARSE', message: expect.stringMatching(/no cRLNumber/) });
+    await expect(makeCrl({ issuer: inter, crlNumber: null, extensions: [crlNumberExtension(3, true)] })).rejects.toMatchObject({
+      code: 'ERR_CRL_PARSE',
+      message: expect.stringMatching(/cRLNumber critical/),
+    });
+    await expect(makeCrl({ issuer: inter, extensions: [crlNumberExtension(4)] })).rejects.toMatchObject({ code: 'ERR_CRL_PARSE', message: expect.stringMatching(/more than once/) });
+    await expect(makeCrl({ issuer: inter, crlNumber: 300 })).resolves.toMatchObject({ crl: { crlNumber: '300' } });
+  });
+
+  test('a CRL without nextUpdate keeps its revoked entries (the ASN.1 library drops them)', async () => {
+    const crl = await makeCrl({ issuer: inter, nextUpdate: null, revoked: [leafA.cert] });
+    expect(crl.crl.nextUpdate).toBeUndefined();
+    expect(crl.crl.revokedSerialKeys.has(leafA.cert.serialKey)).toBe(true);
   });
 });
 

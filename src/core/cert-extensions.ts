@@ -1,0 +1,229 @@
+import { children, isWellFormed, readOid, readSmallUint, readTlv, type Tlv } from './der.js';
+import { readGeneralName, readGeneralNames, type GeneralName } from './general-names.js';
+import { readNameConstraints, type NameConstraints } from './name-constraints.js';
+
+/** RFC 5280 §4.2 extension OIDs bouncer reads or recognises. */
+export const EXT = {
+  authorityKeyIdentifier: '2.5.29.35',
+  cRLDistributionPoints: '2.5.29.31',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  certificatePolicies: '2.5.29.32',
+  policyMappings: '2.5.29.33',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  nameConstraints: '2.5.29.30',
+  policyConstraints: '2.5.29.36',
+  extKeyUsage: '2.5.29.37',
+  inhibitAnyPolicy: '2.5.29.54',
+} as const;
+
+const ANY_POLICY = '2.5.29.32.0';
+
+/** One extension as encoded: `value` is the TLV inside extnValue's OCTET STRING, when that is well-formed DER. */
+export interface RawExtension {
+  readonly oid: string;
+  readonly critical: boolean;
+  readonly value: Tlv | undefined;
+}
+
+/**
+ * The extensions field read structurally. Undefined when the list itself is
+ * malformed (not a SEQUENCE of Extension, a BOOLEAN that is not DER). An
+ * extension value that does not decode is kept with `value` undefined, so that
+ * whoever needs it can refuse the certificate with a precise reason.
+ */
+export function readExtensionList(buf: Uint8Array, list: Tlv): RawExtension[] | undefined {
+  const exts = list.tag === 0x30 ? children(buf, list) : undefined;
+  // An empty list breaks SIZE (1..MAX) but means nothing; some generators write one.
+  if (!exts) return undefined;
+  const out: RawExtension[] = [];
+  for (const ext of exts) {
+    const f = ext.tag === 0x30 ? children(buf, ext) : undefined;
+    if (!f || f.length < 2 || f.length > 3) return undefined;
+    const oid = readOid(buf, f[0] as Tlv);
+    if (oid === undefined) return undefined;
+    let critical = false;
+    if (f.length === 3) {
+      const b = f[1] as Tlv;
+      // An explicit FALSE is not DER (DEFAULT values are omitted) but common in old CAs, and harmless.
+      if (b.tag !== 0x01 || b.end - b.content !== 1 || (buf[b.content] !== 0xff && buf[b.content] !== 0)) return undefined;
+      critical = buf[b.content] === 0xff;
+    }
+    const octets = f[f.length - 1] as Tlv;
+    if (octets.tag !== 0x04) return undefined;
+    const inner = readTlv(buf, octets.content, octets.end);
+    const ok = inner !== undefined && inner.end === octets.end && isWellFormed(buf, octets.content, octets.end);
+    out.push({ oid, critical, value: ok ? inner : undefined });
+  }
+  return out;
+}
+
+/** What policy processing (RFC 5280 §6.1.4 (a), (i)) needs from a certificate. */
+export interface PolicyFacts {
+  /** policyConstraints requireExplicitPolicy (skip certificates). */
+  readonly requireExplicitPolicy: number | undefined;
+  /** True when policyMappings maps to or from anyPolicy, which §6.1.4 (a) forbids. */
+  readonly mapsAnyPolicy: boolean;
+}
+
+/**
+ * Facts read from the extensions beyond what both parsers already expose:
+ * the same reader serves the fast and the complete parse, so they cannot
+ * disagree on them.
+ */
+export interface ExtensionFacts {
+  /** Every extension OID, in order, repeats included (RFC 5280 §4.2: at most one of each). */
+  readonly oids: readonly string[];
+  readonly criticalOids: ReadonlySet<string>;
+  /** OIDs whose value does not decode as its RFC 5280 syntax. */
+  readonly malformed: readonly string[];
+  /** subjectAltName in full, or undefined when absent. */
+  readonly altNames: readonly GeneralName[] | undefined;
+  readonly nameConstraints: NameConstraints | undefined;
+  readonly policy: PolicyFacts;
+}
+
+export const NO_EXTENSIONS: ExtensionFacts = {
+  oids: [],
+  criticalOids: new Set(),
+  malformed: [],
+  altNames: undefined,
+  nameConstraints: undefined,
+  policy: { requireExplicitPolicy: undefined, mapsAnyPolicy: false },
+};
+
+/** PolicyConstraints ::= SEQUENCE { requireExplicitPolicy [0] SkipCerts OPTIONAL, inhibitPolicyMapping [1] SkipCerts OPTIONAL } */
+function readPolicyConstraints(buf: Uint8Array, t: Tlv): { requireExplicitPolicy: number | undefined } | undefined {
+  const items = t.tag === 0x30 ? children(buf, t) : undefined;
+  // §4.2.1.11: the sequence MUST NOT be empty.
+  if (!items || items.length === 0 || items.length > 2) return undefined;
+  let requireExplicitPolicy: number | undefined;
+  let last = -1;
+  for (const item of items) {
+    const n = item.tag === 0x80 ? 0 : item.tag === 0x81 ? 1 : -1;
+    if (n <= last) return undefined;
+    last = n;
+    const v = readSmallUint(buf, { ...item, tag: 0x02 });
+    if (v === undefined) return undefined;
+    if (n === 0) requireExplicitPolicy = v;
+  }
+  return { requireExplicitPolicy };
+}
+
+/** PolicyMappings ::= SEQUENCE OF SEQUENCE { issuerDomainPolicy, subjectDomainPolicy }; returns whether anyPolicy appears. */
+function readPolicyMappings(buf: Uint8Array, t: Tlv): boolean | undefined {
+  const items = t.tag === 0x30 ? children(buf, t) : undefined;
+  if (!items || items.length === 0) return undefined;
+  let any = false;
+  for (const item of items) {
+    const pair = item.tag === 0x30 ? children(buf, item) : undefined;
+    if (!pair || pair.length !== 2) return undefined;
+    for (const p of pair) {
+      const oid = readOid(buf, p);
+      if (oid === undefined) return undefined;
+      if (oid === ANY_POLICY) any = true;
+    }
+  }
+  return any;
+}
+
+/** AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier, [1] authorityCertIssuer GeneralNames, [2] serial }, each optional, in order. */
+function isAuthorityKeyId(buf: Uint8Array, t: Tlv): boolean {
+  const items = t.tag === 0x30 ? children(buf, t) : undefined;
+  if (!items) return false;
+  let last = -1;
+  for (const item of items) {
+    const n = item.tag === 0x80 ? 0 : item.tag === 0xa1 ? 1 : item.tag === 0x82 ? 2 : -1;
+    if (n <= last) return false;
+    last = n;
+    if (n === 1 && !readGeneralNames(buf, { ...item, tag: 0x30 })) return false;
+    if (n === 2 && item.end === item.content) return false;
+  }
+  return true;
+}
+
+/** CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint (RFC 5280 §4.2.1.13). */
+function isCrlDistributionPoints(buf: Uint8Array, t: Tlv): boolean {
+  const points = t.tag === 0x30 ? children(buf, t) : undefined;
+  if (!points || points.length === 0) return false;
+  for (const point of points) {
+    const fields = point.tag === 0x30 ? children(buf, point) : undefined;
+    if (!fields) return false;
+    let last = -1;
+    for (const f of fields) {
+      const n = f.tag === 0xa0 ? 0 : f.tag === 0x81 ? 1 : f.tag === 0xa2 ? 2 : -1;
+      if (n <= last) return false;
+      last = n;
+      if (n === 0) {
+        // DistributionPointName: fullName [0] GeneralNames or nameRelativeToCRLIssuer [1] RDN.
+        const inner = children(buf, f);
+        const name = inner?.length === 1 ? (inner[0] as Tlv) : undefined;
+        if (!name || (name.tag === 0xa0 ? !readGeneralNames(buf, { ...name, tag: 0x30 }) : name.tag !== 0xa1)) return false;
+      }
+      if (n === 2 && !readGeneralNames(buf, { ...f, tag: 0x30 })) return false;
+    }
+  }
+  return true;
+}
+
+/** AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF AccessDescription { accessMethod OID, accessLocation GeneralName }. */
+function isAuthorityInfoAccess(buf: Uint8Array, t: Tlv): boolean {
+  const items = t.tag === 0x30 ? children(buf, t) : undefined;
+  if (!items || items.length === 0) return false;
+  return items.every((item) => {
+    const parts = item.tag === 0x30 ? children(buf, item) : undefined;
+    return parts?.length === 2 && readOid(buf, parts[0] as Tlv) !== undefined && readGeneralName(buf, parts[1] as Tlv) !== undefined;
+  });
+}
+
+/** Reads the facts of an extension list (see {@link readExtensionList}). */
+export function readExtensionFacts(buf: Uint8Array, list: readonly RawExtension[]): ExtensionFacts {
+  const malformed: string[] = [];
+  let altNames: GeneralName[] | undefined;
+  let nameConstraints: NameConstraints | undefined;
+  let requireExplicitPolicy: number | undefined;
+  let mapsAnyPolicy = false;
+  for (const ext of list) {
+    const v = ext.value;
+    if (!v) {
+      malformed.push(ext.oid);
+      continue;
+    }
+    if (ext.oid === EXT.subjectAltName) {
+      const names = readGeneralNames(buf, v);
+      if (names) altNames = names;
+      else malformed.push(ext.oid);
+    } else if (ext.oid === EXT.nameConstraints) {
+      const nc = readNameConstraints(buf, v);
+      if (nc) nameConstraints = nc;
+      else malformed.push(ext.oid);
+    } else if (ext.oid === EXT.policyConstraints) {
+      const pc = readPolicyConstraints(buf, v);
+      if (pc) requireExplicitPolicy = pc.requireExplicitPolicy;
+      else malformed.push(ext.oid);
+    } else if (ext.oid === EXT.policyMappings) {
+      const any = readPolicyMappings(buf, v);
+      if (any === undefined) malformed.push(ext.oid);
+      else mapsAnyPolicy = any;
+    } else if (ext.oid === EXT.authorityKeyIdentifier) {
+      // Only presence and criticality matter to path validation; the syntax is checked so a garbled one is not counted as present.
+      if (!isAuthorityKeyId(buf, v)) malformed.push(ext.oid);
+    } else if (ext.oid === EXT.subjectKeyIdentifier || ext.oid === EXT.inhibitAnyPolicy) {
+      if (v.tag !== (ext.oid === EXT.subjectKeyIdentifier ? 0x04 : 0x02)) malformed.push(ext.oid);
+    } else if (ext.oid === EXT.cRLDistributionPoints) {
+      if (!isCrlDistributionPoints(buf, v)) malformed.push(ext.oid);
+    } else if (ext.oid === EXT.authorityInfoAccess) {
+      if (!isAuthorityInfoAccess(buf, v)) malformed.push(ext.oid);
+    }
+  }
+  return {
+    oids: list.map((e) => e.oid),
+    criticalOids: new Set(list.filter((e) => e.critical).map((e) => e.oid)),
+    malformed,
+    altNames,
+    nameConstraints,
+    policy: { requireExplicitPolicy, mapsAnyPolicy },
+  };
+}

@@ -1,0 +1,58 @@
+// DER builders for the extensions @peculiar/x509 has no class for, or writes
+// only in valid forms: name constraints of every form, subject alternative
+// names with any criticality, raw repeats. Used to make deliberately odd
+// certificates for the path-validation and differential tests.
+import 'reflect-metadata';
+import { Extension, Name } from '@peculiar/x509';
+
+/** One DER TLV with a definite length. */
+export function tlv(tag: number, content: Uint8Array | readonly number[]): Buffer {
+  const body = Buffer.from(content as Uint8Array);
+  const len = body.length;
+  const head =
+    len < 0x80 ? [tag, len] : len < 0x100 ? [tag, 0x81, len] : len < 0x10000 ? [tag, 0x82, len >> 8, len & 0xff] : [tag, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff];
+  return Buffer.concat([Buffer.from(head), body]);
+}
+
+/** A GeneralName (RFC 5280 §4.2.1.6), as [tag, DER]. */
+export type GeneralNameDer = Buffer;
+
+export const gn = {
+  email: (v: string): GeneralNameDer => tlv(0x81, Buffer.from(v, 'latin1')),
+  dns: (v: string): GeneralNameDer => tlv(0x82, Buffer.from(v, 'latin1')),
+  uri: (v: string): GeneralNameDer => tlv(0x86, Buffer.from(v, 'latin1')),
+  /** Dotted IPv4 or an address/mask pair "10.0.0.0/255.0.0.0"; or raw octets. */
+  ip: (v: string | readonly number[]): GeneralNameDer => {
+    if (typeof v !== 'string') return tlv(0x87, v);
+    const bytes = v.split('/').flatMap((part) => (part.includes(':') ? ipv6(part) : part.split('.').map(Number)));
+    return tlv(0x87, bytes);
+  },
+  dn: (v: string): GeneralNameDer => tlv(0xa4, Buffer.from(new Name(v).toArrayBuffer())),
+};
+
+function ipv6(s: string): number[] {
+  const [head = '', tail = ''] = s.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return groups.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]);
+}
+
+/** subjectAltName with exactly these names. */
+export function sanExtension(names: readonly GeneralNameDer[], critical = false): Extension {
+  return new Extension('2.5.29.17', critical, tlv(0x30, Buffer.concat(names)));
+}
+
+/** nameConstraints; `undefined` omits a field. Each base may carry raw trailing fields (minimum/maximum). */
+export function nameConstraintsExtension(o: { permitted?: readonly GeneralNameDer[]; excluded?: readonly GeneralNameDer[]; critical?: boolean; subtreeExtra?: Buffer }): Extension {
+  const subtrees = (bases: readonly GeneralNameDer[]): Buffer => Buffer.concat(bases.map((b) => tlv(0x30, Buffer.concat([b, o.subtreeExtra ?? Buffer.alloc(0)]))));
+  const parts: Buffer[] = [];
+  if (o.permitted) parts.push(tlv(0xa0, subtrees(o.permitted)));
+  if (o.excluded) parts.push(tlv(0xa1, subtrees(o.excluded)));
+  return new Extension('2.5.29.30', o.critical ?? true, tlv(0x30, Buffer.concat(parts)));
+}
+
+/** An extension with an arbitrary OID and value. */
+export function rawExtension(oid: string, critical: boolean, value: Buffer): Extension {
+  return new Extension(oid, critical, value);
+}
