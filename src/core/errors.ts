@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'ERR_ENVOY_RENDER'
   | 'ERR_CLI_USAGE'
   | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_REVOCATION_FETCH'
   | 'ERR_INTERNAL';
 
 export class BouncerError extends Error {

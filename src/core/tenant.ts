@@ -1,5 +1,6 @@
 import type { ParsedCert } from './cert-parse.js';
 import type { ParsedCrl } from './crl.js';
+import type { RevocationPolicy } from './revocation-policy.js';
 
 export type MtlsMode = 'require' | 'optional' | 'off';
 
@@ -27,5 +28,7 @@ export interface Tenant {
     readonly trust: TrustStore | null;
     /** Request paths (exact, or prefix when ending in `/*`) that skip the certificate check. */
     readonly exemptPaths: readonly string[];
+    /** Network revocation checks (OCSP, fetched CRLs); absent means none. */
+    readonly revocation?: RevocationPolicy | undefined;
   };
 }
