@@ -5,6 +5,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { CertVerifier } from '../core/cert-verifier.js';
+import type { RevocationView } from '../core/revocation-policy.js';
 import type { CheckInput, Decision } from '../core/decision.js';
 import { evaluate } from '../core/evaluate.js';
 import type { App, AuthSettings } from '../core/app.js';
@@ -42,6 +43,8 @@ export interface AuthzState {
   /** Tenants in PostgreSQL (`store.postgres`), looked up per request through the store's cache. */
   readonly tenantStore?: StoreTenants | undefined;
   readonly verifier: CertVerifier;
+  /** Network revocation (OCSP, fetched CRLs) for tenants with `mtls.revocation`. */
+  readonly revocation?: RevocationView | undefined;
   readonly xfcc: { readonly trustedHop: boolean; readonly maxElements: number };
   /** Apps, login service and session machinery; absent when no app is configured. */
   readonly identity?:
@@ -122,12 +125,13 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     const identity = state.identity;
     const { input: raw, headers, cookie } = toCheckInput(request, { countryHeader: identity?.countryHeader });
     const nowMs = now();
-    const judge = (input: CheckInput, tenants: TenantIndex): Outcome => ({
+    const judgeAt = (input: CheckInput, tenants: TenantIndex, at: number): Outcome => ({
       decision: evaluate(input, {
         tenants,
         verifier: state.verifier,
+        revocation: state.revocation,
         xfcc: state.xfcc,
-        nowMs,
+        nowMs: at,
         apps: identity?.apps,
         auth: identity?.auth,
         serviceTokens: identity?.serviceTokens,
@@ -135,6 +139,15 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       input,
       headers,
     });
+    // A certificate's first revocation status (mtls.revocation: require) is
+    // waited for once, bounded by the fetch's own timeout; only this call
+    // waits, and the decision is then taken again from the filled cache.
+    const judge = (input: CheckInput, tenants: TenantIndex): SyncOrAsync<Outcome> => {
+      const first = judgeAt(input, tenants, nowMs);
+      const settled = first.decision.allow ? undefined : first.decision.revocationSettled;
+      if (!settled) return first;
+      return andThen(whileWanted(settled, call), () => judgeAt(input, tenants, now()));
+    };
     const afterGate = (tenants: TenantIndex): SyncOrAsync<Outcome> => {
       if (!identity) return judge(raw, tenants);
       return andThen(whileWanted(runSessionGate(raw, cookie, identity.gate, nowMs), call), (gate) =>
