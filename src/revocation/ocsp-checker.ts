@@ -148,9 +148,12 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
         }
         return fromEntry(entry, mode, leaf);
       }
+      const already = inFlight.has(key);
       const settled = start(key, tenant, mode, ocspUrl, leaf, issuer);
       if (mode === 'prefer') {
+        // The certificate passes before its answer is known: a soft-fail too, counted once per exchange.
         if (!settled) softFail(tenant, mode, 'busy', leaf, `more than ${s.ocspMaxInFlight} OCSP exchanges in flight`);
+        else if (!already) softFail(tenant, mode, 'pending', leaf, 'first request of this certificate; its OCSP answer is being fetched');
         return PASS;
       }
       return {
