@@ -35,22 +35,23 @@ function issue(dir: string, name: string, subject: string, serial: string, ext: 
   openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${signer}.pem`, '-CAkey', `${signer}.key`, '-set_serial', `0x${serial}`, '-days', '30', '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.pem`]);
 }
 
-const LEAF_EXT = (aia: string): string =>
-  `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n${aia ? `authorityInfoAccess=OCSP;URI:${aia}\n` : ''}`;
+const LEAF_EXT = (aia: string, cdp: string | undefined): string =>
+  `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n${aia ? `authorityInfoAccess=OCSP;URI:${aia}\n` : ''}${cdp ? `crlDistributionPoints=URI:${cdp}\n` : ''}`;
 
 /**
  * CA, three leaves (good, revoked, unknown to the index), a delegated
  * responder with id-kp-OCSPSigning, one without it, and a stray key. `aia` is
- * written into the leaves' authorityInfoAccess.
+ * written into the leaves' authorityInfoAccess, `cdp` (when given) into their
+ * cRLDistributionPoints.
  */
-export function createOpensslPki(aia: string): OpensslPki {
+export function createOpensslPki(aia: string, cdp?: string): OpensslPki {
   const dir = mkdtempSync(join(tmpdir(), 'bouncer-ocsp-'));
   newKey(dir, 'ca');
   openssl(dir, ['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=OCSP Test CA', '-days', '60', '-sha256',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'ca.pem']);
-  issue(dir, 'good', '/CN=device-good', '1001', LEAF_EXT(aia));
-  issue(dir, 'revoked', '/CN=device-revoked', '1002', LEAF_EXT(aia));
-  issue(dir, 'unknown', '/CN=device-unknown', '1003', LEAF_EXT(aia));
+  issue(dir, 'good', '/CN=device-good', '1001', LEAF_EXT(aia, cdp));
+  issue(dir, 'revoked', '/CN=device-revoked', '1002', LEAF_EXT(aia, cdp));
+  issue(dir, 'unknown', '/CN=device-unknown', '1003', LEAF_EXT(aia, cdp));
   issue(dir, 'responder', '/CN=OCSP Responder', '2001', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=OCSPSigning\n');
   issue(dir, 'noeku', '/CN=Not A Responder', '2002', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
   // Same name as the CA, another key: a responder signing as "the CA" with the wrong key.

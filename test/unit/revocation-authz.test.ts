@@ -6,7 +6,9 @@
  * answered from the cache (the responder, once stopped, is not needed).
  */
 import { jest } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -18,6 +20,8 @@ import { createCertVerifier } from '../../src/core/cert-verifier.js';
 import { buildTenantIndex } from '../../src/core/tenant-index.js';
 import type { Tenant } from '../../src/core/tenant.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { issueCrl } from '../../src/pki/generate.js';
+import { createCrlFetcher } from '../../src/revocation/crl-fetcher.js';
 import { createRevocationMetrics } from '../../src/revocation/metrics.js';
 import { createOcspChecker } from '../../src/revocation/ocsp-checker.js';
 import { createRevocationView } from '../../src/revocation/revocation-view.js';
@@ -87,6 +91,65 @@ test('through the authz server: revoked denied with client_cert_revoked, good al
   } finally {
     client.close();
     await server.close(0);
+  }
+});
+
+test('through the authz server: the CRL a certificate names is fetched on its first request, which waits for it (crl: require)', async () => {
+  // A CRL server first, so the leaves can name it in cRLDistributionPoints.
+  let crlBody = '';
+  let hits = 0;
+  const crlServer: Server = createServer((_req, res) => {
+    hits += 1;
+    res.writeHead(200, { 'content-type': 'application/pkix-crl' });
+    res.end(crlBody);
+  });
+  await new Promise<void>((r) => crlServer.listen(0, '127.0.0.1', r));
+  const dpPki = createOpensslPki('', `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}/ca.crl`);
+  const metrics = createMetrics({ defaultMetrics: false });
+  const revocationMetrics = createRevocationMetrics(metrics.registry);
+  const deps = { now: Date.now, logger: pino({ level: 'silent' }), metrics: revocationMetrics, settings: { ...REVOCATION_DEFAULTS } };
+  const crls = createCrlFetcher(deps);
+  let server: AuthzServer | undefined;
+  let client: ReturnType<typeof authzClient> | undefined;
+  try {
+    crlBody = await issueCrl({
+      issuer: { certPem: readFileSync(dpPki.path('ca.pem'), 'utf8'), keyPem: readFileSync(dpPki.path('ca.key'), 'utf8') },
+      revoked: [{ serialNumber: dpPki.leaves.revoked!.cert.serial }],
+      crlNumber: 1n,
+    });
+    const acme: Tenant = {
+      name: 'acme',
+      hostnames: ['acme.test'],
+      mtls: {
+        mode: 'require',
+        trust: { roots: [dpPki.ca], crls: [], staleCrl: 'deny' },
+        exemptPaths: [],
+        revocation: { ocsp: 'off', ocspUrl: undefined, crl: 'require', crlUrls: [], crlDistributionPoints: true },
+      },
+    };
+    crls.sync([acme]);
+    const state: AuthzState = {
+      tenants: buildTenantIndex([acme]),
+      verifier: createCertVerifier({ maxEntries: 100, ttlMs: 60_000 }),
+      revocation: createRevocationView({ ocsp: createOcspChecker(deps), crls, metrics: revocationMetrics }),
+      xfcc: { trustedHop: false, maxElements: 1 },
+    };
+    server = createAuthzServer({ getState: () => state, logger: pino({ level: 'silent' }), metrics });
+    client = authzClient(await server.listen('127.0.0.1', 0));
+    const revoked = await client.check(peer(dpPki.leaves.revoked!.cert.pem));
+    expect(revoked.status.code).toBe(7);
+    expect(JSON.stringify(revoked)).toContain('client_cert_revoked');
+    expect((await client.check(peer(dpPki.leaves.good!.cert.pem))).status.code).toBe(0);
+    // One download served both certificates (same distribution point).
+    expect(hits).toBe(1);
+    expect(await metrics.registry.metrics()).toContain('bouncer_crl_fetches_total{tenant="acme",result="updated"} 1');
+  } finally {
+    client?.close();
+    await server?.close(0);
+    crls.close();
+    crlServer.closeAllConnections();
+    await new Promise<void>((r) => crlServer.close(() => r()));
+    dpPki.remove();
   }
 });
 
