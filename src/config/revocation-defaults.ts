@@ -7,6 +7,8 @@ export const REVOCATION_DEFAULTS = {
   mode: 'off',
   /** `crl_distribution_points`: fetch the CRL a presented certificate names (when `crl` is not off). */
   crlDistributionPoints: true,
+  /** `ocsp_nonce`: send a nonce and require it echoed (RFC 8954). */
+  ocspNonce: true,
   /** One OCSP exchange, connect to last byte; a first request under `require` waits at most this long. */
   ocspTimeoutMs: 2_000,
   /** Largest OCSP response read; real ones are 1–4 KB. */

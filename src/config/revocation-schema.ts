@@ -4,7 +4,7 @@ import type { Entry, NodeReader } from './node-reader.js';
 import { REVOCATION_DEFAULTS } from './revocation-defaults.js';
 
 /** Keys of `tenants[].mtls.revocation`. */
-export const REVOCATION_KEYS = ['ocsp', 'ocsp_url', 'crl', 'crl_urls', 'crl_distribution_points'] as const;
+export const REVOCATION_KEYS = ['ocsp', 'ocsp_url', 'ocsp_nonce', 'crl', 'crl_urls', 'crl_distribution_points'] as const;
 export const REVOCATION_MODES: readonly RevocationMode[] = ['off', 'prefer', 'require'];
 
 function readUrl(reader: NodeReader, node: Entry['value'], field: string): string | undefined {
@@ -42,6 +42,12 @@ export function readRevocation(entry: Entry | undefined, f: string, reader: Node
   });
   const dpEntry = m.get('crl_distribution_points');
   const crlDistributionPoints = (dpEntry && reader.boolean(dpEntry.value, `${f}.crl_distribution_points`)) ?? REVOCATION_DEFAULTS.crlDistributionPoints;
+  const nonceEntry = m.get('ocsp_nonce');
+  const ocspNonce = (nonceEntry && reader.boolean(nonceEntry.value, `${f}.ocsp_nonce`)) ?? REVOCATION_DEFAULTS.ocspNonce;
+  if (crl !== 'off' && crlUrls.length === 0 && !crlDistributionPoints) {
+    // Nothing would ever be fetched: `require` would deny everyone, `prefer` would check nothing.
+    reader.issue(m.get('crl')?.value ?? entry.value, `${f}.crl`, `crl is ${crl} but no CRL source is set: list crl_urls or set crl_distribution_points: true`);
+  }
   if (ocsp === 'off' && crl === 'off') return undefined;
-  return { ocsp, ocspUrl, crl, crlUrls, crlDistributionPoints };
+  return { ocsp, ocspUrl, ocspNonce, crl, crlUrls, crlDistributionPoints };
 }

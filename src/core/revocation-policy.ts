@@ -15,6 +15,12 @@ export interface RevocationPolicy {
   readonly ocsp: RevocationMode;
   /** Responder used for every certificate instead of the one in its authorityInfoAccess. */
   readonly ocspUrl: string | undefined;
+  /**
+   * Send a nonce (RFC 8954) and require it echoed. Off for responders that
+   * serve pre-signed answers (CDN-fronted public CAs), which never echo one;
+   * freshness then rests on thisUpdate/nextUpdate alone.
+   */
+  readonly ocspNonce: boolean;
   readonly crl: RevocationMode;
   /** CRLs fetched from the start and kept fresh, whoever the client is. */
   readonly crlUrls: readonly string[];

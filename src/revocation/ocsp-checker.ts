@@ -67,7 +67,8 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
   async function exchange(tenant: Tenant, ocspUrl: string | undefined, leaf: ParsedCert, issuer: ParsedCert): Promise<{ known: Known; until: number | undefined }> {
     const url = ocspUrl ?? readRevocationSources(leaf).ocsp[0];
     if (url === undefined) return { known: { kind: 'failed', failure: 'no_responder', detail: `certificate ${leaf.subject} names no OCSP responder and none is configured` }, until: undefined };
-    const request = buildOcspRequest(leaf, issuer, { nonce: makeNonce() });
+    const withNonce = tenant.mtls.revocation?.ocspNonce ?? true;
+    const request = buildOcspRequest(leaf, issuer, { nonce: withNonce ? makeNonce() : undefined });
     let body: Buffer;
     try {
       ({ body } = await fetch(url, {
@@ -82,7 +83,7 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
       return { known: { kind: 'failed', failure, detail: err instanceof Error ? err.message : String(err) }, until: undefined };
     }
     const nowMs = deps.now();
-    const result = checkOcspResponse(body, request, issuer, { nowMs, skewMs: s.clockSkewMs, noNextUpdateMaxAgeMs: s.ocspNoNextUpdateMaxAgeMs, requireNonceEcho: true });
+    const result = checkOcspResponse(body, request, issuer, { nowMs, skewMs: s.clockSkewMs, noNextUpdateMaxAgeMs: s.ocspNoNextUpdateMaxAgeMs, requireNonceEcho: withNonce });
     if (!result.ok) return { known: { kind: 'failed', failure: result.failure, detail: `OCSP responder ${url}: ${result.detail}` }, until: undefined };
     const until = (result.nextUpdate ?? result.thisUpdate + s.ocspNoNextUpdateMaxAgeMs) + s.clockSkewMs;
     if (result.status === 'revoked') return { known: { kind: 'revoked', revokedAt: result.revokedAt }, until };

@@ -85,7 +85,7 @@ function tenantWith(url: string, mode: 'prefer' | 'require' = 'require'): Tenant
   return {
     name: 'acme',
     hostnames: ['acme.test'],
-    mtls: { mode: 'require', trust: { roots: [caCert], crls: [], staleCrl: 'deny' }, exemptPaths: [], revocation: { ocsp: 'off', ocspUrl: undefined, crl: mode, crlUrls: [url], crlDistributionPoints: false } },
+    mtls: { mode: 'require', trust: { roots: [caCert], crls: [], staleCrl: 'deny' }, exemptPaths: [], revocation: { ocsp: 'off', ocspUrl: undefined, ocspNonce: true, crl: mode, crlUrls: [url], crlDistributionPoints: false } },
   };
 }
 

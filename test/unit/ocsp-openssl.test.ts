@@ -41,8 +41,8 @@ async function responder(signer: string, key: string, extra: readonly string[] =
   return r;
 }
 
-function tenant(mode: RevocationMode): Tenant {
-  return { name: 'acme', hostnames: ['acme.test'], mtls: { mode: 'require', trust: null, exemptPaths: [], revocation: { ocsp: mode, ocspUrl: undefined, crl: 'off', crlUrls: [], crlDistributionPoints: false } } };
+function tenant(mode: RevocationMode, ocspNonce = true): Tenant {
+  return { name: 'acme', hostnames: ['acme.test'], mtls: { mode: 'require', trust: null, exemptPaths: [], revocation: { ocsp: mode, ocspUrl: undefined, ocspNonce, crl: 'off', crlUrls: [], crlDistributionPoints: false } } };
 }
 
 function setup(offsetMs = 0): { checker: OcspChecker; registry: Registry } {
@@ -79,6 +79,15 @@ describe('responder signing as the CA, found through the leaf authorityInfoAcces
     expect(checker.answer(tenant('require'), 'require', undefined, pki.leaves.good!.cert, pki.ca, Date.now())).toEqual({ kind: 'pass' });
     await checker.idle();
     expect(await registry.metrics()).toContain('bouncer_ocsp_responses_total{tenant="acme",result="good"} 1');
+  });
+
+  test('without a nonce (ocsp_nonce: false) the answer is used on its times alone', async () => {
+    const { checker } = setup();
+    const t = tenant('require', false);
+    const first = checker.answer(t, 'require', undefined, pki.leaves.revoked!.cert, pki.ca, Date.now());
+    expect(first).toMatchObject({ kind: 'deny', reason: 'client_cert_ocsp_unavailable' });
+    await (first.kind === 'deny' ? first.settled : undefined);
+    expect(checker.answer(t, 'require', undefined, pki.leaves.revoked!.cert, pki.ca, Date.now())).toMatchObject({ kind: 'deny', reason: 'client_cert_revoked' });
   });
 
   test('revoked is denied with client_cert_revoked, under prefer too', async () => {

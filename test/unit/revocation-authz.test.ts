@@ -56,7 +56,7 @@ test('through the authz server: revoked denied with client_cert_revoked, good al
       mode: 'require',
       trust: { roots: [pki.ca], crls: [], staleCrl: 'deny' },
       exemptPaths: [],
-      revocation: { ocsp: 'require', ocspUrl: (responder as OcspResponder).url, crl: 'off', crlUrls: [], crlDistributionPoints: false },
+      revocation: { ocsp: 'require', ocspUrl: (responder as OcspResponder).url, ocspNonce: true, crl: 'off', crlUrls: [], crlDistributionPoints: false },
     },
   };
   const metrics = createMetrics({ defaultMetrics: false });
@@ -124,7 +124,7 @@ test('through the authz server: the CRL a certificate names is fetched on its fi
         mode: 'require',
         trust: { roots: [dpPki.ca], crls: [], staleCrl: 'deny' },
         exemptPaths: [],
-        revocation: { ocsp: 'off', ocspUrl: undefined, crl: 'require', crlUrls: [], crlDistributionPoints: true },
+        revocation: { ocsp: 'off', ocspUrl: undefined, ocspNonce: true, crl: 'require', crlUrls: [], crlDistributionPoints: true },
       },
     };
     crls.sync([acme]);
@@ -169,9 +169,17 @@ describe('mtls.revocation in the config file', () => {
 
   test('read with defaults filled in; absent means no revocation checks', async () => {
     const config = await loadConfig(write(['      revocation: { ocsp: prefer, crl_urls: http://crl.acme.test/ca.crl, crl: require }']), {});
-    expect(config.tenants[0]?.mtls.revocation).toEqual({ ocsp: 'prefer', ocspUrl: undefined, crl: 'require', crlUrls: ['http://crl.acme.test/ca.crl'], crlDistributionPoints: true });
+    expect(config.tenants[0]?.mtls.revocation).toEqual({ ocsp: 'prefer', ocspUrl: undefined, ocspNonce: true, crl: 'require', crlUrls: ['http://crl.acme.test/ca.crl'], crlDistributionPoints: true });
     const none = await loadConfig(write([]), {});
     expect(none.tenants[0]?.mtls.revocation).toBeUndefined();
+  });
+
+  test('ocsp_nonce can be turned off; a CRL mode without any source is an error', async () => {
+    const config = await loadConfig(write(['      revocation: { ocsp: require, ocsp_nonce: false }']), {});
+    expect(config.tenants[0]?.mtls.revocation).toMatchObject({ ocsp: 'require', ocspNonce: false, crl: 'off' });
+    const err = (await loadConfig(write(['      revocation:', '        crl: require', '        crl_distribution_points: false']), {}).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/:8:\d+.*crl is require but no CRL source is set/);
   });
 
   test('bad values are reported at their line and column', async () => {
