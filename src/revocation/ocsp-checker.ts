@@ -57,6 +57,14 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
   const makeNonce = deps.nonce ?? (() => randomBytes(16));
   const cache = new LRUCache<string, Entry>({ max: s.ocspMaxEntries });
   const inFlight = new Map<string, Promise<void>>();
+  // The last answer per parsed leaf: a verified chain hands the same leaf object to
+  // every request of its device, so the warm path skips building the string key and
+  // the LRU lookup. Kept in step with `cache` on every write, so it is never older.
+  const byLeaf = new WeakMap<ParsedCert, { readonly tenant: string; readonly entry: Entry }>();
+  const remember = (key: string, tenant: Tenant, leaf: ParsedCert, entry: Entry): void => {
+    cache.set(key, entry);
+    byLeaf.set(leaf, { tenant: tenant.name, entry });
+  };
 
   function softFail(tenant: Tenant, mode: RevocationMode, reason: string, leaf: ParsedCert, detail: string): void {
     if (mode !== 'prefer') return;
@@ -107,17 +115,17 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
             return;
           }
           softFail(tenant, mode, known.failure, leaf, known.detail);
-          cache.set(key, { known, expiresAt: nowMs + s.ocspRetryMs, refreshAt: nowMs + s.ocspRetryMs });
+          remember(key, tenant, leaf, { known, expiresAt: nowMs + s.ocspRetryMs, refreshAt: nowMs + s.ocspRetryMs });
           return;
         }
         if (known.kind === 'unknown') softFail(tenant, mode, 'unknown', leaf, `the responder does not know certificate ${leaf.serial}`);
         // Never beyond nextUpdate (plus skew), the leaf's own expiry, or the cap.
         const expiresAt = Math.min(until ?? nowMs, leaf.notAfter, nowMs + s.ocspMaxCacheMs, known.kind === 'unknown' ? nowMs + s.ocspRetryMs : Number.POSITIVE_INFINITY);
-        cache.set(key, { known, expiresAt, refreshAt: nowMs + (expiresAt - nowMs) * s.refreshAfterFraction });
+        remember(key, tenant, leaf, { known, expiresAt, refreshAt: nowMs + (expiresAt - nowMs) * s.refreshAfterFraction });
       })
       .catch((err: unknown) => {
         deps.logger.error({ err, tenant: tenant.name }, 'ocsp check failed unexpectedly');
-        cache.set(key, { known: { kind: 'failed', failure: 'internal', detail: 'internal error' }, expiresAt: deps.now() + s.ocspRetryMs, refreshAt: deps.now() + s.ocspRetryMs });
+        remember(key, tenant, leaf, { known: { kind: 'failed', failure: 'internal', detail: 'internal error' }, expiresAt: deps.now() + s.ocspRetryMs, refreshAt: deps.now() + s.ocspRetryMs });
       })
       .finally(() => inFlight.delete(key));
     inFlight.set(key, done);
@@ -140,9 +148,13 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
 
   return {
     answer(tenant, mode, ocspUrl, leaf, issuer, nowMs) {
+      const seen = byLeaf.get(leaf);
+      if (seen !== undefined && seen.tenant === tenant.name && seen.entry.expiresAt > nowMs && nowMs < seen.entry.refreshAt) return fromEntry(seen.entry, mode, leaf);
       const key = `${tenant.name}\n${leaf.fingerprint256}`;
-      const entry = cache.get(key);
+      // The LRU may have dropped an answer the fast path kept using (its reads do not count as use).
+      const entry = cache.get(key) ?? (seen?.tenant === tenant.name ? seen.entry : undefined);
       if (entry !== undefined && entry.expiresAt > nowMs) {
+        byLeaf.set(leaf, { tenant: tenant.name, entry });
         if (nowMs >= entry.refreshAt && !inFlight.has(key)) {
           entry.refreshAt = nowMs + s.ocspRetryMs;
           void start(key, tenant, mode, ocspUrl, leaf, issuer);

@@ -90,6 +90,20 @@ describe('responder signing as the CA, found through the leaf authorityInfoAcces
     expect(checker.answer(t, 'require', undefined, pki.leaves.revoked!.cert, pki.ca, Date.now())).toMatchObject({ kind: 'deny', reason: 'client_cert_revoked' });
   });
 
+  test('an ageing answer still answers, and is refreshed in the background when used', async () => {
+    const { checker, registry } = setup();
+    const leaf = pki.leaves.good!.cert;
+    expect(await ask(checker, 'require', undefined, leaf)).toEqual({ kind: 'pass' });
+    // nextUpdate is 5 min away (plus 1 min skew): at +5 min three quarters of its life are gone.
+    const later = Date.now() + 5 * 60_000;
+    expect(checker.answer(tenant('require'), 'require', undefined, leaf, pki.ca, later)).toEqual({ kind: 'pass' });
+    await checker.idle();
+    expect(await registry.metrics()).toContain('bouncer_ocsp_responses_total{tenant="acme",result="good"} 2');
+    // Past its expiry without a newer answer, it no longer counts.
+    expect(checker.answer(tenant('require'), 'require', undefined, leaf, pki.ca, Date.now() + 7 * 60_000)).toMatchObject({ kind: 'deny', reason: 'client_cert_ocsp_unavailable' });
+    await checker.idle();
+  });
+
   test('revoked is denied with client_cert_revoked, under prefer too', async () => {
     for (const mode of ['require', 'prefer'] as const) {
       const { checker } = setup();
