@@ -13,8 +13,8 @@ const LAYERS = [
   // Reading and validating configuration; every default and limit; where the package lives.
   { name: 'config', path: '^src/(config/|paths\\.ts$|version\\.ts$)' },
   // Adapters that hold state or talk to the outside: tenant and shared-state stores,
-  // sessions, logs and metrics, key and certificate files.
-  { name: 'state', path: '^src/(stores|sessions|observability|pki)/' },
+  // sessions, OCSP and fetched CRLs, logs and metrics, key and certificate files.
+  { name: 'state', path: '^src/(stores|sessions|observability|pki|revocation)/' },
   // The servers and renderers: ext_authz, the web service, the admin API, the Envoy
   // config renderer, the demo upstream. They do not import each other.
   { name: 'service', path: '^src/(authz|web|admin|envoy|demo)/' },

@@ -18,6 +18,12 @@ import { buildHostIndex, buildTenantIndex } from './core/tenant-index.js';
 import type { Tenant } from './core/tenant.js';
 import { TRUST_STATUSES, trustStatusAt, type TrustStatus } from './core/trust-anchor.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import type { RevocationView } from './core/revocation-policy.js';
+import { REVOCATION_DEFAULTS } from './config/revocation-defaults.js';
+import { createRevocationMetrics } from './revocation/metrics.js';
+import { createCrlFetcher } from './revocation/crl-fetcher.js';
+import { createOcspChecker } from './revocation/ocsp-checker.js';
+import { createRevocationView } from './revocation/revocation-view.js';
 import { createOpsServer } from './observability/ops-server.js';
 import { handoffStoreOver } from './sessions/handoff-store.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.js';
@@ -103,13 +109,14 @@ function countTrust(tenants: readonly Tenant[], nowMs: number): Record<TrustStat
 }
 
 /** The ext_authz server's state for `config`; also what `bouncer access explain` decides with. */
-export function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined, tenantStore: StoreTenants | undefined): AuthzState {
+export function toState(config: BouncerConfig, parts: SessionParts, origin: string | undefined, tenantStore: StoreTenants | undefined, revocation: RevocationView | undefined): AuthzState {
   const auth = authSettings(config, origin);
   const { shared } = parts;
   return {
     tenants: buildTenantIndex(config.tenants),
     tenantStore,
     verifier: newVerifier(config),
+    revocation,
     xfcc: config.authz.xfcc,
     identity:
       auth && config.auth
@@ -163,6 +170,11 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const runAuthz = role !== 'http';
   const runHttp = role !== 'authz';
   const metrics = createMetrics();
+  // One OCSP cache for the life of the process: its keys carry the tenant, and answers stay true across reloads.
+  const revocationMetrics = createRevocationMetrics(metrics.registry);
+  const revocationDeps = { now: Date.now, logger, metrics: revocationMetrics, settings: { ...REVOCATION_DEFAULTS } };
+  const crls = createCrlFetcher(revocationDeps);
+  const revocation = createRevocationView({ ocsp: createOcspChecker(revocationDeps), crls, logger, metrics: revocationMetrics });
   let config = options.config;
   const env = options.env ?? process.env;
   // Apps, IdPs and service tokens may live in the database too: load them with the file, validated together.
@@ -248,7 +260,8 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const samlReplay = { remember: (id: string, expiresAtMs: number, nowMs: number) => shared.samlAssertions.consume(id, Math.max(1, expiresAtMs - nowMs), nowMs) };
   let connectors = buildConnectors(config.idps, new Map(), { samlReplay });
   let connectorView: ReadonlyMap<string, IdpConnector> = new Map([...connectors].map(([k, v]) => [k, v.connector]));
-  let state = toState(config, parts, origin, storeTenants);
+  let state = toState(config, parts, origin, storeTenants, revocation);
+  crls.sync(config.tenants);
   // A tenant's CA or CRL may have changed: drop every cached certificate verdict (changes are rare; verdicts are cheap to redo).
   const unsubscribe = tenantStore?.onChange(() => {
     state = { ...state, verifier: newVerifier(config) };
@@ -389,7 +402,8 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     config = next;
     connectors = nextConnectors;
     connectorView = new Map([...connectors].map(([k, v]) => [k, v.connector]));
-    state = toState(next, parts, origin, storeTenants);
+    state = toState(next, parts, origin, storeTenants, revocation);
+    crls.sync(next.tenants);
     if (storeTenants) void warmFileHosts(storeTenants, fileHostnames(next));
     metrics.tenants.set(next.tenants.length);
     metrics.configReloads.inc({ result: 'success' });
@@ -417,6 +431,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const unsubscribeDocs = docs?.onChange(() => void watcher.reloadNow());
 
   const stopStores = async (): Promise<void> => {
+    crls.close();
     clearInterval(rotation);
     unsubscribe?.();
     unsubscribeDocs?.();

@@ -8,6 +8,7 @@ import type { CheckInput, Decision } from '../core/decision.js';
 import { evaluate, type DecisionTrace } from '../core/evaluate.js';
 import type { App, AuthSettings, SessionState } from '../core/app.js';
 import type { CertVerifier } from '../core/cert-verifier.js';
+import type { RevocationView } from '../core/revocation-policy.js';
 import type { ServiceTokenEntry } from '../core/service-token.js';
 import type { HostIndex, TenantIndex } from '../core/tenant-index.js';
 import { toCheckInput, withSession, type CheckRequestMessage } from './check-request.js';
@@ -23,6 +24,8 @@ export interface AuthzState {
   /** Tenants in PostgreSQL (`store.postgres`), looked up per request through the store's cache. */
   readonly tenantStore?: StoreTenants | undefined;
   readonly verifier: CertVerifier;
+  /** Network revocation (OCSP, fetched CRLs) for tenants with `mtls.revocation`. */
+  readonly revocation?: RevocationView | undefined;
   readonly xfcc: { readonly trustedHop: boolean; readonly maxElements: number };
   /** Apps, login service and session machinery; absent when no app is configured. */
   readonly identity?:
@@ -67,21 +70,23 @@ function whileWanted<T>(value: SyncOrAsync<T>, call: { readonly signal: AbortSig
 export function decideCheck(
   state: AuthzState,
   request: CheckRequestMessage,
-  nowMs: number,
+  clock: () => number,
   call: { readonly signal: AbortSignal } | undefined,
   explain?: ExplainHooks,
 ): SyncOrAsync<CheckOutcome> {
   const identity = state.identity;
   const { input: raw, headers, cookie } = toCheckInput(request, { countryHeader: identity?.countryHeader });
   const trace = explain?.trace;
-  const judge = (input: CheckInput, tenants: TenantIndex): CheckOutcome => {
+  const nowMs = clock();
+  const judgeAt = (input: CheckInput, tenants: TenantIndex, at: number): CheckOutcome => {
     const decision = evaluate(
       input,
       {
         tenants,
         verifier: state.verifier,
+        revocation: state.revocation,
         xfcc: state.xfcc,
-        nowMs,
+        nowMs: at,
         apps: identity?.apps,
         auth: identity?.auth,
         serviceTokens: identity?.serviceTokens,
@@ -90,6 +95,15 @@ export function decideCheck(
     );
     // A redirect to sign in carries the browser binding; allows pass through untouched.
     return { decision: decision.allow ? decision : bindLoginRedirect(decision, cookie), input, headers };
+  };
+  // A certificate's first revocation status (mtls.revocation: require) is
+  // waited for once, bounded by the fetch's own timeout; only this call
+  // waits, and the decision is then taken again from the filled cache.
+  const judge = (input: CheckInput, tenants: TenantIndex): SyncOrAsync<CheckOutcome> => {
+    const first = judgeAt(input, tenants, nowMs);
+    const settled = first.decision.allow ? undefined : first.decision.revocationSettled;
+    if (!settled) return first;
+    return andThen(whileWanted(settled, call), () => judgeAt(input, tenants, clock()));
   };
   const afterGate = (tenants: TenantIndex): SyncOrAsync<CheckOutcome> => {
     if (!identity) return judge(raw, tenants);

@@ -156,7 +156,7 @@ export async function explainRequest(live: AuthzState, q: ExplainQuery, nowMs: n
     notes.push('the session was asserted, not verified: its claims were taken as given');
   }
   const trace = new TraceCollector();
-  const outcome = await decideCheck(state, request, nowMs, undefined, { trace, assertedSession: asserted });
+  const outcome = await decideCheck(state, request, () => nowMs, undefined, { trace, assertedSession: asserted });
   const sessionState = outcome.input.session;
   if (q.sessionToken !== undefined && !app) notes.push(`${host} belongs to no app: the session token was not read`);
 

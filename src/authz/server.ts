@@ -77,7 +77,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   // Reflection lists every service we serve, so grpcurl and friends can discover health too.
   new ReflectionService({ ...definition, ...loadSync(healthProtoPath, { keepCase: true }) }).addToServer(fallback);
 
-  const decide = (request: CheckRequestMessage, call: CallContext): SyncOrAsync<CheckOutcome> => decideCheck(deps.getState(), request, now(), call);
+  const decide = (request: CheckRequestMessage, call: CallContext): SyncOrAsync<CheckOutcome> => decideCheck(deps.getState(), request, now, call);
 
   /** One Check call: decide, record, audit, and answer (or fail closed with INTERNAL). */
   const check = (request: CheckRequestMessage, reply: UnaryReply, call: CallContext): void => {

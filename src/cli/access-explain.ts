@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { explainRequest, type AssertedClaims, type ExplainQuery } from '../authz/explain.js';
 import { loadConfig } from '../config/load.js';
 import { BouncerError } from '../core/errors.js';
-import { openExplainState } from '../explain-state.js';
+import { openExplainState } from './explain-state.js';
 import { parseMoment } from './cert-verify.js';
 import { renderExplanation } from './explain-text.js';
 

@@ -205,7 +205,7 @@ function buildConfig(source: string, raw: RawConfig, store: StoreConfig, trust: 
     return {
       name: t.name.value,
       hostnames: t.hostnames.map((h) => h.value),
-      mtls: { mode: t.mode, trust: trustStore, exemptPaths: t.exemptPaths },
+      mtls: { mode: t.mode, trust: trustStore, exemptPaths: t.exemptPaths, ...(t.revocation && t.mode !== 'off' ? { revocation: t.revocation } : {}) },
     };
   });
   if (raw.identity.apps.length !== identity.apps.length || (identity.apps.length > 0 && !identity.auth)) {

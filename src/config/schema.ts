@@ -7,7 +7,9 @@ import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
 import { readStoreShape, STORE_KEYS, type RawStore } from './store-schema.js';
 import { describe, joinField, type Entry, type NodeReader, type RefusedKeys, type Sourced } from './node-reader.js';
 import type { BouncerConfig, HostPort } from './types.js';
+import type { RevocationPolicy } from '../core/revocation-policy.js';
 import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../core/tenant-names.js';
+import { readRevocation, REVOCATION_KEYS } from './revocation-schema.js';
 import { parseListenAddress } from './values.js';
 
 /**
@@ -22,7 +24,8 @@ export const CONFIG_KEYS = {
   cache: ['max_entries', 'ttl_seconds'],
   log: ['level'],
   tenant: ['name', 'hostnames', 'mtls'],
-  mtls: ['mode', 'ca', 'crl', 'stale_crl', 'exempt_paths'],
+  mtls: ['mode', 'ca', 'crl', 'stale_crl', 'exempt_paths', 'revocation'],
+  revocation: REVOCATION_KEYS,
   ...IDENTITY_KEYS,
   ...SAAS_KEYS,
   ...STORE_KEYS,
@@ -58,6 +61,8 @@ export interface RawTenant {
   readonly crls: ReadonlyArray<Sourced<string>>;
   readonly staleCrl: 'deny' | 'use';
   readonly exemptPaths: readonly string[];
+  /** `mtls.revocation`; undefined when absent or both modes are off. */
+  readonly revocation: RevocationPolicy | undefined;
 }
 
 /** The whole file after shape checks: defaults filled in, files not read yet. */
@@ -246,10 +251,10 @@ function readHostnames(
   return out;
 }
 
-type MtlsFields = Pick<RawTenant, 'mode' | 'modeNode' | 'ca' | 'crls' | 'staleCrl' | 'exemptPaths'>;
+type MtlsFields = Pick<RawTenant, 'mode' | 'modeNode' | 'ca' | 'crls' | 'staleCrl' | 'exemptPaths' | 'revocation'>;
 
 function readMtls(entry: Entry | undefined, f: string, reader: NodeReader): MtlsFields {
-  const defaults: MtlsFields = { mode: CONFIG_DEFAULTS.mtls.mode, modeNode: null, ca: undefined, crls: [], staleCrl: CONFIG_DEFAULTS.mtls.staleCrl, exemptPaths: [] };
+  const defaults: MtlsFields = { mode: CONFIG_DEFAULTS.mtls.mode, modeNode: null, ca: undefined, crls: [], staleCrl: CONFIG_DEFAULTS.mtls.staleCrl, exemptPaths: [], revocation: undefined };
   if (!entry) return defaults;
   const m = reader.mapping(entry.value, f, CONFIG_KEYS.mtls);
   // Already reported; an unknown mode keeps checks that depend on it from piling on.
@@ -288,5 +293,6 @@ function readMtls(entry: Entry | undefined, f: string, reader: NodeReader): Mtls
     else if (!exemptPaths.includes(text)) exemptPaths.push(text);
   });
 
-  return { mode, modeNode: modeEntry?.value ?? null, ca, crls, staleCrl, exemptPaths };
+  const revocation = readRevocation(m.get('revocation'), `${f}.revocation`, reader);
+  return { mode, modeNode: modeEntry?.value ?? null, ca, crls, staleCrl, exemptPaths, revocation };
 }

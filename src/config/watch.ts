@@ -203,6 +203,7 @@ function fingerprintConfig(c: BouncerConfig): string {
       hostnames: t.hostnames,
       mode: t.mtls.mode,
       exemptPaths: t.mtls.exemptPaths,
+      revocation: t.mtls.revocation,
       trust: t.mtls.trust && {
         roots: t.mtls.trust.roots.map((r) => r.fingerprint256),
         crls: t.mtls.trust.crls.map((crl) => createHash('sha256').update(crl.der).digest('hex')),

@@ -87,4 +87,9 @@ export type Decision =
       readonly setCookies?: readonly string[] | undefined;
       /** Prefer an HTML page over JSON (a browser asked). */
       readonly html?: boolean | undefined;
+      /**
+       * A revocation status being fetched for the first time: the adapter may
+       * wait for it once and decide again (src/authz/server.ts).
+       */
+      readonly revocationSettled?: Promise<void> | undefined;
     };

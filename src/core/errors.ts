@@ -39,6 +39,7 @@ export type ErrorCode =
   | 'ERR_CLI_USAGE'
   | 'ERR_EXPLAIN_INPUT'
   | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_REVOCATION_FETCH'
   | 'ERR_INTERNAL';
 
 /**

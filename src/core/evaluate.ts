@@ -11,6 +11,7 @@ import { normalizeHost, resolveTenant, type HostIndex, type TenantIndex } from '
 import type { Tenant } from './tenant.js';
 import { parseXfcc, type XfccElement } from './xfcc.js';
 import type { ParsedCert } from './cert-parse.js';
+import type { RevocationView } from './revocation-policy.js';
 
 /** Everything a decision depends on besides the request; the caller owns the clock. */
 export interface EvaluateContext {
@@ -21,6 +22,8 @@ export interface EvaluateContext {
   readonly auth?: AuthSettings | undefined;
   readonly serviceTokens?: readonly ServiceTokenEntry[] | undefined;
   readonly verifier: CertVerifier;
+  /** Network revocation answers, for tenants with `mtls.revocation`; without it such tenants are denied. */
+  readonly revocation?: RevocationView | undefined;
   readonly xfcc: { readonly trustedHop: boolean; readonly maxElements: number };
   readonly nowMs: number;
 }
@@ -222,7 +225,24 @@ function checkMtls(input: CheckInput, ctx: EvaluateContext, tenant: Tenant, host
   }
   const leaf = verdict.chain[0];
   if (!leaf) return { ok: false, decision: deny('internal_error', 'verified chain is empty', tenant) };
+  if (tenant.mtls.revocation !== undefined) {
+    const refused = checkRevocation(ctx, tenant, verdict.chain, verdict.cached);
+    if (refused) return { ok: false, decision: refused };
+  }
   return { ok: true, reason: 'mtls_verified', identity: toIdentity(leaf), cacheHit: verdict.cached };
+}
+
+/**
+ * The network revocation answer for a verified chain: read from memory (the
+ * view's caches), never fetched here. Fails closed when the view is missing.
+ */
+function checkRevocation(ctx: EvaluateContext, tenant: Tenant, chain: readonly ParsedCert[], cached: boolean): Decision | undefined {
+  const leaf = chain[0] as ParsedCert;
+  if (!ctx.revocation) return deny('internal_error', 'mtls.revocation is configured but no revocation checker is running', tenant, toIdentity(leaf), cached);
+  const answer = ctx.revocation.check(tenant, chain, ctx.nowMs);
+  if (answer.kind === 'pass') return undefined;
+  const decision = deny(answer.reason, answer.detail, tenant, toIdentity(leaf), cached);
+  return answer.settled && !decision.allow ? { ...decision, revocationSettled: answer.settled } : decision;
 }
 
 /**

@@ -44,6 +44,12 @@ export const DENY_REASONS = {
   client_cert_policy_unsupported: 403,
   client_cert_policy_invalid: 403,
   client_cert_crl_missing: 403,
+  /** mtls.revocation.ocsp is require and no trustworthy OCSP answer is at hand (responder down, bad or stale response). */
+  client_cert_ocsp_unavailable: 403,
+  /** The responder answered "unknown" for the certificate, under mtls.revocation.ocsp: require. */
+  client_cert_ocsp_unknown: 403,
+  /** mtls.revocation.crl is require and no verified, fetched CRL covers the certificate's issuer. */
+  client_cert_crl_unavailable: 403,
   xfcc_malformed: 400,
   xfcc_untrusted: 403,
   xfcc_mismatch: 403,
@@ -115,6 +121,12 @@ export type CertFailure = Extract<
   | 'client_cert_policy_unsupported'
   | 'client_cert_policy_invalid'
   | 'client_cert_crl_missing'
+>;
+
+/** Reasons a network revocation check (OCSP, fetched CRLs) can deny; see src/core/revocation-policy.ts. */
+export type RevocationFailure = Extract<
+  DenyReason,
+  'client_cert_revoked' | 'client_cert_ocsp_unavailable' | 'client_cert_ocsp_unknown' | 'client_cert_crl_unavailable' | 'client_cert_crl_stale'
 >;
 
 export function statusFor(reason: DenyReason): number {

@@ -1,6 +1,7 @@
 import type { ParsedCert } from './cert-parse.js';
 import type { ParsedCrl } from './crl.js';
 import type { TrustProblem } from './trust-problem.js';
+import type { RevocationPolicy } from './revocation-mode.js';
 
 export type MtlsMode = 'require' | 'optional' | 'off';
 
@@ -34,5 +35,7 @@ export interface Tenant {
     readonly trust: TrustStore | null;
     /** Request paths (exact, or prefix when ending in `/*`) that skip the certificate check. */
     readonly exemptPaths: readonly string[];
+    /** Network revocation checks (OCSP, fetched CRLs); absent means none. */
+    readonly revocation?: RevocationPolicy | undefined;
   };
 }

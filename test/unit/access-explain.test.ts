@@ -10,7 +10,7 @@ import type { CheckRequestMessage } from '../../src/authz/check-request.js';
 import { explainRequest, type ExplainQuery } from '../../src/authz/explain.js';
 import { createAuthzServer, type AuthzServer } from '../../src/authz/server.js';
 import type { Explanation } from '../../src/core/explanation.js';
-import { openExplainState, type ExplainState } from '../../src/explain-state.js';
+import { openExplainState, type ExplainState } from '../../src/cli/explain-state.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { authzClient } from '../helpers/grpc-client.js';
 import { createExplainFixture, SERVICE_SECRET, type ExplainFixture } from '../helpers/explain-fixture.js';

@@ -4,14 +4,14 @@
  * with the session keys from `auth.session.keys_dir` and revocations from
  * Redis when the config has them. What the CLI cannot see is said in `notes`.
  */
-import type { AuthzState } from './authz/server.js';
-import type { BouncerConfig } from './config/types.js';
-import { BouncerError } from './core/errors.js';
-import type { IdpType } from './core/identity.js';
-import { keyOverlapMs, openKeyStore } from './sessions/key-store.js';
-import { createTokenCache } from './sessions/token-cache.js';
-import { createSharedState } from './stores/create-shared-state.js';
-import { longestSession, toState } from './app.js';
+import type { AuthzState } from '../authz/server.js';
+import type { BouncerConfig } from '../config/types.js';
+import { BouncerError } from '../core/errors.js';
+import type { IdpType } from '../core/identity.js';
+import { keyOverlapMs, openKeyStore } from '../sessions/key-store.js';
+import { createTokenCache } from '../sessions/token-cache.js';
+import { createSharedState } from '../stores/create-shared-state.js';
+import { longestSession, toState } from '../app.js';
 
 export interface ExplainState {
   readonly state: AuthzState;
@@ -54,7 +54,11 @@ export async function openExplainState(config: BouncerConfig, nowMs: number, aut
     nowMs,
     clock: () => nowMs,
   });
-  const state = toState(config, { keys, shared, tokens: createTokenCache() }, authPublicOrigin, undefined);
+  // The CLI fetches nothing from the network: tenants with mtls.revocation are
+  // answered as the server answers when no revocation checker runs (a denial),
+  // and the note says to ask the running server's admin API instead.
+  if (config.tenants.some((t) => t.mtls.revocation !== undefined)) notes.push('OCSP and fetched CRLs (mtls.revocation) are not consulted by the CLI; POST /v1/access/explain on the running server uses its live answers');
+  const state = toState(config, { keys, shared, tokens: createTokenCache() }, authPublicOrigin, undefined, undefined);
   return {
     state,
     idpTypes: new Map(config.idps.map((i) => [i.id, i.type])),
