@@ -243,7 +243,7 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
   });
 
   test('attack: prompt=login at bouncer as OIDC provider is not answered from the session: the IdP signs the user in again', async () => {
-    const page = await ctx.newPage();
+    let page = await ctx.newPage();
     await signIn(page, '/f');
     const before = (await (await page.goto(`https://auth.acme.test:${port}/me`))?.json()) as { auth_time: number };
     // The test plays the SaaS app: it reads the code off the browser's request to the callback.
@@ -266,6 +266,10 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
     await page.goto(authorize({})).catch(() => undefined);
     expect(new URL((await first).url()).searchParams.get('code')).toBeTruthy();
     // With it, the IdP's login form comes back, although the IdP and bouncer both have a session.
+    // A page of its own (same browser context, same cookies): the first page's error
+    // page for the missing callback host may commit late and cut a new navigation short.
+    await page.close();
+    page = await ctx.newPage();
     await page.goto(authorize({ prompt: 'login' }));
     expect(new URL(page.url()).hostname).toBe('127.0.0.1');
     await page.waitForSelector('input[name=login]');
