@@ -9,6 +9,7 @@ import { KeyUsageFlags } from '@peculiar/x509';
 import { children, readTlv, type Tlv } from '../../src/core/der.js';
 import { DAY, EKU_SERVER_AUTH, NOW, generateKeys, makeCert, type CertSpec, type TestCert } from '../helpers/pki-fixtures.js';
 import { gn, nameConstraintsExtension, rawExtension, sanExtension, tlv } from '../helpers/x509-extensions.js';
+import { prng } from '../helpers/prng.js';
 
 /** One chain: the anchor, the intermediates presented, the leaf, and the instant it is judged at. */
 export interface DiffChain {
@@ -205,17 +206,6 @@ export const DIFFERENTIAL_CASES: readonly DiffCase[] = [
   { name: 'intermediate expired', build: () => chain({ inter: { notAfter: NOW - DAY } }) },
 ];
 
-/** mulberry32: a small seeded PRNG, so the mutated chains are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DNS_POOL = ['example.com', 'a.example.com', 'b.a.example.com', 'example.net', 'xample.com', 'EXAMPLE.com'];
 const IP_POOL: readonly (readonly number[])[] = [

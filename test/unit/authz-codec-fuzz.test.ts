@@ -1,6 +1,7 @@
 import { decodeCheckRequest, type CheckRequestMessage } from '../../src/authz/check-request.js';
 import { RepeatedStrings } from '../../src/authz/repeated-strings.js';
 import { readFields, referenceCheck as refCheck } from '../helpers/check-codec.js';
+import { prng } from '../helpers/prng.js';
 
 // The CheckRequest decoder is hand-written, so it is checked here against
 // protobufjs on many generated requests, and against corrupted bytes for
@@ -8,17 +9,6 @@ import { readFields, referenceCheck as refCheck } from '../helpers/check-codec.j
 // server answers INTERNAL and Envoy fails closed). The generator is seeded, so
 // a failure names a case that can be replayed.
 
-/** mulberry32: small, fast and good enough to pick test inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const int = (r: Rand, n: number): number => Math.floor(r() * n);

@@ -7,6 +7,7 @@ import { verifyClientChain } from '../../src/core/cert-path.js';
 import { BouncerError } from '../../src/core/errors.js';
 import { createChainFixtures, makeLeaf, type ChainFixtures, type TestCert } from '../helpers/pki-fixtures.js';
 import { gn, nameConstraintsExtension, sanExtension } from '../helpers/x509-extensions.js';
+import { prng } from '../helpers/prng.js';
 
 // The fast DER parser reads most certificates without @peculiar/x509 or
 // OpenSSL. It may decline anything (the complete parse then decides), but what
@@ -17,17 +18,6 @@ import { gn, nameConstraintsExtension, sanExtension } from '../helpers/x509-exte
 // value; neither may throw anything but ERR_CERT_PARSE; path validation of a
 // mutant never throws. The generator is seeded, so a failure names a case.
 
-/** mulberry32: small, fast and good enough to pick test inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const int = (r: Rand, n: number): number => Math.floor(r() * n);
