@@ -13,18 +13,19 @@ const LAYERS = [
   // Reading and validating configuration; every default and limit; where the package lives.
   { name: 'config', path: '^src/(config/|paths\\.ts$|version\\.ts$)' },
   // Adapters that hold state or talk to the outside: tenant and shared-state stores,
-  // sessions, OCSP and fetched CRLs, logs and metrics, key and certificate files.
-  { name: 'state', path: '^src/(stores|sessions|observability|pki|revocation)/' },
+  // sessions, OCSP and fetched CRLs, logs and metrics, key and certificate files,
+  // customer hostnames and their certificates (ACME, keys at rest).
+  { name: 'state', path: '^src/(stores|sessions|observability|pki|revocation|hostnames)/' },
   // The servers and renderers: ext_authz, the web service, the admin API, the Envoy
-  // config renderer, the demo upstream. They do not import each other.
-  { name: 'service', path: '^src/(authz|web|admin|envoy|demo)/' },
+  // config renderer and xDS server, the demo upstream. They do not import each other.
+  { name: 'service', path: '^src/(authz|web|admin|envoy|xds|demo)/' },
   // Wiring: opens the stores and starts the servers.
   { name: 'app', path: '^src/app\\.ts$' },
   // The command line.
   { name: 'cli', path: '^src/cli/' },
 ];
 
-const SERVICES = ['authz', 'web', 'admin', 'envoy', 'demo'];
+const SERVICES = ['authz', 'web', 'admin', 'envoy', 'xds', 'demo'];
 
 const upwardRules = LAYERS.flatMap((layer, index) =>
   LAYERS.slice(index + 1).map((higher) => ({
