@@ -47,6 +47,18 @@ export async function startEnvoy(
       adminPort,
     }),
   );
+  return runEnvoy(bin, configPath, port, adminPort);
+}
+
+/**
+ * Starts a real Envoy on a config written elsewhere (a control plane's
+ * reconstructed output, say) whose tenant listener is `port` and admin `adminPort`.
+ */
+export async function startEnvoyWithConfig(configPath: string, port: number, adminPort: number): Promise<RunningEnvoy> {
+  return runEnvoy(await envoyBinary(), configPath, port, adminPort);
+}
+
+async function runEnvoy(bin: string, configPath: string, port: number, adminPort: number): Promise<RunningEnvoy> {
   let output = '';
   const child: ChildProcess = spawn(
     bin,
