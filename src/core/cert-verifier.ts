@@ -59,7 +59,7 @@ export interface RawCertFields {
 
 /** What a request's certificate fields say, before any tenant's trust is consulted. */
 export type CertReading =
-  | { readonly kind: 'refused'; readonly reason: 'xfcc_malformed' | 'xfcc_unexpected_elements' | 'xfcc_mismatch'; readonly detail: string }
+  | { readonly kind: 'refused'; readonly reason: 'xfcc_malformed' | 'xfcc_unexpected_elements' | 'xfcc_mismatch' | 'xfcc_untrusted'; readonly detail: string }
   | { readonly kind: 'none' }
   | { readonly kind: 'presented'; readonly cert: PresentedCert };
 

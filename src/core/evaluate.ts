@@ -165,8 +165,19 @@ function pickCertificate(input: CheckInput, options: EvaluateContext['xfcc']): C
   if (element && options.trustedHop && element.cert !== undefined) {
     return { kind: 'presented', cert: { leafPem: element.cert, chainPem: element.chain } };
   }
-  // An XFCC without a peer certificate from an untrusted hop is ignored: it could
-  // have been written by the client.
+  // A certificate named in XFCC, with no peer certificate beside it and a hop we do
+  // not trust: never used, but refused rather than read as "no certificate", since
+  // it is what a gateway that keeps the peer certificate out of the check looks
+  // like (Istio's CUSTOM provider, Envoy Gateway's SecurityPolicy), and
+  // client_cert_missing would hide that from whoever runs it.
+  if (element && (element.cert !== undefined || element.hash !== undefined) && !options.trustedHop) {
+    return {
+      kind: 'refused',
+      reason: 'xfcc_untrusted',
+      detail:
+        'x-forwarded-client-cert names a client certificate, but Envoy sent no TLS peer certificate and this deployment does not trust XFCC alone (authz.xfcc.trusted_hop; see docs/envoy.md)',
+    };
+  }
   return { kind: 'none' };
 }
 

@@ -277,6 +277,14 @@ function fullBehaviours(get: () => MeshStack, pkiOf: () => Pki): void {
   });
 }
 
+/** What istiod generates from the same manifests minus envoy-filter.yaml. */
+function stripEnvoyFilter(config: Doc): void {
+  const extAuthz = one(config, isExtAuthz, 'ext_authz filter');
+  delete extAuthz.include_peer_certificate;
+  delete extAuthz.include_tls_session;
+  delete (at(one(config, isHcm, 'HTTP connection manager'), 'set_current_client_cert_details') as Doc).chain;
+}
+
 let pki: Pki;
 beforeAll(async () => {
   pki = await makePki();
@@ -341,16 +349,32 @@ describe('Istio: the ingress gateway istiod builds for deploy/istio', () => {
     );
   });
 
+  describe("without the EnvoyFilter and with bouncer's defaults: the old recipe", () => {
+    let stack: MeshStack;
+    beforeAll(async () => {
+      stack = await startMeshStack(pki, template, '', stripEnvoyFilter);
+    }, 60_000);
+    afterAll(async () => {
+      await stack?.stop();
+    });
+
+    test('a device is refused with a reason that names the setting, not as a missing certificate', async () => {
+      const r = await stack.request({ servername: 'pay.acme.test', device: 'acme' });
+      expect(r.status).toBe(403);
+      const body = r.json<{ error: string; message: string }>();
+      expect(body.error).toBe('xfcc_untrusted');
+      expect(body.message).toContain('authz.xfcc.trusted_hop');
+      // Without a certificate there is no XFCC: still the plain 401.
+      const r2 = await stack.request({ servername: 'pay.acme.test' });
+      expect(r2.status).toBe(401);
+      expect(r2.json()).toMatchObject({ error: 'client_cert_missing' });
+    });
+  });
+
   describe('without the EnvoyFilter: the XFCC mode (authz.xfcc.trusted_hop)', () => {
     let stack: MeshStack;
     beforeAll(async () => {
-      // What istiod generates from the same manifests minus envoy-filter.yaml.
-      stack = await startMeshStack(pki, template, 'authz:\n  xfcc: { trusted_hop: true, max_elements: 1 }', (stock) => {
-        const extAuthz = one(stock, isExtAuthz, 'ext_authz filter');
-        delete extAuthz.include_peer_certificate;
-        delete extAuthz.include_tls_session;
-        delete (at(one(stock, isHcm, 'HTTP connection manager'), 'set_current_client_cert_details') as Doc).chain;
-      });
+      stack = await startMeshStack(pki, template, 'authz:\n  xfcc: { trusted_hop: true, max_elements: 1 }', stripEnvoyFilter);
     }, 60_000);
     afterAll(async () => {
       await stack?.stop();

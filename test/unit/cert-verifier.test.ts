@@ -44,7 +44,7 @@ describe('evaluate with the remembering verifier', () => {
     ['peer certificate with its chain in XFCC', () => ({ peerCertificate: leaf.pem, xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) }), undefined, 'mtls_verified'],
     ['peer certificate without a chain', () => ({ peerCertificate: leaf.pem }), undefined, 'client_cert_untrusted'],
     ['XFCC naming another certificate', () => ({ peerCertificate: leaf.pem, xfcc: xfccFor(other.pem, other.pem) }), undefined, 'xfcc_mismatch'],
-    ['forged XFCC alone, untrusted hop', () => ({ xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) }), undefined, 'client_cert_missing'],
+    ['forged XFCC alone, untrusted hop', () => ({ xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) }), undefined, 'xfcc_untrusted'],
     ['XFCC alone, trusted hop', () => ({ xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) }), { trustedHop: true, maxElements: 1 }, 'mtls_verified'],
     ['too many elements', () => ({ peerCertificate: leaf.pem, xfcc: `By=spiffe://a,${xfccFor(leaf.pem)}` }), undefined, 'xfcc_unexpected_elements'],
     ['malformed XFCC', () => ({ peerCertificate: leaf.pem, xfcc: 'Cert="unterminated' }), undefined, 'xfcc_malformed'],
@@ -59,12 +59,12 @@ describe('evaluate with the remembering verifier', () => {
     expect({ ...again, cacheHit: first.cacheHit }).toEqual(first);
   });
 
-  test('one memo, options changed: an XFCC remembered as ignored is read again once the hop is trusted', () => {
+  test('one memo, options changed: an XFCC remembered as untrusted is read again once the hop is trusted', () => {
     const verifier = createCertVerifier({ maxEntries: 100, ttlMs: 60_000 });
     const req = input({ xfcc: xfccFor(leaf.pem, leaf.pem + inter.pem) });
-    expect(evaluate(req, ctx(verifier)).reason).toBe('client_cert_missing');
+    expect(evaluate(req, ctx(verifier)).reason).toBe('xfcc_untrusted');
     expect(evaluate(req, ctx(verifier, { trustedHop: true, maxElements: 1 })).reason).toBe('mtls_verified');
-    expect(evaluate(req, ctx(verifier)).reason).toBe('client_cert_missing');
+    expect(evaluate(req, ctx(verifier)).reason).toBe('xfcc_untrusted');
   });
 
   test('the second evaluation of a verified device is a cache hit', () => {

@@ -150,11 +150,14 @@ describe('evaluate', () => {
       expect(d.reason).toBe('xfcc_mismatch');
     });
 
-    test('XFCC alone is ignored when the hop is not trusted', () => {
+    test('XFCC alone is never used when the hop is not trusted, and the denial says why', () => {
       const c = ctx();
       const d = evaluate(input({ xfcc: xfccFor(LEAF_PEM) }), c);
-      expect(d.reason).toBe('client_cert_missing');
+      expect(d.reason).toBe('xfcc_untrusted');
+      expect(d.allow === false && d.detail).toContain('authz.xfcc.trusted_hop');
       expect(c.verifier.calls).toHaveLength(0);
+      // An element that names no certificate (no Cert, no Hash) is not Envoy's, and still means none.
+      expect(evaluate(input({ xfcc: 'Subject="CN=x";URI=spiffe://a' }), ctx()).reason).toBe('client_cert_missing');
     });
 
     test('XFCC alone names the client when the hop is trusted', () => {
