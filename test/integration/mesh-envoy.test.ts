@@ -473,6 +473,40 @@ describe('Envoy Gateway: the proxy config Envoy Gateway builds for deploy/envoy-
     expect(Object.keys(at(hcm, 'set_current_client_cert_details') as Doc).sort()).toEqual(details);
   });
 
+  describe('without the EnvoyPatchPolicy: the XFCC mode (authz.xfcc.trusted_hop)', () => {
+    let stack: MeshStack;
+    beforeAll(async () => {
+      stack = await startMeshStack(pki, template, 'authz:\n  xfcc: { trusted_hop: true, max_elements: 1 }', (config) => {
+        const extAuthz = one(config, isExtAuthz, 'ext_authz filter');
+        delete extAuthz.include_peer_certificate;
+        delete extAuthz.include_tls_session;
+      });
+    }, 60_000);
+    afterAll(async () => {
+      await stack?.stop();
+    });
+
+    test('devices pass on the XFCC Cert and Chain, including one issued by an intermediate', async () => {
+      expect((await stack.request({ servername: 'pay.acme.test', device: 'acme' })).status).toBe(200);
+      expect((await stack.request({ servername: 'pay.acme.test', device: 'acme-sub' })).status).toBe(200);
+      expect(lastSeen(stack)[IDENTITY_HEADERS.subject]).toContain('CN=acme-device-2');
+    });
+
+    test("another tenant's device, no certificate and a forged XFCC are refused", async () => {
+      const acme = pki.tenants.acme as { device: KeyPairPem };
+      const forged = `Cert="${encodeURIComponent(acme.device.certPem)}"`;
+      expect((await stack.request({ servername: 'pay.globex.test', device: 'acme' })).json()).toMatchObject({ error: 'client_cert_untrusted' });
+      expect((await stack.request({ servername: 'pay.acme.test' })).json()).toMatchObject({ error: 'client_cert_missing' });
+      expect((await stack.request({ servername: 'pay.acme.test', headers: { 'x-forwarded-client-cert': forged } })).json()).toMatchObject({ error: 'client_cert_missing' });
+    });
+
+    test('without the SNI there is no 421: the Host decides', async () => {
+      const r = await stack.request({ servername: 'pay.acme.test', host: 'pay.globex.test', device: 'acme' });
+      expect(r.status).toBe(403);
+      expect(r.json()).toMatchObject({ error: 'client_cert_untrusted' });
+    });
+  });
+
   describe('with the EnvoyPatchPolicy: peer certificate and TLS session in the check', () => {
     let stack: MeshStack;
     beforeAll(async () => {
