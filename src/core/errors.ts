@@ -21,7 +21,7 @@
  * | LoginError | web/idp/connector.ts | login_* |
  * | ReplayCacheFullError | web/idp/saml/replay-cache.ts | ERR_REPLAY_CACHE_FULL |
  * | SamlIdpError | web/saml-idp/errors.ts | saml_* |
- * | AuthHttpError | web/auth/server.ts | the auth pages' codes (app_unknown, return_url_invalid, ...) |
+ * | AuthHttpError | web/auth/errors.ts | the auth pages' codes (app_unknown, return_url_invalid, ...) |
  * | AdminClientError | cli/admin-client.ts | the server's code, or ERR_ADMIN_UNREACHABLE and friends |
  *
  * Statuses are not part of an error: each adapter maps codes to its own wire
