@@ -5,7 +5,7 @@ import type { KeyStore } from '../../sessions/key-store.js';
 import type { RevocationStore } from '../../sessions/revocation.js';
 import type { SharedTransactionStore } from '../../stores/shared-state.js';
 import type { IdpConnector } from '../idp/connector.js';
-import type { SaasOidcDeps } from '../oidc-provider/provider.js';
+import type { SaasOidcDeps } from '../oidc-provider/deps.js';
 import type { SamlIdpSigning } from '../saml-idp/index.js';
 
 export interface AuthServerDeps {
