@@ -25,8 +25,8 @@
  * | AdminClientError | cli/admin-client.ts | the server's code, or ERR_ADMIN_UNREACHABLE and friends |
  *
  * Statuses are not part of an error: each adapter maps codes to its own wire
- * statuses in one table (gRPC: authz/grpc-errors.ts; HTTP: admin/errors.ts,
- * the auth pages' LOGIN_ERROR_STATUS, web/saml-idp/errors.ts).
+ * statuses in one table (gRPC: authz/grpc-errors.ts; HTTP: admin/errors.ts for
+ * the admin API, web/http-status.ts for every page and answer of the web service).
  */
 export type ErrorCode =
   | 'ERR_CONFIG_INVALID'

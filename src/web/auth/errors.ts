@@ -1,11 +1,12 @@
 /**
  * The auth service's refusals and how they are shown: one error class, the
- * status and text of each login error, and the one renderer (HTML deny page, or
- * JSON for clients that ask for it).
+ * text of each login error, and the one renderer (HTML deny page, or JSON for
+ * clients that ask for it). Statuses come from `web/http-status.ts`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BouncerError } from '../../core/errors.js';
 import type { LoginErrorCode } from '../idp/connector.js';
+import { POLICY_DENIED_STATUS, WEB_ERROR_STATUS, type WebErrorCode } from '../http-status.js';
 import { renderDenyPage } from './pages.js';
 
 /** A refusal to render: HTTP status, stable code, human message, optional policy name. */
@@ -21,19 +22,15 @@ export class AuthHttpError extends BouncerError<string> {
   }
 }
 
-export const LOGIN_ERROR_STATUS: Readonly<Record<LoginErrorCode, number>> = {
-  login_state_mismatch: 400,
-  login_expired: 400,
-  login_replayed: 400,
-  login_idp_error: 502,
-  login_token_invalid: 400,
-  login_nonce_mismatch: 400,
-  login_issuer_mismatch: 400,
-  login_not_member: 403,
-  login_saml_invalid: 400,
-  login_email_unverified: 403,
-  login_unavailable: 503,
-};
+/** A refusal with its status from the web service's table. */
+export function webError(code: WebErrorCode, message: string): AuthHttpError {
+  return new AuthHttpError(WEB_ERROR_STATUS[code], code, message);
+}
+
+/** A policy refused the user: the page names the policy's reason and the policy. */
+export function policyDenied(reason: string, message: string, policy: string | undefined, extra: { app?: string; user?: string }): AuthHttpError {
+  return new AuthHttpError(POLICY_DENIED_STATUS, reason, message, policy, extra);
+}
 
 export const LOGIN_ERROR_TEXT: Readonly<Record<LoginErrorCode, string>> = {
   login_state_mismatch: 'This sign-in response does not belong to a sign-in started in this browser. Please start again.',

@@ -21,7 +21,7 @@ import { registerSamlIdp } from '../saml-idp/index.js';
 import type { Endpoint, SignInServices } from './context.js';
 import type { AuthServer, AuthServerDeps } from './deps.js';
 import { runSteps, stepsFor } from './endpoints.js';
-import { AuthHttpError, LOGIN_ERROR_STATUS, LOGIN_ERROR_TEXT, renderError } from './errors.js';
+import { AuthHttpError, LOGIN_ERROR_TEXT, renderError, webError } from './errors.js';
 import { CONTENT_SECURITY_POLICY } from './pages.js';
 
 export type { AuthServer, AuthServerDeps } from './deps.js';
@@ -75,17 +75,18 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     if (err instanceof AuthHttpError) return renderError(req, reply, err);
     if (err instanceof LoginError) {
       req.log.warn({ reason: err.code, detail: err.message }, 'login failed');
-      return renderError(req, reply, new AuthHttpError(LOGIN_ERROR_STATUS[err.code], err.code, LOGIN_ERROR_TEXT[err.code]));
+      return renderError(req, reply, webError(err.code, LOGIN_ERROR_TEXT[err.code]));
     }
     const status = (err as { statusCode?: unknown }).statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
+      // fastify's own 4xx (413, 415, …) is more exact than the table's bad_request.
       return renderError(req, reply, new AuthHttpError(status, 'bad_request', 'The request was malformed.'));
     }
     req.log.error({ err }, 'auth service error');
-    return renderError(req, reply, new AuthHttpError(500, 'internal_error', 'Something went wrong. Please try again.'));
+    return renderError(req, reply, webError('internal_error', 'Something went wrong. Please try again.'));
   });
 
-  app.setNotFoundHandler((req, reply) => renderError(req, reply, new AuthHttpError(404, 'not_found', 'There is nothing here.')));
+  app.setNotFoundHandler((req, reply) => renderError(req, reply, webError('not_found', 'There is nothing here.')));
 
   /** A route that runs an endpoint's steps (see endpoints.ts). */
   const endpoint = (name: Endpoint): ((req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>) => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SaasAppConfig } from '../../config/types.js';
+import { WEB_ERROR_STATUS } from '../http-status.js';
 
 /**
  * Refuse a token request whose client authenticates otherwise than registered
@@ -15,7 +16,7 @@ import type { SaasAppConfig } from '../../config/types.js';
 export async function checkClientAuthMethod(req: IncomingMessage, res: ServerResponse, appForClient: (clientId: string) => SaasAppConfig | undefined, logger: Logger): Promise<IncomingMessage | undefined> {
   const refuse = (description: string): undefined => {
     logger.info({ event: 'oidc.client_auth_refused', detail: description }, 'oidc request refused');
-    res.writeHead(401, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ error: 'invalid_client', error_description: description }));
+    res.writeHead(WEB_ERROR_STATUS.invalid_client, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ error: 'invalid_client', error_description: description }));
     return undefined;
   };
   const authorization = req.headers.authorization;

@@ -12,7 +12,7 @@ import { evaluatePolicies } from '../../core/policy/index.js';
 import { identityFromClaims, type SessionClaims } from '../../core/session-token.js';
 import type { OidcAccounts } from './accounts.js';
 import { providerBaseUrl, type SaasOidcDeps } from './deps.js';
-import { refuseInteraction } from './error-pages.js';
+import { refuseInteraction, refusePolicy } from './error-pages.js';
 import { readGlobalSession } from './global-session.js';
 import type { OidcProviderInstance } from './lib.js';
 import { OIDC_MOUNT, OIDC_SCOPE_CLAIMS } from './settings.js';
@@ -33,7 +33,7 @@ export function createInteractionHandler(x: InteractionDeps): (req: FastifyReque
   const { deps } = x;
   return async function interaction(req, reply) {
     const auth = deps.config().auth;
-    if (auth === undefined) return refuseInteraction(req, reply, 503, 'auth_not_configured', 'Sign-in is not configured.');
+    if (auth === undefined) return refuseInteraction(req, reply, 'auth_not_configured', 'Sign-in is not configured.');
     const m = INTERACTION_PATH.exec(new URL(req.url, 'http://x').pathname);
     const provider = await x.provider(auth);
     let details;
@@ -41,11 +41,11 @@ export function createInteractionHandler(x: InteractionDeps): (req: FastifyReque
       details = await provider.interactionDetails(req.raw, reply.raw);
     } catch (err) {
       req.log.info({ detail: (err as Error).message }, 'oidc interaction not found');
-      return refuseInteraction(req, reply, 400, 'oidc_interaction_expired', EXPIRED_TEXT);
+      return refuseInteraction(req, reply, 'oidc_interaction_expired', EXPIRED_TEXT);
     }
-    if (m === null || details.uid !== m[1]) return refuseInteraction(req, reply, 400, 'oidc_interaction_expired', EXPIRED_TEXT);
+    if (m === null || details.uid !== m[1]) return refuseInteraction(req, reply, 'oidc_interaction_expired', EXPIRED_TEXT);
     const saas = x.appForClient(details.params['client_id']);
-    if (saas === undefined || saas.oidc === undefined) return refuseInteraction(req, reply, 400, 'app_unknown', 'This sign-in names no known application.');
+    if (saas === undefined || saas.oidc === undefined) return refuseInteraction(req, reply, 'app_unknown', 'This sign-in names no known application.');
 
     const nowMs = deps.clock();
     const session = await readGlobalSession(req.headers, auth, deps, nowMs, req.log);
@@ -71,7 +71,7 @@ export function createInteractionHandler(x: InteractionDeps): (req: FastifyReque
     req.log.info({ app: saas.name, sub: identity.sub, email: identity.email ?? null, idp: identity.idp.id, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy ?? null }, 'saas oidc policy');
     if (verdict.outcome !== 'allow' && verdict.outcome !== 'bypass') {
       const reason = verdict.reason === 'login_required' ? 'policy_no_match' : verdict.reason;
-      return refuseInteraction(req, reply, 403, reason, `Access denied. ${verdict.detail}`, {
+      return refusePolicy(req, reply, reason, `Access denied. ${verdict.detail}`, {
         app: saas.name,
         user: identity.email ?? identity.sub,
         ...(verdict.policy !== undefined ? { policy: verdict.policy } : {}),

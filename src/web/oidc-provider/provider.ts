@@ -36,6 +36,7 @@ import { appForClient, clientMetadata, oidcApps } from './clients.js';
 import { buildProvider } from './configuration.js';
 import { providerBaseUrl, type SaasOidcDeps } from './deps.js';
 import { renderProviderError } from './error-pages.js';
+import { WEB_ERROR_STATUS } from '../http-status.js';
 import { createInteractionHandler } from './interaction.js';
 import { loadOidcProvider, type OidcProviderInstance } from './lib.js';
 import { OIDC_MOUNT } from './settings.js';
@@ -92,7 +93,7 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const auth = deps.config().auth;
     if (auth === undefined) {
-      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'auth_not_configured' }));
+      res.writeHead(WEB_ERROR_STATUS.auth_not_configured, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'auth_not_configured' }));
       return;
     }
     let provider: OidcProviderInstance;
@@ -100,7 +101,7 @@ export function createSaasOidcProvider(deps: SaasOidcDeps): SaasOidcProvider {
       provider = await current(auth);
     } catch (err) {
       deps.logger.error({ err }, 'oidc provider could not start');
-      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'temporarily_unavailable' }));
+      res.writeHead(WEB_ERROR_STATUS.temporarily_unavailable, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'temporarily_unavailable' }));
       return;
     }
     const original = req.url ?? '/';
@@ -171,7 +172,7 @@ export function registerSaasOidc(app: FastifyInstance, deps: SaasOidcDeps): Saas
       reply.raw.setHeader('cache-control', 'no-store');
       oidc.handle(req.raw, reply.raw).catch((err: unknown) => {
         req.log.error({ err }, 'oidc provider failed');
-        if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' });
+        if (!reply.raw.headersSent) reply.raw.writeHead(WEB_ERROR_STATUS.server_error, { 'content-type': 'application/json' });
         reply.raw.end(JSON.stringify({ error: 'server_error' }));
       });
       done();

@@ -1,5 +1,5 @@
 import { evaluatePolicies } from '../../../core/policy/index.js';
-import { AuthHttpError } from '../errors.js';
+import { policyDenied } from '../errors.js';
 import { need, type SignInContext } from '../context.js';
 import { requestContext } from '../request-context.js';
 
@@ -11,7 +11,7 @@ export function checkPolicy(ctx: SignInContext): undefined {
   const verdict = evaluatePolicies(app.policies, identity, requestContext(ctx.req, need(ctx, 'auth'), need(ctx, 'rd'), ctx.nowMs));
   ctx.req.log.info({ app: app.name, sub: identity.sub, email: identity.email ?? null, idp: identity.idp.id, outcome: verdict.outcome, reason: verdict.reason, policy: verdict.policy ?? null }, 'login policy');
   if (verdict.outcome !== 'allow' && verdict.outcome !== 'bypass') {
-    throw new AuthHttpError(403, verdict.reason === 'login_required' ? 'policy_no_match' : verdict.reason, `Access denied. ${verdict.detail}`, verdict.policy, {
+    throw policyDenied(verdict.reason === 'login_required' ? 'policy_no_match' : verdict.reason, `Access denied. ${verdict.detail}`, verdict.policy, {
       app: app.name,
       user: identity.email ?? identity.sub,
     });

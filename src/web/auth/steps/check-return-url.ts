@@ -1,12 +1,12 @@
 import { validateReturnUrl, type ReturnUrlProblem } from '../../../core/return-url.js';
-import { AuthHttpError } from '../errors.js';
+import { webError } from '../errors.js';
 import { need, type SignInContext } from '../context.js';
 
 /** Where the browser goes after sign-in: an https URL on one of the app's hosts, with a safe path. */
 export function checkReturnUrl(ctx: SignInContext): undefined {
   const rd = need(ctx, 'asked').rd;
   const r = validateReturnUrl(typeof rd === 'string' ? rd : undefined, need(ctx, 'app').hostnames);
-  if (!r.ok) throw new AuthHttpError(400, 'return_url_invalid', returnUrlText(r.problem));
+  if (!r.ok) throw webError('return_url_invalid', returnUrlText(r.problem));
   ctx.rd = r.target;
   return undefined;
 }

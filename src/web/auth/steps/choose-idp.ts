@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { IdpConnector } from '../../idp/connector.js';
-import { AuthHttpError } from '../errors.js';
+import { webError } from '../errors.js';
 import { need, type SignInContext } from '../context.js';
 import { renderChooserPage } from '../pages.js';
 import { reauthParams } from '../reauth.js';
@@ -10,7 +10,7 @@ export function chooseIdp(ctx: SignInContext): FastifyReply | undefined {
   const app = need(ctx, 'app');
   const connectors = ctx.services.deps.connectors();
   const offered = app.idps.map((id) => connectors.get(id)).filter((c): c is IdpConnector => c !== undefined);
-  if (offered.length === 0) throw new AuthHttpError(503, 'idp_unavailable', 'No identity provider is available for this application.');
+  if (offered.length === 0) throw webError('idp_unavailable', 'No identity provider is available for this application.');
   if (offered.length === 1) {
     ctx.connector = offered[0]!;
     return undefined;

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { AuthConfig } from '../../../config/types.js';
 import { locationOnOrigin, type ReturnTarget } from '../../../core/return-url.js';
 import { signHandoff, type SessionClaims } from '../../../core/session-token.js';
-import { AuthHttpError } from '../errors.js';
+import { webError } from '../errors.js';
 import { baseUrl, need, type SignInContext } from '../context.js';
 import type { LoginApp } from '../login-apps.js';
 
@@ -25,7 +25,7 @@ export async function finishLogin(ctx: SignInContext): Promise<FastifyReply | un
   const rd = need(ctx, 'rd');
   if (app.saas === true) return ctx.reply.redirect(locationOnOrigin(baseUrl(ctx, auth), rd), 302);
   // Checked when the login began; a transaction without it is refused rather than handed off unbound.
-  if (ctx.bind === undefined) throw new AuthHttpError(400, 'login_unbound', BIND_MISSING_TEXT);
+  if (ctx.bind === undefined) throw webError('login_unbound', BIND_MISSING_TEXT);
   const token = await signHandoff(handoffClaims(auth, app, ctx.signIn.session, rd, ctx.bind, ctx.nowMs), ctx.services.deps.keys.current(), ctx.nowMs);
   return ctx.reply.redirect(`${rd.origin}${HANDOFF_PATH}?${new URLSearchParams({ token }).toString()}`, 302);
 }

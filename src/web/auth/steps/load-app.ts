@@ -1,4 +1,4 @@
-import { AuthHttpError } from '../errors.js';
+import { webError } from '../errors.js';
 import { need, type SignInContext } from '../context.js';
 import { findLoginApp } from '../login-apps.js';
 
@@ -6,7 +6,7 @@ import { findLoginApp } from '../login-apps.js';
 export function loadApp(ctx: SignInContext): undefined {
   const deps = ctx.services.deps;
   const app = findLoginApp(deps.config(), [...deps.connectors().keys()], need(ctx, 'asked').app);
-  if (app === undefined) throw new AuthHttpError(400, 'app_unknown', 'This sign-in link names no known application.');
+  if (app === undefined) throw webError('app_unknown', 'This sign-in link names no known application.');
   ctx.app = app;
   return undefined;
 }

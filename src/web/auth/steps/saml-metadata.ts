@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { IdpConnector } from '../../idp/connector.js';
 import type { SamlConnector } from '../../idp/saml-sp.js';
-import { AuthHttpError } from '../errors.js';
+import { webError } from '../errors.js';
 import { baseUrl, need, type SignInContext } from '../context.js';
 
 /**
@@ -11,7 +11,7 @@ import { baseUrl, need, type SignInContext } from '../context.js';
 export function samlMetadata(ctx: SignInContext): FastifyReply {
   const id = (ctx.req.params as { idp: string }).idp;
   const connector = ctx.services.deps.connectors().get(id);
-  if (connector === undefined || !isSamlConnector(connector)) throw new AuthHttpError(404, 'not_found', 'There is no SAML identity provider with this id.');
+  if (connector === undefined || !isSamlConnector(connector)) throw webError('not_found', 'There is no SAML identity provider with this id.');
   ctx.reply.header('cache-control', 'public, max-age=300');
   return ctx.reply.type('application/samlmetadata+xml; charset=utf-8').send(connector.spMetadata(`${baseUrl(ctx, need(ctx, 'auth'))}/callback/${connector.id}`));
 }

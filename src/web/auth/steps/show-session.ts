@@ -1,11 +1,12 @@
 import type { FastifyReply } from 'fastify';
+import { WEB_ERROR_STATUS } from '../../http-status.js';
 import type { SignInContext } from '../context.js';
 
 /** `/me`: who the global session says the browser is, or 401. */
 export function showSession(ctx: SignInContext): FastifyReply {
   const { req, reply } = ctx;
   const session = ctx.globalSession;
-  if (session === undefined) return reply.code(401).type('application/json').send({ error: 'login_required', request_id: req.id });
+  if (session === undefined) return reply.code(WEB_ERROR_STATUS.login_required).type('application/json').send({ error: 'login_required', request_id: req.id });
   return reply.type('application/json').send({
     sub: session.sub,
     email: session.email ?? null,
