@@ -14,7 +14,7 @@
  * | BouncerError | core/errors.ts | {@link ErrorCode} (config read, certificates, CRLs, PKI input, Envoy render, CLI usage) |
  * | ConfigError, XfccError | core/errors.ts | ERR_CONFIG_INVALID, ERR_XFCC_MALFORMED |
  * | XmlRejectedError | core/xml.ts | ERR_XML_REJECTED |
- * | SessionKeyRejectedError | core/session-token.ts | ERR_SESSION_KEY_REJECTED (internal to token checks) |
+ * | SessionKeyRejectedError | core/session-jwt.ts | ERR_SESSION_KEY_REJECTED (internal to token checks) |
  * | TenantStoreError | stores/tenant-store.ts | TenantStoreErrorCode (ERR_TENANT_*, ERR_CA_INVALID, ERR_STORE_*...) |
  * | SharedStateError | stores/shared-state-errors.ts | ERR_STORE_UNAVAILABLE, ERR_STORE_FULL, ERR_STORE_CORRUPT |
  * | AdminError | admin/errors.ts | ERR_ADMIN_* and friends ({@link ADMIN_ERROR_STATUS}) |
