@@ -42,7 +42,9 @@ import { configRoutes, type AdminConfigView } from './routes/config-views.js';
 import { configWriteRoutes, type ConfigWriter } from './routes/config-writes.js';
 import { auditRoutes, decisionRoutes } from './routes/decisions.js';
 import { sessionRoutes, type AdminRevocationStore } from './routes/sessions.js';
+import { metaRoutes } from './routes/meta.js';
 import { tenantRoutes } from './routes/tenants.js';
+import { coerceQuery, parseJsonBody, pathOf, qualifyField, toDocPath } from './request-parsing.js';
 import { grants } from '../config/admin-scopes.js';
 import { authenticateBearer, type AdminToken } from './tokens.js';
 import { describeSchemaError, pickSchemaError, type SchemaError } from './validation-message.js';
@@ -306,107 +308,4 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
       await app.close();
     },
   };
-}
-
-/** GET /openapi.json and GET /healthz. */
-function metaRoutes(tenants: TenantStore, openapi: () => OpenApiDocument | undefined): AdminRoute[] {
-  return [
-    {
-      method: 'GET',
-      url: '/openapi.json',
-      operationId: 'getOpenApi',
-      summary: 'This OpenAPI 3.1 document',
-      description: 'Public: it describes the API, holds no data, and tooling fetches it before it has a token.',
-      tag: 'meta',
-      access: 'public',
-      schema: { responses: { 200: { description: 'The document.', schema: { type: 'object', additionalProperties: true } } } },
-      async handle() {
-        return { status: 200, body: openapi() };
-      },
-    },
-    {
-      method: 'GET',
-      url: '/healthz',
-      operationId: 'getHealth',
-      summary: 'Whether the admin API and its tenant store can serve',
-      tag: 'meta',
-      access: 'public',
-      schema: {
-        responses: {
-          200: {
-            description: 'Serving.',
-            schema: { type: 'object', additionalProperties: false, required: ['status'], properties: { status: { type: 'string', enum: ['ok', 'degraded'] } } },
-          },
-        },
-        errors: [503],
-      },
-      async handle() {
-        // Only a verdict: the store's reason may name database hosts, and this needs no token.
-        if (tenants.health().healthy) return { status: 200, body: { status: 'ok' } };
-        throw new AdminError('ERR_ADMIN_UNAVAILABLE', 'the tenant store cannot reach its database');
-      },
-    },
-  ];
-}
-
-/**
- * Parses a request body. A `__proto__` key is refused outright: it is never a
- * field of ours, and objects carrying one are how prototype pollution starts
- * once they are merged somewhere.
- */
-function parseJsonBody(text: string): unknown {
-  if (text.trim() === '') throw new AdminError('ERR_ADMIN_BAD_JSON', 'the request body is empty but Content-Type says application/json; send a JSON object');
-  try {
-    return JSON.parse(text, (key, value: unknown) => {
-      if (key === '__proto__') throw new AdminError('ERR_ADMIN_BAD_JSON', 'the request body has a "__proto__" key, which is refused (prototype pollution)');
-      return value;
-    });
-  } catch (err) {
-    if (err instanceof AdminError) throw err;
-    throw new AdminError('ERR_ADMIN_BAD_JSON', `the request body is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-/**
- * Query strings are text; the schemas say `integer` or `boolean` where that is
- * what the operation means (and what the OpenAPI document shows). Values that
- * look right are converted here, before validation; anything else stays a
- * string and the schema refuses it with a clear message.
- */
-function coerceQuery(query: unknown, schema: JsonSchema | undefined): void {
-  const props = schema?.properties as Readonly<Record<string, JsonSchema>> | undefined;
-  if (!props || typeof query !== 'object' || query === null) return;
-  const q = query as Record<string, unknown>;
-  for (const [key, s] of Object.entries(props)) {
-    const v = q[key];
-    if (typeof v !== 'string') continue;
-    if (s.type === 'integer' && /^-?\d{1,15}$/.test(v)) q[key] = Number(v);
-    else if (s.type === 'boolean' && (v === 'true' || v === 'false')) q[key] = v === 'true';
-  }
-}
-
-/**
- * The tenant store names fields of its own input (`name`, `hostname`,
- * `mtls.ca_pem`); clients need to know where in their request that was:
- * `body.name`, `params.hostname`, or `body.ca_pem` for the CA upload route.
- */
-function qualifyField(route: AdminRoute | undefined, e: RenderedError): RenderedError {
-  if (route === undefined || e.field === undefined || /^(body|params|query)\b/.test(e.field)) return e;
-  const has = (schema: JsonSchema | undefined, key: string): boolean => Object.hasOwn((schema?.properties as object | undefined) ?? {}, key);
-  const first = e.field.split(/[.[]/)[0] ?? '';
-  const inMtls = e.field.startsWith('mtls.') ? e.field.slice('mtls.'.length) : undefined;
-  let field = e.field;
-  if (has(route.schema.body, first)) field = `body.${e.field}`;
-  else if (inMtls !== undefined && has(route.schema.body, inMtls.split(/[.[]/)[0] ?? '')) field = `body.${inMtls}`;
-  else if (has(route.schema.params, first)) field = `params.${e.field}`;
-  return { ...e, field };
-}
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q >= 0 ? url.slice(0, q) : url;
-}
-
-function toDocPath(url: string): string {
-  return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }

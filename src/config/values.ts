@@ -142,3 +142,25 @@ export function hostnameCovers(pattern: string, host: string): boolean {
   const dot = host.indexOf('.');
   return dot > 0 && host.slice(dot + 1) === pattern.slice(2);
 }
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * A URL browsers are sent to (launcher links, SAML ACS URLs, OIDC redirect URIs):
+ * absolute https, plain http only on loopback (tests), no user info and no fragment
+ * (RFC 6749 §3.1.2 forbids fragments in redirect URIs). Returns the problem, if any.
+ */
+export function checkBrowserUrl(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `must be an absolute URL such as https://app.example/; got '${text}'`;
+  }
+  if (url.protocol === 'http:' ? !LOOPBACK.has(url.hostname) : url.protocol !== 'https:') {
+    return `must use https (plain http only for localhost, 127.0.0.1 and [::1]); got '${text}'`;
+  }
+  if (url.username !== '' || url.password !== '') return `must not carry a user name or password`;
+  if (url.hash !== '' || text.includes('#')) return `must not have a fragment ('#'); got '${text}'`;
+  return undefined;
+}

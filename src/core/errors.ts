@@ -14,19 +14,19 @@
  * | BouncerError | core/errors.ts | {@link ErrorCode} (config read, certificates, CRLs, PKI input, Envoy render, CLI usage) |
  * | ConfigError, XfccError | core/errors.ts | ERR_CONFIG_INVALID, ERR_XFCC_MALFORMED |
  * | XmlRejectedError | core/xml.ts | ERR_XML_REJECTED |
- * | SessionKeyRejectedError | core/session-token.ts | ERR_SESSION_KEY_REJECTED (internal to token checks) |
+ * | SessionKeyRejectedError | core/session-jwt.ts | ERR_SESSION_KEY_REJECTED (internal to token checks) |
  * | TenantStoreError | stores/tenant-store.ts | TenantStoreErrorCode (ERR_TENANT_*, ERR_CA_INVALID, ERR_STORE_*...) |
  * | SharedStateError | stores/shared-state-errors.ts | ERR_STORE_UNAVAILABLE, ERR_STORE_FULL, ERR_STORE_CORRUPT |
  * | AdminError | admin/errors.ts | ERR_ADMIN_* and friends ({@link ADMIN_ERROR_STATUS}) |
  * | LoginError | web/idp/connector.ts | login_* |
  * | ReplayCacheFullError | web/idp/saml/replay-cache.ts | ERR_REPLAY_CACHE_FULL |
  * | SamlIdpError | web/saml-idp/errors.ts | saml_* |
- * | AuthHttpError | web/auth/server.ts | the auth pages' codes (app_unknown, return_url_invalid, ...) |
+ * | AuthHttpError | web/auth/errors.ts | the auth pages' codes (app_unknown, return_url_invalid, ...) |
  * | AdminClientError | cli/admin-client.ts | the server's code, or ERR_ADMIN_UNREACHABLE and friends |
  *
  * Statuses are not part of an error: each adapter maps codes to its own wire
- * statuses in one table (gRPC: authz/grpc-errors.ts; HTTP: admin/errors.ts,
- * the auth pages' LOGIN_ERROR_STATUS, web/saml-idp/errors.ts).
+ * statuses in one table (gRPC: authz/grpc-errors.ts; HTTP: admin/errors.ts for
+ * the admin API, web/http-status.ts for every page and answer of the web service).
  */
 export type ErrorCode =
   | 'ERR_CONFIG_INVALID'

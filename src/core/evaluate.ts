@@ -1,17 +1,16 @@
-import { createHash } from 'node:crypto';
 import type { CertReading, CertVerifier, RequestCertVerdict } from './cert-verifier.js';
+import { policyView, toIdentity } from './client-identity.js';
 import type { CheckInput, ClientIdentity, Decision } from './decision.js';
-import { XfccError } from './errors.js';
 import { statusFor, type DenyReason } from './reasons.js';
 import type { App, AuthSettings, SessionView } from './app.js';
-import type { Identity, RequestCertificate, RequestContext } from './identity.js';
+import type { Identity, RequestContext } from './identity.js';
 import { evaluatePolicies, type PolicyTrace } from './policy/index.js';
 import { verifyServiceToken, type ServiceTokenEntry } from './service-token.js';
 import { normalizeHost, resolveTenant, type HostIndex, type TenantIndex } from './tenant-index.js';
 import type { Tenant } from './tenant.js';
-import { parseXfcc, type XfccElement } from './xfcc.js';
 import type { ParsedCert } from './cert-parse.js';
 import type { RevocationView } from './revocation-policy.js';
+import { pickCertificate, type XfccOptions } from './request-certificate.js';
 
 /** Everything a decision depends on besides the request; the caller owns the clock. */
 export interface EvaluateContext {
@@ -24,7 +23,7 @@ export interface EvaluateContext {
   readonly verifier: CertVerifier;
   /** Network revocation answers, for tenants with `mtls.revocation`; without it such tenants are denied. */
   readonly revocation?: RevocationView | undefined;
-  readonly xfcc: { readonly trustedHop: boolean; readonly maxElements: number };
+  readonly xfcc: XfccOptions;
   readonly nowMs: number;
 }
 
@@ -67,120 +66,6 @@ export function isExemptPath(path: string, exempt: readonly string[]): boolean {
   return false;
 }
 
-/**
- * A leaf's identity, built once per parsed certificate: verdicts are cached,
- * so one leaf object serves every request of its device, and the identity is
- * immutable. Weakly held: it goes with the leaf.
- */
-const identities = new WeakMap<ParsedCert, ClientIdentity>();
-
-function toIdentity(leaf: ParsedCert): ClientIdentity {
-  let identity = identities.get(leaf);
-  if (identity === undefined) {
-    identity = Object.freeze({
-      subject: leaf.subject,
-      issuer: leaf.issuer,
-      serial: leaf.serial,
-      fingerprint256: leaf.fingerprint256,
-      dns: leaf.sans.dns,
-      uri: leaf.sans.uri,
-      email: leaf.sans.email,
-      ip: leaf.sans.ip,
-      notAfter: leaf.notAfter,
-    });
-    identities.set(leaf, identity);
-  }
-  return identity;
-}
-
-/** What policies see of a verified certificate, once per identity (see {@link toIdentity}). */
-const policyViews = new WeakMap<ClientIdentity, RequestCertificate>();
-
-function policyView(cert: ClientIdentity): RequestCertificate {
-  let view = policyViews.get(cert);
-  if (view === undefined) {
-    view = Object.freeze({ fingerprint256: cert.fingerprint256, subject: cert.subject, commonName: commonNameOf(cert.subject), dns: cert.dns, uri: cert.uri, email: cert.email });
-    policyViews.set(cert, view);
-  }
-  return view;
-}
-
-/** The peer certificate's PEM, decoding Envoy's URL-encoded form when that is what the adapter passed. */
-function peerPem(input: CheckInput): string | undefined {
-  if (input.peerCertificate !== undefined || input.peerCertificateEncoded === undefined) return input.peerCertificate;
-  try {
-    return decodeURIComponent(input.peerCertificateEncoded);
-  } catch {
-    // Left encoded: the certificate parser then rejects it as malformed.
-    return input.peerCertificateEncoded;
-  }
-}
-
-/**
- * Picks the client certificate to judge. The peer certificate from the handshake
- * is authoritative; XFCC only contributes the intermediates, and only when its
- * current-hop element describes that same certificate. XFCC alone names the
- * client only when config says the hop that set it is trusted.
- *
- * Depends on nothing but the request's two certificate fields and the XFCC
- * options (no tenant, no clock), so the verifier may remember its result.
- */
-function pickCertificate(input: CheckInput, options: EvaluateContext['xfcc']): CertReading {
-  let element: XfccElement | undefined;
-  if (input.xfcc !== undefined) {
-    let elements: XfccElement[];
-    try {
-      elements = parseXfcc(input.xfcc);
-    } catch (err) {
-      const detail = err instanceof XfccError ? err.message : 'unparseable x-forwarded-client-cert';
-      return { kind: 'refused', reason: 'xfcc_malformed', detail };
-    }
-    if (elements.length > options.maxElements) {
-      return {
-        kind: 'refused',
-        reason: 'xfcc_unexpected_elements',
-        detail: `x-forwarded-client-cert has ${elements.length} elements; this deployment sets at most ${options.maxElements}`,
-      };
-    }
-    // With SANITIZE_SET / APPEND_FORWARD the hop nearest to us appends last.
-    element = elements[elements.length - 1];
-  }
-
-  const peer = peerPem(input);
-  if (peer !== undefined && peer !== '') {
-    let chainPem: string | undefined;
-    if (element && (element.cert !== undefined || element.hash !== undefined)) {
-      const same =
-        element.cert !== undefined
-          ? normalizePem(element.cert) === normalizePem(peer)
-          : element.hash === pemSha256(peer);
-      if (!same) {
-        return { kind: 'refused', reason: 'xfcc_mismatch', detail: 'x-forwarded-client-cert describes a different certificate than the TLS peer' };
-      }
-      chainPem = element.chain;
-    }
-    return { kind: 'presented', cert: { leafPem: peer, chainPem } };
-  }
-
-  if (element && options.trustedHop && element.cert !== undefined) {
-    return { kind: 'presented', cert: { leafPem: element.cert, chainPem: element.chain } };
-  }
-  // A certificate named in XFCC, with no peer certificate beside it and a hop we do
-  // not trust: never used, but refused rather than read as "no certificate", since
-  // it is what a gateway that keeps the peer certificate out of the check looks
-  // like (Istio's CUSTOM provider, Envoy Gateway's SecurityPolicy), and
-  // client_cert_missing would hide that from whoever runs it.
-  if (element && (element.cert !== undefined || element.hash !== undefined) && !options.trustedHop) {
-    return {
-      kind: 'refused',
-      reason: 'xfcc_untrusted',
-      detail:
-        'x-forwarded-client-cert names a client certificate, but Envoy sent no TLS peer certificate and this deployment does not trust XFCC alone (authz.xfcc.trusted_hop; see docs/envoy.md)',
-    };
-  }
-  return { kind: 'none' };
-}
-
 /** Reads the request's certificate and, when one was presented, verifies it for `tenant`. */
 function readAndVerify(input: CheckInput, ctx: EvaluateContext, tenant: Tenant): RequestCertVerdict {
   // Nothing to read: skip hashing the (absent) fields.
@@ -199,16 +84,6 @@ function readAndVerify(input: CheckInput, ctx: EvaluateContext, tenant: Tenant):
   }
   const reading = read();
   return reading.kind === 'presented' ? { kind: 'verdict', verdict: verifier.verify(tenant, reading.cert, ctx.nowMs) } : reading;
-}
-
-function normalizePem(pem: string): string {
-  return pem.replace(/\s+/g, '');
-}
-
-/** SHA-256 of the DER inside a single-certificate PEM, as Envoy writes XFCC `Hash`. */
-function pemSha256(pem: string): string {
-  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
-  return createHash('sha256').update(Buffer.from(body, 'base64')).digest('hex');
 }
 
 type MtlsOutcome =
@@ -406,9 +281,4 @@ function decideApp(
         session: session.status === 'valid' ? session.session : undefined,
       });
   }
-}
-
-function commonNameOf(subject: string): string | undefined {
-  const m = /(?:^|,\s*)CN=([^,]+)/.exec(subject);
-  return m?.[1]?.trim();
 }

@@ -5,7 +5,7 @@ import { BouncerError, ConfigError, XfccError } from '../../src/core/errors.js';
 import { XmlRejectedError, parseGuardedXml } from '../../src/core/xml.js';
 import { SharedStateError } from '../../src/stores/shared-state-errors.js';
 import { TenantStoreError } from '../../src/stores/tenant-store.js';
-import { AuthHttpError } from '../../src/web/auth/server.js';
+import { AuthHttpError } from '../../src/web/auth/errors.js';
 import { LoginError } from '../../src/web/idp/connector.js';
 import { ReplayCacheFullError } from '../../src/web/idp/saml/replay-cache.js';
 import { parseGuardedXml as parseSamlXml } from '../../src/web/idp/saml/xml-guard.js';

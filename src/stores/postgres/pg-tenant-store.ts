@@ -1,35 +1,27 @@
+/**
+ * The PostgreSQL tenant store, assembled: the pool, the health the listener
+ * reports, the cache in front of lookups. The parts: schema (`migrations.ts`),
+ * SQL and row mapping (`tenant-rows.ts`), host lookups and the post-outage
+ * re-check (`host-lookup.ts`), admin reads (`tenant-reads.ts`) and writes
+ * (`tenant-writes.ts`), change notifications (`change-payload.ts`,
+ * `change-listener.ts`), the cache (`tenant-cache.ts`).
+ */
 import pg from 'pg';
-import {
-  TenantStoreError,
-  checkHostname,
-  checkTenantInput,
-  type ListTenantsOptions,
-  type PutCondition,
-  type PutTenantResult,
-  type TenantChange,
-  type TenantInput,
-  type TenantLookup,
-  type TenantPage,
-  type TenantRecord,
-  type TenantStore,
-  type TenantStoreHealth,
-} from '../tenant-store.js';
-import { CONFIG_LIMITS } from '../../config/defaults.js';
+import type { TenantChange, TenantLookup, TenantStore, TenantStoreHealth } from '../tenant-store.js';
+import { CONFIG_LIMITS, PG_STORE_DEFAULTS } from '../../config/defaults.js';
 import type { Tenant } from '../../core/tenant.js';
 import { ChangeListener } from './change-listener.js';
-import { PG_STORE_DEFAULTS, TENANT_LIMITS } from '../../config/defaults.js';
+import { parsePayload } from './change-payload.js';
+import { loadHost, resyncCache, unavailable } from './host-lookup.js';
 import { runMigrations, type MigrationResult } from './migrations.js';
-import { isConnectionError, isUniqueViolation, toStoreError } from './pg-errors.js';
 import { guardPoolConnections } from './pool-guard.js';
+import { SILENT_LOGGER, type StoreLogger } from './store-logger.js';
 import { TenantCache } from './tenant-cache.js';
-import { SQL, TenantParser, toMode, toRecord, type HostRow, type OwnerRow, type SummaryRow, type TenantRow } from './tenant-rows.js';
+import { getTenant, listTenants } from './tenant-reads.js';
+import { TenantParser } from './tenant-rows.js';
+import { createTenantWriter } from './tenant-writes.js';
 
-/** The part of a pino logger the store uses. */
-export interface StoreLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type { StoreLogger } from './store-logger.js';
 
 export interface PgTenantStoreOptions {
   /** Where the database is: host, port, user, database, password, ssl… (node-postgres client settings). */
@@ -58,17 +50,6 @@ export interface PgTenantStore extends TenantStore {
   loadedTenants(): Tenant[];
 }
 
-const SILENT: StoreLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
-/** Below PostgreSQL's 8000-byte NOTIFY payload limit, with room for the JSON around the names. */
-const NOTIFY_CHUNK_BYTES = 7_000;
-
-/** The NOTIFY payload: a tenant name and some of its hostnames (old and new). */
-interface ChangePayload {
-  readonly t: string;
-  readonly h: readonly string[];
-}
-
 /**
  * Opens a PostgreSQL tenant store: runs the schema migrations, starts
  * listening for changes, and returns once it can serve. Throws
@@ -92,7 +73,7 @@ interface ChangePayload {
  * ```
  */
 export async function createPgTenantStore(options: PgTenantStoreOptions): Promise<PgTenantStore> {
-  const logger = options.logger ?? SILENT;
+  const logger = options.logger ?? SILENT_LOGGER;
   const now = options.now ?? Date.now;
   const channel = options.channel ?? PG_STORE_DEFAULTS.channel;
   const cacheOptions = { ...PG_STORE_DEFAULTS.cache, ...options.cache };
@@ -141,33 +122,6 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
     }
   };
 
-  const applyChange = (payload: ChangePayload): void => cache.evictTenant(payload.t, payload.h);
-
-  /**
-   * After an outage, notifications sent meanwhile are gone. Every cached host is
-   * checked against the database in one query: entries whose owner or version
-   * changed are dropped, and every cached absence is forgotten.
-   */
-  const resync = async (): Promise<void> => {
-    const snapshot = cache.snapshot();
-    if (snapshot.length > 0) {
-      const keys = new Set<string>();
-      for (const e of snapshot) {
-        keys.add(e.host);
-        const w = wildcardOf(e.host);
-        if (w !== undefined) keys.add(w);
-      }
-      const rows = (await pool.query<OwnerRow>(SQL.owners, [[...keys]])).rows;
-      const owners = new Map(rows.map((r) => [r.hostname, r]));
-      for (const e of snapshot) {
-        const w = wildcardOf(e.host);
-        const owner = owners.get(e.host) ?? (w === undefined ? undefined : owners.get(w));
-        if (!owner || owner.name !== e.name || Number(owner.version) !== e.version) cache.evictHost(e.host);
-      }
-    }
-    cache.clearUnknown();
-  };
-
   const listener = new ChangeListener({
     connection: { keepAlive: true, application_name: 'bouncer-listen', ...options.connection, query_timeout: PG_STORE_DEFAULTS.pool.queryTimeoutMillis },
     channel,
@@ -182,11 +136,11 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
         emit({ kind: 'resync' });
         return;
       }
-      applyChange(payload);
+      cache.evictTenant(payload.t, payload.h);
       emit({ kind: 'tenant', name: payload.t, hostnames: payload.h });
     },
     async onUp(first) {
-      if (!first) await resync();
+      if (!first) await resyncCache(pool, cache);
       setHealth(true, undefined);
       if (!first) emit({ kind: 'resync' });
     },
@@ -214,106 +168,16 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
     throw err;
   }
 
-  const unavailable = (detail: string): TenantLookup => ({ kind: 'store_unavailable', detail });
+  const load = (host: string): Promise<TenantLookup> => loadHost({ pool, cache, parser, logger, healthy: () => health.healthy, markDown }, host);
 
-  const load = async (host: string): Promise<TenantLookup> => {
-    const epoch = cache.epoch;
-    const wildcard = wildcardOf(host);
-    let rows: HostRow[];
-    try {
-      rows = (await pool.query<HostRow>(SQL.lookupHost, [wildcard === undefined ? [host] : [host, wildcard]])).rows;
-    } catch (err) {
-      if (isConnectionError(err)) {
-        markDown(err as Error);
-        return unavailable(`tenant database unavailable: ${(err as Error).message}`);
-      }
-      logger.error({ err, host }, 'tenant store: lookup failed');
-      return unavailable('tenant lookup failed');
-    }
-    // RFC 6125 §6.4.3 as in resolveTenant: an exact name wins over a wildcard.
-    const row = rows.find((r) => r.hostname === host) ?? rows.find((r) => r.hostname === wildcard);
-    if (!row) {
-      // Only a store that is receiving notifications may remember an absence:
-      // otherwise the tenant could be added and we would never hear of it.
-      if (health.healthy) cache.setUnknown(host, epoch);
-      return { kind: 'unknown' };
-    }
-    const version = Number(row.version);
-    let tenant = cache.findParsed(row.name, version);
-    if (!tenant) {
-      try {
-        tenant = parser.toTenant(row);
-      } catch (err) {
-        logger.error({ err, tenant: row.name }, 'tenant store: stored tenant does not parse');
-        return unavailable(`stored tenant ${row.name} does not parse`);
-      }
-      const problems = tenant.mtls.trust?.problems ?? [];
-      // Told once per load of the tenant (a cold load or a change), not per request.
-      if (problems.length > 0) {
-        logger.warn(
-          { tenant: row.name, status: tenant.mtls.trust?.roots.length === 0 ? 'unusable' : 'degraded', problems: problems.map((p) => `${p.code}: ${p.message}`) },
-          'tenant store: tenant trust data has unusable parts; only this tenant is affected',
-        );
-      }
-    }
-    cache.set(host, { tenant, version }, epoch);
-    return { kind: 'tenant', tenant };
-  };
-
-  /** Runs `work` in a transaction on one pooled connection; connection failures become `ERR_STORE_UNAVAILABLE`. */
-  const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-    if (closed) throw new TenantStoreError('ERR_STORE_UNAVAILABLE', 'tenant store is closed');
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (err) {
-      markDown(err instanceof Error ? err : new Error(String(err)));
-      throw toStoreError(err, true);
-    }
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const out = await work(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (isConnectionError(err)) {
-        broken = err as Error;
-        markDown(broken);
-      }
-      throw toStoreError(err);
-    } finally {
-      // A connection that failed must not go back to the pool for the next caller.
-      client.release(broken);
-    }
-  };
-
-  /** Queues the change for every replica (this one included) at commit, in chunks under the payload limit. */
-  const notify = async (client: pg.PoolClient, name: string, hostnames: Iterable<string>): Promise<void> => {
-    await client.query(SQL.notify, [channel, chunkPayloads(name, [...new Set(hostnames)])]);
-  };
-
-  /** This replica's own writes take effect here at once, not a NOTIFY round trip later. */
-  const afterWrite = (name: string, hostnames: Iterable<string>): void => applyChange({ t: name, h: [...new Set(hostnames)] });
-
-  const readRecord = async (client: pg.PoolClient | pg.Pool, name: string): Promise<TenantRecord | undefined> => {
-    const row = (await client.query<TenantRow>(SQL.getTenant, [name])).rows[0];
-    return row ? toRecord(row) : undefined;
-  };
-
-  const lockTenant = async (client: pg.PoolClient, name: string): Promise<string[]> => {
-    if ((await client.query(SQL.lockTenant, [name])).rowCount === 0) {
-      throw new TenantStoreError('ERR_TENANT_NOT_FOUND', `no tenant named '${name}'`, { field: 'name' });
-    }
-    return (await client.query<{ hostname: string }>(SQL.hostnamesOf, [name])).rows.map((r) => r.hostname);
-  };
-
-  const mustRead = async (client: pg.PoolClient, name: string): Promise<TenantRecord> => {
-    const record = await readRecord(client, name);
-    if (!record) throw new TenantStoreError('ERR_TENANT_NOT_FOUND', `no tenant named '${name}'`, { field: 'name' });
-    return record;
-  };
+  const writer = createTenantWriter({
+    pool,
+    channel,
+    now,
+    closed: () => closed,
+    markDown,
+    afterWrite: (name, hostnames) => cache.evictTenant(name, hostnames),
+  });
 
   const store: PgTenantStore = {
     migrations,
@@ -345,116 +209,12 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
       return pending;
     },
 
-    async getTenant(name) {
-      try {
-        return await readRecord(pool, name);
-      } catch (err) {
-        throw toStoreError(err);
-      }
-    },
-
-    async listTenants(opts: ListTenantsOptions = {}): Promise<TenantPage> {
-      const limit = opts.limit ?? TENANT_LIMITS.listDefault;
-      if (!Number.isInteger(limit) || limit < 1 || limit > TENANT_LIMITS.listMax) {
-        throw new TenantStoreError('ERR_TENANT_INVALID', `limit: must be a whole number from 1 to ${TENANT_LIMITS.listMax}; got ${String(limit)}`, { field: 'limit' });
-      }
-      let rows: SummaryRow[];
-      try {
-        // One extra row says whether there is a next page without a count(*).
-        rows = (await pool.query<SummaryRow>(SQL.listTenants, [opts.after ?? null, limit + 1])).rows;
-      } catch (err) {
-        throw toStoreError(err);
-      }
-      const page = rows.slice(0, limit);
-      return {
-        items: page.map((r) => ({ name: r.name, hostnames: r.hostnames, mode: toMode(r.mtls_mode), version: Number(r.version) })),
-        next: rows.length > limit ? page[page.length - 1]?.name : undefined,
-      };
-    },
-
-    async putTenant(input: TenantInput, condition?: PutCondition): Promise<PutTenantResult> {
-      const checked = checkTenantInput(input, now());
-      const touched = new Set(checked.hostnames);
-      const result = await transaction(async (client) => {
-        if (condition) {
-          // Locks the row when it exists; a concurrent first insert of the same name waits on the unique index below.
-          const found = (await client.query<{ version: string }>('SELECT version::text AS version FROM tenants WHERE name = $1 FOR UPDATE', [checked.name])).rows[0];
-          if ('absent' in condition && found) throw new TenantStoreError('ERR_TENANT_CONFLICT', `tenant '${checked.name}' already exists`, { field: 'name' });
-          if ('version' in condition && (!found || Number(found.version) !== condition.version)) {
-            throw new TenantStoreError(
-              'ERR_TENANT_CONFLICT',
-              found ? `tenant '${checked.name}' changed meanwhile (version ${found.version}, this change was made on version ${condition.version}); read it again and retry` : `tenant '${checked.name}' was deleted meanwhile`,
-              { field: 'name' },
-            );
-          }
-        }
-        const up = await client.query<{ created: boolean }>(SQL.upsertTenant, [checked.name, checked.mode, checked.staleCrl, checked.exemptPaths]);
-        // Two creates racing past the check above: the second one's upsert replaced the first; refuse it instead.
-        if (condition && 'absent' in condition && up.rows[0]?.created !== true) throw new TenantStoreError('ERR_TENANT_CONFLICT', `tenant '${checked.name}' already exists`, { field: 'name' });
-        const previous = (await client.query<{ hostname: string }>(SQL.hostnamesOf, [checked.name])).rows.map((r) => r.hostname);
-        for (const h of previous) touched.add(h);
-        const taken = (await client.query<{ hostname: string; tenant_name: string }>(SQL.takenHostnames, [checked.hostnames, checked.name])).rows[0];
-        if (taken) throw hostnameTaken(taken.hostname, taken.tenant_name);
-        await client.query(SQL.dropOtherHostnames, [checked.name, checked.hostnames]);
-        await insertHostnames(client, checked.name, checked.hostnames, previous);
-        await client.query(SQL.deleteCa, [checked.name]);
-        if (checked.caPem !== null) await client.query(SQL.insertCa, [checked.name, checked.caPem, checked.caSha256]);
-        await client.query(SQL.deleteCrls, [checked.name]);
-        if (checked.crlPems.length > 0) await client.query(SQL.insertCrls, [checked.name, checked.crlPems]);
-        await notify(client, checked.name, touched);
-        return { record: await mustRead(client, checked.name), created: up.rows[0]?.created === true, warnings: checked.warnings };
-      });
-      afterWrite(checked.name, touched);
-      return result;
-    },
-
-    async deleteTenant(name) {
-      const hostnames = await transaction(async (client) => {
-        const previous = await lockTenant(client, name);
-        await client.query(SQL.deleteTenant, [name]);
-        await notify(client, name, previous);
-        return previous;
-      });
-      afterWrite(name, hostnames);
-    },
-
-    async addHostname(name, hostname) {
-      const host = checkHostname(hostname);
-      const record = await transaction(async (client) => {
-        const previous = await lockTenant(client, name);
-        if (previous.includes(host)) return mustRead(client, name);
-        if (previous.length >= TENANT_LIMITS.maxHostnames) {
-          throw new TenantStoreError('ERR_TENANT_INVALID', `hostnames: at most ${TENANT_LIMITS.maxHostnames} hostnames; use a wildcard`, { field: 'hostnames' });
-        }
-        const taken = (await client.query<{ hostname: string; tenant_name: string }>(SQL.takenHostnames, [[host], name])).rows[0];
-        if (taken) throw hostnameTaken(taken.hostname, taken.tenant_name);
-        await insertHostnames(client, name, [host], previous);
-        await client.query(SQL.bumpVersion, [name]);
-        await notify(client, name, [host]);
-        return mustRead(client, name);
-      });
-      afterWrite(name, [host]);
-      return record;
-    },
-
-    async removeHostname(name, hostname) {
-      const host = checkHostname(hostname);
-      const record = await transaction(async (client) => {
-        const previous = await lockTenant(client, name);
-        if (!previous.includes(host)) {
-          throw new TenantStoreError('ERR_HOSTNAME_NOT_FOUND', `tenant '${name}' has no hostname '${host}'`, { field: 'hostname' });
-        }
-        if (previous.length === 1) {
-          throw new TenantStoreError('ERR_TENANT_INVALID', `hostname: '${host}' is the last hostname of tenant '${name}'; delete the tenant instead`, { field: 'hostname' });
-        }
-        await client.query(SQL.deleteHostname, [name, host]);
-        await client.query(SQL.bumpVersion, [name]);
-        await notify(client, name, [host]);
-        return mustRead(client, name);
-      });
-      afterWrite(name, [host]);
-      return record;
-    },
+    getTenant: (name) => getTenant(pool, name),
+    listTenants: (opts) => listTenants(pool, opts),
+    putTenant: writer.putTenant,
+    deleteTenant: writer.deleteTenant,
+    addHostname: writer.addHostname,
+    removeHostname: writer.removeHostname,
 
     onChange(l) {
       listeners.add(l);
@@ -486,58 +246,4 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
     },
   };
   return store;
-}
-
-/** Inserts the names not already owned; a concurrent claim by another tenant surfaces as `ERR_HOSTNAME_TAKEN`. */
-async function insertHostnames(client: pg.PoolClient, name: string, hostnames: readonly string[], owned: readonly string[]): Promise<void> {
-  try {
-    await client.query(SQL.insertHostnames, [name, hostnames, owned]);
-  } catch (err) {
-    if (isUniqueViolation(err)) throw hostnameTaken(undefined, undefined, err);
-    throw err;
-  }
-}
-
-function hostnameTaken(hostname: string | undefined, owner: string | undefined, cause?: unknown): TenantStoreError {
-  const message =
-    hostname === undefined
-      ? 'hostnames: one of the hostnames was just taken by another tenant'
-      : `hostnames: '${hostname}' already belongs to tenant '${owner ?? 'another tenant'}'; remove it there first`;
-  return new TenantStoreError('ERR_HOSTNAME_TAKEN', message, { field: 'hostnames', ...(owner === undefined ? {} : { owner }), cause });
-}
-
-/** `a.b.example` → `*.b.example`, the only wildcard that can cover it; undefined for a single label. */
-function wildcardOf(host: string): string | undefined {
-  const dot = host.indexOf('.');
-  return dot > 0 ? `*.${host.slice(dot + 1)}` : undefined;
-}
-
-/** Splits a change into NOTIFY payloads under the size limit; a change with no hostnames still sends one. */
-export function chunkPayloads(name: string, hostnames: readonly string[]): string[] {
-  const out: string[] = [];
-  let chunk: string[] = [];
-  let size = name.length + 32;
-  for (const h of hostnames) {
-    if (chunk.length > 0 && size + h.length + 3 > NOTIFY_CHUNK_BYTES) {
-      out.push(JSON.stringify({ t: name, h: chunk } satisfies ChangePayload));
-      chunk = [];
-      size = name.length + 32;
-    }
-    chunk.push(h);
-    size += h.length + 3;
-  }
-  out.push(JSON.stringify({ t: name, h: chunk } satisfies ChangePayload));
-  return out;
-}
-
-function parsePayload(text: string): ChangePayload | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null) return undefined;
-    const { t, h } = value as { t?: unknown; h?: unknown };
-    if (typeof t !== 'string' || !Array.isArray(h) || !h.every((x): x is string => typeof x === 'string')) return undefined;
-    return { t, h };
-  } catch {
-    return undefined;
-  }
 }

@@ -5,6 +5,7 @@
  * Not signed in → `302 /login?launcher=1`, the login service's "sign in to the
  * launcher" mode, which offers every IdP and comes back to `/`.
  */
+import { WEB_ERROR_STATUS } from '../http-status.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AppConfig, AuthConfig, SaasAppConfig } from '../../config/types.js';
@@ -58,7 +59,7 @@ async function showLauncher(req: FastifyRequest, reply: FastifyReply, deps: Laun
   const { auth, apps, saasApps } = deps.config();
   if (auth === undefined) {
     return reply
-      .code(503)
+      .code(WEB_ERROR_STATUS.auth_not_configured)
       .type('text/html; charset=utf-8')
       .send(renderDenyPage({ title: 'Sign-in unavailable', message: 'Sign-in is not configured.', reason: 'auth_not_configured', policy: undefined, requestId: req.id, app: undefined, user: undefined }));
   }

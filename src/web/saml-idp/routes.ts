@@ -19,7 +19,8 @@ import { BIND_COOKIE, readCookie, serializeCookie } from '../../sessions/cookies
 import { identityFromClaims, type SessionClaims } from '../../core/session-token.js';
 import { renderDenyPage } from '../auth/pages.js';
 import { readAuthnRequest, type AuthnRequestInfo } from './authn-request.js';
-import { SAML_IDP_ERRORS, SamlIdpError } from './errors.js';
+import { POLICY_DENIED_STATUS, WEB_ERROR_STATUS } from '../http-status.js';
+import { SAML_IDP_TEXT, SamlIdpError } from './errors.js';
 import { createPendingSamlStore, type PendingSamlRequest, type PendingSamlStore } from './pending.js';
 import { renderPostForm } from './post-form.js';
 import { buildSamlResponse, samlIdpEntity, samlIdpUrls, type SamlIdpSigning, type SamlIdpUrls } from './response.js';
@@ -183,13 +184,14 @@ export function registerSamlIdp(app: RouteRegistrar, deps: SamlIdpDeps): void {
       const identity = identityFromClaims(session);
       const verdict = checkPolicy(req, ctx, identity, nowMs);
       if (verdict.denied) {
-        return renderPage(req, reply, 403, 'Access denied', verdict.message, verdict.code, verdict.policy, ctx.app.name, identity.email ?? identity.sub);
+        return renderPage(req, reply, POLICY_DENIED_STATUS, 'Access denied', verdict.message, verdict.code, verdict.policy, ctx.app.name, identity.email ?? identity.sub);
       }
       return await issueResponse(reply, req, ctx, parked, session, nowMs);
     } catch (err) {
       if (!(err instanceof SamlIdpError)) throw err;
       req.log.warn({ reason: err.code, detail: err.detail, app: (req.params as { app?: string }).app }, 'saml idp request refused');
-      const { status, text } = SAML_IDP_ERRORS[err.code];
+      const status = WEB_ERROR_STATUS[err.code];
+      const text = SAML_IDP_TEXT[err.code];
       return renderPage(req, reply, status, status >= 500 ? 'Sign-in unavailable' : 'Sign-in refused', text, err.code, undefined, undefined, undefined);
     }
   }
@@ -204,8 +206,7 @@ export function registerSamlIdp(app: RouteRegistrar, deps: SamlIdpDeps): void {
       return reply.type('application/samlmetadata+xml; charset=utf-8').send(xml);
     } catch (err) {
       if (!(err instanceof SamlIdpError)) throw err;
-      const { status, text } = SAML_IDP_ERRORS[err.code];
-      return renderPage(req, reply, status, 'Not found', text, err.code, undefined, undefined, undefined);
+      return renderPage(req, reply, WEB_ERROR_STATUS[err.code], 'Not found', SAML_IDP_TEXT[err.code], err.code, undefined, undefined, undefined);
     }
   });
 
