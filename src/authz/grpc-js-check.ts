@@ -6,6 +6,7 @@
  * HTTP/2 and gRPC framing, which is what the Envoy tests run on both to check.
  */
 import * as grpc from '@grpc/grpc-js';
+import { BouncerError } from '../core/errors.js';
 import { MESSAGE_PREFIX_BYTES, type CallContext, type GrpcFailure, type UnaryMethod } from './grpc-wire.js';
 import type { TransportLimits } from './transport-limits.js';
 import { CallAbortedError } from './unary-call.js';
@@ -82,7 +83,7 @@ class GrpcJsCall implements CallContext {
 /** Adds `method` (a unary method of the native transport) to `server` as-is. */
 export function addUnaryToGrpcJs(server: grpc.Server, method: UnaryMethod): void {
   const [, service, name] = /^\/([^/]+)\/([^/]+)$/.exec(method.path) ?? [];
-  if (service === undefined || name === undefined) throw new Error(`not a gRPC method path: ${method.path}`);
+  if (service === undefined || name === undefined) throw new BouncerError('ERR_INTERNAL', `not a gRPC method path: ${method.path}`);
   const definition: grpc.ServiceDefinition = {
     [name]: {
       path: method.path,
