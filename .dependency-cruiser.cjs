@@ -19,8 +19,9 @@ const LAYERS = [
   // The servers and renderers: ext_authz, the web service, the admin API, the Envoy
   // config renderer and xDS server, the demo upstream. They do not import each other.
   { name: 'service', path: '^src/(authz|web|admin|envoy|xds|demo)/' },
-  // Wiring: opens the stores and starts the servers.
-  { name: 'app', path: '^src/app\\.ts$' },
+  // Wiring (the composition root of `bouncer serve`): opens the stores, keeps the
+  // config current and starts the servers, each step on one cleanup stack.
+  { name: 'app', path: '^src/serve/' },
   // The command line.
   { name: 'cli', path: '^src/cli/' },
 ];

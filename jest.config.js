@@ -8,7 +8,8 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json' }],
   },
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // The benchmark's own tests live beside it (bench/test): test/ never imports bench/.
+  testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/bench/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/helpers/global-setup.js',
   globalTeardown: '<rootDir>/test/helpers/global-teardown.js',
   testTimeout: 30000,

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const [configPath, capturePath] = process.argv.slice(2);
   if (!configPath || !capturePath) throw new Error('usage: warm-inprocess.js CONFIG CAPTURED_REQUEST');
   const captured = captureCheck();
-  const { startBouncer } = await import('../src/app.js');
+  const { startBouncer } = await import('../src/serve/start.js');
   const { loadConfig } = await import('../src/config/load.js');
   const { createLogger } = await import('../src/observability/logger.js');
   let auditBytes = 0;

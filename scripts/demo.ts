@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join, resolve } from 'node:path';
-import { startBouncer, type BouncerApp } from '../src/app.js';
+import { startBouncer, type BouncerApp } from '../src/serve/start.js';
 import { loadConfig } from '../src/config/load.js';
 import { DEMO_IDP_ID, DEMO_USERS, SSO_HOSTS, ssoConfigYaml, startDemoIdp, type DemoIdp } from '../src/demo/sso.js';
 import { startEchoUpstream } from '../src/demo/upstream.js';

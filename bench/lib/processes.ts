@@ -139,30 +139,9 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-export { freePort, freePortRange } from './ports.js';
+// Ports and polling are shared with the tests, whose helpers are their home.
+export { freePort, freePortRange, waitFor } from '../../test/helpers/ports.js';
 
-/**
- * Polls `fn` until it gives a value other than undefined or false, and returns
- * that value; a throw counts as "not yet" (the last one is reported). The one
- * waitFor of the benchmark and the tests.
- *
- * @example
- * const port = await waitFor('the port file', async () => readPort(file), 5_000);
- */
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

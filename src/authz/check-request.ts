@@ -22,6 +22,11 @@ export interface CheckRequestMessage {
         method?: string;
         path?: string;
         host?: string;
+        /**
+         * From `headers` (a map, repeated names merged by Envoy), or from
+         * `header_map` (Envoy's `encode_raw_headers: true`), merged here the
+         * same way: see {@link readHeaderValue}.
+         */
         headers?: Record<string, string>;
       };
     };
@@ -108,7 +113,7 @@ export function withSession(input: CheckInput, session: SessionState | undefined
 // https://protobuf.dev/programming-guides/encoding/) and keeps only those,
 // skipping the rest unread. Field numbers are those of
 // envoy/service/auth/v3/{external_auth,attribute_context}.proto,
-// envoy/config/core/v3/address.proto. Where a field repeats, the last one
+// envoy/config/core/v3/{address,base}.proto. Where a field repeats, the last one
 // wins, as with protobufjs; map entries accumulate. Malformed input throws,
 // which the Check handler answers with INTERNAL, and Envoy fails closed on.
 
@@ -280,6 +285,35 @@ function readMapEntry(r: WireReader, into: Record<string, string>): void {
   into[key] = value;
 }
 
+/**
+ * One `config.core.v3.HeaderValue` of `header_map`: key (1), value (2) or
+ * raw_value (3, the bytes Envoy saw, what `encode_raw_headers` sends). A name
+ * that repeats is merged as Envoy merges it into the `headers` map (values
+ * joined by `,`, cookies by `; `), so either encoding gives the same input.
+ */
+function readHeaderValue(r: WireReader, into: Record<string, string>): void {
+  const end = r.lengthEnd();
+  const parentEnd = r.end;
+  r.end = end;
+  let key = '';
+  let value: string | undefined;
+  let raw: string | undefined;
+  while (r.pos < end) {
+    const tag = r.varint();
+    const num = tag >>> 3;
+    const wt = tag & 7;
+    if (num === 1 && wt === WIRE_LEN) key = r.headerName();
+    else if (num === 2 && wt === WIRE_LEN) value = r.string();
+    else if (num === 3 && wt === WIRE_LEN) raw = r.string();
+    else r.skip(wt);
+  }
+  r.end = parentEnd;
+  if (key === '') throw new Error('a header_map entry has no key');
+  const text = raw ?? value ?? '';
+  const had = into[key];
+  into[key] = had === undefined ? text : `${had}${key === 'cookie' ? '; ' : ','}${text}`;
+}
+
 function readSource(r: WireReader): Source {
   const source: Writable<Source> = {};
   r.message((num, wt) => {
@@ -306,6 +340,15 @@ function readSource(r: WireReader): Source {
 
 function readHttp(r: WireReader): Http {
   const http: Writable<Http> = {};
+  // `headers` and `header_map` are one oneof in all but name: never both.
+  let from: 'headers' | 'header_map' | undefined;
+  const headersFrom = (field: 'headers' | 'header_map'): Record<string, string> => {
+    if (from !== undefined && from !== field) throw new Error('the request carries both headers and header_map; Envoy sends one or the other');
+    from = field;
+    // A null-prototype object: a header named like an Object.prototype member
+    // (`constructor`, `__proto__`) is then just a header.
+    return (http.headers ??= Object.create(null) as Record<string, string>);
+  };
   r.message((num, wt) => {
     if (wt !== WIRE_LEN) return r.skip(wt);
     switch (num) {
@@ -316,11 +359,17 @@ function readHttp(r: WireReader): Http {
         http.method = r.string();
         return;
       case 3:
-        // A null-prototype object: a header named like an Object.prototype member
-        // (`constructor`, `__proto__`) is then just a header.
-        http.headers ??= Object.create(null) as Record<string, string>;
-        readMapEntry(r, http.headers);
+        readMapEntry(r, headersFrom('headers'));
         return;
+      case 13: {
+        // header_map (config.core.v3.HeaderMap) → headers (1), repeated HeaderValue.
+        const into = headersFrom('header_map');
+        r.message((n1, w1) => {
+          if (n1 === 1 && w1 === WIRE_LEN) readHeaderValue(r, into);
+          else r.skip(w1);
+        });
+        return;
+      }
       case 4:
         http.path = r.string();
         return;

@@ -4,6 +4,8 @@ import { ReflectionService } from '@grpc/reflection';
 import { loadSync } from '@grpc/proto-loader';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from 'pino';
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
+import type { AuthzTransport } from '../config/types.js';
 import type { CheckInput, Decision } from '../core/decision.js';
 import { decideCheck, type AuthzState, type CheckOutcome } from './decide-check.js';
 import type { SyncOrAsync } from './sync-or-async.js';
@@ -12,7 +14,8 @@ import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
 import { decodeCheckRequest, type CheckRequestMessage } from './check-request.js';
 import { encodeCheckDecision } from './check-response.js';
 import { grpcFailureOf } from './grpc-errors.js';
-import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type CallContext, type UnaryReply } from './grpc-transport.js';
+import { addUnaryToGrpcJs, grpcJsServerOptions } from './grpc-js-check.js';
+import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type CallContext, type UnaryMethod, type UnaryReply } from './grpc-transport.js';
 import { createHealthCheckMethod, type ServingStatus } from './health-check.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportEvents } from './transport-limits.js';
 import { CallAbortedError } from './unary-call.js';
@@ -31,6 +34,8 @@ export interface AuthzServerDeps {
   now?: () => number;
   /** Called once per decision (the admin API's recent-decisions log). Must not throw or block. */
   onDecision?: (input: CheckInput, decision: Decision, nowMs: number) => void;
+  /** What serves the port (`authz.transport`); native unless told. Both serve the same Check, health and reflection. */
+  transport?: AuthzTransport;
 }
 
 export interface AuthzServer {
@@ -47,19 +52,26 @@ const MAX_MESSAGE_BYTES = DEFAULT_TRANSPORT_LIMITS.maxMessageBytes;
 /**
  * The gRPC ext_authz server: Authorization/Check, grpc.health.v1 and server
  * reflection on one port. The Check handler is a thin adapter around the pure
- * `evaluate`.
+ * `evaluate`, and the same handler runs on either transport: the native one
+ * (grpc-transport.ts), or grpc-js (grpc-js-check.ts).
  */
 export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const now = deps.now ?? Date.now;
   const recorder = createCheckRecorder(deps.metrics);
   const definition = loadAuthzPackageDefinition();
-  // grpc-js serves health and reflection, on loopback, behind the transport;
-  // Check itself is served by the transport (grpc-transport.ts explains why).
-  const fallback = new grpc.Server({
-    'grpc.enable_channelz': 0,
-    'grpc.max_concurrent_streams': 1000,
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-  });
+  const native = (deps.transport ?? CONFIG_DEFAULTS.authz.transport) === 'native';
+  // Natively, grpc-js serves health Watch and reflection on loopback, behind
+  // the transport, and Check is served by the transport (grpc-transport.ts
+  // explains why). With `grpc-js`, it serves everything and faces clients itself.
+  const fallback = new grpc.Server(
+    native
+      ? {
+          'grpc.enable_channelz': 0,
+          'grpc.max_concurrent_streams': 1000,
+          'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+        }
+      : grpcJsServerOptions(DEFAULT_TRANSPORT_LIMITS),
+  );
   // Health Check is answered by the transport (health-check.ts); grpc-js keeps
   // the same statuses for Watch, which stays relayed.
   const serving = new Map<string, ServingStatus>([
@@ -121,18 +133,8 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     }
   };
 
-  const counted = deps.metrics.authzTransport;
-  const events: TransportEvents = {
-    sessionOpened: () => counted.sessionsOpened.inc(),
-    sessionClosed: (reason) => counted.sessionsClosed.inc({ reason }),
-    streamRefused: (reason) => counted.streamsRefused.inc({ reason }),
-    connectionDropped: () => counted.connectionsDropped.inc(),
-  };
-  const transport = new GrpcTransport({ events });
-  counted.setSource(() => ({ sessions: transport.sessionCount, bufferedBytes: transport.bufferedBytes }));
   const strings = new RepeatedStrings();
-  transport.addUnary(createHealthCheckMethod((service) => serving.get(service)));
-  transport.addUnary({
+  const checkMethod: UnaryMethod = {
     path: `/${AUTHZ_SERVICE}/Check`,
     handle(message, reply, call) {
       let request: CheckRequestMessage;
@@ -144,7 +146,29 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       }
       check(request, reply, call);
     },
-  });
+  };
+  return native ? serveNatively(deps, fallback, checkMethod, serving, setHealth) : serveOnGrpcJs(fallback, checkMethod, setHealth);
+}
+
+/** Check and health Check on the native transport, everything else relayed to `fallback` on loopback. */
+function serveNatively(
+  deps: AuthzServerDeps,
+  fallback: grpc.Server,
+  checkMethod: UnaryMethod,
+  serving: ReadonlyMap<string, ServingStatus>,
+  setHealth: (status: ServingStatus) => void,
+): AuthzServer {
+  const counted = deps.metrics.authzTransport;
+  const events: TransportEvents = {
+    sessionOpened: () => counted.sessionsOpened.inc(),
+    sessionClosed: (reason) => counted.sessionsClosed.inc({ reason }),
+    streamRefused: (reason) => counted.streamsRefused.inc({ reason }),
+    connectionDropped: () => counted.connectionsDropped.inc(),
+  };
+  const transport = new GrpcTransport({ events });
+  counted.setSource(() => ({ sessions: transport.sessionCount, bufferedBytes: transport.bufferedBytes }));
+  transport.addUnary(createHealthCheckMethod((service) => serving.get(service)));
+  transport.addUnary(checkMethod);
 
   let closing: Promise<void> | undefined;
   return {
@@ -168,6 +192,42 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
             clearTimeout(timer);
             resolve();
           });
+        });
+      });
+      return closing;
+    },
+  };
+}
+
+/** `host:port` as grpc-js's bindAsync reads it (IPv6 in brackets). */
+function bindAddress(host: string, port: number): string {
+  return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+}
+
+/** Everything on grpc-js, listening on the port itself. */
+function serveOnGrpcJs(server: grpc.Server, checkMethod: UnaryMethod, setHealth: (status: ServingStatus) => void): AuthzServer {
+  addUnaryToGrpcJs(server, checkMethod);
+  let closing: Promise<void> | undefined;
+  return {
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.bindAsync(bindAddress(host, port), grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+      });
+    },
+    setServing(on) {
+      setHealth(on ? 'SERVING' : 'NOT_SERVING');
+    },
+    close(graceMs = 10_000) {
+      closing ??= new Promise<void>((resolve) => {
+        setHealth('NOT_SERVING');
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
         });
       });
       return closing;

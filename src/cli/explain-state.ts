@@ -11,7 +11,7 @@ import type { IdpType } from '../core/identity.js';
 import { keyOverlapMs, openKeyStore } from '../sessions/key-store.js';
 import { createTokenCache } from '../sessions/token-cache.js';
 import { createSharedState } from '../stores/create-shared-state.js';
-import { longestSession, toState } from '../app.js';
+import { longestSession, toState } from '../serve/authz-state.js';
 
 export interface ExplainState {
   readonly state: AuthzState;

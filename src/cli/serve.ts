@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { startBouncer, type ServeRole } from '../app.js';
+import { startBouncer, type ServeRole } from '../serve/start.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger, flushLogger } from '../observability/logger.js';
 import { collectLoadGarbage } from './heap.js';

@@ -11,6 +11,10 @@
  * tenant spells out `mode: "off"`, and XFCC from a hop in front of Envoy is not
  * trusted unless `trusted_hop: true` is written down.
  */
+/** The values of `authz.transport` (docs/authz-transport.md). */
+export const AUTHZ_TRANSPORTS = ['native', 'grpc-js'] as const;
+type AuthzTransportName = (typeof AUTHZ_TRANSPORTS)[number];
+
 export const CONFIG_DEFAULTS = {
   listen: {
     /**
@@ -22,6 +26,11 @@ export const CONFIG_DEFAULTS = {
     http: { host: '127.0.0.1', port: 8080 },
   },
   authz: {
+    /**
+     * bouncer's own HTTP/2 server for Check: it halves the per-call CPU of
+     * grpc-js. `grpc-js` is there to compare against, or to fall back on.
+     */
+    transport: 'native' as AuthzTransportName,
     xfcc: {
       /**
        * Off: the client certificate must come from Envoy's own TLS session. Turning it
@@ -357,6 +366,12 @@ export const STORE_DEFAULTS = {
 
 /** Lifetime of a login transaction (state, nonce, PKCE verifier): a slow IdP login with MFA fits, a forgotten tab does not. */
 export const LOGIN_TRANSACTION_TTL_MS = 10 * 60_000;
+
+/**
+ * Processes sharing `auth.session.keys_dir` re-read it this often; a new key
+ * signs only after twice that, so every process has read it by then.
+ */
+export const SESSION_KEY_REFRESH_MS = 60_000;
 
 /** Defaults of `bouncer envoy render` (docs/envoy.md); flags override each. */
 export const ENVOY_RENDER_DEFAULTS = {

@@ -1,6 +1,6 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import type { MtlsMode } from '../core/tenant.js';
-import { CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './defaults.js';
+import { AUTHZ_TRANSPORTS, CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './defaults.js';
 import { ADMIN_CONFIG_KEYS, readAdminShape } from './admin-schema.js';
 import { IDENTITY_KEYS } from './identity-keys.js';
 import { readIdentityShape, type RawIdentity } from './identity-schema.js';
@@ -20,7 +20,7 @@ import { parseListenAddress } from './values.js';
 export const CONFIG_KEYS = {
   root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store', 'admin'],
   listen: ['authz', 'http'],
-  authz: ['xfcc', 'cache'],
+  authz: ['transport', 'xfcc', 'cache'],
   xfcc: ['trusted_hop', 'max_elements'],
   cache: ['max_entries', 'ttl_seconds'],
   log: ['level'],
@@ -91,6 +91,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
   const raw: RawConfig = {
     listen: { authz: { ...CONFIG_DEFAULTS.listen.authz }, http: { ...CONFIG_DEFAULTS.listen.http } },
     authz: {
+      transport: CONFIG_DEFAULTS.authz.transport,
       xfcc: { ...CONFIG_DEFAULTS.authz.xfcc },
       cache: { ...CONFIG_DEFAULTS.authz.cache },
     },
@@ -167,6 +168,8 @@ function readListen(node: Node | null, reader: NodeReader, raw: RawConfig): void
 function readAuthz(node: Node | null, reader: NodeReader, raw: RawConfig): void {
   const m = reader.mapping(node, 'authz', CONFIG_KEYS.authz);
   if (!m) return;
+  const transport = m.get('transport');
+  if (transport) raw.authz = { ...raw.authz, transport: reader.oneOf(transport.value, 'authz.transport', AUTHZ_TRANSPORTS) ?? raw.authz.transport };
   const xfccEntry = m.get('xfcc');
   if (xfccEntry) {
     const x = reader.mapping(xfccEntry.value, 'authz.xfcc', CONFIG_KEYS.xfcc);

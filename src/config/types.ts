@@ -1,5 +1,5 @@
 import type { AdminScope } from './admin-scopes.js';
-import type { IdTokenSigningAlg } from './defaults.js';
+import type { AUTHZ_TRANSPORTS, IdTokenSigningAlg } from './defaults.js';
 import type { CompiledPolicy } from '../core/policy/types.js';
 import type { Tenant } from '../core/tenant.js';
 import type { StoreConfig } from './store-schema.js';
@@ -9,6 +9,13 @@ import type { HostPort } from './values.js';
 export type { HostPort };
 
 /** Validated, defaulted and frozen configuration. Produced only by `loadConfig`. */
+/**
+ * The gRPC server behind ext_authz: `native` serves Check on node:http2 itself
+ * (about half the CPU per call), `grpc-js` through @grpc/grpc-js. Both serve the
+ * same Check handler, health and reflection (docs/authz-transport.md).
+ */
+export type AuthzTransport = (typeof AUTHZ_TRANSPORTS)[number];
+
 export interface BouncerConfig {
   /** Absolute path of the config file this came from. */
   readonly source: string;
@@ -19,6 +26,8 @@ export interface BouncerConfig {
     readonly http: HostPort;
   };
   readonly authz: {
+    /** What serves Check on `listen.authz`; read at start (a reload that changes it waits for the next restart). */
+    readonly transport: AuthzTransport;
     readonly xfcc: {
       /**
        * Accept the XFCC `Cert` as the client certificate when Envoy reports no

@@ -20,6 +20,7 @@
  * | AdminError | admin/errors.ts | ERR_ADMIN_* and friends ({@link ADMIN_ERROR_STATUS}) |
  * | LoginError | web/idp/connector.ts | login_* |
  * | ReplayCacheFullError | web/idp/saml/replay-cache.ts | ERR_REPLAY_CACHE_FULL |
+ * | CleanupError | serve/cleanup-stack.ts | ERR_CLEANUP_FAILED (a shutdown step of `bouncer serve` failed) |
  * | SamlIdpError | web/saml-idp/errors.ts | saml_* |
  * | AuthHttpError | web/auth/errors.ts | the auth pages' codes (app_unknown, return_url_invalid, ...) |
  * | AdminClientError | cli/admin-client.ts | the server's code, or ERR_ADMIN_UNREACHABLE and friends |

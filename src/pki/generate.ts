@@ -61,6 +61,8 @@ export interface CertOptions {
   signatureHash?: SignatureHash;
   /** Test knob: RSA modulus length, e.g. 1024 for a weak key. */
   rsaBits?: number;
+  /** What "now" is, in milliseconds since the epoch (default `Date.now`): lifetimes count from it. */
+  clock?: () => number;
 }
 
 /** Options for {@link createRootCa}. */
@@ -108,13 +110,20 @@ export interface RevokedEntry {
 export interface CrlOptions {
   issuer: KeyPairPem;
   revoked: RevokedEntry[];
-  /** Default: now. */
+  /** Default: now (`clock`). */
   thisUpdate?: Date;
   /** Default: thisUpdate + 7 days. RFC 5280 §5.1.2.5 requires conforming issuers to set it. */
   nextUpdate?: Date;
   signatureHash?: SignatureHash;
   /** cRLNumber (RFC 5280 §5.2.3), which must grow with each CRL. Default: thisUpdate in Unix seconds. */
   crlNumber?: bigint;
+  /** What "now" is, in milliseconds since the epoch (default `Date.now`): the default thisUpdate. */
+  clock?: () => number;
+}
+
+/** The caller's "now" (its clock, or the system's). */
+function nowOf(o: { readonly clock?: (() => number) | undefined }): Date {
+  return new Date((o.clock ?? Date.now)());
 }
 
 /** Default lifetimes, in days; each is the usual choice for its tier. */
@@ -145,7 +154,7 @@ interface LoadedIssuer {
 export async function createRootCa(o: RootCaOptions): Promise<KeyPairPem> {
   checkSubject(o);
   checkPathLen(o.pathLen);
-  const validity = resolveValidity({ ...o, defaultDays: DEFAULT_VALID_DAYS.root, now: new Date() });
+  const validity = resolveValidity({ ...o, defaultDays: DEFAULT_VALID_DAYS.root, now: nowOf(o) });
   const serialNumber = serialOrRandom(o.serialNumber);
   const key = await generateKey(o.keyAlgorithm, o.rsaBits);
   const signer = await importSigner(key.keyPem, o.signatureHash, 'new root key');
@@ -250,7 +259,7 @@ export async function issueServerCert(o: ServerCertOptions): Promise<KeyPairPem>
  * const crlPem = await issueCrl({ issuer: ca, revoked: [{ serialNumber: stolen.serial }] });
  */
 export async function issueCrl(o: CrlOptions): Promise<string> {
-  const thisUpdate = o.thisUpdate ?? new Date();
+  const thisUpdate = o.thisUpdate ?? nowOf(o);
   const nextUpdate = o.nextUpdate ?? new Date(thisUpdate.getTime() + DEFAULT_CRL_DAYS * 86_400_000);
   for (const [field, d] of [['thisUpdate', thisUpdate], ['nextUpdate', nextUpdate]] as const) {
     if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new BouncerError('ERR_PKI_INPUT', `${field} is not a valid date`);
@@ -295,7 +304,7 @@ async function issue(
   const validity = resolveValidity({
     ...o,
     defaultDays,
-    now: new Date(),
+    now: nowOf(o),
     issuerNotAfter: new Date(issuer.parsed.notAfter),
     issuerName: issuer.parsed.subject,
   });

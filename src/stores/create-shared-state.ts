@@ -1,6 +1,6 @@
 /**
  * The one place that picks the shared-state backend: memory when no Redis is
- * configured (the single-process default), Redis otherwise. `app.ts` calls
+ * configured (the single-process default), Redis otherwise. `serve/open-stores.ts` calls
  * this and passes the pieces on; nothing else knows which backend runs.
  */
 import { createMemoryOnceStore } from './memory/once-store.js';

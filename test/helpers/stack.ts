@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { startBouncer, type BouncerApp } from '../../src/app.js';
+import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createRootCa, issueClientCert, issueServerCert, type KeyPairPem } from '../../src/pki/generate.js';
 import { startEnvoy, type RunningEnvoy } from './envoy.js';

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { hashAdminToken } from '../../src/admin/tokens.js';
-import { startBouncer, type BouncerApp } from '../../src/app.js';
+import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
 import { EXIT_DENY } from '../../src/cli/access-explain.js';
 import type { Explanation } from '../../src/core/explanation.js';
 import { authzClient, checkRequest } from '../helpers/grpc-client.js';

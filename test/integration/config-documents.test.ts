@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { hashAdminToken } from '../../src/admin/tokens.js';
-import { startBouncer, type BouncerApp } from '../../src/app.js';
+import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
 import { loadConfig } from '../../src/config/load.js';
 import { runCaptured } from '../helpers/cli.js';
 import { authzClient, checkRequest } from '../helpers/grpc-client.js';

@@ -31,7 +31,7 @@ tenants:
     const script = `
 import { createRequire } from 'node:module';
 import { pino } from 'pino';
-const { startBouncer } = await import(${dist('app.js')});
+const { startBouncer } = await import(${dist('serve/start.js')});
 const { loadConfig } = await import(${dist('config/load.js')});
 const app = await startBouncer({ config: await loadConfig(${JSON.stringify(join(dir, 'bouncer.yaml'))}, {}), logger: pino({ level: 'silent' }), env: {}, watch: false });
 const loaded = Object.keys(createRequire(import.meta.url).cache);

@@ -13,7 +13,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
-import { startBouncer, type BouncerApp } from '../../src/app.js';
+import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
 import { loadConfig } from '../../src/config/load.js';
 import { packageRoot } from '../../src/paths.js';
 import { createRootCa, issueClientCert, issueIntermediateCa, issueServerCert, type KeyPairPem } from '../../src/pki/generate.js';

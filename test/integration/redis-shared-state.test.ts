@@ -1,5 +1,5 @@
 /**
- * createSharedState with `redis` configured, as app.ts will call it: two
+ * createSharedState with `redis` configured, as the composition root (src/serve) calls it: two
  * "replicas" (two calls) share every store; a key prefix separates deployments.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';

@@ -1,6 +1,6 @@
 /**
  * One contract for the single-use and transaction stores, run against the
- * memory backend and a private Redis: whatever app.ts picks, the answers are
+ * memory backend and a private Redis: whatever src/serve picks, the answers are
  * the same. Time is a fake clock for memory and real time for Redis (its
  * expiry runs on the server's clock), hence the short TTLs.
  */

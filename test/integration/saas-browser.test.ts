@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import { pino } from 'pino';
 import type { BrowserContext, Page } from 'playwright-core';
-import { startBouncer, type BouncerApp } from '../../src/app.js';
+import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
 import { startBrowser, type TestBrowser } from '../helpers/browser.js';

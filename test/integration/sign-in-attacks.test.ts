@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { BrowserContext, Page } from 'playwright-core';
-import { startBouncer, type BouncerApp } from '../../src/app.js';
+import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
 import { loadConfig } from '../../src/config/load.js';
 import { hashLoginBinding } from '../../src/core/login-binding.js';

@@ -190,6 +190,11 @@ const CASES: BadCase[] = [
     ],
   },
   {
+    name: 'an unknown authz transport',
+    yaml: ['authz:', '  transport: grpcjs', 'tenants: []'],
+    issues: [{ line: 2, at: 'grpcjs', field: 'authz.transport', message: "transport must be one of native, grpc-js; got 'grpcjs'" }],
+  },
+  {
     name: 'bad mtls mode',
     yaml: ['tenants:', ...tenant('acme', 'pay.acme.test', '{ mode: requried, ca: ./a-ca.pem }')],
     issues: [{ line: 4, at: 'requried', field: 'tenants[0].mtls.mode', message: "mode must be one of require, optional, off; got 'requried'" }],
@@ -449,6 +454,7 @@ describe('loadConfig happy path', () => {
         '  authz: 127.0.0.1:0',
         '  http: "[::1]:0"',
         'authz:',
+        '  transport: grpc-js',
         '  xfcc: { trusted_hop: true, max_elements: 2 }',
         'log: { level: warn }',
         'tenants:',
@@ -468,7 +474,7 @@ describe('loadConfig happy path', () => {
     expect(config.source).toBe(file);
     expect(config.files).toEqual([file, p('happy', 'certs', 'a-ca.pem'), p('happy', 'certs', 'a.crl')]);
     expect(config.listen).toEqual({ authz: { host: '127.0.0.1', port: 0 }, http: { host: '::1', port: 0 } });
-    expect(config.authz).toEqual({ xfcc: { trustedHop: true, maxElements: 2 }, cache: { maxEntries: 10_000, ttlSeconds: 300 } });
+    expect(config.authz).toEqual({ transport: 'grpc-js', xfcc: { trustedHop: true, maxElements: 2 }, cache: { maxEntries: 10_000, ttlSeconds: 300 } });
     expect(config.log.level).toBe('warn');
     expect(config.warnings).toEqual([]);
 
@@ -494,7 +500,7 @@ describe('loadConfig happy path', () => {
     const config = await load('minimal.yaml', ['tenants:', ...tenant('open', 'app.open.test', '{ mode: "off" }')]);
     expect(config.listen).toEqual(CONFIG_DEFAULTS.listen);
     expect(config.listen).toEqual({ authz: { host: '127.0.0.1', port: 9001 }, http: { host: '127.0.0.1', port: 8080 } });
-    expect(config.authz).toEqual({ xfcc: { trustedHop: false, maxElements: 1 }, cache: { maxEntries: 10_000, ttlSeconds: 300 } });
+    expect(config.authz).toEqual({ transport: 'native', xfcc: { trustedHop: false, maxElements: 1 }, cache: { maxEntries: 10_000, ttlSeconds: 300 } });
     expect(config.log.level).toBe('info');
     expect(config.files).toEqual([p('minimal.yaml')]);
     expect(config.warnings).toEqual([]);

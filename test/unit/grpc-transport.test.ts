@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { GrpcTransport, encodeGrpcMessage, listenWithFallback, unframe, type UnaryMethod, type UnaryReply } from '../../src/authz/grpc-transport.js';
+import { GrpcTransport, encodeGrpcMessage, listenWithFallback, unframe, type CallContext, type UnaryMethod, type UnaryReply } from '../../src/authz/grpc-transport.js';
 
 // ext_authz's Check is served straight on node:http2 (grpc-transport.ts) and
 // every other path is relayed to grpc-js. These tests hold the transport to
@@ -88,8 +88,8 @@ describe('GrpcTransport', () => {
   let health: HealthImplementation;
   let port: number;
   /** What the test method does with each call; replaced per test. */
-  let behave: (message: Buffer, reply: UnaryReply) => void;
-  const echo: UnaryMethod = { path: '/test.Echo/Say', handle: (m, r) => behave(m, r) };
+  let behave: (message: Buffer, reply: UnaryReply, call: CallContext) => void;
+  const echo: UnaryMethod = { path: '/test.Echo/Say', handle: (m, r, c) => behave(m, r, c) };
 
   beforeEach(async () => {
     behave = (m, r) => r(null, Buffer.concat([Buffer.from('echo:'), m]));
@@ -222,25 +222,25 @@ describe('GrpcTransport', () => {
   });
 
   test('a second reply, and a reply after the caller left, are ignored', async () => {
-    let late: UnaryReply | undefined;
     behave = (m, r) => {
       r(null, m);
       r({ code: 13, details: 'again' });
     };
     const a = await raw(port, { path: echo.path, body: frame(Buffer.from('once')) });
     expect(statusOf(a).code).toBe(0);
-    behave = (_m, r) => {
-      late = r;
-    };
+    // The method holds the call; the test goes on when it has it, and again when the server has seen the cancel.
+    const held = new Promise<{ reply: UnaryReply; call: CallContext }>((resolve) => {
+      behave = (_m, reply, call) => resolve({ reply, call });
+    });
     const session = http2.connect(`http://127.0.0.1:${port}`);
     const req = session.request({ ':method': 'POST', ':path': echo.path, 'content-type': 'application/grpc' });
     req.on('error', () => undefined);
     req.end(frame(Buffer.from('bye')));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const { reply: late, call } = await held;
+    const cancelled = new Promise<unknown>((resolve) => call.signal.addEventListener('abort', () => resolve(call.signal.reason), { once: true }));
     req.close(http2.constants.NGHTTP2_CANCEL);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(late).toBeDefined();
-    expect(() => late?.(null, Buffer.from('too late'))).not.toThrow();
+    expect(await cancelled).toMatchObject({ why: 'cancelled' });
+    expect(() => late(null, Buffer.from('too late'))).not.toThrow();
     session.close();
     // The server is still fine.
     behave = (m, r) => r(null, m);
@@ -302,14 +302,14 @@ describe('GrpcTransport', () => {
   });
 
   test('close lets a call in flight finish, then refuses connections', async () => {
-    let hold: (() => void) | undefined;
-    behave = (m, r) => {
-      hold = () => r(null, m);
-    };
+    // Closing starts once the call has reached the method, not after a guessed pause.
+    const held = new Promise<() => void>((resolve) => {
+      behave = (m, r) => resolve(() => r(null, m));
+    });
     const inFlight = raw(port, { path: echo.path, body: frame(Buffer.from('last')) });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const hold = await held;
     const closed = transport.close();
-    hold?.();
+    hold();
     const a = await inFlight;
     expect(statusOf(a).code).toBe(0);
     expect(a.body).toEqual(frame(Buffer.from('last')));

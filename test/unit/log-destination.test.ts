@@ -3,41 +3,45 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jest } from '@jest/globals';
 import { createBatchedDestination, createLogger } from '../../src/observability/logger.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the batched log destination', () => {
   let dir: string;
   let file: string;
   let fd: number;
   beforeEach(() => {
+    // The deadline is a timer: the tests move the clock to it rather than sleep past it.
+    jest.useFakeTimers();
     dir = mkdtempSync(join(tmpdir(), 'bouncer-log-'));
     file = join(dir, 'out.log');
     fd = openSync(file, 'a');
   });
   afterEach(() => {
+    jest.useRealTimers();
     closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
   });
   const written = (): string => readFileSync(file, 'utf8');
 
-  test('holds a short line until the deadline, writes it then, and keeps no timer afterwards', async () => {
+  test('holds a short line until the deadline, writes it then, and keeps no timer afterwards', () => {
     const out = createBatchedDestination({ fd, minLength: 4096, flushAfterMs: 40 });
     expect(out.flushScheduled).toBe(false);
     out.write('one\n');
+    jest.advanceTimersByTime(20);
+    // A second line joins the batch; the deadline stays that of the first.
     out.write('two\n');
+    jest.advanceTimersByTime(19);
     expect(written()).toBe('');
     expect(out.flushScheduled).toBe(true);
-    await sleep(200);
+    jest.advanceTimersByTime(1);
     expect(written()).toBe('one\ntwo\n');
     // Idle: nothing waits, so nothing is scheduled to wake the process.
     expect(out.flushScheduled).toBe(false);
-    await sleep(100);
-    expect(out.flushScheduled).toBe(false);
+    expect(jest.getTimerCount()).toBe(0);
     out.write('three\n');
     expect(out.flushScheduled).toBe(true);
-    await sleep(200);
+    jest.advanceTimersByTime(40);
     expect(written()).toBe('one\ntwo\nthree\n');
   });
 
@@ -67,10 +71,11 @@ describe('the batched log destination', () => {
     expect(out.flushScheduled).toBe(false);
   });
 
-  test('a logger on it writes its lines by the deadline', async () => {
+  test('a logger on it writes its lines by the deadline', () => {
     const logger = createLogger('info', createBatchedDestination({ fd, minLength: 4096, flushAfterMs: 20 }));
     logger.info({ check: 1 }, 'hello');
-    await sleep(150);
+    expect(written()).toBe('');
+    jest.advanceTimersByTime(20);
     expect(JSON.parse(written())).toMatchObject({ level: 'info', service: 'bouncer', check: 1, msg: 'hello' });
   });
 });

@@ -25,8 +25,12 @@ import {
   type KeyAlgorithm,
   type KeyPairPem,
 } from '../../src/pki/generate.js';
+import { BACKDATE_MS } from '../../src/pki/inputs.js';
 
 const DAY = 86_400_000;
+/** The clock the lifetime tests give the generator: a whole second, as certificates keep time. */
+const FIXED_NOW = Date.UTC(2030, 0, 15, 12, 0, 0);
+const fixedRoot: Promise<KeyPairPem> = createRootCa({ commonName: 'Fixed Root', clock: () => FIXED_NOW });
 const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const SIG = {
   ecdsaSha256: '1.2.840.10045.4.3.2',
@@ -90,13 +94,10 @@ describe('createRootCa', () => {
     expect(p.getExtension(SubjectKeyIdentifierExtension)?.keyId).toMatch(/^[0-9a-f]{40}$/);
   });
 
-  test('defaults to ten years, starting a few minutes ago', () => {
-    const ca = one(root.certPem);
-    const now = Date.now();
-    expect(ca.notBefore).toBeLessThanOrEqual(now);
-    expect(ca.notBefore).toBeGreaterThan(now - 10 * 60_000);
-    expect(ca.notAfter - now).toBeGreaterThan(3649 * DAY);
-    expect(ca.notAfter - now).toBeLessThanOrEqual(3650 * DAY);
+  test('defaults to ten years from now, starting a few minutes before it', async () => {
+    const ca = one((await fixedRoot).certPem);
+    expect(ca.notBefore).toBe(FIXED_NOW - BACKDATE_MS);
+    expect(ca.notAfter).toBe(FIXED_NOW + 3650 * DAY);
   });
 
   test('returns an unencrypted PKCS#8 key that matches the certificate', () => {
@@ -163,7 +164,7 @@ describe('key algorithms', () => {
 });
 
 describe('issueIntermediateCa', () => {
-  test('links to its issuer by AKI/SKI and name, with its own pathLen', () => {
+  test('links to its issuer by AKI/SKI and name, with its own pathLen', async () => {
     const ca = one(root.certPem);
     const int = one(intermediate.certPem);
     expect(int.isCa).toBe(true);
@@ -176,8 +177,9 @@ describe('issueIntermediateCa', () => {
     expect(aki).toBeDefined();
     expect(aki).toBe(new PeculiarX509(ca.der).getExtension(SubjectKeyIdentifierExtension)?.keyId);
     // Five years by default, clamped into the root's ten.
-    expect(int.notAfter - Date.now()).toBeGreaterThan(1824 * DAY);
-    expect(int.notAfter - Date.now()).toBeLessThanOrEqual(1825 * DAY);
+    const fixed = one((await issueIntermediateCa({ issuer: await fixedRoot, commonName: 'Fixed Intermediate', clock: () => FIXED_NOW })).certPem);
+    expect(fixed.notBefore).toBe(FIXED_NOW - BACKDATE_MS);
+    expect(fixed.notAfter).toBe(FIXED_NOW + 1825 * DAY);
   });
 
   test('openssl verifies root -> intermediate -> device for TLS client use', async () => {
@@ -211,8 +213,9 @@ describe('issueClientCert', () => {
     expect(leaf.node.verify(one(root.certPem).publicKey)).toBe(true);
     expect(new PeculiarX509(leaf.der).getExtension(BasicConstraintsExtension)?.ca).toBe(false);
     // One year by default.
-    expect(leaf.notAfter - Date.now()).toBeGreaterThan(364 * DAY);
-    expect(leaf.notAfter - Date.now()).toBeLessThanOrEqual(365 * DAY);
+    const fixed = one((await issueClientCert({ issuer: await fixedRoot, commonName: 'fixed', clock: () => FIXED_NOW })).certPem);
+    expect(fixed.notBefore).toBe(FIXED_NOW - BACKDATE_MS);
+    expect(fixed.notAfter).toBe(FIXED_NOW + 365 * DAY);
   });
 
   test('has no SAN extension when no names are given', async () => {
@@ -242,9 +245,8 @@ describe('issueClientCert', () => {
 
 describe('validity', () => {
   test('validDays sets the lifetime', async () => {
-    const leaf = one((await issueClientCert({ issuer: root, commonName: 'd', validDays: 2 })).certPem);
-    expect(leaf.notAfter - Date.now()).toBeGreaterThan(2 * DAY - 60_000);
-    expect(leaf.notAfter - Date.now()).toBeLessThanOrEqual(2 * DAY);
+    const leaf = one((await issueClientCert({ issuer: await fixedRoot, commonName: 'd', validDays: 2, clock: () => FIXED_NOW })).certPem);
+    expect(leaf.notAfter).toBe(FIXED_NOW + 2 * DAY);
   });
 
   test('explicit dates win, for expired and not-yet-valid certificates', async () => {
@@ -338,6 +340,9 @@ describe('issueCrl', () => {
     expect(crl.entries.map((e) => e.serialNumber.toLowerCase())).toEqual([stolen, '0102']);
     expect(crl.entries[0]!.revocationDate.getTime()).toBe(Math.floor(revokedAt.getTime() / 1000) * 1000);
     expect(crl.nextUpdate!.getTime() - crl.thisUpdate.getTime()).toBe(7 * DAY);
+    // thisUpdate is the generator's clock unless given.
+    const fixed = new X509Crl(await issueCrl({ issuer: await fixedRoot, revoked: [], clock: () => FIXED_NOW }));
+    expect(fixed.thisUpdate.getTime()).toBe(FIXED_NOW);
     expect(crl.issuer).toBe(one(root.certPem).subject);
     expect(await crl.verify({ publicKey: new PeculiarX509(root.certPem) })).toBe(true);
     expect(crl.getExtension('2.5.29.35')).not.toBeNull();

@@ -11,7 +11,7 @@ import type { Explanation, ExplainQuery } from '../../core/explanation.js';
 import { AdminError } from '../errors.js';
 import type { AdminRoute } from '../route.js';
 
-/** Runs one explanation on the server's live state; injected by the wiring (app.ts). */
+/** Runs one explanation on the server's live state; injected by the wiring (serve/start-servers.ts). */
 export type ExplainFn = (query: ExplainQuery, nowMs: number) => Promise<Explanation>;
 
 const STRINGS = { type: 'array', maxItems: 256, items: { type: 'string', maxLength: 256 } } as const;

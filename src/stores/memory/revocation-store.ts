@@ -6,7 +6,7 @@ import { createMemoryRevocationStore, type MemoryRevocationOptions } from '../..
 import type { SharedRevocationStore, SharedStateHealth } from '../shared-state.js';
 
 /**
- * Wrap {@link createMemoryRevocationStore} so `app.ts` treats both backends
+ * Wrap {@link createMemoryRevocationStore} so the composition root treats both backends
  * alike. Always healthy: there is no remote state to lose.
  *
  * @example

@@ -1,4 +1,4 @@
-import { parseCpuList, pinningFrom } from '../../bench/lib/processes.js';
+import { parseCpuList, pinningFrom } from '../lib/processes.js';
 
 describe('BENCH_AUTHZ_CPUS', () => {
   test('unset or blank means no pinning', () => {

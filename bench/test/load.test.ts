@@ -1,4 +1,4 @@
-import { staggeredRateArgs } from '../../bench/lib/load.js';
+import { staggeredRateArgs } from '../lib/load.js';
 
 /** The connections h2load starts per period, the period in ms, and the per-connection rate. */
 function parse(args: string[]): { total: number; every: number; periodMs: number; perClient: number } {
