@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 // Every declared dependency is used: a package counts as used when a source,
 // script, benchmark, test or config file names it in quotes ('pkg' or
-// 'pkg/sub/path'). Packages used without being named are listed with the reason.
+// 'pkg/sub/path', or a schema reference 'file:pkg/...'). Packages used without being named are listed with the reason.
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
 
@@ -32,6 +32,6 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 test.each(Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }))('%s is used', (dep) => {
   if (USED_UNNAMED[dep] !== undefined) return;
-  const named = new RegExp(`['"\`]${escape(dep)}(/[^'"\`]*)?['"\`]`);
+  const named = new RegExp(`['"\`](?:file:)?${escape(dep)}(/[^'"\`]*)?['"\`]`);
   expect({ dep, usedBy: texts.filter((t) => named.test(t.text)).length > 0 }).toEqual({ dep, usedBy: true });
 });
