@@ -14,7 +14,7 @@ import { parseCertificateBundle, type ParsedCert } from '../../src/core/cert-par
 import { judgeCrlUpdate, planCrlRefresh } from '../../src/core/crl-update.js';
 import { parseCrlBundle, type ParsedCrl } from '../../src/core/crl.js';
 import type { Tenant } from '../../src/core/tenant.js';
-import { REVOCATION_DEFAULTS } from '../../src/config/revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from '../../src/config/defaults.js';
 import { createRootCa, issueClientCert, issueCrl, type KeyPairPem } from '../../src/pki/generate.js';
 import { createCrlFetcher, type CrlFetcher } from '../../src/revocation/crl-fetcher.js';
 import { createRevocationMetrics } from '../../src/revocation/metrics.js';
@@ -113,6 +113,24 @@ describe('update rules (pure)', () => {
     expect(judgeCrlUpdate(current, forged, [caCert], now, 60_000)).toMatchObject({ ok: false, refusal: 'bad_signature' });
     const future = crlOf(await issueCrl({ issuer: ca, revoked: [], crlNumber: 7n, thisUpdate: new Date(now + 3_600_000) }));
     expect(judgeCrlUpdate(current, future, [caCert], now, 60_000)).toMatchObject({ ok: false, refusal: 'not_yet_valid' });
+  });
+
+  test('cRLNumber beyond 2^53 is compared exactly', async () => {
+    const now = Date.now();
+    // As doubles, 2^60 and 2^60 + 1 are the same number; as cRLNumbers the second is newer.
+    const big = 2n ** 60n;
+    const newer = crlOf(await issueCrl({ issuer: ca, revoked: [], crlNumber: big + 1n, thisUpdate: new Date(now - 1000) }));
+    const older = crlOf(await issueCrl({ issuer: ca, revoked: [], crlNumber: big, thisUpdate: new Date(now) }));
+    expect(Number(big) === Number(big + 1n)).toBe(true);
+    const first = judgeCrlUpdate(undefined, newer, [caCert], now, 60_000);
+    expect(first).toMatchObject({ ok: true, accepted: { number: big + 1n } });
+    const current = first.ok ? first.accepted : undefined;
+    expect(judgeCrlUpdate(current, older, [caCert], now, 60_000)).toMatchObject({ ok: false, refusal: 'number_regressed' });
+    // The largest cRLNumber RFC 5280 allows (20 octets) is kept to the last digit.
+    const max = 2n ** 159n - 1n;
+    const top = crlOf(await issueCrl({ issuer: ca, revoked: [], crlNumber: max, thisUpdate: new Date(now) }));
+    expect(top.crlNumber).toBe(max.toString());
+    expect(judgeCrlUpdate(current, top, [caCert], now, 60_000)).toMatchObject({ ok: true, accepted: { number: max } });
   });
 
   test.each([
