@@ -19,7 +19,7 @@ import type { Tenant } from './core/tenant.js';
 import { TRUST_STATUSES, trustStatusAt, type TrustStatus } from './core/trust-anchor.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import type { RevocationView } from './core/revocation-policy.js';
-import { REVOCATION_DEFAULTS } from './config/revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from './config/defaults.js';
 import { createRevocationMetrics } from './revocation/metrics.js';
 import { createCrlFetcher } from './revocation/crl-fetcher.js';
 import { createOcspChecker } from './revocation/ocsp-checker.js';

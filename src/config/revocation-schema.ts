@@ -1,7 +1,7 @@
 import type { RevocationMode, RevocationPolicy } from '../core/revocation-policy.js';
 import { isFetchableUrl } from '../core/revocation-sources.js';
 import type { Entry, NodeReader } from './node-reader.js';
-import { REVOCATION_DEFAULTS } from './revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from './defaults.js';
 
 /** Keys of `tenants[].mtls.revocation`. */
 export const REVOCATION_KEYS = ['ocsp', 'ocsp_url', 'ocsp_nonce', 'crl', 'crl_urls', 'crl_distribution_points'] as const;

@@ -3,7 +3,7 @@ import type { ParsedCert } from '../core/cert-parse.js';
 import { parseCrlBundle, type ParsedCrl } from '../core/crl.js';
 import { judgeCrlUpdate, planCrlRefresh, type AcceptedCrl } from '../core/crl-update.js';
 import type { Tenant } from '../core/tenant.js';
-import type { RevocationSettings } from '../config/revocation-defaults.js';
+import type { RevocationSettings } from '../config/defaults.js';
 import { fetchBounded, RevocationFetchError } from './http-fetch.js';
 import type { RevocationMetrics } from './metrics.js';
 

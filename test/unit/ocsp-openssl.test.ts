@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import type { ParsedCert } from '../../src/core/cert-parse.js';
 import type { RevocationAnswer, RevocationMode } from '../../src/core/revocation-policy.js';
 import type { Tenant } from '../../src/core/tenant.js';
-import { REVOCATION_DEFAULTS } from '../../src/config/revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from '../../src/config/defaults.js';
 import { createOcspChecker, type OcspChecker } from '../../src/revocation/ocsp-checker.js';
 import { createRevocationMetrics } from '../../src/revocation/metrics.js';
 import { createOpensslPki, startOcspResponder, type OcspResponder, type OpensslPki } from '../helpers/openssl-ocsp.js';

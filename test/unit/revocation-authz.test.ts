@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createAuthzServer, type AuthzServer, type AuthzState } from '../../src/authz/server.js';
-import { REVOCATION_DEFAULTS } from '../../src/config/revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from '../../src/config/defaults.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { createCertVerifier } from '../../src/core/cert-verifier.js';
