@@ -1,5 +1,6 @@
 import { children, isWellFormed, readOid, readSmallUint, readTlv, type Tlv } from './der.js';
 import { readGeneralName, readGeneralNames, type GeneralName } from './general-names.js';
+import { readCrlDistributionPoints, type DistributionPoint } from './distribution-point.js';
 import { readNameConstraints, type NameConstraints } from './name-constraints.js';
 
 /** RFC 5280 §4.2 extension OIDs bouncer reads or recognises. */
@@ -83,6 +84,8 @@ export interface ExtensionFacts {
   readonly altNames: readonly GeneralName[] | undefined;
   readonly nameConstraints: NameConstraints | undefined;
   readonly policy: PolicyFacts;
+  /** cRLDistributionPoints, or undefined when absent: which of its issuer's CRLs cover the certificate (RFC 5280 §6.3.3 (b)). */
+  readonly crlDistributionPoints: readonly DistributionPoint[] | undefined;
 }
 
 export const NO_EXTENSIONS: ExtensionFacts = {
@@ -92,6 +95,7 @@ export const NO_EXTENSIONS: ExtensionFacts = {
   altNames: undefined,
   nameConstraints: undefined,
   policy: { requireExplicitPolicy: undefined, mapsAnyPolicy: false },
+  crlDistributionPoints: undefined,
 };
 
 /** PolicyConstraints ::= SEQUENCE { requireExplicitPolicy [0] SkipCerts OPTIONAL, inhibitPolicyMapping [1] SkipCerts OPTIONAL } */
@@ -144,30 +148,6 @@ function isAuthorityKeyId(buf: Uint8Array, t: Tlv): boolean {
   return true;
 }
 
-/** CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint (RFC 5280 §4.2.1.13). */
-function isCrlDistributionPoints(buf: Uint8Array, t: Tlv): boolean {
-  const points = t.tag === 0x30 ? children(buf, t) : undefined;
-  if (!points || points.length === 0) return false;
-  for (const point of points) {
-    const fields = point.tag === 0x30 ? children(buf, point) : undefined;
-    if (!fields) return false;
-    let last = -1;
-    for (const f of fields) {
-      const n = f.tag === 0xa0 ? 0 : f.tag === 0x81 ? 1 : f.tag === 0xa2 ? 2 : -1;
-      if (n <= last) return false;
-      last = n;
-      if (n === 0) {
-        // DistributionPointName: fullName [0] GeneralNames or nameRelativeToCRLIssuer [1] RDN.
-        const inner = children(buf, f);
-        const name = inner?.length === 1 ? (inner[0] as Tlv) : undefined;
-        if (!name || (name.tag === 0xa0 ? !readGeneralNames(buf, { ...name, tag: 0x30 }) : name.tag !== 0xa1)) return false;
-      }
-      if (n === 2 && !readGeneralNames(buf, { ...f, tag: 0x30 })) return false;
-    }
-  }
-  return true;
-}
-
 /** AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF AccessDescription { accessMethod OID, accessLocation GeneralName }. */
 function isAuthorityInfoAccess(buf: Uint8Array, t: Tlv): boolean {
   const items = t.tag === 0x30 ? children(buf, t) : undefined;
@@ -185,6 +165,7 @@ export function readExtensionFacts(buf: Uint8Array, list: readonly RawExtension[
   let nameConstraints: NameConstraints | undefined;
   let requireExplicitPolicy: number | undefined;
   let mapsAnyPolicy = false;
+  let crlDistributionPoints: DistributionPoint[] | undefined;
   for (const ext of list) {
     const v = ext.value;
     if (!v) {
@@ -213,7 +194,8 @@ export function readExtensionFacts(buf: Uint8Array, list: readonly RawExtension[
     } else if (ext.oid === EXT.subjectKeyIdentifier || ext.oid === EXT.inhibitAnyPolicy) {
       if (v.tag !== (ext.oid === EXT.subjectKeyIdentifier ? 0x04 : 0x02)) malformed.push(ext.oid);
     } else if (ext.oid === EXT.cRLDistributionPoints) {
-      if (!isCrlDistributionPoints(buf, v)) malformed.push(ext.oid);
+      crlDistributionPoints = readCrlDistributionPoints(buf, v);
+      if (!crlDistributionPoints) malformed.push(ext.oid);
     } else if (ext.oid === EXT.authorityInfoAccess) {
       if (!isAuthorityInfoAccess(buf, v)) malformed.push(ext.oid);
     }
@@ -225,5 +207,6 @@ export function readExtensionFacts(buf: Uint8Array, list: readonly RawExtension[
     altNames,
     nameConstraints,
     policy: { requireExplicitPolicy, mapsAnyPolicy },
+    crlDistributionPoints,
   };
 }

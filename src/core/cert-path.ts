@@ -2,6 +2,7 @@ import { EKU_ANY, EKU_CLIENT_AUTH, KEY_USAGE, STRONG_SIGNATURE_OIDS, UNSUPPORTED
 import { checkCriticalExtensions, checkEncoding, checkNameConstraints, checkPolicy, checkProfile, describe } from './cert-profile.js';
 import { verifySignedBy } from './cert-signature.js';
 import { verifyCrlSignature, type ParsedCrl } from './crl.js';
+import { crlCovers } from './crl-scope.js';
 import type { ParsedCert } from './parsed-cert.js';
 import type { CertFailure } from './reasons.js';
 import type { TrustStore } from './tenant.js';
@@ -33,6 +34,24 @@ const MAX_LINKS_TRIED = 64;
 
 /** Bound on complete candidate paths that are fully validated before giving up. */
 const MAX_PATHS_VALIDATED = 8;
+
+/**
+ * Bound on candidate links tried, over one whole validation, while building the
+ * paths of CRL signers outside the client's path (RFC 5280 §6.3.3 (f)); kept
+ * apart from {@link MAX_LINKS_TRIED} so that CRL work cannot starve the search
+ * for the client's own path.
+ */
+const MAX_CRL_SIGNER_LINKS = 32;
+
+/** Certificates of a CA's name, outside the validated path, tried as that CA's CRL signer. */
+const MAX_CRL_SIGNER_CANDIDATES = 8;
+
+/** A budget of candidate links for one kind of path search. */
+interface LinkBudget {
+  readonly max: number;
+  tried: number;
+  exhausted: boolean;
+}
 
 /**
  * Choices a caller may make about the leaf. The production path passes none:
@@ -77,10 +96,20 @@ interface Context {
   readonly bySubject: ReadonlyMap<string, readonly ParsedCert[]>;
   readonly linkCache: Map<string, boolean>;
   readonly crlCache: Map<ParsedCrl, Map<string, boolean>>;
-  linksTried: number;
+  /** Links tried in the search for the client's path. */
+  readonly pathBudget: LinkBudget;
+  /** Links tried in the searches for CRL signers' paths. */
+  readonly signerBudget: LinkBudget;
+  /**
+   * CRL signers outside the client's path, by `signer>anchor` fingerprints:
+   * the instant until which the signer's own validated path holds, or false
+   * when it has none.
+   */
+  readonly signerVerdicts: Map<string, number | false>;
+  /** Certificates whose fitness as a CRL signer is being decided: none may vouch for its own status. */
+  readonly signersInProgress: Set<string>;
   /** Diagnostics for when no path is found at all. */
   tooDeep: boolean;
-  budgetExhausted: boolean;
   /** First link where a name matched but no same-named key verified the signature. */
   badSignature: { readonly child: ParsedCert } | undefined;
   /** The deepest partial path explored. */
@@ -110,9 +139,11 @@ function createContext(leaf: ParsedCert, intermediates: readonly ParsedCert[], t
     bySubject,
     linkCache: new Map(),
     crlCache: new Map(),
-    linksTried: 0,
+    pathBudget: { max: MAX_LINKS_TRIED, tried: 0, exhausted: false },
+    signerBudget: { max: MAX_CRL_SIGNER_LINKS, tried: 0, exhausted: false },
+    signerVerdicts: new Map(),
+    signersInProgress: new Set(),
     tooDeep: false,
-    budgetExhausted: false,
     badSignature: undefined,
     deepest: [leaf],
   };
@@ -147,8 +178,10 @@ function isSignedBy(ctx: Context, child: ParsedCert, issuer: ParsedCert): boolea
  * Terminates: a certificate never appears twice in one path, depth is capped
  * and the number of links tried is bounded.
  */
-function* findPaths(ctx: Context, path: readonly ParsedCert[]): Generator<readonly ParsedCert[]> {
-  if (path.length > ctx.deepest.length) ctx.deepest = path;
+function* findPaths(ctx: Context, path: readonly ParsedCert[], budget: LinkBudget): Generator<readonly ParsedCert[]> {
+  // Diagnostics describe the client's path only, not searches for CRL signers.
+  const diagnose = budget === ctx.pathBudget;
+  if (diagnose && path.length > ctx.deepest.length) ctx.deepest = path;
   const current = path[path.length - 1] as ParsedCert;
   const candidates = ctx.bySubject.get(current.issuerName.key) ?? [];
   let nameMatched = false;
@@ -157,30 +190,30 @@ function* findPaths(ctx: Context, path: readonly ParsedCert[]): Generator<readon
     if (path.some((c) => c.fingerprint256 === candidate.fingerprint256)) continue;
     nameMatched = true;
     if (path.length >= MAX_CHAIN_DEPTH) {
-      ctx.tooDeep = true;
+      if (diagnose) ctx.tooDeep = true;
       return;
     }
-    if (ctx.linksTried >= MAX_LINKS_TRIED) {
-      ctx.budgetExhausted = true;
+    if (budget.tried >= budget.max) {
+      budget.exhausted = true;
       return;
     }
-    ctx.linksTried += 1;
+    budget.tried += 1;
     if (!isSignedBy(ctx, current, candidate)) continue;
     signatureMatched = true;
     const next = [...path, candidate];
     // Trust comes from reaching an anchor's key (the signature just checked),
     // never from a name: a look-alike root with the same subject fails above.
     if (ctx.rootFingerprints.has(candidate.fingerprint256)) yield next;
-    else yield* findPaths(ctx, next);
+    else yield* findPaths(ctx, next, budget);
   }
-  if (nameMatched && !signatureMatched && ctx.badSignature === undefined) ctx.badSignature = { child: current };
+  if (diagnose && nameMatched && !signatureMatched && ctx.badSignature === undefined) ctx.badSignature = { child: current };
 }
 
 function explainNoPath(ctx: Context): Failure {
   if (ctx.tooDeep) {
     return fail('client_cert_chain_invalid', `certificate path is longer than ${MAX_CHAIN_DEPTH} certificates`);
   }
-  if (ctx.budgetExhausted) {
+  if (ctx.pathBudget.exhausted) {
     return fail('client_cert_chain_invalid', `gave up searching for a certificate path after ${MAX_LINKS_TRIED} candidate links`);
   }
   if (ctx.badSignature) {
@@ -331,16 +364,95 @@ function crlVerifies(ctx: Context, crl: ParsedCrl, issuer: ParsedCert): boolean 
   return ok;
 }
 
+const allowsCrlSign = (c: ParsedCert): boolean => c.keyUsage === undefined || (c.keyUsage & KEY_USAGE.cRLSign) !== 0;
+
+/**
+ * The checks a CRL signer's own path gets (RFC 5280 §6.3.3 (f): "obtain and
+ * validate the certification path for the issuer of the complete CRL"): the
+ * path checks of a client's path, without the client-certificate rules of the
+ * leaf and without policy processing, and revocation of the signer itself.
+ * Returns the instant until which the verdict holds, or a failure.
+ */
+function validateSignerPath(ctx: Context, path: readonly ParsedCert[]): Failure | { readonly validUntil: number } {
+  const early =
+    checkValidity(path, ctx.nowMs) ??
+    checkEncoding(path) ??
+    checkIssuers(path) ??
+    checkProfile(path) ??
+    checkCriticalExtensions(path) ??
+    checkNameConstraints(path) ??
+    checkAlgorithms(path);
+  if (early) return early;
+  const revocation = checkRevocation(ctx, path);
+  if ('ok' in revocation) return revocation;
+  return { validUntil: Math.min(revocation.crlValidUntil, ...path.map((c) => c.notAfter)) };
+}
+
+/**
+ * Whether `signer`, a certificate outside the path being checked, has a
+ * validated path to `anchor` (the anchor of the path its CRL serves), and
+ * until when. Remembered per validation. A signer whose own status is being
+ * decided is not used: a CRL key cannot vouch for itself.
+ */
+function signerValidUntil(ctx: Context, signer: ParsedCert, anchor: ParsedCert): number | false {
+  const key = `${signer.fingerprint256}>${anchor.fingerprint256}`;
+  const known = ctx.signerVerdicts.get(key);
+  if (known !== undefined) return known;
+  ctx.signersInProgress.add(signer.fingerprint256);
+  let verdict: number | false = false;
+  try {
+    for (const path of findPaths(ctx, [signer], ctx.signerBudget)) {
+      if ((path[path.length - 1] as ParsedCert).fingerprint256 !== anchor.fingerprint256) continue;
+      const result = validateSignerPath(ctx, path);
+      if (!('ok' in result)) {
+        verdict = result.validUntil;
+        break;
+      }
+    }
+  } finally {
+    ctx.signersInProgress.delete(signer.fingerprint256);
+  }
+  ctx.signerVerdicts.set(key, verdict);
+  return verdict;
+}
+
+/**
+ * A CRL of `issuer`'s name that no certificate of the path verifies may still
+ * be that CA's: signed by another key of the CA (a separate CRL-signing key,
+ * or its new key after a rollover) certified by a certificate the client
+ * presented or the tenant trusts. It counts only when that certificate allows
+ * cRLSign, verifies the CRL, and has its own validated path to the same trust
+ * anchor (RFC 5280 §6.3.3 (f)). Returns until when that holds, or false.
+ */
+function verifiesWithOtherSigner(ctx: Context, crl: ParsedCrl, issuer: ParsedCert, path: readonly ParsedCert[]): number | false {
+  const anchor = path[path.length - 1] as ParsedCert;
+  const candidates = (ctx.bySubject.get(issuer.subjectName.key) ?? [])
+    .filter((c) => !path.some((p) => p.fingerprint256 === c.fingerprint256) && !ctx.signersInProgress.has(c.fingerprint256))
+    .slice(0, MAX_CRL_SIGNER_CANDIDATES);
+  for (const signer of candidates) {
+    if (!allowsCrlSign(signer) || !crlVerifies(ctx, crl, signer)) continue;
+    const until = signerValidUntil(ctx, signer, anchor);
+    if (until !== false) return until;
+  }
+  return false;
+}
+
 /**
  * Revocation (RFC 5280 §6.3), for every certificate below the anchor whose
  * issuer has at least one CRL configured; CRLs are optional per tenant, so an
- * issuer without one is not checked. Among the CRLs named for the issuer, those
- * that do not verify with the actual issuer's key are ignored (they may belong
- * to a same-named CA, e.g. across a key rollover), but if none verifies the path
- * fails: a CRL configured and unusable must not quietly mean "not revoked".
- * Stale or not-yet-valid CRLs are unusable unless `staleCrl` is `use` (which
- * only forgives a passed nextUpdate). A serial listed in any usable CRL is
- * revoked. Returns the earliest nextUpdate relied on in `deny` mode.
+ * issuer without one is not checked. Only CRLs that cover the certificate
+ * count: an issuingDistributionPoint name must match the certificate's
+ * cRLDistributionPoints ({@link crlCovers}); a certificate that no configured
+ * CRL covers is treated as one whose issuer has none. A covering CRL counts
+ * when it verifies with a key of that CA: a certificate of the CA's name on the
+ * validated path (the issuing certificate, or another one higher up after a key
+ * rollover), or one outside it with its own validated path to the same anchor
+ * ({@link verifiesWithOtherSigner}); the signing certificate must allow
+ * cRLSign. If none verifies the path fails: a CRL configured and unusable must
+ * not quietly mean "not revoked". Stale or not-yet-valid CRLs are unusable
+ * unless `staleCrl` is `use` (which only forgives a passed nextUpdate). A
+ * serial listed in any usable CRL is revoked. Returns the earliest nextUpdate
+ * relied on in `deny` mode, and the end of any CRL signer's own path.
  */
 function checkRevocation(ctx: Context, path: readonly ParsedCert[]): Failure | { readonly crlValidUntil: number } {
   const { trust, nowMs } = ctx;
@@ -349,22 +461,34 @@ function checkRevocation(ctx: Context, path: readonly ParsedCert[]): Failure | {
     const cert = path[i] as ParsedCert;
     const issuer = path[i + 1] as ParsedCert;
     const named = trust.crls.filter((crl) => crl.issuerKey === issuer.subjectName.key);
-    if (named.length === 0) {
-      if (ctx.options.requireCrl === true) return fail('client_cert_crl_missing', `no CRL from ${issuer.subject} covers ${describe(path, i)}`);
-      continue;
+    const covering = named.filter((crl) => crlCovers(crl, cert));
+    if (covering.length === 0) {
+      if (ctx.options.requireCrl !== true) continue;
+      if (named.length === 0) return fail('client_cert_crl_missing', `no CRL from ${issuer.subject} covers ${describe(path, i)}`);
+      return fail(
+        'client_cert_crl_not_in_scope',
+        `no CRL from ${issuer.subject} covers ${describe(path, i)}: each names an issuingDistributionPoint that the certificate's cRLDistributionPoints do not`,
+      );
     }
-    // RFC 5280 §6.3.3 (f): a CRL is the CA's when signed by a key certified for
-    // the CA's name on this validated path: the issuing certificate, or another
-    // certificate of the same CA higher up (key rollover, self-issued).
-    const signers = path.slice(i + 1).filter((c) => c.subjectName.key === issuer.subjectName.key);
-    // The key must be allowed to sign CRLs.
-    const crlSigners = signers.filter((c) => c.keyUsage === undefined || (c.keyUsage & KEY_USAGE.cRLSign) !== 0);
-    if (crlSigners.length === 0) {
-      return fail('client_cert_chain_invalid', `CRL for ${issuer.subject} cannot be used: that CA's key usage lacks cRLSign`);
+    const signers = path.slice(i + 1).filter((c) => c.subjectName.key === issuer.subjectName.key && allowsCrlSign(c));
+    const verified: ParsedCrl[] = [];
+    for (const crl of covering) {
+      if (signers.some((signer) => crlVerifies(ctx, crl, signer))) {
+        verified.push(crl);
+        continue;
+      }
+      const until = verifiesWithOtherSigner(ctx, crl, issuer, path);
+      if (until === false) continue;
+      verified.push(crl);
+      crlValidUntil = Math.min(crlValidUntil, until);
     }
-    const verified = named.filter((crl) => crlSigners.some((signer) => crlVerifies(ctx, crl, signer)));
     if (verified.length === 0) {
-      return fail('client_cert_chain_invalid', `CRL for ${issuer.subject} does not verify with that CA's key`);
+      const other = "another certificate of that CA that allows cRLSign and has a validated path to the same trust anchor";
+      const detail =
+        signers.length === 0
+          ? `CRL for ${issuer.subject} cannot be used: that CA's key usage lacks cRLSign, and the CRL does not verify with ${other}`
+          : `CRL for ${issuer.subject} does not verify with that CA's key on the path, nor with ${other}`;
+      return fail('client_cert_chain_invalid', detail);
     }
     const weak = verified.find((crl) => !STRONG_SIGNATURE_OIDS.has(crl.signatureOid));
     if (weak) {
@@ -480,7 +604,7 @@ export function verifyClientChain(
     const ctx = createContext(leaf, intermediates, trust, nowMs, options);
     let firstFailure: Failure | undefined;
     let validated = 0;
-    for (const path of findPaths(ctx, [leaf])) {
+    for (const path of findPaths(ctx, [leaf], ctx.pathBudget)) {
       const result = validatePath(ctx, path);
       if (result.ok) return result;
       firstFailure ??= result;

@@ -17,6 +17,7 @@ import { X509Crl } from '@peculiar/x509';
 import { SIGNATURE_ALGORITHMS } from './cert-oids.js';
 import { canonicalIntegerHex, children, readTlv, type Tlv } from './der.js';
 import { readExtensionList, type RawExtension } from './cert-extensions.js';
+import { distributionPointKeys, readDistributionPointName } from './distribution-point.js';
 import { readDistinguishedName, type DistinguishedName } from './dn.js';
 import type { ParsedCert } from './parsed-cert.js';
 import { BouncerError } from './errors.js';
@@ -24,7 +25,8 @@ import { BouncerError } from './errors.js';
 /**
  * A certificate revocation list (RFC 5280 §5), parsed once when a tenant's
  * config loads. Only complete, direct CRLs are accepted (see {@link parseCrlBundle}),
- * so "serial not listed" really means "not revoked by this issuer".
+ * so "serial not listed" really means "not revoked by this issuer" for every
+ * certificate the CRL covers ({@link ParsedCrl.distributionPointKeys}).
  */
 export interface ParsedCrl {
   readonly der: Buffer;
@@ -44,6 +46,13 @@ export interface ParsedCrl {
   readonly revokedSerialKeys: ReadonlySet<string>;
   /** OID of the outer signatureAlgorithm. */
   readonly signatureOid: string;
+  /**
+   * The issuingDistributionPoint's distribution point names, as comparison
+   * keys (see distribution-point.ts), or undefined when the CRL names none: it
+   * then covers every certificate of its issuer; otherwise only those whose
+   * cRLDistributionPoints name one of these (RFC 5280 §6.3.3 (b)(2)(i)).
+   */
+  readonly distributionPointKeys: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -83,7 +92,8 @@ function crlError(index: number, message: string, cause?: unknown): BouncerError
 
 /**
  * Refuses CRLs whose meaning we would get wrong. A delta CRL (RFC 5280 §5.2.4)
- * or a scoped/indirect one (§5.2.5 issuingDistributionPoint) read as if it were
+ * or one limited to some certificate kinds or reasons, or indirect (§5.2.5
+ * issuingDistributionPoint), read as if it were
  * a complete list would silently miss revocations, which fails open; so would
  * ignoring an unknown critical extension (§5.2). Better to stop at config load.
  */
@@ -130,8 +140,9 @@ function checkIssuingDistributionPoint(index: number, value: Buffer): void {
   } catch (err) {
     throw crlError(index, `issuingDistributionPoint is malformed: ${(err as Error).message}`, err);
   }
-  // A distributionPoint name alone keeps the CRL complete; any of these flags
-  // narrows it to a subset of certificates or reasons, which we do not track.
+  // A distributionPoint name limits the CRL to the certificates that name it
+  // (matched per certificate, see crl-scope.ts); these flags narrow it to a
+  // subset of certificates or reasons, which bouncer does not track.
   if (idp.onlyContainsUserCerts || idp.onlyContainsCACerts || idp.onlyContainsAttributeCerts || idp.onlySomeReasons !== undefined) {
     throw crlError(
       index,
@@ -194,6 +205,19 @@ function readCrlLayout(der: Buffer): CrlLayout | undefined {
   return { der, issuer, entries, extensions };
 }
 
+/** The keys of the issuingDistributionPoint's distributionPoint name, when it has one. */
+function readIdpNames(index: number, layout: CrlLayout): ReadonlySet<string> | undefined {
+  const t = layout.extensions.find((e) => e.oid === id_ce_issuingDistributionPoint)?.value;
+  if (!t) return undefined;
+  const fields = t.tag === 0x30 ? children(layout.der, t) : undefined;
+  if (!fields) throw crlError(index, 'issuingDistributionPoint is malformed');
+  const wrapper = fields[0]?.tag === 0xa0 ? fields[0] : undefined;
+  if (!wrapper) return undefined;
+  const name = readDistributionPointName(layout.der, wrapper);
+  if (!name) throw crlError(index, 'issuingDistributionPoint has a malformed distribution point name');
+  return new Set(distributionPointKeys(name, layout.issuer));
+}
+
 /** cRLNumber ::= INTEGER (0..MAX), at most 20 octets (RFC 5280 §5.2.3). */
 function readCrlNumber(index: number, layout: CrlLayout): string {
   const ext = layout.extensions.find((e) => e.oid === id_ce_cRLNumber);
@@ -242,6 +266,7 @@ function parseCrlDer(index: number, der: Buffer): ParsedCrl {
     revokedSerials: revoked,
     revokedSerialKeys: new Set(layout.entries.map((e) => e.serialKey)),
     signatureOid: outerOid,
+    distributionPointKeys: readIdpNames(index, layout),
   };
 }
 
@@ -253,7 +278,8 @@ function parseCrlDer(index: number, der: Buffer): ParsedCrl {
  *
  * Throws `ERR_CRL_PARSE` when there is no CRL, when a block is not valid base64
  * or DER, or when a CRL is of a kind we cannot use safely: delta CRLs, indirect
- * CRLs, CRLs scoped by issuingDistributionPoint, or unknown critical
+ * CRLs, CRLs limited by issuingDistributionPoint to user, CA or attribute
+ * certificates or to some reasons, or unknown critical
  * extensions. Signatures are not checked here: that needs the issuer, see
  * {@link verifyCrlSignature}.
  *

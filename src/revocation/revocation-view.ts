@@ -32,7 +32,8 @@ export function createRevocationView(deps: RevocationViewDeps): RevocationView {
   const counted = new LRUCache<string, true>({ max: SOFT_FAILS_REMEMBERED });
 
   function crlAnswer(tenant: Tenant, policy: RevocationPolicy, leaf: ParsedCert, issuer: ParsedCert, nowMs: number): RevocationAnswer {
-    const found = deps.crls?.lookup(tenant.name, issuer, nowMs);
+    // A CRL whose issuingDistributionPoint the leaf does not name says nothing about it: as if none were fetched.
+    const found = deps.crls?.lookup(tenant.name, issuer, nowMs, leaf);
     if (found) {
       if (found.crl.revokedSerials.has(normalizeSerialHex(leaf.serial))) {
         return { kind: 'deny', reason: 'client_cert_revoked', detail: `certificate ${leaf.subject} (serial ${leaf.serial}) is listed on the CRL from ${found.url}` };

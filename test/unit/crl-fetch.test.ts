@@ -20,7 +20,9 @@ import { createCrlFetcher, type CrlFetcher } from '../../src/revocation/crl-fetc
 import { createRevocationMetrics } from '../../src/revocation/metrics.js';
 import { createOcspChecker } from '../../src/revocation/ocsp-checker.js';
 import { createRevocationView } from '../../src/revocation/revocation-view.js';
+import { DAY, makeCrl, makeLeaf, makeRoot } from '../helpers/pki-fixtures.js';
 import { waitFor } from '../helpers/ports.js';
+import { gn, rawExtension, tlv } from '../helpers/x509-extensions.js';
 
 jest.setTimeout(60_000);
 
@@ -215,5 +217,28 @@ describe('fetched from a local HTTP server', () => {
     await crls.refreshNow('acme', server.url);
     expect(view.check(tenant, [revokedLeaf, caCert], Date.now())).toMatchObject({ kind: 'deny', reason: 'client_cert_revoked' });
     expect(view.check(tenant, [goodLeaf, caCert], Date.now())).toEqual({ kind: 'pass' });
+  });
+  test('a fetched CRL scoped by issuingDistributionPoint answers only for the certificates that name its point', async () => {
+    const root = await makeRoot('CN=Partitioned Fetch CA');
+    const point = `${server.url}?partition=a`;
+    const cdp = (uri: string) => rawExtension('2.5.29.31', false, tlv(0x30, tlv(0x30, tlv(0xa0, tlv(0xa0, gn.uri(uri))))));
+    const inPartition = await makeLeaf('CN=in partition', root, { extraExtensions: [cdp(point)] });
+    const elsewhere = await makeLeaf('CN=elsewhere', root, { extraExtensions: [cdp(`${server.url}?partition=b`)] });
+    const idp = rawExtension('2.5.29.28', true, tlv(0x30, tlv(0xa0, tlv(0xa0, gn.uri(point)))));
+    server.body = (await makeCrl({ issuer: root, extensions: [idp], revoked: [inPartition.cert, elsewhere.cert], thisUpdate: Date.now() - 1000, nextUpdate: Date.now() + DAY })).pem;
+    const registry = new Registry();
+    const metrics = createRevocationMetrics(registry);
+    crls = createCrlFetcher({ now: Date.now, logger: pino({ level: 'silent' }), metrics, settings: { ...REVOCATION_DEFAULTS, crlMinRefreshIntervalMs: 100 } });
+    const ocsp = createOcspChecker({ now: Date.now, logger: pino({ level: 'silent' }), metrics, settings: { ...REVOCATION_DEFAULTS } });
+    const view = createRevocationView({ ocsp, crls, metrics, logger: pino({ level: 'silent' }) });
+    const base = tenantWith(server.url);
+    const tenant: Tenant = { ...base, mtls: { ...base.mtls, trust: { roots: [root.cert], crls: [], staleCrl: 'deny' } } };
+    crls.sync([tenant]);
+    await waitFor('the partition CRL', async () => crls?.lookup('acme', root.cert, Date.now()));
+    expect(crls.lookup('acme', root.cert, Date.now(), inPartition.cert)).toBeDefined();
+    expect(crls.lookup('acme', root.cert, Date.now(), elsewhere.cert)).toBeUndefined();
+    expect(view.check(tenant, [inPartition.cert, root.cert], Date.now())).toMatchObject({ kind: 'deny', reason: 'client_cert_revoked' });
+    // Listed, but on a CRL that does not speak for it: no CRL covers it, and the tenant requires one.
+    expect(view.check(tenant, [elsewhere.cert, root.cert], Date.now())).toMatchObject({ kind: 'deny', reason: 'client_cert_crl_unavailable' });
   });
 });
