@@ -1,5 +1,6 @@
 import { EKU_ANY, EKU_CLIENT_AUTH, KEY_USAGE, STRONG_SIGNATURE_OIDS, UNSUPPORTED_SIGNATURE_NAMES, WEAK_SIGNATURE_NAMES } from './cert-oids.js';
-import { checkCriticalExtensions, checkEncoding, checkNameConstraints, checkPolicy, checkProfile, describe } from './cert-profile.js';
+import { checkCertificatePolicies, DEFAULT_POLICY_INPUTS } from './cert-policy.js';
+import { checkCriticalExtensions, checkEncoding, checkNameConstraints, checkProfile, describe } from './cert-profile.js';
 import { verifySignedBy } from './cert-signature.js';
 import { verifyCrlSignature, type ParsedCrl } from './crl.js';
 import { crlCovers } from './crl-scope.js';
@@ -531,7 +532,7 @@ function validatePath(ctx: Context, path: readonly ParsedCert[]): ChainResult {
     checkIssuers(path) ??
     checkProfile(path) ??
     checkCriticalExtensions(path) ??
-    checkPolicy(path) ??
+    checkCertificatePolicies(path, ctx.trust.policy ?? DEFAULT_POLICY_INPUTS) ??
     checkNameConstraints(path) ??
     checkAlgorithms(path);
   if (early) return early;
@@ -568,8 +569,10 @@ function validatePath(ctx: Context, path: readonly ParsedCert[]): ChainResult {
  * 7. RFC 5280 profile rules, anchor included (see cert-profile.ts), each with its code.
  * 8. Critical extensions bouncer does not process, anchor included:
  *    `client_cert_critical_extension`.
- * 9. Certificate policies with bouncer's fixed inputs: `client_cert_policy_unsupported`
- *    / `client_cert_policy_invalid`.
+ * 9. Certificate policies (RFC 5280 §6.1, see cert-policy.ts) with the tenant's
+ *    inputs (`trust.policy`, RFC 5280's defaults when absent):
+ *    `client_cert_policy_invalid`, `client_cert_policy_mismatch`,
+ *    `client_cert_policy_too_complex`.
  * 10. Name constraints of every CA, anchor included: `client_cert_name_constraints`,
  *    `client_cert_name_constraints_invalid`, `client_cert_name_constraints_too_complex`.
  * 11. Signature algorithms of every relied-on link (`client_cert_weak_signature`,

@@ -41,7 +41,10 @@ export const DENY_REASONS = {
   client_cert_name_constraints: 403,
   client_cert_name_constraints_invalid: 403,
   client_cert_name_constraints_too_complex: 403,
-  client_cert_policy_unsupported: 403,
+  /** An explicit certificate policy is required (a CA's or the anchor's policyConstraints, or the tenant's setting) and none the tenant accepts is valid for the path. */
+  client_cert_policy_mismatch: 403,
+  /** Evaluating the path's certificate policies would take more than the bound (policy graph explosion). */
+  client_cert_policy_too_complex: 403,
   client_cert_policy_invalid: 403,
   client_cert_crl_missing: 403,
   /** CRLs of the issuer are configured, but each names an issuingDistributionPoint the certificate's cRLDistributionPoints do not. */
@@ -120,7 +123,8 @@ export type CertFailure = Extract<
   | 'client_cert_name_constraints'
   | 'client_cert_name_constraints_invalid'
   | 'client_cert_name_constraints_too_complex'
-  | 'client_cert_policy_unsupported'
+  | 'client_cert_policy_mismatch'
+  | 'client_cert_policy_too_complex'
   | 'client_cert_policy_invalid'
   | 'client_cert_crl_missing'
   | 'client_cert_crl_not_in_scope'

@@ -11,7 +11,6 @@ export interface PkitsDeviation {
   readonly why: string;
 }
 
-const POLICY = "bouncer evaluates certificate policies only with its fixed inputs; this path's policyConstraints require an explicit policy, and bouncer refuses rather than build the valid_policy_tree (RFC 5280 §6.1.4 (h)-(i), §6.1.5)";
 const SCOPED_CRL = 'bouncer refuses at configuration load CRLs scoped by issuingDistributionPoint (onlyContainsCACerts, onlySomeReasons), which RFC 5280 §5.2.5 lets an issuer use but a relying party need not support: a tenant with this CRL does not load, so nothing is let in';
 const INDIRECT_CRL = 'bouncer refuses indirect CRLs (indirectCRL, certificateIssuer entries) at configuration load (RFC 5280 §5.2.5, §5.3.3): a tenant with this CRL does not load';
 const DELTA_CRL = 'bouncer refuses delta CRLs at configuration load (RFC 5280 §5.2.4): a tenant with this CRL does not load';
@@ -23,22 +22,6 @@ export const PKITS_DEVIATIONS: Readonly<Record<string, PkitsDeviation>> = {
   '4.6.8': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
   '4.6.14': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
   '4.8.6': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
-  '4.8.10': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.8.11': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.8.13': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.8.14': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.9.4': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.10.9': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.10.11': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.10.13': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.10.14': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.11.2': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.11.4': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.11.7': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.12.2': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.12.3': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.12.7': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.12.9': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
   '4.14.13': { bouncer: 'invalid', code: 'config', why: SCOPED_CRL },
   '4.14.18': { bouncer: 'invalid', code: 'config', why: SCOPED_CRL },
   '4.14.19': { bouncer: 'invalid', code: 'config', why: SCOPED_CRL },
