@@ -128,6 +128,8 @@ export const CONFIG_LIMITS = {
   secretFileMaxBytes: 64 * 1024,
   /** IdP metadata with a few signing certificates is tens of kilobytes; 10 MiB is generous. */
   samlMetadataMaxBytes: 10 * 1024 * 1024,
+  /** `mtls.certificate_policies.accept`: a PKI has a handful of policies; more is a mistake, and each costs work per path. */
+  maxAcceptedPolicies: 64,
 } as const;
 
 /** Environment variables that override the file; they win because deployments template them. */
@@ -426,3 +428,19 @@ export const REVOCATION_DEFAULTS = {
 } as const;
 
 export type RevocationSettings = { -readonly [K in keyof typeof REVOCATION_DEFAULTS]: (typeof REVOCATION_DEFAULTS)[K] extends string ? string : (typeof REVOCATION_DEFAULTS)[K] extends boolean ? boolean : number };
+
+/**
+ * `mtls.certificate_policies` (docs/config.md) when a key is not written: the relying-party
+ * inputs of RFC 5280 §6.1.1 at their usual values, which are also what a
+ * tenant without `mtls.certificate_policies` gets.
+ */
+export const CERT_POLICY_DEFAULTS = {
+  /** user-initial-policy-set: anyPolicy, every policy is acceptable. */
+  accept: ['2.5.29.32.0'],
+  /** initial-explicit-policy: a path needs a valid policy only when a CA's policyConstraints ask for one. */
+  explicit: false,
+  /** initial-policy-mapping-inhibit: CAs' policyMappings are honoured. */
+  inhibitMapping: false,
+  /** initial-any-policy-inhibit: anyPolicy in a CA certificate stands for every policy. */
+  inhibitAny: false,
+} as const;

@@ -24,7 +24,7 @@ export interface TrustStore {
    */
   readonly staleCrl: 'deny' | 'use';
   /**
-   * The tenant's certificate policy inputs (`mtls.policies`, RFC 5280 §6.1.1);
+   * The tenant's certificate policy inputs (`mtls.certificate_policies`, RFC 5280 §6.1.1);
    * absent means RFC 5280's defaults: any policy, none required explicitly.
    */
   readonly policy?: PolicyInputs | undefined;
