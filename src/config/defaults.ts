@@ -393,6 +393,8 @@ export const REVOCATION_DEFAULTS = {
   mode: 'off',
   /** `crl_distribution_points`: fetch the CRL a presented certificate names (when `crl` is not off). */
   crlDistributionPoints: true,
+  /** `intermediates`: only the leaf is checked over the network; CA certificates rely on the tenant's CRL files. */
+  intermediates: false,
   /** `ocsp_nonce`: send a nonce and require it echoed (RFC 8954). */
   ocspNonce: true,
   /** One OCSP exchange, connect to last byte; a first request under `require` waits at most this long. */

@@ -172,6 +172,8 @@ describe('mtls.revocation in the config file', () => {
     expect(config.tenants[0]?.mtls.revocation).toEqual({ ocsp: 'prefer', ocspUrl: undefined, ocspNonce: true, crl: 'require', crlUrls: ['http://crl.acme.test/ca.crl'], crlDistributionPoints: true });
     const none = await loadConfig(write([]), {});
     expect(none.tenants[0]?.mtls.revocation).toBeUndefined();
+    const chain = await loadConfig(write(['      revocation: { ocsp: require, intermediates: true }']), {});
+    expect(chain.tenants[0]?.mtls.revocation).toMatchObject({ ocsp: 'require', intermediates: true });
   });
 
   test('ocsp_nonce can be turned off; a CRL mode without any source is an error', async () => {
