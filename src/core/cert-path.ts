@@ -3,7 +3,7 @@ import { checkCertificatePolicies, DEFAULT_POLICY_INPUTS } from './cert-policy.j
 import { checkCriticalExtensions, checkEncoding, checkNameConstraints, checkProfile, describe } from './cert-profile.js';
 import { verifySignedBy } from './cert-signature.js';
 import { verifyCrlSignature, type ParsedCrl } from './crl.js';
-import { crlCovers } from './crl-scope.js';
+import { coverAllReasons, crlCovers } from './crl-scope.js';
 import type { ParsedCert } from './parsed-cert.js';
 import type { CertFailure } from './reasons.js';
 import type { TrustStore } from './tenant.js';
@@ -468,7 +468,7 @@ function checkRevocation(ctx: Context, path: readonly ParsedCert[]): Failure | {
       if (named.length === 0) return fail('client_cert_crl_missing', `no CRL from ${issuer.subject} covers ${describe(path, i)}`);
       return fail(
         'client_cert_crl_not_in_scope',
-        `no CRL from ${issuer.subject} covers ${describe(path, i)}: each names an issuingDistributionPoint that the certificate's cRLDistributionPoints do not`,
+        `no CRL from ${issuer.subject} covers ${describe(path, i)}: each is limited by its issuingDistributionPoint to other certificates (a distribution point the certificate does not name, or only user, CA or attribute certificates)`,
       );
     }
     const signers = path.slice(i + 1).filter((c) => c.subjectName.key === issuer.subjectName.key && allowsCrlSign(c));
@@ -508,6 +508,11 @@ function checkRevocation(ctx: Context, path: readonly ParsedCert[]): Failure | {
     // Serials compare as signed integers: 0x00ff (255) is not 0xff (-1).
     if (usable.some((crl) => crl.revokedSerialKeys.has(cert.serialKey))) {
       return fail('client_cert_revoked', `${describe(path, i)} (serial ${cert.serial}) is revoked by the CRL of ${issuer.subject}`);
+    }
+    // CRLs limited to some reasons say "not revoked" only together, for every reason.
+    if (!coverAllReasons(usable)) {
+      if (ctx.options.requireCrl !== true) continue;
+      return fail('client_cert_crl_not_in_scope', `the CRLs from ${issuer.subject} that cover ${describe(path, i)} speak only for some revocation reasons (issuingDistributionPoint onlySomeReasons)`);
     }
     if (trust.staleCrl === 'deny') {
       for (const crl of usable) if (crl.nextUpdate !== undefined) crlValidUntil = Math.min(crlValidUntil, crl.nextUpdate);

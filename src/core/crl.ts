@@ -53,6 +53,15 @@ export interface ParsedCrl {
    * cRLDistributionPoints name one of these (RFC 5280 §6.3.3 (b)(2)(i)).
    */
   readonly distributionPointKeys: ReadonlySet<string> | undefined;
+  /** issuingDistributionPoint's onlyContainsUserCerts, onlyContainsCACerts, onlyContainsAttributeCerts (RFC 5280 §5.2.5). */
+  readonly onlyUserCerts: boolean;
+  readonly onlyCaCerts: boolean;
+  readonly onlyAttributeCerts: boolean;
+  /**
+   * onlySomeReasons as a bit set (bit n for ReasonFlags n, RFC 5280 §4.2.1.13),
+   * or undefined when the CRL covers every reason.
+   */
+  readonly onlySomeReasons: number | undefined;
 }
 
 /**
@@ -140,15 +149,9 @@ function checkIssuingDistributionPoint(index: number, value: Buffer): void {
   } catch (err) {
     throw crlError(index, `issuingDistributionPoint is malformed: ${(err as Error).message}`, err);
   }
-  // A distributionPoint name limits the CRL to the certificates that name it
-  // (matched per certificate, see crl-scope.ts); these flags narrow it to a
-  // subset of certificates or reasons, which bouncer does not track.
-  if (idp.onlyContainsUserCerts || idp.onlyContainsCACerts || idp.onlyContainsAttributeCerts || idp.onlySomeReasons !== undefined) {
-    throw crlError(
-      index,
-      'CRLs limited by issuingDistributionPoint (only user/CA/attribute certificates or some reasons) are not supported; configure a complete CRL',
-    );
-  }
+  // The other fields narrow the CRL to some certificates or reasons; that is
+  // tracked per certificate (crl-scope.ts). An indirect CRL speaks for other
+  // issuers, which bouncer does not follow.
   if (idp.indirectCRL) throw crlError(index, 'indirect CRLs are not supported');
 }
 
@@ -205,17 +208,56 @@ function readCrlLayout(der: Buffer): CrlLayout | undefined {
   return { der, issuer, entries, extensions };
 }
 
-/** The keys of the issuingDistributionPoint's distributionPoint name, when it has one. */
-function readIdpNames(index: number, layout: CrlLayout): ReadonlySet<string> | undefined {
+/** What an issuingDistributionPoint limits the CRL to (RFC 5280 §5.2.5); all undefined/false without one. */
+interface IdpScope {
+  readonly distributionPointKeys: ReadonlySet<string> | undefined;
+  readonly onlyUserCerts: boolean;
+  readonly onlyCaCerts: boolean;
+  readonly onlyAttributeCerts: boolean;
+  readonly onlySomeReasons: number | undefined;
+}
+
+const NO_IDP: IdpScope = { distributionPointKeys: undefined, onlyUserCerts: false, onlyCaCerts: false, onlyAttributeCerts: false, onlySomeReasons: undefined };
+
+/** ReasonFlags ::= BIT STRING, read as a number with bit n set for reason n (0 unused ... 8 aACompromise). */
+function readReasonFlags(buf: Buffer, t: Tlv): number | undefined {
+  const len = t.end - t.content;
+  if (len < 1 || len > 3 || (buf[t.content] as number) > 7) return undefined;
+  let bits = 0;
+  for (let i = 1; i < len; i++) {
+    const byte = buf[t.content + i] as number;
+    for (let b = 0; b < 8; b++) if (byte & (0x80 >> b)) bits |= 1 << ((i - 1) * 8 + b);
+  }
+  return bits;
+}
+
+/**
+ * IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0], onlyContainsUserCerts [1],
+ * onlyContainsCACerts [2], onlySomeReasons [3], indirectCRL [4], onlyContainsAttributeCerts [5] }
+ */
+function readIdpScope(index: number, layout: CrlLayout): IdpScope {
   const t = layout.extensions.find((e) => e.oid === id_ce_issuingDistributionPoint)?.value;
-  if (!t) return undefined;
-  const fields = t.tag === 0x30 ? children(layout.der, t) : undefined;
+  if (!t) return NO_IDP;
+  const der = layout.der;
+  const fields = t.tag === 0x30 ? children(der, t) : undefined;
   if (!fields) throw crlError(index, 'issuingDistributionPoint is malformed');
-  const wrapper = fields[0]?.tag === 0xa0 ? fields[0] : undefined;
-  if (!wrapper) return undefined;
-  const name = readDistributionPointName(layout.der, wrapper);
-  if (!name) throw crlError(index, 'issuingDistributionPoint has a malformed distribution point name');
-  return new Set(distributionPointKeys(name, layout.issuer));
+  let pointKeys: ReadonlySet<string> | undefined;
+  let onlySomeReasons: number | undefined;
+  const flags = new Set<number>();
+  for (const f of fields) {
+    if (f.tag === 0xa0) {
+      const name = readDistributionPointName(der, f);
+      if (!name) throw crlError(index, 'issuingDistributionPoint has a malformed distribution point name');
+      pointKeys = new Set(distributionPointKeys(name, layout.issuer));
+    } else if (f.tag === 0x83) {
+      onlySomeReasons = readReasonFlags(der, f);
+      if (onlySomeReasons === undefined) throw crlError(index, 'issuingDistributionPoint has a malformed onlySomeReasons');
+    } else if (f.tag >= 0x81 && f.tag <= 0x85) {
+      if (f.end - f.content !== 1) throw crlError(index, 'issuingDistributionPoint has a malformed flag');
+      if (der[f.content] !== 0) flags.add(f.tag);
+    }
+  }
+  return { distributionPointKeys: pointKeys, onlyUserCerts: flags.has(0x81), onlyCaCerts: flags.has(0x82), onlyAttributeCerts: flags.has(0x85), onlySomeReasons };
 }
 
 /** cRLNumber ::= INTEGER (0..MAX), at most 20 octets (RFC 5280 §5.2.3). */
@@ -266,7 +308,7 @@ function parseCrlDer(index: number, der: Buffer): ParsedCrl {
     revokedSerials: revoked,
     revokedSerialKeys: new Set(layout.entries.map((e) => e.serialKey)),
     signatureOid: outerOid,
-    distributionPointKeys: readIdpNames(index, layout),
+    ...readIdpScope(index, layout),
   };
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ParsedCert } from '../core/cert-parse.js';
 import { normalizeSerialHex } from '../core/crl.js';
 import type { RevocationAnswer, RevocationPolicy, RevocationView } from '../core/revocation-policy.js';
+import { coverAllReasons } from '../core/crl-scope.js';
 import { readRevocationSources } from '../core/revocation-sources.js';
 import type { Tenant } from '../core/tenant.js';
 import type { CrlFetcher } from './crl-fetcher.js';
@@ -36,10 +37,11 @@ export function createRevocationView(deps: RevocationViewDeps): RevocationView {
   function crlAnswer(tenant: Tenant, policy: RevocationPolicy, cert: ParsedCert, issuer: ParsedCert, nowMs: number): RevocationAnswer {
     // A CRL whose issuingDistributionPoint the certificate does not name says nothing about it: as if none were fetched.
     const found = deps.crls?.lookup(tenant.name, issuer, nowMs, cert);
-    if (found) {
-      if (found.crl.revokedSerials.has(normalizeSerialHex(cert.serial))) {
-        return { kind: 'deny', reason: 'client_cert_revoked', detail: `certificate ${cert.subject} (serial ${cert.serial}) is listed on the CRL from ${found.url}` };
-      }
+    if (found?.crl.revokedSerials.has(normalizeSerialHex(cert.serial))) {
+      return { kind: 'deny', reason: 'client_cert_revoked', detail: `certificate ${cert.subject} (serial ${cert.serial}) is listed on the CRL from ${found.url}` };
+    }
+    // A CRL limited to some revocation reasons cannot say "not revoked" alone.
+    if (found && coverAllReasons([found.crl])) {
       if (found.stale && tenant.mtls.trust?.staleCrl !== 'use') {
         return { kind: 'deny', reason: 'client_cert_crl_stale', detail: `the CRL of ${issuer.subject} from ${found.url} is past its nextUpdate and could not be refreshed` };
       }

@@ -11,7 +11,6 @@ export interface PkitsDeviation {
   readonly why: string;
 }
 
-const SCOPED_CRL = 'bouncer refuses at configuration load CRLs scoped by issuingDistributionPoint (onlyContainsCACerts, onlySomeReasons), which RFC 5280 §5.2.5 lets an issuer use but a relying party need not support: a tenant with this CRL does not load, so nothing is let in';
 const INDIRECT_CRL = 'bouncer refuses indirect CRLs (indirectCRL, certificateIssuer entries) at configuration load (RFC 5280 §5.2.5, §5.3.3): a tenant with this CRL does not load';
 const DELTA_CRL = 'bouncer refuses delta CRLs at configuration load (RFC 5280 §5.2.4): a tenant with this CRL does not load';
 
@@ -22,9 +21,7 @@ export const PKITS_DEVIATIONS: Readonly<Record<string, PkitsDeviation>> = {
   '4.6.8': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
   '4.6.14': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
   '4.8.6': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
-  '4.14.13': { bouncer: 'invalid', code: 'config', why: SCOPED_CRL },
-  '4.14.18': { bouncer: 'invalid', code: 'config', why: SCOPED_CRL },
-  '4.14.19': { bouncer: 'invalid', code: 'config', why: SCOPED_CRL },
+  '4.14.13': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
   '4.14.22': { bouncer: 'invalid', code: 'config', why: INDIRECT_CRL },
   '4.14.24': { bouncer: 'invalid', code: 'config', why: INDIRECT_CRL },
   '4.14.25': { bouncer: 'invalid', code: 'config', why: INDIRECT_CRL },

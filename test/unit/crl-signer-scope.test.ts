@@ -157,4 +157,25 @@ describe('issuingDistributionPoint scope', () => {
   test('a malformed issuingDistributionPoint name is refused at load', async () => {
     await expect(makeCrl({ issuer, extensions: [rawExtension('2.5.29.28', true, tlv(0x30, tlv(0xa0, tlv(0xa0, Buffer.from([0x30, 0x00])))))] })).rejects.toThrow(/issuingDistributionPoint/);
   });
+
+  test('a CRL of CA certificates only, or of user certificates only, covers only those', async () => {
+    const caOnly = await makeCrl({ issuer, extensions: [rawExtension('2.5.29.28', true, tlv(0x30, tlv(0x82, [0xff])))], revoked: [leafNoCdp.cert] });
+    expect(verify(leafNoCdp, [issuer], [caOnly])).toMatchObject({ ok: true });
+    expect(verify(leafNoCdp, [issuer], [caOnly], { requireCrl: true })).toMatchObject({ ok: false, reason: 'client_cert_crl_not_in_scope' });
+    const userOnly = await makeCrl({ issuer, extensions: [rawExtension('2.5.29.28', true, tlv(0x30, tlv(0x81, [0xff])))], revoked: [leafNoCdp.cert] });
+    expect(verify(leafNoCdp, [issuer], [userOnly])).toMatchObject({ ok: false, reason: 'client_cert_revoked' });
+  });
+
+  test('CRLs limited to some reasons say "not revoked" only when together they cover every reason', async () => {
+    // onlySomeReasons: keyCompromise and cACompromise (bits 1-2); then the six others (bits 3-8).
+    const compromise = rawExtension('2.5.29.28', true, tlv(0x30, tlv(0x83, [0x05, 0x60])));
+    const others = rawExtension('2.5.29.28', true, tlv(0x30, tlv(0x83, [0x07, 0x1f, 0x80])));
+    const rootCrl = await makeCrl({ issuer: root });
+    const a = await makeCrl({ issuer, extensions: [compromise] });
+    const b = await makeCrl({ issuer, extensions: [others] });
+    expect(verify(leafNoCdp, [issuer], [a, rootCrl], { requireCrl: true })).toMatchObject({ ok: false, reason: 'client_cert_crl_not_in_scope', detail: expect.stringMatching(/some revocation reasons/) });
+    expect(verify(leafNoCdp, [issuer], [a, b, rootCrl], { requireCrl: true })).toMatchObject({ ok: true });
+    const listing = await makeCrl({ issuer, extensions: [others], revoked: [leafNoCdp.cert] });
+    expect(verify(leafNoCdp, [issuer], [a, listing, rootCrl], { requireCrl: true })).toMatchObject({ ok: false, reason: 'client_cert_revoked' });
+  });
 });
