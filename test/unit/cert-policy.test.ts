@@ -10,47 +10,17 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Extension } from '@peculiar/x509';
 import { verifyClientChain } from '../../src/core/cert-path.js';
 import { ANY_POLICY, DEFAULT_POLICY_INPUTS, MAX_POLICY_GRAPH_WORK, type PolicyInputs } from '../../src/core/cert-policy.js';
 import type { TrustStore } from '../../src/core/tenant.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { loadConfig } from '../../src/config/load.js';
 import { NOW, makeIntermediate, makeLeaf, makeRoot, type TestCert } from '../helpers/pki-fixtures.js';
-import { rawExtension, tlv } from '../helpers/x509-extensions.js';
+import { certificatePolicies as policies, inhibitAnyPolicy as inhibitAny, policyConstraints as constraints, policyMappings as mappings } from '../helpers/x509-extensions.js';
 
 const P1 = '2.16.840.1.101.3.2.1.48.1';
 const P2 = '2.16.840.1.101.3.2.1.48.2';
 const P3 = '2.16.840.1.101.3.2.1.48.3';
-
-function oid(text: string): Buffer {
-  const arcs = text.split('.').map(BigInt);
-  const values = [(arcs[0] as bigint) * 40n + (arcs[1] as bigint), ...arcs.slice(2)];
-  const bytes: number[] = [];
-  for (const v of values) {
-    const chunk: number[] = [];
-    let x = v;
-    do {
-      chunk.unshift(Number(x & 0x7fn));
-      x >>= 7n;
-    } while (x > 0n);
-    for (let i = 0; i < chunk.length - 1; i++) chunk[i] = (chunk[i] as number) | 0x80;
-    bytes.push(...chunk);
-  }
-  return tlv(0x06, bytes);
-}
-
-const policies = (oids: readonly string[], critical = false): Extension =>
-  rawExtension('2.5.29.32', critical, tlv(0x30, Buffer.concat(oids.map((o) => tlv(0x30, oid(o))))));
-const mappings = (pairs: readonly (readonly [string, string])[], critical = true): Extension =>
-  rawExtension('2.5.29.33', critical, tlv(0x30, Buffer.concat(pairs.map(([a, b]) => tlv(0x30, Buffer.concat([oid(a), oid(b)]))))));
-const constraints = (o: { requireExplicit?: number; inhibitMapping?: number }, critical = true): Extension =>
-  rawExtension(
-    '2.5.29.36',
-    critical,
-    tlv(0x30, Buffer.concat([...(o.requireExplicit === undefined ? [] : [tlv(0x80, [o.requireExplicit])]), ...(o.inhibitMapping === undefined ? [] : [tlv(0x81, [o.inhibitMapping])])])),
-  );
-const inhibitAny = (n: number): Extension => rawExtension('2.5.29.54', true, tlv(0x02, [n]));
 
 let root: TestCert;
 let explicitRoot: TestCert;
