@@ -87,6 +87,22 @@ describe('a CRL signed by a key certified outside the client path', () => {
     expect(verify(leaf, [full, crlSigner], [byPathKey, bySeparateKey])).toMatchObject({ ok: false, reason: 'client_cert_revoked' });
   });
 
+  test("a CA's new key cannot vouch for its own status: its CRLs count only once a CRL of the old key covers it", async () => {
+    const oldKey = await makeIntermediate(CA_NAME, root);
+    // Self-issued: the CA's new key, certified by its old one (key rollover).
+    const newKey = await makeCert({ subject: CA_NAME, issuer: oldKey, ca: true, notBefore: NOW - 10 * DAY, notAfter: NOW + 700 * DAY });
+    const leaf = await makeLeaf('CN=device of the old key', oldKey);
+    const byNewKey = await makeCrl({ issuer: oldKey, signingKeys: newKey.keys });
+    expect(verify(leaf, [oldKey, newKey], [byNewKey])).toMatchObject({ ok: false, reason: 'client_cert_chain_invalid' });
+    const byOldKey = await makeCrl({ issuer: oldKey });
+    expect(verify(leaf, [oldKey, newKey], [byNewKey, byOldKey])).toMatchObject({ ok: true });
+    const newKeyRevoked = await makeCrl({ issuer: oldKey, revoked: [newKey.cert] });
+    const listingLeaf = await makeCrl({ issuer: oldKey, signingKeys: newKey.keys, revoked: [leaf.cert] });
+    expect(verify(leaf, [oldKey, newKey], [listingLeaf, byOldKey])).toMatchObject({ ok: false, reason: 'client_cert_revoked' });
+    // Once the old key revokes the new key, the new key's CRLs no longer count.
+    expect(verify(leaf, [oldKey, newKey], [listingLeaf, newKeyRevoked])).toMatchObject({ ok: true });
+  });
+
   test('the verdict lasts no longer than the signing certificate', async () => {
     const shortSigner = await signerCert(root, { notAfter: NOW + 2 * DAY });
     const crl = await makeCrl({ issuer: ca, signingKeys: shortSigner.keys, nextUpdate: NOW + 7 * DAY });
