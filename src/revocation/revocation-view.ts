@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ParsedCert } from '../core/cert-parse.js';
 import { normalizeSerialHex } from '../core/crl.js';
 import type { RevocationAnswer, RevocationPolicy, RevocationView } from '../core/revocation-policy.js';
-import { coverAllReasons } from '../core/crl-scope.js';
+import { ALL_REASONS, reasonsCovered } from '../core/crl-scope.js';
 import { readRevocationSources } from '../core/revocation-sources.js';
 import type { Tenant } from '../core/tenant.js';
 import type { CrlFetcher } from './crl-fetcher.js';
@@ -41,7 +41,7 @@ export function createRevocationView(deps: RevocationViewDeps): RevocationView {
       return { kind: 'deny', reason: 'client_cert_revoked', detail: `certificate ${cert.subject} (serial ${cert.serial}) is listed on the CRL from ${found.url}` };
     }
     // A CRL limited to some revocation reasons cannot say "not revoked" alone.
-    if (found && coverAllReasons([found.crl])) {
+    if (found && reasonsCovered(found.crl) === ALL_REASONS) {
       if (found.stale && tenant.mtls.trust?.staleCrl !== 'use') {
         return { kind: 'deny', reason: 'client_cert_crl_stale', detail: `the CRL of ${issuer.subject} from ${found.url} is past its nextUpdate and could not be refreshed` };
       }
