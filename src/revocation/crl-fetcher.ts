@@ -186,8 +186,8 @@ export function createCrlFetcher(deps: CrlFetcherDeps): CrlFetcher {
       let best: Source | undefined;
       for (const src of byTenant.get(tenant)?.values() ?? []) {
         const cur = src.current;
-        if (!cur || (subject !== undefined && !crlCovers(cur.crl, subject))) continue;
-        if (cur.issuer.fingerprint256 === issuer.fingerprint256 && (!best || cur.crl.thisUpdate > (best.current as AcceptedCrl).crl.thisUpdate)) best = src;
+        if (!cur || cur.issuer.fingerprint256 !== issuer.fingerprint256 || (subject !== undefined && !crlCovers(cur.crl, subject))) continue;
+        if (!best || cur.crl.thisUpdate > (best.current as AcceptedCrl).crl.thisUpdate) best = src;
       }
       if (!best?.current) return undefined;
       const next = best.current.crl.nextUpdate;
