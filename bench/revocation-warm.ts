@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { REVOCATION_DEFAULTS } from '../src/config/revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from '../src/config/defaults.js';
 import { parseCertificateBundle, type ParsedCert } from '../src/core/cert-parse.js';
 import type { Tenant } from '../src/core/tenant.js';
 import { issueCrl } from '../src/pki/generate.js';

@@ -1,10 +1,10 @@
 import type { RevocationMode, RevocationPolicy } from '../core/revocation-policy.js';
 import { isFetchableUrl } from '../core/revocation-sources.js';
 import type { Entry, NodeReader } from './node-reader.js';
-import { REVOCATION_DEFAULTS } from './revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from './defaults.js';
 
 /** Keys of `tenants[].mtls.revocation`. */
-export const REVOCATION_KEYS = ['ocsp', 'ocsp_url', 'ocsp_nonce', 'crl', 'crl_urls', 'crl_distribution_points'] as const;
+export const REVOCATION_KEYS = ['ocsp', 'ocsp_url', 'ocsp_nonce', 'crl', 'crl_urls', 'crl_distribution_points', 'intermediates'] as const;
 export const REVOCATION_MODES: readonly RevocationMode[] = ['off', 'prefer', 'require'];
 
 function readUrl(reader: NodeReader, node: Entry['value'], field: string): string | undefined {
@@ -48,6 +48,8 @@ export function readRevocation(entry: Entry | undefined, f: string, reader: Node
     // Nothing would ever be fetched: `require` would deny everyone, `prefer` would check nothing.
     reader.issue(m.get('crl')?.value ?? entry.value, `${f}.crl`, `crl is ${crl} but no CRL source is set: list crl_urls or set crl_distribution_points: true`);
   }
+  const chainEntry = m.get('intermediates');
+  const intermediates = (chainEntry && reader.boolean(chainEntry.value, `${f}.intermediates`)) ?? REVOCATION_DEFAULTS.intermediates;
   if (ocsp === 'off' && crl === 'off') return undefined;
-  return { ocsp, ocspUrl, ocspNonce, crl, crlUrls, crlDistributionPoints };
+  return { ocsp, ocspUrl, ocspNonce, crl, crlUrls, crlDistributionPoints, ...(intermediates ? { intermediates } : {}) };
 }

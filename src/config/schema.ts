@@ -8,8 +8,10 @@ import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
 import { readStoreShape, STORE_KEYS, type RawStore } from './store-schema.js';
 import { describe, joinField, type Entry, type NodeReader, type RefusedKeys, type Sourced } from './node-reader.js';
 import type { BouncerConfig, HostPort } from './types.js';
+import type { PolicyInputs } from '../core/cert-policy.js';
 import type { RevocationPolicy } from '../core/revocation-policy.js';
 import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../core/tenant-names.js';
+import { readCertificatePolicies, POLICY_KEYS } from './policy-schema.js';
 import { readRevocation, REVOCATION_KEYS } from './revocation-schema.js';
 import { parseListenAddress } from './values.js';
 
@@ -25,8 +27,9 @@ export const CONFIG_KEYS = {
   cache: ['max_entries', 'ttl_seconds'],
   log: ['level'],
   tenant: ['name', 'hostnames', 'mtls'],
-  mtls: ['mode', 'ca', 'crl', 'stale_crl', 'exempt_paths', 'revocation'],
+  mtls: ['mode', 'ca', 'crl', 'stale_crl', 'exempt_paths', 'revocation', 'certificate_policies'],
   revocation: REVOCATION_KEYS,
+  certificate_policies: POLICY_KEYS,
   ...IDENTITY_KEYS,
   ...SAAS_KEYS,
   ...STORE_KEYS,
@@ -64,6 +67,8 @@ export interface RawTenant {
   readonly exemptPaths: readonly string[];
   /** `mtls.revocation`; undefined when absent or both modes are off. */
   readonly revocation: RevocationPolicy | undefined;
+  /** `mtls.certificate_policies`; undefined when absent (RFC 5280's defaults). */
+  readonly policies: PolicyInputs | undefined;
 }
 
 /** The whole file after shape checks: defaults filled in, files not read yet. */
@@ -255,10 +260,10 @@ function readHostnames(
   return out;
 }
 
-type MtlsFields = Pick<RawTenant, 'mode' | 'modeNode' | 'ca' | 'crls' | 'staleCrl' | 'exemptPaths' | 'revocation'>;
+type MtlsFields = Pick<RawTenant, 'mode' | 'modeNode' | 'ca' | 'crls' | 'staleCrl' | 'exemptPaths' | 'revocation' | 'policies'>;
 
 function readMtls(entry: Entry | undefined, f: string, reader: NodeReader): MtlsFields {
-  const defaults: MtlsFields = { mode: CONFIG_DEFAULTS.mtls.mode, modeNode: null, ca: undefined, crls: [], staleCrl: CONFIG_DEFAULTS.mtls.staleCrl, exemptPaths: [], revocation: undefined };
+  const defaults: MtlsFields = { mode: CONFIG_DEFAULTS.mtls.mode, modeNode: null, ca: undefined, crls: [], staleCrl: CONFIG_DEFAULTS.mtls.staleCrl, exemptPaths: [], revocation: undefined, policies: undefined };
   if (!entry) return defaults;
   const m = reader.mapping(entry.value, f, CONFIG_KEYS.mtls);
   // Already reported; an unknown mode keeps checks that depend on it from piling on.
@@ -298,5 +303,6 @@ function readMtls(entry: Entry | undefined, f: string, reader: NodeReader): Mtls
   });
 
   const revocation = readRevocation(m.get('revocation'), `${f}.revocation`, reader);
-  return { mode, modeNode: modeEntry?.value ?? null, ca, crls, staleCrl, exemptPaths, revocation };
+  const policies = readCertificatePolicies(m.get('certificate_policies'), `${f}.certificate_policies`, reader);
+  return { mode, modeNode: modeEntry?.value ?? null, ca, crls, staleCrl, exemptPaths, revocation, policies };
 }

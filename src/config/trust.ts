@@ -119,10 +119,10 @@ export async function loadTrustStores(tenants: readonly RawTenant[], ctx: TrustC
       }
       for (const p of crls.problems) ctx.warnings.push(`${where(ctx.reader, p.node, p.field)}: tenant ${who}: ${p.message}; the tenant's devices are denied tenant_trust_unusable until it is fixed`);
       // A CRL that cannot be used would revoke nothing: the tenant fails closed rather than open.
-      stores.set(t.index, { roots: unusable ? [] : ca.usable, crls: crls.crls, staleCrl: t.staleCrl, problems: problems.map(stripLocation) });
+      stores.set(t.index, { roots: unusable ? [] : ca.usable, crls: crls.crls, staleCrl: t.staleCrl, problems: problems.map(stripLocation), ...(t.policies ? { policy: t.policies } : {}) });
       continue;
     }
-    stores.set(t.index, { roots: ca.usable, crls: crls.crls, staleCrl: t.staleCrl });
+    stores.set(t.index, { roots: ca.usable, crls: crls.crls, staleCrl: t.staleCrl, ...(t.policies ? { policy: t.policies } : {}) });
   }
   for (const [file, { at, users, unusable }] of problemUsers) {
     const ca = caFiles.get(file);

@@ -208,6 +208,7 @@ function fingerprintConfig(c: BouncerConfig): string {
         roots: t.mtls.trust.roots.map((r) => r.fingerprint256),
         crls: t.mtls.trust.crls.map((crl) => createHash('sha256').update(crl.der).digest('hex')),
         staleCrl: t.mtls.trust.staleCrl,
+        policy: t.mtls.trust.policy,
         // What the admin API and /readyz report about the tenant's trust data.
         problems: (t.mtls.trust.problems ?? []).map((p) => `${p.code} ${p.message}`),
       },

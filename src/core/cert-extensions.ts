@@ -1,5 +1,6 @@
 import { children, isWellFormed, readOid, readSmallUint, readTlv, type Tlv } from './der.js';
 import { readGeneralName, readGeneralNames, type GeneralName } from './general-names.js';
+import { readCrlDistributionPoints, type DistributionPoint } from './distribution-point.js';
 import { readNameConstraints, type NameConstraints } from './name-constraints.js';
 
 /** RFC 5280 §4.2 extension OIDs bouncer reads or recognises. */
@@ -18,8 +19,6 @@ export const EXT = {
   extKeyUsage: '2.5.29.37',
   inhibitAnyPolicy: '2.5.29.54',
 } as const;
-
-const ANY_POLICY = '2.5.29.32.0';
 
 /** One extension as encoded: `value` is the TLV inside extnValue's OCTET STRING, when that is well-formed DER. */
 export interface RawExtension {
@@ -60,13 +59,33 @@ export function readExtensionList(buf: Uint8Array, list: Tlv): RawExtension[] | 
   return out;
 }
 
-/** What policy processing (RFC 5280 §6.1.4 (a), (i)) needs from a certificate. */
+/** One policyMappings pair: `issuer` (issuerDomainPolicy) is considered equivalent to `subject` (subjectDomainPolicy). */
+export interface PolicyMapping {
+  readonly issuer: string;
+  readonly subject: string;
+}
+
+/** What certificate policy processing (RFC 5280 §6.1.3 (d)-(f), §6.1.4 (a)-(b), (h)-(j)) needs from a certificate. */
 export interface PolicyFacts {
+  /** certificatePolicies policy OIDs (anyPolicy included), or undefined when the extension is absent. Qualifiers are not kept: bouncer does not show them. */
+  readonly policies: readonly string[] | undefined;
+  /** policyMappings, or undefined when absent. */
+  readonly mappings: readonly PolicyMapping[] | undefined;
   /** policyConstraints requireExplicitPolicy (skip certificates). */
   readonly requireExplicitPolicy: number | undefined;
-  /** True when policyMappings maps to or from anyPolicy, which §6.1.4 (a) forbids. */
-  readonly mapsAnyPolicy: boolean;
+  /** policyConstraints inhibitPolicyMapping (skip certificates). */
+  readonly inhibitPolicyMapping: number | undefined;
+  /** inhibitAnyPolicy (skip certificates). */
+  readonly inhibitAnyPolicy: number | undefined;
 }
+
+export const NO_POLICY_FACTS: PolicyFacts = {
+  policies: undefined,
+  mappings: undefined,
+  requireExplicitPolicy: undefined,
+  inhibitPolicyMapping: undefined,
+  inhibitAnyPolicy: undefined,
+};
 
 /**
  * Facts read from the extensions beyond what both parsers already expose:
@@ -83,6 +102,8 @@ export interface ExtensionFacts {
   readonly altNames: readonly GeneralName[] | undefined;
   readonly nameConstraints: NameConstraints | undefined;
   readonly policy: PolicyFacts;
+  /** cRLDistributionPoints, or undefined when absent: which of its issuer's CRLs cover the certificate (RFC 5280 §6.3.3 (b)). */
+  readonly crlDistributionPoints: readonly DistributionPoint[] | undefined;
 }
 
 export const NO_EXTENSIONS: ExtensionFacts = {
@@ -91,15 +112,17 @@ export const NO_EXTENSIONS: ExtensionFacts = {
   malformed: [],
   altNames: undefined,
   nameConstraints: undefined,
-  policy: { requireExplicitPolicy: undefined, mapsAnyPolicy: false },
+  policy: NO_POLICY_FACTS,
+  crlDistributionPoints: undefined,
 };
 
 /** PolicyConstraints ::= SEQUENCE { requireExplicitPolicy [0] SkipCerts OPTIONAL, inhibitPolicyMapping [1] SkipCerts OPTIONAL } */
-function readPolicyConstraints(buf: Uint8Array, t: Tlv): { requireExplicitPolicy: number | undefined } | undefined {
+function readPolicyConstraints(buf: Uint8Array, t: Tlv): { requireExplicitPolicy: number | undefined; inhibitPolicyMapping: number | undefined } | undefined {
   const items = t.tag === 0x30 ? children(buf, t) : undefined;
   // §4.2.1.11: the sequence MUST NOT be empty.
   if (!items || items.length === 0 || items.length > 2) return undefined;
   let requireExplicitPolicy: number | undefined;
+  let inhibitPolicyMapping: number | undefined;
   let last = -1;
   for (const item of items) {
     const n = item.tag === 0x80 ? 0 : item.tag === 0x81 ? 1 : -1;
@@ -108,25 +131,44 @@ function readPolicyConstraints(buf: Uint8Array, t: Tlv): { requireExplicitPolicy
     const v = readSmallUint(buf, { ...item, tag: 0x02 });
     if (v === undefined) return undefined;
     if (n === 0) requireExplicitPolicy = v;
+    else inhibitPolicyMapping = v;
   }
-  return { requireExplicitPolicy };
+  return { requireExplicitPolicy, inhibitPolicyMapping };
 }
 
-/** PolicyMappings ::= SEQUENCE OF SEQUENCE { issuerDomainPolicy, subjectDomainPolicy }; returns whether anyPolicy appears. */
-function readPolicyMappings(buf: Uint8Array, t: Tlv): boolean | undefined {
+/** PolicyMappings ::= SEQUENCE SIZE (1..MAX) OF SEQUENCE { issuerDomainPolicy, subjectDomainPolicy }. */
+function readPolicyMappings(buf: Uint8Array, t: Tlv): PolicyMapping[] | undefined {
   const items = t.tag === 0x30 ? children(buf, t) : undefined;
   if (!items || items.length === 0) return undefined;
-  let any = false;
+  const out: PolicyMapping[] = [];
   for (const item of items) {
     const pair = item.tag === 0x30 ? children(buf, item) : undefined;
     if (!pair || pair.length !== 2) return undefined;
-    for (const p of pair) {
-      const oid = readOid(buf, p);
-      if (oid === undefined) return undefined;
-      if (oid === ANY_POLICY) any = true;
-    }
+    const issuer = readOid(buf, pair[0] as Tlv);
+    const subject = readOid(buf, pair[1] as Tlv);
+    if (issuer === undefined || subject === undefined) return undefined;
+    out.push({ issuer, subject });
   }
-  return any;
+  return out;
+}
+
+/**
+ * certificatePolicies ::= SEQUENCE SIZE (1..MAX) OF PolicyInformation { policyIdentifier, policyQualifiers SEQUENCE OF ... OPTIONAL }.
+ * A policy OID listed twice is malformed (§4.2.1.4: "MUST NOT appear more than once").
+ */
+function readCertificatePolicies(buf: Uint8Array, t: Tlv): string[] | undefined {
+  const items = t.tag === 0x30 ? children(buf, t) : undefined;
+  if (!items || items.length === 0) return undefined;
+  const out = new Set<string>();
+  for (const item of items) {
+    const fields = item.tag === 0x30 ? children(buf, item) : undefined;
+    if (!fields || fields.length < 1 || fields.length > 2) return undefined;
+    const oid = readOid(buf, fields[0] as Tlv);
+    if (oid === undefined || out.has(oid)) return undefined;
+    if (fields[1] !== undefined && (fields[1].tag !== 0x30 || fields[1].end === fields[1].content)) return undefined;
+    out.add(oid);
+  }
+  return [...out];
 }
 
 /** AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier, [1] authorityCertIssuer GeneralNames, [2] serial }, each optional, in order. */
@@ -140,30 +182,6 @@ function isAuthorityKeyId(buf: Uint8Array, t: Tlv): boolean {
     last = n;
     if (n === 1 && !readGeneralNames(buf, { ...item, tag: 0x30 })) return false;
     if (n === 2 && item.end === item.content) return false;
-  }
-  return true;
-}
-
-/** CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint (RFC 5280 §4.2.1.13). */
-function isCrlDistributionPoints(buf: Uint8Array, t: Tlv): boolean {
-  const points = t.tag === 0x30 ? children(buf, t) : undefined;
-  if (!points || points.length === 0) return false;
-  for (const point of points) {
-    const fields = point.tag === 0x30 ? children(buf, point) : undefined;
-    if (!fields) return false;
-    let last = -1;
-    for (const f of fields) {
-      const n = f.tag === 0xa0 ? 0 : f.tag === 0x81 ? 1 : f.tag === 0xa2 ? 2 : -1;
-      if (n <= last) return false;
-      last = n;
-      if (n === 0) {
-        // DistributionPointName: fullName [0] GeneralNames or nameRelativeToCRLIssuer [1] RDN.
-        const inner = children(buf, f);
-        const name = inner?.length === 1 ? (inner[0] as Tlv) : undefined;
-        if (!name || (name.tag === 0xa0 ? !readGeneralNames(buf, { ...name, tag: 0x30 }) : name.tag !== 0xa1)) return false;
-      }
-      if (n === 2 && !readGeneralNames(buf, { ...f, tag: 0x30 })) return false;
-    }
   }
   return true;
 }
@@ -183,8 +201,12 @@ export function readExtensionFacts(buf: Uint8Array, list: readonly RawExtension[
   const malformed: string[] = [];
   let altNames: GeneralName[] | undefined;
   let nameConstraints: NameConstraints | undefined;
+  let policies: string[] | undefined;
+  let mappings: PolicyMapping[] | undefined;
   let requireExplicitPolicy: number | undefined;
-  let mapsAnyPolicy = false;
+  let inhibitPolicyMapping: number | undefined;
+  let inhibitAnyPolicy: number | undefined;
+  let crlDistributionPoints: DistributionPoint[] | undefined;
   for (const ext of list) {
     const v = ext.value;
     if (!v) {
@@ -201,19 +223,26 @@ export function readExtensionFacts(buf: Uint8Array, list: readonly RawExtension[
       else malformed.push(ext.oid);
     } else if (ext.oid === EXT.policyConstraints) {
       const pc = readPolicyConstraints(buf, v);
-      if (pc) requireExplicitPolicy = pc.requireExplicitPolicy;
+      if (pc) ({ requireExplicitPolicy, inhibitPolicyMapping } = pc);
       else malformed.push(ext.oid);
     } else if (ext.oid === EXT.policyMappings) {
-      const any = readPolicyMappings(buf, v);
-      if (any === undefined) malformed.push(ext.oid);
-      else mapsAnyPolicy = any;
+      mappings = readPolicyMappings(buf, v);
+      if (!mappings) malformed.push(ext.oid);
+    } else if (ext.oid === EXT.certificatePolicies) {
+      policies = readCertificatePolicies(buf, v);
+      if (!policies) malformed.push(ext.oid);
+    } else if (ext.oid === EXT.inhibitAnyPolicy) {
+      // InhibitAnyPolicy ::= SkipCerts (INTEGER 0..MAX)
+      inhibitAnyPolicy = readSmallUint(buf, v);
+      if (inhibitAnyPolicy === undefined) malformed.push(ext.oid);
     } else if (ext.oid === EXT.authorityKeyIdentifier) {
       // Only presence and criticality matter to path validation; the syntax is checked so a garbled one is not counted as present.
       if (!isAuthorityKeyId(buf, v)) malformed.push(ext.oid);
-    } else if (ext.oid === EXT.subjectKeyIdentifier || ext.oid === EXT.inhibitAnyPolicy) {
-      if (v.tag !== (ext.oid === EXT.subjectKeyIdentifier ? 0x04 : 0x02)) malformed.push(ext.oid);
+    } else if (ext.oid === EXT.subjectKeyIdentifier) {
+      if (v.tag !== 0x04) malformed.push(ext.oid);
     } else if (ext.oid === EXT.cRLDistributionPoints) {
-      if (!isCrlDistributionPoints(buf, v)) malformed.push(ext.oid);
+      crlDistributionPoints = readCrlDistributionPoints(buf, v);
+      if (!crlDistributionPoints) malformed.push(ext.oid);
     } else if (ext.oid === EXT.authorityInfoAccess) {
       if (!isAuthorityInfoAccess(buf, v)) malformed.push(ext.oid);
     }
@@ -224,6 +253,10 @@ export function readExtensionFacts(buf: Uint8Array, list: readonly RawExtension[
     malformed,
     altNames,
     nameConstraints,
-    policy: { requireExplicitPolicy, mapsAnyPolicy },
+    policy:
+      policies === undefined && mappings === undefined && requireExplicitPolicy === undefined && inhibitPolicyMapping === undefined && inhibitAnyPolicy === undefined
+        ? NO_POLICY_FACTS
+        : { policies, mappings, requireExplicitPolicy, inhibitPolicyMapping, inhibitAnyPolicy },
+    crlDistributionPoints,
   };
 }

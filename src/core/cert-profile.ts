@@ -27,12 +27,9 @@ export function describe(path: readonly ParsedCert[], i: number): string {
 }
 
 /**
- * Extensions whose meaning bouncer enforces, or that are safe to accept
- * without the inputs they would need. The policy ones are processed by
- * {@link checkPolicy} as far as bouncer's inputs go (initial policy set
- * anyPolicy, no explicit policy required): with those inputs they change the
- * outcome only when policyConstraints makes an explicit policy required, which
- * is refused. Anything else critical makes a certificate unusable (§4.2).
+ * Extensions whose meaning bouncer enforces. The policy ones are processed by
+ * cert-policy.ts (RFC 5280 §6.1 policy processing). Anything else critical
+ * makes a certificate unusable (§4.2).
  */
 const PROCESSED_EXTENSIONS: ReadonlySet<string> = new Set([
   EXT.basicConstraints,
@@ -112,35 +109,6 @@ export function checkCriticalExtensions(path: readonly ParsedCert[]): PathFailur
     for (const oid of cert.criticalExtensions) {
       if (!PROCESSED_EXTENSIONS.has(oid)) return fail('client_cert_critical_extension', `${describe(path, i)} has an unsupported critical extension ${oid}`);
     }
-  }
-  return undefined;
-}
-
-/**
- * Certificate policies (RFC 5280 §6.1) with bouncer's fixed inputs: initial
- * policy set {anyPolicy}, initial-explicit-policy false. The path's policy
- * tree then decides nothing unless a policyConstraints requireExplicitPolicy
- * brings explicit_policy to 0 (§6.1.4 (h)-(i), §6.1.5 (a)-(b)); bouncer does
- * not build the tree, so such a path is refused rather than accepted unchecked.
- * A mapping to or from anyPolicy is invalid outright (§6.1.4 (a)).
- */
-export function checkPolicy(path: readonly ParsedCert[]): PathFailure | undefined {
-  const n = path.length - 1;
-  let explicit = n + 1;
-  for (let k = n - 1; k >= 0; k--) {
-    const cert = path[k] as ParsedCert;
-    const policy = cert.extensions.policy;
-    if (k > 0) {
-      if (policy.mapsAnyPolicy) return fail('client_cert_policy_invalid', `${describe(path, k)} maps anyPolicy in policyMappings (RFC 5280 §6.1.4 (a))`);
-      if (!cert.selfIssued && explicit !== 0) explicit -= 1;
-      if (policy.requireExplicitPolicy !== undefined && policy.requireExplicitPolicy < explicit) explicit = policy.requireExplicitPolicy;
-    } else {
-      if (explicit !== 0) explicit -= 1;
-      if (policy.requireExplicitPolicy === 0) explicit = 0;
-    }
-  }
-  if (explicit === 0) {
-    return fail('client_cert_policy_unsupported', 'the path requires an explicit certificate policy (policyConstraints requireExplicitPolicy), which bouncer does not evaluate');
   }
   return undefined;
 }

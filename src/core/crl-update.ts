@@ -1,14 +1,11 @@
-import 'reflect-metadata';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { CRLNumber, CertificateList, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { KEY_USAGE, STRONG_SIGNATURE_OIDS, type ParsedCert } from './cert-parse.js';
 import { verifyCrlSignature, type ParsedCrl } from './crl.js';
 
 /** A fetched CRL that verified, with what its successor is compared against. */
 export interface AcceptedCrl {
   readonly crl: ParsedCrl;
-  /** cRLNumber (RFC 5280 §5.2.3); undefined when the CRL has none. */
-  readonly number: bigint | undefined;
+  /** cRLNumber (RFC 5280 §5.2.3), exact: up to 20 octets, far beyond a double's 2^53. */
+  readonly number: bigint;
   /** The certificate whose key verified it. */
   readonly issuer: ParsedCert;
 }
@@ -17,14 +14,6 @@ export interface AcceptedCrl {
 export type CrlRefusal = 'no_issuer' | 'bad_signature' | 'weak_signature' | 'no_crl_sign' | 'number_regressed' | 'older' | 'not_yet_valid' | 'malformed';
 
 export type CrlUpdate = { readonly ok: true; readonly accepted: AcceptedCrl } | { readonly ok: false; readonly refusal: CrlRefusal; readonly detail: string };
-
-/** Reads cRLNumber (a non-negative INTEGER up to 20 octets, RFC 5280 §5.2.3); undefined when absent. Throws on a malformed one. */
-export function readCrlNumber(der: Buffer): bigint | undefined {
-  const ext = AsnConvert.parse(der, CertificateList).tbsCertList.crlExtensions?.find((e) => e.extnID === id_ce_cRLNumber);
-  if (ext === undefined) return undefined;
-  const value = AsnConvert.parse(ext.extnValue.buffer, CRLNumber).value;
-  return BigInt(value);
-}
 
 const refuse = (refusal: CrlRefusal, detail: string): CrlUpdate => ({ ok: false, refusal, detail });
 
@@ -49,16 +38,12 @@ export function judgeCrlUpdate(current: AcceptedCrl | undefined, crl: ParsedCrl,
   if (!issuer) return refuse('bad_signature', `CRL of "${crl.issuer}" does not verify with that CA's key`);
   if (issuer.keyUsage !== undefined && (issuer.keyUsage & KEY_USAGE.cRLSign) === 0) return refuse('no_crl_sign', `CA "${issuer.subject}" key usage lacks cRLSign`);
   if (!STRONG_SIGNATURE_OIDS.has(crl.signatureOid)) return refuse('weak_signature', `CRL of "${crl.issuer}" is signed with ${crl.signatureOid}`);
-  let number: bigint | undefined;
-  try {
-    number = readCrlNumber(crl.der);
-  } catch (err) {
-    return refuse('malformed', `cRLNumber is malformed: ${(err as Error).message}`);
-  }
+  // parseCrlBundle refuses a CRL without a well-formed cRLNumber and keeps it as exact decimal text.
+  const number = BigInt(crl.crlNumber);
   if (crl.thisUpdate > nowMs + skewMs) return refuse('not_yet_valid', `CRL thisUpdate ${new Date(crl.thisUpdate).toISOString()} is in the future`);
   if (current !== undefined && current.issuer.fingerprint256 === issuer.fingerprint256) {
-    if (current.number !== undefined && (number === undefined || number < current.number)) {
-      return refuse('number_regressed', `cRLNumber ${number ?? 'absent'} is lower than the ${current.number} in use`);
+    if (number < current.number) {
+      return refuse('number_regressed', `cRLNumber ${number} is lower than the ${current.number} in use`);
     }
     if (crl.thisUpdate < current.crl.thisUpdate) return refuse('older', 'CRL thisUpdate is older than the CRL in use');
   }

@@ -17,6 +17,7 @@ import { X509Crl } from '@peculiar/x509';
 import { SIGNATURE_ALGORITHMS } from './cert-oids.js';
 import { canonicalIntegerHex, children, readTlv, type Tlv } from './der.js';
 import { readExtensionList, type RawExtension } from './cert-extensions.js';
+import { distributionPointKeys, readDistributionPointName } from './distribution-point.js';
 import { readDistinguishedName, type DistinguishedName } from './dn.js';
 import type { ParsedCert } from './parsed-cert.js';
 import { BouncerError } from './errors.js';
@@ -24,7 +25,8 @@ import { BouncerError } from './errors.js';
 /**
  * A certificate revocation list (RFC 5280 §5), parsed once when a tenant's
  * config loads. Only complete, direct CRLs are accepted (see {@link parseCrlBundle}),
- * so "serial not listed" really means "not revoked by this issuer".
+ * so "serial not listed" really means "not revoked by this issuer" for every
+ * certificate the CRL covers ({@link ParsedCrl.distributionPointKeys}).
  */
 export interface ParsedCrl {
   readonly der: Buffer;
@@ -44,6 +46,22 @@ export interface ParsedCrl {
   readonly revokedSerialKeys: ReadonlySet<string>;
   /** OID of the outer signatureAlgorithm. */
   readonly signatureOid: string;
+  /**
+   * The issuingDistributionPoint's distribution point names, as comparison
+   * keys (see distribution-point.ts), or undefined when the CRL names none: it
+   * then covers every certificate of its issuer; otherwise only those whose
+   * cRLDistributionPoints name one of these (RFC 5280 §6.3.3 (b)(2)(i)).
+   */
+  readonly distributionPointKeys: ReadonlySet<string> | undefined;
+  /** issuingDistributionPoint's onlyContainsUserCerts, onlyContainsCACerts, onlyContainsAttributeCerts (RFC 5280 §5.2.5). */
+  readonly onlyUserCerts: boolean;
+  readonly onlyCaCerts: boolean;
+  readonly onlyAttributeCerts: boolean;
+  /**
+   * onlySomeReasons as a bit set (bit n for ReasonFlags n, RFC 5280 §4.2.1.13),
+   * or undefined when the CRL covers every reason.
+   */
+  readonly onlySomeReasons: number | undefined;
 }
 
 /**
@@ -83,7 +101,8 @@ function crlError(index: number, message: string, cause?: unknown): BouncerError
 
 /**
  * Refuses CRLs whose meaning we would get wrong. A delta CRL (RFC 5280 §5.2.4)
- * or a scoped/indirect one (§5.2.5 issuingDistributionPoint) read as if it were
+ * or one limited to some certificate kinds or reasons, or indirect (§5.2.5
+ * issuingDistributionPoint), read as if it were
  * a complete list would silently miss revocations, which fails open; so would
  * ignoring an unknown critical extension (§5.2). Better to stop at config load.
  */
@@ -130,14 +149,9 @@ function checkIssuingDistributionPoint(index: number, value: Buffer): void {
   } catch (err) {
     throw crlError(index, `issuingDistributionPoint is malformed: ${(err as Error).message}`, err);
   }
-  // A distributionPoint name alone keeps the CRL complete; any of these flags
-  // narrows it to a subset of certificates or reasons, which we do not track.
-  if (idp.onlyContainsUserCerts || idp.onlyContainsCACerts || idp.onlyContainsAttributeCerts || idp.onlySomeReasons !== undefined) {
-    throw crlError(
-      index,
-      'CRLs limited by issuingDistributionPoint (only user/CA/attribute certificates or some reasons) are not supported; configure a complete CRL',
-    );
-  }
+  // The other fields narrow the CRL to some certificates or reasons; that is
+  // tracked per certificate (crl-scope.ts). An indirect CRL speaks for other
+  // issuers, which bouncer does not follow.
   if (idp.indirectCRL) throw crlError(index, 'indirect CRLs are not supported');
 }
 
@@ -194,6 +208,58 @@ function readCrlLayout(der: Buffer): CrlLayout | undefined {
   return { der, issuer, entries, extensions };
 }
 
+/** What an issuingDistributionPoint limits the CRL to (RFC 5280 §5.2.5); all undefined/false without one. */
+interface IdpScope {
+  readonly distributionPointKeys: ReadonlySet<string> | undefined;
+  readonly onlyUserCerts: boolean;
+  readonly onlyCaCerts: boolean;
+  readonly onlyAttributeCerts: boolean;
+  readonly onlySomeReasons: number | undefined;
+}
+
+const NO_IDP: IdpScope = { distributionPointKeys: undefined, onlyUserCerts: false, onlyCaCerts: false, onlyAttributeCerts: false, onlySomeReasons: undefined };
+
+/** ReasonFlags ::= BIT STRING, read as a number with bit n set for reason n (0 unused ... 8 aACompromise). */
+function readReasonFlags(buf: Buffer, t: Tlv): number | undefined {
+  const len = t.end - t.content;
+  if (len < 1 || len > 3 || (buf[t.content] as number) > 7) return undefined;
+  let bits = 0;
+  for (let i = 1; i < len; i++) {
+    const byte = buf[t.content + i] as number;
+    for (let b = 0; b < 8; b++) if (byte & (0x80 >> b)) bits |= 1 << ((i - 1) * 8 + b);
+  }
+  return bits;
+}
+
+/**
+ * IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0], onlyContainsUserCerts [1],
+ * onlyContainsCACerts [2], onlySomeReasons [3], indirectCRL [4], onlyContainsAttributeCerts [5] }
+ */
+function readIdpScope(index: number, layout: CrlLayout): IdpScope {
+  const t = layout.extensions.find((e) => e.oid === id_ce_issuingDistributionPoint)?.value;
+  if (!t) return NO_IDP;
+  const der = layout.der;
+  const fields = t.tag === 0x30 ? children(der, t) : undefined;
+  if (!fields) throw crlError(index, 'issuingDistributionPoint is malformed');
+  let pointKeys: ReadonlySet<string> | undefined;
+  let onlySomeReasons: number | undefined;
+  const flags = new Set<number>();
+  for (const f of fields) {
+    if (f.tag === 0xa0) {
+      const name = readDistributionPointName(der, f);
+      if (!name) throw crlError(index, 'issuingDistributionPoint has a malformed distribution point name');
+      pointKeys = new Set(distributionPointKeys(name, layout.issuer));
+    } else if (f.tag === 0x83) {
+      onlySomeReasons = readReasonFlags(der, f);
+      if (onlySomeReasons === undefined) throw crlError(index, 'issuingDistributionPoint has a malformed onlySomeReasons');
+    } else if (f.tag >= 0x81 && f.tag <= 0x85) {
+      if (f.end - f.content !== 1) throw crlError(index, 'issuingDistributionPoint has a malformed flag');
+      if (der[f.content] !== 0) flags.add(f.tag);
+    }
+  }
+  return { distributionPointKeys: pointKeys, onlyUserCerts: flags.has(0x81), onlyCaCerts: flags.has(0x82), onlyAttributeCerts: flags.has(0x85), onlySomeReasons };
+}
+
 /** cRLNumber ::= INTEGER (0..MAX), at most 20 octets (RFC 5280 §5.2.3). */
 function readCrlNumber(index: number, layout: CrlLayout): string {
   const ext = layout.extensions.find((e) => e.oid === id_ce_cRLNumber);
@@ -242,6 +308,7 @@ function parseCrlDer(index: number, der: Buffer): ParsedCrl {
     revokedSerials: revoked,
     revokedSerialKeys: new Set(layout.entries.map((e) => e.serialKey)),
     signatureOid: outerOid,
+    ...readIdpScope(index, layout),
   };
 }
 
@@ -253,7 +320,8 @@ function parseCrlDer(index: number, der: Buffer): ParsedCrl {
  *
  * Throws `ERR_CRL_PARSE` when there is no CRL, when a block is not valid base64
  * or DER, or when a CRL is of a kind we cannot use safely: delta CRLs, indirect
- * CRLs, CRLs scoped by issuingDistributionPoint, or unknown critical
+ * CRLs, CRLs limited by issuingDistributionPoint to user, CA or attribute
+ * certificates or to some reasons, or unknown critical
  * extensions. Signatures are not checked here: that needs the issuer, see
  * {@link verifyCrlSignature}.
  *

@@ -99,24 +99,45 @@ export function readDistinguishedName(buf: Uint8Array, name: Tlv): Distinguished
   const rdns: string[] = [];
   const emails: string[] = [];
   for (const rdn of rdnTlvs) {
-    const atvs = rdn.tag === 0x31 ? children(buf, rdn) : undefined;
-    if (!atvs || atvs.length === 0) return undefined;
-    const keys: string[] = [];
-    for (const atv of atvs) {
-      const kv = atv.tag === 0x30 ? children(buf, atv) : undefined;
-      if (!kv || kv.length !== 2) return undefined;
-      const oid = readOid(buf, kv[0] as Tlv);
-      if (oid === undefined) return undefined;
-      const value = kv[1] as Tlv;
-      keys.push(`${oid}=${valueKey(buf, value)}`);
-      if (oid === OID_EMAIL_ADDRESS) {
-        const text = asciiText(buf, value) ?? decodeText(buf, value);
-        if (text !== undefined) emails.push(text);
-      }
-    }
-    rdns.push(keys.sort().join('+'));
+    const key = readRdn(buf, rdn, emails);
+    if (key === undefined) return undefined;
+    rdns.push(key);
   }
   return { key: rdns.join(','), rdns, emails };
+}
+
+/** One RelativeDistinguishedName (a SET of attribute values) in comparable form; emailAddress values are added to `emails`. */
+function readRdn(buf: Uint8Array, rdn: Tlv, emails: string[]): string | undefined {
+  const atvs = rdn.tag === 0x31 ? children(buf, rdn) : undefined;
+  if (!atvs || atvs.length === 0) return undefined;
+  const keys: string[] = [];
+  for (const atv of atvs) {
+    const kv = atv.tag === 0x30 ? children(buf, atv) : undefined;
+    if (!kv || kv.length !== 2) return undefined;
+    const oid = readOid(buf, kv[0] as Tlv);
+    if (oid === undefined) return undefined;
+    const value = kv[1] as Tlv;
+    keys.push(`${oid}=${valueKey(buf, value)}`);
+    if (oid === OID_EMAIL_ADDRESS) {
+      const text = asciiText(buf, value) ?? decodeText(buf, value);
+      if (text !== undefined) emails.push(text);
+    }
+  }
+  return keys.sort().join('+');
+}
+
+/**
+ * A RelativeDistinguishedName whose tag is `tag` (it appears IMPLICIT-tagged in
+ * DistributionPointName), in the comparable form of one entry of
+ * `DistinguishedName.rdns`; undefined when malformed.
+ */
+export function readRelativeName(buf: Uint8Array, t: Tlv): string | undefined {
+  return readRdn(buf, { ...t, tag: 0x31 }, []);
+}
+
+/** The key of `name` followed by one more RDN (RFC 5280 §4.2.1.13 nameRelativeToCRLIssuer). */
+export function appendRdn(name: DistinguishedName, rdn: string): string {
+  return name.rdns.length === 0 ? rdn : `${name.key},${rdn}`;
 }
 
 /** True when `prefix`'s RDNs begin `name`'s (a directoryName subtree, RFC 5280 §4.2.1.10). */

@@ -41,9 +41,14 @@ export const DENY_REASONS = {
   client_cert_name_constraints: 403,
   client_cert_name_constraints_invalid: 403,
   client_cert_name_constraints_too_complex: 403,
-  client_cert_policy_unsupported: 403,
+  /** An explicit certificate policy is required (a CA's or the anchor's policyConstraints, or the tenant's setting) and none the tenant accepts is valid for the path. */
+  client_cert_policy_mismatch: 403,
+  /** Evaluating the path's certificate policies would take more than the bound (policy graph explosion). */
+  client_cert_policy_too_complex: 403,
   client_cert_policy_invalid: 403,
   client_cert_crl_missing: 403,
+  /** CRLs of the issuer are configured, but each names an issuingDistributionPoint the certificate's cRLDistributionPoints do not. */
+  client_cert_crl_not_in_scope: 403,
   /** mtls.revocation.ocsp is require and no trustworthy OCSP answer is at hand (responder down, bad or stale response). */
   client_cert_ocsp_unavailable: 403,
   /** The responder answered "unknown" for the certificate, under mtls.revocation.ocsp: require. */
@@ -118,9 +123,11 @@ export type CertFailure = Extract<
   | 'client_cert_name_constraints'
   | 'client_cert_name_constraints_invalid'
   | 'client_cert_name_constraints_too_complex'
-  | 'client_cert_policy_unsupported'
+  | 'client_cert_policy_mismatch'
+  | 'client_cert_policy_too_complex'
   | 'client_cert_policy_invalid'
   | 'client_cert_crl_missing'
+  | 'client_cert_crl_not_in_scope'
 >;
 
 /** Reasons a network revocation check (OCSP, fetched CRLs) can deny; see src/core/revocation-policy.ts. */

@@ -25,4 +25,10 @@ export interface RevocationPolicy {
   readonly crlUrls: readonly string[];
   /** Also fetch the cRLDistributionPoints named by the certificates clients present. */
   readonly crlDistributionPoints: boolean;
+  /**
+   * Check the CA certificates of the path too, not only the leaf: each
+   * certificate below the trust anchor against its issuer's fetched CRL and
+   * its own OCSP responder, with the same modes. Absent means leaf only.
+   */
+  readonly intermediates?: boolean;
 }

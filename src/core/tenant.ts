@@ -1,4 +1,5 @@
 import type { ParsedCert } from './cert-parse.js';
+import type { PolicyInputs } from './cert-policy.js';
 import type { ParsedCrl } from './crl.js';
 import type { TrustProblem } from './trust-problem.js';
 import type { RevocationPolicy } from './revocation-mode.js';
@@ -22,6 +23,11 @@ export interface TrustStore {
    * fail closed) or `use` (keep using the stale list).
    */
   readonly staleCrl: 'deny' | 'use';
+  /**
+   * The tenant's certificate policy inputs (`mtls.certificate_policies`, RFC 5280 §6.1.1);
+   * absent means RFC 5280's defaults: any policy, none required explicitly.
+   */
+  readonly policy?: PolicyInputs | undefined;
 }
 
 /** A tenant as the decision core sees it: plain data, already validated. */

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { ParsedCert } from '../core/cert-parse.js';
 import { parseCrlBundle, type ParsedCrl } from '../core/crl.js';
+import { crlCovers } from '../core/crl-scope.js';
 import { judgeCrlUpdate, planCrlRefresh, type AcceptedCrl } from '../core/crl-update.js';
 import type { Tenant } from '../core/tenant.js';
-import type { RevocationSettings } from '../config/revocation-defaults.js';
+import type { RevocationSettings } from '../config/defaults.js';
 import { fetchBounded, RevocationFetchError } from './http-fetch.js';
 import type { RevocationMetrics } from './metrics.js';
 
@@ -43,8 +44,12 @@ export interface CrlFetcherDeps {
 export interface CrlFetcher {
   /** Starts fetching the configured `crl_urls` of these tenants and drops sources of tenants or URLs no longer configured. */
   sync(tenants: readonly Tenant[]): void;
-  /** The freshest verified CRL from `issuer` for this tenant, from memory. */
-  lookup(tenant: string, issuer: ParsedCert, nowMs: number): CrlLookup | undefined;
+  /**
+   * The freshest verified CRL from `issuer` for this tenant, from memory; with
+   * `subject`, the freshest of those that cover it (issuingDistributionPoint
+   * scope, RFC 5280 §6.3.3 (b)).
+   */
+  lookup(tenant: string, issuer: ParsedCert, nowMs: number, subject?: ParsedCert): CrlLookup | undefined;
   /**
    * A certificate's issuer has no CRL yet: remember the issuer for the
    * tenant's sources, add the certificate's distribution points (bounded), and
@@ -177,11 +182,12 @@ export function createCrlFetcher(deps: CrlFetcherDeps): CrlFetcher {
         }
       }
     },
-    lookup(tenant, issuer, nowMs) {
+    lookup(tenant, issuer, nowMs, subject) {
       let best: Source | undefined;
       for (const src of byTenant.get(tenant)?.values() ?? []) {
         const cur = src.current;
-        if (cur && cur.issuer.fingerprint256 === issuer.fingerprint256 && (!best || cur.crl.thisUpdate > (best.current as AcceptedCrl).crl.thisUpdate)) best = src;
+        if (!cur || cur.issuer.fingerprint256 !== issuer.fingerprint256 || (subject !== undefined && !crlCovers(cur.crl, subject))) continue;
+        if (!best || cur.crl.thisUpdate > (best.current as AcceptedCrl).crl.thisUpdate) best = src;
       }
       if (!best?.current) return undefined;
       const next = best.current.crl.nextUpdate;

@@ -6,7 +6,7 @@ import { buildOcspRequest, checkOcspResponse } from '../core/ocsp.js';
 import { readRevocationSources } from '../core/revocation-sources.js';
 import type { RevocationAnswer, RevocationMode } from '../core/revocation-policy.js';
 import type { Tenant } from '../core/tenant.js';
-import type { RevocationSettings } from '../config/revocation-defaults.js';
+import type { RevocationSettings } from '../config/defaults.js';
 import { fetchBounded, RevocationFetchError } from './http-fetch.js';
 import type { RevocationMetrics } from './metrics.js';
 

@@ -6,7 +6,7 @@
 import { FileHostAnswers, warmFileHosts, type StoreTenants } from '../authz/tenant-lookup.js';
 import { SESSION_KEY_REFRESH_MS } from '../config/defaults.js';
 import { loadConfig } from '../config/load.js';
-import { REVOCATION_DEFAULTS } from '../config/revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from '../config/defaults.js';
 import { redactUrl } from '../config/store-schema.js';
 import type { BouncerConfig } from '../config/types.js';
 import { BouncerError } from '../core/errors.js';

@@ -8,7 +8,7 @@ import { webcrypto } from 'node:crypto';
 import { KeyUsageFlags } from '@peculiar/x509';
 import { children, readTlv, type Tlv } from '../../src/core/der.js';
 import { DAY, EKU_SERVER_AUTH, NOW, generateKeys, makeCert, type CertSpec, type TestCert } from '../helpers/pki-fixtures.js';
-import { gn, nameConstraintsExtension, rawExtension, sanExtension, tlv } from '../helpers/x509-extensions.js';
+import { certificatePolicies, gn, inhibitAnyPolicy, nameConstraintsExtension, policyConstraints, policyMappings, rawExtension, sanExtension, tlv } from '../helpers/x509-extensions.js';
 import { prng } from '../helpers/prng.js';
 
 /** One chain: the anchor, the intermediates presented, the leaf, and the instant it is judged at. */
@@ -204,7 +204,21 @@ export const DIFFERENTIAL_CASES: readonly DiffCase[] = [
   { name: 'at the leaf notBefore exactly', build: () => chain({ at: LEAF_NOT_BEFORE }) },
   { name: 'one second before the leaf notBefore', build: () => chain({ at: LEAF_NOT_BEFORE - 1000 }) },
   { name: 'intermediate expired', build: () => chain({ inter: { notAfter: NOW - DAY } }) },
+  // certificate policies (OpenSSL processes them too: requireExplicitPolicy in a CA makes the policy tree decide)
+  { name: 'policy: explicit policy required by the CA, leaf under the same policy', build: () => chain({ inter: { extraExtensions: [certificatePolicies([P1]), policyConstraints({ requireExplicit: 0 })] }, leaf: { extraExtensions: [certificatePolicies([P1])] } }) },
+  { name: 'policy: explicit policy required by the CA, leaf under another policy', build: () => chain({ inter: { extraExtensions: [certificatePolicies([P1]), policyConstraints({ requireExplicit: 0 })] }, leaf: { extraExtensions: [certificatePolicies([P2])] } }) },
+  { name: 'policy: explicit policy required by the CA, leaf without policies', build: () => chain({ inter: { extraExtensions: [certificatePolicies([P1]), policyConstraints({ requireExplicit: 0 })] } }) },
+  { name: 'policy: explicit policy required after one more certificate, leaf without policies', build: () => chain({ inter: { extraExtensions: [certificatePolicies([P1]), policyConstraints({ requireExplicit: 1 })] } }) },
+  { name: 'policy: CA maps P1 to P2 under explicit policy, leaf under P2', build: () => chain({ inter: { extraExtensions: [certificatePolicies([P1]), policyMappings([[P1, P2]]), policyConstraints({ requireExplicit: 0 })] }, leaf: { extraExtensions: [certificatePolicies([P2])] } }) },
+  { name: 'policy: CA maps anyPolicy', build: () => chain({ inter: { extraExtensions: [certificatePolicies([P1]), policyMappings([['2.5.29.32.0', P2]])] } }) },
+  { name: 'policy: CA with anyPolicy and inhibitAnyPolicy 0 under explicit policy, leaf anyPolicy', build: () => chain({ inter: { extraExtensions: [certificatePolicies(['2.5.29.32.0']), inhibitAnyPolicy(0), policyConstraints({ requireExplicit: 0 })] }, leaf: { extraExtensions: [certificatePolicies(['2.5.29.32.0'])] } }) },
+  { name: 'policy: CA with anyPolicy under explicit policy, leaf under P1', build: () => chain({ inter: { extraExtensions: [certificatePolicies(['2.5.29.32.0']), policyConstraints({ requireExplicit: 0 })] }, leaf: { extraExtensions: [certificatePolicies([P1])] } }) },
+  { name: 'policy: policies without any constraint, leaf under another policy', build: () => chain({ inter: { extraExtensions: [certificatePolicies([P1])] }, leaf: { extraExtensions: [certificatePolicies([P2])] } }) },
+  { name: 'policy: root requires explicit policy, chain without policies', build: () => chain({ root: { extraExtensions: [policyConstraints({ requireExplicit: 0 })] } }) },
 ];
+
+const P1 = '1.3.6.1.4.1.55555.7.1';
+const P2 = '1.3.6.1.4.1.55555.7.2';
 
 
 const DNS_POOL = ['example.com', 'a.example.com', 'b.a.example.com', 'example.net', 'xample.com', 'EXAMPLE.com'];

@@ -13,6 +13,11 @@ export interface DifferentialException {
 }
 
 export const DIFFERENTIAL_EXCEPTIONS: Readonly<Record<string, DifferentialException>> = {
+  'policy: root requires explicit policy, chain without policies': {
+    bouncer: 'invalid',
+    code: 'client_cert_policy_mismatch',
+    why: "The trust anchor is a certificate whose policyConstraints require an explicit policy; bouncer applies an anchor certificate's constraints as RFC 5937 §3 describes (as it does the anchor's name constraints), so a path without policies is refused. OpenSSL leaves the anchor out of policy processing.",
+  },
   'nc dns constraint with leading period': {
     bouncer: 'invalid',
     code: 'client_cert_name_constraints_invalid',

@@ -1,5 +1,8 @@
-// bouncer against `openssl verify -x509_strict -purpose sslclient -attime`
-// on the generated corpus of differential-cases.ts. Every disagreement must
+// bouncer against `openssl verify -x509_strict -policy_check -policy anyPolicy
+// -purpose sslclient -attime` on the generated corpus of differential-cases.ts
+// (OpenSSL skips RFC 5280 policy processing unless asked, bouncer always does
+// it; `-policy anyPolicy` is RFC 5280's default user-initial-policy-set, which
+// OpenSSL otherwise leaves empty). Every disagreement must
 // be listed, with its justification, in differential-exceptions.ts, and every
 // listed one must still disagree.
 import { execFile } from 'node:child_process';
@@ -27,7 +30,7 @@ async function opensslVerdict(name: string, c: DiffChain): Promise<{ valid: bool
   const base = join(dir, name.replace(/[^a-z0-9]+/gi, '-'));
   writeFileSync(`${base}-root.pem`, c.root.pem);
   writeFileSync(`${base}-leaf.pem`, c.leaf.pem);
-  const args = ['verify', '-x509_strict', '-purpose', 'sslclient', '-attime', String(Math.floor(c.at / 1000)), '-CAfile', `${base}-root.pem`];
+  const args = ['verify', '-x509_strict', '-policy_check', '-policy', '2.5.29.32.0', '-purpose', 'sslclient', '-attime', String(Math.floor(c.at / 1000)), '-CAfile', `${base}-root.pem`];
   if (c.intermediates.length > 0) {
     writeFileSync(`${base}-inter.pem`, c.intermediates.map((i) => i.pem).join(''));
     args.push('-untrusted', `${base}-inter.pem`);

@@ -4,8 +4,8 @@
 // anyPolicy not inhibited), the end-entity certificate, the intermediates the
 // test presents, the CRLs it supplies (the trust anchor's always) and whether
 // the path is valid. Files are named as in PKITS_data/certs and
-// PKITS_data/crls, without extension. Variants that need other policy inputs
-// are listed in pkits-not-applicable.md. Cross-checked against the
+// PKITS_data/crls, without extension. Variants with other policy inputs are
+// in PKITS_POLICY_VARIANTS below. Cross-checked against the
 // MIT-licensed table of pyhanko-certvalidator (tests/fixtures/nist_pkits/pkits.json).
 
 export interface PkitsCase {
@@ -252,4 +252,80 @@ export const PKITS_CASES: readonly PkitsCase[] = [
   { id: '4.15.10', ee: 'InvaliddeltaCRLTest10EE', intermediates: ['deltaCRLCA3Cert'], crls: ['TrustAnchorRootCRL', 'deltaCRLCA3CRL', 'deltaCRLCA3deltaCRL'], valid: false },
   { id: '4.16.1', ee: 'ValidUnknownNotCriticalCertificateExtensionTest1EE', intermediates: [], crls: ['TrustAnchorRootCRL'], valid: true },
   { id: '4.16.2', ee: 'InvalidUnknownCriticalCertificateExtensionTest2EE', intermediates: [], crls: ['TrustAnchorRootCRL'], valid: false },
+];
+
+/** PKITS test policies: 2.16.840.1.101.3.2.1.48.n. */
+const TP = (n: number): string => `2.16.840.1.101.3.2.1.48.${n}`;
+
+/**
+ * The PKITS tests that PKITS runs again with other relying-party inputs
+ * (RFC 5280 §6.1.1: user-initial-policy-set, initial-explicit-policy,
+ * initial-policy-mapping-inhibit, initial-any-policy-inhibit), as a tenant
+ * sets them with `mtls.certificate_policies`. Only policy processing differs
+ * between a variant and its default run, so a variant is checked on the
+ * path's policy processing alone (the default run covers the rest, and some
+ * of these paths end in a CA certificate, which bouncer refuses as a client).
+ * `intermediates` are listed from the trust anchor down. Expected results as
+ * PKITS states them; cross-checked against pyhanko-certvalidator's table.
+ */
+export interface PkitsPolicyVariant {
+  readonly id: string;
+  readonly name: string;
+  readonly ee: string;
+  readonly intermediates: readonly string[];
+  readonly policySet?: readonly string[];
+  readonly explicit?: boolean;
+  readonly inhibitMapping?: boolean;
+  readonly inhibitAny?: boolean;
+  readonly valid: boolean;
+}
+
+const T1 = { ee: 'ValidCertificatePathTest1EE', intermediates: ['GoodCACert'] };
+const T6 = { ee: 'OverlappingPoliciesTest6EE', intermediates: ['PoliciesP1234CACert', 'PoliciesP1234subCAP123Cert', 'PoliciesP1234subsubCAP123P12Cert'] };
+const T13 = { ee: 'AllCertificatesSamePoliciesTest13EE', intermediates: ['PoliciesP123CACert'] };
+const T14 = { ee: 'AnyPolicyTest14EE', intermediates: ['anyPolicyCACert'] };
+const M1 = { ee: 'ValidPolicyMappingTest1EE', intermediates: ['Mapping1to2CACert'] };
+const M3 = { ee: 'ValidPolicyMappingTest3EE', intermediates: ['P12Mapping1to3CACert', 'P12Mapping1to3subCACert', 'P12Mapping1to3subsubCACert'] };
+const M5 = { ee: 'ValidPolicyMappingTest5EE', intermediates: ['P1Mapping1to234CACert', 'P1Mapping1to234subCACert'] };
+const M6 = { ee: 'ValidPolicyMappingTest6EE', intermediates: ['P1Mapping1to234CACert', 'P1Mapping1to234subCACert'] };
+
+export const PKITS_POLICY_VARIANTS: readonly PkitsPolicyVariant[] = [
+  { id: '4.8.1', name: 'explicit policy', ...T1, explicit: true, valid: true },
+  { id: '4.8.1', name: 'testpol1, explicit', ...T1, policySet: [TP(1)], explicit: true, valid: true },
+  { id: '4.8.1', name: 'testpol2, explicit (mismatch)', ...T1, policySet: [TP(2)], explicit: true, valid: false },
+  { id: '4.8.1', name: 'testpol2 (mismatch ignored)', ...T1, policySet: [TP(2)], valid: true },
+  { id: '4.8.1', name: 'testpol1 and 2', ...T1, policySet: [TP(1), TP(2)], valid: true },
+  { id: '4.8.2', name: 'explicit policy', ee: 'AllCertificatesNoPoliciesTest2EE', intermediates: ['NoPoliciesCACert'], explicit: true, valid: false },
+  { id: '4.8.3', name: 'explicit policy', ee: 'DifferentPoliciesTest3EE', intermediates: ['GoodCACert', 'PoliciesP2subCACert'], explicit: true, valid: false },
+  { id: '4.8.3', name: 'testpol1 and 2, explicit', ee: 'DifferentPoliciesTest3EE', intermediates: ['GoodCACert', 'PoliciesP2subCACert'], policySet: [TP(1), TP(2)], explicit: true, valid: false },
+  { id: '4.8.6', name: 'default inputs (the path ends in a CA certificate)', ...T6, valid: true },
+  { id: '4.8.6', name: 'testpol1', ...T6, policySet: [TP(1)], valid: true },
+  { id: '4.8.6', name: 'testpol2', ...T6, policySet: [TP(2)], valid: false },
+  { id: '4.8.6', name: 'testpol2, explicit', ...T6, policySet: [TP(2)], explicit: true, valid: false },
+  { id: '4.8.7', name: 'default inputs (the path ends in a CA certificate)', ee: 'DifferentPoliciesTest7EE', intermediates: ['PoliciesP123CACert', 'PoliciesP123subCAP12Cert', 'PoliciesP123subsubCAP12P1Cert'], valid: false },
+  { id: '4.8.8', name: 'default inputs (the path ends in a CA certificate)', ee: 'DifferentPoliciesTest8EE', intermediates: ['PoliciesP12CACert', 'PoliciesP12subCAP1Cert', 'PoliciesP12subsubCAP1P2Cert'], valid: false },
+  { id: '4.8.10', name: 'testpol1', ee: 'AllCertificatesSamePoliciesTest10EE', intermediates: ['PoliciesP12CACert'], policySet: [TP(1)], valid: true },
+  { id: '4.8.10', name: 'testpol2', ee: 'AllCertificatesSamePoliciesTest10EE', intermediates: ['PoliciesP12CACert'], policySet: [TP(2)], valid: true },
+  { id: '4.8.11', name: 'testpol1', ee: 'AllCertificatesanyPolicyTest11EE', intermediates: ['anyPolicyCACert'], policySet: [TP(1)], valid: true },
+  { id: '4.8.13', name: 'testpol1', ...T13, policySet: [TP(1)], valid: true },
+  { id: '4.8.13', name: 'testpol2', ...T13, policySet: [TP(2)], valid: true },
+  { id: '4.8.13', name: 'testpol3', ...T13, policySet: [TP(3)], valid: true },
+  { id: '4.8.13', name: 'testpol1 and 2', ...T13, policySet: [TP(1), TP(2)], valid: true },
+  { id: '4.8.14', name: 'testpol1', ...T14, policySet: [TP(1)], valid: true },
+  { id: '4.8.14', name: 'testpol1 and 2', ...T14, policySet: [TP(1), TP(2)], valid: true },
+  { id: '4.8.14', name: 'testpol2', ...T14, policySet: [TP(2)], valid: false },
+  { id: '4.10.1', name: 'default inputs', ...M1, valid: true },
+  { id: '4.10.1', name: 'testpol1', ...M1, policySet: [TP(1)], valid: true },
+  { id: '4.10.1', name: 'testpol2', ...M1, policySet: [TP(2)], valid: false },
+  { id: '4.10.1', name: 'policy mapping inhibited', ...M1, inhibitMapping: true, valid: false },
+  { id: '4.10.1', name: 'testpol1, policy mapping inhibited', ...M1, policySet: [TP(1)], inhibitMapping: true, valid: false },
+  { id: '4.10.2', name: 'policy mapping inhibited', ee: 'InvalidPolicyMappingTest2EE', intermediates: ['Mapping1to2CACert'], inhibitMapping: true, valid: false },
+  { id: '4.10.3', name: 'testpol1', ...M3, policySet: [TP(1)], valid: false },
+  { id: '4.10.3', name: 'testpol2', ...M3, policySet: [TP(2)], valid: true },
+  { id: '4.10.5', name: 'testpol1', ...M5, policySet: [TP(1)], valid: true },
+  { id: '4.10.5', name: 'testpol6', ...M5, policySet: [TP(6)], valid: false },
+  { id: '4.10.6', name: 'testpol1', ...M6, policySet: [TP(1)], valid: true },
+  { id: '4.10.6', name: 'testpol6', ...M6, policySet: [TP(6)], valid: false },
+  { id: '4.12.10', name: 'default inputs (the path ends in a self-issued CA certificate)', ee: 'InvalidSelfIssuedinhibitAnyPolicyTest10EE', intermediates: ['inhibitAnyPolicy1CACert', 'inhibitAnyPolicy1SelfIssuedCACert', 'inhibitAnyPolicy1subCA2Cert'], valid: false },
+  { id: '4.12.3', name: 'anyPolicy inhibited', ee: 'inhibitAnyPolicyTest3EE', intermediates: ['inhibitAnyPolicy1CACert', 'inhibitAnyPolicy1subCA1Cert'], inhibitAny: true, valid: false },
 ];

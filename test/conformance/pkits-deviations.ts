@@ -11,43 +11,17 @@ export interface PkitsDeviation {
   readonly why: string;
 }
 
-const POLICY = "bouncer evaluates certificate policies only with its fixed inputs; this path's policyConstraints require an explicit policy, and bouncer refuses rather than build the valid_policy_tree (RFC 5280 §6.1.4 (h)-(i), §6.1.5)";
-const SCOPED_CRL = 'bouncer refuses at configuration load CRLs scoped by issuingDistributionPoint (onlyContainsCACerts, onlySomeReasons), which RFC 5280 §5.2.5 lets an issuer use but a relying party need not support: a tenant with this CRL does not load, so nothing is let in';
 const INDIRECT_CRL = 'bouncer refuses indirect CRLs (indirectCRL, certificateIssuer entries) at configuration load (RFC 5280 §5.2.5, §5.3.3): a tenant with this CRL does not load';
 const DELTA_CRL = 'bouncer refuses delta CRLs at configuration load (RFC 5280 §5.2.4): a tenant with this CRL does not load';
 
 export const PKITS_DEVIATIONS: Readonly<Record<string, PkitsDeviation>> = {
   '4.1.4': { bouncer: 'invalid', code: 'client_cert_weak_signature', why: 'SHA-1 signatures are refused whatever the key type (RFC 5280 leaves the algorithm policy to the relying party; RFC 9155 deprecates SHA-1 signatures)' },
   '4.1.5': { bouncer: 'invalid', code: 'client_cert_malformed', why: 'DSA keys whose parameters are inherited from the issuer (RFC 3279 §2.3.2) are not supported; bouncer verifies RSA, ECDSA and EdDSA' },
-  '4.4.19': { bouncer: 'invalid', code: 'client_cert_chain_invalid', why: 'the CRL is signed by a key certified in a separate certificate outside the client\'s path; bouncer accepts CRLs signed by a key of the validated path only, and refuses the path when none verifies (RFC 5280 §6.3.3 (f) needs a second path, not built)' },
-  '4.5.5': { bouncer: 'valid', why: 'FALSE ACCEPT, known: the CRL that revokes the end entity is signed by a key of the same CA certified by a certificate outside the validated path (self-issued key rollover / CRL signing key); bouncer does not build the CRL issuer\'s path (RFC 5280 §6.3.3 (f)) and, finding another CRL of that CA that verifies, sees no revocation' },
-  '4.5.7': { bouncer: 'valid', why: 'FALSE ACCEPT, known: the CRL that revokes the end entity is signed by a key of the same CA certified by a certificate outside the validated path (self-issued key rollover / CRL signing key); bouncer does not build the CRL issuer\'s path (RFC 5280 §6.3.3 (f)) and, finding another CRL of that CA that verifies, sees no revocation' },
   '4.6.4': { bouncer: 'invalid', code: 'client_cert_ca_basic_constraints_not_critical', why: 'RFC 5280 §4.2.1.9: conforming CAs MUST mark basicConstraints critical in CA certificates; bouncer holds issuers to it (as OpenSSL does with -x509_strict)' },
   '4.6.8': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
   '4.6.14': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
   '4.8.6': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
-  '4.8.10': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.8.11': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.8.13': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.8.14': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.9.4': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.10.9': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.10.11': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.10.13': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.10.14': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.11.2': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.11.4': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.11.7': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.12.2': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.12.3': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.12.7': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.12.9': { bouncer: 'invalid', code: 'client_cert_policy_unsupported', why: POLICY },
-  '4.14.3': { bouncer: 'valid', why: 'FALSE ACCEPT, known: the CRL\'s issuingDistributionPoint name does not match the certificate\'s cRLDistributionPoints, so it does not cover the certificate (RFC 5280 §6.3.3 (b)); bouncer treats a CRL whose only IDP content is a name as covering every certificate of its issuer' },
-  '4.14.8': { bouncer: 'valid', why: 'FALSE ACCEPT, known: the CRL\'s issuingDistributionPoint name does not match the certificate\'s cRLDistributionPoints, so it does not cover the certificate (RFC 5280 §6.3.3 (b)); bouncer treats a CRL whose only IDP content is a name as covering every certificate of its issuer' },
-  '4.14.9': { bouncer: 'valid', why: 'FALSE ACCEPT, known: the CRL\'s issuingDistributionPoint name does not match the certificate\'s cRLDistributionPoints, so it does not cover the certificate (RFC 5280 §6.3.3 (b)); bouncer treats a CRL whose only IDP content is a name as covering every certificate of its issuer' },
-  '4.14.13': { bouncer: 'invalid', code: 'config', why: SCOPED_CRL },
-  '4.14.18': { bouncer: 'invalid', code: 'config', why: SCOPED_CRL },
-  '4.14.19': { bouncer: 'invalid', code: 'config', why: SCOPED_CRL },
+  '4.14.13': { bouncer: 'invalid', code: 'client_cert_is_ca', why: 'the end-entity certificate is a CA certificate (cA true); a client certificate must not be a CA (bouncer\'s client-authentication rule)' },
   '4.14.22': { bouncer: 'invalid', code: 'config', why: INDIRECT_CRL },
   '4.14.24': { bouncer: 'invalid', code: 'config', why: INDIRECT_CRL },
   '4.14.25': { bouncer: 'invalid', code: 'config', why: INDIRECT_CRL },

@@ -11,9 +11,10 @@
 // tenant's configuration fail, which counts as "invalid" (nothing is let in).
 import { parseCertificateDer, type ParsedCert } from '../../src/core/cert-parse.js';
 import { verifyClientChain } from '../../src/core/cert-path.js';
+import { checkCertificatePolicies, DEFAULT_POLICY_INPUTS } from '../../src/core/cert-policy.js';
 import { parseCrlBundle, type ParsedCrl } from '../../src/core/crl.js';
 import type { TrustStore } from '../../src/core/tenant.js';
-import { PKITS_CASES, PKITS_SECTIONS, type PkitsCase } from './pkits-cases.js';
+import { PKITS_CASES, PKITS_POLICY_VARIANTS, PKITS_SECTIONS, type PkitsCase } from './pkits-cases.js';
 import { ensurePkits, readPkitsCert, readPkitsCrl } from './pkits-data.js';
 import { PKITS_DEVIATIONS } from './pkits-deviations.js';
 
@@ -68,4 +69,18 @@ test('every listed deviation is a PKITS case that bouncer judges differently', (
     expect({ id, known: c !== undefined }).toEqual({ id, known: true });
     expect({ id, differs: (deviation.bouncer === 'valid') !== c?.valid }).toEqual({ id, differs: true });
   }
+});
+
+describe('PKITS policy variants (other relying-party inputs, policy processing alone)', () => {
+  test.each(PKITS_POLICY_VARIANTS.map((v) => [v.id, v.name, v] as const))('%s %s', (_id, _name, v) => {
+    const path = [v.ee, ...[...v.intermediates].reverse(), 'TrustAnchorRootCertificate'].map((name) => parseCertificateDer(readPkitsCert(name)));
+    const failure = checkCertificatePolicies(path, {
+      initialPolicySet: v.policySet ?? DEFAULT_POLICY_INPUTS.initialPolicySet,
+      initialExplicitPolicy: v.explicit ?? false,
+      initialPolicyMappingInhibit: v.inhibitMapping ?? false,
+      initialAnyPolicyInhibit: v.inhibitAny ?? false,
+    });
+    expect({ id: v.id, name: v.name, valid: failure === undefined, why: failure?.detail }).toEqual({ id: v.id, name: v.name, valid: v.valid, why: v.valid ? undefined : expect.any(String) });
+    if (failure) expect(failure.reason).toBe('client_cert_policy_mismatch');
+  });
 });

@@ -73,6 +73,16 @@ export function createOpensslPki(aia: string, cdp?: string): OpensslPki {
   };
 }
 
+/**
+ * Issues one more certificate in the PKI's directory, `name`.pem signed by
+ * `signer` (the CA by default) with these extension lines, and returns it
+ * parsed. The responder answers by serial: 1001 is good, 1002 revoked.
+ */
+export function issueInPki(pki: OpensslPki, name: string, subject: string, serial: string, ext: string, signer = 'ca'): ParsedCert {
+  issue(pki.dir, name, subject, serial, ext, signer);
+  return parseCertificateBundle(readFileSync(join(pki.dir, `${name}.pem`), 'utf8'))[0] as ParsedCert;
+}
+
 export interface OcspResponder {
   readonly url: string;
   readonly port: number;

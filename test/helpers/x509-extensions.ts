@@ -56,3 +56,43 @@ export function nameConstraintsExtension(o: { permitted?: readonly GeneralNameDe
 export function rawExtension(oid: string, critical: boolean, value: Buffer): Extension {
   return new Extension(oid, critical, value);
 }
+
+/** An OBJECT IDENTIFIER in DER. */
+export function oidDer(text: string): Buffer {
+  const arcs = text.split('.').map(BigInt);
+  const values = [(arcs[0] as bigint) * 40n + (arcs[1] as bigint), ...arcs.slice(2)];
+  const bytes: number[] = [];
+  for (const v of values) {
+    const chunk: number[] = [];
+    let x = v;
+    do {
+      chunk.unshift(Number(x & 0x7fn));
+      x >>= 7n;
+    } while (x > 0n);
+    for (let i = 0; i < chunk.length - 1; i++) chunk[i] = (chunk[i] as number) | 0x80;
+    bytes.push(...chunk);
+  }
+  return tlv(0x06, bytes);
+}
+
+/** certificatePolicies with these policy OIDs, no qualifiers. */
+export function certificatePolicies(oids: readonly string[], critical = false): Extension {
+  return new Extension('2.5.29.32', critical, tlv(0x30, Buffer.concat(oids.map((o) => tlv(0x30, oidDer(o))))));
+}
+
+/** policyMappings: each pair is [issuerDomainPolicy, subjectDomainPolicy]. */
+export function policyMappings(pairs: readonly (readonly [string, string])[], critical = true): Extension {
+  return new Extension('2.5.29.33', critical, tlv(0x30, Buffer.concat(pairs.map(([a, b]) => tlv(0x30, Buffer.concat([oidDer(a), oidDer(b)]))))));
+}
+
+/** policyConstraints with the given SkipCerts (each below 128). */
+export function policyConstraints(o: { requireExplicit?: number; inhibitMapping?: number }, critical = true): Extension {
+  const parts = [...(o.requireExplicit === undefined ? [] : [tlv(0x80, [o.requireExplicit])]), ...(o.inhibitMapping === undefined ? [] : [tlv(0x81, [o.inhibitMapping])])];
+  return new Extension('2.5.29.36', critical, tlv(0x30, Buffer.concat(parts)));
+}
+
+/** inhibitAnyPolicy with SkipCerts `n` (below 128). */
+export function inhibitAnyPolicy(n: number): Extension {
+  return new Extension('2.5.29.54', true, tlv(0x02, [n]));
+}
+

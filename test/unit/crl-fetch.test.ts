@@ -14,13 +14,15 @@ import { parseCertificateBundle, type ParsedCert } from '../../src/core/cert-par
 import { judgeCrlUpdate, planCrlRefresh } from '../../src/core/crl-update.js';
 import { parseCrlBundle, type ParsedCrl } from '../../src/core/crl.js';
 import type { Tenant } from '../../src/core/tenant.js';
-import { REVOCATION_DEFAULTS } from '../../src/config/revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from '../../src/config/defaults.js';
 import { createRootCa, issueClientCert, issueCrl, type KeyPairPem } from '../../src/pki/generate.js';
 import { createCrlFetcher, type CrlFetcher } from '../../src/revocation/crl-fetcher.js';
 import { createRevocationMetrics } from '../../src/revocation/metrics.js';
 import { createOcspChecker } from '../../src/revocation/ocsp-checker.js';
 import { createRevocationView } from '../../src/revocation/revocation-view.js';
+import { DAY, makeCrl, makeLeaf, makeRoot } from '../helpers/pki-fixtures.js';
 import { waitFor } from '../helpers/ports.js';
+import { gn, rawExtension, tlv } from '../helpers/x509-extensions.js';
 
 jest.setTimeout(60_000);
 
@@ -115,6 +117,24 @@ describe('update rules (pure)', () => {
     expect(judgeCrlUpdate(current, future, [caCert], now, 60_000)).toMatchObject({ ok: false, refusal: 'not_yet_valid' });
   });
 
+  test('cRLNumber beyond 2^53 is compared exactly', async () => {
+    const now = Date.now();
+    // As doubles, 2^60 and 2^60 + 1 are the same number; as cRLNumbers the second is newer.
+    const big = 2n ** 60n;
+    const newer = crlOf(await issueCrl({ issuer: ca, revoked: [], crlNumber: big + 1n, thisUpdate: new Date(now - 1000) }));
+    const older = crlOf(await issueCrl({ issuer: ca, revoked: [], crlNumber: big, thisUpdate: new Date(now) }));
+    expect(Number(big) === Number(big + 1n)).toBe(true);
+    const first = judgeCrlUpdate(undefined, newer, [caCert], now, 60_000);
+    expect(first).toMatchObject({ ok: true, accepted: { number: big + 1n } });
+    const current = first.ok ? first.accepted : undefined;
+    expect(judgeCrlUpdate(current, older, [caCert], now, 60_000)).toMatchObject({ ok: false, refusal: 'number_regressed' });
+    // The largest cRLNumber RFC 5280 allows (20 octets) is kept to the last digit.
+    const max = 2n ** 159n - 1n;
+    const top = crlOf(await issueCrl({ issuer: ca, revoked: [], crlNumber: max, thisUpdate: new Date(now) }));
+    expect(top.crlNumber).toBe(max.toString());
+    expect(judgeCrlUpdate(current, top, [caCert], now, 60_000)).toMatchObject({ ok: true, accepted: { number: max } });
+  });
+
   test.each([
     ['three quarters of the time left', 0, 40_000, 30_000],
     ['capped at the max interval', 0, 10 * 3_600_000, 3_600_000],
@@ -197,5 +217,28 @@ describe('fetched from a local HTTP server', () => {
     await crls.refreshNow('acme', server.url);
     expect(view.check(tenant, [revokedLeaf, caCert], Date.now())).toMatchObject({ kind: 'deny', reason: 'client_cert_revoked' });
     expect(view.check(tenant, [goodLeaf, caCert], Date.now())).toEqual({ kind: 'pass' });
+  });
+  test('a fetched CRL scoped by issuingDistributionPoint answers only for the certificates that name its point', async () => {
+    const root = await makeRoot('CN=Partitioned Fetch CA');
+    const point = `${server.url}?partition=a`;
+    const cdp = (uri: string) => rawExtension('2.5.29.31', false, tlv(0x30, tlv(0x30, tlv(0xa0, tlv(0xa0, gn.uri(uri))))));
+    const inPartition = await makeLeaf('CN=in partition', root, { extraExtensions: [cdp(point)] });
+    const elsewhere = await makeLeaf('CN=elsewhere', root, { extraExtensions: [cdp(`${server.url}?partition=b`)] });
+    const idp = rawExtension('2.5.29.28', true, tlv(0x30, tlv(0xa0, tlv(0xa0, gn.uri(point)))));
+    server.body = (await makeCrl({ issuer: root, extensions: [idp], revoked: [inPartition.cert, elsewhere.cert], thisUpdate: Date.now() - 1000, nextUpdate: Date.now() + DAY })).pem;
+    const registry = new Registry();
+    const metrics = createRevocationMetrics(registry);
+    crls = createCrlFetcher({ now: Date.now, logger: pino({ level: 'silent' }), metrics, settings: { ...REVOCATION_DEFAULTS, crlMinRefreshIntervalMs: 100 } });
+    const ocsp = createOcspChecker({ now: Date.now, logger: pino({ level: 'silent' }), metrics, settings: { ...REVOCATION_DEFAULTS } });
+    const view = createRevocationView({ ocsp, crls, metrics, logger: pino({ level: 'silent' }) });
+    const base = tenantWith(server.url);
+    const tenant: Tenant = { ...base, mtls: { ...base.mtls, trust: { roots: [root.cert], crls: [], staleCrl: 'deny' } } };
+    crls.sync([tenant]);
+    await waitFor('the partition CRL', async () => crls?.lookup('acme', root.cert, Date.now()));
+    expect(crls.lookup('acme', root.cert, Date.now(), inPartition.cert)).toBeDefined();
+    expect(crls.lookup('acme', root.cert, Date.now(), elsewhere.cert)).toBeUndefined();
+    expect(view.check(tenant, [inPartition.cert, root.cert], Date.now())).toMatchObject({ kind: 'deny', reason: 'client_cert_revoked' });
+    // Listed, but on a CRL that does not speak for it: no CRL covers it, and the tenant requires one.
+    expect(view.check(tenant, [elsewhere.cert, root.cert], Date.now())).toMatchObject({ kind: 'deny', reason: 'client_cert_crl_unavailable' });
   });
 });

@@ -114,13 +114,18 @@ describe('parseCrlBundle', () => {
     expect((err as BouncerError).message).toMatch(/delta CRLs are not supported/);
   });
 
-  test('CRLs scoped by issuingDistributionPoint are refused; a plain one is accepted', async () => {
+  test('issuingDistributionPoint: its scope is read; an indirect CRL is refused', async () => {
     // IssuingDistributionPoint ::= SEQUENCE { onlyContainsUserCerts [1] IMPLICIT BOOLEAN TRUE }
     const userOnly = new Extension('2.5.29.28', true, new Uint8Array([0x30, 0x03, 0x81, 0x01, 0xff]));
-    await expect(makeCrl({ issuer: inter, extensions: [userOnly] })).rejects.toMatchObject({ code: 'ERR_CRL_PARSE' });
+    await expect(makeCrl({ issuer: inter, extensions: [userOnly] })).resolves.toMatchObject({ crl: { onlyUserCerts: true, onlyCaCerts: false, onlySomeReasons: undefined } });
+    // onlySomeReasons [3] BIT STRING {keyCompromise(1), cACompromise(2)}: one byte, 5 unused bits.
+    const someReasons = new Extension('2.5.29.28', true, new Uint8Array([0x30, 0x04, 0x83, 0x02, 0x05, 0x60]));
+    await expect(makeCrl({ issuer: inter, extensions: [someReasons] })).resolves.toMatchObject({ crl: { onlySomeReasons: 0b110 } });
+    const indirect = new Extension('2.5.29.28', true, new Uint8Array([0x30, 0x03, 0x84, 0x01, 0xff]));
+    await expect(makeCrl({ issuer: inter, extensions: [indirect] })).rejects.toMatchObject({ code: 'ERR_CRL_PARSE', message: expect.stringMatching(/indirect/) });
     // An empty IDP sequence keeps the CRL complete.
     const plain = new Extension('2.5.29.28', true, new Uint8Array([0x30, 0x00]));
-    await expect(makeCrl({ issuer: inter, extensions: [plain] })).resolves.toMatchObject({ crl: { issuer: inter.cert.subject } });
+    await expect(makeCrl({ issuer: inter, extensions: [plain] })).resolves.toMatchObject({ crl: { issuer: inter.cert.subject, distributionPointKeys: undefined, onlyUserCerts: false } });
   });
 
   test('unknown critical CRL extensions are refused, non-critical ones ignored', async () => {

@@ -12,10 +12,11 @@ import { Registry } from 'prom-client';
 import type { ParsedCert } from '../../src/core/cert-parse.js';
 import type { RevocationAnswer, RevocationMode } from '../../src/core/revocation-policy.js';
 import type { Tenant } from '../../src/core/tenant.js';
-import { REVOCATION_DEFAULTS } from '../../src/config/revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from '../../src/config/defaults.js';
 import { createOcspChecker, type OcspChecker } from '../../src/revocation/ocsp-checker.js';
 import { createRevocationMetrics } from '../../src/revocation/metrics.js';
-import { createOpensslPki, startOcspResponder, type OcspResponder, type OpensslPki } from '../helpers/openssl-ocsp.js';
+import { createOpensslPki, issueInPki, startOcspResponder, type OcspResponder, type OpensslPki } from '../helpers/openssl-ocsp.js';
+import { createRevocationView } from '../../src/revocation/revocation-view.js';
 import { freePort } from '../helpers/ports.js';
 
 jest.setTimeout(120_000);
@@ -197,5 +198,52 @@ describe('responder failures', () => {
     } finally {
       await new Promise<void>((r) => big.close(() => r()));
     }
+  });
+});
+
+describe('CA certificates of the path (mtls.revocation.intermediates)', () => {
+  // Two intermediate CAs under the test CA, with the serials the responder's
+  // index holds as good (1001) and revoked (1002), naming a responder that
+  // signs as the test CA; a device under each, naming no responder.
+  const CA_EXT = (aia: string): string => `basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nauthorityInfoAccess=OCSP;URI:${aia}\n`;
+  const DEVICE_EXT = 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n';
+  let chains: { good: ParsedCert[]; revoked: ParsedCert[] };
+
+  beforeAll(async () => {
+    const r = await responder('ca', 'ca', ['-nmin', '5']);
+    const goodCa = issueInPki(pki, 'int-good', '/CN=Good Intermediate', '1001', CA_EXT(r.url));
+    const revokedCa = issueInPki(pki, 'int-revoked', '/CN=Revoked Intermediate', '1002', CA_EXT(r.url));
+    chains = {
+      good: [issueInPki(pki, 'dev-good', '/CN=device under good intermediate', '5001', DEVICE_EXT, 'int-good'), goodCa, pki.ca],
+      revoked: [issueInPki(pki, 'dev-revoked', '/CN=device under revoked intermediate', '5002', DEVICE_EXT, 'int-revoked'), revokedCa, pki.ca],
+    };
+  });
+
+  function chainTenant(intermediates: boolean): Tenant {
+    return { name: 'acme', hostnames: ['acme.test'], mtls: { mode: 'require', trust: null, exemptPaths: [], revocation: { ocsp: 'prefer', ocspUrl: undefined, ocspNonce: true, crl: 'off', crlUrls: [], crlDistributionPoints: false, intermediates } } };
+  }
+
+  /** Asks the view until no exchange is pending: what a device sees once answers are cached. */
+  async function settle(view: ReturnType<typeof createRevocationView>, checker: OcspChecker, t: Tenant, chain: ParsedCert[]): Promise<RevocationAnswer> {
+    view.check(t, chain, Date.now());
+    await checker.idle();
+    return view.check(t, chain, Date.now());
+  }
+
+  test('a revoked intermediate is denied when asked for; the leaf alone is not enough', async () => {
+    const { checker } = setup();
+    const view = createRevocationView({ ocsp: checker });
+    expect(await settle(view, checker, chainTenant(true), chains.revoked)).toMatchObject({ kind: 'deny', reason: 'client_cert_revoked', detail: expect.stringMatching(/Revoked Intermediate/) });
+    expect(await settle(view, checker, chainTenant(true), chains.good)).toEqual({ kind: 'pass' });
+    expect(await settle(view, checker, chainTenant(false), chains.revoked)).toEqual({ kind: 'pass' });
+  });
+
+  test("the configured ocsp_url serves the leaf only: a CA certificate is asked at the responder it names", async () => {
+    const { checker } = setup();
+    const view = createRevocationView({ ocsp: checker });
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const base = chainTenant(true);
+    const t: Tenant = { ...base, mtls: { ...base.mtls, revocation: { ...(base.mtls.revocation as NonNullable<Tenant['mtls']['revocation']>), ocspUrl: dead } } };
+    expect(await settle(view, checker, t, chains.revoked)).toMatchObject({ kind: 'deny', reason: 'client_cert_revoked', detail: expect.stringMatching(/Revoked Intermediate/) });
   });
 });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createAuthzServer, type AuthzServer, type AuthzState } from '../../src/authz/server.js';
-import { REVOCATION_DEFAULTS } from '../../src/config/revocation-defaults.js';
+import { REVOCATION_DEFAULTS } from '../../src/config/defaults.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { createCertVerifier } from '../../src/core/cert-verifier.js';
@@ -172,6 +172,8 @@ describe('mtls.revocation in the config file', () => {
     expect(config.tenants[0]?.mtls.revocation).toEqual({ ocsp: 'prefer', ocspUrl: undefined, ocspNonce: true, crl: 'require', crlUrls: ['http://crl.acme.test/ca.crl'], crlDistributionPoints: true });
     const none = await loadConfig(write([]), {});
     expect(none.tenants[0]?.mtls.revocation).toBeUndefined();
+    const chain = await loadConfig(write(['      revocation: { ocsp: require, intermediates: true }']), {});
+    expect(chain.tenants[0]?.mtls.revocation).toMatchObject({ ocsp: 'require', intermediates: true });
   });
 
   test('ocsp_nonce can be turned off; a CRL mode without any source is an error', async () => {
