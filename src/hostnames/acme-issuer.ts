@@ -156,14 +156,15 @@ export function createAcmeIssuer(deps: AcmeIssuerDeps): AcmeIssuer {
               await c.waitForValidStatus(challenge);
               stage = 'order';
             }
-            order = await c.waitForValidStatus(order);
+            // The polled resource does not carry its own URL; later steps need it.
+            order = { ...(await c.waitForValidStatus(order)), url: order.url };
           }
           stage = 'finalize';
           const privateKeyPem = newCertificateKey();
           // The CN field holds at most 64 characters; longer names go in the SAN only, as CAs do anyway.
           const [, csr] = await acme.crypto.createCsr({ altNames: [hostname], ...(hostname.length <= 64 ? { commonName: hostname } : {}) }, privateKeyPem);
           const finalized = await c.finalizeOrder(order, csr);
-          const valid = await c.waitForValidStatus(finalized);
+          const valid = { ...(await c.waitForValidStatus({ ...finalized, url: order.url })), url: order.url };
           const chainPem = await c.getCertificate(valid);
           const leafDer = splitPemCertificates(chainPem)[0];
           if (leafDer === undefined) return { ok: false, reason: 'ca_refused', detail: 'the CA answered with no certificate', retryAfterMs: undefined };

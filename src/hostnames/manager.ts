@@ -188,7 +188,7 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
       return;
     }
     const working: HostnameState = isServable(r, now) ? 'renewing' : 'issuing';
-    const started = await save(r, { state: working, reason: working === 'renewing' ? r.reason : null });
+    const started = await save(r, working === 'renewing' ? { state: working } : { state: working, reason: null, reasonDetail: null });
     if (!started) return;
     if (deps.dnsCheck) {
       const dns = await deps.dnsCheck(r.hostname);
@@ -339,7 +339,7 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
       const name = normalize(text);
       const existing = await mustGet(name.hostname);
       if (existing.source === 'upload') throw new HostnameError('ERR_UPLOAD_INVALID', `${existing.hostname} has an uploaded certificate; upload a new one instead`, { reason: existing.reason ?? 'upload_invalid_pem' });
-      const after = await deps.store.update(existing.hostname, { nextAttemptAt: deps.clock(), attempts: 0, ...(existing.state === 'failed' ? { state: 'pending_validation' as const } : {}) }, {}, deps.clock());
+      const after = await deps.store.update(existing.hostname, { nextAttemptAt: deps.clock(), attempts: 0, ...(existing.state === 'failed' ? { state: 'pending_validation' as const, reason: null, reasonDetail: null } : {}) }, {}, deps.clock());
       if (!after) throw new HostnameError('ERR_CUSTOM_HOSTNAME_NOT_FOUND', `custom hostname ${existing.hostname} was removed meanwhile`);
       tick();
       return record(existing, after);

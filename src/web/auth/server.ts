@@ -86,7 +86,17 @@ export interface AuthServerDeps {
    * `loadSamlIdpSigning`) and OIDC provider, and the App Launcher on `/`.
    */
   saas?: { samlSigning(): SamlIdpSigning; oidcSigningJwks?: SaasOidcDeps['signingJwks'] };
+  /**
+   * ACME HTTP-01 (RFC 8555 §8.3): the key authorization for a challenge token
+   * of a customer hostname's order, or undefined. When given, served at
+   * `/.well-known/acme-challenge/<token>` without authentication, whatever
+   * the Host (Envoy routes that path of every customer hostname here).
+   */
+  acmeChallenge?: (token: string) => Promise<string | undefined>;
 }
+
+/** An ACME token is base64url (RFC 8555 §8.3); CAs use 43 characters. */
+const ACME_TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 
 /** The running service. */
 export interface AuthServer {
@@ -413,6 +423,16 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     app.get(path, async (_req, reply) => {
       const r = await handler();
       return reply.code(r.status).type(r.contentType).send(r.body);
+    });
+  }
+
+  if (deps.acmeChallenge) {
+    const answer = deps.acmeChallenge;
+    app.get('/.well-known/acme-challenge/:token', async (req, reply) => {
+      const { token } = req.params as { token: string };
+      const keyAuthorization = ACME_TOKEN.test(token) ? await answer(token) : undefined;
+      if (keyAuthorization === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('no such challenge\n');
+      return reply.code(200).type('text/plain; charset=utf-8').send(keyAuthorization);
     });
   }
 

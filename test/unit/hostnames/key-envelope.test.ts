@@ -30,7 +30,7 @@ describe('key envelopes', () => {
     const ring = parseKekRing(kek('k1'), 'test');
     const parts = ring.seal(SECRET, 'c').split('.');
     const data = Buffer.from(parts[3] as string, 'base64url');
-    data[data.length - 1] ^= 1;
+    data.writeUInt8((data.at(-1) ?? 0) ^ 1, data.length - 1);
     parts[3] = data.toString('base64url');
     expect(() => ring.open(parts.join('.'), 'c')).toThrow(expect.objectContaining({ code: 'ERR_ENVELOPE_INVALID' }));
     expect(() => ring.open('bk1.k1.abc', 'c')).toThrow(expect.objectContaining({ code: 'ERR_ENVELOPE_INVALID' }));
