@@ -157,6 +157,7 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
       log.warn({ hostname: before.hostname }, 'custom hostname: changed or removed while this replica worked on it; result dropped');
       return undefined;
     }
+    await catalog.refresh(after.hostname);
     return record(before, after);
   };
 
@@ -318,18 +319,23 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
         notAfter: checked.value.notAfter,
         nextAttemptAt: checked.value.notAfter,
       };
+      // The answer means "served here": the catalog has the new certificate before it is sent.
       if (!existing) {
         await claimRouting(tenant, name.hostname, name.wildcard);
-        return create(tenant, name, patch);
+        const created = await create(tenant, name, patch);
+        await catalog.refresh(created.hostname);
+        return created;
       }
       const after = await deps.store.update(existing.hostname, { ...patch, renewAt: null, attempts: 0, orderUrl: null }, {}, now);
       if (!after) throw new HostnameError('ERR_CUSTOM_HOSTNAME_NOT_FOUND', `custom hostname ${name.hostname} was removed meanwhile`);
+      await catalog.refresh(after.hostname);
       return record(existing, after);
     },
     async remove(text) {
       const name = normalize(text);
       const existing = await mustGet(name.hostname);
       await deps.store.remove(name.hostname);
+      await catalog.refresh(name.hostname);
       log.info({ hostname: existing.hostname, tenant: existing.tenant, from: existing.state, state: 'removed' }, 'custom hostname: removed');
       return existing;
     },
