@@ -33,6 +33,8 @@ import type { SharedState } from './stores/shared-state.js';
 import { createFileTenantStore } from './stores/file-tenant-store.js';
 import type { PgTenantStore } from './stores/postgres/pg-tenant-store.js';
 import { createAuthServer } from './web/auth/server.js';
+import type { OpenHostnames } from './hostnames/open.js';
+import type { HostnameCatalog } from './core/served-hostname.js';
 import type { IdpConnector } from './web/idp/connector.js';
 import { buildConnectors } from './web/idp/build.js';
 
@@ -46,6 +48,8 @@ export interface BouncerApp {
   readonly adminPort: number;
   readonly httpPort: number;
   readonly metrics: Metrics;
+  /** Customer hostnames ready to serve (for the xDS server); undefined without a `hostnames` section. */
+  readonly hostnameCatalog: HostnameCatalog | undefined;
   /** The config in force. */
   config(): BouncerConfig;
   /** Re-reads the config now (also done on file change and SIGHUP); false if it was invalid. */
@@ -329,6 +333,28 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
         ...(config.admin ? { onDecision: (input, decision, nowMs) => decisionLog.record(toDecisionRecord(input, decision, nowMs)) } : {}),
       })
     : undefined;
+  // Customer hostnames (docs/hostnames.md): their worker runs beside the admin API; the web service answers HTTP-01.
+  let hostnames: OpenHostnames | undefined;
+  if ((runAuthz || runHttp) && config.hostnames) {
+    const { openHostnames } = await import('./hostnames/open.js');
+    try {
+      hostnames = await openHostnames({
+        config: config.hostnames,
+        postgresUrl: config.store.postgres?.url,
+        tenants: tenantStore ?? createFileTenantStore(() => config.tenants, () => config.source, Date.now, nowFn),
+        logger,
+        registry: metrics.registry,
+        clock: nowFn,
+        env,
+      });
+    } catch (err) {
+      await tenantStore?.close();
+      await shared.close();
+      await docs?.close();
+      throw err;
+    }
+    if (runAuthz) await hostnames.manager.start();
+  }
   let auditPool: pg.Pool | undefined;
   let admin: AdminServer | undefined;
   if (runAuthz && config.admin) {
@@ -351,6 +377,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       clock: nowFn,
       logger,
       sessionRevocationMs: longestSession(config) * 1000,
+      hostnames: hostnames?.manager,
       explain: (query, nowMs) => explainRequest(state, query, nowMs, { idpTypes: new Map(config.idps.map((i) => [i.id, i.type])) }),
       ...(docs
         ? {
@@ -381,6 +408,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
         clock: nowFn,
         ...(origin !== undefined ? { publicBaseUrl: origin } : {}),
         extraRoutes: opsRoutes,
+        ...(hostnames ? { acmeChallenge: hostnames.challenge } : {}),
       })
     : createOpsServer(opsRoutes);
 
@@ -435,6 +463,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     clearInterval(rotation);
     unsubscribe?.();
     unsubscribeDocs?.();
+    await hostnames?.close();
     await docs?.close();
     await tenantStore?.close();
     await shared.close();
@@ -473,6 +502,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     adminPort,
     httpPort,
     metrics,
+    hostnameCatalog: hostnames?.manager.catalog,
     config: () => config,
     reload: () => watcher.reloadNow(),
     close(graceMs) {

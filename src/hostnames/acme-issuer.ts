@@ -57,6 +57,9 @@ export interface AcmeIssuerDeps {
   readonly logger: Logger;
 }
 
+/** The context an ACME account key's envelope is bound to. */
+export const accountContext = (directoryUrl: string): string => `acme-account|${directoryUrl}`;
+
 const problems = new AsyncLocalStorage<AcmeProblem[]>();
 let interceptorInstalled = false;
 
@@ -94,7 +97,6 @@ export function createAcmeIssuer(deps: AcmeIssuerDeps): AcmeIssuer {
     // acme-client has one HTTP client per process: one ACME CA per bouncer process.
     acme.axios.defaults.httpsAgent = new Agent({ ca: settings.caPem, keepAlive: true });
   }
-  const accountContext = (url: string): string => `acme-account|${url}`;
   let client: acme.Client | undefined;
 
   const clientFor = async (): Promise<acme.Client> => {

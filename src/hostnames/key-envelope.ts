@@ -47,9 +47,11 @@ export interface KekRing {
 export function parseKekRing(text: string, origin: string): KekRing {
   const keys = new Map<string, Buffer>();
   let active: string | undefined;
-  for (const raw of text.split(/[\n,]/)) {
+  // Comments first (they may hold commas), then the comma-separated form an environment variable uses.
+  const items = text.split('\n').flatMap((l) => (l.trim().startsWith('#') ? [] : l.split(',')));
+  for (const raw of items) {
     const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
+    if (line === '') continue;
     const colon = line.indexOf(':');
     if (colon < 0) throw new KeyEnvelopeError('ERR_KEK_INVALID', `${origin}: each key-encryption key is written 'id:base64' (for example 'k2026:' followed by the output of 'openssl rand -base64 32')`);
     const id = line.slice(0, colon).trim();

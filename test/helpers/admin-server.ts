@@ -46,8 +46,8 @@ export interface TestAdmin {
 
 export interface TestAdminOptions {
   readonly config?: AdminConfigView;
-  /** Customer hostnames over the test's tenant store. */
-  readonly hostnames?: (tenants: PgTenantStore) => HostnameManager;
+  /** Customer hostnames over the test's tenant store (and database). */
+  readonly hostnames?: (tenants: PgTenantStore, db: TestDatabase) => Promise<HostnameManager>;
 }
 
 export async function startTestAdmin(options: TestAdminOptions = {}): Promise<TestAdmin> {
@@ -71,7 +71,7 @@ export async function startTestAdmin(options: TestAdminOptions = {}): Promise<Te
     clock: () => NOW,
     logger,
     sessionRevocationMs: 8 * 3600_000,
-    hostnames: options.hostnames?.(store),
+    hostnames: await options.hostnames?.(store, db),
   });
   const port = await server.listen('127.0.0.1', 0);
   const url = `http://127.0.0.1:${port}`;

@@ -25,7 +25,7 @@ beforeAll(async () => {
   wrongKey = await issueServerCert({ commonName: 'x.acme.test', issuer: inter, dns: ['x.acme.test'] });
   const kek = parseKekRing(`adm:${randomBytes(32).toString('base64')}`, 'test');
   admin = await startTestAdmin({
-    hostnames: (tenants) => {
+    hostnames: async (tenants) => {
       manager = createHostnameManager({ store: createMemoryHostnameStore(), tenants, keys: kek, clock: Date.now, logger: pino({ level: 'silent' }) });
       return manager;
     },

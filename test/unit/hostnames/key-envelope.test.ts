@@ -78,8 +78,9 @@ describe('key envelopes', () => {
   it('reads the keyring from a file or from the environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kek-'));
     const file = join(dir, 'kek');
-    writeFileSync(file, `# bouncer KEKs\n${kek('f1')}\n`, { mode: 0o600 });
-    expect(loadKekRing({ file }).activeId).toBe('f1');
+    writeFileSync(file, `# bouncer KEKs, newest first\n${kek('f1')}\n${kek('f0')}\n`, { mode: 0o600 });
+    expect(loadKekRing({ file }).ids).toEqual(['f1', 'f0']);
+    expect(loadKekRing({}, { BOUNCER_HOSTNAME_KEK: `${kek('e2')},${kek('e1')}` }).ids).toEqual(['e2', 'e1']);
     expect(loadKekRing({}, { BOUNCER_HOSTNAME_KEK: kek('e1') }).activeId).toBe('e1');
     expect(() => loadKekRing({}, {})).toThrow(expect.objectContaining({ code: 'ERR_KEK_MISSING' }));
     expect(() => loadKekRing({ file: join(dir, 'absent') })).toThrow(expect.objectContaining({ code: 'ERR_KEK_MISSING' }));
