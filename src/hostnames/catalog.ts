@@ -143,7 +143,7 @@ export function createHostnameCatalog(deps: CatalogDeps): LiveHostnameCatalog {
     refreshTenant: (tenant) => serial(async () => {
       const cas = new Map<string, string[]>();
       const fresh = new Map<string, ServedHostname | undefined>();
-      for (const r of await deps.store.listWithCertificates()) if (r.tenant === tenant) fresh.set(r.hostname, await entryOf(r, cas));
+      for (const r of await deps.store.listWithCertificates(tenant)) fresh.set(r.hostname, await entryOf(r, cas));
       for (const [name, e] of entries) if (e.tenant === tenant && !fresh.has(name)) fresh.set(name, undefined);
       apply(fresh);
     }),

@@ -59,8 +59,8 @@ export function createMemoryHostnameStore(): HostnameStore {
         .sort((a, b) => (a.hostname < b.hostname ? -1 : 1))
         .slice(0, o.limit);
     },
-    async listWithCertificates() {
-      return [...records.values()].filter((r) => r.certificateChainPem !== null && r.sealedKey !== null);
+    async listWithCertificates(tenant) {
+      return [...records.values()].filter((r) => r.certificateChainPem !== null && r.sealedKey !== null && (tenant === undefined || r.tenant === tenant));
     },
     async update(hostname, patch: HostnamePatch, guard, nowMs) {
       const current = records.get(hostname);
@@ -70,7 +70,8 @@ export function createMemoryHostnameStore(): HostnameStore {
         const lease = leases.get(hostname);
         if (!lease || lease.owner !== guard.leaseOwner) return undefined;
       }
-      const next: HostnameRecord = { ...current, ...patch, version: current.version + 1, updatedAt: nowMs };
+      const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+      const next: HostnameRecord = { ...current, ...given, version: current.version + 1, updatedAt: nowMs };
       records.set(hostname, next);
       changed(hostname);
       return next;

@@ -179,8 +179,8 @@ export async function createPgHostnameStore(options: PgHostnameStoreOptions): Pr
       const res = await q<Row>(`${SELECT} WHERE ($1::text IS NULL OR tenant_name = $1) AND ($2::text IS NULL OR hostname > $2) ORDER BY hostname LIMIT $3`, [o.tenant ?? null, o.after ?? null, o.limit]);
       return res.rows.map(fromRow);
     },
-    async listWithCertificates() {
-      return (await q<Row>(`${SELECT} WHERE certificate_chain_pem IS NOT NULL AND sealed_key IS NOT NULL`)).rows.map(fromRow);
+    async listWithCertificates(tenant) {
+      return (await q<Row>(`${SELECT} WHERE certificate_chain_pem IS NOT NULL AND sealed_key IS NOT NULL AND ($1::text IS NULL OR tenant_name = $1)`, [tenant ?? null])).rows.map(fromRow);
     },
     async update(hostname, patch, guard, nowMs) {
       const sets: string[] = [];

@@ -101,8 +101,8 @@ export interface HostnameStore {
   create(input: NewHostname, nowMs: number): Promise<HostnameRecord>;
   get(hostname: string): Promise<HostnameRecord | undefined>;
   list(options: ListHostnamesOptions): Promise<HostnameRecord[]>;
-  /** Every hostname that has a certificate (for the catalog). */
-  listWithCertificates(): Promise<HostnameRecord[]>;
+  /** Every hostname that has a certificate (for the catalog), or those of one tenant. */
+  listWithCertificates(tenant?: string): Promise<HostnameRecord[]>;
   /** Applies `patch` when `guard` holds; undefined when the hostname is gone or the guard failed. */
   update(hostname: string, patch: HostnamePatch, guard: UpdateGuard, nowMs: number): Promise<HostnameRecord | undefined>;
   /** True when it existed. Its pending challenges go with it. */

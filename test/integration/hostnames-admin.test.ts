@@ -3,13 +3,14 @@
 // following, and no private key in any answer, audit entry or log line.
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { pino } from 'pino';
 import { parseKekRing } from '../../src/hostnames/key-envelope.js';
 import { createHostnameManager, type HostnameManager } from '../../src/hostnames/manager.js';
 import { createMemoryHostnameStore } from '../../src/hostnames/memory-store.js';
 import { createRootCa, issueIntermediateCa, issueServerCert, type KeyPairPem } from '../../src/pki/generate.js';
 import { startTestAdmin, type TestAdmin } from '../helpers/admin-server.js';
+import { NOW } from '../helpers/pki-fixtures.js';
 
 let admin: TestAdmin;
 let manager: HostnameManager | undefined;
@@ -127,6 +128,32 @@ describe('admin API: custom hostnames', () => {
     expect(next.body.next).toBeUndefined();
     const failed = await admin.call('GET', '/v1/custom-hostnames?state=failed', { token: 'hostreader' });
     expect((failed.body.items as Array<{ hostname: string; reason: string }>).map((i) => [i.hostname, i.reason])).toEqual([['xn--bcher-kva.acme.test', 'acme_not_configured']]);
+  });
+
+  it("follows the tenant's CA certificates: a rotated CA bundle becomes the hostname's client-CA list", async () => {
+    // The test admin's tenant store judges CAs at the fixed NOW of the fixtures.
+    const notBefore = new Date(NOW - 86_400_000);
+    const [ca1, ca2] = await Promise.all([createRootCa({ commonName: 'Devices CA 1', notBefore }), createRootCa({ commonName: 'Devices CA 2', notBefore })]);
+    await admin.store.putTenant({ name: 'devices', hostnames: ['dev.acme.test'], mtls: { caPem: ca1.certPem } });
+    const l = await issueServerCert({ commonName: 'dev.acme.test', issuer: inter, dns: ['dev.acme.test'] });
+    const r = await admin.call('PUT', '/v1/custom-hostnames/dev.acme.test/certificate', { body: { tenant: 'devices', certificate_chain_pem: l.certPem + inter.certPem + root.certPem, private_key_pem: l.keyPem } });
+    expect(r.status).toBe(200);
+    const before = manager?.catalog.get('dev.acme.test');
+    expect(before?.clientCaPems.map((p) => new X509Certificate(p).subject)).toEqual(['CN=Devices CA 1']);
+    const changed = new Promise<void>((resolve) => {
+      const off = manager?.catalog.subscribe((c) => {
+        if (c.upserted.includes('dev.acme.test')) {
+          off?.();
+          resolve();
+        }
+      });
+    });
+    await admin.store.putTenant({ name: 'devices', hostnames: ['dev.acme.test'], mtls: { caPem: ca2.certPem + ca1.certPem } });
+    await changed;
+    const after = manager?.catalog.get('dev.acme.test');
+    expect(after?.clientCaPems.map((p) => new X509Certificate(p).subject)).toEqual(['CN=Devices CA 2', 'CN=Devices CA 1']);
+    expect(after?.version).not.toBe(before?.version);
+    expect(after?.certificateChainPem).toBe(before?.certificateChainPem);
   });
 
   it('removes a hostname: gone from the catalog, 404 afterwards', async () => {
