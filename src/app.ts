@@ -427,6 +427,10 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       logger.warn('store settings changed; they take effect on the next restart');
       next = { ...next, store: config.store };
     }
+    if (JSON.stringify(next.hostnames) !== JSON.stringify(config.hostnames)) {
+      logger.warn('hostnames settings changed; they take effect on the next restart');
+      next = { ...next, hostnames: config.hostnames };
+    }
     config = next;
     connectors = nextConnectors;
     connectorView = new Map([...connectors].map(([k, v]) => [k, v.connector]));
