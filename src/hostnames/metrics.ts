@@ -18,7 +18,8 @@ export interface HostnameMetrics {
 }
 
 export function createHostnameMetrics(registry: Registry, counts: () => Promise<readonly StateCount[]>, served: () => number): HostnameMetrics {
-  const byState = new Gauge({
+  // Gauges registered for their scrapes only: each reads its value when collected.
+  new Gauge({
     name: 'bouncer_custom_hostnames',
     help: 'Customer hostnames by lifecycle state and failure reason (empty when none).',
     labelNames: ['state', 'reason'] as const,
@@ -28,7 +29,6 @@ export function createHostnameMetrics(registry: Registry, counts: () => Promise<
       for (const c of await counts()) this.set({ state: c.state, reason: c.reason ?? '' }, c.count);
     },
   });
-  void byState;
   new Gauge({
     name: 'bouncer_custom_hostnames_served',
     help: 'Customer hostnames with a certificate ready for Envoy, on this replica.',
