@@ -13,6 +13,7 @@
 #   openssl                    openssl          PATH
 #   python3 with venv          python3-venv     PATH; for scripts/install-envoy.sh (none
 #                                               needed with ENVOY_BIN)
+#   Pebble (ACME test CA)      pebble           PATH (PEBBLE_BIN)
 #
 # As root, or with passwordless sudo, missing packages are installed with
 # apt-get; BOUNCER_TEST_NO_INSTALL=1 turns that off (then only the message).
@@ -34,6 +35,7 @@ has_postgres() {
   command -v initdb >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1
 }
 has_openssl() { command -v openssl >/dev/null 2>&1; }
+has_pebble() { if [ -n "${PEBBLE_BIN:-}" ]; then [ -x "$PEBBLE_BIN" ]; else command -v pebble >/dev/null 2>&1; fi; }
 has_envoy_or_python() {
   [ -n "${ENVOY_BIN:-}" ] && return 0
   compgen -G "$root/.venv/envoy/lib/python*/site-packages/envoy/_bin/envoy" >/dev/null && return 0
@@ -49,6 +51,7 @@ check() {
   has_postgres || { missing+=(postgresql); what+=("PostgreSQL's initdb and postgres"); }
   has_openssl || { missing+=(openssl); what+=("openssl"); }
   has_envoy_or_python || { missing+=(python3-venv); what+=("python3 with venv (to install Envoy)"); }
+  has_pebble || { missing+=(pebble); what+=("Pebble (the ACME test CA)"); }
 }
 
 check
@@ -60,7 +63,7 @@ fail() {
   {
     printf 'The tests need %s, which this machine lacks%s. Run:\n\n' "$(list)" "$1"
     printf '    sudo apt-get install -y --no-install-recommends %s\n\n' "${missing[*]}"
-    printf 'then the tests again (or point CHROMIUM_BIN, REDIS_SERVER_BIN, PG_BIN_DIR, ENVOY_BIN at your own).\n'
+    printf 'then the tests again (or point CHROMIUM_BIN, REDIS_SERVER_BIN, PG_BIN_DIR, ENVOY_BIN, PEBBLE_BIN at your own).\n'
   } >&2
   exit 1
 }

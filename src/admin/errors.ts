@@ -7,6 +7,8 @@
  */
 import { BouncerError } from '../core/errors.js';
 import { TenantStoreError, type TenantStoreErrorCode } from '../stores/tenant-store.js';
+import { HostnameError, type HostnameErrorCode } from '../hostnames/manager.js';
+import { HostnameStoreError } from '../hostnames/store.js';
 
 /** Codes raised by the admin API itself. */
 export const ADMIN_ERROR_STATUS = {
@@ -34,6 +36,8 @@ export const ADMIN_ERROR_STATUS = {
   ERR_ADMIN_BODY_TOO_LARGE: 413,
   /** Bodies must be `application/json`. */
   ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE: 415,
+  /** Customer hostnames are not enabled here (no `hostnames` section in the config). */
+  ERR_HOSTNAMES_NOT_CONFIGURED: 409,
   /** A bug or an unexpected failure; the log has the details under the request id. */
   ERR_ADMIN_INTERNAL: 500,
   /** A dependency (revocation store, audit store) cannot answer right now. */
@@ -60,8 +64,17 @@ export const STORE_ERROR_STATUS: Readonly<Record<TenantStoreErrorCode, number>> 
   ERR_TENANT_CONFLICT: 409,
 };
 
+/** Statuses of the customer hostname codes. */
+export const HOSTNAME_ERROR_STATUS: Readonly<Record<HostnameErrorCode, number>> = {
+  ERR_CUSTOM_HOSTNAME_INVALID: 400,
+  ERR_UPLOAD_INVALID: 400,
+  ERR_TENANT_NOT_FOUND: 404,
+  ERR_CUSTOM_HOSTNAME_NOT_FOUND: 404,
+  ERR_CUSTOM_HOSTNAME_TAKEN: 409,
+};
+
 /** Every code a client of the admin API can see. */
-export type AdminApiErrorCode = AdminErrorCode | TenantStoreErrorCode;
+export type AdminApiErrorCode = AdminErrorCode | TenantStoreErrorCode | HostnameErrorCode;
 
 /**
  * An error the admin API answers with on purpose. Route steps throw it; the one
@@ -94,6 +107,8 @@ export interface ErrorBody {
   readonly request_id: string;
   /** The request field at fault, when known (`body.hostnames[1]`, `body.mtls.ca_pem`). */
   readonly field?: string;
+  /** With ERR_UPLOAD_INVALID: the reason code of the refused certificate (`upload_invalid_chain_incomplete`, ...). */
+  readonly reason?: string;
 }
 
 /** What an error becomes on the wire: status, body fields, extra headers. */
@@ -103,6 +118,7 @@ export interface RenderedError {
   readonly message: string;
   readonly field: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
+  readonly reason?: string | undefined;
 }
 
 /**
@@ -116,6 +132,13 @@ export function renderError(err: unknown): RenderedError {
   if (err instanceof TenantStoreError) {
     const field = err.field === undefined ? undefined : toApiField(err.field);
     return { status: STORE_ERROR_STATUS[err.code], code: err.code, message: toApiMessage(err.message), field, headers: {} };
+  }
+  if (err instanceof HostnameError) {
+    return { status: HOSTNAME_ERROR_STATUS[err.code], code: err.code, message: err.message, field: undefined, headers: {}, reason: err.reason };
+  }
+  if (err instanceof HostnameStoreError) {
+    if (err.code === 'ERR_STORE_UNAVAILABLE') return plain(503, 'ERR_ADMIN_UNAVAILABLE', 'the hostname database cannot be reached; retry');
+    return { status: HOSTNAME_ERROR_STATUS[err.code], code: err.code, message: err.message, field: undefined, headers: {} };
   }
   const fastifyCode = (err as { code?: unknown } | null)?.code;
   const status = (err as { statusCode?: unknown } | null)?.statusCode;

@@ -29,6 +29,7 @@ const TAGS = [
   { name: 'access', description: 'Explaining access decisions, as ext_authz would make them.' },
   { name: 'audit', description: 'The audit trail of changes made through this API.' },
   { name: 'config', description: 'Read-only views of the config file in force.' },
+  { name: 'hostnames', description: 'Customer hostnames: their certificates (ACME or uploaded) and lifecycle states.' },
   { name: 'meta', description: 'This document and health.' },
 ];
 

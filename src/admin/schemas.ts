@@ -32,6 +32,7 @@ export const ERROR_SCHEMA: JsonSchema = {
     message: { type: 'string', description: 'What went wrong and how to fix it; for people, may change between releases.' },
     request_id: { type: 'string', description: 'Also in the x-request-id header and in every log line of this request.' },
     field: { type: 'string', description: 'The request field at fault, when there is one (body.mtls.ca_pem).' },
+    reason: { type: 'string', description: 'With ERR_UPLOAD_INVALID: why the certificate was refused (upload_invalid_key_mismatch, upload_invalid_chain_incomplete…; docs/hostnames.md).' },
   },
 };
 

@@ -44,6 +44,8 @@ import { auditRoutes, decisionRoutes } from './routes/decisions.js';
 import { sessionRoutes, type AdminRevocationStore } from './routes/sessions.js';
 import { metaRoutes } from './routes/meta.js';
 import { tenantRoutes } from './routes/tenants.js';
+import { customHostnameRoutes } from './routes/custom-hostnames.js';
+import type { HostnameManager } from '../hostnames/manager.js';
 import { coerceQuery, parseJsonBody, pathOf, qualifyField, toDocPath } from './request-parsing.js';
 import { grants } from '../config/admin-scopes.js';
 import { authenticateBearer, type AdminToken } from './tokens.js';
@@ -63,6 +65,8 @@ export interface AdminServerDeps {
   readonly configWriter?: ConfigWriter | undefined;
   /** Explains a described request on the live ext_authz state (`POST /v1/access/explain`); absent, it answers 503. */
   readonly explain?: ExplainFn | undefined;
+  /** Customer hostnames (`hostnames` config section); absent, their operations answer 409 ERR_HOSTNAMES_NOT_CONFIGURED. */
+  readonly hostnames?: HostnameManager | undefined;
   /** Default {@link ADMIN_DEFAULTS}.bodyLimitBytes; routes that take CRLs allow more. */
   readonly bodyLimitBytes?: number | undefined;
 }
@@ -115,6 +119,7 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
     ...configRoutes(deps.config, deps.tokens),
     ...configWriteRoutes(deps.configWriter),
     ...accessExplainRoutes(deps.explain),
+    ...customHostnameRoutes(deps.hostnames),
   ];
   // The document describes every route, itself included, so it is built once the table is complete.
   const document: { current?: OpenApiDocument } = {};
@@ -170,7 +175,7 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
 
   const sendError = (req: FastifyRequest, reply: FastifyReply, e: RenderedError): FastifyReply => {
     stateOf(req).errorCode = e.code;
-    const body: ErrorBody = { error: e.code, message: e.message, request_id: req.id, ...(e.field !== undefined ? { field: e.field } : {}) };
+    const body: ErrorBody = { error: e.code, message: e.message, request_id: req.id, ...(e.field !== undefined ? { field: e.field } : {}), ...(e.reason !== undefined ? { reason: e.reason } : {}) };
     return reply.code(e.status).headers(e.headers).type('application/json; charset=utf-8').send(body);
   };
 

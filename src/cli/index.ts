@@ -12,6 +12,7 @@ import { decisionsCommand } from './decisions.js';
 import { sessionCommand } from './session-revoke.js';
 import { configEntryCommands } from './config-entries.js';
 import { tenantCommand } from './tenant.js';
+import { hostnameCommand } from './hostname.js';
 import { accessExplainCommand } from './access-explain.js';
 
 /** The `bouncer` command tree; exported so tests can run it in-process. */
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
   program.addCommand(new Command('access').description('access decisions').addCommand(accessExplainCommand()));
   program.addCommand(new Command('envoy').description('Envoy integration').addCommand(envoyRenderCommand()));
   // Clients of the admin API (docs/admin-api.md).
-  program.addCommand(tenantCommand()).addCommand(sessionCommand()).addCommand(decisionsCommand()).addCommand(adminCommand());
+  program.addCommand(tenantCommand()).addCommand(hostnameCommand()).addCommand(sessionCommand()).addCommand(decisionsCommand()).addCommand(adminCommand());
   for (const c of configEntryCommands()) program.addCommand(c);
   for (const c of program.commands) {
     c.exitOverride();

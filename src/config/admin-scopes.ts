@@ -11,6 +11,8 @@ export const ADMIN_SCOPES = {
   'config:read': 'read the apps, policies, identity providers, service token ids and admin token ids of the config in force (never secrets)',
   'audit:read': 'read the audit trail of admin API changes',
   'config:write': 'create, replace and delete apps (with their policies), identity providers and service tokens kept in the database (store.postgres)',
+  'hostnames:read': 'list and read customer hostnames: state, reason, certificate dates and chain (never keys)',
+  'hostnames:write': 'add and remove customer hostnames, upload their certificates, retry failed ones',
   admin: 'every scope',
 } as const;
 

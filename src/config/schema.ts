@@ -6,6 +6,7 @@ import { IDENTITY_KEYS } from './identity-keys.js';
 import { readIdentityShape, type RawIdentity } from './identity-schema.js';
 import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
 import { readStoreShape, STORE_KEYS, type RawStore } from './store-schema.js';
+import { HOSTNAMES_KEYS, readHostnamesShape } from './hostnames-schema.js';
 import { describe, joinField, type Entry, type NodeReader, type RefusedKeys, type Sourced } from './node-reader.js';
 import type { BouncerConfig, HostPort } from './types.js';
 import type { PolicyInputs } from '../core/cert-policy.js';
@@ -20,7 +21,7 @@ import { parseListenAddress } from './values.js';
  * tools (Helm charts, the demo, docs) write it; the loaded config is camelCase.
  */
 export const CONFIG_KEYS = {
-  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store', 'admin'],
+  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store', 'admin', 'hostnames'],
   listen: ['authz', 'http'],
   authz: ['transport', 'xfcc', 'cache'],
   xfcc: ['trusted_hop', 'max_elements'],
@@ -34,6 +35,7 @@ export const CONFIG_KEYS = {
   ...SAAS_KEYS,
   ...STORE_KEYS,
   ...ADMIN_CONFIG_KEYS,
+  ...HOSTNAMES_KEYS,
 } as const;
 
 /** Top-level sections a later version will read; named so the error says "not yet", not "typo". */
@@ -85,6 +87,8 @@ export interface RawConfig {
   warnings: string[];
   /** `admin`, when present and valid. */
   admin?: BouncerConfig['admin'];
+  /** `hostnames`, when present and valid. */
+  hostnames?: BouncerConfig['hostnames'];
 }
 
 /**
@@ -134,6 +138,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
   raw.identity.saasApps = saas.apps;
   raw.identity.saasAppsKey = saas.key;
   raw.admin = readAdminShape(top, reader, raw.warnings);
+  raw.hostnames = readHostnamesShape(top, reader);
 
   const tenants = top.get('tenants');
   if (raw.store.postgres) {

@@ -66,6 +66,27 @@ export interface BouncerConfig {
   readonly warnings: readonly string[];
   /** `admin`: the admin HTTP API (docs/admin-api.md); undefined when the section is absent, and the API is off. */
   readonly admin?: AdminConfig | undefined;
+  /** `hostnames`: customer hostnames and their certificates (docs/hostnames.md); undefined when absent. */
+  readonly hostnames?: HostnamesConfig | undefined;
+}
+
+/** The `hostnames` section. Paths are absolute. */
+export interface HostnamesConfig {
+  /** The key-encryption keyring file; when absent, the keyring is in the environment variable `kekEnv`. */
+  readonly kekFile: string | undefined;
+  readonly kekEnv: string;
+  /** The ACME CA; absent, only uploaded certificates are possible. */
+  readonly acme:
+    | {
+        readonly directoryUrl: string;
+        readonly email: string | undefined;
+        /** PEM file of the roots the ACME server's own TLS certificate chains to (a private CA); the system's otherwise. */
+        readonly caFile: string | undefined;
+        /** bouncer's public addresses; when set, a hostname must resolve to them before an order is placed. */
+        readonly expectedAddresses: readonly string[];
+        readonly dnsServers: readonly string[];
+      }
+    | undefined;
 }
 
 /** One configured admin token. */

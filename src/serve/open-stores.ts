@@ -20,6 +20,8 @@ import { createTokenCache } from '../sessions/token-cache.js';
 import { createSharedState } from '../stores/create-shared-state.js';
 import type { ConfigDocuments } from '../stores/postgres/config-documents.js';
 import type { PgTenantStore } from '../stores/postgres/pg-tenant-store.js';
+import { createFileTenantStore } from '../stores/file-tenant-store.js';
+import type { OpenHostnames } from '../hostnames/open.js';
 import { fileHostnames, longestSession, type SessionParts } from './authz-state.js';
 import type { CleanupStack } from './cleanup-stack.js';
 import { checkTopology, type ServeContext } from './context.js';
@@ -34,6 +36,8 @@ export interface Stores {
   readonly storeTenants: StoreTenants | undefined;
   readonly crls: CrlFetcher;
   readonly revocation: RevocationView;
+  /** Customer hostnames (docs/hostnames.md), when the config has a `hostnames` section. */
+  readonly hostnames: OpenHostnames | undefined;
 }
 
 /** Apps, IdPs and service tokens may live in the database too: loads them with the file, validated together. */
@@ -65,6 +69,25 @@ async function openTenantStore(ctx: ServeContext, config: BouncerConfig, stack: 
     throw new BouncerError('ERR_STORE_UNAVAILABLE', `cannot open the tenant store at ${redactUrl(pgConf.url)}: ${(err as Error).message}`, { cause: err });
   }
   return stack.use('tenant store', store, (s) => s.close());
+}
+
+/**
+ * Customer hostnames: their worker runs beside ext_authz (started with the
+ * servers), the login service answers HTTP-01. Loaded only when configured.
+ */
+async function openCustomHostnames(ctx: ServeContext, config: BouncerConfig, tenantStore: PgTenantStore | undefined, stack: CleanupStack): Promise<OpenHostnames | undefined> {
+  if (!config.hostnames || !(ctx.runAuthz || ctx.runHttp)) return undefined;
+  const { openHostnames } = await import('../hostnames/open.js');
+  const hostnames = await openHostnames({
+    config: config.hostnames,
+    postgresUrl: config.store.postgres?.url,
+    tenants: tenantStore ?? createFileTenantStore(() => config.tenants, () => config.source, ctx.clock, ctx.clock),
+    logger: ctx.logger,
+    registry: ctx.metrics.registry,
+    clock: ctx.clock,
+    env: ctx.env,
+  });
+  return stack.use('customer hostnames', hostnames, (h) => h.close());
 }
 
 /**
@@ -110,6 +133,8 @@ export async function openStores(ctx: ServeContext, initial: BouncerConfig, stac
   // The file's own hosts get the store's answer now, so an outage later finds them known.
   if (storeTenants) await warmFileHosts(storeTenants, fileHostnames(config));
 
+  const hostnames = await openCustomHostnames(ctx, config, tenantStore, stack);
+
   const parts: SessionParts = {
     keys: await openKeyStore({
       dir: config.auth?.keysDir,
@@ -129,5 +154,5 @@ export async function openStores(ctx: ServeContext, initial: BouncerConfig, stac
   rotation.unref();
   stack.defer('session key rotation', () => clearInterval(rotation));
 
-  return { config, docs, parts, tenantStore, storeTenants, crls, revocation };
+  return { config, docs, parts, tenantStore, storeTenants, crls, revocation, hostnames };
 }

@@ -43,6 +43,10 @@ function keepStartupSettings(ctx: ServeContext, current: BouncerConfig, next: Bo
     ctx.logger.warn('store settings changed; they take effect on the next restart');
     kept = { ...kept, store: current.store };
   }
+  if (JSON.stringify(next.hostnames) !== JSON.stringify(current.hostnames)) {
+    ctx.logger.warn('hostnames settings changed; they take effect on the next restart');
+    kept = { ...kept, hostnames: current.hostnames };
+  }
   if (next.authz.transport !== current.authz.transport) {
     ctx.logger.warn({ running: current.authz.transport, configured: next.authz.transport }, 'authz.transport changed; it takes effect on the next restart');
     kept = { ...kept, authz: { ...kept.authz, transport: current.authz.transport } };

@@ -67,6 +67,7 @@ export async function startServers(ctx: ServeContext, stores: Stores, live: Live
           clock,
           logger,
           sessionRevocationMs: longestSession(config) * 1000,
+          hostnames: stores.hostnames?.manager,
           explain: (query, nowMs) => explainRequest(live.state, query, nowMs, { idpTypes: new Map(live.config.idps.map((i) => [i.id, i.type])) }),
           ...(docs
             ? {
@@ -99,6 +100,7 @@ export async function startServers(ctx: ServeContext, stores: Stores, live: Live
         clock,
         ...(options.origin !== undefined ? { publicBaseUrl: options.origin } : {}),
         extraRoutes: options.opsRoutes,
+        ...(stores.hostnames ? { acmeChallenge: stores.hostnames.challenge } : {}),
       })
     : createOpsServer(options.opsRoutes);
   stack.defer(ctx.runHttp ? 'login service' : 'ops server', () => http.close());
@@ -114,6 +116,9 @@ export async function startServers(ctx: ServeContext, stores: Stores, live: Live
     : undefined;
   // Registered last so it closes first: NOT_SERVING and draining while the rest still answers.
   if (authz) stack.defer('ext_authz server', () => authz.close(options.graceMs()));
+
+  // The hostname worker (ACME orders, renewals) runs in the ext_authz process, off the request path.
+  if (ctx.runAuthz && stores.hostnames) await stores.hostnames.manager.start();
 
   const authzPort = authz ? await authz.listen(config.listen.authz.host, config.listen.authz.port) : 0;
   const httpPort = await http.listen(config.listen.http.host, config.listen.http.port);

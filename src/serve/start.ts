@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { BouncerConfig } from '../config/types.js';
+import type { HostnameCatalog } from '../core/served-hostname.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { CleanupStack } from './cleanup-stack.js';
 import type { ServeContext, ServeRole } from './context.js';
@@ -24,6 +25,8 @@ export interface BouncerApp {
   readonly adminPort: number;
   readonly httpPort: number;
   readonly metrics: Metrics;
+  /** Customer hostnames ready to serve (for the xDS server); undefined without a `hostnames` section. */
+  readonly hostnameCatalog: HostnameCatalog | undefined;
   /** The config in force. */
   config(): BouncerConfig;
   /** Re-reads the config now (also done on file change and SIGHUP); false if it was invalid. */
@@ -94,6 +97,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     return {
       ...ports,
       metrics: ctx.metrics,
+      hostnameCatalog: stores.hostnames?.manager.catalog,
       config: () => live.config,
       reload: () => reloading.reloadNow(),
       close(grace) {

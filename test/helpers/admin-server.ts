@@ -10,6 +10,7 @@ import { hashAdminToken, type AdminToken } from '../../src/admin/tokens.js';
 import type { AdminScope } from '../../src/config/admin-scopes.js';
 import type { AdminConfigView } from '../../src/admin/routes/config-views.js';
 import { createMemoryRevocationStore } from '../../src/sessions/revocation.js';
+import type { HostnameManager } from '../../src/hostnames/manager.js';
 import { createPgTenantStore, type PgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
 import { createTestDatabase, type TestDatabase } from './pg.js';
 import { NOW } from './pki-fixtures.js';
@@ -23,6 +24,8 @@ export const TEST_TOKENS: Readonly<Record<string, readonly AdminScope[]>> = {
   decisions: ['decisions:read'],
   auditor: ['audit:read'],
   config: ['config:read'],
+  hostreader: ['hostnames:read'],
+  hostwriter: ['hostnames:write', 'hostnames:read'],
 };
 
 export const tokenOf = (name: string): string => `test-token-${name}-0123456789abcdef`;
@@ -41,7 +44,13 @@ export interface TestAdmin {
   close(): Promise<void>;
 }
 
-export async function startTestAdmin(options: { config?: AdminConfigView } = {}): Promise<TestAdmin> {
+export interface TestAdminOptions {
+  readonly config?: AdminConfigView;
+  /** Customer hostnames over the test's tenant store (and database). */
+  readonly hostnames?: (tenants: PgTenantStore, db: TestDatabase) => Promise<HostnameManager>;
+}
+
+export async function startTestAdmin(options: TestAdminOptions = {}): Promise<TestAdmin> {
   const db = await createTestDatabase();
   const store = await createPgTenantStore({ connection: db.connection, now: () => NOW });
   const pool = new pg.Pool({ ...db.connection, max: 2 });
@@ -62,6 +71,7 @@ export async function startTestAdmin(options: { config?: AdminConfigView } = {})
     clock: () => NOW,
     logger,
     sessionRevocationMs: 8 * 3600_000,
+    hostnames: await options.hostnames?.(store, db),
   });
   const port = await server.listen('127.0.0.1', 0);
   const url = `http://127.0.0.1:${port}`;

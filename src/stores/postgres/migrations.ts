@@ -91,6 +91,52 @@ CREATE TABLE config_documents (
 );
 `,
   },
+  {
+    // Customer hostnames and their certificates (src/hostnames/pg-store.ts). Keys
+    // are only ever stored as key envelopes ('bk1.' prefix, src/hostnames/key-envelope.ts);
+    // the CHECK makes a plain PEM key impossible to store by mistake. Times are ms since
+    // the epoch by the writing replica's clock, as the lifecycle computes them.
+    version: 4,
+    name: 'custom_hostnames',
+    sql: `
+CREATE TABLE custom_hostnames (
+  hostname text PRIMARY KEY CHECK (hostname = lower(hostname) AND length(hostname) <= 253),
+  tenant_name text NOT NULL REFERENCES tenants (name) ON DELETE CASCADE,
+  wildcard boolean NOT NULL,
+  source text NOT NULL CHECK (source IN ('acme', 'upload')),
+  state text NOT NULL CHECK (state IN ('pending_validation', 'issuing', 'active', 'renewing', 'failed')),
+  reason text,
+  reason_detail text,
+  certificate_chain_pem text,
+  sealed_key text CHECK (sealed_key IS NULL OR sealed_key LIKE 'bk1.%'),
+  not_before_ms bigint,
+  not_after_ms bigint,
+  renew_at_ms bigint,
+  next_attempt_at_ms bigint,
+  attempts integer NOT NULL DEFAULT 0,
+  order_url text,
+  lease_owner text,
+  lease_until_ms bigint,
+  version bigint NOT NULL DEFAULT 1,
+  created_at_ms bigint NOT NULL,
+  updated_at_ms bigint NOT NULL
+);
+CREATE INDEX custom_hostnames_due_idx ON custom_hostnames (next_attempt_at_ms) WHERE next_attempt_at_ms IS NOT NULL;
+CREATE INDEX custom_hostnames_tenant_idx ON custom_hostnames (tenant_name, hostname);
+CREATE TABLE acme_accounts (
+  directory_url text PRIMARY KEY,
+  account_url text NOT NULL,
+  sealed_key text NOT NULL CHECK (sealed_key LIKE 'bk1.%'),
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE acme_challenges (
+  token text PRIMARY KEY,
+  key_authorization text NOT NULL,
+  hostname text NOT NULL REFERENCES custom_hostnames (hostname) ON DELETE CASCADE,
+  expires_at_ms bigint NOT NULL
+);
+`,
+  },
 ];
 
 /**

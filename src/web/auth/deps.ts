@@ -44,6 +44,13 @@ export interface AuthServerDeps {
    * `loadSamlIdpSigning`) and OIDC provider, and the App Launcher on `/`.
    */
   saas?: { samlSigning(): SamlIdpSigning; oidcSigningJwks?: SaasOidcDeps['signingJwks'] };
+  /**
+   * ACME HTTP-01 (RFC 8555 §8.3): the key authorization for a challenge token
+   * of a customer hostname's order, or undefined. When given, served at
+   * `/.well-known/acme-challenge/<token>` without authentication, whatever
+   * the Host (Envoy routes that path of every customer hostname here).
+   */
+  acmeChallenge?: (token: string) => Promise<string | undefined>;
 }
 
 /** The slice of the configuration the auth service reads. */

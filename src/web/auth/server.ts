@@ -26,6 +26,9 @@ import { CONTENT_SECURITY_POLICY } from './pages.js';
 
 export type { AuthServer, AuthServerDeps } from './deps.js';
 
+/** An ACME token is base64url (RFC 8555 §8.3); CAs use 43 characters. */
+const ACME_TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
+
 /**
  * Build the auth service.
  *
@@ -130,6 +133,16 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     app.get(path, async (_req, reply) => {
       const r = await handler();
       return reply.code(r.status).type(r.contentType).send(r.body);
+    });
+  }
+
+  if (deps.acmeChallenge) {
+    const answer = deps.acmeChallenge;
+    app.get('/.well-known/acme-challenge/:token', async (req, reply) => {
+      const { token } = req.params as { token: string };
+      const keyAuthorization = ACME_TOKEN.test(token) ? await answer(token) : undefined;
+      if (keyAuthorization === undefined) return renderError(req, reply, webError('not_found', 'There is no such ACME challenge.'));
+      return reply.type('text/plain; charset=utf-8').send(keyAuthorization);
     });
   }
 

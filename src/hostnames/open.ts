@@ -1,0 +1,73 @@
+/**
+ * Opens customer hostnames from the `hostnames` config section: the keyring,
+ * the store (PostgreSQL with `store.postgres`, memory otherwise), the ACME
+ * issuer and DNS check when configured, the metrics, and the manager whose
+ * catalog the xDS server serves.
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { HostnamesConfig } from '../config/types.js';
+import { BouncerError } from '../core/errors.js';
+import type { TenantStore } from '../stores/tenant-store.js';
+import { createAcmeIssuer } from './acme-issuer.js';
+import { createDnsCheck } from './dns-check.js';
+import { loadKekRing } from './key-envelope.js';
+import { createHostnameManager, type HostnameManager } from './manager.js';
+import { createMemoryHostnameStore } from './memory-store.js';
+import { createHostnameMetrics } from './metrics.js';
+import type { HostnameStore } from './store.js';
+
+export interface OpenHostnamesOptions {
+  readonly config: HostnamesConfig;
+  /** `store.postgres.url`; absent, hostnames live in this process's memory. */
+  readonly postgresUrl?: string | undefined;
+  readonly tenants: TenantStore;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly clock: () => number;
+  readonly env?: NodeJS.ProcessEnv | undefined;
+}
+
+export interface OpenHostnames {
+  readonly manager: HostnameManager;
+  /** The key authorization for an HTTP-01 token, for the web service. */
+  challenge(token: string): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+export async function openHostnames(o: OpenHostnamesOptions): Promise<OpenHostnames> {
+  const keys = loadKekRing({ file: o.config.kekFile, env: o.config.kekEnv }, o.env);
+  let store: HostnameStore;
+  if (o.postgresUrl !== undefined) {
+    const { createPgHostnameStore } = await import('./pg-store.js');
+    store = await createPgHostnameStore({ connection: { connectionString: o.postgresUrl }, logger: o.logger });
+  } else {
+    store = createMemoryHostnameStore();
+  }
+  const acme = o.config.acme;
+  let caPem: string | undefined;
+  if (acme?.caFile !== undefined) {
+    try {
+      caPem = readFileSync(acme.caFile, 'utf8');
+    } catch (err) {
+      await store.close();
+      throw new BouncerError('ERR_CONFIG_READ', `cannot read hostnames.acme.ca_file ${acme.caFile}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const issuer = acme ? createAcmeIssuer({ settings: { directoryUrl: acme.directoryUrl, email: acme.email, caPem }, store, keys, clock: o.clock, logger: o.logger }) : undefined;
+  const dnsCheck = acme && acme.expectedAddresses.length > 0 ? createDnsCheck({ expectedAddresses: acme.expectedAddresses, servers: acme.dnsServers }) : undefined;
+  let built: HostnameManager | undefined;
+  const metrics = createHostnameMetrics(o.registry, () => store.countByState(), () => built?.catalog.size ?? 0);
+  const manager = createHostnameManager({ store, tenants: o.tenants, keys, issuer, dnsCheck, clock: o.clock, logger: o.logger, metrics });
+  built = manager;
+  o.logger.info({ kek: keys.activeId, store: o.postgresUrl !== undefined ? 'postgres' : 'memory', acme: acme?.directoryUrl ?? null }, 'custom hostnames: ready');
+  return {
+    manager,
+    challenge: (token) => store.getChallenge(token, o.clock()),
+    async close() {
+      await manager.close();
+      await store.close();
+    },
+  };
+}
