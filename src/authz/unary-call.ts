@@ -34,6 +34,8 @@ export interface CallHost {
   /** Reserves `bytes` on the connection and the process; false when either budget is spent. */
   reserve(info: SessionInfo, bytes: number): boolean;
   release(info: SessionInfo, bytes: number): void;
+  /** A stream refused for the connection's own fault; too many and the connection is cut. */
+  streamError(info: SessionInfo): void;
 }
 
 /** Why a call's signal aborted: its deadline passed, or the caller went away. */
@@ -230,7 +232,9 @@ export class UnaryCall implements CallContext {
 
   private reserve(bytes: number): boolean {
     if (!this.host.reserve(this.info, bytes)) {
-      this.refuse('buffer_budget', { code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'too many request bytes are waiting on this connection or server; retry' }, true);
+      // Only the connection's own budget is its fault: the process's may have been spent by others.
+      const own = this.info.buffered + bytes > this.host.limits.maxBufferedBytesPerConnection;
+      this.refuse('buffer_budget', { code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'too many request bytes are waiting on this connection or server; retry' }, true, own);
       return false;
     }
     if (this.reserved === 0) this.stream.once('close', this.releaseReserved);
@@ -245,7 +249,7 @@ export class UnaryCall implements CallContext {
   };
 
   /** Answers a failure before the method runs; `stopSending` resets the stream so the client stops sending a body nobody reads. */
-  private refuse(why: StreamRefusal, failure: GrpcFailure, stopSending: boolean): void {
+  private refuse(why: StreamRefusal, failure: GrpcFailure, stopSending: boolean, ownFault = true): void {
     this.done = true;
     this.answered = true;
     this.view = undefined;
@@ -256,5 +260,6 @@ export class UnaryCall implements CallContext {
     trailersOnly(this.stream, failure);
     // RFC 9113 §8.1: a server that answered early may ask the client to stop with RST_STREAM NO_ERROR.
     if (stopSending && !this.stream.destroyed) this.stream.close(NGHTTP2_NO_ERROR);
+    if (ownFault) this.host.streamError(this.info);
   }
 }
