@@ -325,6 +325,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
         getState: () => state,
         logger,
         metrics,
+        limits: config.authz.limits,
         ...(options.now ? { now: options.now } : {}),
         ...(config.admin ? { onDecision: (input, decision, nowMs) => decisionLog.record(toDecisionRecord(input, decision, nowMs)) } : {}),
       })

@@ -14,7 +14,7 @@ import { encodeCheckDecision } from './check-response.js';
 import { grpcFailureOf } from './grpc-errors.js';
 import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type CallContext, type UnaryReply } from './grpc-transport.js';
 import { createHealthCheckMethod, type ServingStatus } from './health-check.js';
-import { DEFAULT_TRANSPORT_LIMITS, type TransportEvents } from './transport-limits.js';
+import { DEFAULT_TRANSPORT_LIMITS, type TransportEvents, type TransportLimits } from './transport-limits.js';
 import { CallAbortedError } from './unary-call.js';
 import { loadAuthzPackageDefinition } from './proto.js';
 import { RepeatedStrings } from './repeated-strings.js';
@@ -31,6 +31,8 @@ export interface AuthzServerDeps {
   now?: () => number;
   /** Called once per decision (the admin API's recent-decisions log). Must not throw or block. */
   onDecision?: (input: CheckInput, decision: Decision, nowMs: number) => void;
+  /** The transport's limits (config `authz.limits`); each one left out keeps its default. */
+  limits?: Partial<TransportLimits>;
 }
 
 export interface AuthzServer {
@@ -41,8 +43,6 @@ export interface AuthzServer {
   setServing(serving: boolean): void;
 }
 
-/** Largest CheckRequest accepted (transport-limits.ts says why). */
-const MAX_MESSAGE_BYTES = DEFAULT_TRANSPORT_LIMITS.maxMessageBytes;
 
 /**
  * The gRPC ext_authz server: Authorization/Check, grpc.health.v1 and server
@@ -51,6 +51,8 @@ const MAX_MESSAGE_BYTES = DEFAULT_TRANSPORT_LIMITS.maxMessageBytes;
  */
 export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const now = deps.now ?? Date.now;
+  /** Largest CheckRequest accepted (transport-limits.ts says why); grpc-js's relayed methods keep the same. */
+  const maxMessageBytes = deps.limits?.maxMessageBytes ?? DEFAULT_TRANSPORT_LIMITS.maxMessageBytes;
   const recorder = createCheckRecorder(deps.metrics);
   const definition = loadAuthzPackageDefinition();
   // grpc-js serves health and reflection, on loopback, behind the transport;
@@ -58,7 +60,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const fallback = new grpc.Server({
     'grpc.enable_channelz': 0,
     'grpc.max_concurrent_streams': 1000,
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_receive_message_length': maxMessageBytes,
   });
   // Health Check is answered by the transport (health-check.ts); grpc-js keeps
   // the same statuses for Watch, which stays relayed.
@@ -128,7 +130,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
     streamRefused: (reason) => counted.streamsRefused.inc({ reason }),
     connectionDropped: () => counted.connectionsDropped.inc(),
   };
-  const transport = new GrpcTransport({ events });
+  const transport = new GrpcTransport({ ...deps.limits, events });
   counted.setSource(() => ({ sessions: transport.sessionCount, bufferedBytes: transport.bufferedBytes }));
   const strings = new RepeatedStrings();
   transport.addUnary(createHealthCheckMethod((service) => serving.get(service)));

@@ -1,10 +1,13 @@
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
+
 /**
  * Every limit of the ext_authz port, with the default each is anchored to.
  * docs/authz-transport.md tells the same story for operators; keep the two
  * in step. The anchors are grpc-go's server defaults (internal/transport,
  * keepalive, server.go) and Envoy's HTTP/2 and connection-manager defaults:
  * where bouncer departs from them it is because Envoy is the only expected
- * client and a CheckRequest is a few kilobytes.
+ * client and a CheckRequest is a few kilobytes. Operators set them under
+ * `authz.limits` (snake_case: max_message_bytes, keepalive_time_ms, ...).
  */
 export interface TransportLimits {
   /**
@@ -119,29 +122,8 @@ export interface TransportLimits {
   readonly maxHeaderListBytes: number;
 }
 
-export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
-  maxMessageBytes: 1024 * 1024,
-  maxConcurrentStreams: 1000,
-  maxBufferedBytesPerConnection: 16 * 1024 * 1024,
-  maxBufferedBytesTotal: 64 * 1024 * 1024,
-  messageDeliveryMs: 5_000,
-  maxRelayedStreamsPerConnection: 16,
-  maxRelayedStreamsTotal: 256,
-  maxConnectionIdleMs: 5 * 60_000,
-  maxConnectionAgeMs: 30 * 60_000,
-  closeGraceMs: 10_000,
-  keepaliveTimeMs: 10_000,
-  keepaliveTimeoutMs: 10_000,
-  minClientPingIntervalMs: 10_000,
-  maxPingStrikes: 2,
-  maxConnections: 4096,
-  handshakeTimeoutMs: 3_000,
-  pressureConnections: 1024,
-  pressureKeepaliveMs: 1_000,
-  maxStreamErrorsPerConnection: 64,
-  maxSessionMemoryMb: 64,
-  maxHeaderListBytes: 64 * 1024,
-});
+/** The defaults live with every other default (CONFIG_DEFAULTS.authz.limits); `authz.limits` in the config file overrides them. */
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({ ...CONFIG_DEFAULTS.authz.limits });
 
 /** Why the transport let a connection go; the `reason` label of bouncer_authz_sessions_closed_total. */
 export type SessionCloseReason = 'peer' | 'idle' | 'max_age' | 'keepalive_timeout' | 'handshake_timeout' | 'ping_abuse' | 'stream_errors' | 'close_grace' | 'error' | 'shutdown';
