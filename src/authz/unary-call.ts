@@ -25,6 +25,27 @@ function sendOkTrailers(this: ServerHttp2Stream): void {
   this.sendTrailers(OK_TRAILERS);
 }
 
+/** From this size Buffer.allocUnsafe no longer slices its shared pool, so a message buffer owns its memory. */
+const OWN_BUFFER_MIN = 4096;
+
+/** A message buffer of the call's own: its memory can be given back without touching anyone else's. */
+function allocMessage(length: number): Buffer {
+  return length >= OWN_BUFFER_MIN ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
+}
+
+/**
+ * Gives a message buffer that no one else can see back to the allocator at
+ * once (ArrayBuffer.prototype.transfer detaches it), instead of at the next
+ * full collection: a refused or abandoned stream's buffer has usually lived
+ * long enough to reach V8's old generation, and under abuse the next round's
+ * buffers would otherwise be allocated beside it. Pooled slices and views of
+ * a socket read are left alone.
+ */
+export function releaseMessageBuffer(buf: Buffer | undefined): void {
+  if (buf === undefined || buf.byteLength < OWN_BUFFER_MIN || buf.byteOffset !== 0 || buf.buffer.byteLength !== buf.byteLength) return;
+  (buf.buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
+}
+
 /** What a call needs from its transport. */
 export interface CallHost {
   readonly limits: TransportLimits;
@@ -106,7 +127,7 @@ export class UnaryCall implements CallContext {
         return;
       }
       if (!this.reserve(length)) return;
-      this.body = Buffer.allocUnsafe(length);
+      this.body = allocMessage(length);
       chunk.copy(this.body, 0, at);
       this.filled = rest;
       return;
@@ -194,6 +215,7 @@ export class UnaryCall implements CallContext {
       this.host.arriving.delete(this.stream);
       this.done = true;
       this.view = undefined;
+      releaseMessageBuffer(this.body);
       this.body = undefined;
       this.releaseReserved();
       return;
@@ -207,7 +229,8 @@ export class UnaryCall implements CallContext {
     // A whole message waiting for END_STREAM must not keep its socket read alive: copy it out, against the budget.
     const view = this.view;
     if (view !== undefined && this.reserve(view.length)) {
-      this.body = Buffer.from(view);
+      this.body = allocMessage(view.length);
+      view.copy(this.body);
       this.view = undefined;
     }
   }
@@ -253,6 +276,8 @@ export class UnaryCall implements CallContext {
     this.done = true;
     this.answered = true;
     this.view = undefined;
+    // Refused before the method ran: nothing else holds the message.
+    releaseMessageBuffer(this.body);
     this.body = undefined;
     this.releaseReserved();
     this.host.arriving.delete(this.stream);

@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { GrpcTransport, listenWithFallback, type CallContext, type UnaryReply } from '../../src/authz/grpc-transport.js';
 import { parseGrpcTimeout } from '../../src/authz/grpc-timeout.js';
+import { releaseMessageBuffer } from '../../src/authz/unary-call.js';
 import { createHealthCheckMethod, decodeHealthService } from '../../src/authz/health-check.js';
 import type { SessionCloseReason, StreamRefusal, TransportEvents, TransportLimits } from '../../src/authz/transport-limits.js';
 import { FrameType, Flag, grpcHeaders, grpcPrefix, HostileH2 } from '../helpers/hostile-h2.js';
@@ -137,6 +138,20 @@ describe('messages', () => {
     await d.data(other[0] as number, Buffer.alloc(990), { endStream: true });
     await until('the answer', () => d.ended.has(other[0] as number));
     expect(rig.transport.bufferedBytes).toBe(3000);
+  });
+
+  test("a refused message's own buffer is given back at once; pooled slices and views of a shared read are left alone", () => {
+    const own = Buffer.allocUnsafeSlow(64 * 1024).fill(1);
+    releaseMessageBuffer(own);
+    expect(own.byteLength).toBe(0);
+    const pooled = Buffer.allocUnsafe(100).fill(2);
+    const read = Buffer.allocUnsafeSlow(64 * 1024).fill(3);
+    const view = read.subarray(5, 5 + 8192);
+    const whole = read.subarray(0, 8192);
+    for (const b of [pooled, view, whole]) releaseMessageBuffer(b);
+    expect([pooled.byteLength, view.byteLength, whole.byteLength, read.byteLength]).toEqual([100, 8192, 8192, 64 * 1024]);
+    expect(pooled[0]).toBe(2);
+    expect(view[0]).toBe(3);
   });
 
   test('a stream that does not deliver its message in time is answered DEADLINE_EXCEEDED and its bytes released', async () => {
