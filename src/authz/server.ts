@@ -43,7 +43,6 @@ export interface AuthzServer {
   setServing(serving: boolean): void;
 }
 
-
 /**
  * The gRPC ext_authz server: Authorization/Check, grpc.health.v1 and server
  * reflection on one port. The Check handler is a thin adapter around the pure

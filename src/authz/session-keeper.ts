@@ -10,9 +10,9 @@
  * handshake limit is cut by its own timer; above the pressure mark silent
  * connections are pinged after a second and cut when they do not answer; a
  * connection that earns too many stream refusals is sent GOAWAY
- * ENHANCE_YOUR_CALM and cut a moment later (so does one that pings too
- * often). A protocol error (DATA inside a header block, a frame over the
- * size limit) makes node:http2 destroy the session itself.
+ * ENHANCE_YOUR_CALM and cut at once (so is one that pings too often). A
+ * protocol error (DATA inside a header block, a frame over the size limit)
+ * makes node:http2 destroy the session itself.
  */
 import http2, { type Http2Session } from 'node:http2';
 import { performance } from 'node:perf_hooks';
