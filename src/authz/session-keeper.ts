@@ -2,8 +2,9 @@
  * Keeps the ext_authz port's HTTP/2 connections honest: every connection is
  * closed (GOAWAY, then cut after a grace) when idle or too old, pinged when
  * silent and cut when the ping goes unanswered, and sent GOAWAY
- * ENHANCE_YOUR_CALM when it pings too often. One coarse timer, once a second,
- * does it all for every connection, so a call pays for none of it.
+ * ENHANCE_YOUR_CALM when it pings too often. Apart from a new connection's
+ * handshake timer, one coarse timer, once a second, does it all for every
+ * connection, so a call pays for none of it.
  *
  * Broken connections must not fill the connection cap, so they go in
  * seconds: one that has not sent its preface and SETTINGS within the
