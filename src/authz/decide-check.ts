@@ -108,7 +108,7 @@ export function decideCheck(
   const afterGate = (tenants: TenantIndex): SyncOrAsync<CheckOutcome> => {
     if (!identity) return judge(raw, tenants);
     if (explain?.assertedSession !== undefined) return judge(withSession(raw, explain.assertedSession), tenants);
-    return andThen(whileWanted(runSessionGate(raw, cookie, identity.gate, nowMs), call), (gate) =>
+    return andThen(whileWanted(runSessionGate(raw, cookie, identity.gate, nowMs, call), call), (gate) =>
       gate.kind === 'answer' ? { decision: gate.decision, input: raw, headers } : judge(withSession(raw, gate.session), tenants),
     );
   };

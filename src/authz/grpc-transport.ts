@@ -147,6 +147,10 @@ export class GrpcTransport implements CallHost {
     this.buffered -= bytes;
   }
 
+  streamError(info: SessionInfo): void {
+    this.keeper.streamError(info);
+  }
+
   private sweepCalls(now: number): void {
     const deliveryMs = this.limits.messageDeliveryMs;
     for (const call of this.arriving.values()) call.sweep(now, deliveryMs);
@@ -217,10 +221,12 @@ export class GrpcTransport implements CallHost {
   /** Relays one stream to the grpc-js server, both ways, trailers included, within the relay's stream limits. */
   private relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, info: SessionInfo): void {
     if (this.closed) return trailersOnly(stream, { code: GrpcStatus.UNAVAILABLE, details: 'the server is shutting down' });
-    if (info.relayed >= this.limits.maxRelayedStreamsPerConnection || this.relayed >= this.limits.maxRelayedStreamsTotal) {
+    const own = info.relayed >= this.limits.maxRelayedStreamsPerConnection;
+    if (own || this.relayed >= this.limits.maxRelayedStreamsTotal) {
       this.events?.streamRefused('relay_limit');
       trailersOnly(stream, { code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'too many health Watch or reflection streams are open; close some and retry' });
       stream.close(NGHTTP2_NO_ERROR);
+      if (own) this.keeper.streamError(info);
       return;
     }
     let upstream: http2.ClientHttp2Stream;

@@ -17,7 +17,7 @@ import { grpcFailureOf } from './grpc-errors.js';
 import { addUnaryToGrpcJs, grpcJsServerOptions } from './grpc-js-check.js';
 import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type CallContext, type UnaryMethod, type UnaryReply } from './grpc-transport.js';
 import { createHealthCheckMethod, type ServingStatus } from './health-check.js';
-import { DEFAULT_TRANSPORT_LIMITS, type TransportEvents } from './transport-limits.js';
+import { DEFAULT_TRANSPORT_LIMITS, type TransportEvents, type TransportLimits } from './transport-limits.js';
 import { CallAbortedError } from './unary-call.js';
 import { loadAuthzPackageDefinition } from './proto.js';
 import { RepeatedStrings } from './repeated-strings.js';
@@ -36,6 +36,8 @@ export interface AuthzServerDeps {
   onDecision?: (input: CheckInput, decision: Decision, nowMs: number) => void;
   /** What serves the port (`authz.transport`); native unless told. Both serve the same Check, health and reflection. */
   transport?: AuthzTransport;
+  /** The transport's limits (config `authz.limits`); each one left out keeps its default. */
+  limits?: Partial<TransportLimits>;
 }
 
 export interface AuthzServer {
@@ -46,9 +48,6 @@ export interface AuthzServer {
   setServing(serving: boolean): void;
 }
 
-/** Largest CheckRequest accepted (transport-limits.ts says why). */
-const MAX_MESSAGE_BYTES = DEFAULT_TRANSPORT_LIMITS.maxMessageBytes;
-
 /**
  * The gRPC ext_authz server: Authorization/Check, grpc.health.v1 and server
  * reflection on one port. The Check handler is a thin adapter around the pure
@@ -57,6 +56,8 @@ const MAX_MESSAGE_BYTES = DEFAULT_TRANSPORT_LIMITS.maxMessageBytes;
  */
 export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const now = deps.now ?? Date.now;
+  /** Largest CheckRequest accepted (transport-limits.ts says why); grpc-js's relayed methods keep the same. */
+  const maxMessageBytes = deps.limits?.maxMessageBytes ?? DEFAULT_TRANSPORT_LIMITS.maxMessageBytes;
   const recorder = createCheckRecorder(deps.metrics);
   const definition = loadAuthzPackageDefinition();
   const native = (deps.transport ?? CONFIG_DEFAULTS.authz.transport) === 'native';
@@ -68,9 +69,9 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       ? {
           'grpc.enable_channelz': 0,
           'grpc.max_concurrent_streams': 1000,
-          'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+          'grpc.max_receive_message_length': maxMessageBytes,
         }
-      : grpcJsServerOptions(DEFAULT_TRANSPORT_LIMITS),
+      : grpcJsServerOptions({ ...DEFAULT_TRANSPORT_LIMITS, ...deps.limits }),
   );
   // Health Check is answered by the transport (health-check.ts); grpc-js keeps
   // the same statuses for Watch, which stays relayed.
@@ -165,7 +166,7 @@ function serveNatively(
     streamRefused: (reason) => counted.streamsRefused.inc({ reason }),
     connectionDropped: () => counted.connectionsDropped.inc(),
   };
-  const transport = new GrpcTransport({ events });
+  const transport = new GrpcTransport({ ...deps.limits, events });
   counted.setSource(() => ({ sessions: transport.sessionCount, bufferedBytes: transport.bufferedBytes }));
   transport.addUnary(createHealthCheckMethod((service) => serving.get(service)));
   transport.addUnary(checkMethod);

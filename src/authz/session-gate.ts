@@ -29,7 +29,7 @@ export interface SessionGateDeps {
    */
   readonly longestSessionMs: number;
   /** Single use of handoff `jti`s: in memory, or the fleet's shared store (async; rejects when it cannot tell). */
-  readonly handoffs: { consume(jti: string, expMs: number, nowMs: number): boolean | Promise<boolean> };
+  readonly handoffs: { consume(jti: string, expMs: number, nowMs: number, signal?: AbortSignal): boolean | Promise<boolean> };
   readonly tokens: TokenCache;
   /**
    * True while revocation state is unknown (shared store lost past its grace,
@@ -76,13 +76,13 @@ function answer(app: App, reason: 'handoff_invalid' | 'handoff_browser_mismatch'
  * Synchronous when the cookie's token is already in the cache (or there is
  * none): a warm check then allocates no promise and waits for no microtask.
  */
-export function runSessionGate(input: CheckInput, cookieHeader: string | undefined, deps: SessionGateDeps, nowMs: number): SyncOrAsync<GateResult> {
+export function runSessionGate(input: CheckInput, cookieHeader: string | undefined, deps: SessionGateDeps, nowMs: number, call?: { readonly signal: AbortSignal }): SyncOrAsync<GateResult> {
   const host = normalizeHost(input.authority);
   const app = host === '' ? undefined : resolveTenant(deps.apps, host);
   if (!app) return NO_SESSION;
   const path = pathOnly(input.path);
 
-  if (path === APP_PATHS.handoff) return completeHandoff(input, cookieHeader, app, host, deps, nowMs);
+  if (path === APP_PATHS.handoff) return completeHandoff(input, cookieHeader, app, host, deps, nowMs, call);
   if (path === APP_PATHS.logout) return logout(cookieHeader, app, deps, nowMs);
   return andThen(readSession(cookieHeader, app, deps, nowMs), (read) => sessionResult(read, app, deps));
 }
@@ -174,7 +174,7 @@ function viewOf(c: SessionClaims): SessionView {
   });
 }
 
-async function completeHandoff(input: CheckInput, cookieHeader: string | undefined, app: App, host: string, deps: SessionGateDeps, nowMs: number): Promise<GateResult> {
+async function completeHandoff(input: CheckInput, cookieHeader: string | undefined, app: App, host: string, deps: SessionGateDeps, nowMs: number, call: { readonly signal: AbortSignal } | undefined): Promise<GateResult> {
   const q = input.path.indexOf('?');
   const params = new URLSearchParams(q >= 0 ? input.path.slice(q + 1) : '');
   const token = params.get('token');
@@ -198,8 +198,10 @@ async function completeHandoff(input: CheckInput, cookieHeader: string | undefin
   if (deps.revocation.isRevoked(claims, nowMs)) return answer(app, 'handoff_invalid', 'this session was revoked; please sign in again');
   let fresh: boolean;
   try {
-    fresh = await deps.handoffs.consume(claims.jti, claims.exp * 1000, nowMs);
+    // The call's signal: once its deadline passes or its caller leaves, the store stops being waited for.
+    fresh = await deps.handoffs.consume(claims.jti, claims.exp * 1000, nowMs, call?.signal);
   } catch (err) {
+    if (call?.signal.aborted === true) throw err;
     return answer(app, 'state_unavailable', `cannot check that this sign-in link is unused: ${(err as Error).message}; try again shortly`);
   }
   if (!fresh) {

@@ -2,13 +2,18 @@
  * Keeps the ext_authz port's HTTP/2 connections honest: every connection is
  * closed (GOAWAY, then cut after a grace) when idle or too old, pinged when
  * silent and cut when the ping goes unanswered, and sent GOAWAY
- * ENHANCE_YOUR_CALM when it pings too often. One coarse timer, once a second,
- * does it all for every connection, so a call pays for none of it.
+ * ENHANCE_YOUR_CALM when it pings too often. Apart from a new connection's
+ * handshake timer, one coarse timer, once a second, does it all for every
+ * connection, so a call pays for none of it.
  *
- * The silent-connection ping is what reaps connections node:http2 gave up on:
- * after a protocol error (DATA inside a header block, a frame over the size
- * limit) nghttp2 queues GOAWAY and stops reading, and Node neither tells us
- * nor closes the socket, which then sits in CLOSE_WAIT for good.
+ * Broken connections must not fill the connection cap, so they go in
+ * seconds: one that has not sent its preface and SETTINGS within the
+ * handshake limit is cut by its own timer; above the pressure mark silent
+ * connections are pinged after a second and cut when they do not answer; a
+ * connection that earns too many stream refusals is sent GOAWAY
+ * ENHANCE_YOUR_CALM and cut at once (so is one that pings too often). A
+ * protocol error (DATA inside a header block, a frame over the size limit)
+ * makes node:http2 destroy the session itself.
  */
 import http2, { type Http2Session } from 'node:http2';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +36,9 @@ export class SessionInfo {
   reason: SessionCloseReason = 'peer';
   lastPingAt = 0;
   pingStrikes = 0;
+  /** Streams refused for this connection's own faults. */
+  streamErrors = 0;
+  handshakeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly session: Http2Session,
@@ -63,7 +71,10 @@ export class SessionKeeper {
       if (info.reason === 'peer') info.reason = 'error';
     });
     session.on('ping', () => this.onPing(info));
+    info.handshakeTimer = setTimeout(() => this.destroy(info, 'handshake_timeout'), this.limits.handshakeTimeoutMs).unref();
+    session.once('remoteSettings', () => clearTimeout(info.handshakeTimer));
     session.once('close', () => {
+      clearTimeout(info.handshakeTimer);
       this.sessions.delete(session);
       this.events?.sessionClosed(info.reason);
     });
@@ -82,8 +93,30 @@ export class SessionKeeper {
   destroy(info: SessionInfo, reason: SessionCloseReason, code?: number): void {
     if (info.session.destroyed) return;
     info.reason = reason;
+    // destroy(undefined, code) would send NO_ERROR (Node reads the defaulted first argument as the code), hence an error with it.
     if (code === undefined) info.session.destroy();
-    else info.session.destroy(undefined, code);
+    else info.session.destroy(new Error(`connection cut: ${reason}`), code);
+  }
+
+  /** Counts a stream refused for the connection's own fault; past the limit the connection goes. */
+  streamError(info: SessionInfo): void {
+    if (++info.streamErrors >= this.limits.maxStreamErrorsPerConnection) this.cut(info, 'stream_errors', 'too_many_stream_errors');
+  }
+
+  /**
+   * GOAWAY ENHANCE_YOUR_CALM with `debug` (grpc clients read "too_many_pings"
+   * to slow their keepalive), and the session destroyed at once with the same
+   * code: frames already read in the same socket read cost nothing more.
+   */
+  private cut(info: SessionInfo, reason: SessionCloseReason, debug: string): void {
+    const session = info.session;
+    if (session.destroyed) return;
+    try {
+      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from(debug));
+    } catch {
+      // The session is already closing: the destroy below is all that is left.
+    }
+    this.destroy(info, reason, NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
   stop(): void {
@@ -96,10 +129,8 @@ export class SessionKeeper {
     const now = this.now;
     if (info.lastPingAt !== 0 && now - info.lastPingAt < this.limits.minClientPingIntervalMs && info.lastStreamAt <= info.lastPingAt) {
       if (++info.pingStrikes > this.limits.maxPingStrikes) {
-        info.reason = 'ping_abuse';
         // GOAWAY ENHANCE_YOUR_CALM ("too_many_pings" in grpc-go), then the connection goes.
-        info.session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
-        info.closingAt ||= now;
+        this.cut(info, 'ping_abuse', 'too_many_pings');
         return;
       }
     } else if (info.lastStreamAt > info.lastPingAt) info.pingStrikes = 0;
@@ -109,6 +140,9 @@ export class SessionKeeper {
   sweep(): void {
     const now = (this.now = performance.now());
     const l = this.limits;
+    const pressed = this.sessions.size > l.pressureConnections;
+    const keepaliveTimeMs = pressed ? Math.min(l.pressureKeepaliveMs, l.keepaliveTimeMs) : l.keepaliveTimeMs;
+    const keepaliveTimeoutMs = pressed ? Math.min(l.pressureKeepaliveMs, l.keepaliveTimeoutMs) : l.keepaliveTimeoutMs;
     for (const info of this.sessions.values()) {
       const session = info.session;
       if (session.destroyed) continue;
@@ -118,16 +152,16 @@ export class SessionKeeper {
         info.quietSince = now;
       }
       if (info.closingAt !== 0) {
-        if (now - info.closingAt >= l.closeGraceMs || info.reason === 'ping_abuse') this.destroy(info, info.reason === 'ping_abuse' ? 'ping_abuse' : 'close_grace');
+        if (now - info.closingAt >= l.closeGraceMs) this.destroy(info, 'close_grace');
         continue;
       }
-      if (info.pingSentAt !== 0 && now - info.pingSentAt >= l.keepaliveTimeoutMs) {
+      if (info.pingSentAt !== 0 && now - info.pingSentAt >= keepaliveTimeoutMs) {
         this.destroy(info, 'keepalive_timeout');
         continue;
       }
       if (now - info.openedAt >= l.maxConnectionAgeMs) this.close(info, 'max_age');
       else if (now - info.lastStreamAt >= l.maxConnectionIdleMs) this.close(info, 'idle');
-      else if (info.pingSentAt === 0 && now - info.quietSince >= l.keepaliveTimeMs) this.ping(info);
+      else if (info.pingSentAt === 0 && now - info.quietSince >= keepaliveTimeMs) this.ping(info);
     }
     this.onSweep(now);
   }

@@ -1,10 +1,13 @@
+import { CONFIG_DEFAULTS } from '../config/defaults.js';
+
 /**
  * Every limit of the ext_authz port, with the default each is anchored to.
  * docs/authz-transport.md tells the same story for operators; keep the two
  * in step. The anchors are grpc-go's server defaults (internal/transport,
  * keepalive, server.go) and Envoy's HTTP/2 and connection-manager defaults:
  * where bouncer departs from them it is because Envoy is the only expected
- * client and a CheckRequest is a few kilobytes.
+ * client and a CheckRequest is a few kilobytes. Operators set them under
+ * `authz.limits` (snake_case: max_message_bytes, keepalive_time_ms, ...).
  */
 export interface TransportLimits {
   /**
@@ -81,6 +84,34 @@ export interface TransportLimits {
   /** Connections accepted at once; a new one past it is closed at accept. No default in grpc-go or Envoy. */
   readonly maxConnections: number;
   /**
+   * A new connection must deliver the HTTP/2 preface and its SETTINGS within
+   * this time or it is cut. grpc-go: ConnectionTimeout 120 s (which also
+   * covers a TLS handshake; this port is cleartext). Envoy sends both at
+   * once, so a connection still silent after a few seconds is broken or
+   * hostile, and each one holds a descriptor toward the connection cap.
+   */
+  readonly handshakeTimeoutMs: number;
+  /**
+   * Above this many open connections the port is under pressure: a silent
+   * connection is pinged after {@link pressureKeepaliveMs} instead of
+   * {@link keepaliveTimeMs}, and cut when that ping goes unanswered for as
+   * long, so connections that stopped answering are reaped in seconds and
+   * cannot fill {@link maxConnections}. Envoy's overload manager does the
+   * same with its reduce_timeouts action (unset by default).
+   */
+  readonly pressureConnections: number;
+  readonly pressureKeepaliveMs: number;
+  /**
+   * Streams one connection may have refused for faults of its own (a
+   * message over the limit, a malformed body, a message not delivered in
+   * time, its own relay or buffer limit) before it is sent GOAWAY
+   * ENHANCE_YOUR_CALM and cut, so an abusive connection stops costing work
+   * at once. Envoy closes a connection once more than half of at least 500
+   * streams were reset prematurely (overload.premature_reset_total_stream_count);
+   * Envoy as a client never earns one of these refusals, so the count is lower.
+   */
+  readonly maxStreamErrorsPerConnection: number;
+  /**
    * node:http2's maxSessionMemory, in MB: what nghttp2 may hold for one
    * connection (header tables, queued frames) before refusing new streams
    * with ENHANCE_YOUR_CALM. Node's default 10 MB trips under a burst of a
@@ -91,28 +122,11 @@ export interface TransportLimits {
   readonly maxHeaderListBytes: number;
 }
 
-export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
-  maxMessageBytes: 1024 * 1024,
-  maxConcurrentStreams: 1000,
-  maxBufferedBytesPerConnection: 16 * 1024 * 1024,
-  maxBufferedBytesTotal: 64 * 1024 * 1024,
-  messageDeliveryMs: 5_000,
-  maxRelayedStreamsPerConnection: 16,
-  maxRelayedStreamsTotal: 256,
-  maxConnectionIdleMs: 5 * 60_000,
-  maxConnectionAgeMs: 30 * 60_000,
-  closeGraceMs: 10_000,
-  keepaliveTimeMs: 10_000,
-  keepaliveTimeoutMs: 10_000,
-  minClientPingIntervalMs: 10_000,
-  maxPingStrikes: 2,
-  maxConnections: 4096,
-  maxSessionMemoryMb: 64,
-  maxHeaderListBytes: 64 * 1024,
-});
+/** The defaults live with every other default (CONFIG_DEFAULTS.authz.limits); `authz.limits` in the config file overrides them. */
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({ ...CONFIG_DEFAULTS.authz.limits });
 
 /** Why the transport let a connection go; the `reason` label of bouncer_authz_sessions_closed_total. */
-export type SessionCloseReason = 'peer' | 'idle' | 'max_age' | 'keepalive_timeout' | 'ping_abuse' | 'close_grace' | 'error' | 'shutdown';
+export type SessionCloseReason = 'peer' | 'idle' | 'max_age' | 'keepalive_timeout' | 'handshake_timeout' | 'ping_abuse' | 'stream_errors' | 'close_grace' | 'error' | 'shutdown';
 
 /** Why a stream was refused before its method ran; the `reason` label of bouncer_authz_streams_refused_total. */
 export type StreamRefusal = 'message_too_large' | 'buffer_budget' | 'delivery_timeout' | 'deadline_exceeded' | 'relay_limit' | 'malformed';

@@ -25,6 +25,27 @@ function sendOkTrailers(this: ServerHttp2Stream): void {
   this.sendTrailers(OK_TRAILERS);
 }
 
+/** From this size Buffer.allocUnsafe no longer slices its shared pool, so a message buffer owns its memory. */
+const OWN_BUFFER_MIN = 4096;
+
+/** A message buffer of the call's own: its memory can be given back without touching anyone else's. */
+function allocMessage(length: number): Buffer {
+  return length >= OWN_BUFFER_MIN ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
+}
+
+/**
+ * Gives a message buffer that no one else can see back to the allocator at
+ * once (ArrayBuffer.prototype.transfer detaches it), instead of at the next
+ * full collection: a refused or abandoned stream's buffer has usually lived
+ * long enough to reach V8's old generation, and under abuse the next round's
+ * buffers would otherwise be allocated beside it. Pooled slices and views of
+ * a socket read are left alone.
+ */
+export function releaseMessageBuffer(buf: Buffer | undefined): void {
+  if (buf === undefined || buf.byteLength < OWN_BUFFER_MIN || buf.byteOffset !== 0 || buf.buffer.byteLength !== buf.byteLength) return;
+  (buf.buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
+}
+
 /** What a call needs from its transport. */
 export interface CallHost {
   readonly limits: TransportLimits;
@@ -34,6 +55,8 @@ export interface CallHost {
   /** Reserves `bytes` on the connection and the process; false when either budget is spent. */
   reserve(info: SessionInfo, bytes: number): boolean;
   release(info: SessionInfo, bytes: number): void;
+  /** A stream refused for the connection's own fault; too many and the connection is cut. */
+  streamError(info: SessionInfo): void;
 }
 
 /** Why a call's signal aborted: its deadline passed, or the caller went away. */
@@ -104,7 +127,7 @@ export class UnaryCall implements CallContext {
         return;
       }
       if (!this.reserve(length)) return;
-      this.body = Buffer.allocUnsafe(length);
+      this.body = allocMessage(length);
       chunk.copy(this.body, 0, at);
       this.filled = rest;
       return;
@@ -192,6 +215,7 @@ export class UnaryCall implements CallContext {
       this.host.arriving.delete(this.stream);
       this.done = true;
       this.view = undefined;
+      releaseMessageBuffer(this.body);
       this.body = undefined;
       this.releaseReserved();
       return;
@@ -205,7 +229,8 @@ export class UnaryCall implements CallContext {
     // A whole message waiting for END_STREAM must not keep its socket read alive: copy it out, against the budget.
     const view = this.view;
     if (view !== undefined && this.reserve(view.length)) {
-      this.body = Buffer.from(view);
+      this.body = allocMessage(view.length);
+      view.copy(this.body);
       this.view = undefined;
     }
   }
@@ -230,7 +255,9 @@ export class UnaryCall implements CallContext {
 
   private reserve(bytes: number): boolean {
     if (!this.host.reserve(this.info, bytes)) {
-      this.refuse('buffer_budget', { code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'too many request bytes are waiting on this connection or server; retry' }, true);
+      // Only the connection's own budget is its fault: the process's may have been spent by others.
+      const own = this.info.buffered + bytes > this.host.limits.maxBufferedBytesPerConnection;
+      this.refuse('buffer_budget', { code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'too many request bytes are waiting on this connection or server; retry' }, true, own);
       return false;
     }
     if (this.reserved === 0) this.stream.once('close', this.releaseReserved);
@@ -245,10 +272,12 @@ export class UnaryCall implements CallContext {
   };
 
   /** Answers a failure before the method runs; `stopSending` resets the stream so the client stops sending a body nobody reads. */
-  private refuse(why: StreamRefusal, failure: GrpcFailure, stopSending: boolean): void {
+  private refuse(why: StreamRefusal, failure: GrpcFailure, stopSending: boolean, ownFault = true): void {
     this.done = true;
     this.answered = true;
     this.view = undefined;
+    // Refused before the method ran: nothing else holds the message.
+    releaseMessageBuffer(this.body);
     this.body = undefined;
     this.releaseReserved();
     this.host.arriving.delete(this.stream);
@@ -256,5 +285,6 @@ export class UnaryCall implements CallContext {
     trailersOnly(this.stream, failure);
     // RFC 9113 §8.1: a server that answered early may ask the client to stop with RST_STREAM NO_ERROR.
     if (stopSending && !this.stream.destroyed) this.stream.close(NGHTTP2_NO_ERROR);
+    if (ownFault) this.host.streamError(this.info);
   }
 }

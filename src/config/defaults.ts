@@ -47,6 +47,56 @@ export const CONFIG_DEFAULTS = {
       /** Five minutes: long enough to absorb bursts, short enough that a CRL update bites soon. */
       ttlSeconds: 300,
     },
+    /**
+     * The ext_authz port's transport limits (`authz.limits`, read at start).
+     * Each one's anchor in grpc-go's and Envoy's server defaults, and why
+     * bouncer's differs, is documented on TransportLimits
+     * (src/authz/transport-limits.ts) and in docs/authz-transport.md.
+     */
+    limits: {
+      /** grpc-go 4 MiB; a CheckRequest is a few KiB. Refused from the 5-byte prefix. */
+      maxMessageBytes: 1024 * 1024,
+      /** grpc-go and Envoy: unlimited; Envoy's circuit breaker stops at 1,024 pending. */
+      maxConcurrentStreams: 1000,
+      /** Envoy: 1 MiB per stream buffer; sixteen largest messages. */
+      maxBufferedBytesPerConnection: 16 * 1024 * 1024,
+      /** What abuse can cost the process in request bytes at most. */
+      maxBufferedBytesTotal: 64 * 1024 * 1024,
+      /** Envoy's ext_authz timeout is 200 ms; no honest client needs seconds. */
+      messageDeliveryMs: 5_000,
+      /** Health Watch and reflection streams; Check and health Check never count. */
+      maxRelayedStreamsPerConnection: 16,
+      /** Below grpc-js's own 1,000 streams on the one relay session. */
+      maxRelayedStreamsTotal: 256,
+      /** grpc-go infinite, Envoy 1 h; Envoy reconnects in one round trip. */
+      maxConnectionIdleMs: 5 * 60_000,
+      /** grpc-go and Envoy unset; clients spread over new replicas. */
+      maxConnectionAgeMs: 30 * 60_000,
+      /** grpc-go infinite, Envoy's drain 5 s; a check lasts milliseconds. */
+      closeGraceMs: 10_000,
+      /** grpc-go 2 h; short so dead peers and stalled connections are found. */
+      keepaliveTimeMs: 10_000,
+      /** grpc-go 20 s. */
+      keepaliveTimeoutMs: 10_000,
+      /** grpc-go 5 min; Envoy's connection_keepalive is often tens of seconds. */
+      minClientPingIntervalMs: 10_000,
+      /** grpc-go: 2. */
+      maxPingStrikes: 2,
+      /** No default in grpc-go or Envoy; keeps descriptors for Envoy's own connections. */
+      maxConnections: 4096,
+      /** grpc-go's ConnectionTimeout is 120 s (with TLS); Envoy sends preface and SETTINGS at once. */
+      handshakeTimeoutMs: 3_000,
+      /** A quarter of maxConnections: past it, silent connections are pinged every second. */
+      pressureConnections: 1024,
+      /** Keepalive time and timeout under pressure (Envoy's overload reduce_timeouts). */
+      pressureKeepaliveMs: 1_000,
+      /** Envoy cuts at half of 500 streams reset prematurely; Envoy never earns these. */
+      maxStreamErrorsPerConnection: 64,
+      /** node:http2 maxSessionMemory; Node's 10 MB trips under a burst of queued answers. */
+      maxSessionMemoryMb: 64,
+      /** Envoy 60 KiB (max_request_headers_kb), grpc-go 16 MiB. */
+      maxHeaderListBytes: 64 * 1024,
+    },
   },
   log: {
     /** `info` logs one line per decision and every reload; `debug` adds request details. */
@@ -121,6 +171,34 @@ export const CONFIG_LIMITS = {
   cacheMaxEntries: { min: 1, max: 10_000_000 },
   /** At most a day: revocation must take effect within a bounded time. */
   cacheTtlSeconds: { min: 1, max: 86_400 },
+  /**
+   * What `authz.limits` accepts: wide enough for any deployment, narrow enough
+   * that a typo (a seconds value written as milliseconds, a missing unit)
+   * cannot switch a protection off or make the port unusable.
+   */
+  authzLimits: {
+    maxMessageBytes: { min: 1024, max: 64 * 1024 * 1024 },
+    maxConcurrentStreams: { min: 1, max: 2_147_483_647 },
+    maxBufferedBytesPerConnection: { min: 1024, max: 1024 * 1024 * 1024 },
+    maxBufferedBytesTotal: { min: 1024, max: 16 * 1024 * 1024 * 1024 },
+    messageDeliveryMs: { min: 100, max: 600_000 },
+    maxRelayedStreamsPerConnection: { min: 1, max: 900 },
+    maxRelayedStreamsTotal: { min: 1, max: 900 },
+    maxConnectionIdleMs: { min: 1_000, max: 86_400_000 },
+    maxConnectionAgeMs: { min: 1_000, max: 7 * 86_400_000 },
+    closeGraceMs: { min: 0, max: 600_000 },
+    keepaliveTimeMs: { min: 1_000, max: 7_200_000 },
+    keepaliveTimeoutMs: { min: 100, max: 600_000 },
+    minClientPingIntervalMs: { min: 0, max: 7_200_000 },
+    maxPingStrikes: { min: 0, max: 1_000 },
+    maxConnections: { min: 1, max: 1_000_000 },
+    handshakeTimeoutMs: { min: 100, max: 120_000 },
+    pressureConnections: { min: 1, max: 1_000_000 },
+    pressureKeepaliveMs: { min: 100, max: 600_000 },
+    maxStreamErrorsPerConnection: { min: 1, max: 1_000_000 },
+    maxSessionMemoryMb: { min: 1, max: 4_096 },
+    maxHeaderListBytes: { min: 1024, max: 16 * 1024 * 1024 },
+  },
   /** A CA certificate this close to its notAfter produces a warning on every load. */
   caExpiryWarningDays: 30,
   /** NIST SP 800-131A: RSA keys below 2048 bits are disallowed for signatures. */

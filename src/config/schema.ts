@@ -16,6 +16,14 @@ import { readCertificatePolicies, POLICY_KEYS } from './policy-schema.js';
 import { readRevocation, REVOCATION_KEYS } from './revocation-schema.js';
 import { parseListenAddress } from './values.js';
 
+type AuthzLimitName = keyof typeof CONFIG_DEFAULTS.authz.limits;
+
+/** `authz.limits` keys as written (snake_case) beside the loaded config's names. */
+export const AUTHZ_LIMIT_KEYS: ReadonlyArray<readonly [string, AuthzLimitName]> = (Object.keys(CONFIG_DEFAULTS.authz.limits) as AuthzLimitName[]).map((name) => [
+  name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+  name,
+]);
+
 /**
  * The keys each section of the file accepts. The file is snake_case because other
  * tools (Helm charts, the demo, docs) write it; the loaded config is camelCase.
@@ -23,7 +31,8 @@ import { parseListenAddress } from './values.js';
 export const CONFIG_KEYS = {
   root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store', 'admin', 'hostnames'],
   listen: ['authz', 'http'],
-  authz: ['transport', 'xfcc', 'cache'],
+  authz: ['transport', 'xfcc', 'cache', 'limits'],
+  limits: AUTHZ_LIMIT_KEYS.map(([file]) => file),
   xfcc: ['trusted_hop', 'max_elements'],
   cache: ['max_entries', 'ttl_seconds'],
   log: ['level'],
@@ -103,6 +112,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
       transport: CONFIG_DEFAULTS.authz.transport,
       xfcc: { ...CONFIG_DEFAULTS.authz.xfcc },
       cache: { ...CONFIG_DEFAULTS.authz.cache },
+      limits: { ...CONFIG_DEFAULTS.authz.limits },
     },
     log: { level: CONFIG_DEFAULTS.log.level },
     tenants: [],
@@ -208,6 +218,40 @@ function readAuthz(node: Node | null, reader: NodeReader, raw: RawConfig): void 
       },
     };
   }
+  const limitsEntry = m.get('limits');
+  if (limitsEntry) readAuthzLimits(limitsEntry.value, reader, raw);
+}
+
+/** `authz.limits`: each a whole number within its range, then the pairs that must agree. */
+function readAuthzLimits(node: Node | null, reader: NodeReader, raw: RawConfig): void {
+  const m = reader.mapping(node, 'authz.limits', CONFIG_KEYS.limits);
+  if (!m) return;
+  const limits: Record<AuthzLimitName, number> = { ...raw.authz.limits };
+  const written = new Map<AuthzLimitName, Node | null>();
+  for (const [file, name] of AUTHZ_LIMIT_KEYS) {
+    const entry = m.get(file);
+    if (!entry) continue;
+    const { min, max } = CONFIG_LIMITS.authzLimits[name];
+    const value = reader.integer(entry.value, `authz.limits.${file}`, min, max);
+    if (value === undefined) continue;
+    limits[name] = value;
+    written.set(name, entry.value);
+  }
+  // Each pair: the smaller must not exceed the larger, or the larger limit could never be reached.
+  const pairs: ReadonlyArray<readonly [AuthzLimitName, AuthzLimitName, string]> = [
+    ['maxMessageBytes', 'maxBufferedBytesPerConnection', 'a message of the largest size could never be buffered'],
+    ['maxBufferedBytesPerConnection', 'maxBufferedBytesTotal', 'one connection could never use its own budget'],
+    ['maxRelayedStreamsPerConnection', 'maxRelayedStreamsTotal', 'one connection could never open its own share'],
+    ['pressureKeepaliveMs', 'keepaliveTimeMs', 'pressure would make keepalive slower, not faster'],
+  ];
+  const fileName = (name: AuthzLimitName): string => (AUTHZ_LIMIT_KEYS.find(([, n]) => n === name) as readonly [string, AuthzLimitName])[0];
+  for (const [small, large, why] of pairs) {
+    if (limits[small] <= limits[large]) continue;
+    const at = written.get(small) ?? written.get(large) ?? node;
+    const field = `authz.limits.${fileName(written.has(small) ? small : large)}`;
+    reader.issue(at, field, `${fileName(small)} (${limits[small].toLocaleString('en-US')}) must not exceed ${fileName(large)} (${limits[large].toLocaleString('en-US')}): ${why}`);
+  }
+  raw.authz = { ...raw.authz, limits };
 }
 
 function readTenant(node: Node | null, index: number, reader: NodeReader, warnings: string[]): RawTenant | undefined {

@@ -1,5 +1,5 @@
 import type { AdminScope } from './admin-scopes.js';
-import type { AUTHZ_TRANSPORTS, IdTokenSigningAlg } from './defaults.js';
+import type { AUTHZ_TRANSPORTS, CONFIG_DEFAULTS, IdTokenSigningAlg } from './defaults.js';
 import type { CompiledPolicy } from '../core/policy/types.js';
 import type { Tenant } from '../core/tenant.js';
 import type { StoreConfig } from './store-schema.js';
@@ -7,6 +7,9 @@ import type { HostPort } from './values.js';
 
 /** Listen addresses are parsed in values.ts; the type is exported here too, beside the config that holds them. */
 export type { HostPort };
+
+/** `authz.limits`, camelCase, whole numbers in the unit their name ends with (bytes, ms, MB) or counts. */
+export type AuthzLimits = { readonly [K in keyof typeof CONFIG_DEFAULTS.authz.limits]: number };
 
 /** Validated, defaulted and frozen configuration. Produced only by `loadConfig`. */
 /**
@@ -44,6 +47,8 @@ export interface BouncerConfig {
       /** A cached result is reused at most this long (and never past the certificate's expiry). */
       readonly ttlSeconds: number;
     };
+    /** The ext_authz port's transport limits (src/authz/transport-limits.ts), each from the file or its default. */
+    readonly limits: AuthzLimits;
   };
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -4,12 +4,11 @@ import { pino, type Logger, type DestinationStream } from 'pino';
  * Lines are batched up to about this many characters (bytes, for the ASCII
  * lines logs mostly are) and then written synchronously, in one write(2).
  * Every check writes an audit line; pino's asynchronous mode hands each write
- * to libuv's thread pool, and on a busy two-core machine the wake-up and
- * context switch per write cost more than building the line did (it showed as
- * `writeString` at 12% of the S4 profile). A 16 KiB write fits in a Linux
- * pipe's 64 KiB buffer unless the reader is far behind, so it does not block
- * in practice; to a file or /dev/null it never does. Against 4 KiB batches
- * they cut the write cost per line by a third.
+ * to libuv's thread pool, and on a busy machine the wake-up and context
+ * switch per write cost more than building the line did (BENCHMARKS.md,
+ * "Where the time goes"). A 16 KiB write fits in a Linux pipe's 64 KiB buffer
+ * unless the reader is far behind, so it does not block in practice; to a
+ * file or /dev/null it never does.
  */
 const BATCH_BYTES = 16_384;
 /** …and written at the latest this long after they were logged, so a quiet server's lines still show promptly. */
@@ -34,7 +33,7 @@ export interface BatchedDestination extends DestinationStream {
  *
  * Lines wait here, not in SonicBoom's buffer: its `minLength` mode measures
  * the UTF-8 length of everything buffered on every write, which made the cost
- * of a line grow with the batch (1.4 µs a line at 4 KiB). SonicBoom still does
+ * of a line grow with the batch. SonicBoom still does
  * the writing, a whole batch at a time, with its handling of short writes and
  * EAGAIN.
  *

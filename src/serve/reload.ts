@@ -47,6 +47,10 @@ function keepStartupSettings(ctx: ServeContext, current: BouncerConfig, next: Bo
     ctx.logger.warn('hostnames settings changed; they take effect on the next restart');
     kept = { ...kept, hostnames: current.hostnames };
   }
+  if (JSON.stringify(next.authz.limits) !== JSON.stringify(current.authz.limits)) {
+    ctx.logger.warn('authz.limits changed; they take effect on the next restart');
+    kept = { ...kept, authz: { ...kept.authz, limits: current.authz.limits } };
+  }
   if (next.authz.transport !== current.authz.transport) {
     ctx.logger.warn({ running: current.authz.transport, configured: next.authz.transport }, 'authz.transport changed; it takes effect on the next restart');
     kept = { ...kept, authz: { ...kept.authz, transport: current.authz.transport } };

@@ -111,6 +111,7 @@ export async function startServers(ctx: ServeContext, stores: Stores, live: Live
         metrics,
         now: clock,
         transport: config.authz.transport,
+        limits: config.authz.limits,
         ...(config.admin ? { onDecision: (input, decision, nowMs) => decisionLog.record(toDecisionRecord(input, decision, nowMs)) } : {}),
       })
     : undefined;

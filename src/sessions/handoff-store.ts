@@ -12,7 +12,7 @@ export const HANDOFF_MARGIN_MS = 60_000;
 /** What the session gate needs: consume a `jti` whose token expires at `expMs`. */
 export interface HandoffStore {
   /** True the first time; false on a replay. Rejects when the store cannot answer safely (fail closed). */
-  consume(jti: string, expMs: number, nowMs: number): Promise<boolean>;
+  consume(jti: string, expMs: number, nowMs: number, signal?: AbortSignal): Promise<boolean>;
 }
 
 /**
@@ -25,5 +25,5 @@ export interface HandoffStore {
  * ```
  */
 export function handoffStoreOver(once: OnceStore): HandoffStore {
-  return { consume: (jti, expMs, nowMs) => once.consume(jti, Math.max(1, expMs + HANDOFF_MARGIN_MS - nowMs), nowMs) };
+  return { consume: (jti, expMs, nowMs, signal) => once.consume(jti, Math.max(1, expMs + HANDOFF_MARGIN_MS - nowMs), nowMs, signal) };
 }

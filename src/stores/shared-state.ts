@@ -43,8 +43,12 @@ export interface OnceStore {
    * `ttlMs` must cover the whole time the token could still verify (its
    * expiry plus the verifier's clock tolerance, minus `nowMs`). `nowMs` is the
    * caller's clock; the Redis backend relies on the server's expiry instead.
+   *
+   * Once `signal` aborts (the caller's deadline passed, or it left), the
+   * promise rejects with the signal's reason and the caller stops waiting;
+   * whether the key was marked is then unknown, which only ever refuses more.
    */
-  consume(key: string, ttlMs: number, nowMs: number): Promise<boolean>;
+  consume(key: string, ttlMs: number, nowMs: number, signal?: AbortSignal): Promise<boolean>;
 }
 
 /**

@@ -8,8 +8,9 @@
  * `holdMs` (default 7000, past the 5 s delivery deadline), then drops it;
  * rounds repeat until `seconds` have passed. Prints one JSON line per round.
  */
-import { declareHuge, floodRelay, parkStreams, protocolErrors } from './authz-abuse.js';
-import type { HostileH2 } from './hostile-h2.js';
+import type net from 'node:net';
+import { brokenConnections, declareHuge, floodRelay, parkStreams, protocolErrors } from './authz-abuse.js';
+import { HostileH2 } from './hostile-h2.js';
 
 const port = Number(process.argv[2]);
 const seconds = Number(process.argv[3] ?? 10);
@@ -19,16 +20,24 @@ let round = 0;
 do {
   const started = Date.now();
   const hostile: HostileH2[] = [];
+  const raw: net.Socket[] = [];
   const rounds = await Promise.all([
     declareHuge(port, 200),
     ...Array.from({ length: 8 }, () => parkStreams(port, 100, 64 * 1024)),
     floodRelay(port, 1000),
     protocolErrors(port, 300),
+    brokenConnections(port, 300),
   ]);
-  for (const r of rounds) hostile.push(...(Array.isArray(r) ? r : [r]));
+  for (const r of rounds) {
+    for (const c of Array.isArray(r) ? r : [r]) {
+      if (c instanceof HostileH2) hostile.push(c);
+      else raw.push(c);
+    }
+  }
   await new Promise((resolve) => setTimeout(resolve, holdMs));
   const refused = hostile.reduce((n, c) => n + c.resets.size + c.ended.size, 0);
-  const stillOpen = hostile.filter((c) => c.isOpen).length;
+  const stillOpen = hostile.filter((c) => c.isOpen).length + raw.filter((s) => !s.destroyed && s.readyState === 'open').length;
   for (const c of hostile) c.destroy();
-  process.stdout.write(`${JSON.stringify({ round: ++round, ms: Date.now() - started, connections: hostile.length, streamsAnswered: refused, connectionsStillOpen: stillOpen })}\n`);
+  for (const s of raw) s.destroy();
+  process.stdout.write(`${JSON.stringify({ round: ++round, ms: Date.now() - started, connections: hostile.length + raw.length, streamsAnswered: refused, connectionsStillOpen: stillOpen })}\n`);
 } while (Date.now() < end);

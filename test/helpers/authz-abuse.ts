@@ -5,6 +5,7 @@
  * tenant `app.open.test` (mTLS off) in its config.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { authzClient, checkRequest } from './grpc-client.js';
 import { FrameType, grpcHeaders, grpcPrefix, HostileH2 } from './hostile-h2.js';
@@ -143,6 +144,40 @@ export async function protocolErrors(port: number, connections: number): Promise
     c.frame(FrameType.DATA, 0, id, Buffer.alloc(3));
     c.end();
     out.push(c);
+  }
+  return out;
+}
+
+/** A raw TCP connection that stays open and sends `bytes` (or nothing): a client that never finishes the HTTP/2 handshake. */
+function rawConnection(port: number, bytes: Buffer): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('error', reject);
+    s.once('connect', () => {
+      s.off('error', reject);
+      s.on('error', () => undefined);
+      s.resume();
+      if (bytes.length > 0) s.write(bytes);
+      resolve(s);
+    });
+  });
+}
+
+/**
+ * Connections that stop short: a third send nothing after the TCP
+ * handshake, a third half the HTTP/2 preface, a third finish the handshake
+ * and then stop reading, so the server's pings go unanswered.
+ */
+export async function brokenConnections(port: number, connections: number): Promise<Array<HostileH2 | net.Socket>> {
+  const out: Array<HostileH2 | net.Socket> = [];
+  for (let i = 0; i < connections; i++) {
+    if (i % 3 === 0) out.push(await rawConnection(port, Buffer.alloc(0)));
+    else if (i % 3 === 1) out.push(await rawConnection(port, Buffer.from('PRI * HTTP/2.0\r\n')));
+    else {
+      const c = await HostileH2.connect(port);
+      c.socket.pause();
+      out.push(c);
+    }
   }
   return out;
 }

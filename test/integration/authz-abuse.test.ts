@@ -5,36 +5,76 @@
  * memory and open descriptors (read from /proc) must stay within bounds while
  * the abuse lasts and come back near their baseline after it.
  *
+ * Three processes: bouncer, the prober (test/helpers/probe-runner.ts) and the
+ * hostile client (abuse-runner.ts). The hostile client runs at the lowest
+ * scheduling priority: in a deployment it is another machine, and on a test
+ * host of two shared cores its own CPU would otherwise be charged to
+ * bouncer's answers. The round's output shows its work was all done.
+ *
  * The abuse (test/helpers/authz-abuse.ts): prefixes declaring 16 MiB and 4 GiB
  * then trickling; hundreds of streams parked just under the 1 MiB limit on
  * several connections; a thousand unfinished relayed streams (health Watch,
  * reflection) on one connection; hundreds of connections that commit a
- * protocol error and half-close.
+ * protocol error and half-close; hundreds that never finish the HTTP/2
+ * handshake or stop reading after it. Two rounds, one after the other.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/paths.js';
-import { processFootprint, startProber } from '../helpers/authz-abuse.js';
+import { processFootprint, startProber, type ProbeSummary } from '../helpers/authz-abuse.js';
 import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
 /** The hostile client runs in a process of its own (built into dist/), so its work never delays the prober. */
 const RUNNER = join(packageRoot(), 'dist', 'test', 'helpers', 'abuse-runner.js');
+const PROBER = join(packageRoot(), 'dist', 'test', 'helpers', 'probe-runner.js');
 
 const MiB = 1024 * 1024;
-/**
- * How late a probe may be answered. The target is one second; this machine's
- * two cores are shared with other suites (load averages over 15 were seen),
- * where plain scheduling delays a process by a second at times, so the
- * assertion allows three and the output prints the real p99 and maximum.
- */
-const PROBE_LIMIT_MS = 3000;
+/** How late a probe may be answered: every answer, not a percentile. */
+const PROBE_LIMIT_MS = 1000;
 /** The transport's process-wide budget of buffered request bytes (transport-limits.ts). */
 const BUFFER_BUDGET = 64 * MiB;
 /** Room above the baseline for V8, nghttp2 and socket buffers under a few thousand streams. */
 const OVERHEAD = 96 * MiB;
+/**
+ * Resident memory that may stay after a round: at most the buffer budget.
+ * Measured +14 to +44 MiB, mostly glibc's main malloc arena (message
+ * buffers, socket reads and nghttp2 memory freed after the abuse but kept by
+ * the allocator for reuse) plus V8's old generation.
+ */
+const KEPT_AFTER = BUFFER_BUDGET;
+/**
+ * What a second, identical round may add on top of the first (measured +14
+ * MiB, two seconds after it, before V8's memory reducer has run): less than
+ * the first round kept. The soak (BENCHMARKS.md) shows RSS levelling off
+ * over tens of minutes of rounds.
+ */
+const REGROWTH = 24 * MiB;
+
+type Footprint = { rssBytes: number; fds: number };
+
+/** The prober in a process of its own; `stop` sends SIGTERM and reads its summary. */
+async function startProberProcess(port: number): Promise<{ stop(): Promise<ProbeSummary> }> {
+  const child = spawn(process.execPath, [PROBER, String(port), '50', String(PROBE_LIMIT_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor('the prober to be answered', async () => out.startsWith('ready\n'), 10_000);
+  return {
+    stop: () =>
+      new Promise((resolve, reject) => {
+        child.once('exit', () => {
+          try {
+            resolve(JSON.parse(out.slice('ready\n'.length)) as ProbeSummary);
+          } catch (err) {
+            reject(new Error(`the prober printed no summary: ${out}`, { cause: err }));
+          }
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
 
 function percentile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -60,39 +100,57 @@ afterAll(async () => {
 
 test('hostile clients cost bounded memory and descriptors, and checks and health keep answering', async () => {
   const pid = bouncer.child.pid as number;
-  // Warm up, then take the baseline with the prober's own connections open.
+  // Warm up, then take the baseline.
   const warm = startProber(authzPort, 50, PROBE_LIMIT_MS);
   await new Promise((resolve) => setTimeout(resolve, 1500));
   await warm.stop();
   const base = processFootprint(pid);
 
-  const prober = startProber(authzPort, 50, PROBE_LIMIT_MS);
+  const prober = await startProberProcess(authzPort);
   let peak = base;
   const sampler = setInterval(() => {
     const now = processFootprint(pid);
     peak = { rssBytes: Math.max(peak.rssBytes, now.rssBytes), fds: Math.max(peak.fds, now.fds) };
   }, 100);
-  try {
-    // One round, held 7 s: past the parked streams' delivery deadline (5 s).
-    const round = new Promise<string>((resolve, reject) => execFile(process.execPath, [RUNNER, String(authzPort), '0', '7000'], { timeout: 60_000 }, (err, out) => (err ? reject(err) : resolve(out))));
-    const during = await new Promise<{ rssBytes: number; fds: number }>((resolve) => setTimeout(() => resolve(processFootprint(pid)), 6500));
-    process.stdout.write(`authz abuse round: ${await round}`);
-    // Connections node:http2 stopped reading are reaped by the keepalive ping (10 s + 10 s).
+  const line = (f: Footprint): string => `${(f.rssBytes / MiB).toFixed(0)} MiB, ${f.fds} fds`;
+  /** One abuse round held 7 s (past the parked streams' 5 s delivery limit), then its connections dropped and reaped. */
+  const abuseRound = async (n: number): Promise<{ connections: number; streamsAnswered: number; after: Footprint }> => {
+    const round = new Promise<string>((resolve, reject) => {
+      const child = execFile(process.execPath, [RUNNER, String(authzPort), '0', '7000'], { timeout: 60_000 }, (err, out) => (err ? reject(err) : resolve(out)));
+      setPriority(child.pid as number, 19);
+    });
+    const during = await new Promise<Footprint>((resolve) => setTimeout(() => resolve(processFootprint(pid)), 6500));
+    const out = await round;
+    // Deaf connections the hostile client still held are reaped by the keepalive ping (10 s + 10 s) if it did not close them.
     await waitFor('descriptors back near the baseline', async () => processFootprint(pid).fds <= base.fds + 8, 40_000);
-    const summary = await prober.stop();
-    clearInterval(sampler);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const after = processFootprint(pid);
-    const line = (f: { rssBytes: number; fds: number }): string => `${(f.rssBytes / MiB).toFixed(0)} MiB, ${f.fds} fds`;
-    process.stdout.write(`authz abuse: baseline ${line(base)}; peak ${line(peak)}; at the end of the abuse ${line(during)}; after ${line(after)}; ${summary.rounds} probe rounds, probe p99 ${percentile(summary.latenciesMs, 0.99).toFixed(0)} ms, max ${Math.max(...summary.latenciesMs).toFixed(0)} ms\n`);
+    process.stdout.write(`authz abuse round ${n}: ${out.trim()}; at its end ${line(during)}; after ${line(after)}\n`);
+    return { ...(JSON.parse(out) as { connections: number; streamsAnswered: number }), after };
+  };
+  try {
+    const first = await abuseRound(1);
+    const second = await abuseRound(2);
+    const summary = await prober.stop();
+    clearInterval(sampler);
+    process.stdout.write(`authz abuse: baseline ${line(base)}; peak ${line(peak)}; ${summary.rounds} probe rounds, probe p99 ${percentile(summary.latenciesMs, 0.99).toFixed(0)} ms, max ${Math.max(...summary.latenciesMs).toFixed(0)} ms\n`);
 
+    // The abuse was all sent and answered (refused, reset or cut), niced or not.
+    for (const r of [first, second]) {
+      expect(r.connections).toBe(610);
+      expect(r.streamsAnswered).toBeGreaterThan(1000);
+    }
     expect(summary.wrong).toEqual([]);
-    expect(summary.rounds).toBeGreaterThan(100);
+    expect(summary.rounds).toBeGreaterThan(200);
     expect(peak.rssBytes).toBeLessThan(base.rssBytes + BUFFER_BUDGET + OVERHEAD);
-    // Without reaping, 300 protocol-error connections alone would hold 300 descriptors.
-    expect(after.fds).toBeLessThanOrEqual(base.fds + 8);
-    expect(after.rssBytes).toBeLessThan(base.rssBytes + BUFFER_BUDGET);
+    // Without reaping, the 600 broken and protocol-error connections of a round would hold 600 descriptors.
+    expect(peak.fds).toBeLessThan(base.fds + 600);
+    expect(second.after.fds).toBeLessThanOrEqual(base.fds + 8);
+    // What stays after the first round is memory the allocator keeps for reuse (docs/authz-transport.md):
+    // bounded, and a second round does not add to it.
+    expect(first.after.rssBytes).toBeLessThan(base.rssBytes + KEPT_AFTER);
+    expect(second.after.rssBytes).toBeLessThan(first.after.rssBytes + REGROWTH);
   } finally {
     clearInterval(sampler);
   }
-}, 120_000);
+}, 180_000);

@@ -172,3 +172,31 @@ test('a paused Redis is caught by the heartbeat and commands time out instead of
   await waitFor('healthy after resume', async () => r.health().ok, 8_000, 20);
   await waitFor('consume works after resume', async () => once.consume('p2', 60_000, Date.now()).catch(() => undefined), 5_000, 50);
 });
+
+test("a call's abort stops the wait for a Redis that does not answer; a command aborted before it is sent is never sent", async () => {
+  // The command timeout is far away: only the abort can end the wait.
+  const once = createRedisOnceStore({ redis: await connection(30_000), prefix, commandTimeoutMs: 30_000 });
+  const why = new Error('the call deadline passed');
+
+  const before = new AbortController();
+  before.abort(why);
+  await expect(once.consume('never-sent', 60_000, Date.now(), before.signal)).rejects.toBe(why);
+
+  server.pause();
+  paused = true;
+  const during = new AbortController();
+  const pending = once.consume('in-flight', 60_000, Date.now(), during.signal);
+  let settled = false;
+  void pending.catch(() => undefined).finally(() => (settled = true));
+  // Redis is stopped: nothing answers the SET while the call still wants it.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(settled).toBe(false);
+  during.abort(why);
+  await expect(pending).rejects.toBe(why);
+
+  server.resume();
+  paused = false;
+  // The aborted-before-sending key was never written: it is still fresh now.
+  await waitFor('Redis answering again', async () => once.consume('probe', 60_000, Date.now()), 5_000, 50);
+  await expect(once.consume('never-sent', 60_000, Date.now())).resolves.toBe(true);
+});

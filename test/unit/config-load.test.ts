@@ -296,6 +296,27 @@ const CASES: BadCase[] = [
     ],
   },
   {
+    name: 'transport limits: out of range, unknown, and pairs that contradict each other',
+    yaml: [
+      'authz:',
+      '  limits:',
+      '    max_message_bytes: 512',
+      '    keepalive_time_ms: 10s',
+      '    max_connection: 10',
+      '    max_relayed_streams_per_connection: 300',
+      '    max_relayed_streams_total: 200',
+      '    max_buffered_bytes_per_connection: 2048',
+      'tenants: []',
+    ],
+    issues: [
+      { line: 3, at: '512', field: 'authz.limits.max_message_bytes', message: 'max_message_bytes must be a whole number from 1,024 to 67,108,864; got 512' },
+      { line: 4, at: '10s', field: 'authz.limits.keepalive_time_ms', message: "keepalive_time_ms must be a whole number from 1,000 to 7,200,000; got the string '10s'" },
+      { line: 5, at: 'max_connection', field: 'authz.limits.max_connection', message: /^unknown field 'max_connection' \(did you mean 'max_connections'\?\)/ },
+      { line: 8, at: '2048', field: 'authz.limits.max_buffered_bytes_per_connection', message: 'max_message_bytes (1,048,576) must not exceed max_buffered_bytes_per_connection (2,048): a message of the largest size could never be buffered' },
+      { line: 6, at: '300', field: 'authz.limits.max_relayed_streams_per_connection', message: 'max_relayed_streams_per_connection (300) must not exceed max_relayed_streams_total (200): one connection could never open its own share' },
+    ],
+  },
+  {
     name: 'the file is a list, not a mapping',
     yaml: ['- tenants: []'],
     issues: [{ line: 1, at: '-', field: '(root)', message: 'the config must be a mapping of listen, authz, log, tenants, auth, idps, apps, saas_apps, service_tokens, store, admin, hostnames; got a list' }],
@@ -474,7 +495,7 @@ describe('loadConfig happy path', () => {
     expect(config.source).toBe(file);
     expect(config.files).toEqual([file, p('happy', 'certs', 'a-ca.pem'), p('happy', 'certs', 'a.crl')]);
     expect(config.listen).toEqual({ authz: { host: '127.0.0.1', port: 0 }, http: { host: '::1', port: 0 } });
-    expect(config.authz).toEqual({ transport: 'grpc-js', xfcc: { trustedHop: true, maxElements: 2 }, cache: { maxEntries: 10_000, ttlSeconds: 300 } });
+    expect(config.authz).toEqual({ transport: 'grpc-js', xfcc: { trustedHop: true, maxElements: 2 }, cache: { maxEntries: 10_000, ttlSeconds: 300 }, limits: CONFIG_DEFAULTS.authz.limits });
     expect(config.log.level).toBe('warn');
     expect(config.warnings).toEqual([]);
 
@@ -500,10 +521,15 @@ describe('loadConfig happy path', () => {
     const config = await load('minimal.yaml', ['tenants:', ...tenant('open', 'app.open.test', '{ mode: "off" }')]);
     expect(config.listen).toEqual(CONFIG_DEFAULTS.listen);
     expect(config.listen).toEqual({ authz: { host: '127.0.0.1', port: 9001 }, http: { host: '127.0.0.1', port: 8080 } });
-    expect(config.authz).toEqual({ transport: 'native', xfcc: { trustedHop: false, maxElements: 1 }, cache: { maxEntries: 10_000, ttlSeconds: 300 } });
+    expect(config.authz).toEqual({ transport: 'native', xfcc: { trustedHop: false, maxElements: 1 }, cache: { maxEntries: 10_000, ttlSeconds: 300 }, limits: CONFIG_DEFAULTS.authz.limits });
     expect(config.log.level).toBe('info');
     expect(config.files).toEqual([p('minimal.yaml')]);
     expect(config.warnings).toEqual([]);
+  });
+
+  test('authz.limits: what is written wins, the rest keep their defaults', async () => {
+    const config = await load('limits.yaml', ['authz:', '  limits: { max_connections: 512, handshake_timeout_ms: 1500, keepalive_time_ms: 20000 }', 'tenants:', ...tenant('open', 'app.open.test', '{ mode: "off" }')]);
+    expect(config.authz.limits).toEqual({ ...CONFIG_DEFAULTS.authz.limits, maxConnections: 512, handshakeTimeoutMs: 1500, keepaliveTimeMs: 20_000 });
   });
 
   test('the result is frozen all the way down', async () => {

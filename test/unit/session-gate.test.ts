@@ -87,6 +87,24 @@ describe('session gate', () => {
     expect(replay.detail).toMatch(/already used/);
   });
 
+  test("the handoff's single-use store is given the call's signal; its abort ends the wait with the abort's reason, not a denial", async () => {
+    const seen: Array<AbortSignal | undefined> = [];
+    // A store that never answers on its own, as a stopped Redis.
+    const d = { ...deps(), handoffs: { consume: (_j: string, _e: number, _n: number, signal?: AbortSignal) => new Promise<boolean>((_resolve, reject) => {
+      seen.push(signal);
+      signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+    }) } };
+    const controller = new AbortController();
+    const token = await signHandoff(handoffClaims(), keys.current(), NOW);
+    const gate = runSessionGate(req(`/.bouncer/handoff?token=${token}`), BOUND, d, NOW, { signal: controller.signal });
+    // The token is verified first; then the store is asked.
+    for (let i = 0; i < 1000 && seen.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([controller.signal]);
+    const why = new Error('the call deadline passed');
+    controller.abort(why);
+    await expect(gate).rejects.toBe(why);
+  });
+
   test.each<[string, () => Promise<string>, string, RegExp]>([
     ['for another app', () => signHandoff(handoffClaims({ aud: 'admin' }), keys.current(), NOW), '/.bouncer/handoff?token=', /not valid here/],
     ['returning to another host', () => signHandoff(handoffClaims({ rd: 'https://evil.test/x' }), keys.current(), NOW), '/.bouncer/handoff?token=', /another host/],

@@ -6,10 +6,12 @@
  * does the same against a real bouncer process and measures it.
  */
 import http2 from 'node:http2';
+import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { GrpcTransport, listenWithFallback, type CallContext, type UnaryReply } from '../../src/authz/grpc-transport.js';
 import { parseGrpcTimeout } from '../../src/authz/grpc-timeout.js';
+import { releaseMessageBuffer } from '../../src/authz/unary-call.js';
 import { createHealthCheckMethod, decodeHealthService } from '../../src/authz/health-check.js';
 import type { SessionCloseReason, StreamRefusal, TransportEvents, TransportLimits } from '../../src/authz/transport-limits.js';
 import { FrameType, Flag, grpcHeaders, grpcPrefix, HostileH2 } from '../helpers/hostile-h2.js';
@@ -22,6 +24,8 @@ interface Rig {
   port: number;
   closed: SessionCloseReason[];
   refused: StreamRefusal[];
+  /** Connections closed at accept because the cap was reached. */
+  dropped: number;
   clients: HostileH2[];
 }
 
@@ -31,13 +35,13 @@ let behave: (m: Buffer, r: UnaryReply, c: CallContext) => void;
 async function start(limits: Partial<TransportLimits>): Promise<Rig> {
   const closed: SessionCloseReason[] = [];
   const refused: StreamRefusal[] = [];
-  const events: TransportEvents = { sessionOpened: () => undefined, sessionClosed: (r) => closed.push(r), streamRefused: (r) => refused.push(r), connectionDropped: () => undefined };
+  const events: TransportEvents = { sessionOpened: () => undefined, sessionClosed: (r) => closed.push(r), streamRefused: (r) => refused.push(r), connectionDropped: () => rig.dropped++ };
   const transport = new GrpcTransport({ maxMessageBytes: 1024, ...limits, events });
   transport.addUnary({ path: PATH, handle: (m, r, c) => behave(m, r, c) });
   const fallback = new grpc.Server();
   new HealthImplementation({ '': 'SERVING' }).addToServer(fallback);
   const port = await listenWithFallback(transport, fallback, '127.0.0.1', 0);
-  rig = { transport, fallback, port, closed, refused, clients: [] };
+  rig = { transport, fallback, port, closed, refused, dropped: 0, clients: [] };
   return rig;
 }
 
@@ -134,6 +138,20 @@ describe('messages', () => {
     await d.data(other[0] as number, Buffer.alloc(990), { endStream: true });
     await until('the answer', () => d.ended.has(other[0] as number));
     expect(rig.transport.bufferedBytes).toBe(3000);
+  });
+
+  test("a refused message's own buffer is given back at once; pooled slices and views of a shared read are left alone", () => {
+    const own = Buffer.allocUnsafeSlow(64 * 1024).fill(1);
+    releaseMessageBuffer(own);
+    expect(own.byteLength).toBe(0);
+    const pooled = Buffer.allocUnsafe(100).fill(2);
+    const read = Buffer.allocUnsafeSlow(64 * 1024).fill(3);
+    const view = read.subarray(5, 5 + 8192);
+    const whole = read.subarray(0, 8192);
+    for (const b of [pooled, view, whole]) releaseMessageBuffer(b);
+    expect([pooled.byteLength, view.byteLength, whole.byteLength, read.byteLength]).toEqual([100, 8192, 8192, 64 * 1024]);
+    expect(pooled[0]).toBe(2);
+    expect(view[0]).toBe(3);
   });
 
   test('a stream that does not deliver its message in time is answered DEADLINE_EXCEEDED and its bytes released', async () => {
@@ -269,6 +287,100 @@ describe('connections', () => {
     await until('the close', () => rig.closed.length === 1, 5000);
     expect(rig.closed).toEqual(['ping_abuse']);
   });
+
+  test('a connection that earns too many stream refusals is sent GOAWAY ENHANCE_YOUR_CALM and cut; others keep answering', async () => {
+    await start({ maxStreamErrorsPerConnection: 5 });
+    const c = await connect();
+    for (let i = 0; i < 20 && c.isOpen; i++) await c.data(c.startCall(PATH), grpcPrefix(4096));
+    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('still open')), 5000))]);
+    expect(c.goaways.length).toBeGreaterThan(0);
+    expect(new Set(c.goaways)).toEqual(new Set([http2.constants.NGHTTP2_ENHANCE_YOUR_CALM]));
+    await until('the count', () => rig.closed.length === 1);
+    expect(rig.closed).toEqual(['stream_errors']);
+    // Refusals stopped once the connection was cut: the rest of its streams cost nothing.
+    expect(rig.refused.length).toBeLessThanOrEqual(6);
+    expect((await call(rig.port, frame(Buffer.from('still')))).code).toBe(0);
+  });
+
+  test('refusals caused by the whole process running short are not held against a connection', async () => {
+    await start({ maxStreamErrorsPerConnection: 2, maxBufferedBytesTotal: 1000, maxMessageBytes: 4096 });
+    const c = await connect();
+    for (let i = 0; i < 5; i++) await c.data(c.startCall(PATH), Buffer.concat([grpcPrefix(2000), Buffer.alloc(10)]));
+    await until('five refusals', () => rig.refused.length === 5);
+    expect(rig.refused).toEqual(Array(5).fill('buffer_budget'));
+    expect(c.isOpen).toBe(true);
+  });
+
+  test.each([
+    ['sends nothing', (s: net.Socket) => s.write(Buffer.alloc(0))],
+    ['sends half the preface', (s: net.Socket) => s.write(Buffer.from('PRI * HTTP/2.0\r\n'))],
+    ['sends the preface but no SETTINGS', (s: net.Socket) => s.write(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'))],
+  ])('a connection that %s is cut at the handshake limit', async (_name, send) => {
+    await start({ handshakeTimeoutMs: 300 });
+    const socket = net.connect(rig.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    // Read (and drop) the server's SETTINGS, so the client sees the FIN that follows.
+    socket.resume();
+    const gone = new Promise((resolve) => socket.once('close', resolve));
+    socket.once('connect', () => send(socket));
+    await Promise.race([gone, new Promise((_r, reject) => setTimeout(() => reject(new Error('still open')), 5000))]);
+    await until('the count', () => rig.closed.length === 1);
+    expect(rig.closed).toEqual(['handshake_timeout']);
+  });
+
+  test('broken connections opened many a second never fill the connection cap; legitimate clients still connect and are answered', async () => {
+    const limits = { maxConnections: 60, handshakeTimeoutMs: 300, pressureConnections: 10, pressureKeepaliveMs: 300, keepaliveTimeMs: 2000, keepaliveTimeoutMs: 2000 };
+    await start(limits);
+    const raw: net.Socket[] = [];
+    const kinds: Array<() => Promise<void>> = [
+      // Silent after the TCP handshake.
+      async () => {
+        const s = net.connect(rig.port, '127.0.0.1');
+        s.on('error', () => undefined);
+        raw.push(s);
+      },
+      // A protocol error: DATA inside a header block.
+      async () => {
+        const c = await connect();
+        const id = c.newStreamId();
+        c.headers(id, grpcHeaders(PATH).subarray(0, 5), 0);
+        c.frame(FrameType.DATA, 0, id, Buffer.alloc(3));
+      },
+      // A complete handshake, then deaf: the server's pings go unanswered.
+      async () => {
+        const c = await connect();
+        await until('the SETTINGS ack', () => c.socket.bytesRead > 0, 2000);
+        c.socket.pause();
+      },
+    ];
+    let peak = 0;
+    let opened = 0;
+    const legit: Array<{ code: number }> = [];
+    // 60 broken connections a second for 4 s: 240 in all, four times the cap.
+    for (let tick = 0; tick < 40; tick++) {
+      for (let k = 0; k < 6; k++) {
+        await (kinds[(tick * 6 + k) % kinds.length] as () => Promise<void>)();
+        opened++;
+      }
+      if (tick % 4 === 0) legit.push(await call(rig.port, frame(Buffer.from('legit'))));
+      peak = Math.max(peak, rig.transport.sessionCount);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(opened).toBe(240);
+    expect(rig.dropped).toBe(0);
+    expect(peak).toBeLessThan(limits.maxConnections);
+    expect(legit.map((r) => r.code)).toEqual(Array(10).fill(0));
+    // Below the pressure mark the last deaf connections go by the ordinary keepalive (2 s + 2 s here).
+    await until('every broken connection reaped', () => rig.transport.sessionCount === 0, 12_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}: ${rig.transport.sessionCount} open, closed ${JSON.stringify(rig.closed.reduce<Record<string, number>>((m, r) => ({ ...m, [r]: (m[r] ?? 0) + 1 }), {}))}`);
+    });
+    const count = (r: SessionCloseReason): number => rig.closed.filter((x) => x === r).length;
+    process.stdout.write(`broken-connection storm: peak ${peak} connections; closed ${JSON.stringify(Object.fromEntries(['handshake_timeout', 'keepalive_timeout', 'error', 'peer'].map((r) => [r, count(r as SessionCloseReason)])))}\n`);
+    expect(count('handshake_timeout')).toBe(80);
+    expect(count('keepalive_timeout')).toBe(80);
+    expect(count('error')).toBe(80);
+    for (const s of raw) s.destroy();
+  }, 30_000);
 
   test('relayed streams are limited per connection; the transport answers meanwhile', async () => {
     await start({ maxRelayedStreamsPerConnection: 2 });

@@ -39,7 +39,8 @@ export function createMemoryOnceStore(o: MemoryOnceStoreOptions = {}): OnceStore
 
   return {
     // async so that every failure, bad input included, is a rejection as with Redis.
-    async consume(key, ttlMs, nowMs) {
+    async consume(key, ttlMs, nowMs, signal) {
+      signal?.throwIfAborted();
       const ms = checkTtl(ttlMs);
       pruneFront(nowMs);
       const prev = seen.get(key);

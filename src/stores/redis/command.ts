@@ -10,6 +10,11 @@ import { SharedStateError } from '../shared-state-errors.js';
  * `ERR_STORE_UNAVAILABLE`: the caller cannot tell whether the write happened,
  * so it must refuse.
  *
+ * `signal` is the caller's (an ext_authz call's deadline or cancel): aborted
+ * before the command is sent, the command is never sent; aborted while it is
+ * in flight, the promise rejects at once with the signal's reason and the
+ * late reply is dropped. Either way the caller stops waiting on Redis.
+ *
  * A command that times out may still run later (ioredis resends unfulfilled
  * commands after a reconnect). That only ever marks a key used or a
  * transaction taken that nobody got, which refuses more, never less.
@@ -19,31 +24,38 @@ import { SharedStateError } from '../shared-state-errors.js';
  * const reply = await runRedisCommand('SET NX', 1_000, () => redis.set(key, '1', 'PX', ttlMs, 'NX'));
  * ```
  */
-export function runRedisCommand<T>(what: string, timeoutMs: number, send: () => Promise<T>): Promise<T> {
+export function runRedisCommand<T>(what: string, timeoutMs: number, send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal?.aborted) return Promise.reject(signal.reason as Error);
   return new Promise<T>((resolve, reject) => {
     const fail = (err: unknown): void => {
+      done();
       const detail = err instanceof Error ? err.message : String(err);
       reject(new SharedStateError('ERR_STORE_UNAVAILABLE', `redis ${what} failed: ${detail}`, { cause: err }));
     };
+    const onAbort = (): void => {
+      done();
+      reject(signal?.reason as Error);
+    };
     const timer = setTimeout(() => fail(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     let pending: Promise<T>;
     try {
       pending = send();
     } catch (err) {
-      clearTimeout(timer);
       fail(err);
       return;
     }
-    // Settling twice is a no-op, so a late reply after the timeout is dropped.
+    // Settling twice is a no-op, so a late reply after the timeout or the abort is dropped.
     pending.then(
       (v) => {
-        clearTimeout(timer);
+        done();
         resolve(v);
       },
-      (err: unknown) => {
-        clearTimeout(timer);
-        fail(err);
-      },
+      (err: unknown) => fail(err),
     );
   });
 }

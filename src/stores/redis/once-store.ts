@@ -30,9 +30,9 @@ export interface RedisOnceStoreOptions {
 export function createRedisOnceStore(o: RedisOnceStoreOptions): OnceStore {
   const timeoutMs = o.commandTimeoutMs ?? SHARED_STATE_DEFAULTS.commandTimeoutMs;
   return {
-    async consume(key, ttlMs) {
+    async consume(key, ttlMs, _nowMs, signal) {
       const px = checkTtl(ttlMs);
-      const reply = await runRedisCommand('SET NX', timeoutMs, () => o.redis.set(o.prefix + key, '1', 'PX', px, 'NX'));
+      const reply = await runRedisCommand('SET NX', timeoutMs, () => o.redis.set(o.prefix + key, '1', 'PX', px, 'NX'), signal);
       // `OK` when set, null when the key already existed (a replay).
       return reply === 'OK';
     },
