@@ -87,7 +87,10 @@ function removeStaleClusters() {
       const pidFile = join(dir, 'data', 'postmaster.pid');
       const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
       if (pid > 0 && isAlive(pid)) continue;
-      if (Date.now() - statSync(dir).mtimeMs < STALE_AFTER_MS && pid === 0) continue;
+      // Young folders stay even with a dead pid: initdb runs short-lived
+      // single-user backends that each leave a pid file behind for a moment,
+      // and another run must not take that for a killed server mid-initdb.
+      if (Date.now() - statSync(dir).mtimeMs < STALE_AFTER_MS) continue;
       rmSync(dir, { recursive: true, force: true });
     } catch {
       // another run removed it first, or it is not ours to read
