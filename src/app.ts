@@ -24,6 +24,7 @@ import { createRevocationMetrics } from './revocation/metrics.js';
 import { createCrlFetcher } from './revocation/crl-fetcher.js';
 import { createOcspChecker } from './revocation/ocsp-checker.js';
 import { createRevocationView } from './revocation/revocation-view.js';
+import { followCrlTenants } from './revocation/tenant-sources.js';
 import { createOpsServer } from './observability/ops-server.js';
 import { handoffStoreOver } from './sessions/handoff-store.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.js';
@@ -261,7 +262,8 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   let connectors = buildConnectors(config.idps, new Map(), { samlReplay });
   let connectorView: ReadonlyMap<string, IdpConnector> = new Map([...connectors].map(([k, v]) => [k, v.connector]));
   let state = toState(config, parts, origin, storeTenants, revocation);
-  crls.sync(config.tenants);
+  const crlTenants = followCrlTenants(crls, tenantStore);
+  crlTenants.sync(config.tenants);
   // A tenant's CA or CRL may have changed: drop every cached certificate verdict (changes are rare; verdicts are cheap to redo).
   const unsubscribe = tenantStore?.onChange(() => {
     state = { ...state, verifier: newVerifier(config) };
@@ -403,7 +405,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     connectors = nextConnectors;
     connectorView = new Map([...connectors].map(([k, v]) => [k, v.connector]));
     state = toState(next, parts, origin, storeTenants, revocation);
-    crls.sync(next.tenants);
+    crlTenants.sync(next.tenants);
     if (storeTenants) void warmFileHosts(storeTenants, fileHostnames(next));
     metrics.tenants.set(next.tenants.length);
     metrics.configReloads.inc({ result: 'success' });
@@ -432,6 +434,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
 
   const stopStores = async (): Promise<void> => {
     crls.close();
+    crlTenants.close();
     clearInterval(rotation);
     unsubscribe?.();
     unsubscribeDocs?.();

@@ -39,6 +39,8 @@ export const REVOCATION_DEFAULTS = {
   crlMaxRetryMs: 10 * 60_000,
   /** Distribution point URLs a tenant may accumulate from presented certificates. */
   crlMaxDistributionPoints: 16,
+  /** `crl_urls` of one tenant: each is a download kept fresh for ever; real CAs publish one or two. */
+  crlMaxUrls: 16,
 } as const;
 
 export type RevocationSettings = { -readonly [K in keyof typeof REVOCATION_DEFAULTS]: (typeof REVOCATION_DEFAULTS)[K] extends string ? string : (typeof REVOCATION_DEFAULTS)[K] extends boolean ? boolean : number };

@@ -41,7 +41,11 @@ export interface CrlFetcherDeps {
 }
 
 export interface CrlFetcher {
-  /** Starts fetching the configured `crl_urls` of these tenants and drops sources of tenants or URLs no longer configured. */
+  /**
+   * Starts fetching the configured `crl_urls` of these tenants and drops sources
+   * of tenants or URLs no longer configured. With tenants loaded on demand
+   * (PostgreSQL), pass the loaded ones: the others start again in `discover`.
+   */
   sync(tenants: readonly Tenant[]): void;
   /** The freshest verified CRL from `issuer` for this tenant, from memory. */
   lookup(tenant: string, issuer: ParsedCert, nowMs: number): CrlLookup | undefined;
@@ -189,6 +193,14 @@ export function createCrlFetcher(deps: CrlFetcherDeps): CrlFetcher {
     },
     discover(tenant, issuer, distributionPoints) {
       const waits: Promise<void>[] = [];
+      // Tenants loaded on demand (PostgreSQL) were never synced: their configured URLs start here.
+      if (tenant.mtls.revocation && tenant.mtls.revocation.crl !== 'off') {
+        for (const url of tenant.mtls.revocation.crlUrls) {
+          if (byTenant.get(tenant.name)?.has(url)) continue;
+          const src = addSource(tenant.name, url, true, [...(tenant.mtls.trust?.roots ?? []), issuer]);
+          if (src.inFlight) waits.push(src.inFlight);
+        }
+      }
       let sources = byTenant.get(tenant.name);
       for (const src of sources?.values() ?? []) {
         if (src.issuers.length < s.crlMaxDistributionPoints * 2 && !src.issuers.some((c) => c.fingerprint256 === issuer.fingerprint256)) {

@@ -41,6 +41,7 @@ function summarize(input: TenantInput): Record<string, unknown> {
     crl_count: input.mtls?.crlPems?.length ?? 0,
     stale_crl: input.mtls?.staleCrl ?? 'deny',
     exempt_paths: input.mtls?.exemptPaths ?? [],
+    revocation: input.mtls?.revocation ?? null,
   };
 }
 
@@ -284,6 +285,10 @@ export function tenantRoutes(store: TenantStore, clock: () => number): AdminRout
           // A CA on a tenant that checks nothing is refused by the store; the caller asked for off, so the trust material goes.
           mtls = { ...mtls, caPem: undefined, crlPems: [] };
           warnings.push(`mtls.mode is now off: the CA bundle and ${current.mtls.crlPems.length} CRL(s) of tenant '${name}' were removed`);
+        }
+        if (patch.mode === 'off' && patch.revocation === undefined && current.mtls.revocation !== undefined) {
+          mtls = { ...mtls, revocation: null };
+          warnings.push(`mtls.mode is now off: the revocation settings of tenant '${name}' were removed`);
         }
         ctx.note(name, { previous_mode: current.mtls.mode });
         return put(store, ctx, { ...base, mtls }, warnings, { version: current.version });

@@ -91,6 +91,17 @@ CREATE TABLE config_documents (
 );
 `,
   },
+  {
+    // A tenant's `mtls.revocation` (OCSP, fetched CRLs), as the config file has it.
+    // Null, as for every tenant stored before, means no network revocation checks.
+    // JSON because its fields grow with the file's; every read checks it again with
+    // the file's rules (src/stores/tenant-revocation.ts).
+    version: 4,
+    name: 'tenant_revocation',
+    sql: `
+ALTER TABLE tenants ADD COLUMN revocation jsonb CHECK (revocation IS NULL OR jsonb_typeof(revocation) = 'object');
+`,
+  },
 ];
 
 /**
