@@ -25,6 +25,7 @@ import { createCrlFetcher } from './revocation/crl-fetcher.js';
 import { createOcspChecker } from './revocation/ocsp-checker.js';
 import { createRevocationView } from './revocation/revocation-view.js';
 import { followCrlTenants } from './revocation/tenant-sources.js';
+import { createRevocationStatus } from './revocation/revocation-status.js';
 import { createOpsServer } from './observability/ops-server.js';
 import { handoffStoreOver } from './sessions/handoff-store.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.js';
@@ -175,7 +176,9 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const revocationMetrics = createRevocationMetrics(metrics.registry);
   const revocationDeps = { now: Date.now, logger, metrics: revocationMetrics, settings: { ...REVOCATION_DEFAULTS } };
   const crls = createCrlFetcher(revocationDeps);
-  const revocation = createRevocationView({ ocsp: createOcspChecker(revocationDeps), crls, logger, metrics: revocationMetrics });
+  const ocsp = createOcspChecker(revocationDeps);
+  const revocation = createRevocationView({ ocsp, crls, logger, metrics: revocationMetrics });
+  const revocationStatus = createRevocationStatus({ crls, ocsp, maxListed: REVOCATION_DEFAULTS.statusMaxTenantsListed });
   let config = options.config;
   const env = options.env ?? process.env;
   // Apps, IdPs and service tokens may live in the database too: load them with the file, validated together.
@@ -307,7 +310,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     // One customer's bad CA must not take every replica out of rotation: trust
     // status is reported here, never a reason to be unready.
     const trust = trustCounts();
-    return { ready, body: { status: !serving ? 'stopping' : ready ? 'ready' : 'degraded', role, ...(Object.keys(stores).length > 0 ? { stores } : {}), tenant_trust: trust } };
+    return { ready, body: { status: !serving ? 'stopping' : ready ? 'ready' : 'degraded', role, ...(Object.keys(stores).length > 0 ? { stores } : {}), tenant_trust: trust, revocation: revocationStatus.summary(nowFn()) } };
   };
   const opsRoutes = {
     '/metrics': async () => {
@@ -353,6 +356,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       clock: nowFn,
       logger,
       sessionRevocationMs: longestSession(config) * 1000,
+      revocationStatus: revocationStatus.tenant,
       explain: (query, nowMs) => explainRequest(state, query, nowMs, { idpTypes: new Map(config.idps.map((i) => [i.id, i.type])) }),
       ...(docs
         ? {

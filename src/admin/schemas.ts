@@ -151,6 +151,37 @@ export const TRUST_SCHEMA: JsonSchema = {
   required: ['status', 'problems'],
   properties: {
     status: TRUST_STATUS_SCHEMA,
+    revocation: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['crl', 'ocsp'],
+      description:
+        "This replica's revocation sources of the tenant (absent when it has none): fetched CRLs past nextUpdate and not replaced (stale; stale_crl decides), never fetched because downloads fail (unavailable; crl: require denies), and OCSP responders whose last exchange failed within 10 minutes (under ocsp: require, new certificates are denied).",
+      properties: {
+        crl: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['sources', 'stale', 'unavailable'],
+          properties: { sources: { type: 'integer' }, stale: { type: 'array', items: { type: 'string' } }, unavailable: { type: 'array', items: { type: 'string' } } },
+        },
+        ocsp: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['failing'],
+          properties: {
+            failing: {
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['url', 'mode', 'failure', 'failing_since'],
+                properties: { url: { type: 'string' }, mode: { type: 'string', enum: ['prefer', 'require'] }, failure: { type: 'string' }, failing_since: { type: 'string', format: 'date-time' } },
+              },
+            },
+          },
+        },
+      },
+    },
     problems: {
       type: 'array',
       items: {

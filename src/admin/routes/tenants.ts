@@ -16,6 +16,7 @@
 import { TENANT_LIMITS } from '../../config/defaults.js';
 import { TenantStoreError, type PutCondition, type TenantInput, type TenantRecord, type TenantStore } from '../../stores/tenant-store.js';
 import { ADMIN_DEFAULTS } from '../../config/defaults.js';
+import type { TenantRevocationStatus } from '../../revocation/revocation-status.js';
 import { AdminError } from '../errors.js';
 import type { AdminRoute, RouteContext, RouteResult } from '../route.js';
 import {
@@ -31,6 +32,9 @@ import {
 import { describeCaBundle, fingerprintsOf, fromMtlsBody, fromTenantBody, recordToInput, toTenantJson, trustOf, type MtlsBody, type TenantBody } from '../tenant-json.js';
 
 const TAG = 'tenants';
+
+/** A replica's view of one tenant's revocation sources; undefined when it knows none. */
+export type TenantRevocationLookup = (tenant: string, nowMs: number) => TenantRevocationStatus | undefined;
 
 /** What an audit entry says about a tenant input: never PEM text, only what identifies it. */
 function summarize(input: TenantInput): Record<string, unknown> {
@@ -59,7 +63,7 @@ async function put(store: TenantStore, ctx: RouteContext, input: TenantInput, ex
 }
 
 /** The tenant routes over `store`. */
-export function tenantRoutes(store: TenantStore, clock: () => number): AdminRoute[] {
+export function tenantRoutes(store: TenantStore, clock: () => number, revocationStatus?: TenantRevocationLookup): AdminRoute[] {
   const changed = { 200: { description: 'The tenant after the change, and warnings worth a look.', schema: TENANT_CHANGE_SCHEMA } };
   return [
     {
@@ -115,13 +119,16 @@ export function tenantRoutes(store: TenantStore, clock: () => number): AdminRout
       operationId: 'getTenant',
       summary: 'Read one tenant, with its CA bundle decoded and its trust status',
       description:
-        "trust.status is ok, degraded (some CA certificates or files unusable, set aside) or unusable (no usable CA: the tenant's devices are denied tenant_trust_unusable); trust.problems says why, judged at the server's clock.",
+        "trust.status is ok, degraded (some CA certificates or files unusable, set aside) or unusable (no usable CA: the tenant's devices are denied tenant_trust_unusable); trust.problems says why, judged at the server's clock. trust.revocation, when this replica knows revocation sources of the tenant, lists fetched CRLs that are stale or unavailable and OCSP responders failing.",
       tag: TAG,
       access: 'tenants:read',
       schema: { params: TENANT_NAME_PARAMS, responses: { 200: { description: 'The tenant.', schema: TENANT_DETAIL_SCHEMA } }, errors: [404, 503] },
       async handle(ctx) {
         const record = await mustGet(store, ctx.params.name ?? '');
-        return { status: 200, body: { ...toTenantJson(record), ca_certificates: describeCaBundle(record.mtls.caPem), trust: trustOf(record, clock()) } };
+        const nowMs = clock();
+        const revocation = revocationStatus?.(record.name, nowMs);
+        const trust = { ...trustOf(record, nowMs), ...(revocation ? { revocation } : {}) };
+        return { status: 200, body: { ...toTenantJson(record), ca_certificates: describeCaBundle(record.mtls.caPem), trust } };
       },
     },
     {
