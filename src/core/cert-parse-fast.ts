@@ -350,10 +350,20 @@ function withLazyParts(fields: Omit<ParsedCert, 'node' | 'publicKey' | 'pem'>): 
   let pem: string | undefined;
   let node: NodeX509 | undefined;
   let publicKey: KeyObject | undefined;
-  const nodeOf = (): NodeX509 => (node ??= new NodeX509(fields.der));
-  return Object.defineProperties(fields as ParsedCert, {
-    pem: { get: () => (pem ??= toPem(fields.der)), enumerable: true },
-    node: { get: nodeOf, enumerable: true },
-    publicKey: { get: () => (publicKey ??= nodeOf().publicKey), enumerable: true },
-  });
+  const der = fields.der;
+  // Getters in the literal (own, enumerable, as spreading and comparing need)
+  // rather than Object.defineProperties, which turned every parse's object into
+  // a slow dictionary-mode one.
+  return {
+    ...fields,
+    get pem(): string {
+      return (pem ??= toPem(der));
+    },
+    get node(): NodeX509 {
+      return (node ??= new NodeX509(der));
+    },
+    get publicKey(): KeyObject {
+      return (publicKey ??= (node ??= new NodeX509(der)).publicKey);
+    },
+  };
 }
