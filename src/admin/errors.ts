@@ -179,6 +179,10 @@ const STORE_TO_API_FIELDS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\bcrlPems\b/g, 'crl_pems'],
   [/\bstaleCrl\b/g, 'stale_crl'],
   [/\bexemptPaths\b/g, 'exempt_paths'],
+  [/\bocspUrl\b/g, 'ocsp_url'],
+  [/\bocspNonce\b/g, 'ocsp_nonce'],
+  [/\bcrlUrls\b/g, 'crl_urls'],
+  [/\bcrlDistributionPoints\b/g, 'crl_distribution_points'],
 ];
 
 export function toApiField(field: string): string {

@@ -8,6 +8,9 @@
 import { TENANT_LIMITS } from '../config/defaults.js';
 import { ADMIN_DEFAULTS } from '../config/defaults.js';
 import type { JsonSchema } from './route.js';
+import { REVOCATION_DEFAULTS } from '../config/defaults.js';
+import { REVOCATION_MODES } from '../config/revocation-schema.js';
+import { MAX_SOURCE_URL_LENGTH } from '../core/revocation-sources.js';
 
 export const MTLS_MODES = ['require', 'optional', 'off'] as const;
 export const STALE_CRL = ['deny', 'use'] as const;
@@ -36,12 +39,34 @@ export const ERROR_SCHEMA: JsonSchema = {
   },
 };
 
+const REVOCATION_MODE = (what: string): JsonSchema => ({
+  type: 'string',
+  enum: [...REVOCATION_MODES],
+  description: `${what}: off (default), prefer (soft-fail: passes without a usable answer, counted and logged) or require (hard-fail: denied without one).`,
+});
+
+/** `mtls.revocation`: the config file's keys and rules (docs/config.md, "Revocation from the network"). */
+const REVOCATION_PROPERTIES = {
+  ocsp: REVOCATION_MODE('OCSP for the client certificate'),
+  ocsp_url: { type: ['string', 'null'], maxLength: MAX_SOURCE_URL_LENGTH, description: "http(s) OCSP responder used instead of the one in the certificate's authorityInfoAccess." },
+  ocsp_nonce: { type: 'boolean', description: 'Send a nonce and require it echoed (default true).' },
+  crl: REVOCATION_MODE('CRLs fetched from the network for the leaf issuer'),
+  crl_urls: strings('http(s) CRLs fetched from the start and kept fresh.', REVOCATION_DEFAULTS.crlMaxUrls, MAX_SOURCE_URL_LENGTH),
+  crl_distribution_points: { type: 'boolean', description: 'Also fetch the CRL distribution points clients\' certificates name (default true).' },
+} as const;
+
 const MTLS_PROPERTIES = {
   mode: { type: 'string', enum: [...MTLS_MODES], description: 'require (default): a valid client certificate is needed; optional: checked when presented; off: not looked at.' },
   ca_pem: str('PEM CA certificates that issue client certificates; must parse, be CA certificates, and not be expired. Required unless mode is off.', TENANT_LIMITS.maxCaPemBytes),
   crl_pems: strings('PEM CRL texts (each one or more X509 CRL blocks).', TENANT_LIMITS.maxCrls, TENANT_LIMITS.maxCrlPemBytes),
   stale_crl: { type: 'string', enum: [...STALE_CRL], description: 'What to do with a CRL past its nextUpdate: deny (default) or use.' },
   exempt_paths: strings('Paths that skip the certificate check: exact, or a prefix ending in /*.', TENANT_LIMITS.maxExemptPaths, 1024),
+  revocation: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: REVOCATION_PROPERTIES,
+    description: 'Network revocation checks (OCSP, fetched CRLs); null or absent: none. Not allowed with mode off; with crl on, crl_urls or crl_distribution_points is needed.',
+  },
 } as const;
 
 /** `mtls` as a client writes it. */
@@ -78,13 +103,20 @@ export const TENANT_SCHEMA: JsonSchema = {
     mtls: {
       type: 'object',
       additionalProperties: false,
-      required: ['mode', 'ca_pem', 'crl_pems', 'stale_crl', 'exempt_paths'],
+      required: ['mode', 'ca_pem', 'crl_pems', 'stale_crl', 'exempt_paths', 'revocation'],
       properties: {
         mode: { type: 'string', enum: [...MTLS_MODES] },
         ca_pem: { type: ['string', 'null'], description: 'Null only when mode is off.' },
         crl_pems: { type: 'array', items: { type: 'string' } },
         stale_crl: { type: 'string', enum: [...STALE_CRL] },
         exempt_paths: { type: 'array', items: { type: 'string' } },
+        revocation: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          required: Object.keys(REVOCATION_PROPERTIES),
+          properties: REVOCATION_PROPERTIES,
+          description: 'Every field written out; null when the tenant has no network revocation checks.',
+        },
       },
     },
     version: { type: 'integer', description: 'Grows by one with every change.' },
@@ -120,6 +152,37 @@ export const TRUST_SCHEMA: JsonSchema = {
   required: ['status', 'problems'],
   properties: {
     status: TRUST_STATUS_SCHEMA,
+    revocation: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['crl', 'ocsp'],
+      description:
+        "This replica's revocation sources of the tenant (absent when it has none): fetched CRLs past nextUpdate and not replaced (stale; stale_crl decides), never fetched because downloads fail (unavailable; crl: require denies), and OCSP responders whose last exchange failed within 10 minutes (under ocsp: require, new certificates are denied).",
+      properties: {
+        crl: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['sources', 'stale', 'unavailable'],
+          properties: { sources: { type: 'integer' }, stale: { type: 'array', items: { type: 'string' } }, unavailable: { type: 'array', items: { type: 'string' } } },
+        },
+        ocsp: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['failing'],
+          properties: {
+            failing: {
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['url', 'mode', 'failure', 'failing_since'],
+                properties: { url: { type: 'string' }, mode: { type: 'string', enum: ['prefer', 'require'] }, failure: { type: 'string' }, failing_since: { type: 'string', format: 'date-time' } },
+              },
+            },
+          },
+        },
+      },
+    },
     problems: {
       type: 'array',
       items: {
@@ -127,7 +190,7 @@ export const TRUST_SCHEMA: JsonSchema = {
         additionalProperties: false,
         required: ['code', 'message'],
         properties: {
-          code: { type: 'string', description: 'ca_unreadable, ca_no_certificate, ca_unparsable, ca_not_a_ca, ca_no_key_cert_sign, ca_expired, ca_not_yet_valid, ca_weak_key or crl_invalid.' },
+          code: { type: 'string', description: 'ca_unreadable, ca_no_certificate, ca_unparsable, ca_not_a_ca, ca_no_key_cert_sign, ca_expired, ca_not_yet_valid, ca_weak_key, crl_invalid or revocation_invalid.' },
           message: { type: 'string' },
         },
       },

@@ -24,6 +24,7 @@
  * One error renderer gives every failure, fastify's own included, the shape
  * `{ error, message, request_id }`.
  */
+import type { TenantRevocationLookup } from './routes/tenants.js';
 import { isSafeRequestId } from '../core/request-id.js';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -67,6 +68,8 @@ export interface AdminServerDeps {
   readonly explain?: ExplainFn | undefined;
   /** Customer hostnames (`hostnames` config section); absent, their operations answer 409 ERR_HOSTNAMES_NOT_CONFIGURED. */
   readonly hostnames?: HostnameManager | undefined;
+  /** This replica's view of a tenant's revocation sources (stale CRLs, failing OCSP responders), shown in `trust.revocation`. */
+  readonly revocationStatus?: TenantRevocationLookup | undefined;
   /** Default {@link ADMIN_DEFAULTS}.bodyLimitBytes; routes that take CRLs allow more. */
   readonly bodyLimitBytes?: number | undefined;
 }
@@ -112,7 +115,7 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
   };
 
   const routes: AdminRoute[] = [
-    ...tenantRoutes(deps.tenants, deps.clock),
+    ...tenantRoutes(deps.tenants, deps.clock, deps.revocationStatus),
     ...sessionRoutes({ revocation: deps.revocation, sessionRevocationMs: deps.sessionRevocationMs ?? ADMIN_DEFAULTS.sessionRevocationMs }),
     ...decisionRoutes(deps.decisions),
     ...auditRoutes(deps.audit),

@@ -8,6 +8,18 @@ import type { MtlsMode } from '../core/tenant.js';
 import { parseCaBundle, reportTrust, selectTrustAnchors, type TrustProblem, type TrustReport } from '../core/trust-anchor.js';
 import { CONFIG_LIMITS } from '../config/defaults.js';
 import type { TenantInput, TenantRecord } from '../stores/tenant-store.js';
+import type { RevocationMode, RevocationPolicy } from '../core/revocation-policy.js';
+import { revocationToInput, type RevocationInput } from '../stores/tenant-revocation.js';
+
+/** `mtls.revocation` on the wire: the config file's own keys. */
+export interface RevocationJson {
+  readonly ocsp?: RevocationMode;
+  readonly ocsp_url?: string | null;
+  readonly ocsp_nonce?: boolean;
+  readonly crl?: RevocationMode;
+  readonly crl_urls?: readonly string[];
+  readonly crl_distribution_points?: boolean;
+}
 
 /** `mtls` as a client writes it. */
 export interface MtlsBody {
@@ -16,6 +28,8 @@ export interface MtlsBody {
   readonly crl_pems?: readonly string[];
   readonly stale_crl?: 'deny' | 'use';
   readonly exempt_paths?: readonly string[];
+  /** Null removes the tenant's revocation checks. */
+  readonly revocation?: RevocationJson | null;
 }
 
 export interface TenantBody {
@@ -33,6 +47,8 @@ export interface TenantJson {
     readonly crl_pems: readonly string[];
     readonly stale_crl: 'deny' | 'use';
     readonly exempt_paths: readonly string[];
+    /** Null when the tenant has no network revocation checks. */
+    readonly revocation: Required<RevocationJson> | null;
   };
   readonly version: number;
   readonly created_at: string;
@@ -52,7 +68,14 @@ export function toTenantJson(r: TenantRecord): TenantJson {
   return {
     name: r.name,
     hostnames: r.hostnames,
-    mtls: { mode: r.mtls.mode, ca_pem: r.mtls.caPem, crl_pems: r.mtls.crlPems, stale_crl: r.mtls.staleCrl, exempt_paths: r.mtls.exemptPaths },
+    mtls: {
+      mode: r.mtls.mode,
+      ca_pem: r.mtls.caPem,
+      crl_pems: r.mtls.crlPems,
+      stale_crl: r.mtls.staleCrl,
+      exempt_paths: r.mtls.exemptPaths,
+      revocation: r.mtls.revocation ? toRevocationJson(r.mtls.revocation) : null,
+    },
     version: r.version,
     created_at: new Date(r.createdAt).toISOString(),
     updated_at: new Date(r.updatedAt).toISOString(),
@@ -87,9 +110,18 @@ export function fingerprintsOf(pem: string | null | undefined): string[] | 'unpa
   }
 }
 
+function toRevocationJson(p: RevocationPolicy): Required<RevocationJson> {
+  return { ocsp: p.ocsp, ocsp_url: p.ocspUrl ?? null, ocsp_nonce: p.ocspNonce, crl: p.crl, crl_urls: p.crlUrls, crl_distribution_points: p.crlDistributionPoints };
+}
+
+function fromRevocationJson(r: RevocationJson | null | undefined): RevocationInput | null | undefined {
+  if (r === undefined || r === null) return r;
+  return { ocsp: r.ocsp, ocspUrl: r.ocsp_url, ocspNonce: r.ocsp_nonce, crl: r.crl, crlUrls: r.crl_urls, crlDistributionPoints: r.crl_distribution_points };
+}
+
 export function fromMtlsBody(m: MtlsBody | undefined): TenantInput['mtls'] {
   if (m === undefined) return undefined;
-  return { mode: m.mode, caPem: m.ca_pem, crlPems: m.crl_pems, staleCrl: m.stale_crl, exemptPaths: m.exempt_paths };
+  return { mode: m.mode, caPem: m.ca_pem, crlPems: m.crl_pems, staleCrl: m.stale_crl, exemptPaths: m.exempt_paths, revocation: fromRevocationJson(m.revocation) };
 }
 
 export function fromTenantBody(name: string, b: TenantBody): TenantInput {
@@ -101,7 +133,14 @@ export function recordToInput(r: TenantRecord): TenantInput {
   return {
     name: r.name,
     hostnames: r.hostnames,
-    mtls: { mode: r.mtls.mode, caPem: r.mtls.caPem ?? undefined, crlPems: r.mtls.crlPems, staleCrl: r.mtls.staleCrl, exemptPaths: r.mtls.exemptPaths },
+    mtls: {
+      mode: r.mtls.mode,
+      caPem: r.mtls.caPem ?? undefined,
+      crlPems: r.mtls.crlPems,
+      staleCrl: r.mtls.staleCrl,
+      exemptPaths: r.mtls.exemptPaths,
+      revocation: r.mtls.revocation ? revocationToInput(r.mtls.revocation) : null,
+    },
   };
 }
 

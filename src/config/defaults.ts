@@ -520,6 +520,19 @@ export const REVOCATION_DEFAULTS = {
   crlMaxRetryMs: 10 * 60_000,
   /** Distribution point URLs a tenant may accumulate from presented certificates. */
   crlMaxDistributionPoints: 16,
+  /**
+   * A failed OCSP exchange keeps its responder reported failing (readiness body,
+   * admin API) this long unless a later exchange with it succeeds. Exchanges
+   * only happen when certificates are used, so a responder nobody needs is not
+   * reported failing for ever.
+   */
+  ocspFailingReportMs: 10 * 60_000,
+  /** (tenant, responder) pairs whose last exchange is remembered for status reports. */
+  ocspMaxRespondersTracked: 10_000,
+  /** Tenants named one by one in the readiness body (the counts cover all of them). */
+  statusMaxTenantsListed: 100,
+  /** `crl_urls` of one tenant: each is a download kept fresh for ever; real CAs publish one or two. */
+  crlMaxUrls: 16,
 } as const;
 
 export type RevocationSettings = { -readonly [K in keyof typeof REVOCATION_DEFAULTS]: (typeof REVOCATION_DEFAULTS)[K] extends string ? string : (typeof REVOCATION_DEFAULTS)[K] extends boolean ? boolean : number };

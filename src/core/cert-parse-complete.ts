@@ -22,9 +22,12 @@ function parseError(message: string, cause?: unknown): BouncerError {
   return new BouncerError('ERR_CERT_PARSE', message, cause === undefined ? undefined : { cause });
 }
 
-/** PEM text of a DER certificate (RFC 7468). */
+/** PEM text of a DER certificate (RFC 7468): base64 in lines of 64 characters. */
 export function toPem(der: Buffer): string {
-  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+  const b64 = der.toString('base64');
+  let body = '';
+  for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
+  return `-----BEGIN CERTIFICATE-----\n${body || '\n'}-----END CERTIFICATE-----\n`;
 }
 
 /**

@@ -62,21 +62,32 @@ function formatName(buf: Buffer, name: Tlv): string | undefined {
   return out.join(', ');
 }
 
+/** The decimal number in `count` ASCII digits at `at`; -1 when any is not a digit. */
+function digits(buf: Buffer, at: number, count: number): number {
+  let v = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = (buf[i] as number) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
 /** UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ) in their DER forms, as ms since the epoch. */
 function readTime(buf: Buffer, t: Tlv): number | undefined {
-  const s = buf.toString('latin1', t.content, t.end);
-  let m: RegExpExecArray | null;
-  let year: number;
-  if (t.tag === 0x17 && (m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s))) {
-    const yy = Number(m[1]);
-    // RFC 5280 §4.1.2.5.1: 50–99 are 19xx, 00–49 are 20xx.
-    year = yy >= 50 ? 1900 + yy : 2000 + yy;
-  } else if (t.tag === 0x18 && (m = /^(\d\d\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s))) {
-    year = Number(m[1]);
-  } else {
-    return undefined;
-  }
-  const [month, day, hour, minute, second] = [Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])];
+  // Read in place, digit by digit: no string or match objects on the cold path.
+  const yearDigits = t.tag === 0x17 ? 2 : t.tag === 0x18 ? 4 : 0;
+  if (yearDigits === 0 || t.end - t.content !== yearDigits + 11 || buf[t.end - 1] !== 0x5a) return undefined;
+  let year = digits(buf, t.content, yearDigits);
+  const at = t.content + yearDigits;
+  const month = digits(buf, at, 2);
+  const day = digits(buf, at + 2, 2);
+  const hour = digits(buf, at + 4, 2);
+  const minute = digits(buf, at + 6, 2);
+  const second = digits(buf, at + 8, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
+  // RFC 5280 §4.1.2.5.1: a UTCTime year of 50–99 is 19xx, 00–49 is 20xx.
+  if (yearDigits === 2) year = year >= 50 ? 1900 + year : 2000 + year;
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
   const d = new Date(ms);
   // Out-of-range fields (month 13, 31 April, second 60) are left to the complete parser.
@@ -294,8 +305,7 @@ export function parseCertificateFast(der: Buffer): ParsedCert | undefined {
   // peculiar's serial: the INTEGER's bytes in hex, less a leading 00 kept only for the sign.
   let serialStart = serial.content;
   if (serialLen > 1 && der[serialStart] === 0 && ((der[serialStart + 1] as number) & 0x80) !== 0) serialStart += 1;
-  const parsed = withLazyNode({
-    pem: toPem(der),
+  const parsed = withLazyParts({
     der,
     fingerprint256: hash('sha256', der, 'hex'),
     subject,
@@ -330,16 +340,30 @@ export function parseCertificateFast(der: Buffer): ParsedCert | undefined {
 }
 
 /**
- * Adds `node` and `publicKey`, built on first use and kept. Node's parse of a
- * certificate this parser accepted cannot fail in a way the complete parser
- * would have let through, so deferring it changes no outcome, only the cost.
+ * Adds `pem`, `node` and `publicKey`, built on first use and kept. Node's
+ * parse of a certificate this parser accepted cannot fail in a way the
+ * complete parser would have let through, so deferring it changes no outcome,
+ * only the cost. A client's leaf needs none of them: its PEM text alone was a
+ * fifth of a cold parse (and most of its garbage).
  */
-function withLazyNode(fields: Omit<ParsedCert, 'node' | 'publicKey'>): ParsedCert {
+function withLazyParts(fields: Omit<ParsedCert, 'node' | 'publicKey' | 'pem'>): ParsedCert {
+  let pem: string | undefined;
   let node: NodeX509 | undefined;
   let publicKey: KeyObject | undefined;
-  const nodeOf = (): NodeX509 => (node ??= new NodeX509(fields.der));
-  return Object.defineProperties(fields as ParsedCert, {
-    node: { get: nodeOf, enumerable: true },
-    publicKey: { get: () => (publicKey ??= nodeOf().publicKey), enumerable: true },
-  });
+  const der = fields.der;
+  // Getters in the literal (own, enumerable, as spreading and comparing need)
+  // rather than Object.defineProperties, which turned every parse's object into
+  // a slow dictionary-mode one.
+  return {
+    ...fields,
+    get pem(): string {
+      return (pem ??= toPem(der));
+    },
+    get node(): NodeX509 {
+      return (node ??= new NodeX509(der));
+    },
+    get publicKey(): KeyObject {
+      return (publicKey ??= (node ??= new NodeX509(der)).publicKey);
+    },
+  };
 }

@@ -19,7 +19,9 @@ export type TrustProblemCode =
   | 'ca_not_yet_valid'
   | 'ca_weak_key'
   /** A CRL the tenant names cannot be used; the tenant is unusable (fail closed). */
-  | 'crl_invalid';
+  | 'crl_invalid'
+  /** Stored revocation settings (a PostgreSQL row edited by hand) break the rules; the tenant is unusable (fail closed). */
+  | 'revocation_invalid';
 
 export interface TrustProblem {
   readonly code: TrustProblemCode;

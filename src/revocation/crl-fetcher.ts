@@ -33,6 +33,24 @@ export interface CrlLookup {
   readonly stale: boolean;
 }
 
+/** One CRL source of one tenant, as status reports show it. */
+export interface CrlSourceReport {
+  readonly tenant: string;
+  readonly url: string;
+  /** Configured (`crl_urls`) or named by a client's certificate. */
+  readonly configured: boolean;
+  /**
+   * `fresh`: a verified CRL within its nextUpdate; `stale`: past it and not
+   * replaced (the alarm); `unavailable`: no verified CRL yet and the last
+   * download failed or was refused; `pending`: the first download is running.
+   */
+  readonly state: 'fresh' | 'stale' | 'unavailable' | 'pending';
+  /** Failed downloads since the last good one. */
+  readonly failures: number;
+  /** The CRL in use's nextUpdate (ms), when there is one. */
+  readonly nextUpdate: number | undefined;
+}
+
 export interface CrlFetcherDeps {
   readonly now: () => number;
   readonly logger: Logger;
@@ -42,7 +60,11 @@ export interface CrlFetcherDeps {
 }
 
 export interface CrlFetcher {
-  /** Starts fetching the configured `crl_urls` of these tenants and drops sources of tenants or URLs no longer configured. */
+  /**
+   * Starts fetching the configured `crl_urls` of these tenants and drops sources
+   * of tenants or URLs no longer configured. With tenants loaded on demand
+   * (PostgreSQL), pass the loaded ones: the others start again in `discover`.
+   */
   sync(tenants: readonly Tenant[]): void;
   /**
    * The freshest verified CRL from `issuer` for this tenant, from memory; with
@@ -56,6 +78,8 @@ export interface CrlFetcher {
    * fetch. Resolves when those fetches settle.
    */
   discover(tenant: Tenant, issuer: ParsedCert, distributionPoints: readonly string[]): Promise<void> | undefined;
+  /** Every source, tenant by tenant, judged at `nowMs`. */
+  report(nowMs: number): CrlSourceReport[];
   /** Fetches one source now (tests, admin). */
   refreshNow(tenant: string, url: string): Promise<void>;
   close(): void;
@@ -195,6 +219,14 @@ export function createCrlFetcher(deps: CrlFetcherDeps): CrlFetcher {
     },
     discover(tenant, issuer, distributionPoints) {
       const waits: Promise<void>[] = [];
+      // Tenants loaded on demand (PostgreSQL) were never synced: their configured URLs start here.
+      if (tenant.mtls.revocation && tenant.mtls.revocation.crl !== 'off') {
+        for (const url of tenant.mtls.revocation.crlUrls) {
+          if (byTenant.get(tenant.name)?.has(url)) continue;
+          const src = addSource(tenant.name, url, true, [...(tenant.mtls.trust?.roots ?? []), issuer]);
+          if (src.inFlight) waits.push(src.inFlight);
+        }
+      }
       let sources = byTenant.get(tenant.name);
       for (const src of sources?.values() ?? []) {
         if (src.issuers.length < s.crlMaxDistributionPoints * 2 && !src.issuers.some((c) => c.fingerprint256 === issuer.fingerprint256)) {
@@ -213,6 +245,17 @@ export function createCrlFetcher(deps: CrlFetcherDeps): CrlFetcher {
         }
       }
       return waits.length > 0 ? Promise.allSettled(waits).then(() => undefined) : undefined;
+    },
+    report(nowMs) {
+      const out: CrlSourceReport[] = [];
+      for (const sources of byTenant.values()) {
+        for (const src of sources.values()) {
+          const next = src.current?.crl.nextUpdate;
+          const state = src.current ? (src.stale || (next !== undefined && nowMs > next) ? 'stale' : 'fresh') : src.failures > 0 ? 'unavailable' : 'pending';
+          out.push({ tenant: src.tenant, url: src.url, configured: src.configured, state, failures: src.failures, nextUpdate: next });
+        }
+      }
+      return out;
     },
     async refreshNow(tenant, url) {
       const src = byTenant.get(tenant)?.get(url);

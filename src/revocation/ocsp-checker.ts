@@ -34,11 +34,34 @@ export interface OcspCheckerDeps {
   readonly nonce?: () => Buffer;
 }
 
+/** A responder of one tenant whose last exchange failed, recently (see `ocspFailingReportMs`). */
+export interface OcspResponderReport {
+  readonly tenant: string;
+  readonly url: string;
+  /** The tenant's mode at that exchange: under `require` its new certificates are being denied. */
+  readonly mode: Exclude<RevocationMode, 'off'>;
+  /** Why (`timeout`, `network`, `http_status`, `bad_signature`, `stale`…). */
+  readonly failure: string;
+  readonly failingSince: number;
+  readonly lastFailureAt: number;
+}
+
+interface ResponderState {
+  readonly tenant: string;
+  readonly url: string;
+  mode: Exclude<RevocationMode, 'off'>;
+  failure: string;
+  failingSince: number;
+  lastFailureAt: number;
+}
+
 export interface OcspChecker {
   /** From memory only; starts a fetch in the background when the answer is missing or ageing. */
   answer(tenant: Tenant, mode: Exclude<RevocationMode, 'off'>, ocspUrl: string | undefined, leaf: ParsedCert, issuer: ParsedCert, nowMs: number): RevocationAnswer;
   /** Settles when no fetch is in flight; for tests and shutdown. */
   idle(): Promise<void>;
+  /** Responders whose last exchange failed within `ocspFailingReportMs` of `nowMs`. */
+  failing(nowMs: number): OcspResponderReport[];
 }
 
 const PASS: RevocationAnswer = { kind: 'pass' };
@@ -61,6 +84,22 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
   // every request of its device, so the warm path skips building the string key and
   // the LRU lookup. Kept in step with `cache` on every write, so it is never older.
   const byLeaf = new WeakMap<ParsedCert, { readonly tenant: string; readonly entry: Entry }>();
+  // The last exchange per (tenant, responder), kept only while it failed.
+  const responders = new LRUCache<string, ResponderState>({ max: s.ocspMaxRespondersTracked });
+  const noteExchange = (tenant: Tenant, mode: RevocationMode, url: string | undefined, failure: string | undefined, nowMs: number): void => {
+    if (url === undefined || mode === 'off') return;
+    const key = `${tenant.name}\n${url}`;
+    if (failure === undefined) {
+      responders.delete(key);
+      return;
+    }
+    const known = responders.get(key);
+    if (known) {
+      known.mode = mode;
+      known.failure = failure;
+      known.lastFailureAt = nowMs;
+    } else responders.set(key, { tenant: tenant.name, url, mode, failure, failingSince: nowMs, lastFailureAt: nowMs });
+  };
   const remember = (key: string, tenant: Tenant, leaf: ParsedCert, entry: Entry): void => {
     cache.set(key, entry);
     byLeaf.set(leaf, { tenant: tenant.name, entry });
@@ -72,9 +111,9 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
     deps.logger.warn({ tenant: tenant.name, reason, serial: leaf.serial, subject: leaf.subject, detail }, 'ocsp soft-fail: client certificate allowed without a usable OCSP answer');
   }
 
-  async function exchange(tenant: Tenant, ocspUrl: string | undefined, leaf: ParsedCert, issuer: ParsedCert): Promise<{ known: Known; until: number | undefined }> {
+  async function exchange(tenant: Tenant, ocspUrl: string | undefined, leaf: ParsedCert, issuer: ParsedCert): Promise<{ known: Known; until: number | undefined; url: string | undefined }> {
     const url = ocspUrl ?? readRevocationSources(leaf).ocsp[0];
-    if (url === undefined) return { known: { kind: 'failed', failure: 'no_responder', detail: `certificate ${leaf.subject} names no OCSP responder and none is configured` }, until: undefined };
+    if (url === undefined) return { known: { kind: 'failed', failure: 'no_responder', detail: `certificate ${leaf.subject} names no OCSP responder and none is configured` }, until: undefined, url };
     const withNonce = tenant.mtls.revocation?.ocspNonce ?? true;
     const request = buildOcspRequest(leaf, issuer, { nonce: withNonce ? makeNonce() : undefined });
     let body: Buffer;
@@ -88,14 +127,14 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
       }));
     } catch (err) {
       const failure = err instanceof RevocationFetchError ? err.failure : 'network';
-      return { known: { kind: 'failed', failure, detail: err instanceof Error ? err.message : String(err) }, until: undefined };
+      return { known: { kind: 'failed', failure, detail: err instanceof Error ? err.message : String(err) }, until: undefined, url };
     }
     const nowMs = deps.now();
     const result = checkOcspResponse(body, request, issuer, { nowMs, skewMs: s.clockSkewMs, noNextUpdateMaxAgeMs: s.ocspNoNextUpdateMaxAgeMs, requireNonceEcho: withNonce });
-    if (!result.ok) return { known: { kind: 'failed', failure: result.failure, detail: `OCSP responder ${url}: ${result.detail}` }, until: undefined };
+    if (!result.ok) return { known: { kind: 'failed', failure: result.failure, detail: `OCSP responder ${url}: ${result.detail}` }, until: undefined, url };
     const until = (result.nextUpdate ?? result.thisUpdate + s.ocspNoNextUpdateMaxAgeMs) + s.clockSkewMs;
-    if (result.status === 'revoked') return { known: { kind: 'revoked', revokedAt: result.revokedAt }, until };
-    return { known: { kind: result.status }, until };
+    if (result.status === 'revoked') return { known: { kind: 'revoked', revokedAt: result.revokedAt }, until, url };
+    return { known: { kind: result.status }, until, url };
   }
 
   function start(key: string, tenant: Tenant, mode: RevocationMode, ocspUrl: string | undefined, leaf: ParsedCert, issuer: ParsedCert): Promise<void> | undefined {
@@ -103,8 +142,9 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
     if (running) return running;
     if (inFlight.size >= s.ocspMaxInFlight) return undefined;
     const done = exchange(tenant, ocspUrl, leaf, issuer)
-      .then(({ known, until }) => {
+      .then(({ known, until, url }) => {
         const nowMs = deps.now();
+        noteExchange(tenant, mode, url, known.kind === 'failed' ? known.failure : undefined, nowMs);
         deps.metrics.ocspResponses.inc({ tenant: tenant.name, result: known.kind === 'failed' ? known.failure : known.kind });
         const previous = cache.get(key);
         if (known.kind === 'failed') {
@@ -178,6 +218,13 @@ export function createOcspChecker(deps: OcspCheckerDeps): OcspChecker {
     },
     async idle() {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight.values()]);
+    },
+    failing(nowMs) {
+      const out: OcspResponderReport[] = [];
+      for (const r of responders.values()) {
+        if (nowMs - r.lastFailureAt <= s.ocspFailingReportMs) out.push({ tenant: r.tenant, url: r.url, mode: r.mode, failure: r.failure, failingSince: r.failingSince, lastFailureAt: r.lastFailureAt });
+      }
+      return out;
     },
   };
 }

@@ -15,6 +15,8 @@ import { createCrlFetcher, type CrlFetcher } from '../revocation/crl-fetcher.js'
 import { createRevocationMetrics } from '../revocation/metrics.js';
 import { createOcspChecker } from '../revocation/ocsp-checker.js';
 import { createRevocationView } from '../revocation/revocation-view.js';
+import { createRevocationStatus, type RevocationStatus } from '../revocation/revocation-status.js';
+import { followCrlTenants, type CrlTenantSync } from '../revocation/tenant-sources.js';
 import { keyOverlapMs, openKeyStore } from '../sessions/key-store.js';
 import { createTokenCache } from '../sessions/token-cache.js';
 import { createSharedState } from '../stores/create-shared-state.js';
@@ -35,6 +37,10 @@ export interface Stores {
   readonly tenantStore: PgTenantStore | undefined;
   readonly storeTenants: StoreTenants | undefined;
   readonly crls: CrlFetcher;
+  /** Keeps the CRL sources of the tenants in force: the file's, or the ones the tenant store has loaded. */
+  readonly crlTenants: CrlTenantSync;
+  /** This replica's view of stale CRLs and failing OCSP responders, per tenant (readiness body, admin API). */
+  readonly revocationStatus: RevocationStatus;
   readonly revocation: RevocationView;
   /** Customer hostnames (docs/hostnames.md), when the config has a `hostnames` section. */
   readonly hostnames: OpenHostnames | undefined;
@@ -100,7 +106,9 @@ export async function openStores(ctx: ServeContext, initial: BouncerConfig, stac
   const revocationMetrics = createRevocationMetrics(metrics.registry);
   const revocationDeps = { now: clock, logger, metrics: revocationMetrics, settings: { ...REVOCATION_DEFAULTS } };
   const crls = stack.use('CRL fetcher', createCrlFetcher(revocationDeps), (c) => c.close());
-  const revocation = createRevocationView({ ocsp: createOcspChecker(revocationDeps), crls, logger, metrics: revocationMetrics });
+  const ocsp = createOcspChecker(revocationDeps);
+  const revocation = createRevocationView({ ocsp, crls, logger, metrics: revocationMetrics });
+  const revocationStatus = createRevocationStatus({ crls, ocsp, maxListed: REVOCATION_DEFAULTS.statusMaxTenantsListed });
 
   const { config, docs } = await openConfigDocuments(ctx, initial, stack);
   checkTopology(config, ctx.role);
@@ -133,6 +141,8 @@ export async function openStores(ctx: ServeContext, initial: BouncerConfig, stac
   // The file's own hosts get the store's answer now, so an outage later finds them known.
   if (storeTenants) await warmFileHosts(storeTenants, fileHostnames(config));
 
+  const crlTenants = followCrlTenants(crls, tenantStore);
+  stack.defer('CRL tenant sync', () => crlTenants.close());
   const hostnames = await openCustomHostnames(ctx, config, tenantStore, stack);
 
   const parts: SessionParts = {
@@ -154,5 +164,5 @@ export async function openStores(ctx: ServeContext, initial: BouncerConfig, stac
   rotation.unref();
   stack.defer('session key rotation', () => clearInterval(rotation));
 
-  return { config, docs, parts, tenantStore, storeTenants, crls, revocation, hostnames };
+  return { config, docs, parts, tenantStore, storeTenants, crls, crlTenants, revocationStatus, revocation, hostnames };
 }

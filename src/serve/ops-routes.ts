@@ -52,7 +52,7 @@ export function createOpsRoutes(ctx: ServeContext, stores: Stores, live: LiveCon
     // One customer's bad CA must not take every replica out of rotation: trust
     // status is reported here, never a reason to be unready.
     const trust = trustCounts();
-    return { ready, body: { status: !up ? 'stopping' : ready ? 'ready' : 'degraded', role, ...(Object.keys(storeStates).length > 0 ? { stores: storeStates } : {}), tenant_trust: trust } };
+    return { ready, body: { status: !up ? 'stopping' : ready ? 'ready' : 'degraded', role, ...(Object.keys(storeStates).length > 0 ? { stores: storeStates } : {}), tenant_trust: trust, revocation: stores.revocationStatus.summary(clock()) } };
   };
   return {
     updateStoreGauges,

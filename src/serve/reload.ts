@@ -64,7 +64,7 @@ function keepStartupSettings(ctx: ServeContext, current: BouncerConfig, next: Bo
  */
 export function startReloading(ctx: ServeContext, stores: Stores, options: ReloadOptions, stack: CleanupStack): Reloading {
   const { logger, metrics, clock } = ctx;
-  const { parts, storeTenants, tenantStore, crls, revocation, docs } = stores;
+  const { parts, storeTenants, tenantStore, crlTenants, revocation, docs } = stores;
   const { shared } = parts;
   const samlReplay = { remember: (id: string, expiresAtMs: number, nowMs: number) => shared.samlAssertions.consume(id, Math.max(1, expiresAtMs - nowMs), nowMs) };
   let connectors = buildConnectors(stores.config.idps, new Map(), { samlReplay });
@@ -93,7 +93,7 @@ export function startReloading(ctx: ServeContext, stores: Stores, options: Reloa
     live.config = next;
     live.connectors = connectorView(connectors);
     live.state = toState(next, parts, options.origin, storeTenants, revocation);
-    crls.sync(next.tenants);
+    crlTenants.sync(next.tenants);
     if (storeTenants) void warmFileHosts(storeTenants, fileHostnames(next));
     metrics.tenants.set(next.tenants.length);
     metrics.configReloads.inc({ result: 'success' });
@@ -104,7 +104,7 @@ export function startReloading(ctx: ServeContext, stores: Stores, options: Reloa
     logger.info({ tenants: next.tenants.length }, 'config reloaded');
   };
 
-  crls.sync(live.config.tenants);
+  crlTenants.sync(live.config.tenants);
   // A tenant's CA or CRL may have changed: drop every cached certificate verdict (changes are rare; verdicts are cheap to redo).
   const unsubscribeTenants = tenantStore?.onChange(() => {
     live.state = { ...live.state, verifier: newVerifier(live.config) };

@@ -68,6 +68,7 @@ export async function startServers(ctx: ServeContext, stores: Stores, live: Live
           logger,
           sessionRevocationMs: longestSession(config) * 1000,
           hostnames: stores.hostnames?.manager,
+          revocationStatus: stores.revocationStatus.tenant,
           explain: (query, nowMs) => explainRequest(live.state, query, nowMs, { idpTypes: new Map(live.config.idps.map((i) => [i.id, i.type])) }),
           ...(docs
             ? {

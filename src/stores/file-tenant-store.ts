@@ -22,6 +22,7 @@ function toRecord(t: Tenant, loadedAtMs: number, nowMs: number): TenantRecord {
       crlPems: trust ? trust.crls.map((c) => toPem(c.der, 'X509 CRL')) : [],
       staleCrl: trust?.staleCrl ?? 'deny',
       exemptPaths: [...t.mtls.exemptPaths],
+      ...(t.mtls.revocation ? { revocation: t.mtls.revocation } : {}),
     },
     version: 1,
     trust: reportTrust(trust, nowMs),

@@ -7,6 +7,8 @@ import { parseCaBundle, selectTrustAnchors, type TrustProblem, type TrustReport,
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, TENANT_LIMITS } from '../config/defaults.js';
 import { isoTime } from '../config/trust.js';
 import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../core/tenant-names.js';
+import type { RevocationPolicy } from '../core/revocation-policy.js';
+import { checkRevocationInput, type RevocationInput } from './tenant-revocation.js';
 
 /**
  * The one contract every tenant backend (YAML file, PostgreSQL) fulfils. The
@@ -92,6 +94,8 @@ export interface TenantInput {
     readonly staleCrl?: 'deny' | 'use' | undefined;
     /** Exact paths, or prefixes ending in `/*`, that skip the certificate check. */
     readonly exemptPaths?: readonly string[] | undefined;
+    /** Network revocation checks (OCSP, fetched CRLs), as `mtls.revocation` in the config file; null or absent: none. */
+    readonly revocation?: RevocationInput | null | undefined;
   } | undefined;
 }
 
@@ -114,6 +118,8 @@ export interface TenantRecord {
     readonly crlPems: readonly string[];
     readonly staleCrl: 'deny' | 'use';
     readonly exemptPaths: readonly string[];
+    /** Network revocation checks; absent when none (both modes off). */
+    readonly revocation?: RevocationPolicy | undefined;
   };
   /** Starts at 1 and grows by one with every change; cached copies compare it to tell stale from fresh. */
   readonly version: number;
@@ -227,6 +233,8 @@ export interface CheckedTenant {
   readonly crlPems: readonly string[];
   readonly staleCrl: 'deny' | 'use';
   readonly exemptPaths: readonly string[];
+  /** Undefined when the tenant has no network revocation checks. */
+  readonly revocation: RevocationPolicy | undefined;
   readonly tenant: Tenant;
   readonly warnings: readonly string[];
 }
@@ -267,6 +275,12 @@ export function checkTenantInput(input: TenantInput, nowMs: number): CheckedTena
   const exemptPaths = checkExemptPaths(mtls.exemptPaths ?? []);
   const crlPems = mtls.crlPems ?? [];
   const warnings: string[] = [];
+  let revocation: RevocationPolicy | undefined;
+  if (mtls.revocation !== undefined && mtls.revocation !== null) {
+    const checked = checkRevocationInput(mtls.revocation, 'mtls.revocation');
+    if (!checked.ok) throw invalid(checked.problem.field, checked.problem.message);
+    revocation = checked.policy;
+  }
 
   if (mode === 'off') {
     // The file loader ignores these with a warning; an API caller gets an error
@@ -274,8 +288,9 @@ export function checkTenantInput(input: TenantInput, nowMs: number): CheckedTena
     // worth stopping rather than a file line worth tolerating.
     if (mtls.caPem !== undefined) throw invalid('mtls.caPem', 'is given but mode is off, so client certificates would not be checked; set mode to require or optional, or leave caPem out');
     if (crlPems.length > 0) throw invalid('mtls.crlPems', 'are given but mode is off');
+    if (revocation !== undefined) throw invalid('mtls.revocation', 'is given but mode is off, so no certificate would be checked for revocation; set mode to require or optional, or leave revocation out');
     const tenant: Tenant = { name: input.name, hostnames, mtls: { mode, trust: null, exemptPaths } };
-    return { name: input.name, hostnames, mode, caPem: null, caSha256: null, crlPems: [], staleCrl, exemptPaths, tenant, warnings };
+    return { name: input.name, hostnames, mode, caPem: null, caSha256: null, crlPems: [], staleCrl, exemptPaths, revocation: undefined, tenant, warnings };
   }
   if (mtls.caPem === undefined || mtls.caPem.trim() === '') {
     throw invalid('mtls.caPem', `is required when mode is ${mode}: give the PEM CA certificates that issue this tenant's client certificates, or set mode to off`);
@@ -283,7 +298,7 @@ export function checkTenantInput(input: TenantInput, nowMs: number): CheckedTena
   const { roots, problems } = checkCaBundle(mtls.caPem, nowMs, warnings);
   const crls = checkCrls(crlPems, roots, nowMs, staleCrl, warnings);
   const trust = problems.length > 0 ? { roots, crls, staleCrl, problems } : { roots, crls, staleCrl };
-  const tenant: Tenant = { name: input.name, hostnames, mtls: { mode, trust, exemptPaths } };
+  const tenant: Tenant = { name: input.name, hostnames, mtls: { mode, trust, exemptPaths, ...(revocation ? { revocation } : {}) } };
   return {
     name: input.name,
     hostnames,
@@ -293,6 +308,7 @@ export function checkTenantInput(input: TenantInput, nowMs: number): CheckedTena
     crlPems: [...crlPems],
     staleCrl,
     exemptPaths,
+    revocation,
     tenant,
     warnings,
   };

@@ -247,6 +247,26 @@ describe('tenants', () => {
     expect(await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: {} })).toMatchObject({ status: 400, body: { error: 'ERR_ADMIN_BAD_REQUEST', message: 'body: give at least one field to change' } });
   });
 
+  it("sets, reads back and removes mtls.revocation with the config file's keys and rules", async () => {
+    const set = await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: { revocation: { ocsp: 'require', ocsp_url: 'http://ocsp.acme.example/', crl: 'prefer' } } });
+    const expected = { ocsp: 'require', ocsp_url: 'http://ocsp.acme.example/', ocsp_nonce: true, crl: 'prefer', crl_urls: [], crl_distribution_points: true };
+    expect(set).toMatchObject({ status: 200, body: { tenant: { mtls: { mode: 'optional', revocation: expected } } } });
+    expect((await admin.call('GET', '/v1/tenants/acme')).body).toMatchObject({ mtls: { revocation: expected }, trust: { status: 'ok' } });
+    // A partial update of something else keeps it.
+    expect((await admin.call('PUT', '/v1/tenants/acme/ca', { body: { ca_pem: root.pem } })).body).toMatchObject({ tenant: { mtls: { revocation: expected } } });
+    expect(await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: { revocation: { ocsp_url: 'ftp://ocsp.acme.example/' } } })).toMatchObject({
+      status: 400,
+      body: { error: 'ERR_TENANT_INVALID', field: 'body.revocation.ocsp_url', message: expect.stringContaining('must be an http:// or https:// URL') as unknown },
+    });
+    expect(await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: { revocation: { crl: 'require', crl_distribution_points: false } } })).toMatchObject({
+      status: 400,
+      body: { error: 'ERR_TENANT_INVALID', message: expect.stringContaining('list crl_urls or set crl_distribution_points: true') as unknown },
+    });
+    expect(await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: { revocation: { ocsp: 'sometimes' } } })).toMatchObject({ status: 400, body: { error: 'ERR_ADMIN_BAD_REQUEST' } });
+    const removed = await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: { revocation: null } });
+    expect(removed).toMatchObject({ status: 200, body: { tenant: { mtls: { revocation: null } } } });
+  });
+
   it('deletes a tenant (204), then it is 404', async () => {
     const r = await admin.call('DELETE', '/v1/tenants/beta', { token: 'writer' });
     expect(r.status).toBe(204);

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { SubjectAlternativeNameExtension, Extension, KeyUsageFlags } from '@peculiar/x509';
 import { KeyObject, sign } from 'node:crypto';
 import { children, readTlv } from '../../src/core/der.js';
-import { isFastParsed, parseCertificateDer, parseCertificateDerComplete, verifySignedBy, type ParsedCert } from '../../src/core/cert-parse.js';
+import { isFastParsed, parseCertificateDer, parseCertificateDerComplete, splitPemCertificates, verifySignedBy, type ParsedCert } from '../../src/core/cert-parse.js';
 import { createChainFixtures, makeCert, makeLeaf, makeRoot, type ChainFixtures, type TestCert } from '../helpers/pki-fixtures.js';
 
 // parseCertificateDer reads usual certificates with a small DER walker and
@@ -139,4 +139,31 @@ test('a signature whose signed algorithm differs from the outer one is refused, 
   expect(isFastParsed(parsed)).toBe(false);
   expect(parsed.node.verify(f.root.cert.publicKey)).toBe(false);
   expect(verifySignedBy(parsed, f.root.cert)).toBe(false);
+});
+
+describe('PEM blocks', () => {
+  const b64 = (): string => f.leafDirect.cert.der.toString('base64');
+  const block = (body: string): string => `-----BEGIN CERTIFICATE-----${body}-----END CERTIFICATE-----`;
+
+  test('line breaks of any kind, spaces, tabs and Unicode spaces are left out; padding may be missing', () => {
+    const lines = b64().match(/.{1,64}/g) ?? [];
+    for (const body of [`\n${lines.join('\n')}\n`, `\r\n${lines.join('\r\n')}\r\n`, ` ${lines.join(' \t')}\u00a0`, b64().replace(/=+$/, '')]) {
+      expect(splitPemCertificates(`text before\n${block(body)}\ntext after`)).toEqual([f.leafDirect.cert.der]);
+    }
+  });
+
+  test('a stray character, data after padding or an empty block is refused; a BEGIN without an END is ignored', () => {
+    for (const body of [`${b64().slice(0, 100)}!${b64().slice(100)}`, `${b64()}=A`, '\n\n', `${b64().slice(0, 64)}-${b64().slice(64)}`]) {
+      expect(() => splitPemCertificates(block(body))).toThrow('PEM certificate block is not valid base64');
+    }
+    expect(splitPemCertificates(`${block(b64())}\n-----BEGIN CERTIFICATE-----\n${b64()}`)).toEqual([f.leafDirect.cert.der]);
+    expect(splitPemCertificates(block(b64()) + block(f.root.cert.der.toString('base64')))).toEqual([f.leafDirect.cert.der, f.root.cert.der]);
+  });
+
+  test("a fast-parsed certificate's PEM, made on first use, is the complete parse's", () => {
+    const fast = parseCertificateDer(f.leafDirect.cert.der);
+    expect(isFastParsed(fast)).toBe(true);
+    expect(fast.pem).toBe(parseCertificateDerComplete(f.leafDirect.cert.der).pem);
+    expect(splitPemCertificates(fast.pem)).toEqual([f.leafDirect.cert.der]);
+  });
 });

@@ -184,6 +184,13 @@ describe('mtls.revocation in the config file', () => {
     expect(err.message).toMatch(/:8:\d+.*crl is require but no CRL source is set/);
   });
 
+  test('more than 16 crl_urls are refused, with the rule the admin API applies too', async () => {
+    const urls = Array.from({ length: 17 }, (_, i) => `http://crl${i}.acme.test/ca.crl`).join(', ');
+    const err = (await loadConfig(write([`      revocation: { crl: require, crl_urls: [${urls}] }`]), {}).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/crl_urls.*at most 16 CRL URLs per tenant/);
+  });
+
   test('bad values are reported at their line and column', async () => {
     const file = write(['      revocation:', '        ocsp: always', '        ocsp_url: ldap://dir.acme.test', '        crl_url: x']);
     const err = (await loadConfig(file, {}).catch((e: unknown) => e)) as ConfigError;

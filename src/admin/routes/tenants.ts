@@ -16,6 +16,7 @@
 import { TENANT_LIMITS } from '../../config/defaults.js';
 import { TenantStoreError, type PutCondition, type TenantInput, type TenantRecord, type TenantStore } from '../../stores/tenant-store.js';
 import { ADMIN_DEFAULTS } from '../../config/defaults.js';
+import type { TenantRevocationStatus } from '../../revocation/revocation-status.js';
 import { AdminError } from '../errors.js';
 import type { AdminRoute, RouteContext, RouteResult } from '../route.js';
 import {
@@ -32,6 +33,9 @@ import { describeCaBundle, fingerprintsOf, fromMtlsBody, fromTenantBody, recordT
 
 const TAG = 'tenants';
 
+/** A replica's view of one tenant's revocation sources; undefined when it knows none. */
+export type TenantRevocationLookup = (tenant: string, nowMs: number) => TenantRevocationStatus | undefined;
+
 /** What an audit entry says about a tenant input: never PEM text, only what identifies it. */
 function summarize(input: TenantInput): Record<string, unknown> {
   return {
@@ -41,6 +45,7 @@ function summarize(input: TenantInput): Record<string, unknown> {
     crl_count: input.mtls?.crlPems?.length ?? 0,
     stale_crl: input.mtls?.staleCrl ?? 'deny',
     exempt_paths: input.mtls?.exemptPaths ?? [],
+    revocation: input.mtls?.revocation ?? null,
   };
 }
 
@@ -58,7 +63,7 @@ async function put(store: TenantStore, ctx: RouteContext, input: TenantInput, ex
 }
 
 /** The tenant routes over `store`. */
-export function tenantRoutes(store: TenantStore, clock: () => number): AdminRoute[] {
+export function tenantRoutes(store: TenantStore, clock: () => number, revocationStatus?: TenantRevocationLookup): AdminRoute[] {
   const changed = { 200: { description: 'The tenant after the change, and warnings worth a look.', schema: TENANT_CHANGE_SCHEMA } };
   return [
     {
@@ -114,13 +119,16 @@ export function tenantRoutes(store: TenantStore, clock: () => number): AdminRout
       operationId: 'getTenant',
       summary: 'Read one tenant, with its CA bundle decoded and its trust status',
       description:
-        "trust.status is ok, degraded (some CA certificates or files unusable, set aside) or unusable (no usable CA: the tenant's devices are denied tenant_trust_unusable); trust.problems says why, judged at the server's clock.",
+        "trust.status is ok, degraded (some CA certificates or files unusable, set aside) or unusable (no usable CA: the tenant's devices are denied tenant_trust_unusable); trust.problems says why, judged at the server's clock. trust.revocation, when this replica knows revocation sources of the tenant, lists fetched CRLs that are stale or unavailable and OCSP responders failing.",
       tag: TAG,
       access: 'tenants:read',
       schema: { params: TENANT_NAME_PARAMS, responses: { 200: { description: 'The tenant.', schema: TENANT_DETAIL_SCHEMA } }, errors: [404, 503] },
       async handle(ctx) {
         const record = await mustGet(store, ctx.params.name ?? '');
-        return { status: 200, body: { ...toTenantJson(record), ca_certificates: describeCaBundle(record.mtls.caPem), trust: trustOf(record, clock()) } };
+        const nowMs = clock();
+        const revocation = revocationStatus?.(record.name, nowMs);
+        const trust = { ...trustOf(record, nowMs), ...(revocation ? { revocation } : {}) };
+        return { status: 200, body: { ...toTenantJson(record), ca_certificates: describeCaBundle(record.mtls.caPem), trust } };
       },
     },
     {
@@ -284,6 +292,10 @@ export function tenantRoutes(store: TenantStore, clock: () => number): AdminRout
           // A CA on a tenant that checks nothing is refused by the store; the caller asked for off, so the trust material goes.
           mtls = { ...mtls, caPem: undefined, crlPems: [] };
           warnings.push(`mtls.mode is now off: the CA bundle and ${current.mtls.crlPems.length} CRL(s) of tenant '${name}' were removed`);
+        }
+        if (patch.mode === 'off' && patch.revocation === undefined && current.mtls.revocation !== undefined) {
+          mtls = { ...mtls, revocation: null };
+          warnings.push(`mtls.mode is now off: the revocation settings of tenant '${name}' were removed`);
         }
         ctx.note(name, { previous_mode: current.mtls.mode });
         return put(store, ctx, { ...base, mtls }, warnings, { version: current.version });

@@ -92,11 +92,22 @@ CREATE TABLE config_documents (
 `,
   },
   {
+    // A tenant's `mtls.revocation` (OCSP, fetched CRLs), as the config file has it.
+    // Null, as for every tenant stored before, means no network revocation checks.
+    // JSON because its fields grow with the file's; every read checks it again with
+    // the file's rules (src/stores/tenant-revocation.ts).
+    version: 4,
+    name: 'tenant_revocation',
+    sql: `
+ALTER TABLE tenants ADD COLUMN revocation jsonb CHECK (revocation IS NULL OR jsonb_typeof(revocation) = 'object');
+`,
+  },
+  {
     // Customer hostnames and their certificates (src/hostnames/pg-store.ts). Keys
     // are only ever stored as key envelopes ('bk1.' prefix, src/hostnames/key-envelope.ts);
     // the CHECK makes a plain PEM key impossible to store by mistake. Times are ms since
     // the epoch by the writing replica's clock, as the lifecycle computes them.
-    version: 4,
+    version: 5,
     name: 'custom_hostnames',
     sql: `
 CREATE TABLE custom_hostnames (

@@ -17,7 +17,7 @@ import { runMigrations, type MigrationResult } from './migrations.js';
 import { guardPoolConnections } from './pool-guard.js';
 import { SILENT_LOGGER, type StoreLogger } from './store-logger.js';
 import { TenantCache } from './tenant-cache.js';
-import { getTenant, listTenants } from './tenant-reads.js';
+import { getTenant, judgeWith, listTenants } from './tenant-reads.js';
 import { TenantParser } from './tenant-rows.js';
 import { createTenantWriter } from './tenant-writes.js';
 
@@ -170,7 +170,9 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
 
   const load = (host: string): Promise<TenantLookup> => loadHost({ pool, cache, parser, logger, healthy: () => health.healthy, markDown }, host);
 
+  const judge = judgeWith(parser, now);
   const writer = createTenantWriter({
+    judge,
     pool,
     channel,
     now,
@@ -209,7 +211,7 @@ export async function createPgTenantStore(options: PgTenantStoreOptions): Promis
       return pending;
     },
 
-    getTenant: (name) => getTenant(pool, name),
+    getTenant: (name) => getTenant(pool, name, judge),
     listTenants: (opts) => listTenants(pool, opts),
     putTenant: writer.putTenant,
     deleteTenant: writer.deleteTenant,

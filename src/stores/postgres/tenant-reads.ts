@@ -3,16 +3,24 @@ import type pg from 'pg';
 import { TENANT_LIMITS } from '../../config/defaults.js';
 import { TenantStoreError, type ListTenantsOptions, type TenantPage, type TenantRecord } from '../tenant-store.js';
 import { toStoreError } from './pg-errors.js';
-import { SQL, toMode, toRecord, type SummaryRow, type TenantRow } from './tenant-rows.js';
+import { reportTrust, type TrustReport } from '../../core/trust-anchor.js';
+import { SQL, toMode, toRecord, type SummaryRow, type TenantParser, type TenantRow } from './tenant-rows.js';
 
-export async function readRecord(client: pg.PoolClient | pg.Pool, name: string): Promise<TenantRecord | undefined> {
-  const row = (await client.query<TenantRow>(SQL.getTenant, [name])).rows[0];
-  return row ? toRecord(row) : undefined;
+/** The trust status of a stored row, judged exactly as this replica serves it (stored revocation settings included). */
+export type RowJudge = (row: TenantRow) => TrustReport;
+
+export function judgeWith(parser: TenantParser, nowMs: () => number): RowJudge {
+  return (row) => reportTrust(parser.toTenant(row).mtls.trust, nowMs());
 }
 
-export async function getTenant(pool: pg.Pool, name: string): Promise<TenantRecord | undefined> {
+export async function readRecord(client: pg.PoolClient | pg.Pool, name: string, judge: RowJudge): Promise<TenantRecord | undefined> {
+  const row = (await client.query<TenantRow>(SQL.getTenant, [name])).rows[0];
+  return row ? { ...toRecord(row), trust: judge(row) } : undefined;
+}
+
+export async function getTenant(pool: pg.Pool, name: string, judge: RowJudge): Promise<TenantRecord | undefined> {
   try {
-    return await readRecord(pool, name);
+    return await readRecord(pool, name, judge);
   } catch (err) {
     throw toStoreError(err);
   }

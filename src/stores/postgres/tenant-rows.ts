@@ -2,13 +2,15 @@ import { LRUCache } from 'lru-cache';
 import { parseCrlBundle, type ParsedCrl } from '../../core/crl.js';
 import type { MtlsMode, Tenant } from '../../core/tenant.js';
 import { parseCaBundle, selectTrustAnchors, type ParsedBundle, type TrustProblem } from '../../core/trust-anchor.js';
+import type { RevocationPolicy } from '../../core/revocation-policy.js';
 import { sha256Hex, type TenantRecord } from '../tenant-store.js';
+import { checkRevocationInput, type RevocationProblem } from '../tenant-revocation.js';
 
 /**
  * The columns that make up one tenant, hostnames and CRLs folded in with ARRAY
  * subqueries so that loading a cold tenant is a single round trip.
  */
-const TENANT_COLUMNS = `t.name, t.version::text AS version, t.mtls_mode, t.stale_crl, t.exempt_paths,
+const TENANT_COLUMNS = `t.name, t.version::text AS version, t.mtls_mode, t.stale_crl, t.exempt_paths, t.revocation,
   ca.pem AS ca_pem, ca.sha256 AS ca_sha256,
   ARRAY(SELECT hn.hostname FROM tenant_hostnames hn WHERE hn.tenant_name = t.name ORDER BY hn.hostname) AS hostnames,
   ARRAY(SELECT c.pem FROM tenant_crls c WHERE c.tenant_name = t.name ORDER BY c.position) AS crl_pems,
@@ -31,9 +33,9 @@ FROM tenants t WHERE ($1::text IS NULL OR t.name > $1) ORDER BY t.name LIMIT $2`
 FROM tenant_hostnames h JOIN tenants t ON t.name = h.tenant_name
 WHERE h.hostname = ANY($1::text[])`,
   /** `xmax = 0` holds only for a row this statement inserted, which tells create from replace. */
-  upsertTenant: `INSERT INTO tenants (name, mtls_mode, stale_crl, exempt_paths) VALUES ($1, $2, $3, $4)
+  upsertTenant: `INSERT INTO tenants (name, mtls_mode, stale_crl, exempt_paths, revocation) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (name) DO UPDATE SET mtls_mode = EXCLUDED.mtls_mode, stale_crl = EXCLUDED.stale_crl,
-  exempt_paths = EXCLUDED.exempt_paths, version = tenants.version + 1, updated_at = now()
+  exempt_paths = EXCLUDED.exempt_paths, revocation = EXCLUDED.revocation, version = tenants.version + 1, updated_at = now()
 RETURNING (xmax = 0) AS created`,
   lockTenant: 'SELECT name FROM tenants WHERE name = $1 FOR UPDATE',
   bumpVersion: 'UPDATE tenants SET version = version + 1, updated_at = now() WHERE name = $1',
@@ -60,6 +62,8 @@ export interface TenantRow {
   mtls_mode: string;
   stale_crl: string;
   exempt_paths: string[];
+  /** `mtls.revocation` in its input form (src/stores/tenant-revocation.ts); null: none. */
+  revocation: unknown;
   ca_pem: string | null;
   ca_sha256: string | null;
   hostnames: string[];
@@ -96,7 +100,19 @@ function toStaleCrl(text: string): 'deny' | 'use' {
   throw new Error(`unexpected stale_crl '${text}' in the tenants table`);
 }
 
+/**
+ * The stored `revocation` column, checked again with the config file's rules:
+ * a row edited by hand into something the API would refuse is a problem of
+ * that tenant, never a setting silently dropped.
+ */
+export function storedRevocation(value: unknown): { policy: RevocationPolicy | undefined; problem: RevocationProblem | undefined } {
+  if (value === null || value === undefined) return { policy: undefined, problem: undefined };
+  const checked = checkRevocationInput(value, 'revocation');
+  return checked.ok ? { policy: checked.policy, problem: undefined } : { policy: undefined, problem: checked.problem };
+}
+
 export function toRecord(row: TenantRow): TenantRecord {
+  const { policy } = storedRevocation(row.revocation);
   return {
     name: row.name,
     hostnames: row.hostnames,
@@ -106,6 +122,7 @@ export function toRecord(row: TenantRow): TenantRecord {
       crlPems: row.crl_pems,
       staleCrl: toStaleCrl(row.stale_crl),
       exemptPaths: row.exempt_paths,
+      ...(policy ? { revocation: policy } : {}),
     },
     version: Number(row.version),
     createdAt: row.created_at.getTime(),
@@ -141,6 +158,10 @@ export class TenantParser {
     const selected = selectTrustAnchors(bundle.certs, { nowMs: this.now(), minRsaBits: this.minRsaBits });
     const problems: TrustProblem[] = [...bundle.problems, ...selected.problems];
     const crls: ParsedCrl[] = [];
+    const revocation = storedRevocation(row.revocation);
+    if (revocation.problem) {
+      problems.push({ code: 'revocation_invalid', message: `stored revocation settings are invalid: ${revocation.problem.field}: ${revocation.problem.message}` });
+    }
     row.crl_pems.forEach((pem, i) => {
       try {
         crls.push(...this.crls(pem));
@@ -148,11 +169,11 @@ export class TenantParser {
         problems.push({ code: 'crl_invalid', message: `stored CRL ${i + 1} does not parse: ${err instanceof Error ? err.message : String(err)}` });
       }
     });
-    // A CRL that cannot be used would revoke nothing: fail closed for this tenant.
-    const roots = problems.some((p) => p.code === 'crl_invalid') ? [] : selected.usable;
+    // A CRL, or revocation settings, that cannot be used would revoke nothing: fail closed for this tenant.
+    const roots = problems.some((p) => p.code === 'crl_invalid' || p.code === 'revocation_invalid') ? [] : selected.usable;
     const staleCrl = toStaleCrl(row.stale_crl);
     const trust = problems.length > 0 ? { roots, crls, staleCrl, problems } : { roots, crls, staleCrl };
-    return { name: row.name, hostnames: row.hostnames, mtls: { mode, trust, exemptPaths } };
+    return { name: row.name, hostnames: row.hostnames, mtls: { mode, trust, exemptPaths, ...(revocation.policy ? { revocation: revocation.policy } : {}) } };
   }
 
   private bundle(pem: string, sha256: string): ParsedBundle {

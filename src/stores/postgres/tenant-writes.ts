@@ -5,13 +5,16 @@
 import type pg from 'pg';
 import { TENANT_LIMITS } from '../../config/defaults.js';
 import { TenantStoreError, checkHostname, checkTenantInput, type PutCondition, type PutTenantResult, type TenantInput, type TenantRecord, type TenantStore } from '../tenant-store.js';
+import { revocationToInput } from '../tenant-revocation.js';
 import { chunkPayloads } from './change-payload.js';
 import { isConnectionError, isUniqueViolation, toStoreError } from './pg-errors.js';
-import { readRecord } from './tenant-reads.js';
+import { readRecord, type RowJudge } from './tenant-reads.js';
 import { SQL } from './tenant-rows.js';
 
 export interface TenantWriterDeps {
   readonly pool: pg.Pool;
+  /** Judges the written tenant's trust status as this replica will serve it. */
+  readonly judge: RowJudge;
   readonly channel: string;
   /** The clock that decides whether an uploaded CA is expired. */
   now(): number;
@@ -78,7 +81,13 @@ export function createTenantWriter(d: TenantWriterDeps): TenantWriter {
             );
           }
         }
-        const up = await client.query<{ created: boolean }>(SQL.upsertTenant, [checked.name, checked.mode, checked.staleCrl, checked.exemptPaths]);
+        const up = await client.query<{ created: boolean }>(SQL.upsertTenant, [
+          checked.name,
+          checked.mode,
+          checked.staleCrl,
+          checked.exemptPaths,
+          checked.revocation ? JSON.stringify(revocationToInput(checked.revocation)) : null,
+        ]);
         // Two creates racing past the check above: the second one's upsert replaced the first; refuse it instead.
         if (condition && 'absent' in condition && up.rows[0]?.created !== true) throw new TenantStoreError('ERR_TENANT_CONFLICT', `tenant '${checked.name}' already exists`, { field: 'name' });
         const previous = (await client.query<{ hostname: string }>(SQL.hostnamesOf, [checked.name])).rows.map((r) => r.hostname);
@@ -92,7 +101,7 @@ export function createTenantWriter(d: TenantWriterDeps): TenantWriter {
         await client.query(SQL.deleteCrls, [checked.name]);
         if (checked.crlPems.length > 0) await client.query(SQL.insertCrls, [checked.name, checked.crlPems]);
         await notify(client, checked.name, touched);
-        return { record: await mustRead(client, checked.name), created: up.rows[0]?.created === true, warnings: checked.warnings };
+        return { record: await mustRead(client, checked.name, d.judge), created: up.rows[0]?.created === true, warnings: checked.warnings };
       });
       afterWrite(checked.name, touched);
       return result;
@@ -112,7 +121,7 @@ export function createTenantWriter(d: TenantWriterDeps): TenantWriter {
       const host = checkHostname(hostname);
       const record = await transaction(async (client) => {
         const previous = await lockTenant(client, name);
-        if (previous.includes(host)) return mustRead(client, name);
+        if (previous.includes(host)) return mustRead(client, name, d.judge);
         if (previous.length >= TENANT_LIMITS.maxHostnames) {
           throw new TenantStoreError('ERR_TENANT_INVALID', `hostnames: at most ${TENANT_LIMITS.maxHostnames} hostnames; use a wildcard`, { field: 'hostnames' });
         }
@@ -121,7 +130,7 @@ export function createTenantWriter(d: TenantWriterDeps): TenantWriter {
         await insertHostnames(client, name, [host], previous);
         await client.query(SQL.bumpVersion, [name]);
         await notify(client, name, [host]);
-        return mustRead(client, name);
+        return mustRead(client, name, d.judge);
       });
       afterWrite(name, [host]);
       return record;
@@ -140,7 +149,7 @@ export function createTenantWriter(d: TenantWriterDeps): TenantWriter {
         await client.query(SQL.deleteHostname, [name, host]);
         await client.query(SQL.bumpVersion, [name]);
         await notify(client, name, [host]);
-        return mustRead(client, name);
+        return mustRead(client, name, d.judge);
       });
       afterWrite(name, [host]);
       return record;
@@ -156,8 +165,8 @@ async function lockTenant(client: pg.PoolClient, name: string): Promise<string[]
   return (await client.query<{ hostname: string }>(SQL.hostnamesOf, [name])).rows.map((r) => r.hostname);
 }
 
-async function mustRead(client: pg.PoolClient, name: string): Promise<TenantRecord> {
-  const record = await readRecord(client, name);
+async function mustRead(client: pg.PoolClient, name: string, judge: RowJudge): Promise<TenantRecord> {
+  const record = await readRecord(client, name, judge);
   if (!record) throw new TenantStoreError('ERR_TENANT_NOT_FOUND', `no tenant named '${name}'`, { field: 'name' });
   return record;
 }
