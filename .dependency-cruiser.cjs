@@ -21,8 +21,9 @@ const LAYERS = [
   { name: 'service', path: '^src/(authz|web|admin|envoy|xds|demo)/' },
   // Wiring: opens the stores and starts the servers.
   { name: 'app', path: '^src/app\\.ts$' },
-  // The command line.
-  { name: 'cli', path: '^src/cli/' },
+  // The command line, and the load profile's programs (setup, load generator), which
+  // run as commands of their own in docker-compose and in the native test.
+  { name: 'cli', path: '^src/(cli|load)/' },
 ];
 
 const SERVICES = ['authz', 'web', 'admin', 'envoy', 'xds', 'demo'];
