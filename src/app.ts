@@ -25,6 +25,7 @@ import { createCrlFetcher } from './revocation/crl-fetcher.js';
 import { createOcspChecker } from './revocation/ocsp-checker.js';
 import { createRevocationView } from './revocation/revocation-view.js';
 import { createOpsServer } from './observability/ops-server.js';
+import { tracingRequested } from './observability/tracing-switch.js';
 import { handoffStoreOver } from './sessions/handoff-store.js';
 import { keyOverlapMs, openKeyStore, type KeyStore } from './sessions/key-store.js';
 import { createTokenCache } from './sessions/token-cache.js';
@@ -177,6 +178,8 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const revocation = createRevocationView({ ocsp: createOcspChecker(revocationDeps), crls, logger, metrics: revocationMetrics });
   let config = options.config;
   const env = options.env ?? process.env;
+  // On only when the OTEL_* variables name an OTLP endpoint; off, the SDK is never loaded and nothing below is wrapped.
+  const tracing = tracingRequested(env) ? (await import('./observability/tracing.js')).tracingFromEnv(env) : undefined;
   // Apps, IdPs and service tokens may live in the database too: load them with the file, validated together.
   let docs: ConfigDocuments | undefined;
   if (config.store.postgres) {
@@ -210,7 +213,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const origin = options.authPublicOrigin ?? (options.env ?? process.env).BOUNCER_AUTH_PUBLIC_URL ?? config.auth?.publicUrl;
   const nowFn = options.now ?? Date.now;
   const redis = config.store.redis;
-  const shared = await createSharedState({
+  const sharedState = await createSharedState({
     ...(redis
       ? { redis: { url: redis.url, keyPrefix: redis.keyPrefix, failMode: redis.revocationFailMode, graceMs: redis.revocationGraceMs } }
       : {}),
@@ -223,6 +226,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     },
     onError: (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'),
   });
+  const shared = tracing && redis ? tracing.traced(sharedState, 'redis') : sharedState;
   // Not fatal: until Redis answers, the stores fail closed (revocation per its fail mode, single-use checks refuse).
   await shared.start().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'shared store not ready; failing closed until it is'));
   if (redis) metrics.storeUp.set({ store: 'redis' }, shared.health().ok ? 1 : 0);
@@ -240,7 +244,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     }
   }
   const storeTenants: StoreTenants | undefined =
-    tenantStore && config.store.postgres ? { store: tenantStore, timeoutMs: config.store.postgres.lookupTimeoutMs, fileHosts: new FileHostAnswers() } : undefined;
+    tenantStore && config.store.postgres ? { store: tracing ? tracing.traced(tenantStore, 'postgresql') : tenantStore, timeoutMs: config.store.postgres.lookupTimeoutMs, fileHosts: new FileHostAnswers() } : undefined;
   // The file's own hosts get the store's answer now, so an outage later finds them known.
   if (storeTenants) await warmFileHosts(storeTenants, fileHostnames(config));
 
@@ -259,7 +263,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   };
   const samlReplay = { remember: (id: string, expiresAtMs: number, nowMs: number) => shared.samlAssertions.consume(id, Math.max(1, expiresAtMs - nowMs), nowMs) };
   let connectors = buildConnectors(config.idps, new Map(), { samlReplay });
-  let connectorView: ReadonlyMap<string, IdpConnector> = new Map([...connectors].map(([k, v]) => [k, v.connector]));
+  let connectorView: ReadonlyMap<string, IdpConnector> = new Map([...connectors].map(([k, v]) => [k, tracing ? tracing.traced(v.connector, 'idp') : v.connector]));
   let state = toState(config, parts, origin, storeTenants, revocation);
   crls.sync(config.tenants);
   // A tenant's CA or CRL may have changed: drop every cached certificate verdict (changes are rare; verdicts are cheap to redo).
@@ -327,6 +331,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
         metrics,
         ...(options.now ? { now: options.now } : {}),
         ...(config.admin ? { onDecision: (input, decision, nowMs) => decisionLog.record(toDecisionRecord(input, decision, nowMs)) } : {}),
+        tracing,
       })
     : undefined;
   let auditPool: pg.Pool | undefined;
@@ -381,6 +386,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
         clock: nowFn,
         ...(origin !== undefined ? { publicBaseUrl: origin } : {}),
         extraRoutes: opsRoutes,
+        tracing,
       })
     : createOpsServer(opsRoutes);
 
@@ -401,7 +407,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     }
     config = next;
     connectors = nextConnectors;
-    connectorView = new Map([...connectors].map(([k, v]) => [k, v.connector]));
+    connectorView = new Map([...connectors].map(([k, v]) => [k, tracing ? tracing.traced(v.connector, 'idp') : v.connector]));
     state = toState(next, parts, origin, storeTenants, revocation);
     crls.sync(next.tenants);
     if (storeTenants) void warmFileHosts(storeTenants, fileHostnames(next));
@@ -438,6 +444,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     await docs?.close();
     await tenantStore?.close();
     await shared.close();
+    await tracing?.shutdown();
   };
   let authzPort = 0;
   let httpPort: number;

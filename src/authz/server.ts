@@ -9,6 +9,7 @@ import { decideCheck, type AuthzState, type CheckOutcome } from './decide-check.
 import type { SyncOrAsync } from './sync-or-async.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
+import type { CheckSpan, Tracing } from '../observability/tracing.js';
 import { decodeCheckRequest, type CheckRequestMessage } from './check-request.js';
 import { encodeCheckDecision } from './check-response.js';
 import { grpcFailureOf } from './grpc-errors.js';
@@ -31,6 +32,8 @@ export interface AuthzServerDeps {
   now?: () => number;
   /** Called once per decision (the admin API's recent-decisions log). Must not throw or block. */
   onDecision?: (input: CheckInput, decision: Decision, nowMs: number) => void;
+  /** OpenTelemetry tracing; absent when off, and then no Check does any tracing work. */
+  tracing?: Tracing | undefined;
 }
 
 export interface AuthzServer {
@@ -80,7 +83,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const decide = (request: CheckRequestMessage, call: CallContext): SyncOrAsync<CheckOutcome> => decideCheck(deps.getState(), request, now, call);
 
   /** One Check call: decide, record, audit, and answer (or fail closed with INTERNAL). */
-  const check = (request: CheckRequestMessage, reply: UnaryReply, call: CallContext): void => {
+  const check = (request: CheckRequestMessage, reply: UnaryReply, call: CallContext, span?: CheckSpan): void => {
     const started = performance.now();
     const answer = ({ decision, input, headers }: CheckOutcome): void => {
       const response = encodeCheckDecision(decision, input.requestId, headers, MESSAGE_PREFIX_BYTES);
@@ -92,18 +95,21 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       recorder.record(decision.allow ? 'allow' : 'deny', decision.reason, elapsed / 1000, lookedUp ? (decision.cacheHit ? 'hit' : 'miss') : undefined);
       writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
       deps.onDecision?.(input, decision, now());
+      span?.end({ requestId: input.requestId, host: input.authority, tenant: decision.tenant, allow: decision.allow, reason: decision.reason, status: decision.allow ? 200 : decision.status });
       reply(null, response, true);
     };
     const fail = (err: unknown): void => {
       if (err instanceof CallAbortedError) {
         // Already answered DEADLINE_EXCEEDED by the transport, or nobody is left to answer.
         recorder.record('error', err.why === 'deadline' ? 'deadline_exceeded' : 'cancelled', undefined);
+        span?.fail(err);
         return;
       }
       // The server cannot decide: answer with a gRPC error so Envoy fails closed.
       const failure = grpcFailureOf(err);
       recorder.record('error', failure.details, undefined);
       deps.logger.error({ err }, 'check failed');
+      span?.fail(err);
       reply(failure);
     };
     try {
@@ -131,6 +137,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const transport = new GrpcTransport({ events });
   counted.setSource(() => ({ sessions: transport.sessionCount, bufferedBytes: transport.bufferedBytes }));
   const strings = new RepeatedStrings();
+  const tracing = deps.tracing;
   transport.addUnary(createHealthCheckMethod((service) => serving.get(service)));
   transport.addUnary({
     path: `/${AUTHZ_SERVICE}/Check`,
@@ -142,7 +149,8 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
         reply({ code: GrpcStatus.INTERNAL, details: `the CheckRequest could not be decoded: ${err instanceof Error ? err.message : String(err)}` });
         return;
       }
-      check(request, reply, call);
+      if (tracing === undefined) check(request, reply, call);
+      else tracing.check(request.attributes?.request?.http?.headers, (span) => check(request, reply, call, span));
     },
   });
 

@@ -381,3 +381,22 @@ export const ENVOY_RENDER_DEFAULTS = {
   /** What Envoy answers when bouncer cannot be asked: unavailable, not forbidden, so clients retry. */
   statusOnError: 503,
 } as const;
+
+/**
+ * OpenTelemetry tracing (src/observability/tracing.ts), on when an OTLP
+ * endpoint is set in the standard OTEL_* variables. The exporter reads its
+ * own OTEL_EXPORTER_OTLP_* settings (headers, timeout, compression).
+ */
+export const TRACING_DEFAULTS = {
+  /** `service.name` unless OTEL_SERVICE_NAME says otherwise. */
+  serviceName: 'bouncer',
+  /** The SDK's default sampler, as the OpenTelemetry spec names it (OTEL_TRACES_SAMPLER). */
+  sampler: 'parentbased_always_on',
+  /** Spans waiting for export; beyond this they are dropped rather than grow memory under load. */
+  maxQueueSize: 4096,
+  maxExportBatchSize: 512,
+  /** How often a batch leaves, at the latest. */
+  scheduledDelayMs: 1000,
+  /** What shutdown waits for the last batch. */
+  shutdownTimeoutMs: 5000,
+} as const;

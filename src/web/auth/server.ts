@@ -32,6 +32,7 @@ import { LOGIN_TRANSACTION_TTL_MS } from './transactions.js';
 import { createMemorySharedTransactionStore } from '../../stores/memory/transaction-store.js';
 import type { SharedTransactionStore } from '../../stores/shared-state.js';
 import { SharedStateError } from '../../stores/shared-state-errors.js';
+import type { Tracing } from '../../observability/tracing.js';
 
 const BIND_MISSING_TEXT = 'This sign-in was not started from the application in this browser. Please open the application and sign in again.';
 
@@ -86,6 +87,8 @@ export interface AuthServerDeps {
    * `loadSamlIdpSigning`) and OIDC provider, and the App Launcher on `/`.
    */
   saas?: { samlSigning(): SamlIdpSigning; oidcSigningJwks?: SaasOidcDeps['signingJwks'] };
+  /** OpenTelemetry tracing; absent when off. */
+  tracing?: Tracing | undefined;
 }
 
 /** The running service. */
@@ -177,6 +180,10 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, new URLSearchParams(body as string));
   });
+
+  // Each request's span is the context its IdP calls and shared-state calls are made in.
+  const tracing = deps.tracing;
+  if (tracing !== undefined) app.addHook('onRequest', (req, reply, done) => tracing.httpRequest(req.raw, reply.raw, done));
 
   app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-request-id', req.id);

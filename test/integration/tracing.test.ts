@@ -1,0 +1,198 @@
+/**
+ * OpenTelemetry traces, as an operator turns them on: `bouncer serve` with
+ * OTEL_EXPORTER_OTLP_ENDPOINT pointing at a real OTLP/HTTP receiver in the
+ * test, which decodes the protobuf exports with the OTLP schema. Tenants in
+ * PostgreSQL, state in Redis, an OIDC IdP of its own: a Check continues the
+ * checked request's traceparent and carries the request id, tenant, decision
+ * and reason, with the PostgreSQL lookup as its child; a login continues its
+ * traceparent too, with the IdP and Redis calls as children.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashLoginBinding } from '../../src/core/login-binding.js';
+import { createRootCa, issueClientCert, type KeyPairPem } from '../../src/pki/generate.js';
+import { createPgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
+import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-process.js';
+import { authzClient, checkRequest } from '../helpers/grpc-client.js';
+import { CookieJar, startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
+
+const HOST = 'pay.acme.trace.test';
+const AUTH_ORIGIN = 'https://auth.trace.test';
+
+let dir: string;
+let db: TestDatabase;
+let redis: PrivateRedis;
+let idp: OidcIdp;
+let receiver: OtlpReceiver;
+let bouncer: BouncerProcess;
+let client: ReturnType<typeof authzClient>;
+let httpPort: number;
+let device: KeyPairPem;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'bouncer-tracing-'));
+  const clientSecret = randomBytes(16).toString('hex');
+  [db, redis, receiver, idp] = await Promise.all([
+    createTestDatabase(),
+    startPrivateRedis(),
+    startOtlpReceiver(),
+    startOidcIdp({
+      clients: [{ client_id: 'bouncer', client_secret: clientSecret, redirect_uris: [`${AUTH_ORIGIN}/callback/corp`] }],
+      users: [{ username: 'alice', email: 'alice@trace.test', groups: ['staff'] }],
+    }),
+  ]);
+  const ca = await createRootCa({ commonName: 'acme trace root', keyAlgorithm: 'ec-p256', validDays: 30 });
+  device = await issueClientCert({ issuer: ca, commonName: 'acme-device', keyAlgorithm: 'ec-p256', validDays: 2 });
+  const writer = await createPgTenantStore({ connection: db.connection });
+  await writer.putTenant({ name: 'acme', hostnames: [HOST], mtls: { mode: 'require', caPem: ca.certPem } });
+  await writer.close();
+
+  const c = db.connection;
+  writeFileSync(join(dir, 'secret'), clientSecret);
+  writeFileSync(
+    join(dir, 'bouncer.yaml'),
+    `
+listen: { authz: 127.0.0.1:1, http: 127.0.0.1:2 }
+store:
+  postgres: { url: "postgres://${c.user ?? 'postgres'}@${String(c.host)}:${String(c.port)}/${db.name}" }
+  redis: { url: "${redis.url}", key_prefix: "trace:" }
+auth:
+  domain: auth.trace.test
+  public_url: ${AUTH_ORIGIN}
+  session: { duration: 1h, keys_dir: ./keys }
+idps:
+  - { id: corp, type: oidc, issuer: "${idp.issuer}", client_id: bouncer, client_secret_file: ./secret, scopes: [openid, email, profile, groups] }
+apps:
+  - name: wiki
+    hostnames: [wiki.trace.test]
+    idps: [corp]
+    policies:
+      - { name: staff, action: allow, include: [ { group: [staff] } ] }
+`,
+  );
+  const authzPort = await freePort();
+  httpPort = await freePort();
+  bouncer = await startBouncerProcess({
+    configPath: join(dir, 'bouncer.yaml'),
+    env: {
+      BOUNCER_LISTEN_AUTHZ: `127.0.0.1:${authzPort}`,
+      BOUNCER_LISTEN_HTTP: `127.0.0.1:${httpPort}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_SERVICE_NAME: 'bouncer-trace-test',
+    },
+    readyUrl: `http://127.0.0.1:${httpPort}/readyz`,
+  });
+  client = authzClient(authzPort);
+}, 120_000);
+
+afterAll(async () => {
+  client?.close();
+  await bouncer?.stop();
+  await Promise.all([receiver?.close(), idp?.close(), redis?.close(), db?.drop()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
+
+/** The spans of one trace, once the one named `root` has arrived (children end, and are exported, before it). */
+async function traceOf(traceId: string, root: (s: ReceivedSpan) => boolean): Promise<{ root: ReceivedSpan; spans: ReceivedSpan[] }> {
+  const found = await waitFor(`the span of trace ${traceId}`, () => receiver.spans.find((s) => s.traceId === traceId && root(s)), 15_000);
+  return { root: found, spans: receiver.spans.filter((s) => s.traceId === traceId) };
+}
+
+const CHECK = 'envoy.service.auth.v3.Authorization/Check';
+
+test('a Check continues the checked request\'s traceparent; its PostgreSQL lookup is a child span; a cached lookup makes none', async () => {
+  const traceId = hex(16);
+  const parentId = hex(8);
+  const denied = await client.check(checkRequest(HOST, '/pay', { traceparent: `00-${traceId}-${parentId}-01`, 'x-request-id': 'trace-check-1' }));
+  expect(denied.status.code).not.toBe(0);
+
+  const { root, spans } = await traceOf(traceId, (s) => s.name === CHECK);
+  expect(root).toMatchObject({ parentSpanId: parentId, kind: 'SPAN_KIND_SERVER', status: 'STATUS_CODE_UNSET' });
+  expect(root.attributes).toMatchObject({
+    'rpc.system': 'grpc',
+    'rpc.method': 'Check',
+    'bouncer.request_id': 'trace-check-1',
+    'http.request.header.x-request-id': ['trace-check-1'],
+    'server.address': HOST,
+    'bouncer.tenant': 'acme',
+    'bouncer.decision': 'deny',
+    'bouncer.reason': 'client_cert_missing',
+    'http.response.status_code': 401,
+  });
+  expect(root.resource['service.name']).toBe('bouncer-trace-test');
+  const lookup = spans.find((s) => s.name === 'postgresql resolveHost');
+  expect(lookup).toMatchObject({ parentSpanId: root.spanId, kind: 'SPAN_KIND_CLIENT' });
+  expect(lookup?.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.operation.name': 'resolveHost' });
+  expect(lookup!.startNs).toBeGreaterThanOrEqual(root.startNs);
+  expect(lookup!.endNs).toBeLessThanOrEqual(root.endNs);
+
+  // The same host again, now with the device's certificate: allowed, answered from the store's cache.
+  const again = hex(16);
+  const base = checkRequest(HOST, '/pay', { traceparent: `00-${again}-${hex(8)}-01`, 'x-request-id': 'trace-check-2' });
+  const withCert = { attributes: { ...base.attributes, source: { ...base.attributes?.source, certificate: encodeURIComponent(device.certPem) } } };
+  expect((await client.check(withCert)).status.code).toBe(0);
+  const second = await traceOf(again, (s) => s.name === CHECK);
+  expect(second.root.attributes).toMatchObject({ 'bouncer.decision': 'allow', 'bouncer.reason': 'mtls_verified', 'bouncer.tenant': 'acme', 'http.response.status_code': 200 });
+  expect(second.spans.map((s) => s.name)).toEqual([CHECK]);
+});
+
+test('a Check without a traceparent starts a trace of its own', async () => {
+  const before = new Set(receiver.spans.map((s) => s.spanId));
+  await client.check(checkRequest('unknown.trace.test', '/', { 'x-request-id': 'trace-check-root' }));
+  const span = await waitFor('the root Check span', () => receiver.spans.find((s) => !before.has(s.spanId) && s.attributes['bouncer.request_id'] === 'trace-check-root'), 15_000);
+  expect(span).toMatchObject({ name: CHECK, parentSpanId: '' });
+  expect(span.attributes).toMatchObject({ 'bouncer.decision': 'deny', 'bouncer.reason': 'tenant_unknown' });
+  expect(span.attributes['bouncer.tenant']).toBeUndefined();
+});
+
+test('a login continues its traceparent; the IdP calls and the Redis calls are its children', async () => {
+  const jar = new CookieJar();
+  const get = async (url: URL, traceparent: string): Promise<Response> => {
+    const res = await fetch(new URL(url.pathname + url.search, `http://127.0.0.1:${httpPort}`), {
+      headers: { traceparent, 'x-request-id': 'trace-login', ...(jar.header() ? { cookie: jar.header() } : {}) },
+      redirect: 'manual',
+    });
+    jar.take(res);
+    return res;
+  };
+  const startTrace = hex(16);
+  const startParent = hex(8);
+  const login = new URL(`${AUTH_ORIGIN}/login/corp`);
+  login.search = new URLSearchParams({ app: 'wiki', rd: 'https://wiki.trace.test/', bind: hashLoginBinding('t'.repeat(43)) }).toString();
+  const started = await get(login, `00-${startTrace}-${startParent}-01`);
+  expect(started.status).toBe(302);
+  const start = await traceOf(startTrace, (s) => s.kind === 'SPAN_KIND_SERVER');
+  expect(start.root).toMatchObject({ name: 'GET /login/corp', parentSpanId: startParent });
+  expect(start.root.attributes).toMatchObject({ 'http.request.method': 'GET', 'url.path': '/login/corp', 'http.response.status_code': 302, 'http.request.header.x-request-id': ['trace-login'] });
+  const children = start.spans.filter((s) => s.parentSpanId === start.root.spanId);
+  expect(children.find((s) => s.name === 'idp start')?.attributes).toMatchObject({ 'bouncer.idp.operation': 'start' });
+  // The login transaction (state, nonce, PKCE verifier) goes to Redis.
+  expect(children.some((s) => s.attributes['db.system.name'] === 'redis')).toBe(true);
+
+  const callback = await idp.signIn(started.headers.get('location')!, 'alice');
+  const finishTrace = hex(16);
+  const finished = await get(callback, `00-${finishTrace}-${hex(8)}-01`);
+  expect({ status: finished.status, body: finished.status === 302 ? "" : await finished.text() }).toEqual({ status: 302, body: "" });
+  const finish = await traceOf(finishTrace, (s) => s.kind === 'SPAN_KIND_SERVER');
+  expect(finish.root).toMatchObject({ name: 'GET /callback/corp' });
+  const inFinish = finish.spans.filter((s) => s.parentSpanId === finish.root.spanId);
+  expect(inFinish.some((s) => s.name === 'idp finish')).toBe(true);
+  // The token request to the IdP, seen on fetch's diagnostics channel.
+  const token = finish.spans.find((s) => s.kind === 'SPAN_KIND_CLIENT' && s.attributes['url.full'] === `${idp.issuer}/token`);
+  expect(token).toMatchObject({ name: `POST 127.0.0.1:${idp.port}`, parentSpanId: finish.root.spanId });
+  expect(token?.attributes['http.response.status_code']).toBe(200);
+  // No query strings (codes, states) leave in span attributes.
+  for (const s of finish.spans) expect(JSON.stringify(s.attributes)).not.toContain('code=');
+});
+
+test('every export was a protobuf OTLP request to /v1/traces', () => {
+  expect(receiver.rejected).toEqual([]);
+});
