@@ -179,7 +179,9 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   let config = options.config;
   const env = options.env ?? process.env;
   // On only when the OTEL_* variables name an OTLP endpoint; off, the SDK is never loaded and nothing below is wrapped.
-  const tracing = tracingRequested(env) ? (await import('./observability/tracing.js')).tracingFromEnv(env) : undefined;
+  const tracing = tracingRequested(env)
+    ? (await import('./observability/tracing.js')).tracingFromEnv(env, (err) => logger.warn({ err: { message: err.message } }, 'trace export failed'))
+    : undefined;
   // Apps, IdPs and service tokens may live in the database too: load them with the file, validated together.
   let docs: ConfigDocuments | undefined;
   if (config.store.postgres) {

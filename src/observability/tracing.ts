@@ -22,7 +22,7 @@ import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type Sampler } from '@opentelemetry/sdk-trace';
@@ -105,7 +105,7 @@ function samplerFrom(env: NodeJS.ProcessEnv): Sampler {
  * none: no OTLP endpoint, `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
  * Throws {@link TracingConfigError} on settings bouncer cannot honour.
  */
-export function tracingFromEnv(env: NodeJS.ProcessEnv = process.env): Tracing | undefined {
+export function tracingFromEnv(env: NodeJS.ProcessEnv = process.env, onError?: (err: Error) => void): Tracing | undefined {
   if (!tracingRequested(env)) return undefined;
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '';
   const exporters = (env.OTEL_TRACES_EXPORTER ?? 'otlp').split(',').map((e) => e.trim().toLowerCase());
@@ -119,6 +119,8 @@ export function tracingFromEnv(env: NodeJS.ProcessEnv = process.env): Tracing | 
     throw new TracingConfigError(`the OTLP endpoint ${JSON.stringify(endpoint)} is not a URL`);
   }
   const sampler = samplerFrom(env);
+  // The SDK reports failed exports here (by default on the console): into bouncer's own log instead.
+  if (onError !== undefined) setGlobalErrorHandler((err) => onError(err instanceof Error ? err : new Error(String(err))));
   const resource = defaultResource()
     .merge(resourceFromAttributes({ 'service.name': TRACING_DEFAULTS.serviceName, 'service.version': BUILD_INFO.version }))
     // OTEL_RESOURCE_ATTRIBUTES, then OTEL_SERVICE_NAME over it.
