@@ -150,7 +150,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
         return;
       }
       if (tracing === undefined) check(request, reply, call);
-      else tracing.check(request.attributes?.request?.http?.headers, (span) => check(request, reply, call, span));
+      else tracing.check(request.attributes?.request?.http?.headers, (span) => check(request, reply, call, span), call.metadata);
     },
   });
 

@@ -19,7 +19,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnostics from 'node:diagnostics_channel';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -57,8 +57,12 @@ export interface CheckSpan {
 }
 
 export interface Tracing {
-  /** Runs `run` inside a Check span whose parent is the checked request's `traceparent`, if it has one. */
-  check<T>(headers: Readonly<Record<string, string>> | undefined, run: (span: CheckSpan) => T): T;
+  /**
+   * Runs `run` inside a Check span. Its parent is the `traceparent` of the gRPC
+   * call (Envoy's ext_authz span, when Envoy traces), else that of the checked
+   * request, else none.
+   */
+  check<T>(headers: Readonly<Record<string, string>> | undefined, run: (span: CheckSpan) => T, metadata?: IncomingHttpHeaders): T;
   /** A login-service request: starts its span and calls `next` inside it; the span ends with the response. */
   httpRequest(req: IncomingMessage, res: ServerResponse, next: () => void): void;
   /**
@@ -243,8 +247,9 @@ export function createTracing(tracer: Tracer, stop: () => Promise<void>): Tracin
   };
 
   return {
-    check(headers, run) {
-      const parent = headers === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+    check(headers, run, metadata) {
+      const carrier = metadata?.traceparent !== undefined ? metadata : headers;
+      const parent = carrier === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
       const requestId = headers?.['x-request-id'];
       const attributes: Attributes = { 'rpc.system': 'grpc', 'rpc.service': 'envoy.service.auth.v3.Authorization', 'rpc.method': 'Check' };
       if (requestId !== undefined) attributes['http.request.header.x-request-id'] = [requestId];

@@ -7,20 +7,26 @@
  * and reason, with the PostgreSQL lookup as its child; a login continues its
  * traceparent too, with the IdP and Redis calls as children.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { hashLoginBinding } from '../../src/core/login-binding.js';
-import { createRootCa, issueClientCert, type KeyPairPem } from '../../src/pki/generate.js';
+import { buildEnvoyConfig } from '../../src/envoy/render.js';
+import { createRootCa, issueClientCert, issueServerCert, type KeyPairPem } from '../../src/pki/generate.js';
 import { createPgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
 import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-process.js';
+import { envoyBinary } from '../helpers/envoy.js';
 import { authzClient, checkRequest } from '../helpers/grpc-client.js';
 import { CookieJar, startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { tlsRequest } from '../helpers/tls-client.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const HOST = 'pay.acme.trace.test';
 const AUTH_ORIGIN = 'https://auth.trace.test';
@@ -33,7 +39,10 @@ let receiver: OtlpReceiver;
 let bouncer: BouncerProcess;
 let client: ReturnType<typeof authzClient>;
 let httpPort: number;
+let authzPort: number;
 let device: KeyPairPem;
+let upstream: Upstream | undefined;
+let envoy: ChildProcess | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bouncer-tracing-'));
@@ -76,7 +85,7 @@ apps:
       - { name: staff, action: allow, include: [ { group: [staff] } ] }
 `,
   );
-  const authzPort = await freePort();
+  authzPort = await freePort();
   httpPort = await freePort();
   bouncer = await startBouncerProcess({
     configPath: join(dir, 'bouncer.yaml'),
@@ -92,6 +101,8 @@ apps:
 }, 120_000);
 
 afterAll(async () => {
+  envoy?.kill('SIGTERM');
+  await upstream?.close();
   client?.close();
   await bouncer?.stop();
   await Promise.all([receiver?.close(), idp?.close(), redis?.close(), db?.drop()]);
@@ -191,6 +202,95 @@ test('a login continues its traceparent; the IdP calls and the Redis calls are i
   expect(token?.attributes['http.response.status_code']).toBe(200);
   // No query strings (codes, states) leave in span attributes.
   for (const s of finish.spans) expect(JSON.stringify(s.attributes)).not.toContain('code=');
+});
+
+test('through a real Envoy that traces: the Check span is the child of Envoy\'s ext_authz span, in the trace Envoy continues or starts', async () => {
+  upstream = await startUpstream();
+  const edge = await createRootCa({ commonName: 'trace edge CA', keyAlgorithm: 'ec-p256', validDays: 2 });
+  const server = await issueServerCert({ issuer: edge, commonName: 'edge', dns: [HOST], keyAlgorithm: 'ec-p256', validDays: 2 });
+  writeFileSync(join(dir, 'server.pem'), server.certPem);
+  writeFileSync(join(dir, 'server.key'), server.keyPem);
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const receiverPort = Number(new URL(receiver.endpoint).port);
+  const config = buildEnvoyConfig({
+    listenHost: '127.0.0.1',
+    listenPort: port,
+    adminHost: '127.0.0.1',
+    adminPort,
+    authzHost: '127.0.0.1',
+    authzPort,
+    upstreamHost: '127.0.0.1',
+    upstreamPort: upstream.port,
+    serverCertPath: join(dir, 'server.pem'),
+    serverKeyPath: join(dir, 'server.key'),
+    authzTimeoutMs: 5_000,
+  }) as {
+    static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ name: string; typed_config: Record<string, unknown> }> }> }>; clusters: unknown[] };
+    layered_runtime?: unknown;
+  };
+  // Envoy's own OpenTelemetry tracer, exporting to the same receiver.
+  for (const chain of config.static_resources.listeners[0]?.filter_chains ?? []) {
+    for (const f of chain.filters) {
+      if (f.name !== 'envoy.filters.network.http_connection_manager') continue;
+      f.typed_config.tracing = {
+        provider: {
+          name: 'envoy.tracers.opentelemetry',
+          typed_config: {
+            '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig',
+            http_service: { http_uri: { uri: `${receiver.endpoint}/v1/traces`, cluster: 'otlp_receiver', timeout: '2s' } },
+            service_name: 'envoy-edge',
+          },
+        },
+      };
+    }
+  }
+  config.static_resources.clusters.push({
+    name: 'otlp_receiver',
+    type: 'STATIC',
+    connect_timeout: '1s',
+    load_assignment: { cluster_name: 'otlp_receiver', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: receiverPort } } } }] }] },
+  });
+  // Export each span at once rather than in batches of five every five seconds.
+  config.layered_runtime = { layers: [{ name: 'static', static_layer: { 'tracing.opentelemetry.min_flush_spans': 1, 'tracing.opentelemetry.flush_interval_ms': 200 } }] };
+  const configPath = join(dir, 'envoy-traced.yaml');
+  writeFileSync(configPath, stringify(config));
+  let output = '';
+  envoy = spawn(await envoyBinary(), ['-c', configPath, '--base-id', String(port), '--log-level', 'warn', '--concurrency', '1', '--disable-hot-restart'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  envoy.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  envoy.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  await waitFor('the traced Envoy', async () => {
+    if (envoy?.exitCode !== null) throw new Error(`envoy exited:\n${output}`);
+    return (await (await fetch(`http://127.0.0.1:${adminPort}/ready`)).text()).trim() === 'LIVE';
+  }, 20_000);
+
+  const through = (headers: Record<string, string>) =>
+    tlsRequest({ port, ca: edge.certPem, servername: HOST, path: '/traced', headers, cert: device.certPem, key: device.keyPem });
+
+  // The client names a trace: Envoy continues it, and bouncer's Check span sits under Envoy's ext_authz span.
+  const traceId = hex(16);
+  const clientSpan = hex(8);
+  expect((await through({ traceparent: `00-${traceId}-${clientSpan}-01`, 'x-request-id': 'trace-envoy-1' })).status).toBe(200);
+  const continued = await traceOf(traceId, (s) => s.name === CHECK);
+  await waitFor('Envoy\'s spans of the trace', () => receiver.spans.filter((s) => s.traceId === traceId && s.resource['service.name'] === 'envoy-edge').length >= 2, 15_000);
+  const envoyAll = receiver.spans.filter((s) => s.traceId === traceId && s.resource['service.name'] === 'envoy-edge');
+  const parentOfCheck = envoyAll.find((s) => s.spanId === continued.root.parentSpanId);
+  expect(parentOfCheck).toBeDefined();
+  expect(parentOfCheck?.kind).toBe('SPAN_KIND_CLIENT');
+  // Envoy's ext_authz span is itself inside Envoy's span for the request, which continues the client's.
+  const ingress = envoyAll.find((s) => s.spanId === parentOfCheck?.parentSpanId);
+  expect(ingress?.parentSpanId).toBe(clientSpan);
+  expect(continued.root.attributes).toMatchObject({ 'bouncer.decision': 'allow', 'bouncer.reason': 'mtls_verified', 'bouncer.tenant': 'acme' });
+  // The edge Envoy replaces a client's x-request-id with its own; the span carries the one bouncer decided under.
+  const requestId = continued.root.attributes['bouncer.request_id'];
+  expect(typeof requestId).toBe('string');
+  expect(continued.root.attributes['http.request.header.x-request-id']).toEqual([requestId]);
+
+  // No traceparent from the client: Envoy starts the trace, and bouncer joins it.
+  const before = new Set(receiver.spans.map((s) => s.spanId));
+  expect((await through({})).status).toBe(200);
+  const check = await waitFor('the Check span of the second request', () => receiver.spans.find((s) => !before.has(s.spanId) && s.name === CHECK), 15_000);
+  expect(check.traceId).not.toBe(traceId);
+  await waitFor('Envoy\'s span that parents it', () => receiver.spans.find((s) => s.spanId === check.parentSpanId && s.traceId === check.traceId && s.resource['service.name'] === 'envoy-edge'), 15_000);
 });
 
 test('every export was a protobuf OTLP request to /v1/traces', () => {
