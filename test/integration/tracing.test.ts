@@ -25,6 +25,7 @@ import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../help
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { startSamlIdp, type SamlIdp } from '../helpers/saml-idp.js';
 import { tlsRequest } from '../helpers/tls-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -35,6 +36,7 @@ let dir: string;
 let db: TestDatabase;
 let redis: PrivateRedis;
 let idp: OidcIdp;
+let samlIdp: SamlIdp;
 let receiver: OtlpReceiver;
 let bouncer: BouncerProcess;
 let client: ReturnType<typeof authzClient>;
@@ -47,7 +49,7 @@ let envoy: ChildProcess | undefined;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bouncer-tracing-'));
   const clientSecret = randomBytes(16).toString('hex');
-  [db, redis, receiver, idp] = await Promise.all([
+  [db, redis, receiver, idp, samlIdp] = await Promise.all([
     createTestDatabase(),
     startPrivateRedis(),
     startOtlpReceiver(),
@@ -55,7 +57,9 @@ beforeAll(async () => {
       clients: [{ client_id: 'bouncer', client_secret: clientSecret, redirect_uris: [`${AUTH_ORIGIN}/callback/corp`] }],
       users: [{ username: 'alice', email: 'alice@trace.test', groups: ['staff'] }],
     }),
+    startSamlIdp(),
   ]);
+  writeFileSync(join(dir, 'saml-idp.xml'), samlIdp.metadataXml);
   const ca = await createRootCa({ commonName: 'acme trace root', keyAlgorithm: 'ec-p256', validDays: 30 });
   device = await issueClientCert({ issuer: ca, commonName: 'acme-device', keyAlgorithm: 'ec-p256', validDays: 2 });
   const writer = await createPgTenantStore({ connection: db.connection });
@@ -77,10 +81,11 @@ auth:
   session: { duration: 1h, keys_dir: ./keys }
 idps:
   - { id: corp, type: oidc, issuer: "${idp.issuer}", client_id: bouncer, client_secret_file: ./secret, scopes: [openid, email, profile, groups] }
+  - { id: saml, type: saml, metadata_file: ./saml-idp.xml }
 apps:
   - name: wiki
     hostnames: [wiki.trace.test]
-    idps: [corp]
+    idps: [corp, saml]
     policies:
       - { name: staff, action: allow, include: [ { group: [staff] } ] }
 `,
@@ -105,7 +110,7 @@ afterAll(async () => {
   await upstream?.close();
   client?.close();
   await bouncer?.stop();
-  await Promise.all([receiver?.close(), idp?.close(), redis?.close(), db?.drop()]);
+  await Promise.all([receiver?.close(), idp?.close(), samlIdp?.close(), redis?.close(), db?.drop()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -202,6 +207,33 @@ test('a login continues its traceparent; the IdP calls and the Redis calls are i
   expect(token?.attributes['http.response.status_code']).toBe(200);
   // No query strings (codes, states) leave in span attributes.
   for (const s of finish.spans) expect(JSON.stringify(s.attributes)).not.toContain('code=');
+});
+
+test('a SAML login: verifying the response is a child span of the callback, and so is the assertion replay check in Redis', async () => {
+  const jar = new CookieJar();
+  const send = async (path: string, traceparent: string, body?: URLSearchParams): Promise<Response> => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
+      method: body ? 'POST' : 'GET',
+      headers: { traceparent, ...(jar.header() ? { cookie: jar.header() } : {}), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      ...(body ? { body: body.toString() } : {}),
+      redirect: 'manual',
+    });
+    jar.take(res);
+    return res;
+  };
+  const started = await send(`/login/saml?${new URLSearchParams({ app: 'wiki', rd: 'https://wiki.trace.test/', bind: hashLoginBinding('t'.repeat(43)) })}`, `00-${hex(16)}-${hex(8)}-01`);
+  expect(started.status).toBe(302);
+  const answer = await samlIdp.loginResponse({ redirectUrl: started.headers.get('location')!, user: { email: 'carol@trace.test', groups: ['staff'] } });
+  const traceId = hex(16);
+  const parentId = hex(8);
+  const callback = await send('/callback/saml', `00-${traceId}-${parentId}-01`, new URLSearchParams({ SAMLResponse: answer.samlResponse, RelayState: answer.relayState }));
+  expect({ status: callback.status, body: callback.status === 302 ? '' : await callback.text() }).toEqual({ status: 302, body: '' });
+  const { root, spans } = await traceOf(traceId, (s) => s.kind === 'SPAN_KIND_SERVER');
+  expect(root).toMatchObject({ name: 'POST /callback/saml', parentSpanId: parentId });
+  const finish = spans.find((s) => s.name === 'idp finish');
+  expect(finish).toMatchObject({ parentSpanId: root.spanId, status: 'STATUS_CODE_UNSET' });
+  // The assertion ID is remembered in the shared store (every replica refuses a replay), not in this process.
+  expect(spans.find((s) => s.name === 'redis samlAssertions.consume')).toMatchObject({ parentSpanId: root.spanId, kind: 'SPAN_KIND_CLIENT' });
 });
 
 test('through a real Envoy that traces: the Check span is the child of Envoy\'s ext_authz span, in the trace Envoy continues or starts', async () => {
