@@ -222,12 +222,24 @@ export function createTracing(tracer: Tracer, stop: () => Promise<void>): Tracin
           return (...args: unknown[]): unknown => {
             const parent = active.getStore();
             if (parent === undefined) return Reflect.apply(method, t, args);
+            const operation = `${prefix}${property}`;
+            if (system === 'idp') {
+              // A login step is always awaited: its span is made first, and what it calls (the IdP, Redis) nests under it.
+              const span = tracer.startSpan(`idp ${operation}`, { kind: SpanKind.INTERNAL, attributes: { 'bouncer.idp.operation': operation } }, parent);
+              try {
+                const result = active.run(trace.setSpan(parent, span), () => Reflect.apply(method, t, args));
+                if (result instanceof Promise) result.then(() => span.end(), (err: unknown) => failSpan(span, err));
+                else span.end();
+                return result;
+              } catch (err) {
+                failSpan(span, err);
+                throw err;
+              }
+            }
             const startTime = nowTime();
             const result = Reflect.apply(method, t, args);
             if (!(result instanceof Promise)) return result;
-            const operation = `${prefix}${property}`;
-            const attributes: Attributes = system === 'idp' ? { 'bouncer.idp.operation': operation } : { 'db.system.name': system, 'db.operation.name': operation };
-            const span = tracer.startSpan(`${system} ${operation}`, { kind: SpanKind.CLIENT, startTime, attributes }, parent);
+            const span = tracer.startSpan(`${system} ${operation}`, { kind: SpanKind.CLIENT, startTime, attributes: { 'db.system.name': system, 'db.operation.name': operation } }, parent);
             result.then(
               () => span.end(),
               (err: unknown) => failSpan(span, err),
