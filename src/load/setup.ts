@@ -19,6 +19,7 @@ import { DEMO_IDP_ID, DEMO_USERS, SSO_HOSTS, ssoConfigYaml } from '../demo/sso.j
 import { renderEnvoyYaml } from '../envoy/render.js';
 import { createRootCa, issueClientCert, issueServerCert } from '../pki/generate.js';
 import { createPgTenantStore } from '../stores/postgres/pg-tenant-store.js';
+import type { TenantInput } from '../stores/tenant-store.js';
 import { LOAD_TENANTS, type HostPort } from './topology.js';
 
 /** bouncer's client at the demo IdP. */
@@ -75,7 +76,8 @@ export function parseSetupArgs(argv: readonly string[]): SetupOptions {
   };
 }
 
-export async function setup(o: SetupOptions): Promise<void> {
+/** Writes the certificates and configs; returns the tenants to put into PostgreSQL. */
+export async function writeLoadFiles(o: SetupOptions): Promise<TenantInput[]> {
   const write = (path: string, data: string, mode = 0o600): void => writeFileSync(join(o.dir, path), data, { mode });
   mkdirSync(join(o.dir, 'certs'), { recursive: true });
   const edge = await createRootCa({ commonName: 'bouncer load edge CA', keyAlgorithm: 'ec-p256', validDays: 30 });
@@ -94,7 +96,7 @@ export async function setup(o: SetupOptions): Promise<void> {
   write('certs/idp.pem', idpCert.certPem, 0o644);
   write('certs/idp.key', idpCert.keyPem);
 
-  const tenants = [];
+  const tenants: TenantInput[] = [];
   for (const t of LOAD_TENANTS) {
     mkdirSync(join(o.dir, t.name), { recursive: true });
     const ca = await createRootCa({ commonName: `${t.name} device root CA`, organization: t.name, keyAlgorithm: 'ec-p256', validDays: 365 });
@@ -154,6 +156,11 @@ export async function setup(o: SetupOptions): Promise<void> {
     0o644,
   );
 
+  return tenants;
+}
+
+export async function setup(o: SetupOptions): Promise<void> {
+  const tenants = await writeLoadFiles(o);
   // Creates the schema on a fresh database; a second run replaces the tenants' CAs with the new ones.
   const store = await createPgTenantStore({ connection: { connectionString: o.postgresUrl } });
   try {

@@ -7,10 +7,14 @@
  * private Redis, Envoy in front, and the load generator for a short run. The
  * generator's printed table is what is asserted.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOAD_DATA, LOAD_KEYS, LOAD_TENANTS, loadServices, type LoadAddresses } from '../../src/load/topology.js';
+import { parseSetupArgs, writeLoadFiles } from '../../src/load/setup.js';
+import { COMPOSE_ADDRESSES, LOAD_DATA, LOAD_KEYS, LOAD_TENANTS, loadServices, type LoadAddresses } from '../../src/load/topology.js';
+import { BOUNCER_BIN } from '../helpers/bouncer-process.js';
+import { envoyBinary } from '../helpers/envoy.js';
 import { startNative, type NativeTopology } from '../helpers/compose-native.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
@@ -109,3 +113,26 @@ test('the load profile runs natively: every tenant, the cross-tenant attempt and
   // Envoy spread the checks over both replicas.
   for (const b of addresses.bouncers) expect(await checksAnswered(b.httpPort)).toBeGreaterThan(0);
 }, 300_000);
+
+/** Runs a program to its end; resolves with its exit code and output. */
+function run(bin: string, args: readonly string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(bin, [...args], { timeout: 120_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }));
+  });
+}
+
+test("the setup job's files for the compose addresses (service names, fixed ports) pass `bouncer config validate` and `envoy --mode validate`", async () => {
+  const setup = loadServices(COMPOSE_ADDRESSES).find((s) => s.name === 'load-setup');
+  expect(setup).toBeDefined();
+  // The compose command, with the volume's folder here instead of in a container.
+  const local = join(dir, 'compose-files');
+  mkdirSync(local, { recursive: true });
+  const args = (setup?.command ?? []).map((a) => (a === LOAD_DATA.target ? local : a === LOAD_KEYS.target ? join(dir, 'compose-keys') : a));
+  const tenants = await writeLoadFiles(parseSetupArgs(args));
+  expect(tenants.map((t) => t.hostnames)).toEqual(LOAD_TENANTS.map((t) => [t.host]));
+  const bouncerCheck = await run(process.execPath, [BOUNCER_BIN, 'config', 'validate', join(local, 'bouncer.yaml')]);
+  expect(bouncerCheck).toMatchObject({ code: 0 });
+  const envoyCheck = await run(await envoyBinary(), ['--mode', 'validate', '-c', join(local, 'envoy.yaml'), '--disable-hot-restart']);
+  expect(envoyCheck.output).toContain('OK');
+  expect(envoyCheck.code).toBe(0);
+}, 120_000);
