@@ -157,7 +157,7 @@ function failSpan(span: Span, err: unknown): void {
   span.end();
 }
 
-/** Tracing over `tracer`; exported for tests that bring their own provider. */
+/** Tracing over `tracer` ({@link tracingFromEnv} gives it the SDK's, exporting over OTLP). */
 export function createTracing(tracer: Tracer, stop: () => Promise<void>): Tracing {
   const active = new AsyncLocalStorage<Context>();
 
