@@ -22,8 +22,9 @@ const LAYERS = [
   // Wiring (the composition root of `bouncer serve`): opens the stores, keeps the
   // config current and starts the servers, each step on one cleanup stack.
   { name: 'app', path: '^src/serve/' },
-  // The command line.
-  { name: 'cli', path: '^src/cli/' },
+  // The command line, and the load profile's programs (setup, load generator), which
+  // run as commands of their own in docker-compose and in the native test.
+  { name: 'cli', path: '^src/(cli|load)/' },
 ];
 
 const SERVICES = ['authz', 'web', 'admin', 'envoy', 'xds', 'demo'];

@@ -4,26 +4,33 @@
 // Started by scripts/demo.ts; not for production (users, passwords and keys
 // live in memory and come from the command line's environment).
 //
-// Input: env DEMO_IDP_CONFIG = JSON {
-//   port: number,                        // listens on 127.0.0.1:<port>
+// Input: env DEMO_IDP_CONFIG = JSON, or env DEMO_IDP_CONFIG_FILE naming a file with it {
+//   port: number,                        // listens on <host>:<port>
+//   host?: string,                       // default 127.0.0.1; docker compose's load profile binds 0.0.0.0
+//   public_host?: string,                // the issuer's host name; default 127.0.0.1
+//   tls?: { cert_file, key_file },       // serve https (bouncer accepts plain http issuers on loopback only)
+//   standalone?: boolean,                // run until signalled, rather than exit when stdin closes
 //   clients: [{ client_id, client_secret, redirect_uris: [...] }],
 //   users: [{ username, password, email, name, groups, amr }]
 // }
 // Output: one line on stdout, JSON { issuer, port }, once it listens.
-import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { generateKeyPairSync, randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import Provider from 'oidc-provider';
 
-const input = JSON.parse(process.env.DEMO_IDP_CONFIG ?? '{}');
+const configFile = process.env.DEMO_IDP_CONFIG_FILE;
+const input = JSON.parse(process.env.DEMO_IDP_CONFIG ?? (configFile ? readFileSync(configFile, 'utf8') : '{}'));
 const users = new Map((input.users ?? []).map((u) => [u.username, u]));
 
-const server = createServer();
+const server = input.tls ? createHttpsServer({ cert: readFileSync(input.tls.cert_file), key: readFileSync(input.tls.key_file) }) : createHttpServer();
 await new Promise((resolve, reject) => {
   server.once('error', reject);
-  server.listen(input.port ?? 0, '127.0.0.1', resolve);
+  server.listen(input.port ?? 0, input.host ?? '127.0.0.1', resolve);
 });
 const { port } = server.address();
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = `${input.tls ? 'https' : 'http'}://${input.public_host ?? '127.0.0.1'}:${port}`;
 const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
 const provider = new Provider(issuer, {
@@ -137,6 +144,9 @@ process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-// Exit with the demo rather than linger when it disappears without signalling.
-process.stdin.on('end', stop);
-process.stdin.resume();
+// Exit with the demo rather than linger when it disappears without signalling
+// (in a container stdin is closed from the start: there it runs until signalled).
+if (!input.standalone) {
+  process.stdin.on('end', stop);
+  process.stdin.resume();
+}

@@ -5,7 +5,7 @@
  * each claim once, prints copy-paste curl commands and the URL to sign in at,
  * and runs until Ctrl-C.
  *
- *   --prepare-only   write .demo/ (certificates, config) and exit; for docker compose
+ *   --prepare-only   write .demo/ (certificates, config) and exit; for `docker compose --profile demo up`
  *   --check          run the claims once (the sign-in with headless Chromium) and exit 0 if all hold, 1 if not
  */
 import { spawn, type ChildProcess } from 'node:child_process';

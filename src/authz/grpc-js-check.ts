@@ -5,6 +5,7 @@
  * the bytes the handler encoded. So the two transports differ only in the
  * HTTP/2 and gRPC framing, which is what the Envoy tests run on both to check.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { BouncerError } from '../core/errors.js';
 import { MESSAGE_PREFIX_BYTES, type CallContext, type GrpcFailure, type UnaryMethod } from './grpc-wire.js';
@@ -50,6 +51,13 @@ class GrpcJsCall implements CallContext {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly call: grpc.ServerUnaryCall<Buffer, Buffer>) {}
+
+  /** The call's metadata as headers (made on first read): tracing reads the caller's `traceparent` there. */
+  get metadata(): IncomingHttpHeaders {
+    const headers: IncomingHttpHeaders = {};
+    for (const [key, value] of Object.entries(this.call.metadata.getMap())) if (typeof value === 'string') headers[key] = value;
+    return headers;
+  }
 
   get signal(): AbortSignal {
     if (this.controller) return this.controller.signal;

@@ -199,7 +199,7 @@ export class GrpcTransport implements CallHost {
       }
       deadlineAt = performance.now() + ms;
     }
-    const call = new UnaryCall(this, info, method, stream, deadlineAt);
+    const call = new UnaryCall(this, info, method, stream, deadlineAt, headers);
     this.arriving.set(stream, call);
     stream.on('data', call.onData);
     stream.once('end', call.onEnd);

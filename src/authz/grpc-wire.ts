@@ -7,7 +7,7 @@
  * headers, the framed response and trailers carrying grpc-status, or for an
  * error a single HEADERS frame carrying the status ("trailers-only").
  */
-import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 
 /** gRPC status codes used here (grpc/doc/statuscodes.md). */
 export const GrpcStatus = {
@@ -45,6 +45,8 @@ export interface CallContext {
    * a method answering synchronously should not touch it.
    */
   readonly signal: AbortSignal;
+  /** The call's request headers (gRPC metadata): tracing reads the caller's `traceparent` there. */
+  readonly metadata?: IncomingHttpHeaders | undefined;
 }
 
 export interface UnaryMethod {

@@ -11,6 +11,7 @@ import { decideCheck, type AuthzState, type CheckOutcome } from './decide-check.
 import type { SyncOrAsync } from './sync-or-async.js';
 import { toAuditRecord, writeAudit } from '../observability/audit.js';
 import { createCheckRecorder, type Metrics } from '../observability/metrics.js';
+import type { CheckSpan, Tracing } from '../observability/tracing.js';
 import { decodeCheckRequest, type CheckRequestMessage } from './check-request.js';
 import { encodeCheckDecision } from './check-response.js';
 import { grpcFailureOf } from './grpc-errors.js';
@@ -38,6 +39,8 @@ export interface AuthzServerDeps {
   transport?: AuthzTransport;
   /** The transport's limits (config `authz.limits`); each one left out keeps its default. */
   limits?: Partial<TransportLimits>;
+  /** OpenTelemetry tracing; absent when off, and then no Check does any tracing work. */
+  tracing?: Tracing | undefined;
 }
 
 export interface AuthzServer {
@@ -46,6 +49,11 @@ export interface AuthzServer {
   /** Reports NOT_SERVING, lets in-flight checks finish (up to `graceMs`), then stops. */
   close(graceMs?: number): Promise<void>;
   setServing(serving: boolean): void;
+}
+
+/** Kept out of the Check handler so the untraced path's code stays as small as it was. */
+function endCheckSpan(span: CheckSpan, input: CheckInput, decision: Decision): void {
+  span.end({ requestId: input.requestId, host: input.authority, tenant: decision.tenant, allow: decision.allow, reason: decision.reason, status: decision.allow ? 200 : decision.status });
 }
 
 /**
@@ -93,7 +101,7 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   const decide = (request: CheckRequestMessage, call: CallContext): SyncOrAsync<CheckOutcome> => decideCheck(deps.getState(), request, now, call);
 
   /** One Check call: decide, record, audit, and answer (or fail closed with INTERNAL). */
-  const check = (request: CheckRequestMessage, reply: UnaryReply, call: CallContext): void => {
+  const check = (request: CheckRequestMessage, reply: UnaryReply, call: CallContext, span?: CheckSpan): void => {
     const started = performance.now();
     const answer = ({ decision, input, headers }: CheckOutcome): void => {
       const response = encodeCheckDecision(decision, input.requestId, headers, MESSAGE_PREFIX_BYTES);
@@ -105,18 +113,21 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       recorder.record(decision.allow ? 'allow' : 'deny', decision.reason, elapsed / 1000, lookedUp ? (decision.cacheHit ? 'hit' : 'miss') : undefined);
       writeAudit(deps.logger, toAuditRecord(input, decision, elapsed));
       deps.onDecision?.(input, decision, now());
+      if (span !== undefined) endCheckSpan(span, input, decision);
       reply(null, response, true);
     };
     const fail = (err: unknown): void => {
       if (err instanceof CallAbortedError) {
         // Already answered DEADLINE_EXCEEDED by the transport, or nobody is left to answer.
         recorder.record('error', err.why === 'deadline' ? 'deadline_exceeded' : 'cancelled', undefined);
+        span?.fail(err);
         return;
       }
       // The server cannot decide: answer with a gRPC error so Envoy fails closed.
       const failure = grpcFailureOf(err);
       recorder.record('error', failure.details, undefined);
       deps.logger.error({ err }, 'check failed');
+      span?.fail(err);
       reply(failure);
     };
     try {
@@ -135,6 +146,8 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
   };
 
   const strings = new RepeatedStrings();
+  // Chosen once: without tracing, a Check runs exactly the untraced handler.
+  const tracing = deps.tracing;
   const checkMethod: UnaryMethod = {
     path: `/${AUTHZ_SERVICE}/Check`,
     handle(message, reply, call) {
@@ -145,7 +158,8 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
         reply({ code: GrpcStatus.INTERNAL, details: `the CheckRequest could not be decoded: ${err instanceof Error ? err.message : String(err)}` });
         return;
       }
-      check(request, reply, call);
+      if (tracing === undefined) check(request, reply, call);
+      else tracing.check(request.attributes?.request?.http?.headers, (span) => check(request, reply, call, span), call.metadata);
     },
   };
   return native ? serveNatively(deps, fallback, checkMethod, serving, setHealth) : serveOnGrpcJs(fallback, checkMethod, setHealth);

@@ -10,7 +10,7 @@
  * The grpc-timeout deadline is kept: a call whose deadline passes is answered
  * DEADLINE_EXCEEDED and its signal aborted, so the work behind it stops.
  */
-import http2, { type ServerHttp2Stream } from 'node:http2';
+import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { cutShort, flagProblem, GrpcStatus, MESSAGE_PREFIX_BYTES, MORE_THAN_ONE, RESPONSE_HEADERS, tooLarge, trailersOnly, type CallContext, type GrpcFailure, type UnaryMethod, type UnaryReply } from './grpc-wire.js';
 import type { SessionInfo } from './session-keeper.js';
@@ -96,6 +96,7 @@ export class UnaryCall implements CallContext {
     private readonly stream: ServerHttp2Stream,
     /** performance.now() by which the answer is due; 0 without grpc-timeout. */
     private readonly deadlineAt: number,
+    readonly metadata?: IncomingHttpHeaders,
   ) {}
 
   readonly onData = (chunk: Buffer): void => {

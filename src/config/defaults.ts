@@ -587,3 +587,22 @@ export const HOSTNAME_DEFAULTS = {
   /** The NOTIFY channel replicas hear each other's hostname changes on. */
   channel: 'bouncer_hostnames',
 } as const;
+
+/**
+ * OpenTelemetry tracing (src/observability/tracing.ts), on when an OTLP
+ * endpoint is set in the standard OTEL_* variables. The exporter reads its
+ * own OTEL_EXPORTER_OTLP_* settings (headers, timeout, compression).
+ */
+export const TRACING_DEFAULTS = {
+  /** `service.name` unless OTEL_SERVICE_NAME says otherwise. */
+  serviceName: 'bouncer',
+  /** The SDK's default sampler, as the OpenTelemetry spec names it (OTEL_TRACES_SAMPLER). */
+  sampler: 'parentbased_always_on',
+  /** Spans waiting for export; beyond this they are dropped rather than grow memory under load. */
+  maxQueueSize: 4096,
+  maxExportBatchSize: 512,
+  /** How often a batch leaves, at the latest. */
+  scheduledDelayMs: 1000,
+  /** What shutdown waits for the last batch. */
+  shutdownTimeoutMs: 5000,
+} as const;

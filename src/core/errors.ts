@@ -24,6 +24,7 @@
  * | SamlIdpError | web/saml-idp/errors.ts | saml_* |
  * | AuthHttpError | web/auth/errors.ts | the auth pages' codes (app_unknown, return_url_invalid, ...) |
  * | AdminClientError | cli/admin-client.ts | the server's code, or ERR_ADMIN_UNREACHABLE and friends |
+ * | TracingConfigError | observability/tracing.ts | ERR_TRACING_CONFIG (OTEL_* settings bouncer cannot honour) |
  *
  * Statuses are not part of an error: each adapter maps codes to its own wire
  * statuses in one table (gRPC: authz/grpc-errors.ts; HTTP: admin/errors.ts for

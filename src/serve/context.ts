@@ -8,6 +8,7 @@ import type { AuthzState } from '../authz/server.js';
 import type { BouncerConfig } from '../config/types.js';
 import { BouncerError } from '../core/errors.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/tracing.js';
 import type { IdpConnector } from '../web/idp/connector.js';
 
 /** Which half of bouncer a process runs: both (default), ext_authz only, or the login service only. */
@@ -26,6 +27,8 @@ export interface ServeContext {
    * reloads interpolate the same values, so a process behaves as started.
    */
   readonly env: Readonly<NodeJS.ProcessEnv>;
+  /** OpenTelemetry tracing, when the OTEL_* variables turn it on; undefined (and the SDK never loaded) otherwise. */
+  readonly tracing: Tracing | undefined;
 }
 
 /** The config in force and what is derived from it; reload replaces the fields together. */

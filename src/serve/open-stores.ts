@@ -114,7 +114,7 @@ export async function openStores(ctx: ServeContext, initial: BouncerConfig, stac
   checkTopology(config, ctx.role);
 
   const redis = config.store.redis;
-  const shared = await createSharedState({
+  const sharedState = await createSharedState({
     ...(redis ? { redis: { url: redis.url, keyPrefix: redis.keyPrefix, failMode: redis.revocationFailMode, graceMs: redis.revocationGraceMs } } : {}),
     userRetentionMs: longestSession(config) * 1000,
     clock,
@@ -125,6 +125,7 @@ export async function openStores(ctx: ServeContext, initial: BouncerConfig, stac
     },
     onError: (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'),
   });
+  const shared = ctx.tracing && redis ? ctx.tracing.traced(sharedState, 'redis') : sharedState;
   stack.defer('shared state', () => shared.close());
   // Revocations made here must reach the shared store before it closes (once the process has served).
   stack.defer('revocation flush', async () => {
@@ -137,7 +138,7 @@ export async function openStores(ctx: ServeContext, initial: BouncerConfig, stac
 
   const tenantStore = await openTenantStore(ctx, config, stack);
   const storeTenants: StoreTenants | undefined =
-    tenantStore && config.store.postgres ? { store: tenantStore, timeoutMs: config.store.postgres.lookupTimeoutMs, fileHosts: new FileHostAnswers() } : undefined;
+    tenantStore && config.store.postgres ? { store: ctx.tracing ? ctx.tracing.traced(tenantStore, 'postgresql') : tenantStore, timeoutMs: config.store.postgres.lookupTimeoutMs, fileHosts: new FileHostAnswers() } : undefined;
   // The file's own hosts get the store's answer now, so an outage later finds them known.
   if (storeTenants) await warmFileHosts(storeTenants, fileHostnames(config));
 

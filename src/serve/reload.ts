@@ -32,8 +32,9 @@ export interface ReloadOptions {
   readonly origin: string | undefined;
 }
 
-function connectorView(connectors: Connectors): ReadonlyMap<string, IdpConnector> {
-  return new Map([...connectors].map(([k, v]) => [k, v.connector]));
+/** The connectors the login service uses; with tracing on, each IdP round trip becomes spans. */
+function connectorView(connectors: Connectors, tracing: ServeContext['tracing']): ReadonlyMap<string, IdpConnector> {
+  return new Map([...connectors].map(([k, v]) => [k, tracing ? tracing.traced(v.connector, 'idp') : v.connector]));
 }
 
 /** Settings read once at start; a reload that changes them is applied without them, with a warning. */
@@ -71,7 +72,7 @@ export function startReloading(ctx: ServeContext, stores: Stores, options: Reloa
   const live: LiveConfig = {
     config: stores.config,
     state: toState(stores.config, parts, options.origin, storeTenants, revocation),
-    connectors: connectorView(connectors),
+    connectors: connectorView(connectors, ctx.tracing),
   };
 
   const reloadFailed = (): void => {
@@ -91,7 +92,7 @@ export function startReloading(ctx: ServeContext, stores: Stores, options: Reloa
     const next = keepStartupSettings(ctx, live.config, loaded);
     connectors = nextConnectors;
     live.config = next;
-    live.connectors = connectorView(connectors);
+    live.connectors = connectorView(connectors, ctx.tracing);
     live.state = toState(next, parts, options.origin, storeTenants, revocation);
     crlTenants.sync(next.tenants);
     if (storeTenants) void warmFileHosts(storeTenants, fileHostnames(next));

@@ -102,6 +102,7 @@ export async function startServers(ctx: ServeContext, stores: Stores, live: Live
         ...(options.origin !== undefined ? { publicBaseUrl: options.origin } : {}),
         extraRoutes: options.opsRoutes,
         ...(stores.hostnames ? { acmeChallenge: stores.hostnames.challenge } : {}),
+        tracing: ctx.tracing,
       })
     : createOpsServer(options.opsRoutes);
   stack.defer(ctx.runHttp ? 'login service' : 'ops server', () => http.close());
@@ -113,6 +114,7 @@ export async function startServers(ctx: ServeContext, stores: Stores, live: Live
         now: clock,
         transport: config.authz.transport,
         limits: config.authz.limits,
+        tracing: ctx.tracing,
         ...(config.admin ? { onDecision: (input, decision, nowMs) => decisionLog.record(toDecisionRecord(input, decision, nowMs)) } : {}),
       })
     : undefined;

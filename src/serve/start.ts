@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { BouncerConfig } from '../config/types.js';
 import type { HostnameCatalog } from '../core/served-hostname.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { tracingRequested } from '../observability/tracing-switch.js';
 import { CleanupStack } from './cleanup-stack.js';
 import type { ServeContext, ServeRole } from './context.js';
 import { createOpsRoutes } from './ops-routes.js';
@@ -57,6 +58,11 @@ export interface StartOptions {
 /** Wires config, stores, the ext_authz server and the login service together. */
 export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   const role: ServeRole = options.role ?? 'all';
+  const env = Object.freeze({ ...(options.env ?? process.env) });
+  // On only when the OTEL_* variables name an OTLP endpoint; off, the SDK is never loaded and nothing is wrapped.
+  const tracing = tracingRequested(env)
+    ? (await import('../observability/tracing.js')).tracingFromEnv(env, (err) => options.logger.warn({ err: { message: err.message } }, 'trace export failed'))
+    : undefined;
   const ctx: ServeContext = {
     logger: options.logger,
     metrics: createMetrics(),
@@ -64,9 +70,12 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     runAuthz: role !== 'http',
     runHttp: role !== 'authz',
     clock: options.now ?? Date.now,
-    env: Object.freeze({ ...(options.env ?? process.env) }),
+    env,
+    tracing,
   };
   const stack = new CleanupStack();
+  // Registered first so it closes last: the spans of the shutdown itself are exported too.
+  if (tracing) stack.defer('tracing', () => tracing.shutdown());
   // `started` once every server listens: only then may revocations made here need sharing at shutdown.
   let started = false;
   let serving = true;

@@ -193,7 +193,7 @@ describe('bouncer envoy render', () => {
 
 describe('docker-compose.yml', () => {
   const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { image?: string; build?: string; command?: string[]; environment?: Record<string, string>; volumes?: string[]; ports?: string[] }>;
+    services: Record<string, { image?: string; build?: string; command?: string[]; environment?: Record<string, string>; volumes?: string[]; ports?: string[]; profiles?: string[] }>;
   };
   const envoyCfg = parse(readFileSync(join(root, 'envoy', 'envoy.yaml'), 'utf8')) as {
     static_resources: {
@@ -208,8 +208,9 @@ describe('docker-compose.yml', () => {
     return ep;
   };
 
-  test('has Envoy, bouncer and a demo upstream', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['bouncer', 'envoy', 'upstream']);
+  test('its demo profile has Envoy, bouncer and a demo upstream', () => {
+    const demo = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('demo')).map(([name]) => name);
+    expect(demo.sort()).toEqual(['bouncer', 'envoy', 'upstream']);
     expect(compose.services.envoy?.image).toBe(`envoyproxy/envoy:v${ENVOY_VERSION}`);
   });
 

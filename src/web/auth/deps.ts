@@ -7,6 +7,7 @@ import type { SharedTransactionStore } from '../../stores/shared-state.js';
 import type { IdpConnector } from '../idp/connector.js';
 import type { SaasOidcDeps } from '../oidc-provider/deps.js';
 import type { SamlIdpSigning } from '../saml-idp/index.js';
+import type { Tracing } from '../../observability/tracing.js';
 
 export interface AuthServerDeps {
   /**
@@ -51,6 +52,8 @@ export interface AuthServerDeps {
    * the Host (Envoy routes that path of every customer hostname here).
    */
   acmeChallenge?: (token: string) => Promise<string | undefined>;
+  /** OpenTelemetry tracing; absent when off. */
+  tracing?: Tracing | undefined;
 }
 
 /** The slice of the configuration the auth service reads. */

@@ -60,6 +60,10 @@ export function createAuthServer(deps: AuthServerDeps): AuthServer {
     done(null, new URLSearchParams(body as string));
   });
 
+  // Each request's span is the context its IdP calls and shared-state calls are made in.
+  const tracing = deps.tracing;
+  if (tracing !== undefined) app.addHook('onRequest', (req, reply, done) => tracing.httpRequest(req.raw, reply.raw, done));
+
   app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-request-id', req.id);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

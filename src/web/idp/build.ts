@@ -62,7 +62,7 @@ export function buildConnectors(
         });
         break;
       case 'saml':
-        connector = createSamlConnector({ id: idp.id, metadataXml: idp.metadataXml, entityId: idp.entityId, ...(shared.samlReplay ? { replayCache: shared.samlReplay } : {}) });
+        connector = createSamlConnector({ id: idp.id, metadataXml: idp.metadataXml, entityId: idp.entityId }, shared.samlReplay ? { replayCache: shared.samlReplay } : {});
         break;
     }
     out.set(idp.id, { key, connector });
