@@ -7,7 +7,7 @@ import type { CertFailure } from './reasons.js';
 
 // RFC 5280 rules checked on one candidate path [leaf, ..., anchor], beyond
 // the classic ones (validity, basic constraints, key usage, EKU) in
-// cert-path.ts. Each returns a failure with its own reason code, or undefined.
+// cert-path-checks.ts. Each returns a failure with its own reason code, or undefined.
 
 export interface PathFailure {
   readonly ok: false;
