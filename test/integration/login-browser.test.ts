@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import type { BrowserContext, Page } from 'playwright-core';
-import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
+import type { Page } from 'playwright-core';
+import type { BouncerApp } from '../../src/serve/start.js';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
-import { loadConfig } from '../../src/config/load.js';
-import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
 import { startBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
+import { contextPerTest, prepareEdge, startEdgeEnvoy, startQuietBouncer } from '../helpers/browser-edge.js';
+import type { RunningEnvoy } from '../helpers/envoy.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { freePort } from '../helpers/ports.js';
 import { startSamlIdp, type SamlIdp } from '../helpers/saml-idp.js';
@@ -35,21 +31,15 @@ const users = [
 ];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'bouncer-login-'));
-  port = await freePort();
-  const origin = `https://auth.acme.test:${port}`;
+  const edge = await prepareEdge('login');
+  ({ dir, port, edgeCaPem: edgeCa } = edge);
+  const origin = edge.origin;
   [idpA, idpB, saml] = await Promise.all([
     startOidcIdp({ clients: [{ client_id: 'bouncer-a', client_secret: 'secret-a', redirect_uris: [`${origin}/callback/okta`] }], users }),
     startOidcIdp({ clients: [{ client_id: 'bouncer-b', client_secret: 'secret-b', redirect_uris: [`${origin}/callback/keycloak`] }], users: [{ username: 'bob', email: 'bob@acme.test', name: 'Bob', groups: ['staff'] }] }),
     startSamlIdp(),
   ]);
   writeFileSync(join(dir, 'saml-idp.xml'), saml.metadataXml);
-
-  const edge = await createRootCa({ commonName: 'login test edge CA', validDays: 2 });
-  const server = await issueServerCert({ issuer: edge, commonName: 'edge', dns: ['*.acme.test'], validDays: 2 });
-  edgeCa = edge.certPem;
-  writeFileSync(join(dir, 'server.pem'), server.certPem);
-  writeFileSync(join(dir, 'server.key'), server.keyPem);
 
   const authzPort = await freePort();
   const httpPort = await freePort();
@@ -81,20 +71,10 @@ apps:
       - { name: admins-only, action: allow, include: [ { group: [admins] } ] }
 `,
   );
-  const sink = new Writable({ write: (_c, _e, cb) => cb() });
   const env = { IDP_A_SECRET: 'secret-a', IDP_B_SECRET: 'secret-b' };
   upstream = await startUpstream();
-  bouncer = await startBouncer({ config: await loadConfig(join(dir, 'bouncer.yaml'), env), logger: pino({ level: 'silent' }, sink), env, watch: false, authPublicOrigin: origin });
-  envoy = await startEnvoy(dir, {
-    listenPort: port,
-    authzPort: bouncer.authzPort,
-    upstreamPort: upstream.port,
-    serverCertPath: join(dir, 'server.pem'),
-    serverKeyPath: join(dir, 'server.key'),
-    authDomain: 'auth.acme.test',
-    authHttpHost: '127.0.0.1',
-    authHttpPort: bouncer.httpPort,
-  });
+  bouncer = await startQuietBouncer(dir, env, { authPublicOrigin: origin });
+  envoy = await startEdgeEnvoy(edge, { authzPort: bouncer.authzPort, authHttpPort: bouncer.httpPort, upstreamPort: upstream.port });
   browser = await startBrowser();
 }, 120_000);
 
@@ -128,16 +108,10 @@ async function signInWithOidc(page: Page, idpLabel: RegExp, username: string): P
 }
 
 describe('signing in through Envoy with a real browser', () => {
-  let ctx: BrowserContext;
-  beforeEach(async () => {
-    ctx = await browser.newContext();
-  });
-  afterEach(async () => {
-    await ctx.close();
-  });
+  const ctx = contextPerTest(() => browser);
 
   test('IdP chooser → first OIDC IdP → back on the original URL with identity at the upstream', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/docs/page?x=1'));
     expect(new URL(page.url()).hostname).toBe('auth.acme.test');
     expect(await page.getByRole('link').count()).toBe(3);
@@ -156,7 +130,7 @@ describe('signing in through Envoy with a real browser', () => {
   });
 
   test('the second OIDC IdP works the same', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/from-b'));
     await signInWithOidc(page, /keycloak/i, 'bob');
     await page.waitForURL(app('/from-b'));
@@ -164,7 +138,7 @@ describe('signing in through Envoy with a real browser', () => {
   });
 
   test('the SAML IdP works the same', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/from-saml'));
     await page.getByRole('link', { name: /corp/i }).click();
     await page.waitForSelector('#login');
@@ -175,7 +149,7 @@ describe('signing in through Envoy with a real browser', () => {
   });
 
   test('a user the policy excludes sees the deny page with the rule and a request id', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/'));
     await signInWithOidc(page, /okta/i, 'intern');
     const text = (await page.textContent('body')) ?? '';
@@ -187,11 +161,11 @@ describe('signing in through Envoy with a real browser', () => {
   });
 
   test('logout ends access, and a revoked session is refused', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/x'));
     await signInWithOidc(page, /okta/i, 'alice');
     await page.waitForURL(app('/x'));
-    const cookies = await ctx.cookies(app('/'));
+    const cookies = await ctx().cookies(app('/'));
     const session = cookies.find((c) => c.name === '__Host-bouncer_session');
     expect(session).toMatchObject({ secure: true, httpOnly: true });
 
@@ -219,11 +193,11 @@ describe('signing in through Envoy with a real browser', () => {
     expect(api.status).toBe(401);
     expect(api.json()).toMatchObject({ error: 'login_required' });
 
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/'));
     await signInWithOidc(page, /okta/i, 'alice');
     await page.waitForURL(app('/'));
-    const wikiCookie = (await ctx.cookies(app('/'))).find((c) => c.name === '__Host-bouncer_session')?.value ?? '';
+    const wikiCookie = (await ctx().cookies(app('/'))).find((c) => c.name === '__Host-bouncer_session')?.value ?? '';
     const onAdmin = await tlsRequest({
       port,
       ca: edgeCa,
@@ -235,8 +209,8 @@ describe('signing in through Envoy with a real browser', () => {
   });
 
   test('identity headers forged by the client never reach the upstream', async () => {
-    await ctx.setExtraHTTPHeaders({ [IDENTITY_HEADERS.userEmail]: 'ceo@acme.test', [IDENTITY_HEADERS.jwt]: 'forged' });
-    const page = await ctx.newPage();
+    await ctx().setExtraHTTPHeaders({ [IDENTITY_HEADERS.userEmail]: 'ceo@acme.test', [IDENTITY_HEADERS.jwt]: 'forged' });
+    const page = await ctx().newPage();
     await page.goto(app('/forged'));
     await signInWithOidc(page, /okta/i, 'alice');
     await page.waitForURL(app('/forged'));

@@ -1,17 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
-import { pino } from 'pino';
-import type { BrowserContext, Page } from 'playwright-core';
-import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
-import { loadConfig } from '../../src/config/load.js';
-import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
+import type { Page } from 'playwright-core';
+import type { BouncerApp } from '../../src/serve/start.js';
+import { createRootCa } from '../../src/pki/generate.js';
 import { startBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
+import { contextPerTest, prepareEdge, startEdgeEnvoy, startQuietBouncer } from '../helpers/browser-edge.js';
+import type { RunningEnvoy } from '../helpers/envoy.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { freePort } from '../helpers/ports.js';
 import { tlsRequest } from '../helpers/tls-client.js';
@@ -39,9 +36,8 @@ let edgeCaPem: string;
 const pemBody = (pem: string): string => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'bouncer-saas-'));
-  port = await freePort();
-  origin = `https://auth.acme.test:${port}`;
+  const edge = await prepareEdge('saas');
+  ({ dir, port, origin, edgeCaPem } = edge);
   idp = await startOidcIdp({
     clients: [{ client_id: 'bouncer', client_secret: 'idp-secret', redirect_uris: [`${origin}/callback/okta`] }],
     users: [
@@ -77,11 +73,6 @@ beforeAll(async () => {
     validateInResponseTo: ValidateInResponseTo.ifPresent,
   });
 
-  const edge = await createRootCa({ commonName: 'saas test edge CA', validDays: 2 });
-  edgeCaPem = edge.certPem;
-  const server = await issueServerCert({ issuer: edge, commonName: 'edge', dns: ['*.acme.test'], validDays: 2 });
-  writeFileSync(join(dir, 'server.pem'), server.certPem);
-  writeFileSync(join(dir, 'server.key'), server.keyPem);
   const authzPort = await freePort();
   const httpPort = await freePort();
   writeFileSync(
@@ -118,23 +109,8 @@ saas_apps:
   );
   const env = { IDP_SECRET: 'idp-secret' };
   upstream = await startUpstream();
-  bouncer = await startBouncer({
-    config: await loadConfig(join(dir, 'bouncer.yaml'), env),
-    logger: pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() })),
-    env,
-    watch: false,
-    authPublicOrigin: origin,
-  });
-  envoy = await startEnvoy(dir, {
-    listenPort: port,
-    authzPort: bouncer.authzPort,
-    upstreamPort: upstream.port,
-    serverCertPath: join(dir, 'server.pem'),
-    serverKeyPath: join(dir, 'server.key'),
-    authDomain: 'auth.acme.test',
-    authHttpHost: '127.0.0.1',
-    authHttpPort: bouncer.httpPort,
-  });
+  bouncer = await startQuietBouncer(dir, env, { authPublicOrigin: origin });
+  envoy = await startEdgeEnvoy(edge, { authzPort: bouncer.authzPort, authHttpPort: bouncer.httpPort, upstreamPort: upstream.port });
   browser = await startBrowser();
 }, 120_000);
 
@@ -189,16 +165,10 @@ async function tiles(page: Page): Promise<string[]> {
 }
 
 describe('SaaS apps and the App Launcher in a real browser', () => {
-  let ctx: BrowserContext;
-  beforeEach(async () => {
-    ctx = await browser.newContext();
-  });
-  afterEach(async () => {
-    await ctx.close();
-  });
+  const ctx = contextPerTest(() => browser);
 
   test('start at the SaaS app, sign in through bouncer, land in the SaaS app signed in', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(`${spBase}/login`);
     expect(new URL(page.url()).hostname).toBe('127.0.0.1');
     await signIn(page, 'alice');
@@ -207,7 +177,7 @@ describe('SaaS apps and the App Launcher in a real browser', () => {
   });
 
   test('the launcher shows exactly the permitted apps, per user, and a tile logs into the SaaS app', async () => {
-    const alice = await ctx.newPage();
+    const alice = await ctx().newPage();
     await alice.goto(`${origin}/`);
     await signIn(alice, 'alice');
     await alice.waitForURL(`${origin}/`);
@@ -247,7 +217,7 @@ describe('SaaS apps and the App Launcher in a real browser', () => {
   });
 
   test('a user the SaaS app policy excludes gets no assertion', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(`${spBase}/login`);
     await signIn(page, 'intern');
     await page.waitForLoadState();

@@ -1,16 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import type { BrowserContext, Page } from 'playwright-core';
-import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
+import type { Page } from 'playwright-core';
+import type { BouncerApp } from '../../src/serve/start.js';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
-import { loadConfig } from '../../src/config/load.js';
 import { hashLoginBinding } from '../../src/core/login-binding.js';
-import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
 import { startBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
+import { contextPerTest, prepareEdge, startEdgeEnvoy, startQuietBouncer } from '../helpers/browser-edge.js';
+import type { RunningEnvoy } from '../helpers/envoy.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { freePort } from '../helpers/ports.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -33,14 +29,10 @@ const users = [
 ];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'bouncer-attacks-'));
-  port = await freePort();
-  const origin = `https://auth.acme.test:${port}`;
+  const edge = await prepareEdge('attacks');
+  ({ dir, port } = edge);
+  const origin = edge.origin;
   idp = await startOidcIdp({ clients: [{ client_id: 'bouncer', client_secret: 'secret', redirect_uris: [`${origin}/callback/okta`] }], users });
-  const edge = await createRootCa({ commonName: 'attacks test edge CA', validDays: 2 });
-  const server = await issueServerCert({ issuer: edge, commonName: 'edge', dns: ['*.acme.test'], validDays: 2 });
-  writeFileSync(join(dir, 'server.pem'), server.certPem);
-  writeFileSync(join(dir, 'server.key'), server.keyPem);
   const authzPort = await freePort();
   const httpPort = await freePort();
   writeFileSync(
@@ -63,17 +55,8 @@ apps:
   );
   const env = { IDP_SECRET: 'secret' };
   upstream = await startUpstream();
-  bouncer = await startBouncer({ config: await loadConfig(join(dir, 'bouncer.yaml'), env), logger: pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() })), env, watch: false });
-  envoy = await startEnvoy(dir, {
-    listenPort: port,
-    authzPort: bouncer.authzPort,
-    upstreamPort: upstream.port,
-    serverCertPath: join(dir, 'server.pem'),
-    serverKeyPath: join(dir, 'server.key'),
-    authDomain: 'auth.acme.test',
-    authHttpHost: '127.0.0.1',
-    authHttpPort: bouncer.httpPort,
-  });
+  bouncer = await startQuietBouncer(dir, env);
+  envoy = await startEdgeEnvoy(edge, { authzPort: bouncer.authzPort, authHttpPort: bouncer.httpPort, upstreamPort: upstream.port });
   browser = await startBrowser();
 }, 120_000);
 
@@ -101,21 +84,15 @@ async function upstreamPath(page: Page): Promise<{ path: string; headers: Record
 }
 
 describe('attacks on the sign-in that must fail', () => {
-  let ctx: BrowserContext;
-  beforeEach(async () => {
-    ctx = await browser.newContext();
-  });
-  afterEach(async () => {
-    await ctx.close();
-  });
+  const ctx = contextPerTest(() => browser);
 
   test('the redirect to sign in goes to auth.public_url (Envoy\'s port) and binds the browser', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     const [first] = await Promise.all([page.waitForResponse((r) => r.url() === wiki('/start')), page.goto(wiki('/start'))]);
     expect(first.status()).toBe(302);
     expect(first.headers()['location']).toMatch(new RegExp(`^https://auth\\.acme\\.test:${port}/login\\?app=wiki&rd=[^&]+&bind=[A-Za-z0-9_-]{43}$`));
     expect(new URL(page.url()).origin).toBe(new URL(idp.issuer).origin);
-    const bind = (await ctx.cookies(wiki('/'))).find((c) => c.name === '__Host-bouncer_bind');
+    const bind = (await ctx().cookies(wiki('/'))).find((c) => c.name === '__Host-bouncer_bind');
     expect(bind).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax', path: '/' });
     await signInAtIdp(page, 'alice');
     await page.waitForURL(wiki('/start'));
@@ -123,13 +100,13 @@ describe('attacks on the sign-in that must fail', () => {
   });
 
   test('open redirect: no return URL a browser resolves off the app survives sign-in', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     // A real sign-in first, so every later /login goes straight to the handoff.
     await page.goto(wiki('/'));
     await signInAtIdp(page, 'alice');
     await page.waitForURL(wiki('/'));
     // This browser's binding, as ext_authz names it in the login URL.
-    const cookie = (await ctx.cookies(wiki('/'))).find((c) => c.name === '__Host-bouncer_bind')?.value;
+    const cookie = (await ctx().cookies(wiki('/'))).find((c) => c.name === '__Host-bouncer_bind')?.value;
     const bind = cookie === undefined ? null : hashLoginBinding(cookie);
     expect(bind).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const evil = `evil.acme.test:${port}`;
@@ -167,7 +144,7 @@ describe('attacks on the sign-in that must fail', () => {
 
   test('login CSRF: a handoff link minted in the insider\'s browser does not sign in anyone else', async () => {
     // The insider signs in at the app and keeps the handoff link the login service sent.
-    const insider = await ctx.newPage();
+    const insider = await ctx().newPage();
     const seen = new Promise<string>((resolve) => {
       insider.on('response', (r) => {
         const location = r.headers()['location'];
@@ -207,10 +184,10 @@ describe('attacks on the sign-in that must fail', () => {
   }, 120_000);
 
   test('a login link without a binding goes back to the app, which binds this browser first', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(auth(`/login?${new URLSearchParams({ app: 'wiki', rd: wiki('/bookmarked') }).toString()}`));
     // Through the app host (binding cookie set there) to the IdP.
-    expect((await ctx.cookies(wiki('/'))).some((c) => c.name === '__Host-bouncer_bind')).toBe(true);
+    expect((await ctx().cookies(wiki('/'))).some((c) => c.name === '__Host-bouncer_bind')).toBe(true);
     await signInAtIdp(page, 'alice');
     await page.waitForURL(wiki('/bookmarked'));
     expect((await upstreamPath(page)).path).toBe('/bookmarked');
