@@ -9,8 +9,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
 import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
@@ -19,7 +17,7 @@ import { packageRoot } from '../../src/paths.js';
 import { createRootCa, issueClientCert, issueIntermediateCa, issueServerCert, type KeyPairPem } from '../../src/pki/generate.js';
 import { startEnvoyWithConfig, type RunningEnvoy } from '../helpers/envoy.js';
 import { freePort } from '../helpers/ports.js';
-import { SERVER_DNS } from '../helpers/stack.js';
+import { decisionAudit, MTLS_TENANTS_YAML, SERVER_DNS, startEnvoyOrClose } from '../helpers/stack.js';
 import { tlsRequest, type TlsResponse } from '../helpers/tls-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -116,34 +114,11 @@ listen:
   authz: 127.0.0.1:${authzPort}
   http: 127.0.0.1:${httpPort}
 ${xfccYaml}
-tenants:
-  - name: acme
-    hostnames: [pay.acme.test, "*.api.acme.test"]
-    mtls: { mode: require, ca: ./acme-ca.pem, exempt_paths: [/healthz] }
-  - name: globex
-    hostnames: [pay.globex.test]
-    mtls: { mode: require, ca: ./globex-ca.pem }
-  - name: opt
-    hostnames: [app.opt.test]
-    mtls: { mode: optional, ca: ./opt-ca.pem }
-  - name: open
-    hostnames: [app.open.test]
-    mtls: { mode: "off" }
-`,
+${MTLS_TENANTS_YAML}`,
   );
-  const audit: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) {
-        if (!line) continue;
-        const obj = JSON.parse(line) as Record<string, unknown>;
-        if (obj.msg === 'decision') audit.push(obj.decision as Record<string, unknown>);
-      }
-      cb();
-    },
-  });
+  const { logger, audit } = decisionAudit();
   const upstream = await startUpstream();
-  const bouncer = await startBouncer({ config: await loadConfig(configPath, {}), logger: pino({ level: 'info' }, sink), env: {}, watchIntervalMs: 200 });
+  const bouncer = await startBouncer({ config: await loadConfig(configPath, {}), logger, env: {}, watchIntervalMs: 200 });
   const listenPort = await freePort();
   const adminPort = await freePort();
   const values: Record<string, string> = {
@@ -169,14 +144,7 @@ tenants:
     edit(doc);
     config = stringify(doc);
   }
-  let envoy: RunningEnvoy;
-  try {
-    envoy = await startEnvoyWithConfig(file('envoy.yaml', config), listenPort, adminPort);
-  } catch (err) {
-    await bouncer.close(0);
-    await upstream.close();
-    throw err;
-  }
+  const envoy = await startEnvoyOrClose({ bouncer, upstream }, () => startEnvoyWithConfig(file('envoy.yaml', config), listenPort, adminPort));
   return {
     upstream,
     bouncer,
