@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { packageRoot } from '../../src/paths.js';
-import { authzClient, checkRequest, checksAcrossSigterm } from '../helpers/grpc-client.js';
+import { authzClient, checkRequest, checksAcrossSigterm, rawUnaryClient } from '../helpers/grpc-client.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
 // Runs the real CLI entry point (`bouncer serve`) as its own process, as an
@@ -117,26 +117,10 @@ describe('bouncer serve as a process', () => {
   });
 
   test('a CheckRequest that is not protobuf is refused INTERNAL with the reason, and Check goes on', async () => {
-    const Raw = grpc.makeGenericClientConstructor(
-      {
-        check: {
-          path: '/envoy.service.auth.v3.Authorization/Check',
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
-      },
-      'Raw',
-    );
-    const raw = new Raw(`127.0.0.1:${authzPort}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-      check(m: Buffer, cb: (e: grpc.ServiceError | null) => void): void;
-    };
+    const raw = rawUnaryClient(authzPort, '/envoy.service.auth.v3.Authorization/Check');
     try {
       // A length prefix running past the end of the message.
-      const err = await new Promise<grpc.ServiceError | null>((resolve) => raw.check(Buffer.from([0x0a, 0x05, 0x0a]), resolve));
+      const err = await new Promise<grpc.ServiceError | null>((resolve) => raw.call(Buffer.from([0x0a, 0x05, 0x0a]), {}, resolve));
       expect(err?.code).toBe(grpc.status.INTERNAL);
       expect(err?.details).toMatch(/^the CheckRequest could not be decoded: /);
     } finally {
