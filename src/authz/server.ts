@@ -180,24 +180,37 @@ function serveNatively(
       setHealth(on ? 'SERVING' : 'NOT_SERVING');
     },
     close(graceMs = 10_000) {
-      closing ??= new Promise<void>((resolve) => {
-        setHealth('NOT_SERVING');
-        const timer = setTimeout(() => {
+      closing ??= drainWithin(
+        graceMs,
+        setHealth,
+        (done) => void transport.close().then(() => fallback.tryShutdown(done)),
+        () => {
           void transport.close(true);
           fallback.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        void transport.close().then(() => {
-          fallback.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      });
+        },
+      );
       return closing;
     },
   };
+}
+
+/**
+ * Stops serving: health goes NOT_SERVING, then `drain` lets in-flight calls
+ * finish; whatever is still open after `graceMs` is cut by `force`.
+ */
+function drainWithin(graceMs: number, setHealth: (status: ServingStatus) => void, drain: (done: () => void) => void, force: () => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    setHealth('NOT_SERVING');
+    const timer = setTimeout(() => {
+      force();
+      resolve();
+    }, graceMs);
+    timer.unref();
+    drain(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** `host:port` as grpc-js's bindAsync reads it (IPv6 in brackets). */
@@ -219,18 +232,12 @@ function serveOnGrpcJs(server: grpc.Server, checkMethod: UnaryMethod, setHealth:
       setHealth(on ? 'SERVING' : 'NOT_SERVING');
     },
     close(graceMs = 10_000) {
-      closing ??= new Promise<void>((resolve) => {
-        setHealth('NOT_SERVING');
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      closing ??= drainWithin(
+        graceMs,
+        setHealth,
+        (done) => server.tryShutdown(done),
+        () => server.forceShutdown(),
+      );
       return closing;
     },
   };
