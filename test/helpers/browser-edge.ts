@@ -7,9 +7,10 @@ import type { BrowserContext } from 'playwright-core';
 import { loadConfig } from '../../src/config/load.js';
 import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
 import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
-import type { TestBrowser } from './browser.js';
+import { startBrowser, type TestBrowser } from './browser.js';
 import { startEnvoy, type RunningEnvoy } from './envoy.js';
 import { freePort } from './ports.js';
+import { startUpstream, type Upstream } from './upstream.js';
 
 // What the browser sign-in tests share: Chromium reaches `*.acme.test` on one
 // Envoy port, the login service is `auth.acme.test` on that port, and Envoy
@@ -40,7 +41,7 @@ export async function prepareEdge(name: string): Promise<Edge> {
 }
 
 /** Bouncer in this process from `<dir>/bouncer.yaml`, logging nowhere, without watching the file. */
-export async function startQuietBouncer(dir: string, env: Record<string, string>, extra: { authPublicOrigin?: string } = {}): Promise<BouncerApp> {
+async function startQuietBouncer(dir: string, env: Record<string, string>, extra: { authPublicOrigin?: string } = {}): Promise<BouncerApp> {
   return startBouncer({
     config: await loadConfig(join(dir, 'bouncer.yaml'), env),
     logger: pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() })),
@@ -62,6 +63,42 @@ export function startEdgeEnvoy(edge: Edge, ports: { authzPort: number; authHttpP
     authHttpHost: '127.0.0.1',
     authHttpPort: ports.authHttpPort,
   });
+}
+
+/** What {@link startEdgeStack} runs, stopped together by `close`. */
+export interface EdgeStack {
+  upstream: Upstream;
+  bouncer: BouncerApp;
+  envoy: RunningEnvoy;
+  browser: TestBrowser;
+  /** Stops the browser, Envoy, bouncer and the upstream, in that order. */
+  close(): Promise<void>;
+}
+
+/**
+ * The upstream, bouncer in this process from `<dir>/bouncer.yaml`, Envoy in
+ * front of both on the edge port, and Chromium. What started is stopped again
+ * when a later part fails to start.
+ */
+export async function startEdgeStack(edge: Edge, env: Record<string, string>, extra: { authPublicOrigin?: string } = {}): Promise<EdgeStack> {
+  const started: Array<() => Promise<unknown>> = [];
+  const close = async (): Promise<void> => {
+    for (const stop of started.reverse()) await stop();
+  };
+  try {
+    const upstream = await startUpstream();
+    started.push(() => upstream.close());
+    const bouncer = await startQuietBouncer(edge.dir, env, extra);
+    started.push(() => bouncer.close(500));
+    const envoy = await startEdgeEnvoy(edge, { authzPort: bouncer.authzPort, authHttpPort: bouncer.httpPort, upstreamPort: upstream.port });
+    started.push(() => envoy.stop());
+    const browser = await startBrowser();
+    started.push(() => browser.close());
+    return { upstream, bouncer, envoy, browser, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 /**

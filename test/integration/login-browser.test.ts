@@ -1,16 +1,12 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import type { BouncerApp } from '../../src/serve/start.js';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
-import { startBrowser, type TestBrowser } from '../helpers/browser.js';
-import { contextPerTest, prepareEdge, startEdgeEnvoy, startQuietBouncer } from '../helpers/browser-edge.js';
-import type { RunningEnvoy } from '../helpers/envoy.js';
+import { contextPerTest, prepareEdge, startEdgeStack, type EdgeStack } from '../helpers/browser-edge.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { freePort } from '../helpers/ports.js';
 import { startSamlIdp, type SamlIdp } from '../helpers/saml-idp.js';
 import { tlsRequest } from '../helpers/tls-client.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // Three real IdPs in their own processes (two oidc-provider instances and a
 // samlify IdP), bouncer in-process, a real Envoy in front, and Debian's Chromium.
@@ -18,10 +14,7 @@ let dir: string;
 let idpA: OidcIdp;
 let idpB: OidcIdp;
 let saml: SamlIdp;
-let upstream: Upstream;
-let bouncer: BouncerApp;
-let envoy: RunningEnvoy;
-let browser: TestBrowser;
+let stack: EdgeStack;
 let port: number;
 let edgeCa: string;
 
@@ -72,17 +65,11 @@ apps:
 `,
   );
   const env = { IDP_A_SECRET: 'secret-a', IDP_B_SECRET: 'secret-b' };
-  upstream = await startUpstream();
-  bouncer = await startQuietBouncer(dir, env, { authPublicOrigin: origin });
-  envoy = await startEdgeEnvoy(edge, { authzPort: bouncer.authzPort, authHttpPort: bouncer.httpPort, upstreamPort: upstream.port });
-  browser = await startBrowser();
+  stack = await startEdgeStack(edge, env, { authPublicOrigin: origin });
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await envoy?.stop();
-  await bouncer?.close(500);
-  await upstream?.close();
+  await stack?.close();
   await Promise.all([idpA?.close(), idpB?.close(), saml?.close()]);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -108,7 +95,7 @@ async function signInWithOidc(page: Page, idpLabel: RegExp, username: string): P
 }
 
 describe('signing in through Envoy with a real browser', () => {
-  const ctx = contextPerTest(() => browser);
+  const ctx = contextPerTest(() => stack.browser);
 
   test('IdP chooser → first OIDC IdP → back on the original URL with identity at the upstream', async () => {
     const page = await ctx().newPage();
@@ -155,9 +142,9 @@ describe('signing in through Envoy with a real browser', () => {
     const text = (await page.textContent('body')) ?? '';
     expect(text).toMatch(/denied/i);
     expect(text).toMatch(/[0-9a-f-]{36}/);
-    const before = upstream.seen.length;
+    const before = stack.upstream.seen.length;
     await page.goto(app('/still-no'));
-    expect(upstream.seen.length).toBe(before);
+    expect(stack.upstream.seen.length).toBe(before);
   });
 
   test('logout ends access, and a revoked session is refused', async () => {
@@ -171,10 +158,10 @@ describe('signing in through Envoy with a real browser', () => {
 
     await page.goto(app('/.bouncer/logout'));
     // Back to the app: a login page again, not the upstream.
-    const before = upstream.seen.length;
+    const before = stack.upstream.seen.length;
     await page.goto(app('/after-logout'));
     expect(new URL(page.url()).hostname).toBe('auth.acme.test');
-    expect(upstream.seen.length).toBe(before);
+    expect(stack.upstream.seen.length).toBe(before);
 
     // The old cookie, replayed by another client after logout, is refused too.
     const replay = await tlsRequest({

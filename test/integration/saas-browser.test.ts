@@ -4,15 +4,11 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import type { Page } from 'playwright-core';
-import type { BouncerApp } from '../../src/serve/start.js';
 import { createRootCa } from '../../src/pki/generate.js';
-import { startBrowser, type TestBrowser } from '../helpers/browser.js';
-import { contextPerTest, prepareEdge, startEdgeEnvoy, startQuietBouncer } from '../helpers/browser-edge.js';
-import type { RunningEnvoy } from '../helpers/envoy.js';
+import { contextPerTest, prepareEdge, startEdgeStack, type EdgeStack } from '../helpers/browser-edge.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { freePort } from '../helpers/ports.js';
 import { tlsRequest } from '../helpers/tls-client.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // A SaaS app (node-saml as its SP) trusts bouncer as its SAML IdP. The browser
 // starts at the SaaS app, signs in through bouncer behind a real Envoy with an
@@ -20,10 +16,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 // exactly the apps their policies allow.
 let dir: string;
 let idp: OidcIdp;
-let upstream: Upstream;
-let bouncer: BouncerApp;
-let envoy: RunningEnvoy;
-let browser: TestBrowser;
+let stack: EdgeStack;
 let sp: Server;
 let spBase: string;
 let port: number;
@@ -108,17 +101,11 @@ saas_apps:
 `,
   );
   const env = { IDP_SECRET: 'idp-secret' };
-  upstream = await startUpstream();
-  bouncer = await startQuietBouncer(dir, env, { authPublicOrigin: origin });
-  envoy = await startEdgeEnvoy(edge, { authzPort: bouncer.authzPort, authHttpPort: bouncer.httpPort, upstreamPort: upstream.port });
-  browser = await startBrowser();
+  stack = await startEdgeStack(edge, env, { authPublicOrigin: origin });
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await envoy?.stop();
-  await bouncer?.close(500);
-  await upstream?.close();
+  await stack?.close();
   await idp?.close();
   await new Promise<void>((r) => (sp ? sp.close(() => r()) : r()));
   rmSync(dir, { recursive: true, force: true });
@@ -165,7 +152,7 @@ async function tiles(page: Page): Promise<string[]> {
 }
 
 describe('SaaS apps and the App Launcher in a real browser', () => {
-  const ctx = contextPerTest(() => browser);
+  const ctx = contextPerTest(() => stack.browser);
 
   test('start at the SaaS app, sign in through bouncer, land in the SaaS app signed in', async () => {
     const page = await ctx().newPage();
@@ -187,7 +174,7 @@ describe('SaaS apps and the App Launcher in a real browser', () => {
     expect(aliceTiles.some((t) => t.includes('HR'))).toBe(true);
     expect(aliceTiles).toHaveLength(3);
 
-    const other = await browser.newContext();
+    const other = await stack.browser.newContext();
     try {
       const intern = await other.newPage();
       await intern.goto(`${origin}/`);

@@ -1,15 +1,11 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import type { BouncerApp } from '../../src/serve/start.js';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
 import { hashLoginBinding } from '../../src/core/login-binding.js';
-import { startBrowser, type TestBrowser } from '../helpers/browser.js';
-import { contextPerTest, prepareEdge, startEdgeEnvoy, startQuietBouncer } from '../helpers/browser-edge.js';
-import type { RunningEnvoy } from '../helpers/envoy.js';
+import { contextPerTest, prepareEdge, startEdgeStack, type EdgeStack } from '../helpers/browser-edge.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { freePort } from '../helpers/ports.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // Attacks on the sign-in, each of which must fail, through a real Envoy with a
 // real OIDC IdP and Chromium: an open redirect after sign-in, and login CSRF
@@ -17,10 +13,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 // URL (with Envoy's port) comes from `auth.public_url` in the config.
 let dir: string;
 let idp: OidcIdp;
-let upstream: Upstream;
-let bouncer: BouncerApp;
-let envoy: RunningEnvoy;
-let browser: TestBrowser;
+let stack: EdgeStack;
 let port: number;
 
 const users = [
@@ -54,17 +47,11 @@ apps:
 `,
   );
   const env = { IDP_SECRET: 'secret' };
-  upstream = await startUpstream();
-  bouncer = await startQuietBouncer(dir, env);
-  envoy = await startEdgeEnvoy(edge, { authzPort: bouncer.authzPort, authHttpPort: bouncer.httpPort, upstreamPort: upstream.port });
-  browser = await startBrowser();
+  stack = await startEdgeStack(edge, env);
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await envoy?.stop();
-  await bouncer?.close(500);
-  await upstream?.close();
+  await stack?.close();
   await idp?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -84,7 +71,7 @@ async function upstreamPath(page: Page): Promise<{ path: string; headers: Record
 }
 
 describe('attacks on the sign-in that must fail', () => {
-  const ctx = contextPerTest(() => browser);
+  const ctx = contextPerTest(() => stack.browser);
 
   test('the redirect to sign in goes to auth.public_url (Envoy\'s port) and binds the browser', async () => {
     const page = await ctx().newPage();
@@ -161,14 +148,14 @@ describe('attacks on the sign-in that must fail', () => {
     // The refusal is about the browser and comes before single use is looked at (the reason says
     // which); that an unused link still completes in its own browser is in test/unit/session-gate.
     for (const visitedFirst of [false, true]) {
-      const victimCtx = await browser.newContext();
+      const victimCtx = await stack.browser.newContext();
       try {
         const victim = await victimCtx.newPage();
         if (visitedFirst) {
           await victim.goto(wiki('/victim'));
           expect((await victimCtx.cookies(wiki('/'))).some((c) => c.name === '__Host-bouncer_bind')).toBe(true);
         }
-        const before = upstream.seen.length;
+        const before = stack.upstream.seen.length;
         const response = await victim.goto(link);
         expect(response?.status()).toBe(400);
         expect(response?.headers()['x-bouncer-reason']).toBe('handoff_browser_mismatch');
@@ -176,7 +163,7 @@ describe('attacks on the sign-in that must fail', () => {
         // Still nobody at the app.
         await victim.goto(wiki('/after'));
         expect(new URL(victim.url()).hostname).not.toBe('wiki.acme.test');
-        expect(upstream.seen.length).toBe(before);
+        expect(stack.upstream.seen.length).toBe(before);
       } finally {
         await victimCtx.close();
       }
