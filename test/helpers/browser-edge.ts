@@ -76,11 +76,14 @@ export interface EdgeStack {
 }
 
 /**
- * The upstream, bouncer in this process from `<dir>/bouncer.yaml`, Envoy in
- * front of both on the edge port, and Chromium. What started is stopped again
- * when a later part fails to start.
+ * The upstream, bouncer in this process with `config` (all but `listen`,
+ * which is added with free ports) as `<dir>/bouncer.yaml`, Envoy in front of
+ * both on the edge port, and Chromium. What started is stopped again when a
+ * later part fails to start.
  */
-export async function startEdgeStack(edge: Edge, env: Record<string, string>, extra: { authPublicOrigin?: string } = {}): Promise<EdgeStack> {
+export async function startEdgeStack(edge: Edge, config: string, env: Record<string, string>, extra: { authPublicOrigin?: string } = {}): Promise<EdgeStack> {
+  const [authzPort, httpPort] = [await freePort(), await freePort()];
+  writeFileSync(join(edge.dir, 'bouncer.yaml'), `listen: { authz: 127.0.0.1:${authzPort}, http: 127.0.0.1:${httpPort} }\n${config}`);
   const started: Array<() => Promise<unknown>> = [];
   const close = async (): Promise<void> => {
     for (const stop of started.reverse()) await stop();

@@ -4,7 +4,6 @@ import type { Page } from 'playwright-core';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
 import { contextPerTest, prepareEdge, startEdgeStack, type EdgeStack } from '../helpers/browser-edge.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
-import { freePort } from '../helpers/ports.js';
 import { startSamlIdp, type SamlIdp } from '../helpers/saml-idp.js';
 import { tlsRequest } from '../helpers/tls-client.js';
 
@@ -34,13 +33,7 @@ beforeAll(async () => {
   ]);
   writeFileSync(join(dir, 'saml-idp.xml'), saml.metadataXml);
 
-  const authzPort = await freePort();
-  const httpPort = await freePort();
-  writeFileSync(
-    join(dir, 'bouncer.yaml'),
-    `
-listen: { authz: 127.0.0.1:${authzPort}, http: 127.0.0.1:${httpPort} }
-auth:
+  const config = `auth:
   domain: auth.acme.test
   session: { duration: 1h }
 idps:
@@ -62,10 +55,9 @@ apps:
     idps: [okta]
     policies:
       - { name: admins-only, action: allow, include: [ { group: [admins] } ] }
-`,
-  );
+`;
   const env = { IDP_A_SECRET: 'secret-a', IDP_B_SECRET: 'secret-b' };
-  stack = await startEdgeStack(edge, env, { authPublicOrigin: origin });
+  stack = await startEdgeStack(edge, config, env, { authPublicOrigin: origin });
 }, 120_000);
 
 afterAll(async () => {

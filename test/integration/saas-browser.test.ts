@@ -7,7 +7,6 @@ import type { Page } from 'playwright-core';
 import { createRootCa } from '../../src/pki/generate.js';
 import { contextPerTest, prepareEdge, startEdgeStack, type EdgeStack } from '../helpers/browser-edge.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
-import { freePort } from '../helpers/ports.js';
 import { tlsRequest } from '../helpers/tls-client.js';
 
 // A SaaS app (node-saml as its SP) trusts bouncer as its SAML IdP. The browser
@@ -66,13 +65,7 @@ beforeAll(async () => {
     validateInResponseTo: ValidateInResponseTo.ifPresent,
   });
 
-  const authzPort = await freePort();
-  const httpPort = await freePort();
-  writeFileSync(
-    join(dir, 'bouncer.yaml'),
-    `
-listen: { authz: 127.0.0.1:${authzPort}, http: 127.0.0.1:${httpPort} }
-auth:
+  const config = `auth:
   domain: auth.acme.test
   saml_idp: { cert_file: ./idp-cert.pem, key_file: ./idp-key.pem }
 idps:
@@ -98,10 +91,9 @@ saas_apps:
       entity_id: https://hr.example/sp
       acs_urls: [https://hr.example/acs]
       signing: { cert_file: ./hr-cert.pem, key_file: ./hr-key.pem }
-`,
-  );
+`;
   const env = { IDP_SECRET: 'idp-secret' };
-  stack = await startEdgeStack(edge, env, { authPublicOrigin: origin });
+  stack = await startEdgeStack(edge, config, env, { authPublicOrigin: origin });
 }, 120_000);
 
 afterAll(async () => {

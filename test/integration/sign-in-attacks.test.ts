@@ -1,11 +1,9 @@
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
 import { hashLoginBinding } from '../../src/core/login-binding.js';
 import { contextPerTest, prepareEdge, startEdgeStack, type EdgeStack } from '../helpers/browser-edge.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
-import { freePort } from '../helpers/ports.js';
 
 // Attacks on the sign-in, each of which must fail, through a real Envoy with a
 // real OIDC IdP and Chromium: an open redirect after sign-in, and login CSRF
@@ -26,13 +24,7 @@ beforeAll(async () => {
   ({ dir, port } = edge);
   const origin = edge.origin;
   idp = await startOidcIdp({ clients: [{ client_id: 'bouncer', client_secret: 'secret', redirect_uris: [`${origin}/callback/okta`] }], users });
-  const authzPort = await freePort();
-  const httpPort = await freePort();
-  writeFileSync(
-    join(dir, 'bouncer.yaml'),
-    `
-listen: { authz: 127.0.0.1:${authzPort}, http: 127.0.0.1:${httpPort} }
-auth:
+  const config = `auth:
   domain: auth.acme.test
   public_url: ${origin}
   session: { duration: 1h }
@@ -44,10 +36,9 @@ apps:
     idps: [okta]
     policies:
       - { name: staff, action: allow, include: [ { email_domain: [acme.test] } ] }
-`,
-  );
+`;
   const env = { IDP_SECRET: 'secret' };
-  stack = await startEdgeStack(edge, env);
+  stack = await startEdgeStack(edge, config, env);
 }, 120_000);
 
 afterAll(async () => {
