@@ -21,7 +21,7 @@ COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
 COPY envoy ./envoy
 # The demo OIDC IdP, for docker-compose's load profile.
-COPY scripts/demo-idp.mjs ./scripts/demo-idp.mjs
+COPY scripts/dev-idp.mjs ./scripts/dev-idp.mjs
 # The load profile's named volumes start out owned by whoever owns these folders in the image.
 RUN mkdir -p /var/lib/bouncer/load /var/lib/bouncer/keys && chown -R node:node /var/lib/bouncer
 USER node

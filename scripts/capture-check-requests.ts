@@ -16,13 +16,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type Server } from 'node:http';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import https from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ensureEnvoy, ENVOY_VERSION } from '../src/envoy/locate.js';
 import { buildEnvoyConfig } from '../src/envoy/render.js';
 import { createRootCa, issueClientCert, issueServerCert, type KeyPairPem } from '../src/pki/generate.js';
+import { freePort } from '../test/helpers/ports.js';
 
 /** One Envoy configuration: what the ext_authz filter is told beyond bouncer's rendered defaults. */
 interface Variant {
@@ -77,17 +77,6 @@ const SHAPES: readonly Shape[] = [
   { fixture: 'raw-headers-h2', variant: 'raw-headers', protocol: 'HTTP/2', clientCert: true, method: 'GET', path: '/orders?id=1', headers: COMMON },
   { fixture: 'raw-headers-http1', variant: 'raw-headers', protocol: 'HTTP/1.1', clientCert: true, method: 'GET', path: '/orders?id=1', headers: COMMON },
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createNetServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => (typeof address === 'object' && address !== null ? done(address.port) : fail(new Error('no port'))));
-    });
-  });
-}
 
 /** Answers one unary gRPC call with `message` and status OK. */
 function answer(stream: ServerHttp2Stream, message: Buffer): void {

@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: two tenants with their own CAs and devices, and one app behind
  * sign-in, behind a real Envoy. Creates everything under .demo/, starts the demo
- * app, a development OIDC IdP (scripts/demo-idp.mjs), bouncer and Envoy, checks
+ * app, a development OIDC IdP (scripts/dev-idp.mjs), bouncer and Envoy, checks
  * each claim once, prints copy-paste curl commands and the URL to sign in at,
  * and runs until Ctrl-C.
  *

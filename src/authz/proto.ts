@@ -17,9 +17,9 @@ export function envoyProtoIncludeDirs(): string[] {
   return ['envoy-api', 'googleapis', 'protoc-gen-validate', 'xds'].map((d) => join(deps, d));
 }
 
-/** Loads envoy.service.auth.v3 once at start; decoding options chosen for the hot path. */
-export function loadAuthzPackageDefinition(): PackageDefinition {
-  const definition = loadSync('envoy/service/auth/v3/external_auth.proto', {
+/** envoy.service.auth.v3 as protobufjs decodes it, with the options chosen for the hot path. */
+export function loadAuthzProtos(): PackageDefinition {
+  return loadSync('envoy/service/auth/v3/external_auth.proto', {
     keepCase: true,
     longs: String,
     enums: Number,
@@ -28,7 +28,11 @@ export function loadAuthzPackageDefinition(): PackageDefinition {
     oneofs: true,
     includeDirs: envoyProtoIncludeDirs(),
   });
-  return withCheckCodec(definition);
+}
+
+/** Loads envoy.service.auth.v3 once at start, with bouncer's own Check codec. */
+export function loadAuthzPackageDefinition(): PackageDefinition {
+  return withCheckCodec(loadAuthzProtos());
 }
 
 /**

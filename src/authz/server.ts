@@ -185,11 +185,29 @@ function serveNatively(
   transport.addUnary(createHealthCheckMethod((service) => serving.get(service)));
   transport.addUnary(checkMethod);
 
-  let closing: Promise<void> | undefined;
   return {
     listen(host, port) {
       return listenWithFallback(transport, fallback, host, port);
     },
+    ...servingControls(
+      setHealth,
+      (done) => void transport.close().then(() => fallback.tryShutdown(done)),
+      () => {
+        void transport.close(true);
+        fallback.forceShutdown();
+      },
+    ),
+  };
+}
+
+/**
+ * `setServing` and `close` of either transport. Closing (once, however often
+ * called) reports NOT_SERVING, then `drain` lets in-flight calls finish;
+ * whatever is still open after `graceMs` is cut by `force`.
+ */
+function servingControls(setHealth: (status: ServingStatus) => void, drain: (done: () => void) => void, force: () => void): Pick<AuthzServer, 'setServing' | 'close'> {
+  let closing: Promise<void> | undefined;
+  return {
     setServing(on) {
       setHealth(on ? 'SERVING' : 'NOT_SERVING');
     },
@@ -197,16 +215,13 @@ function serveNatively(
       closing ??= new Promise<void>((resolve) => {
         setHealth('NOT_SERVING');
         const timer = setTimeout(() => {
-          void transport.close(true);
-          fallback.forceShutdown();
+          force();
           resolve();
         }, graceMs);
         timer.unref();
-        void transport.close().then(() => {
-          fallback.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
+        drain(() => {
+          clearTimeout(timer);
+          resolve();
         });
       });
       return closing;
@@ -222,30 +237,16 @@ function bindAddress(host: string, port: number): string {
 /** Everything on grpc-js, listening on the port itself. */
 function serveOnGrpcJs(server: grpc.Server, checkMethod: UnaryMethod, setHealth: (status: ServingStatus) => void): AuthzServer {
   addUnaryToGrpcJs(server, checkMethod);
-  let closing: Promise<void> | undefined;
   return {
     listen(host, port) {
       return new Promise((resolve, reject) => {
         server.bindAsync(bindAddress(host, port), grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
       });
     },
-    setServing(on) {
-      setHealth(on ? 'SERVING' : 'NOT_SERVING');
-    },
-    close(graceMs = 10_000) {
-      closing ??= new Promise<void>((resolve) => {
-        setHealth('NOT_SERVING');
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      return closing;
-    },
+    ...servingControls(
+      setHealth,
+      (done) => server.tryShutdown(done),
+      () => server.forceShutdown(),
+    ),
   };
 }

@@ -197,3 +197,34 @@ export function printJson(value: unknown): void {
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
+
+/** What a list command read: the items, and where the next page starts when there is one. */
+export interface ListPages<T> {
+  items: T[];
+  next?: string;
+}
+
+/**
+ * The paging of a list command (`--limit`, `--after`, `--all`): checks
+ * `--limit`, reads one page from `--after`, or every page with `--all`.
+ * `path` gives the request path of the page after `after`.
+ */
+export async function readListPages<T>(
+  client: AdminClient,
+  opts: Readonly<Record<string, unknown>>,
+  maxLimit: number,
+  path: (limit: string, after: string | undefined) => string,
+): Promise<ListPages<T>> {
+  const limit = String(opts.limit);
+  if (!/^\d{1,4}$/.test(limit)) throw new AdminClientError('ERR_CLI_USAGE', `--limit must be a whole number from 1 to ${maxLimit}; got '${limit}'`);
+  const items: T[] = [];
+  let after = typeof opts.after === 'string' ? opts.after : undefined;
+  let next: string | undefined;
+  do {
+    const page = await client.request<ListPages<T>>('GET', path(limit, after));
+    items.push(...page.items);
+    next = page.next;
+    after = next;
+  } while (opts.all === true && next !== undefined);
+  return next === undefined ? { items } : { items, next };
+}

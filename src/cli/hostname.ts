@@ -10,7 +10,7 @@ import { BouncerError } from '../core/errors.js';
 import { HOSTNAME_STATES } from '../hostnames/lifecycle.js';
 import { loadKekRing } from '../hostnames/key-envelope.js';
 import { rewrapAll } from '../hostnames/rewrap.js';
-import { AdminClientError, adminAction, createAdminClient, printJson, readUpload, withAdminOptions, type AdminClientOptions } from './admin-client.js';
+import { adminAction, createAdminClient, printJson, readListPages, readUpload, withAdminOptions, type AdminClientOptions } from './admin-client.js';
 
 interface HostnameJson {
   hostname: string;
@@ -88,20 +88,12 @@ function listCommand(): Command {
       .option('--all', 'follow every page'),
   ).action(
     adminAction(async (opts: Opts) => {
-      const limit = String(opts.limit);
-      if (!/^\d{1,4}$/.test(limit)) throw new AdminClientError('ERR_CLI_USAGE', `--limit must be a whole number from 1 to ${HOSTNAME_DEFAULTS.listMax}; got '${limit}'`);
-      const client = createAdminClient(opts);
-      const items: HostnameJson[] = [];
-      let after = typeof opts.after === 'string' ? opts.after : undefined;
-      let next: string | undefined;
-      do {
+      const listed = await readListPages<HostnameJson>(createAdminClient(opts), opts, HOSTNAME_DEFAULTS.listMax, (limit, after) => {
         const q = [`limit=${limit}`, ...(typeof opts.tenant === 'string' ? [`tenant=${enc(opts.tenant)}`] : []), ...(typeof opts.state === 'string' ? [`state=${enc(opts.state)}`] : []), ...(after !== undefined ? [`after=${enc(after)}`] : [])];
-        const page = await client.request<{ items: HostnameJson[]; next?: string }>('GET', `/v1/custom-hostnames?${q.join('&')}`);
-        items.push(...page.items);
-        next = page.next;
-        after = next;
-      } while (opts.all === true && next !== undefined);
-      if (opts.json) return printJson(next === undefined ? { items } : { items, next });
+        return `/v1/custom-hostnames?${q.join('&')}`;
+      });
+      if (opts.json) return printJson(listed);
+      const { items, next } = listed;
       if (items.length === 0) process.stdout.write('no custom hostnames\n');
       const w = Math.max(8, ...items.map((h) => h.hostname.length));
       const t = Math.max(6, ...items.map((h) => h.tenant.length));

@@ -6,16 +6,18 @@
 import { readFileSync } from 'node:fs';
 import { Argument, Command, Option } from 'commander';
 import type { TenantJson, CaCertificateJson } from '../admin/tenant-json.js';
-import { AdminClientError, adminAction, collect, createAdminClient, printJson, readUpload, withAdminOptions, type AdminClientOptions } from './admin-client.js';
+import { AdminClientError, adminAction, collect, createAdminClient, printJson, readListPages, readUpload, withAdminOptions, type AdminClientOptions } from './admin-client.js';
 
 interface TenantChange {
   tenant: TenantJson;
   warnings: string[];
 }
 
-interface TenantPage {
-  items: Array<{ name: string; hostnames: string[]; mode: string; version: number }>;
-  next?: string;
+interface TenantListItem {
+  name: string;
+  hostnames: string[];
+  mode: string;
+  version: number;
 }
 
 const MODES = ['require', 'optional', 'off'];
@@ -78,22 +80,12 @@ function listCommand(): Command {
       .option('--all', 'follow every page'),
   ).action(
     adminAction(async (opts: Opts) => {
-      const limit = String(opts.limit);
-      if (!/^\d{1,4}$/.test(limit)) throw new AdminClientError('ERR_CLI_USAGE', `--limit must be a whole number from 1 to 1000; got '${limit}'`);
-      const client = createAdminClient(opts);
-      const items: TenantPage['items'] = [];
-      let after = typeof opts.after === 'string' ? opts.after : undefined;
-      let next: string | undefined;
-      do {
-        const page = await client.request<TenantPage>('GET', `/v1/tenants?limit=${limit}${after !== undefined ? `&after=${enc(after)}` : ''}`);
-        items.push(...page.items);
-        next = page.next;
-        after = next;
-      } while (opts.all === true && next !== undefined);
+      const listed = await readListPages<TenantListItem>(createAdminClient(opts), opts, 1000, (limit, after) => `/v1/tenants?limit=${limit}${after !== undefined ? `&after=${enc(after)}` : ''}`);
       if (opts.json) {
-        printJson(next === undefined ? { items } : { items, next });
+        printJson(listed);
         return;
       }
+      const { items, next } = listed;
       if (items.length === 0) process.stdout.write('no tenants\n');
       const width = Math.max(4, ...items.map((t) => t.name.length));
       if (items.length > 0) process.stdout.write(`${'NAME'.padEnd(width)}  MODE      VERSION  HOSTNAMES\n`);

@@ -1,5 +1,5 @@
 /**
- * The demo's sign-in: a development OIDC IdP (scripts/demo-idp.mjs, a real
+ * The demo's sign-in: a development OIDC IdP (scripts/dev-idp.mjs, a real
  * oidc-provider process) with two demo users, and one app behind sign-in.
  * Hostnames end in `.localhost`, which browsers resolve to the loopback
  * address on their own (RFC 6761 §6.3), so a person can open the printed URL
@@ -41,9 +41,9 @@ const START_TIMEOUT_MS = 20_000;
 
 /** Starts the demo IdP on 127.0.0.1:`port` with bouncer as its one client. */
 export async function startDemoIdp(o: { port: number; clientId: string; clientSecret: string; redirectUri: string }): Promise<DemoIdp> {
-  const script = join(packageRoot(), 'scripts', 'demo-idp.mjs');
+  const script = join(packageRoot(), 'scripts', 'dev-idp.mjs');
   const config = { port: o.port, clients: [{ client_id: o.clientId, client_secret: o.clientSecret, redirect_uris: [o.redirectUri] }], users: DEMO_USERS };
-  const child: ChildProcess = spawn(process.execPath, [script], { env: { ...process.env, DEMO_IDP_CONFIG: JSON.stringify(config) }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [script], { env: { ...process.env, DEV_IDP_CONFIG: JSON.stringify(config) }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const ready = await new Promise<{ issuer: string }>((resolve, reject) => {

@@ -224,9 +224,9 @@ export function loadServices(a: LoadAddresses, run: LoadRun = COMPOSE_LOAD_RUN):
     {
       name: 'idp',
       image: BOUNCER_IMAGE,
-      entrypoint: ['node', 'scripts/demo-idp.mjs'],
+      entrypoint: ['node', 'scripts/dev-idp.mjs'],
       command: [],
-      environment: { DEMO_IDP_CONFIG_FILE: `${LOAD_DATA.target}/idp.json`, NODE_EXTRA_CA_CERTS: EDGE_CA },
+      environment: { DEV_IDP_CONFIG_FILE: `${LOAD_DATA.target}/idp.json`, NODE_EXTRA_CA_CERTS: EDGE_CA },
       volumes: [dataRo],
       ports: [],
       healthcheck: httpHealth(`https://127.0.0.1:${a.idp.port}/.well-known/openid-configuration`),

@@ -6,8 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import * as grpc from '@grpc/grpc-js';
-import { authzClient, checkRequest } from './grpc-client.js';
+import { authzClient, checkRequest, rawUnaryClient } from './grpc-client.js';
 import { FrameType, grpcHeaders, grpcPrefix, HostileH2 } from './hostile-h2.js';
 
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
@@ -33,23 +32,7 @@ export interface ProbeSummary {
  */
 export function startProber(port: number, everyMs = 50, limitMs = 1000, onLatency?: (ms: number) => void): { stop(): Promise<ProbeSummary> } {
   const checks = authzClient(port);
-  const Health = grpc.makeGenericClientConstructor(
-    {
-      check: {
-        path: '/grpc.health.v1.Health/Check',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (b: Buffer) => b,
-        requestDeserialize: (b: Buffer) => b,
-        responseSerialize: (b: Buffer) => b,
-        responseDeserialize: (b: Buffer) => b,
-      },
-    },
-    'Health',
-  );
-  const health = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    check(m: Buffer, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Buffer) => void): void;
-  };
+  const health = rawUnaryClient(port, '/grpc.health.v1.Health/Check');
   const wrong: string[] = [];
   const latenciesMs: number[] = [];
   let rounds = 0;
@@ -80,7 +63,7 @@ export function startProber(port: number, everyMs = 50, limitMs = 1000, onLatenc
     });
     timed('health check', () =>
       new Promise<string | undefined>((resolve) =>
-        health.check(Buffer.alloc(0), { deadline: Date.now() + limitMs }, (err, r) => resolve(err ? `error ${err.code} ${err.details}` : r?.equals(Buffer.from([8, 1])) ? undefined : `status ${r?.toString('hex') ?? 'none'}`)),
+        health.call(Buffer.alloc(0), { deadline: Date.now() + limitMs }, (err, r) => resolve(err ? `error ${err.code} ${err.details}` : r?.equals(Buffer.from([8, 1])) ? undefined : `status ${r?.toString('hex') ?? 'none'}`)),
       ),
     );
   };

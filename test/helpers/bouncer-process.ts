@@ -30,8 +30,16 @@ const READY_TIMEOUT_MS = 60_000;
  * undefined, waits until that URL answers 200. Rejects with the process output
  * when it exits first.
  */
-export async function startBouncerProcess(o: { configPath: string; args?: readonly string[]; env?: NodeJS.ProcessEnv; readyUrl?: string; timeoutMs?: number }): Promise<BouncerProcess> {
-  const child = spawn(process.execPath, [BOUNCER_BIN, 'serve', '--config', o.configPath, '--grace', '2', ...(o.args ?? [])], {
+export async function startBouncerProcess(o: {
+  configPath: string;
+  args?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  readyUrl?: string;
+  timeoutMs?: number;
+  /** `--grace` in seconds; default 2. */
+  graceSeconds?: number;
+}): Promise<BouncerProcess> {
+  const child = spawn(process.execPath, [BOUNCER_BIN, 'serve', '--config', o.configPath, '--grace', String(o.graceSeconds ?? 2), ...(o.args ?? [])], {
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,7 +1,6 @@
-import { loadSync } from '@grpc/proto-loader';
 import type * as grpc from '@grpc/grpc-js';
 import type { CheckRequestMessage } from '../../src/authz/check-request.js';
-import { envoyProtoIncludeDirs } from '../../src/authz/proto.js';
+import { loadAuthzProtos } from '../../src/authz/proto.js';
 
 /**
  * protobufjs's Check codec, loaded from the same protos with the server's
@@ -9,14 +8,7 @@ import { envoyProtoIncludeDirs } from '../../src/authz/proto.js';
  * encoder tests compare against.
  */
 export const referenceCheck = (
-  loadSync('envoy/service/auth/v3/external_auth.proto', {
-    keepCase: true,
-    longs: String,
-    enums: Number,
-    defaults: false,
-    oneofs: true,
-    includeDirs: envoyProtoIncludeDirs(),
-  })['envoy.service.auth.v3.Authorization'] as Record<string, grpc.MethodDefinition<object, object>>
+  loadAuthzProtos()['envoy.service.auth.v3.Authorization'] as Record<string, grpc.MethodDefinition<object, object>>
 ).Check as grpc.MethodDefinition<object, object>;
 
 /** The fields bouncer reads from a decoded request, as plain data (headers as sorted entries). */

@@ -28,3 +28,15 @@ export async function runCaptured(argv: readonly string[]): Promise<CliRun> {
     process.exitCode = undefined;
   }
 }
+
+/** What the last {@link cli} call printed, live-bound for suites that assert on it after the call. */
+export let out = '';
+export let err = '';
+
+/** Runs `bouncer …` in-process, keeps what it printed in `out` and `err`, and resolves to its exit code. */
+export async function cli(...argv: string[]): Promise<number> {
+  const r = await runCaptured(argv);
+  out = r.out;
+  err = r.err;
+  return r.code;
+}

@@ -62,3 +62,18 @@ export async function checksAcrossSigterm(
   });
   return { codes, exit };
 }
+
+export type RawUnaryClient = grpc.Client & {
+  call(message: Buffer, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, response?: Buffer) => void): void;
+};
+
+const asIs = (b: Buffer): Buffer => b;
+
+/** A grpc-js client for the unary method at `path` that sends and receives protobuf bytes as given. */
+export function rawUnaryClient(port: number, path: string): RawUnaryClient {
+  const Ctor = grpc.makeGenericClientConstructor(
+    { call: { path, requestStream: false, responseStream: false, requestSerialize: asIs, requestDeserialize: asIs, responseSerialize: asIs, responseDeserialize: asIs } },
+    'Raw',
+  );
+  return new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as RawUnaryClient;
+}

@@ -56,12 +56,12 @@ export interface OidcIdp {
   close(): Promise<void>;
 }
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/oidc-idp.mjs', import.meta.url));
+const IDP_PROGRAM = fileURLToPath(new URL('../../scripts/dev-idp.mjs', import.meta.url));
 
-/** Start test/fixtures/oidc-idp.mjs as a separate process on 127.0.0.1 with an ephemeral port. */
+/** Start scripts/dev-idp.mjs, with its test controls, as a separate process on 127.0.0.1 with an ephemeral port. */
 export async function startOidcIdp(o: StartOidcIdpOptions): Promise<OidcIdp> {
-  const child: ChildProcess = spawn(process.execPath, [FIXTURE], {
-    env: { ...process.env, OIDC_IDP_CONFIG: JSON.stringify(o) },
+  const child: ChildProcess = spawn(process.execPath, [IDP_PROGRAM], {
+    env: { ...process.env, DEV_IDP_CONFIG: JSON.stringify({ ...o, test: true }) },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';

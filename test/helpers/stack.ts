@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createRootCa, issueClientCert, issueServerCert, type KeyPairPem } from '../../src/pki/generate.js';
@@ -35,6 +35,49 @@ export interface Stack {
 /** Every `*.test` hostname in the integration tests sits under these zones. */
 export const SERVER_DNS = ['*.acme.test', '*.api.acme.test', '*.globex.test', '*.initech.test', '*.tenants.test', '*.opt.test', '*.open.test'];
 
+/** The four mTLS tenants (require, require, optional, off) the plain-Envoy and mesh tests share. */
+export const MTLS_TENANTS_YAML = `tenants:
+  - name: acme
+    hostnames: [pay.acme.test, "*.api.acme.test"]
+    mtls: { mode: require, ca: ./acme-ca.pem, exempt_paths: [/healthz] }
+  - name: globex
+    hostnames: [pay.globex.test]
+    mtls: { mode: require, ca: ./globex-ca.pem }
+  - name: opt
+    hostnames: [app.opt.test]
+    mtls: { mode: optional, ca: ./opt-ca.pem }
+  - name: open
+    hostnames: [app.open.test]
+    mtls: { mode: "off" }
+`;
+
+/** A logger that keeps each decision record bouncer logs, for tests to read back. */
+export function decisionAudit(): { logger: Logger; audit: Array<Record<string, unknown>> } {
+  const audit: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        const obj = JSON.parse(line) as Record<string, unknown>;
+        if (obj.msg === 'decision') audit.push(obj.decision as Record<string, unknown>);
+      }
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'info' }, sink), audit };
+}
+
+/** Starts Envoy in front of a running bouncer and upstream; closes both if Envoy fails to start. */
+export async function startEnvoyOrClose(behind: { bouncer: BouncerApp; upstream: Upstream }, start: () => Promise<RunningEnvoy>): Promise<RunningEnvoy> {
+  try {
+    return await start();
+  } catch (err) {
+    await behind.bouncer.close(0);
+    await behind.upstream.close();
+    throw err;
+  }
+}
+
 /**
  * A full local deployment: a tiny upstream, bouncer in-process with a YAML config
  * in a temp dir, and a real Envoy in front. Tenant CAs and devices are generated
@@ -58,33 +101,17 @@ export async function startStack(opts: { tenants: string[]; configYaml: (ctx: { 
   const configPath = join(dir, 'bouncer.yaml');
   writeFileSync(configPath, opts.configYaml({ authzPort, httpPort }));
 
-  const audit: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) {
-        if (!line) continue;
-        const obj = JSON.parse(line) as Record<string, unknown>;
-        if (obj.msg === 'decision') audit.push(obj.decision as Record<string, unknown>);
-      }
-      cb();
-    },
-  });
-  const logger = pino({ level: 'info' }, sink);
+  const { logger, audit } = decisionAudit();
   const upstream = await startUpstream();
   const bouncer = await startBouncer({ config: await loadConfig(configPath, {}), logger, env: {}, watchIntervalMs: 200 });
-  let envoy: RunningEnvoy;
-  try {
-    envoy = await startEnvoy(dir, {
+  const envoy = await startEnvoyOrClose({ bouncer, upstream }, () =>
+    startEnvoy(dir, {
       authzPort: bouncer.authzPort,
       upstreamPort: upstream.port,
       serverCertPath: join(dir, 'server.pem'),
       serverKeyPath: join(dir, 'server.key'),
-    });
-  } catch (err) {
-    await bouncer.close(0);
-    await upstream.close();
-    throw err;
-  }
+    }),
+  );
 
   return {
     dir,

@@ -69,6 +69,26 @@ describe('bouncer tenant', () => {
     expect(mode.out).toBe('updated tenant acme (version 5, mtls optional): *.api.acme.example, pay.acme.example\n');
   });
 
+  it('pages with --limit, --after and --all, and refuses a --limit that is not a number', async () => {
+    expect((await runCaptured(['tenant', 'add', 'zeta', '--hostname', 'zeta.example', '--mode', 'off', ...as('root')])).code).toBe(0);
+    try {
+      type Page = { items: Array<{ name: string }>; next?: string };
+      const first = JSON.parse((await runCaptured(['tenant', 'list', '--limit', '1', '--json', ...as('reader')])).out) as Page;
+      expect(first.items.map((t) => t.name)).toEqual(['acme']);
+      expect(first.next).toEqual(expect.any(String));
+      const second = JSON.parse((await runCaptured(['tenant', 'list', '--limit', '1', '--after', first.next ?? '', '--json', ...as('reader')])).out) as Page;
+      expect(second.items.map((t) => t.name)).toEqual(['zeta']);
+      const all = JSON.parse((await runCaptured(['tenant', 'list', '--limit', '1', '--all', '--json', ...as('reader')])).out) as Page;
+      expect(all).toEqual({ items: [expect.objectContaining({ name: 'acme' }), expect.objectContaining({ name: 'zeta' })] });
+      const words = await runCaptured(['tenant', 'list', '--limit', '1', ...as('reader')]);
+      expect(words.out).toMatch(/\n\(more: --after \S+, or --all\)\n$/);
+      const bad = await runCaptured(['tenant', 'list', '--limit', 'ten', ...as('reader')]);
+      expect(bad).toMatchObject({ code: 2, err: expect.stringMatching(/^error: ERR_CLI_USAGE: --limit must be a whole number from 1 to 1000; got 'ten'/) as unknown });
+    } finally {
+      await runCaptured(['tenant', 'remove', 'zeta', '--yes', ...as('root')]);
+    }
+  });
+
   it('shows the API refusal of a bad CA as one line with its code and request id', async () => {
     const expired = await runCaptured(['tenant', 'set-ca', 'acme', expiredFile, ...as('root')]);
     expect(expired.code).toBe(1);

@@ -1,20 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import type { BrowserContext, Page } from 'playwright-core';
-import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
+import type { Page } from 'playwright-core';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
-import { loadConfig } from '../../src/config/load.js';
-import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
-import { startBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
+import { contextPerTest, prepareEdge, startEdgeStack, type EdgeStack } from '../helpers/browser-edge.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
-import { freePort } from '../helpers/ports.js';
 import { startSamlIdp, type SamlIdp } from '../helpers/saml-idp.js';
 import { tlsRequest } from '../helpers/tls-client.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // Three real IdPs in their own processes (two oidc-provider instances and a
 // samlify IdP), bouncer in-process, a real Envoy in front, and Debian's Chromium.
@@ -22,10 +13,7 @@ let dir: string;
 let idpA: OidcIdp;
 let idpB: OidcIdp;
 let saml: SamlIdp;
-let upstream: Upstream;
-let bouncer: BouncerApp;
-let envoy: RunningEnvoy;
-let browser: TestBrowser;
+let stack: EdgeStack;
 let port: number;
 let edgeCa: string;
 
@@ -35,9 +23,9 @@ const users = [
 ];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'bouncer-login-'));
-  port = await freePort();
-  const origin = `https://auth.acme.test:${port}`;
+  const edge = await prepareEdge('login');
+  ({ dir, port, edgeCaPem: edgeCa } = edge);
+  const origin = edge.origin;
   [idpA, idpB, saml] = await Promise.all([
     startOidcIdp({ clients: [{ client_id: 'bouncer-a', client_secret: 'secret-a', redirect_uris: [`${origin}/callback/okta`] }], users }),
     startOidcIdp({ clients: [{ client_id: 'bouncer-b', client_secret: 'secret-b', redirect_uris: [`${origin}/callback/keycloak`] }], users: [{ username: 'bob', email: 'bob@acme.test', name: 'Bob', groups: ['staff'] }] }),
@@ -45,19 +33,7 @@ beforeAll(async () => {
   ]);
   writeFileSync(join(dir, 'saml-idp.xml'), saml.metadataXml);
 
-  const edge = await createRootCa({ commonName: 'login test edge CA', validDays: 2 });
-  const server = await issueServerCert({ issuer: edge, commonName: 'edge', dns: ['*.acme.test'], validDays: 2 });
-  edgeCa = edge.certPem;
-  writeFileSync(join(dir, 'server.pem'), server.certPem);
-  writeFileSync(join(dir, 'server.key'), server.keyPem);
-
-  const authzPort = await freePort();
-  const httpPort = await freePort();
-  writeFileSync(
-    join(dir, 'bouncer.yaml'),
-    `
-listen: { authz: 127.0.0.1:${authzPort}, http: 127.0.0.1:${httpPort} }
-auth:
+  const config = `auth:
   domain: auth.acme.test
   session: { duration: 1h }
 idps:
@@ -79,30 +55,13 @@ apps:
     idps: [okta]
     policies:
       - { name: admins-only, action: allow, include: [ { group: [admins] } ] }
-`,
-  );
-  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+`;
   const env = { IDP_A_SECRET: 'secret-a', IDP_B_SECRET: 'secret-b' };
-  upstream = await startUpstream();
-  bouncer = await startBouncer({ config: await loadConfig(join(dir, 'bouncer.yaml'), env), logger: pino({ level: 'silent' }, sink), env, watch: false, authPublicOrigin: origin });
-  envoy = await startEnvoy(dir, {
-    listenPort: port,
-    authzPort: bouncer.authzPort,
-    upstreamPort: upstream.port,
-    serverCertPath: join(dir, 'server.pem'),
-    serverKeyPath: join(dir, 'server.key'),
-    authDomain: 'auth.acme.test',
-    authHttpHost: '127.0.0.1',
-    authHttpPort: bouncer.httpPort,
-  });
-  browser = await startBrowser();
+  stack = await startEdgeStack(edge, config, env, { authPublicOrigin: origin });
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await envoy?.stop();
-  await bouncer?.close(500);
-  await upstream?.close();
+  await stack?.close();
   await Promise.all([idpA?.close(), idpB?.close(), saml?.close()]);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -128,16 +87,10 @@ async function signInWithOidc(page: Page, idpLabel: RegExp, username: string): P
 }
 
 describe('signing in through Envoy with a real browser', () => {
-  let ctx: BrowserContext;
-  beforeEach(async () => {
-    ctx = await browser.newContext();
-  });
-  afterEach(async () => {
-    await ctx.close();
-  });
+  const ctx = contextPerTest(() => stack.browser);
 
   test('IdP chooser → first OIDC IdP → back on the original URL with identity at the upstream', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/docs/page?x=1'));
     expect(new URL(page.url()).hostname).toBe('auth.acme.test');
     expect(await page.getByRole('link').count()).toBe(3);
@@ -156,7 +109,7 @@ describe('signing in through Envoy with a real browser', () => {
   });
 
   test('the second OIDC IdP works the same', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/from-b'));
     await signInWithOidc(page, /keycloak/i, 'bob');
     await page.waitForURL(app('/from-b'));
@@ -164,7 +117,7 @@ describe('signing in through Envoy with a real browser', () => {
   });
 
   test('the SAML IdP works the same', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/from-saml'));
     await page.getByRole('link', { name: /corp/i }).click();
     await page.waitForSelector('#login');
@@ -175,32 +128,32 @@ describe('signing in through Envoy with a real browser', () => {
   });
 
   test('a user the policy excludes sees the deny page with the rule and a request id', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/'));
     await signInWithOidc(page, /okta/i, 'intern');
     const text = (await page.textContent('body')) ?? '';
     expect(text).toMatch(/denied/i);
     expect(text).toMatch(/[0-9a-f-]{36}/);
-    const before = upstream.seen.length;
+    const before = stack.upstream.seen.length;
     await page.goto(app('/still-no'));
-    expect(upstream.seen.length).toBe(before);
+    expect(stack.upstream.seen.length).toBe(before);
   });
 
   test('logout ends access, and a revoked session is refused', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/x'));
     await signInWithOidc(page, /okta/i, 'alice');
     await page.waitForURL(app('/x'));
-    const cookies = await ctx.cookies(app('/'));
+    const cookies = await ctx().cookies(app('/'));
     const session = cookies.find((c) => c.name === '__Host-bouncer_session');
     expect(session).toMatchObject({ secure: true, httpOnly: true });
 
     await page.goto(app('/.bouncer/logout'));
     // Back to the app: a login page again, not the upstream.
-    const before = upstream.seen.length;
+    const before = stack.upstream.seen.length;
     await page.goto(app('/after-logout'));
     expect(new URL(page.url()).hostname).toBe('auth.acme.test');
-    expect(upstream.seen.length).toBe(before);
+    expect(stack.upstream.seen.length).toBe(before);
 
     // The old cookie, replayed by another client after logout, is refused too.
     const replay = await tlsRequest({
@@ -219,11 +172,11 @@ describe('signing in through Envoy with a real browser', () => {
     expect(api.status).toBe(401);
     expect(api.json()).toMatchObject({ error: 'login_required' });
 
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(app('/'));
     await signInWithOidc(page, /okta/i, 'alice');
     await page.waitForURL(app('/'));
-    const wikiCookie = (await ctx.cookies(app('/'))).find((c) => c.name === '__Host-bouncer_session')?.value ?? '';
+    const wikiCookie = (await ctx().cookies(app('/'))).find((c) => c.name === '__Host-bouncer_session')?.value ?? '';
     const onAdmin = await tlsRequest({
       port,
       ca: edgeCa,
@@ -235,8 +188,8 @@ describe('signing in through Envoy with a real browser', () => {
   });
 
   test('identity headers forged by the client never reach the upstream', async () => {
-    await ctx.setExtraHTTPHeaders({ [IDENTITY_HEADERS.userEmail]: 'ceo@acme.test', [IDENTITY_HEADERS.jwt]: 'forged' });
-    const page = await ctx.newPage();
+    await ctx().setExtraHTTPHeaders({ [IDENTITY_HEADERS.userEmail]: 'ceo@acme.test', [IDENTITY_HEADERS.jwt]: 'forged' });
+    const page = await ctx().newPage();
     await page.goto(app('/forged'));
     await signInWithOidc(page, /okta/i, 'alice');
     await page.waitForURL(app('/forged'));

@@ -9,8 +9,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
 import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
@@ -19,7 +17,7 @@ import { packageRoot } from '../../src/paths.js';
 import { createRootCa, issueClientCert, issueIntermediateCa, issueServerCert, type KeyPairPem } from '../../src/pki/generate.js';
 import { startEnvoyWithConfig, type RunningEnvoy } from '../helpers/envoy.js';
 import { freePort } from '../helpers/ports.js';
-import { SERVER_DNS } from '../helpers/stack.js';
+import { decisionAudit, MTLS_TENANTS_YAML, SERVER_DNS, startEnvoyOrClose } from '../helpers/stack.js';
 import { tlsRequest, type TlsResponse } from '../helpers/tls-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -116,34 +114,11 @@ listen:
   authz: 127.0.0.1:${authzPort}
   http: 127.0.0.1:${httpPort}
 ${xfccYaml}
-tenants:
-  - name: acme
-    hostnames: [pay.acme.test, "*.api.acme.test"]
-    mtls: { mode: require, ca: ./acme-ca.pem, exempt_paths: [/healthz] }
-  - name: globex
-    hostnames: [pay.globex.test]
-    mtls: { mode: require, ca: ./globex-ca.pem }
-  - name: opt
-    hostnames: [app.opt.test]
-    mtls: { mode: optional, ca: ./opt-ca.pem }
-  - name: open
-    hostnames: [app.open.test]
-    mtls: { mode: "off" }
-`,
+${MTLS_TENANTS_YAML}`,
   );
-  const audit: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) {
-        if (!line) continue;
-        const obj = JSON.parse(line) as Record<string, unknown>;
-        if (obj.msg === 'decision') audit.push(obj.decision as Record<string, unknown>);
-      }
-      cb();
-    },
-  });
+  const { logger, audit } = decisionAudit();
   const upstream = await startUpstream();
-  const bouncer = await startBouncer({ config: await loadConfig(configPath, {}), logger: pino({ level: 'info' }, sink), env: {}, watchIntervalMs: 200 });
+  const bouncer = await startBouncer({ config: await loadConfig(configPath, {}), logger, env: {}, watchIntervalMs: 200 });
   const listenPort = await freePort();
   const adminPort = await freePort();
   const values: Record<string, string> = {
@@ -169,14 +144,7 @@ tenants:
     edit(doc);
     config = stringify(doc);
   }
-  let envoy: RunningEnvoy;
-  try {
-    envoy = await startEnvoyWithConfig(file('envoy.yaml', config), listenPort, adminPort);
-  } catch (err) {
-    await bouncer.close(0);
-    await upstream.close();
-    throw err;
-  }
+  const envoy = await startEnvoyOrClose({ bouncer, upstream }, () => startEnvoyWithConfig(file('envoy.yaml', config), listenPort, adminPort));
   return {
     upstream,
     bouncer,
@@ -198,6 +166,21 @@ tenants:
       await upstream.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Starts a mesh stack for the tests of the enclosing block and stops it after them; the getter is for use inside tests. */
+function meshStackPerBlock(start: () => Promise<MeshStack>): () => MeshStack {
+  let stack: MeshStack | undefined;
+  beforeAll(async () => {
+    stack = await start();
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  return () => {
+    if (!stack) throw new Error('the mesh stack did not start');
+    return stack;
   };
 }
 
@@ -336,63 +319,45 @@ describe('Istio: the ingress gateway istiod builds for deploy/istio', () => {
   });
 
   describe('with the EnvoyFilter: peer certificate and TLS session in the check', () => {
-    let stack: MeshStack;
-    beforeAll(async () => {
-      stack = await startMeshStack(pki, template, '');
-    }, 60_000);
-    afterAll(async () => {
-      await stack?.stop();
-    });
+    const stack = meshStackPerBlock(() => startMeshStack(pki, template, ''));
     fullBehaviours(
-      () => stack,
+      stack,
       () => pki,
     );
   });
 
   describe("without the EnvoyFilter and with bouncer's defaults: the old recipe", () => {
-    let stack: MeshStack;
-    beforeAll(async () => {
-      stack = await startMeshStack(pki, template, '', stripEnvoyFilter);
-    }, 60_000);
-    afterAll(async () => {
-      await stack?.stop();
-    });
+    const stack = meshStackPerBlock(() => startMeshStack(pki, template, '', stripEnvoyFilter));
 
     test('a device is refused with a reason that names the setting, not as a missing certificate', async () => {
-      const r = await stack.request({ servername: 'pay.acme.test', device: 'acme' });
+      const r = await stack().request({ servername: 'pay.acme.test', device: 'acme' });
       expect(r.status).toBe(403);
       const body = r.json<{ error: string; message: string }>();
       expect(body.error).toBe('xfcc_untrusted');
       expect(body.message).toContain('authz.xfcc.trusted_hop');
       // Without a certificate there is no XFCC: still the plain 401.
-      const r2 = await stack.request({ servername: 'pay.acme.test' });
+      const r2 = await stack().request({ servername: 'pay.acme.test' });
       expect(r2.status).toBe(401);
       expect(r2.json()).toMatchObject({ error: 'client_cert_missing' });
     });
   });
 
   describe('without the EnvoyFilter: the XFCC mode (authz.xfcc.trusted_hop)', () => {
-    let stack: MeshStack;
-    beforeAll(async () => {
-      stack = await startMeshStack(pki, template, 'authz:\n  xfcc: { trusted_hop: true, max_elements: 1 }', stripEnvoyFilter);
-    }, 60_000);
-    afterAll(async () => {
-      await stack?.stop();
-    });
+    const stack = meshStackPerBlock(() => startMeshStack(pki, template, 'authz:\n  xfcc: { trusted_hop: true, max_elements: 1 }', stripEnvoyFilter));
 
     test("a tenant's device passes on the gateway's XFCC Cert alone", async () => {
-      const r = await stack.request({ servername: 'pay.acme.test', device: 'acme' });
+      const r = await stack().request({ servername: 'pay.acme.test', device: 'acme' });
       expect(r.status).toBe(200);
-      expect(lastSeen(stack)[IDENTITY_HEADERS.subject]).toContain('CN=acme-device-1');
-      const rec = stack.audit[stack.audit.length - 1];
+      expect(lastSeen(stack())[IDENTITY_HEADERS.subject]).toContain('CN=acme-device-1');
+      const rec = stack().audit[stack().audit.length - 1];
       expect(rec).toMatchObject({ tenant: 'acme', outcome: 'allow', reason: 'mtls_verified' });
     });
 
     test("another tenant's device is refused, and no certificate is 401", async () => {
-      const r = await stack.request({ servername: 'pay.globex.test', device: 'acme' });
+      const r = await stack().request({ servername: 'pay.globex.test', device: 'acme' });
       expect(r.status).toBe(403);
       expect(r.json()).toMatchObject({ error: 'client_cert_untrusted' });
-      const r2 = await stack.request({ servername: 'pay.acme.test' });
+      const r2 = await stack().request({ servername: 'pay.acme.test' });
       expect(r2.status).toBe(401);
       expect(r2.json()).toMatchObject({ error: 'client_cert_missing' });
     });
@@ -400,26 +365,26 @@ describe('Istio: the ingress gateway istiod builds for deploy/istio', () => {
     test('a forged XFCC from the client is removed by the gateway before bouncer sees it', async () => {
       const acme = pki.tenants.acme as { device: KeyPairPem };
       const forged = `Cert="${encodeURIComponent(acme.device.certPem)}";Subject="CN=acme-device-1"`;
-      const r = await stack.request({ servername: 'pay.acme.test', headers: { 'x-forwarded-client-cert': forged } });
+      const r = await stack().request({ servername: 'pay.acme.test', headers: { 'x-forwarded-client-cert': forged } });
       expect(r.status).toBe(401);
       expect(r.json()).toMatchObject({ error: 'client_cert_missing' });
-      const r2 = await stack.request({ servername: 'pay.acme.test', device: 'globex', headers: { 'x-forwarded-client-cert': forged } });
+      const r2 = await stack().request({ servername: 'pay.acme.test', device: 'globex', headers: { 'x-forwarded-client-cert': forged } });
       expect(r2.status).toBe(403);
       expect(r2.json()).toMatchObject({ error: 'client_cert_untrusted' });
     });
 
     test("Istio's XFCC carries no chain: a device issued by an intermediate is refused", async () => {
-      const r = await stack.request({ servername: 'pay.acme.test', device: 'acme-sub' });
+      const r = await stack().request({ servername: 'pay.acme.test', device: 'acme-sub' });
       expect(r.status).toBe(403);
       expect(r.json()).toMatchObject({ error: 'client_cert_untrusted' });
     });
 
     test('without the SNI there is no 421: the Host decides, and the certificate is judged by that tenant', async () => {
-      const r = await stack.request({ servername: 'pay.acme.test', host: 'pay.globex.test', device: 'acme' });
+      const r = await stack().request({ servername: 'pay.acme.test', host: 'pay.globex.test', device: 'acme' });
       expect(r.status).toBe(403);
       expect(r.json()).toMatchObject({ error: 'client_cert_untrusted' });
       // The documented hole: a tenant that needs no certificate is reachable over any tenant's connection.
-      const r2 = await stack.request({ servername: 'pay.acme.test', host: 'app.open.test', device: 'acme' });
+      const r2 = await stack().request({ servername: 'pay.acme.test', host: 'app.open.test', device: 'acme' });
       expect(r2.status).toBe(200);
     });
   });
@@ -474,49 +439,39 @@ describe('Envoy Gateway: the proxy config Envoy Gateway builds for deploy/envoy-
   });
 
   describe('without the EnvoyPatchPolicy: the XFCC mode (authz.xfcc.trusted_hop)', () => {
-    let stack: MeshStack;
-    beforeAll(async () => {
-      stack = await startMeshStack(pki, template, 'authz:\n  xfcc: { trusted_hop: true, max_elements: 1 }', (config) => {
+    const stack = meshStackPerBlock(() =>
+      startMeshStack(pki, template, 'authz:\n  xfcc: { trusted_hop: true, max_elements: 1 }', (config) => {
         const extAuthz = one(config, isExtAuthz, 'ext_authz filter');
         delete extAuthz.include_peer_certificate;
         delete extAuthz.include_tls_session;
-      });
-    }, 60_000);
-    afterAll(async () => {
-      await stack?.stop();
-    });
+      }),
+    );
 
     test('devices pass on the XFCC Cert and Chain, including one issued by an intermediate', async () => {
-      expect((await stack.request({ servername: 'pay.acme.test', device: 'acme' })).status).toBe(200);
-      expect((await stack.request({ servername: 'pay.acme.test', device: 'acme-sub' })).status).toBe(200);
-      expect(lastSeen(stack)[IDENTITY_HEADERS.subject]).toContain('CN=acme-device-2');
+      expect((await stack().request({ servername: 'pay.acme.test', device: 'acme' })).status).toBe(200);
+      expect((await stack().request({ servername: 'pay.acme.test', device: 'acme-sub' })).status).toBe(200);
+      expect(lastSeen(stack())[IDENTITY_HEADERS.subject]).toContain('CN=acme-device-2');
     });
 
     test("another tenant's device, no certificate and a forged XFCC are refused", async () => {
       const acme = pki.tenants.acme as { device: KeyPairPem };
       const forged = `Cert="${encodeURIComponent(acme.device.certPem)}"`;
-      expect((await stack.request({ servername: 'pay.globex.test', device: 'acme' })).json()).toMatchObject({ error: 'client_cert_untrusted' });
-      expect((await stack.request({ servername: 'pay.acme.test' })).json()).toMatchObject({ error: 'client_cert_missing' });
-      expect((await stack.request({ servername: 'pay.acme.test', headers: { 'x-forwarded-client-cert': forged } })).json()).toMatchObject({ error: 'client_cert_missing' });
+      expect((await stack().request({ servername: 'pay.globex.test', device: 'acme' })).json()).toMatchObject({ error: 'client_cert_untrusted' });
+      expect((await stack().request({ servername: 'pay.acme.test' })).json()).toMatchObject({ error: 'client_cert_missing' });
+      expect((await stack().request({ servername: 'pay.acme.test', headers: { 'x-forwarded-client-cert': forged } })).json()).toMatchObject({ error: 'client_cert_missing' });
     });
 
     test('without the SNI there is no 421: the Host decides', async () => {
-      const r = await stack.request({ servername: 'pay.acme.test', host: 'pay.globex.test', device: 'acme' });
+      const r = await stack().request({ servername: 'pay.acme.test', host: 'pay.globex.test', device: 'acme' });
       expect(r.status).toBe(403);
       expect(r.json()).toMatchObject({ error: 'client_cert_untrusted' });
     });
   });
 
   describe('with the EnvoyPatchPolicy: peer certificate and TLS session in the check', () => {
-    let stack: MeshStack;
-    beforeAll(async () => {
-      stack = await startMeshStack(pki, template, '');
-    }, 60_000);
-    afterAll(async () => {
-      await stack?.stop();
-    });
+    const stack = meshStackPerBlock(() => startMeshStack(pki, template, ''));
     fullBehaviours(
-      () => stack,
+      stack,
       () => pki,
     );
   });

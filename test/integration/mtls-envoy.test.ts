@@ -7,7 +7,7 @@ import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
 import { AUTHZ_TRANSPORTS } from '../../src/config/defaults.js';
 import type { AuthzTransport } from '../../src/config/types.js';
 import { waitFor } from '../helpers/ports.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { MTLS_TENANTS_YAML, startStack, type Stack } from '../helpers/stack.js';
 
 function baseYaml(transport: AuthzTransport, p: { authzPort: number; httpPort: number }, extraTenants = ''): string {
   return `
@@ -16,20 +16,7 @@ listen:
   http: 127.0.0.1:${p.httpPort}
 authz:
   transport: ${transport}
-tenants:
-  - name: acme
-    hostnames: [pay.acme.test, "*.api.acme.test"]
-    mtls: { mode: require, ca: ./acme-ca.pem, exempt_paths: [/healthz] }
-  - name: globex
-    hostnames: [pay.globex.test]
-    mtls: { mode: require, ca: ./globex-ca.pem }
-  - name: opt
-    hostnames: [app.opt.test]
-    mtls: { mode: optional, ca: ./opt-ca.pem }
-  - name: open
-    hostnames: [app.open.test]
-    mtls: { mode: "off" }
-${extraTenants}`;
+${MTLS_TENANTS_YAML}${extraTenants}`;
 }
 
 describe.each(AUTHZ_TRANSPORTS)('authz.transport: %s', (transport) => {

@@ -1,21 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
-import { pino } from 'pino';
-import type { BrowserContext, Page } from 'playwright-core';
-import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
-import { loadConfig } from '../../src/config/load.js';
-import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
-import { startBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
+import type { Page } from 'playwright-core';
+import { createRootCa } from '../../src/pki/generate.js';
+import { contextPerTest, prepareEdge, startEdgeStack, type EdgeStack } from '../helpers/browser-edge.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
-import { freePort } from '../helpers/ports.js';
 import { tlsRequest } from '../helpers/tls-client.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // A SaaS app (node-saml as its SP) trusts bouncer as its SAML IdP. The browser
 // starts at the SaaS app, signs in through bouncer behind a real Envoy with an
@@ -23,10 +15,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 // exactly the apps their policies allow.
 let dir: string;
 let idp: OidcIdp;
-let upstream: Upstream;
-let bouncer: BouncerApp;
-let envoy: RunningEnvoy;
-let browser: TestBrowser;
+let stack: EdgeStack;
 let sp: Server;
 let spBase: string;
 let port: number;
@@ -39,9 +28,8 @@ let edgeCaPem: string;
 const pemBody = (pem: string): string => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'bouncer-saas-'));
-  port = await freePort();
-  origin = `https://auth.acme.test:${port}`;
+  const edge = await prepareEdge('saas');
+  ({ dir, port, origin, edgeCaPem } = edge);
   idp = await startOidcIdp({
     clients: [{ client_id: 'bouncer', client_secret: 'idp-secret', redirect_uris: [`${origin}/callback/okta`] }],
     users: [
@@ -77,18 +65,7 @@ beforeAll(async () => {
     validateInResponseTo: ValidateInResponseTo.ifPresent,
   });
 
-  const edge = await createRootCa({ commonName: 'saas test edge CA', validDays: 2 });
-  edgeCaPem = edge.certPem;
-  const server = await issueServerCert({ issuer: edge, commonName: 'edge', dns: ['*.acme.test'], validDays: 2 });
-  writeFileSync(join(dir, 'server.pem'), server.certPem);
-  writeFileSync(join(dir, 'server.key'), server.keyPem);
-  const authzPort = await freePort();
-  const httpPort = await freePort();
-  writeFileSync(
-    join(dir, 'bouncer.yaml'),
-    `
-listen: { authz: 127.0.0.1:${authzPort}, http: 127.0.0.1:${httpPort} }
-auth:
+  const config = `auth:
   domain: auth.acme.test
   saml_idp: { cert_file: ./idp-cert.pem, key_file: ./idp-key.pem }
 idps:
@@ -114,35 +91,13 @@ saas_apps:
       entity_id: https://hr.example/sp
       acs_urls: [https://hr.example/acs]
       signing: { cert_file: ./hr-cert.pem, key_file: ./hr-key.pem }
-`,
-  );
+`;
   const env = { IDP_SECRET: 'idp-secret' };
-  upstream = await startUpstream();
-  bouncer = await startBouncer({
-    config: await loadConfig(join(dir, 'bouncer.yaml'), env),
-    logger: pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() })),
-    env,
-    watch: false,
-    authPublicOrigin: origin,
-  });
-  envoy = await startEnvoy(dir, {
-    listenPort: port,
-    authzPort: bouncer.authzPort,
-    upstreamPort: upstream.port,
-    serverCertPath: join(dir, 'server.pem'),
-    serverKeyPath: join(dir, 'server.key'),
-    authDomain: 'auth.acme.test',
-    authHttpHost: '127.0.0.1',
-    authHttpPort: bouncer.httpPort,
-  });
-  browser = await startBrowser();
+  stack = await startEdgeStack(edge, config, env, { authPublicOrigin: origin });
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await envoy?.stop();
-  await bouncer?.close(500);
-  await upstream?.close();
+  await stack?.close();
   await idp?.close();
   await new Promise<void>((r) => (sp ? sp.close(() => r()) : r()));
   rmSync(dir, { recursive: true, force: true });
@@ -189,16 +144,10 @@ async function tiles(page: Page): Promise<string[]> {
 }
 
 describe('SaaS apps and the App Launcher in a real browser', () => {
-  let ctx: BrowserContext;
-  beforeEach(async () => {
-    ctx = await browser.newContext();
-  });
-  afterEach(async () => {
-    await ctx.close();
-  });
+  const ctx = contextPerTest(() => stack.browser);
 
   test('start at the SaaS app, sign in through bouncer, land in the SaaS app signed in', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(`${spBase}/login`);
     expect(new URL(page.url()).hostname).toBe('127.0.0.1');
     await signIn(page, 'alice');
@@ -207,7 +156,7 @@ describe('SaaS apps and the App Launcher in a real browser', () => {
   });
 
   test('the launcher shows exactly the permitted apps, per user, and a tile logs into the SaaS app', async () => {
-    const alice = await ctx.newPage();
+    const alice = await ctx().newPage();
     await alice.goto(`${origin}/`);
     await signIn(alice, 'alice');
     await alice.waitForURL(`${origin}/`);
@@ -217,7 +166,7 @@ describe('SaaS apps and the App Launcher in a real browser', () => {
     expect(aliceTiles.some((t) => t.includes('HR'))).toBe(true);
     expect(aliceTiles).toHaveLength(3);
 
-    const other = await browser.newContext();
+    const other = await stack.browser.newContext();
     try {
       const intern = await other.newPage();
       await intern.goto(`${origin}/`);
@@ -247,7 +196,7 @@ describe('SaaS apps and the App Launcher in a real browser', () => {
   });
 
   test('a user the SaaS app policy excludes gets no assertion', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(`${spBase}/login`);
     await signIn(page, 'intern');
     await page.waitForLoadState();

@@ -1,19 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { packageRoot } from '../../src/paths.js';
-import { authzClient, checkRequest, checksAcrossSigterm } from '../helpers/grpc-client.js';
-import { freePort, waitFor } from '../helpers/ports.js';
+import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-process.js';
+import { authzClient, checkRequest, checksAcrossSigterm, rawUnaryClient } from '../helpers/grpc-client.js';
+import { freePort } from '../helpers/ports.js';
 
 // Runs the real CLI entry point (`bouncer serve`) as its own process, as an
 // operator would, built by `npm test` into dist/.
-const bin = join(packageRoot(), 'dist', 'src', 'cli', 'bin.js');
-
 let dir: string;
-let child: ChildProcess;
-let out = '';
+let bouncer: BouncerProcess;
 let authzPort: number;
 let httpPort: number;
 
@@ -25,18 +21,17 @@ beforeAll(async () => {
     join(dir, 'bouncer.yaml'),
     `listen:\n  authz: 127.0.0.1:1\n  http: 127.0.0.1:2\ntenants:\n  - name: open\n    hostnames: [app.open.test]\n    mtls: { mode: "off" }\n`,
   );
-  child = spawn(process.execPath, [bin, 'serve', '--config', join(dir, 'bouncer.yaml'), '--grace', '5'], {
+  bouncer = await startBouncerProcess({
+    configPath: join(dir, 'bouncer.yaml'),
+    graceSeconds: 5,
     // The environment overrides the addresses in the file.
-    env: { ...process.env, BOUNCER_LISTEN_AUTHZ: `127.0.0.1:${authzPort}`, BOUNCER_LISTEN_HTTP: `127.0.0.1:${httpPort}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { BOUNCER_LISTEN_AUTHZ: `127.0.0.1:${authzPort}`, BOUNCER_LISTEN_HTTP: `127.0.0.1:${httpPort}` },
+    readyUrl: `http://127.0.0.1:${httpPort}/readyz`,
   });
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor('bouncer to listen', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok);
 });
 
-afterAll(() => {
-  if (child.exitCode === null) child.kill('SIGKILL');
+afterAll(async () => {
+  await bouncer?.stop('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -117,26 +112,10 @@ describe('bouncer serve as a process', () => {
   });
 
   test('a CheckRequest that is not protobuf is refused INTERNAL with the reason, and Check goes on', async () => {
-    const Raw = grpc.makeGenericClientConstructor(
-      {
-        check: {
-          path: '/envoy.service.auth.v3.Authorization/Check',
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
-      },
-      'Raw',
-    );
-    const raw = new Raw(`127.0.0.1:${authzPort}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-      check(m: Buffer, cb: (e: grpc.ServiceError | null) => void): void;
-    };
+    const raw = rawUnaryClient(authzPort, '/envoy.service.auth.v3.Authorization/Check');
     try {
       // A length prefix running past the end of the message.
-      const err = await new Promise<grpc.ServiceError | null>((resolve) => raw.check(Buffer.from([0x0a, 0x05, 0x0a]), resolve));
+      const err = await new Promise<grpc.ServiceError | null>((resolve) => raw.call(Buffer.from([0x0a, 0x05, 0x0a]), {}, resolve));
       expect(err?.code).toBe(grpc.status.INTERNAL);
       expect(err?.details).toMatch(/^the CheckRequest could not be decoded: /);
     } finally {
@@ -151,11 +130,11 @@ describe('bouncer serve as a process', () => {
   });
 
   test('SIGTERM: NOT_SERVING, in-flight checks finish, then a clean exit', async () => {
-    const { codes, exit } = await checksAcrossSigterm([authzClient(authzPort)], child);
+    const { codes, exit } = await checksAcrossSigterm([authzClient(authzPort)], bouncer.child);
     expect(codes.every((x) => x === 0)).toBe(true);
     expect(exit).toBe(0);
-    expect(out).toContain('NOT_SERVING');
-    expect(out).toContain('"msg":"stopped"');
+    expect(bouncer.output()).toContain('NOT_SERVING');
+    expect(bouncer.output()).toContain('"msg":"stopped"');
     await expect(fetch(`http://127.0.0.1:${httpPort}/readyz`)).rejects.toThrow();
   });
 });

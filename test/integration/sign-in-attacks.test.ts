@@ -1,19 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import type { BrowserContext, Page } from 'playwright-core';
-import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
+import { rmSync } from 'node:fs';
+import type { Page } from 'playwright-core';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
-import { loadConfig } from '../../src/config/load.js';
 import { hashLoginBinding } from '../../src/core/login-binding.js';
-import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
-import { startBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
+import { contextPerTest, prepareEdge, startEdgeStack, type EdgeStack } from '../helpers/browser-edge.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
-import { freePort } from '../helpers/ports.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // Attacks on the sign-in, each of which must fail, through a real Envoy with a
 // real OIDC IdP and Chromium: an open redirect after sign-in, and login CSRF
@@ -21,10 +11,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 // URL (with Envoy's port) comes from `auth.public_url` in the config.
 let dir: string;
 let idp: OidcIdp;
-let upstream: Upstream;
-let bouncer: BouncerApp;
-let envoy: RunningEnvoy;
-let browser: TestBrowser;
+let stack: EdgeStack;
 let port: number;
 
 const users = [
@@ -33,21 +20,11 @@ const users = [
 ];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'bouncer-attacks-'));
-  port = await freePort();
-  const origin = `https://auth.acme.test:${port}`;
+  const edge = await prepareEdge('attacks');
+  ({ dir, port } = edge);
+  const origin = edge.origin;
   idp = await startOidcIdp({ clients: [{ client_id: 'bouncer', client_secret: 'secret', redirect_uris: [`${origin}/callback/okta`] }], users });
-  const edge = await createRootCa({ commonName: 'attacks test edge CA', validDays: 2 });
-  const server = await issueServerCert({ issuer: edge, commonName: 'edge', dns: ['*.acme.test'], validDays: 2 });
-  writeFileSync(join(dir, 'server.pem'), server.certPem);
-  writeFileSync(join(dir, 'server.key'), server.keyPem);
-  const authzPort = await freePort();
-  const httpPort = await freePort();
-  writeFileSync(
-    join(dir, 'bouncer.yaml'),
-    `
-listen: { authz: 127.0.0.1:${authzPort}, http: 127.0.0.1:${httpPort} }
-auth:
+  const config = `auth:
   domain: auth.acme.test
   public_url: ${origin}
   session: { duration: 1h }
@@ -59,29 +36,13 @@ apps:
     idps: [okta]
     policies:
       - { name: staff, action: allow, include: [ { email_domain: [acme.test] } ] }
-`,
-  );
+`;
   const env = { IDP_SECRET: 'secret' };
-  upstream = await startUpstream();
-  bouncer = await startBouncer({ config: await loadConfig(join(dir, 'bouncer.yaml'), env), logger: pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() })), env, watch: false });
-  envoy = await startEnvoy(dir, {
-    listenPort: port,
-    authzPort: bouncer.authzPort,
-    upstreamPort: upstream.port,
-    serverCertPath: join(dir, 'server.pem'),
-    serverKeyPath: join(dir, 'server.key'),
-    authDomain: 'auth.acme.test',
-    authHttpHost: '127.0.0.1',
-    authHttpPort: bouncer.httpPort,
-  });
-  browser = await startBrowser();
+  stack = await startEdgeStack(edge, config, env);
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await envoy?.stop();
-  await bouncer?.close(500);
-  await upstream?.close();
+  await stack?.close();
   await idp?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -101,21 +62,15 @@ async function upstreamPath(page: Page): Promise<{ path: string; headers: Record
 }
 
 describe('attacks on the sign-in that must fail', () => {
-  let ctx: BrowserContext;
-  beforeEach(async () => {
-    ctx = await browser.newContext();
-  });
-  afterEach(async () => {
-    await ctx.close();
-  });
+  const ctx = contextPerTest(() => stack.browser);
 
   test('the redirect to sign in goes to auth.public_url (Envoy\'s port) and binds the browser', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     const [first] = await Promise.all([page.waitForResponse((r) => r.url() === wiki('/start')), page.goto(wiki('/start'))]);
     expect(first.status()).toBe(302);
     expect(first.headers()['location']).toMatch(new RegExp(`^https://auth\\.acme\\.test:${port}/login\\?app=wiki&rd=[^&]+&bind=[A-Za-z0-9_-]{43}$`));
     expect(new URL(page.url()).origin).toBe(new URL(idp.issuer).origin);
-    const bind = (await ctx.cookies(wiki('/'))).find((c) => c.name === '__Host-bouncer_bind');
+    const bind = (await ctx().cookies(wiki('/'))).find((c) => c.name === '__Host-bouncer_bind');
     expect(bind).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax', path: '/' });
     await signInAtIdp(page, 'alice');
     await page.waitForURL(wiki('/start'));
@@ -123,13 +78,13 @@ describe('attacks on the sign-in that must fail', () => {
   });
 
   test('open redirect: no return URL a browser resolves off the app survives sign-in', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     // A real sign-in first, so every later /login goes straight to the handoff.
     await page.goto(wiki('/'));
     await signInAtIdp(page, 'alice');
     await page.waitForURL(wiki('/'));
     // This browser's binding, as ext_authz names it in the login URL.
-    const cookie = (await ctx.cookies(wiki('/'))).find((c) => c.name === '__Host-bouncer_bind')?.value;
+    const cookie = (await ctx().cookies(wiki('/'))).find((c) => c.name === '__Host-bouncer_bind')?.value;
     const bind = cookie === undefined ? null : hashLoginBinding(cookie);
     expect(bind).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const evil = `evil.acme.test:${port}`;
@@ -167,7 +122,7 @@ describe('attacks on the sign-in that must fail', () => {
 
   test('login CSRF: a handoff link minted in the insider\'s browser does not sign in anyone else', async () => {
     // The insider signs in at the app and keeps the handoff link the login service sent.
-    const insider = await ctx.newPage();
+    const insider = await ctx().newPage();
     const seen = new Promise<string>((resolve) => {
       insider.on('response', (r) => {
         const location = r.headers()['location'];
@@ -184,14 +139,14 @@ describe('attacks on the sign-in that must fail', () => {
     // The refusal is about the browser and comes before single use is looked at (the reason says
     // which); that an unused link still completes in its own browser is in test/unit/session-gate.
     for (const visitedFirst of [false, true]) {
-      const victimCtx = await browser.newContext();
+      const victimCtx = await stack.browser.newContext();
       try {
         const victim = await victimCtx.newPage();
         if (visitedFirst) {
           await victim.goto(wiki('/victim'));
           expect((await victimCtx.cookies(wiki('/'))).some((c) => c.name === '__Host-bouncer_bind')).toBe(true);
         }
-        const before = upstream.seen.length;
+        const before = stack.upstream.seen.length;
         const response = await victim.goto(link);
         expect(response?.status()).toBe(400);
         expect(response?.headers()['x-bouncer-reason']).toBe('handoff_browser_mismatch');
@@ -199,7 +154,7 @@ describe('attacks on the sign-in that must fail', () => {
         // Still nobody at the app.
         await victim.goto(wiki('/after'));
         expect(new URL(victim.url()).hostname).not.toBe('wiki.acme.test');
-        expect(upstream.seen.length).toBe(before);
+        expect(stack.upstream.seen.length).toBe(before);
       } finally {
         await victimCtx.close();
       }
@@ -207,10 +162,10 @@ describe('attacks on the sign-in that must fail', () => {
   }, 120_000);
 
   test('a login link without a binding goes back to the app, which binds this browser first', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await page.goto(auth(`/login?${new URLSearchParams({ app: 'wiki', rd: wiki('/bookmarked') }).toString()}`));
     // Through the app host (binding cookie set there) to the IdP.
-    expect((await ctx.cookies(wiki('/'))).some((c) => c.name === '__Host-bouncer_bind')).toBe(true);
+    expect((await ctx().cookies(wiki('/'))).some((c) => c.name === '__Host-bouncer_bind')).toBe(true);
     await signInAtIdp(page, 'alice');
     await page.waitForURL(wiki('/bookmarked'));
     expect((await upstreamPath(page)).path).toBe('/bookmarked');

@@ -6,17 +6,16 @@
  * process; a sign-out on either side is honoured by the other.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { IDENTITY_HEADERS } from '../../src/authz/check-response.js';
 import { createRedisClient } from '../../src/stores/redis/client.js';
 import { waitForRedisReady } from '../../src/stores/redis/wait-ready.js';
-import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
 import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-process.js';
 import { startBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startEnvoy, type RunningEnvoy } from '../helpers/envoy.js';
+import { contextPerTest, prepareEdge, startEdgeEnvoy } from '../helpers/browser-edge.js';
+import type { RunningEnvoy } from '../helpers/envoy.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
@@ -41,20 +40,14 @@ let env: NodeJS.ProcessEnv;
 const users = [{ username: 'alice', email: 'alice@acme.test', name: 'Alice', groups: ['staff'] }];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'bouncer-split-'));
-  port = await freePort();
-  const origin = `https://auth.acme.test:${port}`;
+  const edge = await prepareEdge('split');
+  ({ dir, port, edgeCaPem: edgeCa } = edge);
+  const origin = edge.origin;
   [idp, redis, upstream] = await Promise.all([
     startOidcIdp({ clients: [{ client_id: 'bouncer', client_secret: 'secret', redirect_uris: [`${origin}/callback/okta`] }], users }),
     startPrivateRedis(),
     startUpstream(),
   ]);
-  const edge = await createRootCa({ commonName: 'split test edge CA', validDays: 2 });
-  const server = await issueServerCert({ issuer: edge, commonName: 'edge', dns: ['*.acme.test'], validDays: 2 });
-  edgeCa = edge.certPem;
-  writeFileSync(join(dir, 'server.pem'), server.certPem);
-  writeFileSync(join(dir, 'server.key'), server.keyPem);
-
   const authzPort = await freePort();
   httpPort = await freePort();
   authzOpsPort = await freePort();
@@ -99,16 +92,7 @@ saas_apps:
     env: { ...env, BOUNCER_LISTEN_HTTP: `127.0.0.1:${authzOpsPort}` },
     readyUrl: `http://127.0.0.1:${authzOpsPort}/readyz`,
   });
-  envoy = await startEnvoy(dir, {
-    listenPort: port,
-    authzPort,
-    upstreamPort: upstream.port,
-    serverCertPath: join(dir, 'server.pem'),
-    serverKeyPath: join(dir, 'server.key'),
-    authDomain: 'auth.acme.test',
-    authHttpHost: '127.0.0.1',
-    authHttpPort: httpPort,
-  });
+  envoy = await startEdgeEnvoy(edge, { authzPort, authHttpPort: httpPort, upstreamPort: upstream.port });
   browser = await startBrowser();
 }, 120_000);
 
@@ -152,16 +136,10 @@ test('each process runs only its half', async () => {
 });
 
 describe('a browser through Envoy, login service and ext_authz in separate processes', () => {
-  let ctx: BrowserContext;
-  beforeEach(async () => {
-    ctx = await browser.newContext();
-  });
-  afterEach(async () => {
-    await ctx.close();
-  });
+  const ctx = contextPerTest(() => browser);
 
   test('signs in on the http process and is let in by the authz process', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await signIn(page, '/docs?x=1');
     const seen = JSON.parse((await page.textContent('body')) ?? '{}') as { path: string; headers: Record<string, string> };
     expect(seen.path).toBe('/docs?x=1');
@@ -185,9 +163,9 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
   });
 
   test('a global sign-out on the http process is refused by the authz process', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await signIn(page, '/a');
-    const session = (await ctx.cookies(app('/'))).find((c) => c.name === '__Host-bouncer_session')?.value ?? '';
+    const session = (await ctx().cookies(app('/'))).find((c) => c.name === '__Host-bouncer_session')?.value ?? '';
     expect(session).not.toBe('');
     await page.goto(`https://auth.acme.test:${port}/logout`);
     expect((await page.textContent('body')) ?? '').toMatch(/signed out/i);
@@ -201,7 +179,7 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
   });
 
   test('an app sign-out on the authz process ends the login on the http process', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await signIn(page, '/b');
     const me = async (): Promise<number | undefined> => (await page.goto(`https://auth.acme.test:${port}/me`))?.status();
     expect(await me()).toBe(200);
@@ -210,14 +188,14 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
   });
 
   test('attack: an app-only sign-out on the authz process revokes the whole sign-in for as long as its longest session, in Redis too', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     await signIn(page, '/d');
     const me = await page.goto(`https://auth.acme.test:${port}/me`);
     const { sid, exp } = (await me?.json()) as { sid: string; exp: number };
     // A second app with a 1-minute session, minted from the same sign-in.
     await page.goto(`https://notes.acme.test:${port}/n`);
     expect(new URL(page.url()).hostname).toBe('notes.acme.test');
-    const cookieOf = async (host: string): Promise<string> => (await ctx.cookies(`https://${host}:${port}/`)).find((c) => c.name === '__Host-bouncer_session')?.value ?? '';
+    const cookieOf = async (host: string): Promise<string> => (await ctx().cookies(`https://${host}:${port}/`)).find((c) => c.name === '__Host-bouncer_session')?.value ?? '';
     const notes = await cookieOf('notes.acme.test');
     const wiki = await cookieOf('wiki.acme.test');
     // Sign out of notes only, without following the redirect to the global sign-out.
@@ -243,7 +221,7 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
   });
 
   test('attack: prompt=login at bouncer as OIDC provider is not answered from the session: the IdP signs the user in again', async () => {
-    let page = await ctx.newPage();
+    let page = await ctx().newPage();
     await signIn(page, '/f');
     const before = (await (await page.goto(`https://auth.acme.test:${port}/me`))?.json()) as { auth_time: number };
     // The test plays the SaaS app: it reads the code off the browser's request to the callback.
@@ -269,7 +247,7 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
     // A page of its own (same browser context, same cookies): the first page's error
     // page for the missing callback host may commit late and cut a new navigation short.
     await page.close();
-    page = await ctx.newPage();
+    page = await ctx().newPage();
     await page.goto(authorize({ prompt: 'login' }));
     expect(new URL(page.url()).hostname).toBe('127.0.0.1');
     await page.waitForSelector('input[name=login]');
@@ -299,7 +277,7 @@ describe('a browser through Envoy, login service and ext_authz in separate proce
   });
 
   test('a replayed handoff link is refused', async () => {
-    const page = await ctx.newPage();
+    const page = await ctx().newPage();
     let handoff: string | undefined;
     page.on('request', (r) => {
       if (r.url().includes('/.bouncer/handoff')) handoff = r.url();

@@ -4,22 +4,12 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { runCaptured } from '../helpers/cli.js';
+import { cli, err, out } from '../helpers/cli.js';
 import { EKU_CLIENT_AUTH, parseCertificateBundle, type ParsedCert } from '../../src/core/cert-parse.js';
 
 const DAY = 86_400_000;
 
 let dir: string;
-let out = '';
-let err = '';
-
-/** Runs `bouncer …` in-process and keeps what it printed for the assertions. */
-async function cli(...argv: string[]): Promise<number> {
-  const r = await runCaptured(argv);
-  out = r.out;
-  err = r.err;
-  return r.code;
-}
 
 const p = (name: string): string => join(dir, name);
 const mode = (path: string): number => statSync(path).mode & 0o777;

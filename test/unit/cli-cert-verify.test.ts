@@ -1,21 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCaptured } from '../helpers/cli.js';
+import { cli as run, err, out } from '../helpers/cli.js';
 import { createRootCa, issueClientCert, issueIntermediateCa } from '../../src/pki/generate.js';
 
 const DAY = 86_400_000;
 let dir: string;
-let out: string;
-let err: string;
-
-/** Runs `bouncer …` in-process and keeps what it printed for the assertions. */
-async function run(...argv: string[]): Promise<number> {
-  const r = await runCaptured(argv);
-  out = r.out;
-  err = r.err;
-  return r.code;
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bouncer-verify-'));

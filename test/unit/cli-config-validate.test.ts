@@ -1,21 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCaptured } from '../helpers/cli.js';
+import { cli, err, out } from '../helpers/cli.js';
 import type { ValidateReport } from '../../src/cli/config-validate.js';
 import { createRootCa } from '../../src/pki/generate.js';
 
 let dir: string;
-let out = '';
-let err = '';
-
-/** Runs `bouncer …` in-process and keeps what it printed for the assertions. */
-async function cli(...argv: string[]): Promise<number> {
-  const r = await runCaptured(argv);
-  out = r.out;
-  err = r.err;
-  return r.code;
-}
 
 const p = (name: string): string => join(dir, name);
 const DAY = 86_400_000;

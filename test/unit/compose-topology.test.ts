@@ -117,7 +117,7 @@ describe('docker-compose.yml against src/load/topology.ts', () => {
 
   it('the image carries what the load services run, and owns the folders their volumes mount', () => {
     const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
-    expect(dockerfile).toMatch(/^COPY scripts\/demo-idp\.mjs /m);
+    expect(dockerfile).toMatch(/^COPY scripts\/dev-idp\.mjs /m);
     for (const target of [LOAD_DATA.target, LOAD_KEYS.target]) expect(dockerfile).toContain(target);
   });
 });

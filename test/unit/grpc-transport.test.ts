@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { GrpcTransport, encodeGrpcMessage, listenWithFallback, unframe, type CallContext, type UnaryMethod, type UnaryReply } from '../../src/authz/grpc-transport.js';
+import { rawUnaryClient } from '../helpers/grpc-client.js';
 
 // ext_authz's Check is served straight on node:http2 (grpc-transport.ts) and
 // every other path is relayed to grpc-js. These tests hold the transport to
@@ -135,16 +136,12 @@ describe('GrpcTransport', () => {
   });
 
   test('grpc-js, a real client, calls through it', async () => {
-    const Client = grpc.makeGenericClientConstructor(
-      { Say: { path: echo.path, requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } },
-      'Echo',
-    );
-    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Say(m: Buffer, cb: (err: grpc.ServiceError | null, r?: Buffer) => void): void };
+    const client = rawUnaryClient(port, echo.path);
     try {
-      const answer = await new Promise<Buffer | undefined>((resolve, reject) => client.Say(Buffer.from('there'), (err, r) => (err ? reject(err) : resolve(r))));
+      const answer = await new Promise<Buffer | undefined>((resolve, reject) => client.call(Buffer.from('there'), {}, (err, r) => (err ? reject(err) : resolve(r))));
       expect(answer?.toString()).toBe('echo:there');
       behave = (_m, r) => r({ code: grpc.status.PERMISSION_DENIED, details: 'not you: 100% sure' });
-      const err = await new Promise<grpc.ServiceError>((resolve) => client.Say(Buffer.from('x'), (e) => resolve(e as grpc.ServiceError)));
+      const err = await new Promise<grpc.ServiceError>((resolve) => client.call(Buffer.from('x'), {}, (e) => resolve(e as grpc.ServiceError)));
       expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
       expect(err.details).toBe('not you: 100% sure');
     } finally {
