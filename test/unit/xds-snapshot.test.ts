@@ -66,13 +66,13 @@ describe('xDS snapshot of the hostname catalog', () => {
     catalog.upsert(await fx.entry('d.example.com', 't1'));
     s.apply(['d.example.com'], []);
     expect(changes[0]?.get(TYPE_URLS.listener)).toEqual([PUBLIC_LISTENER]);
-    expect(changes[0]?.get(TYPE_URLS.secret)?.sort()).toEqual(['cert/d.example.com', 'client-ca/d.example.com']);
+    expect([...(changes[0]?.get(TYPE_URLS.secret) ?? [])].sort()).toEqual(['cert/d.example.com', 'client-ca/d.example.com']);
     changes.length = 0;
     catalog.remove('c.example.com');
     s.apply([], ['c.example.com']);
     expect(chainNames(s)).toEqual(['b.example.com', 'd.example.com']);
     expect(s.get(TYPE_URLS.secret, 'cert/c.example.com')).toBeUndefined();
-    expect(changes[0]?.get(TYPE_URLS.secret)?.sort()).toEqual(['cert/c.example.com', 'client-ca/c.example.com']);
+    expect([...(changes[0]?.get(TYPE_URLS.secret) ?? [])].sort()).toEqual(['cert/c.example.com', 'client-ca/c.example.com']);
   });
 
   it('holds back a hostname whose key does not match, or whose name is not a DNS name, with the reason', async () => {
