@@ -229,6 +229,7 @@ function buildConfig(source: string, raw: RawConfig, store: StoreConfig, trust: 
     serviceTokens: identity.serviceTokens,
     warnings: [...new Set(warnings)],
     ...(raw.admin ? { admin: raw.admin } : {}),
+    ...(raw.xds ? { xds: raw.xds } : {}),
   });
   // SaaS apps' policies follow the apps' in one list; the watcher indexes it the same way.
   rememberPolicySources(config, [...identity.policySources, ...saas.policySources]);

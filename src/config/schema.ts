@@ -2,6 +2,7 @@ import { isMap, isScalar, type Node } from 'yaml';
 import type { MtlsMode } from '../core/tenant.js';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './defaults.js';
 import { ADMIN_CONFIG_KEYS, readAdminShape } from './admin-schema.js';
+import { readXdsShape, XDS_CONFIG_KEYS } from './xds-schema.js';
 import { readIdentityShape, IDENTITY_KEYS, type RawIdentity } from './identity-schema.js';
 import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
 import { readStoreShape, STORE_KEYS, type RawStore } from './store-schema.js';
@@ -17,7 +18,7 @@ import { parseListenAddress } from './values.js';
  * tools (Helm charts, the demo, docs) write it; the loaded config is camelCase.
  */
 export const CONFIG_KEYS = {
-  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store', 'admin'],
+  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store', 'admin', 'xds'],
   listen: ['authz', 'http'],
   authz: ['xfcc', 'cache'],
   xfcc: ['trusted_hop', 'max_elements'],
@@ -30,6 +31,7 @@ export const CONFIG_KEYS = {
   ...SAAS_KEYS,
   ...STORE_KEYS,
   ...ADMIN_CONFIG_KEYS,
+  ...XDS_CONFIG_KEYS,
 } as const;
 
 /** Top-level sections a later version will read; named so the error says "not yet", not "typo". */
@@ -79,6 +81,8 @@ export interface RawConfig {
   warnings: string[];
   /** `admin`, when present and valid. */
   admin?: BouncerConfig['admin'];
+  /** `xds`, when present and valid. */
+  xds?: BouncerConfig['xds'];
 }
 
 /**
@@ -127,6 +131,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
   raw.identity.saasApps = saas.apps;
   raw.identity.saasAppsKey = saas.key;
   raw.admin = readAdminShape(top, reader, raw.warnings);
+  raw.xds = readXdsShape(top, reader);
 
   const tenants = top.get('tenants');
   if (raw.store.postgres) {

@@ -57,6 +57,20 @@ export interface BouncerConfig {
   readonly warnings: readonly string[];
   /** `admin`: the admin HTTP API (docs/admin-api.md); undefined when the section is absent, and the API is off. */
   readonly admin?: AdminConfig | undefined;
+  /** `xds`: bouncer as Envoy's configuration source for customer hostnames (docs/xds.md); undefined: off. */
+  readonly xds?: XdsConfig | undefined;
+}
+
+/** `xds`: where bouncer's ADS server listens and the public listener it gives Envoy. */
+export interface XdsConfig {
+  readonly listen: HostPort;
+  /** The public TLS listener, one SNI filter chain per customer hostname. */
+  readonly envoyListen: HostPort;
+  /** Plain HTTP for ACME HTTP-01 challenges (the rest redirected to HTTPS); undefined: none. */
+  readonly envoyHttpListen: HostPort | undefined;
+  /** Certificate for SNI no hostname matches, paths as Envoy sees them; undefined: such connections are closed. */
+  readonly defaultCertificate: { readonly certFile: string; readonly keyFile: string } | undefined;
+  readonly authzTimeoutMs: number;
 }
 
 /** One configured admin token. */
