@@ -33,6 +33,8 @@ import type { SharedState } from './stores/shared-state.js';
 import { createFileTenantStore } from './stores/file-tenant-store.js';
 import type { PgTenantStore } from './stores/postgres/pg-tenant-store.js';
 import { createAuthServer } from './web/auth/server.js';
+import type { HostnameCatalog } from './core/served-hostname.js';
+import { EMPTY_CATALOG, startXds, type RunningXds } from './xds/start.js';
 import type { IdpConnector } from './web/idp/connector.js';
 import { buildConnectors } from './web/idp/build.js';
 
@@ -45,6 +47,8 @@ export interface BouncerApp {
   /** The admin API's port; 0 when it is off (no `admin` section, or `role: 'http'`). */
   readonly adminPort: number;
   readonly httpPort: number;
+  /** bouncer's xDS server's port; 0 when the `xds` section is absent. */
+  readonly xdsPort: number;
   readonly metrics: Metrics;
   /** The config in force. */
   config(): BouncerConfig;
@@ -69,6 +73,8 @@ export interface StartOptions {
   authPublicOrigin?: string;
   /** Run both halves (default), or one of them; split roles need `store.redis` and `auth.session.keys_dir`. */
   role?: ServeRole;
+  /** Customer hostnames served to Envoy over xDS when the config has an `xds` section. */
+  hostnames?: HostnameCatalog;
 }
 
 /** Session machinery shared by ext_authz and the login service for the life of the process. */
@@ -442,10 +448,12 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
   let authzPort = 0;
   let httpPort: number;
   let adminPort = 0;
+  let xds: RunningXds | undefined;
   try {
     if (authz) authzPort = await authz.listen(config.listen.authz.host, config.listen.authz.port);
     httpPort = await http.listen(config.listen.http.host, config.listen.http.port);
     if (admin && config.admin) adminPort = await admin.listen(config.admin.listen.host, config.admin.listen.port);
+    if (config.xds) xds = await startXds(options.hostnames ?? EMPTY_CATALOG, config.xds, { logger, registry: metrics.registry });
   } catch (err) {
     watcher.close();
     await authz?.close(0);
@@ -472,6 +480,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     authzPort,
     adminPort,
     httpPort,
+    xdsPort: xds?.port ?? 0,
     metrics,
     config: () => config,
     reload: () => watcher.reloadNow(),
@@ -479,6 +488,8 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
       closing ??= (async () => {
         serving = false;
         watcher.close();
+        // Envoy keeps the configuration it has; another replica, or this one restarted, takes over.
+        await xds?.server.close();
         await authz?.close(graceMs);
         await http.close();
         await admin?.close();
