@@ -54,7 +54,7 @@ xds:
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves the hostname with the tenant CA names, bouncer denies a request without a client certificate and admits the tenant'\''s device', async () => {
+  it('serves the hostname with the tenant CA names, bouncer denies a request without a client certificate and admits the tenant device', async () => {
     await waitFor('pay.acme.test to be served', async () => (await sniProbe(publicPort, 'pay.acme.test')).subject?.includes('CN = pay.acme.test') === true, 20_000, 200);
     expect((await sniProbe(publicPort, 'pay.acme.test')).acceptableCas).toEqual(['O = Tenant, CN = Tenant Client CA']);
     await waitFor('bouncer_authz healthy', async () => ((await envoy.stat('cluster.bouncer_authz.membership_healthy')) ?? 0) >= 1, 20_000, 200);
