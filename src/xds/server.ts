@@ -7,7 +7,7 @@ import type { HostnameCatalog } from '../core/served-hostname.js';
 import { DeltaSession, type DeltaRequest, type DeltaResponse, type Rejection } from './delta-session.js';
 import { createXdsMetrics, typeLabel, type XdsMetrics } from './metrics.js';
 import { TYPE_URLS, xdsProtoIncludeDirs, type XdsTypeUrl } from './protos.js';
-import type { PublicListenerSettings } from './resources.js';
+import { PUBLIC_LISTENER, type PublicListenerSettings } from './resources.js';
 import { XdsSnapshot, type HostnameProblem } from './snapshot.js';
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -32,6 +32,8 @@ export interface RejectedResource extends Rejection {
 /** What the xDS server is serving and to whom. */
 export interface XdsStatus {
   readonly hostnamesServed: number;
+  /** Encoded size of the public listener: every filter chain, sent whole when a hostname is added or removed. */
+  readonly publicListenerBytes: number;
   readonly systemVersions: Readonly<Record<string, string>>;
   readonly streams: ReadonlyArray<{ readonly node: string; readonly cluster: string; readonly sinceMs: number; readonly pendingResponses: number }>;
   readonly rejected: readonly RejectedResource[];
@@ -172,6 +174,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       }),
     status: () => ({
       hostnamesServed: snapshot.servedHostnames(),
+      publicListenerBytes: snapshot.get(TYPE_URLS.listener, PUBLIC_LISTENER)?.bytes.length ?? 0,
       systemVersions: { [typeLabel(TYPE_URLS.listener)]: snapshot.systemVersion(TYPE_URLS.listener), [typeLabel(TYPE_URLS.secret)]: snapshot.systemVersion(TYPE_URLS.secret as XdsTypeUrl) },
       streams: [...sessions].map(([s, i]) => ({ node: i.node, cluster: i.cluster, sinceMs: i.sinceMs, pendingResponses: s.pending() })),
       rejected: [...rejected.values()],

@@ -178,7 +178,9 @@ export class XdsSnapshot {
     }
     const changes = new Map<XdsTypeUrl, string[]>();
     if (changedSecrets.length > 0) changes.set(TYPE_URLS.secret, changedSecrets);
-    if (chainsChanged && this.put(TYPE_URLS.listener, buildPublicListener(this.settings, [...this.served]))) changes.set(TYPE_URLS.listener, [PUBLIC_LISTENER]);
+    // Built at the start even with no hostname: the default chain serves unknown names.
+    const rebuild = chainsChanged || !this.get(TYPE_URLS.listener, PUBLIC_LISTENER);
+    if (rebuild && this.put(TYPE_URLS.listener, buildPublicListener(this.settings, [...this.served]))) changes.set(TYPE_URLS.listener, [PUBLIC_LISTENER]);
     if (changes.size > 0) for (const l of this.listeners) l(changes);
   }
 

@@ -89,6 +89,12 @@ describe('xDS snapshot of the hostname catalog', () => {
     expect(s.get(TYPE_URLS.secret, 'cert/bad.example.com')).toBeUndefined();
   });
 
+  it('has the public listener, with its default chain, even with no hostname', () => {
+    const s = new XdsSnapshot(SETTINGS, new MemoryCatalog());
+    expect(chainNames(s)).toEqual([]);
+    expect((listenerOf(s).default_filter_chain as Json).name).toBe('default');
+  });
+
   it('takes a hostname Envoy refused out of the listener until its certificate changes', async () => {
     const catalog = new MemoryCatalog();
     catalog.seed([await fx.entry('b.example.com', 't1'), await fx.entry('c.example.com', 't1')]);
