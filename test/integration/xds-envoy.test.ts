@@ -27,8 +27,9 @@ describe('Envoy configured by bouncer over delta xDS', () => {
   let envoy: XdsEnvoy;
   let settings: PublicListenerSettings;
   let acme: Server;
+  // Debug level: every response is logged, and the restart test reads what was sent.
   const logs: string[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
   let otherTenantCa: Awaited<ReturnType<typeof createRootCa>>;
 
   const newServer = (): XdsServer => createXdsServer({ catalog, settings, logger, registry: new Registry() });
@@ -145,11 +146,22 @@ describe('Envoy configured by bouncer over delta xDS', () => {
     await served('eu.api.acme.test', 'wildcard.api.acme.test');
     // Changes made while away are picked up by the next bouncer (another replica reading the same data).
     catalog.upsert(await fx.entry('later.acme.test', 'acme'));
+    const restartAt = logs.length;
     xds = newServer();
     await xds.listen('127.0.0.1', xdsPort);
     await waitFor('Envoy to reconnect', () => xds.status().streams.some((s) => s.node === 'edge-1'), 30_000, 200);
     await served('later.acme.test', 'later.acme.test');
     await served('pay.globex.test', 'pay.globex.test');
+    // Versions come from content: Envoy named the versions it had, and the new server sent the new
+    // hostname's secrets, and one Envoy had refused (a NACKed response leaves Envoy's record unchanged),
+    // never those of the hostnames served all along.
+    const resent = logs
+      .slice(restartAt)
+      .map((l) => JSON.parse(l) as { msg: string; type?: string; resources?: string[] })
+      .filter((l) => l.msg === 'xds: response' && l.type === 'secret')
+      .flatMap((l) => l.resources ?? []);
+    expect(resent).toEqual(expect.arrayContaining(['cert/later.acme.test', 'client-ca/later.acme.test']));
+    for (const name of resent) expect(name).toMatch(/\/(later|broken)\.acme\.test$/);
     expect(envoy.exited()).toBe(false);
   }, 90_000);
 });
