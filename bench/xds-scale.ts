@@ -79,7 +79,7 @@ async function servedWith(port: number, host: string, serial: string | undefined
         });
         s.on('error', () => resolve(false));
       }),
-    120_000,
+    600_000,
     5,
   );
 }
@@ -172,10 +172,11 @@ async function scaleRow(bin: string, dir: string, ca: KeyPairPem, pool: Array<Om
   const edge = await startEdge(bin, dir, xdsPort, publicPort);
   try {
     const connected = await waitFor('Envoy to connect', () => (xds.status().streams.length > 0 ? Date.now() : undefined), 30_000, 2);
-    await waitFor('every secret and the listener ACKed', async () => (await ackCount(xds, 'secret')) >= 2 * n && (await ackCount(xds, 'listener')) >= 1, 600_000, 20);
-    await waitFor('no listener warming', async () => /listener_manager\.total_listeners_warming: 0/.test(await edge.admin('/stats?filter=total_listeners_warming')), 600_000, 20);
-    const last = pool[n - 1] as Omit<ServedHostname, 'version'>;
-    await servedWith(publicPort, last.hostname, undefined, last.hostname);
+    // Served: the listener active (not warming), every response answered, the first and last hostnames in a handshake.
+    await waitFor('the listener ACKed', async () => (await ackCount(xds, 'listener')) >= 1, 1_200_000, 20);
+    await waitFor('no listener warming and no response unanswered', async () => /listener_manager\.total_listeners_warming: 0/.test(await edge.admin('/stats?filter=total_listeners_warming')) && xds.status().streams[0]?.pendingResponses === 0, 1_200_000, 20);
+    for (const h of [pool[0], pool[n - 1]] as Array<Omit<ServedHostname, 'version'>>) await servedWith(publicPort, h.hostname, undefined, h.hostname);
+    if (xds.status().streams.length !== 1 || (await ackCount(xds, 'secret')) < 2 * n) throw new Error('Envoy reconnected during the initial load; the figure would not be one load');
     const connectToAllServedMs = Date.now() - connected;
     const allocated = await envoyAllocated(edge);
     const addMs: number[] = [];
@@ -243,10 +244,14 @@ async function main(): Promise<void> {
     const empty = new MemoryCatalog();
     const xds0 = createXdsServer({ catalog: empty, settings: { listen: { host: '127.0.0.1', port: await freePort() }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable' }, logger: pino({ level: 'warn' }), registry: new Registry() });
     const edge0 = await startEdge(bin, dir, await xds0.listen('127.0.0.1', 0), 0);
-    await waitFor('the empty listener ACKed', async () => (await ackCount(xds0, 'listener')) >= 1, 30_000, 20);
-    const baseline = await envoyAllocated(edge0);
-    await edge0.stop();
-    await xds0.close();
+    let baseline: number;
+    try {
+      await waitFor('the empty listener ACKed', async () => (await ackCount(xds0, 'listener')) >= 1, 30_000, 20);
+      baseline = await envoyAllocated(edge0);
+    } finally {
+      await edge0.stop();
+      await xds0.close();
+    }
     const rows: XdsScaleRow[] = [];
     for (const n of COUNTS) rows.push(await scaleRow(bin, dir, ca, pool, extra, n, baseline));
     if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ baselineEnvoyBytes: baseline, rows })}\n`);

@@ -159,11 +159,10 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
     call.on('cancelled', done);
   };
 
-  const server = new grpc.Server({
-    // Envoy keeps one stream open for as long as both live.
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
-  });
+  // No keepalive pings from this side: Envoy answers them on its main thread, which a large
+  // listener update holds for seconds to a minute (10,000 chains), and an unanswered ping
+  // would cut the stream mid-update. Envoy's own HTTP/2 keepalive (the bootstrap) finds a dead bouncer.
+  const server = new grpc.Server();
   server.addService(loadAdsService(), { DeltaAggregatedResources: deltaAggregatedResources } as grpc.UntypedServiceImplementation);
 
   return {

@@ -75,6 +75,8 @@ describe('Envoy configured by bouncer over delta xDS', () => {
     expect(acmeProbe.acceptableCas).toEqual(['O = Tenant, CN = Tenant Client CA']);
     const wildcard = await sniProbe(settings.listen.port, 'eu.api.acme.test');
     expect(wildcard.subject).toContain('CN = wildcard.api.acme.test');
+    // Envoy's wildcard also takes deeper names; bouncer's one-label rule then refuses them (docs/xds.md).
+    expect((await sniProbe(settings.listen.port, 'a.eu.api.acme.test')).subject).toContain('CN = wildcard.api.acme.test');
     const globex = await sniProbe(settings.listen.port, 'pay.globex.test');
     expect(globex.subject).toContain('CN = pay.globex.test');
     expect(globex.acceptableCas).toEqual(['O = Globex, CN = Globex Devices CA', 'O = Tenant, CN = Tenant Client CA']);
