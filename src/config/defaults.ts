@@ -561,6 +561,12 @@ export const HOSTNAME_DEFAULTS = {
   renewAtFraction: 2 / 3,
   /** How often a replica looks for hostnames due for work (validation, renewal, retry). */
   workerIntervalMs: 10_000,
+  /**
+   * Work due within this long after a save (a short-lived certificate's renewal, a retry) gets a
+   * wake-up of its own, so it starts on time rather than up to a worker interval late; later work
+   * is found by the periodic look. Bounds the timers one replica holds.
+   */
+  wakeWithinMs: 3_600_000,
   /** Hostnames one replica takes per look; the rest wait for the next look or another replica. */
   workerBatch: 10,
   /** How long a replica holds a hostname it works on; another replica takes over after that (a crash mid-order). */

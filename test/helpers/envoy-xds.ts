@@ -19,13 +19,18 @@ export interface XdsEnvoy {
 
 /** Starts a real Envoy whose only configuration source is bouncer's xDS server; waits until admin answers. */
 export async function startXdsEnvoy(dir: string, opts: Partial<XdsBootstrapOptions> & Pick<XdsBootstrapOptions, 'nodeId' | 'xdsPort'>): Promise<XdsEnvoy> {
-  const bin = await envoyBinary();
   const adminPort = await freePort();
   const configPath = join(dir, `envoy-xds-${adminPort}.yaml`);
   writeFileSync(
     configPath,
     renderXdsBootstrapYaml({ adminHost: '127.0.0.1', xdsHost: '127.0.0.1', authzHost: '127.0.0.1', upstreamHost: '127.0.0.1', acmeHost: '127.0.0.1', ...opts, adminPort }),
   );
+  return startEnvoyFromBootstrap(configPath, adminPort);
+}
+
+/** Starts a real Envoy from a bootstrap file already written (by `bouncer envoy render --xds`, say) whose admin listens on `adminPort`. */
+export async function startEnvoyFromBootstrap(configPath: string, adminPort: number): Promise<XdsEnvoy> {
+  const bin = await envoyBinary();
   let output = '';
   const child: ChildProcess = spawn(
     bin,
@@ -71,6 +76,8 @@ export interface SniProbe {
   readonly subject: string | undefined;
   /** Distinguished names under "Acceptable client certificate CA names". */
   readonly acceptableCas: readonly string[];
+  /** The server certificate (PEM) as openssl printed it; undefined when the handshake failed. */
+  readonly certificatePem: string | undefined;
   readonly output: string;
 }
 
@@ -89,7 +96,8 @@ export function sniProbe(port: number, servername: string): Promise<SniProbe> {
           acceptableCas.push(l.trim());
         }
       }
-      resolve({ subject, acceptableCas, output });
+      const certificatePem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(stdout)?.[0];
+      resolve({ subject, acceptableCas, certificatePem, output });
     });
     child.stdin?.end();
   });
