@@ -268,6 +268,21 @@ describe('customer hostnames end to end: bouncer (hostnames + xds), Pebble, a re
     expect((await tlsRequest({ port: tlsPort, servername: ONE, ca: pebbleRoot, cert: device.certPem, key: device.keyPem })).status).toBe(200);
   }, 45_000);
 
+  it('with bouncer stopped, Envoy keeps serving the certificates and CA names it was given, and fails closed', async () => {
+    await app.close(0);
+    await waitFor('Envoy to notice bouncer is gone', async () => ((await envoy.stat('control_plane.connected_state')) ?? 1) === 0, 20_000, 100);
+    const one = await untilServed(ONE);
+    expect(one.leaf.issuer).toMatch(/Pebble/);
+    expectCaNames(one.probe, 'One Devices CA');
+    const two = await untilServed(TWO);
+    expectCaNames(two.probe, 'Two Devices CA');
+    // No ext_authz to ask: the tenant's own device is refused, never let through.
+    const device = await issueClientCert({ commonName: 'one-device-3', issuer: oneCa });
+    const refused = await tlsRequest({ port: tlsPort, servername: ONE, ca: pebbleRoot, cert: device.certPem, key: device.keyPem });
+    expect(refused.status).toBe(503);
+    expect(envoy.exited()).toBe(false);
+  }, 30_000);
+
   it('never logged key material', () => {
     expect(logs).not.toMatch(/PRIVATE KEY/);
     expect(envoy.exited()).toBe(false);
