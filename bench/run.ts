@@ -14,7 +14,9 @@
  * transport, S3h that no-op answering with bouncer's response, S4 bouncer warm, S5 bouncer cold (new chain per
  * request, RSA-2048 and P-256; new token per request), Direct (h2load gRPC at
  * bouncer), Chains (in-process chain validations per core), T (the S4 request
- * at 1,000/s with 10 and 100,000 tenants), W (`serve --workers N`).
+ * at 1,000/s with 10 and 100,000 tenants), W (`serve --workers N`), and X
+ * (customer hostnames over xDS, bench/xds-scale.ts: minutes, so only with
+ * `--only X`, never in the default run).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -406,6 +408,11 @@ async function main(): Promise<void> {
     await stopAll();
   }
 
+  // Optional: named in --only, never part of the default run (10,000 hostnames take minutes).
+  if (only?.has('X')) {
+    const out = execFileSync(process.execPath, [fileURLToPath(new URL('./xds-scale.js', import.meta.url)), '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+    results.xdsScale = JSON.parse(out.trim().split('\n').pop() ?? '{}') as NonNullable<BenchResults['xdsScale']>;
+  }
   if (want('Chains')) {
     for (const id of ['p256', 'rsa2048'] as const) {
       const pool = f.coldPools[id];
@@ -432,6 +439,7 @@ function measuredRows(r: BenchResults): string[] {
   if (Object.keys(r.chains).length > 0) rows.push('Chains');
   if (r.tenantScale?.length) rows.push('T');
   if (r.workers?.length) rows.push('W');
+  if (r.xdsScale?.rows.length) rows.push('X');
   if (r.inProcess) rows.push('in-process');
   if (r.profile) rows.push('profile');
   return [...new Set(rows)];
@@ -480,6 +488,7 @@ function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
     tenantScale: now.tenantScale?.length ? now.tenantScale : (prev.tenantScale ?? []),
     ...(now.tenantScale?.length ? { tenantScalePaired: now.tenantScalePaired === true } : {}),
     workers: keep(prev.workers, now.workers, (x) => `${x.workers}/${x.via}`),
+    ...(now.xdsScale ? { xdsScale: now.xdsScale } : {}),
     ...(now.memory ? { memory: now.memory } : {}),
     ...(now.inProcess ? { inProcess: now.inProcess } : {}),
     // S3 and S4 stay paired only if both were measured again, together.

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ColdChainResult } from '../cold-chains.js';
+import type { XdsScaleRow } from '../xds-scale.js';
 import type { LoadResult } from './load.js';
 import type { ProfileSummary } from './profile.js';
 
@@ -42,6 +43,8 @@ export interface BenchResults {
   tenantScalePaired?: boolean;
   /** T: the S4 request at 1,000/s with few and with many tenants configured. */
   tenantScale?: Array<RunSet & { tenants: number; rssBytes: number; heapBytes: number; startSec: number }>;
+  /** X (optional, `--only X`): customer hostnames over xDS through a real Envoy (bench/xds-scale.ts). */
+  xdsScale?: { baselineEnvoyBytes: number; rows: XdsScaleRow[] };
   /** W: `serve --workers n`, client certificates only, through Envoy and straight at the workers. */
   workers?: Array<RunSet & { workers: number; via: 'envoy' | 'direct' }>;
   profile?: ProfileSummary;
@@ -277,6 +280,11 @@ function renderTargets(r: BenchResults): string[] {
     return one && top && top !== one ? `${fmt(rpsOf(top).median / rpsOf(one).median, 2)}× with ${top.workers} workers ${via === 'envoy' ? 'through Envoy' : 'direct'}` : '';
   };
   const parts = [scale('direct'), scale('envoy')].filter((x) => x !== '');
+  for (const x of r.xdsScale?.rows ?? []) {
+    rows.push(
+      `| xDS, ${fmt(x.hostnames)} customer hostnames: connect to all served; one added / one changed hostname served; bouncer CPU per change; Envoy memory per hostname | ${fmt(x.connectToAllServedMs)} ms; ${fmt(x.addServedMs)} / ${fmt(x.changeServedMs)} ms; ${fmt(x.addCpuMs, 1)} / ${fmt(x.changeCpuMs, 1)} ms; ${fmt(x.envoyBytesPerHostname)} bytes (listener ${fmt(x.listenerBytes)} bytes) | reported |`,
+    );
+  }
   rows.push(`| \`--workers N\` throughput scales with cores | ${parts.length ? parts.join('; ') : '–'} | ${parts.length ? 'see below' : 'not measured'} |`);
   return rows;
 }

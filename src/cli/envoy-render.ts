@@ -1,7 +1,10 @@
 import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { Command } from 'commander';
+import { XDS_DEFAULTS } from '../config/defaults.js';
 import { BouncerError } from '../core/errors.js';
 import { ENVOY_RENDER_DEFAULTS, renderEnvoyYaml } from '../envoy/render.js';
+import { renderXdsBootstrapYaml } from '../envoy/render-xds.js';
 
 function hostPort(value: string, flag: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
@@ -36,8 +39,19 @@ export function envoyRenderCommand(): Command {
     .option('--public-url <url>', "the login service's public URL (bouncer config auth.public_url, https://<auth.domain>[:port]); gives --auth-domain, and --listen's port unless --listen is given")
     .option('--auth-domain <host>', "the login service's hostname (bouncer config auth.domain); routes its login paths to bouncer")
     .option('--auth-http <host:port[,host:port...]>', "bouncer's HTTP address (config listen.http), used with --auth-domain; several for replicas", '127.0.0.1:8080')
+    .option('--xds', "the small bootstrap of an Envoy that takes its listeners and certificates from bouncer over xDS (docs/xds.md)")
+    .option('--xds-server <host:port>', "with --xds: bouncer's ADS server (config xds.listen)", `${XDS_DEFAULTS.listen.host}:${XDS_DEFAULTS.listen.port}`)
+    .option('--node-id <id>', 'with --xds: this Envoy\'s node id, unique per Envoy (default: the host name)')
+    .option('--node-cluster <name>', 'with --xds: the node cluster', XDS_DEFAULTS.nodeCluster)
+    .option('--acme <host:port>', "with --xds: bouncer's web service, answering ACME HTTP-01 challenges (config listen.http)", '127.0.0.1:8080')
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .action((opts: Record<string, string>, cmd: Command) => {
+      if (opts.xds) {
+        const yaml = renderXds(opts, cmd);
+        if (opts.out) writeFileSync(opts.out, yaml);
+        else process.stdout.write(yaml);
+        return;
+      }
       const pub = opts.publicUrl !== undefined ? publicUrl(opts.publicUrl) : undefined;
       if (pub !== undefined && opts.authDomain !== undefined && opts.authDomain.toLowerCase() !== pub.host) {
         throw new BouncerError('ERR_CLI_USAGE', `--auth-domain ${opts.authDomain} is not the host of --public-url ${opts.publicUrl ?? ''}`);
@@ -77,4 +91,37 @@ export function envoyRenderCommand(): Command {
       if (opts.out) writeFileSync(opts.out, yaml);
       else process.stdout.write(yaml);
     });
+}
+
+/** Options of the static config that bouncer serves over xDS instead: given with --xds, they would be silently ignored. */
+const STATIC_ONLY = ['listen', 'cert', 'key', 'publicUrl', 'authDomain', 'authHttp'] as const;
+
+function renderXds(opts: Record<string, string>, cmd: Command): string {
+  const given = STATIC_ONLY.filter((o) => cmd.getOptionValueSource(o) === 'cli');
+  if (given.length > 0) {
+    const flags = given.map((o) => `--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ');
+    throw new BouncerError('ERR_CLI_USAGE', `${flags} do not apply with --xds: the public listener and its certificates come from bouncer (config section xds)`);
+  }
+  const xds = hostPort(opts.xdsServer ?? '', '--xds-server');
+  const admin = hostPort(opts.admin ?? '', '--admin');
+  const authzAll = (opts.authz ?? '').split(',').map((a) => hostPort(a.trim(), '--authz'));
+  const authz = authzAll[0] as { host: string; port: number };
+  const upstream = hostPort(opts.upstream ?? '', '--upstream');
+  const acme = hostPort(opts.acme ?? '', '--acme');
+  return renderXdsBootstrapYaml({
+    nodeId: opts.nodeId ?? hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 128),
+    nodeCluster: opts.nodeCluster ?? XDS_DEFAULTS.nodeCluster,
+    xdsHost: xds.host,
+    xdsPort: xds.port,
+    adminHost: admin.host,
+    adminPort: admin.port,
+    authzHost: authz.host,
+    authzPort: authz.port,
+    authzWorkers: Number(opts.authzWorkers),
+    ...(authzAll.length > 1 ? { authzEndpoints: authzAll } : {}),
+    upstreamHost: upstream.host,
+    upstreamPort: upstream.port,
+    acmeHost: acme.host,
+    acmePort: acme.port,
+  });
 }

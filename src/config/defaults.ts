@@ -561,6 +561,12 @@ export const HOSTNAME_DEFAULTS = {
   renewAtFraction: 2 / 3,
   /** How often a replica looks for hostnames due for work (validation, renewal, retry). */
   workerIntervalMs: 10_000,
+  /**
+   * Work due within this long after a save (a short-lived certificate's renewal, a retry) gets a
+   * wake-up of its own, so it starts on time rather than up to a worker interval late; later work
+   * is found by the periodic look. Bounds the timers one replica holds.
+   */
+  wakeWithinMs: 3_600_000,
   /** Hostnames one replica takes per look; the rest wait for the next look or another replica. */
   workerBatch: 10,
   /** How long a replica holds a hostname it works on; another replica takes over after that (a crash mid-order). */
@@ -605,4 +611,32 @@ export const TRACING_DEFAULTS = {
   scheduledDelayMs: 1000,
   /** What shutdown waits for the last batch. */
   shutdownTimeoutMs: 5000,
+} as const;
+
+/** Defaults of the `xds` section (docs/config.md, "xds"; docs/xds.md). */
+export const XDS_DEFAULTS = {
+  /** bouncer's ADS server: Envoy beside it dials this; loopback unless Envoy runs elsewhere. */
+  listen: { host: '127.0.0.1', port: 18000 },
+  /** The public TLS listener bouncer configures in Envoy for every customer hostname. */
+  envoyListen: { host: '0.0.0.0', port: 8443 },
+  /** Plain HTTP listener for ACME HTTP-01 challenges (and a redirect to HTTPS for the rest). */
+  envoyHttpListen: { host: '0.0.0.0', port: 8080 },
+  /**
+   * Resources per xDS response. Bounds one message (secrets are a few KB each) and the
+   * blast radius of a NACK: a rejected response is split in halves until the bad
+   * resource stands alone, about log2 of this many rounds.
+   */
+  maxResourcesPerResponse: 500,
+  /**
+   * Secrets per response: one. Envoy stores a secret before it builds the TLS context
+   * from it, so a refused secret sent again is not refused again (same content): only
+   * a response of its own names the bad one. A certificate change is one secret anyway.
+   */
+  maxSecretsPerResponse: 1,
+  /** Rejected resources remembered for the status view; the oldest are forgotten past this. */
+  maxRejectedShown: 1000,
+  /** Envoy's node cluster in the rendered bootstrap. */
+  nodeCluster: 'bouncer-edge',
+  /** bouncer's ADS server as the bootstrap names it. */
+  clusterName: 'bouncer_xds',
 } as const;

@@ -230,6 +230,7 @@ function buildConfig(source: string, raw: RawConfig, store: StoreConfig, trust: 
     warnings: [...new Set(warnings)],
     ...(raw.admin ? { admin: raw.admin } : {}),
     ...(raw.hostnames ? { hostnames: raw.hostnames } : {}),
+    ...(raw.xds ? { xds: raw.xds } : {}),
   });
   // SaaS apps' policies follow the apps' in one list; the watcher indexes it the same way.
   rememberPolicySources(config, [...identity.policySources, ...saas.policySources]);

@@ -4,6 +4,7 @@ import { AUTHZ_TRANSPORTS, CONFIG_DEFAULTS, CONFIG_LIMITS, LOG_LEVELS } from './
 import { ADMIN_CONFIG_KEYS, readAdminShape } from './admin-schema.js';
 import { IDENTITY_KEYS } from './identity-keys.js';
 import { readIdentityShape, type RawIdentity } from './identity-schema.js';
+import { readXdsShape, XDS_CONFIG_KEYS } from './xds-schema.js';
 import { readSaasAppsShape, SAAS_KEYS } from './saas-schema.js';
 import { readStoreShape, STORE_KEYS, type RawStore } from './store-schema.js';
 import { HOSTNAMES_KEYS, readHostnamesShape } from './hostnames-schema.js';
@@ -29,7 +30,7 @@ export const AUTHZ_LIMIT_KEYS: ReadonlyArray<readonly [string, AuthzLimitName]> 
  * tools (Helm charts, the demo, docs) write it; the loaded config is camelCase.
  */
 export const CONFIG_KEYS = {
-  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store', 'admin', 'hostnames'],
+  root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store', 'admin', 'hostnames', 'xds'],
   listen: ['authz', 'http'],
   authz: ['transport', 'xfcc', 'cache', 'limits'],
   limits: AUTHZ_LIMIT_KEYS.map(([file]) => file),
@@ -45,6 +46,7 @@ export const CONFIG_KEYS = {
   ...STORE_KEYS,
   ...ADMIN_CONFIG_KEYS,
   ...HOSTNAMES_KEYS,
+  ...XDS_CONFIG_KEYS,
 } as const;
 
 /** Top-level sections a later version will read; named so the error says "not yet", not "typo". */
@@ -98,6 +100,8 @@ export interface RawConfig {
   admin?: BouncerConfig['admin'];
   /** `hostnames`, when present and valid. */
   hostnames?: BouncerConfig['hostnames'];
+  /** `xds`, when present and valid. */
+  xds?: BouncerConfig['xds'];
 }
 
 /**
@@ -149,6 +153,7 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
   raw.identity.saasAppsKey = saas.key;
   raw.admin = readAdminShape(top, reader, raw.warnings);
   raw.hostnames = readHostnamesShape(top, reader);
+  raw.xds = readXdsShape(top, reader);
 
   const tenants = top.get('tenants');
   if (raw.store.postgres) {

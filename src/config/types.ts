@@ -73,6 +73,8 @@ export interface BouncerConfig {
   readonly admin?: AdminConfig | undefined;
   /** `hostnames`: customer hostnames and their certificates (docs/hostnames.md); undefined when absent. */
   readonly hostnames?: HostnamesConfig | undefined;
+  /** `xds`: bouncer as Envoy's configuration source for customer hostnames (docs/xds.md); undefined: off. */
+  readonly xds?: XdsConfig | undefined;
 }
 
 /** The `hostnames` section. Paths are absolute. */
@@ -92,6 +94,18 @@ export interface HostnamesConfig {
         readonly dnsServers: readonly string[];
       }
     | undefined;
+}
+
+/** `xds`: where bouncer's ADS server listens and the public listener it gives Envoy. */
+export interface XdsConfig {
+  readonly listen: HostPort;
+  /** The public TLS listener, one SNI filter chain per customer hostname. */
+  readonly envoyListen: HostPort;
+  /** Plain HTTP for ACME HTTP-01 challenges (the rest redirected to HTTPS); undefined: none. */
+  readonly envoyHttpListen: HostPort | undefined;
+  /** Certificate for SNI no hostname matches, paths as Envoy sees them; undefined: such connections are closed. */
+  readonly defaultCertificate: { readonly certFile: string; readonly keyFile: string } | undefined;
+  readonly authzTimeoutMs: number;
 }
 
 /** One configured admin token. */

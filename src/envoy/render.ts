@@ -82,19 +82,19 @@ const HTTP_STATUS_NAMES: Readonly<Record<number, string>> = {
   504: 'GatewayTimeout',
 };
 
-function checkPort(name: string, port: number): void {
+export function checkPort(name: string, port: number): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new BouncerError('ERR_ENVOY_RENDER', `${name} must be a port number from 1 to 65535, got ${String(port)}`);
   }
 }
 
-function socketAddress(host: string, port: number): { socket_address: { address: string; port_value: number } } {
+export function socketAddress(host: string, port: number): { socket_address: { address: string; port_value: number } } {
   return { socket_address: { address: host, port_value: port } };
 }
 
 type Endpoint = { readonly host: string; readonly port: number };
 
-function staticCluster(name: string, host: string, port: number, more?: readonly Endpoint[]): Record<string, unknown> {
+export function staticCluster(name: string, host: string, port: number, more?: readonly Endpoint[]): Record<string, unknown> {
   const endpoints = more && more.length > 0 ? more : [{ host, port }];
   return {
     name,
@@ -106,6 +106,42 @@ function staticCluster(name: string, host: string, port: number, more?: readonly
       cluster_name: name,
       endpoints: [{ lb_endpoints: endpoints.map((e) => ({ endpoint: { address: socketAddress(e.host, e.port) } })) }],
     },
+  };
+}
+
+/** bouncer's ext_authz processes as one cluster, health-checked; shared by the static and the xDS bootstrap. */
+export function bouncerAuthzCluster(o: EnvoyRenderOptions): Record<string, unknown> {
+  return {
+    // One endpoint per bouncer replica, or per worker (serve --workers n, consecutive ports); round
+    // robin (the default) spreads checks, and the health check takes a draining one (NOT_SERVING) out.
+    ...staticCluster(
+      'bouncer_authz',
+      o.authzHost,
+      o.authzPort,
+      o.authzEndpoints ?? Array.from({ length: o.authzWorkers }, (_, i) => ({ host: o.authzHost, port: o.authzPort + i })),
+    ),
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    // Set on purpose rather than inherited: Envoy's defaults (1,024 pending) would queue
+    // far past the ext_authz timeout under overload; better to shed early and fail closed.
+    circuit_breakers: {
+      thresholds: [
+        { priority: 'DEFAULT', max_connections: 64, max_pending_requests: 256, max_requests: 4096, max_retries: 64 },
+      ],
+    },
+    health_checks: [
+      {
+        timeout: '1s',
+        interval: '2s',
+        unhealthy_threshold: 2,
+        healthy_threshold: 1,
+        grpc_health_check: { service_name: 'envoy.service.auth.v3.Authorization' },
+      },
+    ],
   };
 }
 
@@ -217,38 +253,7 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
     },
   };
 
-  const authzCluster = {
-    // One endpoint per bouncer replica, or per worker (serve --workers n, consecutive ports); round
-    // robin (the default) spreads checks, and the health check takes a draining one (NOT_SERVING) out.
-    ...staticCluster(
-      'bouncer_authz',
-      o.authzHost,
-      o.authzPort,
-      o.authzEndpoints ?? Array.from({ length: o.authzWorkers }, (_, i) => ({ host: o.authzHost, port: o.authzPort + i })),
-    ),
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    },
-    // Set on purpose rather than inherited: Envoy's defaults (1,024 pending) would queue
-    // far past the ext_authz timeout under overload; better to shed early and fail closed.
-    circuit_breakers: {
-      thresholds: [
-        { priority: 'DEFAULT', max_connections: 64, max_pending_requests: 256, max_requests: 4096, max_retries: 64 },
-      ],
-    },
-    health_checks: [
-      {
-        timeout: '1s',
-        interval: '2s',
-        unhealthy_threshold: 2,
-        healthy_threshold: 1,
-        grpc_health_check: { service_name: 'envoy.service.auth.v3.Authorization' },
-      },
-    ],
-  };
+  const authzCluster = bouncerAuthzCluster(o);
 
   return {
     admin: { address: socketAddress(o.adminHost, o.adminPort) },

@@ -91,8 +91,13 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
   const leaseMs = deps.leaseMs ?? HOSTNAME_DEFAULTS.leaseMs;
   const catalog = createHostnameCatalog({ store: deps.store, tenants: deps.tenants, keys: deps.keys, clock: deps.clock, logger: deps.logger });
   const log = deps.logger;
+  const intervalMs = deps.workerIntervalMs ?? HOSTNAME_DEFAULTS.workerIntervalMs;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | undefined;
+  /** Work asked for while a pass ran (an add, a retry, a due time): one more pass follows it. */
+  let again = false;
+  /** Wake-ups for work due soon, one per hostname (its latest due time). */
+  const wakes = new Map<string, NodeJS.Timeout>();
   let closed = false;
   const unsubscribes: Array<() => void> = [];
 
@@ -158,6 +163,7 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
       return undefined;
     }
     await catalog.refresh(after.hostname);
+    wakeAt(after.hostname, after.nextAttemptAt);
     return record(before, after);
   };
 
@@ -262,7 +268,11 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
 
   const tick = (): void => {
     // Before start() (tests, one-shot commands) work runs only when runDue is called.
-    if (closed || running || timer === undefined) return;
+    if (closed || timer === undefined) return;
+    if (running) {
+      again = true;
+      return;
+    }
     running = runDue()
       .catch((err: unknown) => {
         log.error({ code: (err as { code?: string }).code, message: (err as Error).message }, 'custom hostnames: worker pass failed');
@@ -270,8 +280,33 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
       })
       .finally(() => {
         running = undefined;
+        if (again) {
+          again = false;
+          tick();
+        }
       });
   };
+
+  /**
+   * A renewal or retry due soon is looked at on time: with certificates that
+   * live for seconds or minutes, a periodic look up to a worker interval late
+   * could find them already expired. Work due later waits for the periodic look.
+   */
+  function wakeAt(hostname: string, at: number | null): void {
+    if (closed || timer === undefined) return;
+    clearTimeout(wakes.get(hostname));
+    wakes.delete(hostname);
+    const delay = at === null ? 0 : at - deps.clock();
+    // Due now: the pass that saved it is working on it.
+    if (delay <= 0 || delay > HOSTNAME_DEFAULTS.wakeWithinMs) return;
+    // A few milliseconds late, so the store sees the work as due.
+    const wake = setTimeout(() => {
+      wakes.delete(hostname);
+      tick();
+    }, delay + 5);
+    wake.unref();
+    wakes.set(hostname, wake);
+  }
 
   return {
     catalog,
@@ -365,13 +400,15 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
         }),
       );
       await catalog.reload();
-      timer = setInterval(tick, deps.workerIntervalMs ?? HOSTNAME_DEFAULTS.workerIntervalMs);
+      timer = setInterval(tick, intervalMs);
       timer.unref();
       tick();
     },
     async close() {
       closed = true;
       if (timer) clearInterval(timer);
+      for (const w of wakes.values()) clearTimeout(w);
+      wakes.clear();
       for (const u of unsubscribes.splice(0)) u();
       await running;
     },

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { BouncerConfig } from '../config/types.js';
 import type { HostnameCatalog } from '../core/served-hostname.js';
+import { EMPTY_CATALOG, startXds } from '../xds/start.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { tracingRequested } from '../observability/tracing-switch.js';
 import { CleanupStack } from './cleanup-stack.js';
@@ -25,6 +26,8 @@ export interface BouncerApp {
   /** The admin API's port; 0 when it is off (no `admin` section, or `role: 'http'`). */
   readonly adminPort: number;
   readonly httpPort: number;
+  /** bouncer's xDS server's port; 0 when the `xds` section is absent. */
+  readonly xdsPort: number;
   readonly metrics: Metrics;
   /** Customer hostnames ready to serve (for the xDS server); undefined without a `hostnames` section. */
   readonly hostnameCatalog: HostnameCatalog | undefined;
@@ -53,6 +56,8 @@ export interface StartOptions {
   authPublicOrigin?: string;
   /** Run both halves (default), or one of them; split roles need `store.redis` and `auth.session.keys_dir`. */
   role?: ServeRole;
+  /** Customer hostnames served to Envoy over xDS when the config has an `xds` section; default: the `hostnames` section's. */
+  hostnames?: HostnameCatalog;
 }
 
 /** Wires config, stores, the ext_authz server and the login service together. */
@@ -91,6 +96,11 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     const ops = createOpsRoutes(ctx, stores, live, () => serving);
     ops.updateStoreGauges();
     const ports = await startServers(ctx, stores, live, { opsRoutes: ops.routes, graceMs: () => graceMs, origin }, stack);
+    // Envoy keeps the configuration it has while no xDS server answers; another replica, or this one restarted, takes over.
+    const xds = config.xds && ctx.runAuthz
+      ? await startXds(options.hostnames ?? stores.hostnames?.manager.catalog ?? EMPTY_CATALOG, config.xds, { logger: ctx.logger, registry: ctx.metrics.registry })
+      : undefined;
+    if (xds) stack.defer('xDS server', () => xds.server.close());
     started = true;
     ctx.logger.info(
       {
@@ -105,6 +115,7 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     );
     return {
       ...ports,
+      xdsPort: xds?.port ?? 0,
       metrics: ctx.metrics,
       hostnameCatalog: stores.hostnames?.manager.catalog,
       config: () => live.config,

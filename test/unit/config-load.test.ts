@@ -153,7 +153,7 @@ const CASES: BadCase[] = [
     yaml: ['listen:', '  authz: 127.0.0.1:0', 'tenant:', ...tenant('acme', 'pay.acme.test')],
     issues: [
       { line: 1, at: 'listen', field: 'tenants', message: 'tenants is required: list the tenants bouncer serves (or the apps, for identity-only access)' },
-      { line: 3, at: 'tenant', field: 'tenant', message: "unknown field 'tenant' (did you mean 'tenants'?); expected one of listen, authz, log, tenants, auth, idps, apps, saas_apps, service_tokens, store, admin, hostnames" },
+      { line: 3, at: 'tenant', field: 'tenant', message: "unknown field 'tenant' (did you mean 'tenants'?); expected one of listen, authz, log, tenants, auth, idps, apps, saas_apps, service_tokens, store, admin, hostnames, xds" },
     ],
   },
   {
@@ -319,7 +319,7 @@ const CASES: BadCase[] = [
   {
     name: 'the file is a list, not a mapping',
     yaml: ['- tenants: []'],
-    issues: [{ line: 1, at: '-', field: '(root)', message: 'the config must be a mapping of listen, authz, log, tenants, auth, idps, apps, saas_apps, service_tokens, store, admin, hostnames; got a list' }],
+    issues: [{ line: 1, at: '-', field: '(root)', message: 'the config must be a mapping of listen, authz, log, tenants, auth, idps, apps, saas_apps, service_tokens, store, admin, hostnames, xds; got a list' }],
   },
   {
     name: 'mtls that is not a mapping (and nothing piled on top)',

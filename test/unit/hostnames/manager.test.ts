@@ -4,12 +4,12 @@
 // and the catalog follows every step. The ACME CA here is a closed port, so
 // every order fails the way an unreachable CA does.
 import 'reflect-metadata';
-import { beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
 import type { TenantStore } from '../../../src/stores/tenant-store.js';
-import { createAcmeIssuer } from '../../../src/hostnames/acme-issuer.js';
+import { createAcmeIssuer, type AcmeIssuer } from '../../../src/hostnames/acme-issuer.js';
 import { hostnameKeyContext } from '../../../src/hostnames/catalog.js';
 import { parseKekRing } from '../../../src/hostnames/key-envelope.js';
 import { createHostnameManager, type HostnameManager } from '../../../src/hostnames/manager.js';
@@ -146,5 +146,73 @@ describe('the lifecycle manager', () => {
     );
     await manager.catalog.reload();
     expect(manager.catalog.get('moved.t.test')).toBeUndefined();
+  });
+});
+
+describe('the worker of a started manager', () => {
+  /** An ACME CA stand-in: each order waits until the test releases it, and reports when it starts. */
+  function heldIssuer(lifetimeMs: number): { issuer: AcmeIssuer; started: (hostname: string, nth?: number) => Promise<void>; release: () => void } {
+    const calls: string[] = [];
+    const waiters: Array<() => void> = [];
+    let gate: Promise<void> = new Promise(() => undefined);
+    let open: () => void = () => undefined;
+    const hold = (): void => {
+      gate = new Promise((r) => (open = r));
+    };
+    hold();
+    return {
+      issuer: {
+        directoryUrl: 'https://ca.invalid/dir',
+        async issue(hostname) {
+          calls.push(hostname);
+          for (const w of waiters.splice(0)) w();
+          await gate;
+          const issuedAt = Date.now();
+          root ??= await createRootCa({ commonName: 'Manager Test Root' });
+          const leaf = await issueServerCert({ commonName: hostname, issuer: root, dns: [hostname], notBefore: new Date(issuedAt - 60_000), notAfter: new Date(issuedAt + 60_000) });
+          return { ok: true, chainPem: leaf.certPem + root.certPem, privateKeyPem: leaf.keyPem, notBefore: issuedAt, notAfter: issuedAt + lifetimeMs };
+        },
+      },
+      started: (hostname, nth = 1) =>
+        new Promise<void>((resolve) => {
+          const check = (): void => {
+            if (calls.filter((c) => c === hostname).length >= nth) resolve();
+            else waiters.push(check);
+          };
+          check();
+        }),
+      release: () => open(),
+    };
+  }
+
+  let started: HostnameManager | undefined;
+  afterEach(async () => {
+    await started?.close();
+    started = undefined;
+  });
+
+  it('an add while a pass is running is worked right after that pass, not at the next periodic look', async () => {
+    const ca = heldIssuer(HOUR);
+    const s = createMemoryHostnameStore();
+    started = createHostnameManager({ store: s, tenants: oneTenant('t'), keys: kek, issuer: ca.issuer, clock: Date.now, logger, workerIntervalMs: HOUR });
+    await started.start();
+    await started.add('t', 'first.t.test');
+    await ca.started('first.t.test');
+    await started.add('t', 'second.t.test');
+    ca.release();
+    await ca.started('second.t.test');
+    expect((await s.get('first.t.test'))?.state).toBe('active');
+  });
+
+  it('a renewal due before the next periodic look starts on time', async () => {
+    const ca = heldIssuer(1_500);
+    ca.release();
+    const s = createMemoryHostnameStore();
+    started = createHostnameManager({ store: s, tenants: oneTenant('t'), keys: kek, issuer: ca.issuer, clock: Date.now, logger, workerIntervalMs: HOUR });
+    await started.start();
+    await started.add('t', 'short.t.test');
+    await ca.started('short.t.test', 2);
+    const r = await s.get('short.t.test');
+    expect(r?.renewAt).not.toBeNull();
   });
 });

@@ -1,0 +1,264 @@
+/**
+ * Customer hostnames at scale over xDS: a real Envoy fed only by bouncer's
+ * delta ADS server, with 100, 1,000 and 10,000 hostnames (BENCH_XDS_COUNTS).
+ *
+ *   node dist/bench/xds-scale.js [--json]
+ *
+ * Per count: time from Envoy's connect to every hostname served (all secrets
+ * and the listener ACKed, no listener warming, a handshake on the last
+ * hostname); time for one added hostname and for one changed certificate to be
+ * served (handshakes polled every 5 ms; the median of BENCH_XDS_CHANGES); the
+ * CPU bouncer spends on one change (the catalog notification to the last
+ * response written; the probes' handshakes run in this process too, so the
+ * CPU is read before them); the public listener's encoded size;
+ * Envoy's memory per hostname (admin /memory, allocated bytes, against the
+ * same Envoy with no hostname).
+ */
+import 'reflect-metadata';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { renderXdsBootstrapYaml } from '../src/envoy/render-xds.js';
+import { ensureEnvoy } from '../src/envoy/locate.js';
+import type { ServedHostname } from '../src/core/served-hostname.js';
+import { createRootCa, issueServerCert, type KeyPairPem } from '../src/pki/generate.js';
+import { createXdsServer, type XdsServer } from '../src/xds/server.js';
+import { MemoryCatalog } from '../test/helpers/memory-catalog.js';
+import { freePort, waitFor } from './lib/processes.js';
+
+const COUNTS = (process.env.BENCH_XDS_COUNTS ?? '100,1000,10000').split(',').map(Number);
+const CHANGES = Number(process.env.BENCH_XDS_CHANGES ?? 5);
+const log = (msg: string): void => void process.stderr.write(`[xds-scale] ${msg}\n`);
+
+export interface XdsScaleRow {
+  hostnames: number;
+  /** Envoy's first ADS request to every hostname served. */
+  connectToAllServedMs: number;
+  /** One new hostname: catalog change to its certificate in a handshake (median). */
+  addServedMs: number;
+  /** One changed certificate (same hostname): catalog change to the new certificate in a handshake (median). */
+  changeServedMs: number;
+  /** bouncer CPU for one added hostname (median): from the catalog's notification to the last response written (build, encode, serialize, send). */
+  addCpuMs: number;
+  /** bouncer CPU for one changed certificate (median). */
+  changeCpuMs: number;
+  listenerBytes: number;
+  envoyBytesPerHostname: number;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+/** The CN a handshake with this SNI shows, or undefined. */
+function handshakeCn(port: number, servername: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, timeout: 2000 }, () => {
+      const cn = s.getPeerCertificate().subject?.CN;
+      s.destroy();
+      resolve(typeof cn === 'string' ? cn : undefined);
+    });
+    s.on('error', () => resolve(undefined));
+    s.on('timeout', () => (s.destroy(), resolve(undefined)));
+  });
+}
+
+async function servedWith(port: number, host: string, serial: string | undefined, cn: string): Promise<void> {
+  await waitFor(
+    `${host} served`,
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = connect({ host: '127.0.0.1', port, servername: host, rejectUnauthorized: false, timeout: 2000 }, () => {
+          const peer = s.getPeerCertificate();
+          s.destroy();
+          resolve(peer.subject?.CN === cn && (serial === undefined || peer.serialNumber === serial));
+        });
+        s.on('error', () => resolve(false));
+      }),
+    600_000,
+    5,
+  );
+}
+
+/**
+ * `n` hostname entries signed by `ca`, sharing one leaf key: issuing 10,000 certificates
+ * with a fresh key each takes minutes and measures nothing Envoy or bouncer does.
+ */
+async function entries(ca: KeyPairPem, clientCa: KeyPairPem, n: number, prefix: string): Promise<Array<Omit<ServedHostname, 'version'>>> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const caKey = await webcrypto.subtle.importKey('pkcs8', createPrivateKey(ca.keyPem).export({ format: 'der', type: 'pkcs8' }), alg, false, ['sign']);
+  const leafKeys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const leafKeyPem = createPrivateKey({ key: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leafKeys.privateKey)), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString();
+  const issuer = new x509.X509Certificate(ca.certPem).subject;
+  const out: Array<Omit<ServedHostname, 'version'>> = [];
+  for (let i = 0; i < n; i += 1) {
+    const hostname = `${prefix}${i}.customers.test`;
+    const cert = await x509.X509CertificateGenerator.create(
+      {
+        serialNumber: (0x100000 + i).toString(16) + randomBytes(4).toString('hex'),
+        subject: `CN=${hostname}`,
+        issuer,
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 7 * 86_400_000),
+        signingAlgorithm: alg,
+        publicKey: leafKeys.publicKey,
+        signingKey: caKey,
+        extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: hostname }])],
+      },
+      webcrypto,
+    );
+    out.push({ hostname, tenant: `t${i % 100}`, certificateChainPem: cert.toString('pem'), privateKeyPem: leafKeyPem, clientCaPems: [clientCa.certPem] });
+  }
+  return out;
+}
+
+async function ackCount(xds: XdsServer, type: 'secret' | 'listener'): Promise<number> {
+  const m = await xds.metrics.answers.get();
+  return m.values.filter((v) => v.labels.type === type && v.labels.result === 'ack').reduce((s, v) => s + v.value, 0);
+}
+
+async function sentCount(xds: XdsServer, type: 'secret' | 'listener'): Promise<number> {
+  const m = await xds.metrics.responses.get();
+  return m.values.filter((v) => v.labels.type === type).reduce((s, v) => s + v.value, 0);
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+interface Edge {
+  envoy: ChildProcess;
+  adminPort: number;
+  publicPort: number;
+  admin(path: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function startEdge(bin: string, dir: string, xdsPort: number, publicPort: number): Promise<Edge> {
+  const adminPort = await freePort();
+  const config = join(dir, `envoy-${adminPort}.yaml`);
+  writeFileSync(config, renderXdsBootstrapYaml({ nodeId: `bench-${adminPort}`, xdsHost: '127.0.0.1', xdsPort, adminHost: '127.0.0.1', adminPort, authzPort: await freePort(), upstreamPort: await freePort(), acmePort: await freePort() }));
+  const envoy = spawn(bin, ['-c', config, '--base-id', String(adminPort), '--log-level', 'error', '--concurrency', '1', '--disable-hot-restart'], { stdio: 'ignore' });
+  const admin = async (path: string): Promise<string> => (await fetch(`http://127.0.0.1:${adminPort}${path}`)).text();
+  return {
+    envoy,
+    adminPort,
+    publicPort,
+    admin,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (envoy.exitCode !== null) return resolve();
+        envoy.once('exit', () => resolve());
+        envoy.kill('SIGTERM');
+      }),
+  };
+}
+
+async function envoyAllocated(edge: Edge): Promise<number> {
+  return Number((JSON.parse(await edge.admin('/memory')) as { allocated: string }).allocated);
+}
+
+async function scaleRow(bin: string, dir: string, ca: KeyPairPem, pool: Array<Omit<ServedHostname, 'version'>>, extra: Array<Omit<ServedHostname, 'version'>>, n: number, baselineBytes: number): Promise<XdsScaleRow> {
+  const catalog = new MemoryCatalog();
+  catalog.seed(pool.slice(0, n));
+  const publicPort = await freePort();
+  const xds = createXdsServer({ catalog, settings: { listen: { host: '127.0.0.1', port: publicPort }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable' }, logger: pino({ level: 'warn' }), registry: new Registry() });
+  const xdsPort = await xds.listen('127.0.0.1', 0);
+  const edge = await startEdge(bin, dir, xdsPort, publicPort);
+  try {
+    const connected = await waitFor('Envoy to connect', () => (xds.status().streams.length > 0 ? Date.now() : undefined), 30_000, 2);
+    // Served: the listener active (not warming), every response answered, the first and last hostnames in a handshake.
+    await waitFor('the listener ACKed', async () => (await ackCount(xds, 'listener')) >= 1, 1_200_000, 20);
+    await waitFor('no listener warming and no response unanswered', async () => /listener_manager\.total_listeners_warming: 0/.test(await edge.admin('/stats?filter=total_listeners_warming')) && xds.status().streams[0]?.pendingResponses === 0, 1_200_000, 20);
+    for (const h of [pool[0], pool[n - 1]] as Array<Omit<ServedHostname, 'version'>>) await servedWith(publicPort, h.hostname, undefined, h.hostname);
+    if (xds.status().streams.length !== 1 || (await ackCount(xds, 'secret')) < 2 * n) throw new Error('Envoy reconnected during the initial load; the figure would not be one load');
+    const connectToAllServedMs = Date.now() - connected;
+    const allocated = await envoyAllocated(edge);
+    const addMs: number[] = [];
+    const addCpu: number[] = [];
+    const changeMs: number[] = [];
+    const changeCpu: number[] = [];
+    for (let i = 0; i < CHANGES; i += 1) {
+      const added = extra[i] as Omit<ServedHostname, 'version'>;
+      let acksBefore = await ackCount(xds, 'listener');
+      let secretAcksBefore = await ackCount(xds, 'secret');
+      let cpu0 = cpuMs();
+      let t0 = Date.now();
+      catalog.upsert(added);
+      // The notification runs to the last response written: build, encode, serialize, send.
+      addCpu.push(cpuMs() - cpu0);
+      await servedWith(publicPort, added.hostname, undefined, added.hostname);
+      addMs.push(Date.now() - t0);
+      await waitFor('ACKs of the add', async () => (await ackCount(xds, 'listener')) > acksBefore && (await ackCount(xds, 'secret')) >= secretAcksBefore + 2, 60_000, 5);
+      // The same hostname, a new certificate: secrets only.
+      const changed = pool[i] as Omit<ServedHostname, 'version'>;
+      const leaf = await issueServerCert({ commonName: changed.hostname, dns: [changed.hostname], issuer: ca });
+      const serial = new X509Certificate(leaf.certPem).serialNumber;
+      acksBefore = await ackCount(xds, 'listener');
+      secretAcksBefore = await ackCount(xds, 'secret');
+      const listenerSent = await sentCount(xds, 'listener');
+      cpu0 = cpuMs();
+      t0 = Date.now();
+      catalog.upsert({ ...changed, certificateChainPem: leaf.certPem, privateKeyPem: leaf.keyPem });
+      changeCpu.push(cpuMs() - cpu0);
+      await servedWith(publicPort, changed.hostname, serial, changed.hostname);
+      changeMs.push(Date.now() - t0);
+      await waitFor('ACK of the change', async () => (await ackCount(xds, 'secret')) >= secretAcksBefore + 1, 60_000, 5);
+      if ((await sentCount(xds, 'listener')) !== listenerSent) throw new Error('a certificate change sent the listener');
+    }
+    const row: XdsScaleRow = {
+      hostnames: n,
+      connectToAllServedMs,
+      addServedMs: median(addMs),
+      changeServedMs: median(changeMs),
+      addCpuMs: Math.round(median(addCpu) * 100) / 100,
+      changeCpuMs: Math.round(median(changeCpu) * 100) / 100,
+      listenerBytes: xds.status().publicListenerBytes,
+      envoyBytesPerHostname: Math.round((allocated - baselineBytes) / n),
+    };
+    log(JSON.stringify(row));
+    return row;
+  } finally {
+    await edge.stop();
+    await xds.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const bin = await ensureEnvoy();
+  const dir = mkdtempSync(join(tmpdir(), 'bouncer-xds-scale-'));
+  try {
+    const ca = await createRootCa({ commonName: 'Bench Server CA' });
+    const clientCa = await createRootCa({ commonName: 'Bench Tenant CA' });
+    const max = Math.max(...COUNTS);
+    const g0 = Date.now();
+    const pool = await entries(ca, clientCa, max, 'h');
+    const extra = await entries(ca, clientCa, CHANGES, 'added');
+    log(`${max + CHANGES} certificates issued in ${((Date.now() - g0) / 1000).toFixed(1)} s`);
+    // Envoy with no hostname: the memory baseline.
+    const empty = new MemoryCatalog();
+    const xds0 = createXdsServer({ catalog: empty, settings: { listen: { host: '127.0.0.1', port: await freePort() }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable' }, logger: pino({ level: 'warn' }), registry: new Registry() });
+    const edge0 = await startEdge(bin, dir, await xds0.listen('127.0.0.1', 0), 0);
+    let baseline: number;
+    try {
+      await waitFor('the empty listener ACKed', async () => (await ackCount(xds0, 'listener')) >= 1, 30_000, 20);
+      baseline = await envoyAllocated(edge0);
+    } finally {
+      await edge0.stop();
+      await xds0.close();
+    }
+    const rows: XdsScaleRow[] = [];
+    for (const n of COUNTS) rows.push(await scaleRow(bin, dir, ca, pool, extra, n, baseline));
+    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ baselineEnvoyBytes: baseline, rows })}\n`);
+    else console.table(rows);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,68 @@
+/**
+ * Shape checks of the optional `xds` section: bouncer as Envoy's configuration
+ * source for customer hostnames (docs/xds.md).
+ *
+ * ```yaml
+ * xds:
+ *   listen: 127.0.0.1:18000          # bouncer's ADS server, dialled by Envoy
+ *   envoy_listen: 0.0.0.0:8443       # the public TLS listener bouncer gives Envoy
+ *   envoy_http_listen: 0.0.0.0:8080  # ACME HTTP-01 and a redirect to HTTPS; "off" for none
+ *   default_certificate: { cert_file: /etc/envoy/certs/server.pem, key_file: /etc/envoy/certs/server.key }
+ *   authz_timeout_ms: 500
+ * ```
+ *
+ * Without the section no xDS server runs.
+ */
+import type { Node } from 'yaml';
+import { ENVOY_RENDER_DEFAULTS, XDS_DEFAULTS } from './defaults.js';
+import type { Entry, NodeReader } from './node-reader.js';
+import type { HostPort, XdsConfig } from './types.js';
+import { parseListenAddress } from './values.js';
+
+export const XDS_CONFIG_KEYS = {
+  xds: ['listen', 'envoy_listen', 'envoy_http_listen', 'default_certificate', 'authz_timeout_ms'],
+  xds_default_certificate: ['cert_file', 'key_file'],
+} as const;
+
+function address(node: Node | null, field: string, reader: NodeReader, fallback: HostPort): HostPort {
+  const text = reader.string(node, field);
+  if (text === undefined) return fallback;
+  const parsed = parseListenAddress(text);
+  if (parsed.ok) return parsed.value;
+  reader.issue(node, field, parsed.message);
+  return fallback;
+}
+
+/** Reads `xds` from the root mapping; undefined when absent (no xDS server) or invalid (reported). */
+export function readXdsShape(top: ReadonlyMap<string, Entry>, reader: NodeReader): XdsConfig | undefined {
+  const entry = top.get('xds');
+  if (!entry) return undefined;
+  const m = reader.mapping(entry.value, 'xds', XDS_CONFIG_KEYS.xds);
+  if (!m) return undefined;
+  const listen = m.get('listen');
+  const envoyListen = m.get('envoy_listen');
+  const httpListen = m.get('envoy_http_listen');
+  let envoyHttpListen: HostPort | undefined = { ...XDS_DEFAULTS.envoyHttpListen };
+  if (httpListen) {
+    envoyHttpListen = reader.string(httpListen.value, 'xds.envoy_http_listen') === 'off' ? undefined : address(httpListen.value, 'xds.envoy_http_listen', reader, envoyHttpListen);
+  }
+  let defaultCertificate: XdsConfig['defaultCertificate'];
+  const cert = m.get('default_certificate');
+  if (cert) {
+    const c = reader.mapping(cert.value, 'xds.default_certificate', XDS_CONFIG_KEYS.xds_default_certificate);
+    const certFile = c?.get('cert_file');
+    const keyFile = c?.get('key_file');
+    if (c && (!certFile || !keyFile)) reader.issue(cert.value, 'xds.default_certificate', 'give both cert_file and key_file (paths as Envoy sees them), or leave default_certificate out to close connections for unknown hostnames');
+    const certPath = certFile ? reader.string(certFile.value, 'xds.default_certificate.cert_file') : undefined;
+    const keyPath = keyFile ? reader.string(keyFile.value, 'xds.default_certificate.key_file') : undefined;
+    if (certPath && keyPath) defaultCertificate = { certFile: certPath, keyFile: keyPath };
+  }
+  const timeout = m.get('authz_timeout_ms');
+  return {
+    listen: listen ? address(listen.value, 'xds.listen', reader, { ...XDS_DEFAULTS.listen }) : { ...XDS_DEFAULTS.listen },
+    envoyListen: envoyListen ? address(envoyListen.value, 'xds.envoy_listen', reader, { ...XDS_DEFAULTS.envoyListen }) : { ...XDS_DEFAULTS.envoyListen },
+    envoyHttpListen,
+    defaultCertificate,
+    authzTimeoutMs: (timeout ? reader.integer(timeout.value, 'xds.authz_timeout_ms', 10, 60_000) : undefined) ?? ENVOY_RENDER_DEFAULTS.authzTimeoutMs,
+  };
+}

@@ -1,0 +1,86 @@
+import { stringify } from 'yaml';
+import { XDS_DEFAULTS } from '../config/defaults.js';
+import { BouncerError } from '../core/errors.js';
+import { bouncerAuthzCluster, checkPort, ENVOY_RENDER_DEFAULTS, socketAddress, staticCluster, type EnvoyRenderOptions } from './render.js';
+
+/** What the xDS bootstrap needs beyond the static config's addresses. */
+export interface XdsBootstrapOptions extends EnvoyRenderOptions {
+  /** bouncer's ADS server (config `xds.listen`). */
+  xdsHost: string;
+  xdsPort: number;
+  /** bouncer's web service, where ACME HTTP-01 challenges are answered (config `listen.http`). */
+  acmeHost: string;
+  acmePort: number;
+  /** This Envoy's node id: names it in bouncer's logs and status view; unique per Envoy. */
+  nodeId: string;
+  nodeCluster: string;
+}
+
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/**
+ * The small bootstrap of an Envoy that takes its listeners and secrets from bouncer
+ * over incremental ADS: node identity, admin, and the static clusters the served
+ * listener names (bouncer's ADS, ext_authz and web service, the protected upstream).
+ * Envoy keeps the last configuration it accepted when bouncer is away, and
+ * reconnects by itself.
+ */
+export function buildXdsBootstrap(partial: Partial<XdsBootstrapOptions> & Pick<XdsBootstrapOptions, 'nodeId'>): Record<string, unknown> {
+  const o: XdsBootstrapOptions = {
+    ...ENVOY_RENDER_DEFAULTS,
+    xdsHost: XDS_DEFAULTS.listen.host,
+    xdsPort: XDS_DEFAULTS.listen.port,
+    acmeHost: '127.0.0.1',
+    acmePort: 8080,
+    nodeCluster: XDS_DEFAULTS.nodeCluster,
+    ...partial,
+  };
+  checkPort('admin port', o.adminPort);
+  checkPort('xds port', o.xdsPort);
+  checkPort('authz port', o.authzPort);
+  checkPort('acme port', o.acmePort);
+  checkPort('upstream port', o.upstreamPort);
+  for (const e of o.authzEndpoints ?? []) checkPort('authz endpoint port', e.port);
+  if (!Number.isInteger(o.authzWorkers) || o.authzWorkers < 1 || o.authzWorkers > 256) {
+    throw new BouncerError('ERR_ENVOY_RENDER', `authz workers must be 1..256, got ${String(o.authzWorkers)}`);
+  }
+  if (!NODE_ID.test(o.nodeId)) throw new BouncerError('ERR_ENVOY_RENDER', `node id must be 1-128 letters, digits, '.', '_', ':' or '-', got ${JSON.stringify(o.nodeId)}`);
+  if (!NODE_ID.test(o.nodeCluster)) throw new BouncerError('ERR_ENVOY_RENDER', `node cluster must be 1-128 letters, digits, '.', '_', ':' or '-', got ${JSON.stringify(o.nodeCluster)}`);
+  const xdsCluster = {
+    ...staticCluster(XDS_DEFAULTS.clusterName, o.xdsHost, o.xdsPort),
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        // HTTP/2 keepalive notices a bouncer that vanished without closing the connection.
+        explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } } },
+      },
+    },
+  };
+  return {
+    node: { id: o.nodeId, cluster: o.nodeCluster },
+    admin: { address: socketAddress(o.adminHost, o.adminPort) },
+    dynamic_resources: {
+      ads_config: {
+        api_type: 'DELTA_GRPC',
+        transport_api_version: 'V3',
+        grpc_services: [{ envoy_grpc: { cluster_name: XDS_DEFAULTS.clusterName } }],
+        set_node_on_first_message_only: true,
+      },
+      lds_config: { ads: {}, resource_api_version: 'V3' },
+    },
+    static_resources: {
+      clusters: [
+        xdsCluster,
+        bouncerAuthzCluster(o),
+        staticCluster('bouncer_acme', o.acmeHost, o.acmePort),
+        staticCluster('upstream', o.upstreamHost, o.upstreamPort),
+      ],
+    },
+  };
+}
+
+/** The xDS bootstrap as YAML, with a header saying how it was produced. */
+export function renderXdsBootstrapYaml(partial: Partial<XdsBootstrapOptions> & Pick<XdsBootstrapOptions, 'nodeId'>): string {
+  const header = '# Envoy bootstrap for bouncer over xDS, produced by `bouncer envoy render --xds`. Listeners and certificates come from bouncer.\n';
+  return header + stringify(buildXdsBootstrap(partial), { lineWidth: 0 });
+}

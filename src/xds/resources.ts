@@ -1,0 +1,243 @@
+import { createHash } from 'node:crypto';
+import type { ServedHostname } from '../core/served-hostname.js';
+import { encodeResource, TYPE_URLS } from './protos.js';
+
+/** Where Envoy's public side listens and what it calls; from the `xds` config section. */
+export interface PublicListenerSettings {
+  /** The TLS listener for every customer hostname. */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Plain HTTP listener answering ACME HTTP-01 challenges and redirecting the rest to HTTPS; undefined for none. */
+  readonly acmeHttpListen?: { readonly host: string; readonly port: number } | undefined;
+  /** Presented for SNI no customer hostname matches (paths as Envoy sees them); undefined closes such connections. */
+  readonly defaultCertificate?: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** ext_authz call budget. */
+  readonly authzTimeoutMs: number;
+  /** HTTP status name when bouncer cannot be asked (Envoy's StatusCode enum name). */
+  readonly statusOnError: string;
+}
+
+/** Cluster names the bootstrap (`bouncer envoy render --xds`) defines statically. */
+export const CLUSTERS = { authz: 'bouncer_authz', acme: 'bouncer_acme', upstream: 'upstream' } as const;
+
+export const PUBLIC_LISTENER = 'bouncer_https';
+export const ACME_HTTP_LISTENER = 'bouncer_http';
+export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+
+/** One resource ready to serve: its name, content-derived version and encoded bytes. */
+export interface BuiltResource {
+  readonly name: string;
+  readonly version: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Secret names: the server certificate and the client-CA list, one pair per hostname. */
+export function certSecretName(hostname: string): string {
+  return `cert/${hostname}`;
+}
+export function clientCaSecretName(hostname: string): string {
+  return `client-ca/${hostname}`;
+}
+
+/**
+ * The version is a digest of the encoded resource, so every replica that reads the
+ * same hostnames from PostgreSQL serves the same version for the same content, and an
+ * Envoy reconnecting to another replica is not sent what it already has.
+ */
+export function contentVersion(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('base64url').slice(0, 22);
+}
+
+function built(typeUrl: string, name: string, value: Record<string, unknown>): BuiltResource {
+  const bytes = encodeResource(typeUrl, value);
+  return { name, version: contentVersion(bytes), bytes };
+}
+
+function duration(ms: number): { seconds: number; nanos: number } {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+function address(host: string, port: number): Record<string, unknown> {
+  return { socket_address: { address: host, port_value: port } };
+}
+
+const ADS = { ads: {}, resource_api_version: 'V3' };
+
+/** The hostname's certificate and key. */
+export function buildCertSecret(h: ServedHostname): BuiltResource {
+  return built(TYPE_URLS.secret, certSecretName(h.hostname), {
+    name: certSecretName(h.hostname),
+    tls_certificate: { certificate_chain: { inline_string: h.certificateChainPem }, private_key: { inline_string: h.privateKeyPem } },
+  });
+}
+
+/**
+ * The tenant's CAs as `trusted_ca`: Envoy names them in the CertificateRequest, so
+ * browsers and keychains offer a matching certificate. ACCEPT_UNTRUSTED keeps the
+ * handshake going whatever the client sends; bouncer's ext_authz check decides.
+ */
+export function buildClientCaSecret(h: ServedHostname): BuiltResource {
+  const cas = h.clientCaPems.map((p) => p.trim()).filter((p) => p !== '');
+  return built(TYPE_URLS.secret, clientCaSecretName(h.hostname), {
+    name: clientCaSecretName(h.hostname),
+    validation_context: {
+      ...(cas.length > 0 ? { trusted_ca: { inline_string: `${cas.join('\n')}\n` } } : {}),
+      trust_chain_verification: 'ACCEPT_UNTRUSTED',
+    },
+  });
+}
+
+function extAuthzFilter(s: PublicListenerSettings): Record<string, unknown> {
+  // The same settings as the static config of src/envoy/render.ts: fail closed, the peer
+  // certificate forwarded, the body never buffered.
+  return {
+    name: 'envoy.filters.http.ext_authz',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
+      transport_api_version: 'V3',
+      grpc_service: { envoy_grpc: { cluster_name: CLUSTERS.authz }, timeout: duration(s.authzTimeoutMs) },
+      failure_mode_allow: false,
+      status_on_error: { code: s.statusOnError },
+      include_peer_certificate: true,
+      include_tls_session: true,
+    },
+  };
+}
+
+const ROUTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
+
+/** ACME HTTP-01 answers come from bouncer's web service, before any login or certificate exists. */
+const ACME_ROUTE = {
+  match: { prefix: ACME_CHALLENGE_PREFIX },
+  route: { cluster: CLUSTERS.acme },
+  typed_per_filter_config: {
+    'envoy.filters.http.ext_authz': { '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute', disabled: true },
+  },
+};
+
+/** The HTTP side of every chain: identical on all of them, so Envoy's in-place update shares nothing it need rebuild. */
+function httpConnectionManager(s: PublicListenerSettings): Record<string, unknown> {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      stat_prefix: 'tenants',
+      codec_type: 'AUTO',
+      use_remote_address: { value: true },
+      normalize_path: { value: true },
+      merge_slashes: true,
+      path_with_escaped_slashes_action: 'REJECT_REQUEST',
+      forward_client_cert_details: 'SANITIZE_SET',
+      set_current_client_cert_details: { subject: { value: true }, cert: true, chain: true, uri: true, dns: true },
+      route_config: {
+        name: 'tenants',
+        virtual_hosts: [{ name: 'tenants', domains: ['*'], routes: [ACME_ROUTE, { match: { prefix: '/' }, route: { cluster: CLUSTERS.upstream } }] }],
+      },
+      http_filters: [extAuthzFilter(s), ROUTER],
+    },
+  };
+}
+
+function tlsSocket(commonTlsContext: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+      // Tenants choose require/optional/off; bouncer enforces it per request.
+      require_client_certificate: { value: false },
+      common_tls_context: { alpn_protocols: ['h2', 'http/1.1'], ...commonTlsContext },
+    },
+  };
+}
+
+function hostnameChain(hostname: string, hcm: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: `host/${hostname}`,
+    // Envoy matches `*.example.com` here as a wildcard over one or more labels; bouncer's
+    // check then holds the request to the tenant's own hostname rules (SNI and Host compared).
+    filter_chain_match: { server_names: [hostname] },
+    transport_socket: tlsSocket({
+      tls_certificate_sds_secret_configs: [{ name: certSecretName(hostname), sds_config: ADS }],
+      validation_context_sds_secret_config: { name: clientCaSecretName(hostname), sds_config: ADS },
+    }),
+    filters: [hcm],
+  };
+}
+
+function defaultChain(s: PublicListenerSettings, hcm: Record<string, unknown>): Record<string, unknown> {
+  if (s.defaultCertificate) {
+    return {
+      name: 'default',
+      transport_socket: tlsSocket({
+        tls_certificates: [{ certificate_chain: { filename: s.defaultCertificate.certFile }, private_key: { filename: s.defaultCertificate.keyFile } }],
+        validation_context: { trust_chain_verification: 'ACCEPT_UNTRUSTED' },
+      }),
+      filters: [hcm],
+    };
+  }
+  // No certificate to present: close the connection before any TLS answer.
+  return {
+    name: 'default',
+    filters: [
+      {
+        name: 'envoy.filters.network.direct_response',
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.direct_response.v3.Config' },
+      },
+    ],
+  };
+}
+
+/** The public TLS listener: one filter chain per hostname, matched on SNI, and the default chain. */
+export function buildPublicListener(s: PublicListenerSettings, hostnames: readonly string[]): BuiltResource {
+  const hcm = httpConnectionManager(s);
+  return built(TYPE_URLS.listener, PUBLIC_LISTENER, {
+    name: PUBLIC_LISTENER,
+    address: address(s.listen.host, s.listen.port),
+    listener_filters: [
+      {
+        name: 'envoy.filters.listener.tls_inspector',
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
+      },
+    ],
+    filter_chains: [...hostnames].sort().map((h) => hostnameChain(h, hcm)),
+    default_filter_chain: defaultChain(s, hcm),
+  });
+}
+
+/** Plain HTTP: ACME challenges go to bouncer, everything else is redirected to HTTPS. */
+export function buildAcmeHttpListener(s: PublicListenerSettings): BuiltResource | undefined {
+  if (!s.acmeHttpListen) return undefined;
+  return built(TYPE_URLS.listener, ACME_HTTP_LISTENER, {
+    name: ACME_HTTP_LISTENER,
+    address: address(s.acmeHttpListen.host, s.acmeHttpListen.port),
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              stat_prefix: 'acme_http',
+              codec_type: 'AUTO',
+              normalize_path: { value: true },
+              merge_slashes: true,
+              route_config: {
+                name: 'acme_http',
+                virtual_hosts: [
+                  {
+                    name: 'acme_http',
+                    domains: ['*'],
+                    routes: [
+                      { match: { prefix: ACME_CHALLENGE_PREFIX }, route: { cluster: CLUSTERS.acme } },
+                      { match: { prefix: '/' }, redirect: { https_redirect: true, ...(s.listen.port !== 443 ? { port_redirect: s.listen.port } : {}) } },
+                    ],
+                  },
+                ],
+              },
+              http_filters: [ROUTER],
+            },
+          },
+        ],
+      },
+    ],
+  });
+}
