@@ -37,7 +37,9 @@ do {
   await new Promise((resolve) => setTimeout(resolve, holdMs));
   // On a loaded machine this niced process reads the server's answers late: count
   // them once the count has stopped growing (or after 20 s), not at a fixed instant.
-  const answered = (): number => hostile.reduce((n, c) => n + c.resets.size + c.ended.size, 0);
+  // A stream counts as answered when the server reset or ended it, or cut its
+  // connection (GOAWAY or close: the per-connection stream-error limit does that).
+  const answered = (): number => hostile.reduce((n, c) => n + (c.goaways.length > 0 || !c.isOpen ? c.opened.size : c.resets.size + c.ended.size), 0);
   let refused = answered();
   for (const settleBy = Date.now() + 20_000; Date.now() < settleBy; ) {
     await new Promise((resolve) => setTimeout(resolve, 1000));

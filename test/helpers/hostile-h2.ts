@@ -83,6 +83,8 @@ export class HostileH2 {
   readonly resets = new Map<number, number>();
   /** Streams the server ended (END_STREAM seen on HEADERS or DATA). */
   readonly ended = new Set<number>();
+  /** Streams this client opened (sent HEADERS on). */
+  readonly opened = new Set<number>();
   /** Resolves when the server closes the TCP connection (FIN or reset). */
   readonly closed: Promise<void>;
   private isClosed = false;
@@ -134,6 +136,7 @@ export class HostileH2 {
   }
 
   headers(streamId: number, block: Buffer, flags: number = Flag.END_HEADERS): void {
+    this.opened.add(streamId);
     this.frame(FrameType.HEADERS, flags, streamId, block);
   }
 
