@@ -15,6 +15,8 @@ import { CONFIG_LIMITS } from '../../src/config/defaults.js';
 import { checkCertificatePoliciesInput, policiesToInput } from '../../src/stores/tenant-policies.js';
 import { checkRevocationInput, revocationToInput } from '../../src/stores/tenant-revocation.js';
 import { checkTenantInput, TenantStoreError } from '../../src/stores/tenant-store.js';
+import { createFileTenantStore } from '../../src/stores/file-tenant-store.js';
+import { toTenantJson } from '../../src/admin/tenant-json.js';
 import { makeRoot, type TestCert } from '../helpers/pki-fixtures.js';
 
 const P1 = '1.3.6.1.4.1.99999.1.1';
@@ -31,11 +33,14 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Loads a one-tenant config file with `lines` under `mtls`. */
-async function fromFile(lines: string[]) {
+async function fileConfig(lines: string[]) {
   const file = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, `${['tenants:', '  - name: acme', '    hostnames: [acme.test]', '    mtls:', '      mode: require', '      ca: ca.pem', ...lines].join('\n')}\n`);
-  const config = await loadConfig(file, {});
-  return config.tenants[0]?.mtls;
+  return loadConfig(file, {});
+}
+
+async function fromFile(lines: string[]) {
+  return (await fileConfig(lines)).tenants[0]?.mtls;
 }
 
 async function fileRefusal(lines: string[]): Promise<string> {
@@ -143,5 +148,26 @@ describe('revocation intermediates', () => {
     expect(checkRevocationInput(JSON.parse(JSON.stringify(written)), 'r')).toEqual(checked);
     const leafOnly = checkRevocationInput({ crl: 'prefer' }, 'r');
     expect(leafOnly.ok && leafOnly.policy && revocationToInput(leafOnly.policy).intermediates).toBe(false);
+  });
+});
+
+describe("the config file's tenants seen through the admin API", () => {
+  it('show both settings in the same form as stored tenants', async () => {
+    const config = await fileConfig(['      certificate_policies: { accept: anyPolicy, explicit: true }', '      revocation: { ocsp: prefer, intermediates: true }']);
+    const store = createFileTenantStore(
+      () => config.tenants,
+      () => config.source,
+    );
+    const record = await store.getTenant('acme');
+    if (!record) throw new Error('acme not found');
+    const json = toTenantJson(record);
+    expect(json.mtls.certificate_policies).toEqual({ accept: [ANY_POLICY], explicit: true, inhibit_mapping: false, inhibit_any: false });
+    expect(json.mtls.revocation).toMatchObject({ ocsp: 'prefer', intermediates: true });
+    const checked = checkTenantInput(
+      { name: 'acme', hostnames: ['acme.test'], mtls: { caPem: root.pem, certificatePolicies: { accept: ['anyPolicy'], explicit: true }, revocation: { ocsp: 'prefer', intermediates: true } } },
+      Date.now(),
+    );
+    expect(checked.certificatePolicies).toEqual(record.mtls.certificatePolicies);
+    expect(checked.revocation).toEqual(record.mtls.revocation);
   });
 });
