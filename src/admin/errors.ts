@@ -183,6 +183,9 @@ const STORE_TO_API_FIELDS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\bocspNonce\b/g, 'ocsp_nonce'],
   [/\bcrlUrls\b/g, 'crl_urls'],
   [/\bcrlDistributionPoints\b/g, 'crl_distribution_points'],
+  [/\bcertificatePolicies\b/g, 'certificate_policies'],
+  [/\binhibitMapping\b/g, 'inhibit_mapping'],
+  [/\binhibitAny\b/g, 'inhibit_any'],
 ];
 
 export function toApiField(field: string): string {

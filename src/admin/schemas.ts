@@ -5,7 +5,7 @@
  * paths, PEM contents) are left to the store's `checkTenantInput`, the same
  * checks the YAML loader runs, so the API and the file agree on them.
  */
-import { TENANT_LIMITS } from '../config/defaults.js';
+import { CONFIG_LIMITS, TENANT_LIMITS } from '../config/defaults.js';
 import { ADMIN_DEFAULTS } from '../config/defaults.js';
 import type { JsonSchema } from './route.js';
 import { REVOCATION_DEFAULTS } from '../config/defaults.js';
@@ -53,6 +53,21 @@ const REVOCATION_PROPERTIES = {
   crl: REVOCATION_MODE('CRLs fetched from the network for the leaf issuer'),
   crl_urls: strings('http(s) CRLs fetched from the start and kept fresh.', REVOCATION_DEFAULTS.crlMaxUrls, MAX_SOURCE_URL_LENGTH),
   crl_distribution_points: { type: 'boolean', description: 'Also fetch the CRL distribution points clients\' certificates name (default true).' },
+  intermediates: {
+    type: 'boolean',
+    description: "Also check the path's CA certificates below the trust anchor with the same modes, each against its issuer's fetched CRL and its own OCSP responder (default false: the leaf only).",
+  },
+} as const;
+
+/** `mtls.certificate_policies`: the config file's keys and rules (docs/config.md, "Certificate policies"). */
+const CERT_POLICY_PROPERTIES = {
+  accept: {
+    ...strings('Certificate policy OIDs the tenant accepts, dotted (2.23.140.1.2.1) or anyPolicy (default: anyPolicy).', CONFIG_LIMITS.maxAcceptedPolicies, 1024),
+    minItems: 1,
+  },
+  explicit: { type: 'boolean', description: 'Every client path must be valid for an accepted policy, else client_cert_policy_mismatch (default false).' },
+  inhibit_mapping: { type: 'boolean', description: "Ignore the CAs' policyMappings (default false)." },
+  inhibit_any: { type: 'boolean', description: 'anyPolicy in a CA certificate no longer stands for every policy (default false).' },
 } as const;
 
 const MTLS_PROPERTIES = {
@@ -66,6 +81,12 @@ const MTLS_PROPERTIES = {
     additionalProperties: false,
     properties: REVOCATION_PROPERTIES,
     description: 'Network revocation checks (OCSP, fetched CRLs); null or absent: none. Not allowed with mode off; with crl on, crl_urls or crl_distribution_points is needed.',
+  },
+  certificate_policies: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: CERT_POLICY_PROPERTIES,
+    description: "Certificate policy inputs of RFC 5280 §6.1.1; null or absent: RFC 5280's defaults (any policy, none required). Not allowed with mode off.",
   },
 } as const;
 
@@ -103,7 +124,7 @@ export const TENANT_SCHEMA: JsonSchema = {
     mtls: {
       type: 'object',
       additionalProperties: false,
-      required: ['mode', 'ca_pem', 'crl_pems', 'stale_crl', 'exempt_paths', 'revocation'],
+      required: ['mode', 'ca_pem', 'crl_pems', 'stale_crl', 'exempt_paths', 'revocation', 'certificate_policies'],
       properties: {
         mode: { type: 'string', enum: [...MTLS_MODES] },
         ca_pem: { type: ['string', 'null'], description: 'Null only when mode is off.' },
@@ -116,6 +137,13 @@ export const TENANT_SCHEMA: JsonSchema = {
           required: Object.keys(REVOCATION_PROPERTIES),
           properties: REVOCATION_PROPERTIES,
           description: 'Every field written out; null when the tenant has no network revocation checks.',
+        },
+        certificate_policies: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          required: Object.keys(CERT_POLICY_PROPERTIES),
+          properties: CERT_POLICY_PROPERTIES,
+          description: "Every field written out, anyPolicy as its OID 2.5.29.32.0; null when the tenant sets none (RFC 5280's defaults).",
         },
       },
     },
@@ -190,7 +218,7 @@ export const TRUST_SCHEMA: JsonSchema = {
         additionalProperties: false,
         required: ['code', 'message'],
         properties: {
-          code: { type: 'string', description: 'ca_unreadable, ca_no_certificate, ca_unparsable, ca_not_a_ca, ca_no_key_cert_sign, ca_expired, ca_not_yet_valid, ca_weak_key, crl_invalid or revocation_invalid.' },
+          code: { type: 'string', description: 'ca_unreadable, ca_no_certificate, ca_unparsable, ca_not_a_ca, ca_no_key_cert_sign, ca_expired, ca_not_yet_valid, ca_weak_key, crl_invalid, revocation_invalid or certificate_policies_invalid.' },
           message: { type: 'string' },
         },
       },

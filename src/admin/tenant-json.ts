@@ -10,6 +10,8 @@ import { CONFIG_LIMITS } from '../config/defaults.js';
 import type { TenantInput, TenantRecord } from '../stores/tenant-store.js';
 import type { RevocationMode, RevocationPolicy } from '../core/revocation-policy.js';
 import { revocationToInput, type RevocationInput } from '../stores/tenant-revocation.js';
+import type { PolicyInputs } from '../core/cert-policy.js';
+import { policiesToInput, type CertificatePoliciesInput } from '../stores/tenant-policies.js';
 
 /** `mtls.revocation` on the wire: the config file's own keys. */
 export interface RevocationJson {
@@ -19,6 +21,15 @@ export interface RevocationJson {
   readonly crl?: RevocationMode;
   readonly crl_urls?: readonly string[];
   readonly crl_distribution_points?: boolean;
+  readonly intermediates?: boolean;
+}
+
+/** `mtls.certificate_policies` on the wire: the config file's own keys. */
+export interface CertificatePoliciesJson {
+  readonly accept?: readonly string[];
+  readonly explicit?: boolean;
+  readonly inhibit_mapping?: boolean;
+  readonly inhibit_any?: boolean;
 }
 
 /** `mtls` as a client writes it. */
@@ -30,6 +41,8 @@ export interface MtlsBody {
   readonly exempt_paths?: readonly string[];
   /** Null removes the tenant's revocation checks. */
   readonly revocation?: RevocationJson | null;
+  /** Null returns the tenant to RFC 5280's defaults. */
+  readonly certificate_policies?: CertificatePoliciesJson | null;
 }
 
 export interface TenantBody {
@@ -49,6 +62,8 @@ export interface TenantJson {
     readonly exempt_paths: readonly string[];
     /** Null when the tenant has no network revocation checks. */
     readonly revocation: Required<RevocationJson> | null;
+    /** Null when the tenant sets none (RFC 5280's defaults). */
+    readonly certificate_policies: Required<CertificatePoliciesJson> | null;
   };
   readonly version: number;
   readonly created_at: string;
@@ -75,6 +90,7 @@ export function toTenantJson(r: TenantRecord): TenantJson {
       stale_crl: r.mtls.staleCrl,
       exempt_paths: r.mtls.exemptPaths,
       revocation: r.mtls.revocation ? toRevocationJson(r.mtls.revocation) : null,
+      certificate_policies: r.mtls.certificatePolicies ? toPoliciesJson(r.mtls.certificatePolicies) : null,
     },
     version: r.version,
     created_at: new Date(r.createdAt).toISOString(),
@@ -111,17 +127,34 @@ export function fingerprintsOf(pem: string | null | undefined): string[] | 'unpa
 }
 
 function toRevocationJson(p: RevocationPolicy): Required<RevocationJson> {
-  return { ocsp: p.ocsp, ocsp_url: p.ocspUrl ?? null, ocsp_nonce: p.ocspNonce, crl: p.crl, crl_urls: p.crlUrls, crl_distribution_points: p.crlDistributionPoints };
+  return { ocsp: p.ocsp, ocsp_url: p.ocspUrl ?? null, ocsp_nonce: p.ocspNonce, crl: p.crl, crl_urls: p.crlUrls, crl_distribution_points: p.crlDistributionPoints, intermediates: p.intermediates === true };
 }
 
 function fromRevocationJson(r: RevocationJson | null | undefined): RevocationInput | null | undefined {
   if (r === undefined || r === null) return r;
-  return { ocsp: r.ocsp, ocspUrl: r.ocsp_url, ocspNonce: r.ocsp_nonce, crl: r.crl, crlUrls: r.crl_urls, crlDistributionPoints: r.crl_distribution_points };
+  return { ocsp: r.ocsp, ocspUrl: r.ocsp_url, ocspNonce: r.ocsp_nonce, crl: r.crl, crlUrls: r.crl_urls, crlDistributionPoints: r.crl_distribution_points, intermediates: r.intermediates };
+}
+
+function toPoliciesJson(p: PolicyInputs): Required<CertificatePoliciesJson> {
+  return { accept: p.initialPolicySet, explicit: p.initialExplicitPolicy, inhibit_mapping: p.initialPolicyMappingInhibit, inhibit_any: p.initialAnyPolicyInhibit };
+}
+
+function fromPoliciesJson(p: CertificatePoliciesJson | null | undefined): CertificatePoliciesInput | null | undefined {
+  if (p === undefined || p === null) return p;
+  return { accept: p.accept, explicit: p.explicit, inhibitMapping: p.inhibit_mapping, inhibitAny: p.inhibit_any };
 }
 
 export function fromMtlsBody(m: MtlsBody | undefined): TenantInput['mtls'] {
   if (m === undefined) return undefined;
-  return { mode: m.mode, caPem: m.ca_pem, crlPems: m.crl_pems, staleCrl: m.stale_crl, exemptPaths: m.exempt_paths, revocation: fromRevocationJson(m.revocation) };
+  return {
+    mode: m.mode,
+    caPem: m.ca_pem,
+    crlPems: m.crl_pems,
+    staleCrl: m.stale_crl,
+    exemptPaths: m.exempt_paths,
+    revocation: fromRevocationJson(m.revocation),
+    certificatePolicies: fromPoliciesJson(m.certificate_policies),
+  };
 }
 
 export function fromTenantBody(name: string, b: TenantBody): TenantInput {
@@ -140,6 +173,7 @@ export function recordToInput(r: TenantRecord): TenantInput {
       staleCrl: r.mtls.staleCrl,
       exemptPaths: r.mtls.exemptPaths,
       revocation: r.mtls.revocation ? revocationToInput(r.mtls.revocation) : null,
+      certificatePolicies: r.mtls.certificatePolicies ? policiesToInput(r.mtls.certificatePolicies) : null,
     },
   };
 }

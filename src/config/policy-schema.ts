@@ -8,15 +8,42 @@ export const POLICY_KEYS = ['accept', 'explicit', 'inhibit_mapping', 'inhibit_an
 /** A dotted OID: two or more arcs, the first 0-2, no leading zeros. */
 const OID = /^[0-2](\.(0|[1-9][0-9]{0,17}))+$/;
 
+/**
+ * The rules of `mtls.certificate_policies`, shared by the YAML reader below and
+ * the tenant stores' `checkTenantInput` (admin API, PostgreSQL), so a setting
+ * one front door accepts the other accepts too.
+ */
+export const CERT_POLICY_RULES = {
+  /** The policy `text` names (`anyPolicy` is its OID), or the problem with it. */
+  oid(text: string): { readonly oid: string } | { readonly problem: string } {
+    if (text === 'anyPolicy') return { oid: ANY_POLICY };
+    return OID.test(text) ? { oid: text } : { problem: `must be a certificate policy OID in dotted form (e.g. 2.23.140.1.2.1) or anyPolicy (got '${text.slice(0, 80)}')` };
+  },
+  acceptCount(count: number): string | undefined {
+    if (count === 0) return 'must list at least one policy (leave accept out for anyPolicy)';
+    return count > CONFIG_LIMITS.maxAcceptedPolicies ? `lists ${count} policies; at most ${CONFIG_LIMITS.maxAcceptedPolicies} are allowed` : undefined;
+  },
+  /** The inputs with every key not written at its default; `accept` deduplicated. */
+  inputs(accept: readonly string[], flags: { explicit?: boolean | undefined; inhibitMapping?: boolean | undefined; inhibitAny?: boolean | undefined }): PolicyInputs {
+    const unique = [...new Set(accept)];
+    return {
+      initialPolicySet: unique.length > 0 ? unique : [...CERT_POLICY_DEFAULTS.accept],
+      initialExplicitPolicy: flags.explicit ?? CERT_POLICY_DEFAULTS.explicit,
+      initialPolicyMappingInhibit: flags.inhibitMapping ?? CERT_POLICY_DEFAULTS.inhibitMapping,
+      initialAnyPolicyInhibit: flags.inhibitAny ?? CERT_POLICY_DEFAULTS.inhibitAny,
+    };
+  },
+} as const;
+
 function readPolicyOid(reader: NodeReader, node: Entry['value'], field: string): string | undefined {
   const text = reader.string(node, field);
   if (text === undefined) return undefined;
-  if (text === 'anyPolicy') return ANY_POLICY;
-  if (!OID.test(text)) {
-    reader.issue(node, field, `must be a certificate policy OID in dotted form (e.g. 2.23.140.1.2.1) or anyPolicy (got '${text.slice(0, 80)}')`);
+  const read = CERT_POLICY_RULES.oid(text);
+  if ('problem' in read) {
+    reader.issue(node, field, read.problem);
     return undefined;
   }
-  return text;
+  return read.oid;
 }
 
 /**
@@ -33,23 +60,19 @@ export function readCertificatePolicies(entry: Entry | undefined, f: string, rea
   const acceptEntry = m.get('accept');
   if (acceptEntry) {
     const items = reader.list(acceptEntry.value, `${f}.accept`, { single: true, nonEmpty: true });
-    if (items && items.length > CONFIG_LIMITS.maxAcceptedPolicies) {
-      reader.issue(acceptEntry.value, `${f}.accept`, `lists ${items.length} policies; at most ${CONFIG_LIMITS.maxAcceptedPolicies} are allowed`);
+    const tooMany = items && items.length > 0 ? CERT_POLICY_RULES.acceptCount(items.length) : undefined;
+    if (tooMany !== undefined) {
+      reader.issue(acceptEntry.value, `${f}.accept`, tooMany);
     } else {
       items?.forEach((item, j) => {
         const oid = readPolicyOid(reader, item, `${f}.accept[${j}]`);
-        if (oid !== undefined && !accept.includes(oid)) accept.push(oid);
+        if (oid !== undefined) accept.push(oid);
       });
     }
   }
-  const flag = (key: 'explicit' | 'inhibit_mapping' | 'inhibit_any', fallback: boolean): boolean => {
+  const flag = (key: 'explicit' | 'inhibit_mapping' | 'inhibit_any'): boolean | undefined => {
     const e = m.get(key);
-    return (e && reader.boolean(e.value, `${f}.${key}`)) ?? fallback;
+    return e ? reader.boolean(e.value, `${f}.${key}`) : undefined;
   };
-  return {
-    initialPolicySet: accept.length > 0 ? accept : [...CERT_POLICY_DEFAULTS.accept],
-    initialExplicitPolicy: flag('explicit', CERT_POLICY_DEFAULTS.explicit),
-    initialPolicyMappingInhibit: flag('inhibit_mapping', CERT_POLICY_DEFAULTS.inhibitMapping),
-    initialAnyPolicyInhibit: flag('inhibit_any', CERT_POLICY_DEFAULTS.inhibitAny),
-  };
+  return CERT_POLICY_RULES.inputs(accept, { explicit: flag('explicit'), inhibitMapping: flag('inhibit_mapping'), inhibitAny: flag('inhibit_any') });
 }

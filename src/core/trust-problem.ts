@@ -21,7 +21,9 @@ export type TrustProblemCode =
   /** A CRL the tenant names cannot be used; the tenant is unusable (fail closed). */
   | 'crl_invalid'
   /** Stored revocation settings (a PostgreSQL row edited by hand) break the rules; the tenant is unusable (fail closed). */
-  | 'revocation_invalid';
+  | 'revocation_invalid'
+  /** Stored certificate policy inputs (a PostgreSQL row edited by hand) break the rules; the tenant is unusable (fail closed). */
+  | 'certificate_policies_invalid';
 
 export interface TrustProblem {
   readonly code: TrustProblemCode;

@@ -23,6 +23,7 @@ function toRecord(t: Tenant, loadedAtMs: number, nowMs: number): TenantRecord {
       staleCrl: trust?.staleCrl ?? 'deny',
       exemptPaths: [...t.mtls.exemptPaths],
       ...(t.mtls.revocation ? { revocation: t.mtls.revocation } : {}),
+      ...(trust?.policy ? { certificatePolicies: trust.policy } : {}),
     },
     version: 1,
     trust: reportTrust(trust, nowMs),

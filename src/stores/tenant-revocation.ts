@@ -16,6 +16,8 @@ export interface RevocationInput {
   readonly crl?: RevocationMode | undefined;
   readonly crlUrls?: readonly string[] | undefined;
   readonly crlDistributionPoints?: boolean | undefined;
+  /** Check the path's CA certificates too, not only the leaf (`mtls.revocation.intermediates`). */
+  readonly intermediates?: boolean | undefined;
 }
 
 /** The first thing wrong with a revocation input: the field (under `field`) and why. */
@@ -26,7 +28,7 @@ export interface RevocationProblem {
 
 export type RevocationCheck = { readonly ok: true; readonly policy: RevocationPolicy | undefined } | { readonly ok: false; readonly problem: RevocationProblem };
 
-const KEYS: ReadonlySet<string> = new Set(['ocsp', 'ocspUrl', 'ocspNonce', 'crl', 'crlUrls', 'crlDistributionPoints']);
+const KEYS: ReadonlySet<string> = new Set(['ocsp', 'ocspUrl', 'ocspNonce', 'crl', 'crlUrls', 'crlDistributionPoints', 'intermediates']);
 
 /**
  * Checks `input` (plain data of unknown shape: an API body or a stored JSON
@@ -61,7 +63,7 @@ export function checkRevocationInput(input: unknown, field: string): RevocationC
     if (problem !== undefined) return fail(`${field}.ocspUrl`, problem);
     ocspUrl = raw.ocspUrl;
   }
-  const flag = (key: 'ocspNonce' | 'crlDistributionPoints', dflt: boolean): boolean | undefined => {
+  const flag = (key: 'ocspNonce' | 'crlDistributionPoints' | 'intermediates', dflt: boolean): boolean | undefined => {
     const v = raw[key];
     return v === undefined ? dflt : typeof v === 'boolean' ? v : undefined;
   };
@@ -69,6 +71,8 @@ export function checkRevocationInput(input: unknown, field: string): RevocationC
   if (ocspNonce === undefined) return fail(`${field}.ocspNonce`, 'must be true or false');
   const crlDistributionPoints = flag('crlDistributionPoints', REVOCATION_DEFAULTS.crlDistributionPoints);
   if (crlDistributionPoints === undefined) return fail(`${field}.crlDistributionPoints`, 'must be true or false');
+  const intermediates = flag('intermediates', REVOCATION_DEFAULTS.intermediates);
+  if (intermediates === undefined) return fail(`${field}.intermediates`, 'must be true or false');
   const list = raw.crlUrls ?? [];
   if (!Array.isArray(list)) return fail(`${field}.crlUrls`, 'must be a list of URLs');
   const crlUrls: string[] = [];
@@ -82,7 +86,7 @@ export function checkRevocationInput(input: unknown, field: string): RevocationC
   if (tooMany !== undefined) return fail(`${field}.crlUrls`, tooMany);
   const noSource = REVOCATION_RULES.crlSource(crl, crlUrls.length, crlDistributionPoints, { urls: 'crlUrls', distributionPoints: 'crlDistributionPoints' });
   if (noSource !== undefined) return fail(`${field}.crl`, noSource);
-  return { ok: true, policy: revocationPolicy({ ocsp, ocspUrl, ocspNonce, crl, crlUrls, crlDistributionPoints }) };
+  return { ok: true, policy: revocationPolicy({ ocsp, ocspUrl, ocspNonce, crl, crlUrls, crlDistributionPoints, ...(intermediates ? { intermediates } : {}) }) };
 }
 
 function isMode(v: string): v is RevocationMode {
@@ -91,5 +95,5 @@ function isMode(v: string): v is RevocationMode {
 
 /** The stored (and API) form of a policy: every field written out, so a later change of a default does not change a stored tenant. */
 export function revocationToInput(p: RevocationPolicy): Required<RevocationInput> {
-  return { ocsp: p.ocsp, ocspUrl: p.ocspUrl ?? null, ocspNonce: p.ocspNonce, crl: p.crl, crlUrls: [...p.crlUrls], crlDistributionPoints: p.crlDistributionPoints };
+  return { ocsp: p.ocsp, ocspUrl: p.ocspUrl ?? null, ocspNonce: p.ocspNonce, crl: p.crl, crlUrls: [...p.crlUrls], crlDistributionPoints: p.crlDistributionPoints, intermediates: p.intermediates === true };
 }

@@ -9,6 +9,8 @@ import { isoTime } from '../config/trust.js';
 import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../core/tenant-names.js';
 import type { RevocationPolicy } from '../core/revocation-policy.js';
 import { checkRevocationInput, type RevocationInput } from './tenant-revocation.js';
+import type { PolicyInputs } from '../core/cert-policy.js';
+import { checkCertificatePoliciesInput, type CertificatePoliciesInput } from './tenant-policies.js';
 
 /**
  * The one contract every tenant backend (YAML file, PostgreSQL) fulfils. The
@@ -96,6 +98,8 @@ export interface TenantInput {
     readonly exemptPaths?: readonly string[] | undefined;
     /** Network revocation checks (OCSP, fetched CRLs), as `mtls.revocation` in the config file; null or absent: none. */
     readonly revocation?: RevocationInput | null | undefined;
+    /** Certificate policy inputs (RFC 5280 §6.1.1), as `mtls.certificate_policies` in the config file; null or absent: RFC 5280's defaults. */
+    readonly certificatePolicies?: CertificatePoliciesInput | null | undefined;
   } | undefined;
 }
 
@@ -120,6 +124,8 @@ export interface TenantRecord {
     readonly exemptPaths: readonly string[];
     /** Network revocation checks; absent when none (both modes off). */
     readonly revocation?: RevocationPolicy | undefined;
+    /** Certificate policy inputs, defaults filled in; absent when none are set (RFC 5280's defaults apply). */
+    readonly certificatePolicies?: PolicyInputs | undefined;
   };
   /** Starts at 1 and grows by one with every change; cached copies compare it to tell stale from fresh. */
   readonly version: number;
@@ -235,6 +241,8 @@ export interface CheckedTenant {
   readonly exemptPaths: readonly string[];
   /** Undefined when the tenant has no network revocation checks. */
   readonly revocation: RevocationPolicy | undefined;
+  /** Undefined when the tenant sets no certificate policy inputs. */
+  readonly certificatePolicies: PolicyInputs | undefined;
   readonly tenant: Tenant;
   readonly warnings: readonly string[];
 }
@@ -281,6 +289,12 @@ export function checkTenantInput(input: TenantInput, nowMs: number): CheckedTena
     if (!checked.ok) throw invalid(checked.problem.field, checked.problem.message);
     revocation = checked.policy;
   }
+  let certificatePolicies: PolicyInputs | undefined;
+  if (mtls.certificatePolicies !== undefined && mtls.certificatePolicies !== null) {
+    const checked = checkCertificatePoliciesInput(mtls.certificatePolicies, 'mtls.certificatePolicies');
+    if (!checked.ok) throw invalid(checked.problem.field, checked.problem.message);
+    certificatePolicies = checked.inputs;
+  }
 
   if (mode === 'off') {
     // The file loader ignores these with a warning; an API caller gets an error
@@ -289,15 +303,19 @@ export function checkTenantInput(input: TenantInput, nowMs: number): CheckedTena
     if (mtls.caPem !== undefined) throw invalid('mtls.caPem', 'is given but mode is off, so client certificates would not be checked; set mode to require or optional, or leave caPem out');
     if (crlPems.length > 0) throw invalid('mtls.crlPems', 'are given but mode is off');
     if (revocation !== undefined) throw invalid('mtls.revocation', 'is given but mode is off, so no certificate would be checked for revocation; set mode to require or optional, or leave revocation out');
+    if (certificatePolicies !== undefined) {
+      throw invalid('mtls.certificatePolicies', 'are given but mode is off, so no certificate path would be checked against them; set mode to require or optional, or leave certificatePolicies out');
+    }
     const tenant: Tenant = { name: input.name, hostnames, mtls: { mode, trust: null, exemptPaths } };
-    return { name: input.name, hostnames, mode, caPem: null, caSha256: null, crlPems: [], staleCrl, exemptPaths, revocation: undefined, tenant, warnings };
+    return { name: input.name, hostnames, mode, caPem: null, caSha256: null, crlPems: [], staleCrl, exemptPaths, revocation: undefined, certificatePolicies: undefined, tenant, warnings };
   }
   if (mtls.caPem === undefined || mtls.caPem.trim() === '') {
     throw invalid('mtls.caPem', `is required when mode is ${mode}: give the PEM CA certificates that issue this tenant's client certificates, or set mode to off`);
   }
   const { roots, problems } = checkCaBundle(mtls.caPem, nowMs, warnings);
   const crls = checkCrls(crlPems, roots, nowMs, staleCrl, warnings);
-  const trust = problems.length > 0 ? { roots, crls, staleCrl, problems } : { roots, crls, staleCrl };
+  const policy = certificatePolicies ? { policy: certificatePolicies } : {};
+  const trust = problems.length > 0 ? { roots, crls, staleCrl, problems, ...policy } : { roots, crls, staleCrl, ...policy };
   const tenant: Tenant = { name: input.name, hostnames, mtls: { mode, trust, exemptPaths, ...(revocation ? { revocation } : {}) } };
   return {
     name: input.name,
@@ -309,6 +327,7 @@ export function checkTenantInput(input: TenantInput, nowMs: number): CheckedTena
     staleCrl,
     exemptPaths,
     revocation,
+    certificatePolicies,
     tenant,
     warnings,
   };

@@ -267,6 +267,28 @@ describe('tenants', () => {
     expect(removed).toMatchObject({ status: 200, body: { tenant: { mtls: { revocation: null } } } });
   });
 
+  it("sets, reads back and removes mtls.certificate_policies and revocation intermediates with the config file's keys and rules", async () => {
+    const set = await admin.call('PATCH', '/v1/tenants/acme/mtls', {
+      body: { certificate_policies: { accept: ['1.3.6.1.4.1.99999.1.2', 'anyPolicy', '1.3.6.1.4.1.99999.1.2'], explicit: true }, revocation: { ocsp: 'prefer', intermediates: true } },
+    });
+    const policies = { accept: ['1.3.6.1.4.1.99999.1.2', '2.5.29.32.0'], explicit: true, inhibit_mapping: false, inhibit_any: false };
+    expect(set).toMatchObject({ status: 200, body: { tenant: { mtls: { certificate_policies: policies, revocation: { ocsp: 'prefer', intermediates: true } } } } });
+    expect((await admin.call('GET', '/v1/tenants/acme')).body).toMatchObject({ mtls: { certificate_policies: policies, revocation: { intermediates: true } }, trust: { status: 'ok' } });
+    // A partial update of something else keeps them.
+    expect((await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: { stale_crl: 'deny' } })).body).toMatchObject({ tenant: { mtls: { certificate_policies: policies } } });
+    expect(await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: { certificate_policies: { accept: ['1.02.3'] } } })).toMatchObject({
+      status: 400,
+      body: { error: 'ERR_TENANT_INVALID', field: 'body.certificate_policies.accept[0]', message: expect.stringContaining('certificate policy OID in dotted form') as unknown },
+    });
+    // The schema refuses what it can say itself: an empty list, a flag of the wrong type, an unknown key.
+    for (const bad of [{ accept: [] }, { explicit: 'yes' }, { inhibit: true }, { accept: Array.from({ length: 65 }, (_, i) => `1.2.${i}`) }]) {
+      expect(await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: { certificate_policies: bad } })).toMatchObject({ status: 400, body: { error: 'ERR_ADMIN_BAD_REQUEST' } });
+    }
+    expect(await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: { revocation: { ocsp: 'prefer', intermediates: 'yes' } } })).toMatchObject({ status: 400, body: { error: 'ERR_ADMIN_BAD_REQUEST' } });
+    const removed = await admin.call('PATCH', '/v1/tenants/acme/mtls', { body: { certificate_policies: null, revocation: null } });
+    expect(removed).toMatchObject({ status: 200, body: { tenant: { mtls: { certificate_policies: null, revocation: null } } } });
+  });
+
   it('deletes a tenant (204), then it is 404', async () => {
     const r = await admin.call('DELETE', '/v1/tenants/beta', { token: 'writer' });
     expect(r.status).toBe(204);

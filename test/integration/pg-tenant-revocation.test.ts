@@ -86,7 +86,7 @@ describe('stored and read back', () => {
     expect(found.kind === 'tenant' && found.tenant.mtls.revocation).toEqual(expected);
     // Every field is written out in the row, so a later change of a default leaves it as it was.
     const row = (await db.query<{ revocation: unknown }>("SELECT revocation FROM tenants WHERE name = 'acme'")).rows[0];
-    expect(row?.revocation).toEqual({ ocsp: 'prefer', ocspUrl: null, ocspNonce: true, crl: 'require', crlUrls: ['http://crl.acme.test/ca.crl'], crlDistributionPoints: true });
+    expect(row?.revocation).toEqual({ ocsp: 'prefer', ocspUrl: null, ocspNonce: true, crl: 'require', crlUrls: ['http://crl.acme.test/ca.crl'], crlDistributionPoints: true, intermediates: false });
   });
 
   it('both modes off, or null, store no policy; a replace without it removes it', async () => {

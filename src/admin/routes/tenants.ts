@@ -46,6 +46,7 @@ function summarize(input: TenantInput): Record<string, unknown> {
     stale_crl: input.mtls?.staleCrl ?? 'deny',
     exempt_paths: input.mtls?.exemptPaths ?? [],
     revocation: input.mtls?.revocation ?? null,
+    certificate_policies: input.mtls?.certificatePolicies ?? null,
   };
 }
 
@@ -296,6 +297,10 @@ export function tenantRoutes(store: TenantStore, clock: () => number, revocation
         if (patch.mode === 'off' && patch.revocation === undefined && current.mtls.revocation !== undefined) {
           mtls = { ...mtls, revocation: null };
           warnings.push(`mtls.mode is now off: the revocation settings of tenant '${name}' were removed`);
+        }
+        if (patch.mode === 'off' && patch.certificate_policies === undefined && current.mtls.certificatePolicies !== undefined) {
+          mtls = { ...mtls, certificatePolicies: null };
+          warnings.push(`mtls.mode is now off: the certificate policy settings of tenant '${name}' were removed`);
         }
         ctx.note(name, { previous_mode: current.mtls.mode });
         return put(store, ctx, { ...base, mtls }, warnings, { version: current.version });

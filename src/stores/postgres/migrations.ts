@@ -148,6 +148,17 @@ CREATE TABLE acme_challenges (
 );
 `,
   },
+  {
+    // A tenant's `mtls.certificate_policies` (RFC 5280 §6.1.1 inputs), as the config
+    // file has it. Null, as for every tenant stored before, means RFC 5280's defaults.
+    // JSON like `revocation`, and checked again with the file's rules on every read
+    // (src/stores/tenant-policies.ts).
+    version: 6,
+    name: 'tenant_certificate_policies',
+    sql: `
+ALTER TABLE tenants ADD COLUMN certificate_policies jsonb CHECK (certificate_policies IS NULL OR jsonb_typeof(certificate_policies) = 'object');
+`,
+  },
 ];
 
 /**

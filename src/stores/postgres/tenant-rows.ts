@@ -5,12 +5,14 @@ import { parseCaBundle, selectTrustAnchors, type ParsedBundle, type TrustProblem
 import type { RevocationPolicy } from '../../core/revocation-policy.js';
 import { sha256Hex, type TenantRecord } from '../tenant-store.js';
 import { checkRevocationInput, type RevocationProblem } from '../tenant-revocation.js';
+import type { PolicyInputs } from '../../core/cert-policy.js';
+import { checkCertificatePoliciesInput, type PoliciesProblem } from '../tenant-policies.js';
 
 /**
  * The columns that make up one tenant, hostnames and CRLs folded in with ARRAY
  * subqueries so that loading a cold tenant is a single round trip.
  */
-const TENANT_COLUMNS = `t.name, t.version::text AS version, t.mtls_mode, t.stale_crl, t.exempt_paths, t.revocation,
+const TENANT_COLUMNS = `t.name, t.version::text AS version, t.mtls_mode, t.stale_crl, t.exempt_paths, t.revocation, t.certificate_policies,
   ca.pem AS ca_pem, ca.sha256 AS ca_sha256,
   ARRAY(SELECT hn.hostname FROM tenant_hostnames hn WHERE hn.tenant_name = t.name ORDER BY hn.hostname) AS hostnames,
   ARRAY(SELECT c.pem FROM tenant_crls c WHERE c.tenant_name = t.name ORDER BY c.position) AS crl_pems,
@@ -33,9 +35,9 @@ FROM tenants t WHERE ($1::text IS NULL OR t.name > $1) ORDER BY t.name LIMIT $2`
 FROM tenant_hostnames h JOIN tenants t ON t.name = h.tenant_name
 WHERE h.hostname = ANY($1::text[])`,
   /** `xmax = 0` holds only for a row this statement inserted, which tells create from replace. */
-  upsertTenant: `INSERT INTO tenants (name, mtls_mode, stale_crl, exempt_paths, revocation) VALUES ($1, $2, $3, $4, $5)
+  upsertTenant: `INSERT INTO tenants (name, mtls_mode, stale_crl, exempt_paths, revocation, certificate_policies) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (name) DO UPDATE SET mtls_mode = EXCLUDED.mtls_mode, stale_crl = EXCLUDED.stale_crl,
-  exempt_paths = EXCLUDED.exempt_paths, revocation = EXCLUDED.revocation, version = tenants.version + 1, updated_at = now()
+  exempt_paths = EXCLUDED.exempt_paths, revocation = EXCLUDED.revocation, certificate_policies = EXCLUDED.certificate_policies, version = tenants.version + 1, updated_at = now()
 RETURNING (xmax = 0) AS created`,
   lockTenant: 'SELECT name FROM tenants WHERE name = $1 FOR UPDATE',
   bumpVersion: 'UPDATE tenants SET version = version + 1, updated_at = now() WHERE name = $1',
@@ -64,6 +66,8 @@ export interface TenantRow {
   exempt_paths: string[];
   /** `mtls.revocation` in its input form (src/stores/tenant-revocation.ts); null: none. */
   revocation: unknown;
+  /** `mtls.certificate_policies` in its input form (src/stores/tenant-policies.ts); null: RFC 5280's defaults. */
+  certificate_policies: unknown;
   ca_pem: string | null;
   ca_sha256: string | null;
   hostnames: string[];
@@ -111,8 +115,16 @@ export function storedRevocation(value: unknown): { policy: RevocationPolicy | u
   return checked.ok ? { policy: checked.policy, problem: undefined } : { policy: undefined, problem: checked.problem };
 }
 
+/** The stored `certificate_policies` column, checked again with the config file's rules, as {@link storedRevocation}. */
+export function storedPolicies(value: unknown): { inputs: PolicyInputs | undefined; problem: PoliciesProblem | undefined } {
+  if (value === null || value === undefined) return { inputs: undefined, problem: undefined };
+  const checked = checkCertificatePoliciesInput(value, 'certificate_policies');
+  return checked.ok ? { inputs: checked.inputs, problem: undefined } : { inputs: undefined, problem: checked.problem };
+}
+
 export function toRecord(row: TenantRow): TenantRecord {
   const { policy } = storedRevocation(row.revocation);
+  const { inputs } = storedPolicies(row.certificate_policies);
   return {
     name: row.name,
     hostnames: row.hostnames,
@@ -123,12 +135,16 @@ export function toRecord(row: TenantRow): TenantRecord {
       staleCrl: toStaleCrl(row.stale_crl),
       exemptPaths: row.exempt_paths,
       ...(policy ? { revocation: policy } : {}),
+      ...(inputs ? { certificatePolicies: inputs } : {}),
     },
     version: Number(row.version),
     createdAt: row.created_at.getTime(),
     updatedAt: row.updated_at.getTime(),
   };
 }
+
+/** Problems of stored settings that leave the tenant without any usable root. */
+const FAIL_CLOSED: ReadonlySet<TrustProblem['code']> = new Set(['crl_invalid', 'revocation_invalid', 'certificate_policies_invalid']);
 
 /**
  * Turns stored rows into the {@link Tenant} the decision core uses. Parses are
@@ -162,6 +178,10 @@ export class TenantParser {
     if (revocation.problem) {
       problems.push({ code: 'revocation_invalid', message: `stored revocation settings are invalid: ${revocation.problem.field}: ${revocation.problem.message}` });
     }
+    const policies = storedPolicies(row.certificate_policies);
+    if (policies.problem) {
+      problems.push({ code: 'certificate_policies_invalid', message: `stored certificate policy settings are invalid: ${policies.problem.field}: ${policies.problem.message}` });
+    }
     row.crl_pems.forEach((pem, i) => {
       try {
         crls.push(...this.crls(pem));
@@ -169,10 +189,12 @@ export class TenantParser {
         problems.push({ code: 'crl_invalid', message: `stored CRL ${i + 1} does not parse: ${err instanceof Error ? err.message : String(err)}` });
       }
     });
-    // A CRL, or revocation settings, that cannot be used would revoke nothing: fail closed for this tenant.
-    const roots = problems.some((p) => p.code === 'crl_invalid' || p.code === 'revocation_invalid') ? [] : selected.usable;
+    // A CRL, or revocation or policy settings, that cannot be used would revoke or
+    // require nothing: fail closed for this tenant.
+    const roots = problems.some((p) => FAIL_CLOSED.has(p.code)) ? [] : selected.usable;
     const staleCrl = toStaleCrl(row.stale_crl);
-    const trust = problems.length > 0 ? { roots, crls, staleCrl, problems } : { roots, crls, staleCrl };
+    const policy = policies.inputs ? { policy: policies.inputs } : {};
+    const trust = problems.length > 0 ? { roots, crls, staleCrl, problems, ...policy } : { roots, crls, staleCrl, ...policy };
     return { name: row.name, hostnames: row.hostnames, mtls: { mode, trust, exemptPaths, ...(revocation.policy ? { revocation: revocation.policy } : {}) } };
   }
 

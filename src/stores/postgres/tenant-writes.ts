@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { TENANT_LIMITS } from '../../config/defaults.js';
 import { TenantStoreError, checkHostname, checkTenantInput, type PutCondition, type PutTenantResult, type TenantInput, type TenantRecord, type TenantStore } from '../tenant-store.js';
 import { revocationToInput } from '../tenant-revocation.js';
+import { policiesToInput } from '../tenant-policies.js';
 import { chunkPayloads } from './change-payload.js';
 import { isConnectionError, isUniqueViolation, toStoreError } from './pg-errors.js';
 import { readRecord, type RowJudge } from './tenant-reads.js';
@@ -87,6 +88,7 @@ export function createTenantWriter(d: TenantWriterDeps): TenantWriter {
           checked.staleCrl,
           checked.exemptPaths,
           checked.revocation ? JSON.stringify(revocationToInput(checked.revocation)) : null,
+          checked.certificatePolicies ? JSON.stringify(policiesToInput(checked.certificatePolicies)) : null,
         ]);
         // Two creates racing past the check above: the second one's upsert replaced the first; refuse it instead.
         if (condition && 'absent' in condition && up.rows[0]?.created !== true) throw new TenantStoreError('ERR_TENANT_CONFLICT', `tenant '${checked.name}' already exists`, { field: 'name' });
