@@ -639,4 +639,10 @@ export const XDS_DEFAULTS = {
   nodeCluster: 'bouncer-edge',
   /** bouncer's ADS server as the bootstrap names it. */
   clusterName: 'bouncer_xds',
+  /**
+   * Hostnames as SNI filter chains of the public listener (`chains`), the measured and
+   * end-to-end tested layout; `internal` (one cluster and internal listener per
+   * hostname, O(1) per added hostname) is chosen explicitly.
+   */
+  listenerMode: 'chains',
 } as const;
