@@ -645,4 +645,10 @@ export const XDS_DEFAULTS = {
    * hostname, O(1) per added hostname) is chosen explicitly.
    */
   listenerMode: 'chains',
+  /**
+   * Internal mode: connections at once through one hostname's cluster. Envoy's default
+   * circuit breaker (1,024) would refuse a busy hostname's clients where the chains mode
+   * has no such limit; the listener's own connection limits still apply.
+   */
+  internalHopMaxConnections: 1_000_000,
 } as const;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { XDS_DEFAULTS } from '../config/defaults.js';
 import type { ServedHostname } from '../core/served-hostname.js';
 import { encodeResource, TYPE_URLS } from './protos.js';
 
@@ -227,6 +228,7 @@ export function buildHostnameCluster(hostname: string): BuiltResource {
     name,
     type: 'STATIC',
     connect_timeout: duration(1000),
+    circuit_breakers: { thresholds: [{ priority: 'DEFAULT', max_connections: { value: XDS_DEFAULTS.internalHopMaxConnections } }] },
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { envoy_internal_address: { server_listener_name: name } } } }] }] },
     transport_socket: {
       name: 'envoy.transport_sockets.upstream_proxy_protocol',

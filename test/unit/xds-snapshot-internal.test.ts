@@ -35,6 +35,8 @@ describe('xDS snapshot, internal listener mode', () => {
     expect((byName.filters as Json[]).map((f) => f.name)).toEqual(['envoy.filters.network.set_filter_state', 'envoy.filters.network.tcp_proxy']);
     const cluster = decodeResource(TYPE_URLS.cluster, s.get(TYPE_URLS.cluster, 'host/b.example.com')?.bytes ?? new Uint8Array());
     expect(JSON.stringify(cluster.load_assignment)).toContain('"server_listener_name":"host/b.example.com"');
+    // Not Envoy's default 1,024 connections per cluster: a busy hostname is not cut short by the hop.
+    expect(JSON.stringify(cluster.circuit_breakers)).toContain('"max_connections":{"value":1000000}');
     const internal = decodeResource(TYPE_URLS.listener, s.get(TYPE_URLS.listener, 'host/b.example.com')?.bytes ?? new Uint8Array());
     expect(internal.internal_listener).toBeDefined();
     expect(internal.address).toBeUndefined();
