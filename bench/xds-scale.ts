@@ -34,9 +34,14 @@ import { freePort, waitFor } from './lib/processes.js';
 
 const COUNTS = (process.env.BENCH_XDS_COUNTS ?? '100,1000,10000').split(',').map(Number);
 const CHANGES = Number(process.env.BENCH_XDS_CHANGES ?? 5);
+/** `chains` (default) or `internal`: the `xds.listener_mode` measured (docs/xds.md, "Listener modes"). */
+const MODE: 'chains' | 'internal' = process.env.BENCH_XDS_MODE === 'internal' ? 'internal' : 'chains';
+/** Sequential full handshakes timed per row, for the cost of the internal hop against the chains mode. */
+const HANDSHAKES = Number(process.env.BENCH_XDS_HANDSHAKES ?? 200);
 const log = (msg: string): void => void process.stderr.write(`[xds-scale] ${msg}\n`);
 
 export interface XdsScaleRow {
+  mode: 'chains' | 'internal';
   hostnames: number;
   /** Envoy's first ADS request to every hostname served. */
   connectToAllServedMs: number;
@@ -50,6 +55,20 @@ export interface XdsScaleRow {
   changeCpuMs: number;
   listenerBytes: number;
   envoyBytesPerHostname: number;
+  /** One full TLS handshake (no resumption) on an existing hostname, connect to secure, median of HANDSHAKES sequential ones. */
+  handshakeMs: number;
+}
+
+/** Connect to handshake done, in ms, for one fresh TLS connection. */
+function handshakeTime(port: number, servername: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const s = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, timeout: 2000 }, () => {
+      resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -167,7 +186,7 @@ async function scaleRow(bin: string, dir: string, ca: KeyPairPem, pool: Array<Om
   const catalog = new MemoryCatalog();
   catalog.seed(pool.slice(0, n));
   const publicPort = await freePort();
-  const xds = createXdsServer({ catalog, settings: { listen: { host: '127.0.0.1', port: publicPort }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable' }, logger: pino({ level: 'warn' }), registry: new Registry() });
+  const xds = createXdsServer({ catalog, settings: { listen: { host: '127.0.0.1', port: publicPort }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable', listenerMode: MODE }, logger: pino({ level: 'warn' }), registry: new Registry() });
   const xdsPort = await xds.listen('127.0.0.1', 0);
   const edge = await startEdge(bin, dir, xdsPort, publicPort);
   try {
@@ -211,7 +230,10 @@ async function scaleRow(bin: string, dir: string, ca: KeyPairPem, pool: Array<Om
       await waitFor('ACK of the change', async () => (await ackCount(xds, 'secret')) >= secretAcksBefore + 1, 60_000, 5);
       if ((await sentCount(xds, 'listener')) !== listenerSent) throw new Error('a certificate change sent the listener');
     }
+    const handshakes: number[] = [];
+    for (let i = 0; i < HANDSHAKES; i += 1) handshakes.push(await handshakeTime(publicPort, (pool[i % n] as Omit<ServedHostname, 'version'>).hostname));
     const row: XdsScaleRow = {
+      mode: MODE,
       hostnames: n,
       connectToAllServedMs,
       addServedMs: median(addMs),
@@ -220,6 +242,7 @@ async function scaleRow(bin: string, dir: string, ca: KeyPairPem, pool: Array<Om
       changeCpuMs: Math.round(median(changeCpu) * 100) / 100,
       listenerBytes: xds.status().publicListenerBytes,
       envoyBytesPerHostname: Math.round((allocated - baselineBytes) / n),
+      handshakeMs: Math.round(median(handshakes) * 100) / 100,
     };
     log(JSON.stringify(row));
     return row;
@@ -242,7 +265,7 @@ async function main(): Promise<void> {
     log(`${max + CHANGES} certificates issued in ${((Date.now() - g0) / 1000).toFixed(1)} s`);
     // Envoy with no hostname: the memory baseline.
     const empty = new MemoryCatalog();
-    const xds0 = createXdsServer({ catalog: empty, settings: { listen: { host: '127.0.0.1', port: await freePort() }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable' }, logger: pino({ level: 'warn' }), registry: new Registry() });
+    const xds0 = createXdsServer({ catalog: empty, settings: { listen: { host: '127.0.0.1', port: await freePort() }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable', listenerMode: MODE }, logger: pino({ level: 'warn' }), registry: new Registry() });
     const edge0 = await startEdge(bin, dir, await xds0.listen('127.0.0.1', 0), 0);
     let baseline: number;
     try {

@@ -639,4 +639,16 @@ export const XDS_DEFAULTS = {
   nodeCluster: 'bouncer-edge',
   /** bouncer's ADS server as the bootstrap names it. */
   clusterName: 'bouncer_xds',
+  /**
+   * Hostnames as SNI filter chains of the public listener (`chains`), the measured and
+   * end-to-end tested layout; `internal` (one cluster and internal listener per
+   * hostname, O(1) per added hostname) is chosen explicitly.
+   */
+  listenerMode: 'chains',
+  /**
+   * Internal mode: connections at once through one hostname's cluster. Envoy's default
+   * circuit breaker (1,024) would refuse a busy hostname's clients where the chains mode
+   * has no such limit; the listener's own connection limits still apply.
+   */
+  internalHopMaxConnections: 1_000_000,
 } as const;

@@ -106,7 +106,12 @@ export interface XdsConfig {
   /** Certificate for SNI no hostname matches, paths as Envoy sees them; undefined: such connections are closed. */
   readonly defaultCertificate: { readonly certFile: string; readonly keyFile: string } | undefined;
   readonly authzTimeoutMs: number;
+  /** How hostnames sit in Envoy (docs/xds.md, "Listener modes"): SNI filter chains of one listener, or one internal listener each. */
+  readonly listenerMode: XdsListenerMode;
 }
+
+/** `chains`: one filter chain per hostname in the public listener; `internal`: one cluster and one internal listener per hostname. */
+export type XdsListenerMode = 'chains' | 'internal';
 
 /** One configured admin token. */
 export interface AdminToken {

@@ -16,11 +16,11 @@
 import type { Node } from 'yaml';
 import { ENVOY_RENDER_DEFAULTS, XDS_DEFAULTS } from './defaults.js';
 import type { Entry, NodeReader } from './node-reader.js';
-import type { HostPort, XdsConfig } from './types.js';
+import type { HostPort, XdsConfig, XdsListenerMode } from './types.js';
 import { parseListenAddress } from './values.js';
 
 export const XDS_CONFIG_KEYS = {
-  xds: ['listen', 'envoy_listen', 'envoy_http_listen', 'default_certificate', 'authz_timeout_ms'],
+  xds: ['listen', 'envoy_listen', 'envoy_http_listen', 'default_certificate', 'authz_timeout_ms', 'listener_mode'],
   xds_default_certificate: ['cert_file', 'key_file'],
 } as const;
 
@@ -58,11 +58,22 @@ export function readXdsShape(top: ReadonlyMap<string, Entry>, reader: NodeReader
     if (certPath && keyPath) defaultCertificate = { certFile: certPath, keyFile: keyPath };
   }
   const timeout = m.get('authz_timeout_ms');
+  let listenerMode: XdsListenerMode = XDS_DEFAULTS.listenerMode;
+  const mode = m.get('listener_mode');
+  if (mode) {
+    const v = reader.string(mode.value, 'xds.listener_mode');
+    if (v === 'chains' || v === 'internal') listenerMode = v;
+    else if (v !== undefined) reader.issue(mode.value, 'xds.listener_mode', `must be chains or internal, got ${JSON.stringify(v)}`);
+  }
+  // In the internal mode an SNI with no hostname names no cluster and Envoy closes the
+  // connection: there is no chain left to present a default certificate on.
+  if (listenerMode === 'internal' && cert) reader.issue(cert.value, 'xds.default_certificate', 'not available with listener_mode: internal (unknown hostnames are closed there); leave it out or use listener_mode: chains');
   return {
     listen: listen ? address(listen.value, 'xds.listen', reader, { ...XDS_DEFAULTS.listen }) : { ...XDS_DEFAULTS.listen },
     envoyListen: envoyListen ? address(envoyListen.value, 'xds.envoy_listen', reader, { ...XDS_DEFAULTS.envoyListen }) : { ...XDS_DEFAULTS.envoyListen },
     envoyHttpListen,
     defaultCertificate,
     authzTimeoutMs: (timeout ? reader.integer(timeout.value, 'xds.authz_timeout_ms', 10, 60_000) : undefined) ?? ENVOY_RENDER_DEFAULTS.authzTimeoutMs,
+    listenerMode,
   };
 }

@@ -59,6 +59,17 @@ export function buildXdsBootstrap(partial: Partial<XdsBootstrapOptions> & Pick<X
   return {
     node: { id: o.nodeId, cluster: o.nodeCluster },
     admin: { address: socketAddress(o.adminHost, o.adminPort) },
+    // For `xds.listener_mode: internal` (one internal listener per hostname); unused otherwise,
+    // so one bootstrap serves either mode.
+    bootstrap_extensions: [
+      { name: 'envoy.bootstrap.internal_listener', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' } },
+    ],
+    // The internal mode's hop is a user-space socket pair. With this feature on, the internal
+    // listener closing after a response (`Connection: close`) with unread bytes from the client
+    // (its TLS close_notify) resets the pair, and the front tcp_proxy turns that into a reset of
+    // the client's connection before the response is flushed. Off, the close is a FIN, as for a
+    // kernel socket whose peer already sent its response. No effect on kernel sockets.
+    layered_runtime: { layers: [{ name: 'static', static_layer: { 'envoy.reloadable_features.enable_send_rst_on_user_space_socket': false } }] },
     dynamic_resources: {
       ads_config: {
         api_type: 'DELTA_GRPC',
@@ -67,6 +78,8 @@ export function buildXdsBootstrap(partial: Partial<XdsBootstrapOptions> & Pick<X
         set_node_on_first_message_only: true,
       },
       lds_config: { ads: {}, resource_api_version: 'V3' },
+      // Per-hostname clusters of the internal mode; bouncer answers with none in the chains mode.
+      cds_config: { ads: {}, resource_api_version: 'V3' },
     },
     static_resources: {
       clusters: [

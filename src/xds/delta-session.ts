@@ -45,7 +45,7 @@ export interface DeltaSessionEvents {
 }
 
 /** Why a request's type is refused: bouncer serves listeners and secrets only. */
-const SERVED_TYPES = new Set<string>([TYPE_URLS.listener, TYPE_URLS.secret]);
+const SERVED_TYPES = new Set<string>([TYPE_URLS.listener, TYPE_URLS.cluster, TYPE_URLS.secret]);
 
 interface InFlight {
   readonly typeUrl: XdsTypeUrl;
@@ -92,7 +92,7 @@ export class DeltaSession {
   onRequest(req: DeltaRequest): void {
     const typeUrl = req.type_url ?? '';
     if (!SERVED_TYPES.has(typeUrl)) {
-      this.events.ignored?.(typeUrl, 'bouncer serves listeners and secrets only');
+      this.events.ignored?.(typeUrl, 'bouncer serves listeners, clusters and secrets only');
       return;
     }
     const t = typeUrl as XdsTypeUrl;
@@ -103,7 +103,7 @@ export class DeltaSession {
       this.types.set(t, state);
       for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) state.known.set(name, version);
       // The first request of a type with no names subscribes to everything (the legacy wildcard).
-      if ((req.resource_names_subscribe ?? []).length === 0 && t === TYPE_URLS.listener) state.wildcard = true;
+      if ((req.resource_names_subscribe ?? []).length === 0 && t !== TYPE_URLS.secret) state.wildcard = true;
     }
     const touched: string[] = [];
     for (const name of req.resource_names_subscribe ?? []) {
@@ -123,7 +123,10 @@ export class DeltaSession {
       }
     }
     if (req.response_nonce) this.answer(req);
-    if (first && state.wildcard) this.push(t, [...this.source.names(t), ...state.known.keys()]);
+    // A first wildcard request is always answered, even with nothing to send: Envoy's
+    // initialisation waits for it (clusters before listeners), and in the chains mode
+    // bouncer serves no cluster at all.
+    if (first && state.wildcard) this.push(t, [...this.source.names(t), ...state.known.keys()], true);
     else if (touched.length > 0) this.push(t, touched);
   }
 
@@ -168,7 +171,7 @@ export class DeltaSession {
   }
 
   /** Sends the differences between the snapshot and what Envoy has, for these names. */
-  private push(typeUrl: XdsTypeUrl, names: Iterable<string>): void {
+  private push(typeUrl: XdsTypeUrl, names: Iterable<string>, answerEmpty = false): void {
     const state = this.types.get(typeUrl);
     if (!state) return;
     const updates: BuiltResource[] = [];
@@ -190,6 +193,7 @@ export class DeltaSession {
       }
     }
     const per = Math.max(1, this.maxPerResponse[typeUrl] ?? 1);
+    if (answerEmpty && updates.length === 0 && removed.length === 0) this.respond(typeUrl, [], []);
     for (let i = 0; i < Math.max(updates.length, removed.length > 0 ? 1 : 0); i += per) {
       this.respond(typeUrl, updates.slice(i, i + per), i === 0 ? removed : []);
     }

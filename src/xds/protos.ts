@@ -8,6 +8,7 @@ const require = createRequire(import.meta.url);
 /** Resource type URLs bouncer serves over ADS. */
 export const TYPE_URLS = {
   listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
 } as const;
 
@@ -27,6 +28,14 @@ const RESOURCE_PROTOS = [
   'envoy/extensions/filters/network/direct_response/v3/config.proto',
   'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
+  // The internal listener mode (docs/xds.md, "Listener modes").
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/extensions/filters/network/set_filter_state/v3/set_filter_state.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol.proto',
+  'envoy/extensions/transport_sockets/internal_upstream/v3/internal_upstream.proto',
+  'envoy/extensions/transport_sockets/proxy_protocol/v3/upstream_proxy_protocol.proto',
+  'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
 ];
 
 /** Envoy's API protos as @grpc/grpc-js-xds ships them (the same folders src/authz/proto.ts loads). */

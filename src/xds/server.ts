@@ -73,6 +73,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   const clock = options.clock ?? Date.now;
   const maxPer = {
     [TYPE_URLS.listener]: options.maxResourcesPerResponse ?? XDS_DEFAULTS.maxResourcesPerResponse,
+    [TYPE_URLS.cluster]: options.maxResourcesPerResponse ?? XDS_DEFAULTS.maxResourcesPerResponse,
     [TYPE_URLS.secret]: XDS_DEFAULTS.maxSecretsPerResponse,
   };
   const metrics = createXdsMetrics(options.registry ?? new Registry());

@@ -5,7 +5,11 @@ import {
   buildAcmeHttpListener,
   buildCertSecret,
   buildClientCaSecret,
+  buildFrontListener,
+  buildHostnameCluster,
+  buildInternalListener,
   buildPublicListener,
+  internalRouteName,
   certSecretName,
   clientCaSecretName,
   PUBLIC_LISTENER,
@@ -71,12 +75,17 @@ class SetDigest {
 export class XdsSnapshot {
   private readonly resources = new Map<XdsTypeUrl, Map<string, BuiltResource>>([
     [TYPE_URLS.listener, new Map()],
+    [TYPE_URLS.cluster, new Map()],
     [TYPE_URLS.secret, new Map()],
   ]);
   private readonly digests = new Map<XdsTypeUrl, SetDigest>([
     [TYPE_URLS.listener, new SetDigest()],
+    [TYPE_URLS.cluster, new SetDigest()],
     [TYPE_URLS.secret, new SetDigest()],
   ]);
+  /** Internal mode: served wildcards, and the served hostnames that need a chain of the front listener (wildcards and names under one). */
+  private readonly wildcards = new Set<string>();
+  private readonly frontChains = new Set<string>();
   /** Hostnames with a chain in the listener. */
   private readonly served = new Set<string>();
   /** Hostnames left out of the listener by bouncer itself, by reason. */
@@ -142,12 +151,16 @@ export class XdsSnapshot {
   /** Applies one catalog change; O(changed hostnames) for secrets, plus one listener build if the chain set changed. */
   apply(upserted: readonly string[], removed: readonly string[]): void {
     const changedSecrets: string[] = [];
-    let chainsChanged = false;
-    for (const hostname of removed) chainsChanged = this.drop(hostname, changedSecrets) || chainsChanged;
+    const joined: string[] = [];
+    const left: string[] = [];
+    const leave = (hostname: string): void => {
+      if (this.drop(hostname, changedSecrets)) left.push(hostname);
+    };
+    for (const hostname of removed) leave(hostname);
     for (const hostname of upserted) {
       const entry = this.catalog.get(hostname);
       if (!entry) {
-        chainsChanged = this.drop(hostname, changedSecrets) || chainsChanged;
+        leave(hostname);
         continue;
       }
       const rejectedAt = this.rejectedVersions.get(hostname);
@@ -163,7 +176,7 @@ export class XdsSnapshot {
       } else this.problems.set(hostname, problem);
       if (!secrets) {
         const reason = this.problems.get(hostname) as string;
-        chainsChanged = this.drop(hostname, changedSecrets) || chainsChanged;
+        leave(hostname);
         this.problems.set(hostname, reason);
         continue;
       }
@@ -173,15 +186,73 @@ export class XdsSnapshot {
       const inListener = !this.rejectedVersions.has(hostname);
       if (inListener && !this.served.has(hostname)) {
         this.served.add(hostname);
-        chainsChanged = true;
-      } else if (!inListener && this.served.delete(hostname)) chainsChanged = true;
+        joined.push(hostname);
+      } else if (!inListener && this.served.delete(hostname)) left.push(hostname);
     }
+    // Secrets first, then listeners, then clusters: the front listener routes to a
+    // hostname only once its internal listener has been sent.
     const changes = new Map<XdsTypeUrl, string[]>();
     if (changedSecrets.length > 0) changes.set(TYPE_URLS.secret, changedSecrets);
-    // Built at the start even with no hostname: the default chain serves unknown names.
-    const rebuild = chainsChanged || !this.get(TYPE_URLS.listener, PUBLIC_LISTENER);
-    if (rebuild && this.put(TYPE_URLS.listener, buildPublicListener(this.settings, [...this.served]))) changes.set(TYPE_URLS.listener, [PUBLIC_LISTENER]);
+    if (this.settings.listenerMode === 'internal') this.applyInternal(joined, left, changes);
+    else {
+      // Built at the start even with no hostname: the default chain serves unknown names.
+      const rebuild = joined.length + left.length > 0 || !this.get(TYPE_URLS.listener, PUBLIC_LISTENER);
+      if (rebuild && this.put(TYPE_URLS.listener, buildPublicListener(this.settings, [...this.served]))) changes.set(TYPE_URLS.listener, [PUBLIC_LISTENER]);
+    }
     if (changes.size > 0) for (const l of this.listeners) l(changes);
+  }
+
+  /**
+   * Internal mode: a hostname that joins or leaves is its own cluster and internal
+   * listener, O(1) whatever the count; the front listener is rebuilt only when its
+   * chains change (a wildcard, or an exact name under a served wildcard).
+   */
+  private applyInternal(joined: readonly string[], left: readonly string[], changes: Map<XdsTypeUrl, string[]>): void {
+    const listeners: string[] = [];
+    const clusters: string[] = [];
+    let wildcardsChanged = false;
+    for (const hostname of left) {
+      const name = internalRouteName(hostname);
+      if (this.remove(TYPE_URLS.listener, name)) listeners.push(name);
+      if (this.remove(TYPE_URLS.cluster, name)) clusters.push(name);
+      if (this.wildcards.delete(hostname)) wildcardsChanged = true;
+    }
+    for (const hostname of joined) {
+      if (this.put(TYPE_URLS.listener, buildInternalListener(this.settings, hostname))) listeners.push(internalRouteName(hostname));
+      if (this.put(TYPE_URLS.cluster, buildHostnameCluster(hostname))) clusters.push(internalRouteName(hostname));
+      if (hostname.startsWith('*.')) {
+        this.wildcards.add(hostname);
+        wildcardsChanged = true;
+      }
+    }
+    let frontChanged = false;
+    if (wildcardsChanged) {
+      const next = new Set([...this.served].filter((h) => this.needsFrontChain(h)));
+      frontChanged = next.size !== this.frontChains.size || [...next].some((h) => !this.frontChains.has(h));
+      this.frontChains.clear();
+      for (const h of next) this.frontChains.add(h);
+    } else {
+      for (const hostname of left) frontChanged = this.frontChains.delete(hostname) || frontChanged;
+      for (const hostname of joined) {
+        if (this.needsFrontChain(hostname)) {
+          this.frontChains.add(hostname);
+          frontChanged = true;
+        }
+      }
+    }
+    const rebuild = frontChanged || !this.get(TYPE_URLS.listener, PUBLIC_LISTENER);
+    if (rebuild && this.put(TYPE_URLS.listener, buildFrontListener(this.settings, [...this.frontChains]))) listeners.push(PUBLIC_LISTENER);
+    if (listeners.length > 0) changes.set(TYPE_URLS.listener, listeners);
+    if (clusters.length > 0) changes.set(TYPE_URLS.cluster, clusters);
+  }
+
+  /** A wildcard, or an exact name a served wildcard would catch first (Envoy's `*.` covers one or more labels). */
+  private needsFrontChain(hostname: string): boolean {
+    if (hostname.startsWith('*.')) return true;
+    for (let i = hostname.indexOf('.'); i !== -1; i = hostname.indexOf('.', i + 1)) {
+      if (this.wildcards.has(`*${hostname.slice(i)}`)) return true;
+    }
+    return false;
   }
 
   private drop(hostname: string, changedSecrets: string[]): boolean {

@@ -17,6 +17,7 @@ export function listenerSettings(config: XdsConfig): PublicListenerSettings {
     defaultCertificate: config.defaultCertificate,
     authzTimeoutMs: config.authzTimeoutMs,
     statusOnError: STATUS_NAMES[ENVOY_RENDER_DEFAULTS.statusOnError] ?? 'ServiceUnavailable',
+    listenerMode: config.listenerMode,
   };
 }
 

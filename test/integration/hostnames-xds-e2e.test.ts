@@ -29,6 +29,8 @@ import { tlsRequest } from '../helpers/tls-client.js';
 
 const VALIDITY_SEC = 20;
 const TOKEN = 'hostnames-xds-e2e-admin-token-0123456789';
+/** `xds.listener_mode` under test: hostnames-xds-e2e-internal.test.ts runs this file with `internal`. */
+const LISTENER_MODE = process.env.BOUNCER_E2E_XDS_LISTENER_MODE === 'internal' ? 'internal' : 'chains';
 const ONE = 'pay.one.test';
 const TWO = 'pay.two.test';
 /** A hostname of tenant one whose DNS points elsewhere. */
@@ -140,6 +142,7 @@ xds:
   listen: 127.0.0.1:${xdsPort}
   envoy_listen: 127.0.0.1:${tlsPort}
   envoy_http_listen: 127.0.0.1:${envoyHttpPort}
+  listener_mode: ${LISTENER_MODE}
 `,
   );
   const env = { E2E_KEK: `e2e1:${randomBytes(32).toString('base64')}` };
@@ -178,7 +181,7 @@ afterAll(async () => {
   if (Object.keys(timings).length > 0) process.stdout.write(`hostnames-xds-e2e timings (ms): ${JSON.stringify(timings)}\n`);
 });
 
-describe('customer hostnames end to end: bouncer (hostnames + xds), Pebble, a real Envoy', () => {
+describe(`customer hostnames end to end: bouncer (hostnames + xds, listener_mode ${LISTENER_MODE}), Pebble, a real Envoy`, () => {
   let firstSerial: string;
   const envoyAcmeRequests = (): Promise<number> => envoy.stat('cluster.bouncer_acme.upstream_rq_completed').then((n) => n ?? 0);
 
@@ -215,6 +218,8 @@ describe('customer hostnames end to end: bouncer (hostnames + xds), Pebble, a re
     const bare = await tlsRequest({ port: tlsPort, servername: ONE, ca: pebbleRoot });
     expect(bare.status).toBe(401);
     expect(bare.headers['x-bouncer-reason']).toBe('client_cert_missing');
+    // The layout under test: the two public listeners, plus in the internal mode the active hostname's own.
+    expect(await envoy.stat('listener_manager.total_listeners_active')).toBe(LISTENER_MODE === 'internal' ? 3 : 2);
   }, 30_000);
 
   it('two hostnames of two tenants: each with its own certificate and its own tenant\'s CA names', async () => {

@@ -29,6 +29,7 @@ describe('config: the xds section', () => {
       envoyHttpListen: { host: '0.0.0.0', port: 8080 },
       defaultCertificate: undefined,
       authzTimeoutMs: 500,
+      listenerMode: 'chains',
     });
   });
 
@@ -40,11 +41,15 @@ describe('config: the xds section', () => {
       envoyHttpListen: undefined,
       defaultCertificate: { certFile: '/c.pem', keyFile: '/k.pem' },
       authzTimeoutMs: 800,
+      listenerMode: 'chains',
     });
+    expect((await load('xds: { listener_mode: internal }\n')).xds?.listenerMode).toBe('internal');
   });
 
   it('refuses unknown keys, bad addresses, half a default certificate and an out-of-range timeout', async () => {
-    for (const bad of ['xds: { lisen: 1 }\n', 'xds: { listen: nowhere }\n', 'xds: { default_certificate: { cert_file: /c.pem } }\n', 'xds: { authz_timeout_ms: 5 }\n']) {
+    for (const bad of ['xds: { lisen: 1 }\n', 'xds: { listen: nowhere }\n', 'xds: { default_certificate: { cert_file: /c.pem } }\n', 'xds: { authz_timeout_ms: 5 }\n', 'xds: { listener_mode: sni }\n',
+      // No chain is left to present a default certificate on in the internal mode.
+      'xds: { listener_mode: internal, default_certificate: { cert_file: /c.pem, key_file: /k.pem } }\n']) {
       await expect(load(bad)).rejects.toBeInstanceOf(ConfigError);
     }
   });

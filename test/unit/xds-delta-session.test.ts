@@ -160,9 +160,18 @@ describe('delta xDS session', () => {
     expect(h.take().map(h.names)).toEqual([['b']]);
   });
 
-  it('ignores unknown types and unknown nonces without failing the stream', () => {
+  it('answers a first wildcard request even when there is nothing to send (Envoy waits for clusters before listeners)', () => {
     const h = harness();
     h.session.onRequest({ type_url: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' });
+    const responses = h.take();
+    expect(responses).toHaveLength(1);
+    expect(responses[0]?.resources).toEqual([]);
+    expect(responses[0]?.removed_resources).toEqual([]);
+  });
+
+  it('ignores unknown types and unknown nonces without failing the stream', () => {
+    const h = harness();
+    h.session.onRequest({ type_url: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration' });
     h.session.onRequest({ type_url: L, response_nonce: 'never-sent' });
     expect(h.ignored).toHaveLength(2);
     expect(h.rejected).toEqual([]);
