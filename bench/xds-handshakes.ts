@@ -17,7 +17,8 @@
  * HTTP work, not an authorization server sharing the two cores. The two sides
  * take turns run by run (BENCH_XDS_HS_RUNS, default 5, of BENCH_SECONDS, default
  * 5); the ratio is of the medians, and the paired ratio the median of the
- * run-by-run ratios.
+ * run-by-run ratios. Envoy's CPU per handshake is read from /proc around each
+ * run: on a shared host the rate follows the other jobs, the CPU much less.
  */
 import 'reflect-metadata';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +34,7 @@ import { MemoryCatalog } from '../test/helpers/memory-catalog.js';
 import { startEnvoy, pinEnvoy, type RunningEnvoy } from './lib/envoy.js';
 import { hostnameEntries } from './lib/hostname-entries.js';
 import { buildTlsShim, wrk, type TlsClient } from './lib/load.js';
-import { freePort, stopAll, waitFor } from './lib/processes.js';
+import { cpuSeconds, freePort, stopAll, waitFor } from './lib/processes.js';
 
 const HOSTNAMES = Number(process.env.BENCH_XDS_HS_HOSTNAMES ?? 1000);
 const RUNS = Number(process.env.BENCH_XDS_HS_RUNS ?? 5);
@@ -55,6 +56,11 @@ export interface XdsHandshakeResult {
   ratio: number;
   /** Median of xds ÷ static run by run (each pair back to back, sharing the host's drift). */
   pairedRatio: number;
+  /** Envoy's CPU (user + system) per handshake, µs, every run: steadier than the rate on a busy host. */
+  staticCpuUs: number[];
+  xdsCpuUs: number[];
+  /** Median static CPU per handshake ÷ median xDS CPU per handshake: handshakes per Envoy core, xDS over static. */
+  cpuRatio: number;
 }
 
 async function main(): Promise<void> {
@@ -86,22 +92,24 @@ async function main(): Promise<void> {
     );
     await waitFor('every chain served and answered', () => xds.status().hostnamesServed === HOSTNAMES && xds.status().streams[0]?.pendingResponses === 0, 600_000, 50);
 
-    const sides: Array<{ label: 'static' | 'xds'; port: number; tls: TlsClient; runs: number[] }> = [
-      { label: 'static', port: staticEnvoy.port, tls: { shim, sni: 'edge.customers.test', cert: { chain: join(dir, 'device.pem'), key: join(dir, 'device.key') } }, runs: [] },
-      { label: 'xds', port: publicPort, tls: { shim, sniList: join(dir, 'sni.txt'), cert: { chain: join(dir, 'device.pem'), key: join(dir, 'device.key') } }, runs: [] },
+    const sides: Array<{ label: 'static' | 'xds'; pid: number; port: number; tls: TlsClient; runs: number[]; cpuUs: number[] }> = [
+      { label: 'static', pid: staticEnvoy.pid, port: staticEnvoy.port, tls: { shim, sni: 'edge.customers.test', cert: { chain: join(dir, 'device.pem'), key: join(dir, 'device.key') } }, runs: [], cpuUs: [] },
+      { label: 'xds', pid: xdsEnvoy.pid, port: publicPort, tls: { shim, sniList: join(dir, 'sni.txt'), cert: { chain: join(dir, 'device.pem'), key: join(dir, 'device.key') } }, runs: [], cpuUs: [] },
     ];
-    const once = async (side: (typeof sides)[number], seconds: number): Promise<number> => {
+    const once = async (side: (typeof sides)[number], seconds: number): Promise<{ rate: number; cpuUs: number }> => {
+      const cpu0 = cpuSeconds(side.pid);
       const r = await wrk({ url: `https://127.0.0.1:${side.port}/`, connections: CONNECTIONS, durationSec: seconds, headers: { Host: 'h0.customers.test', Connection: 'close' }, tls: side.tls });
       // Every response a 503 from Envoy itself; anything else (a socket error, a refused handshake) spoils the figure.
       if ((r.responses ?? 0) !== r.bad || r.ok !== 0) throw new Error(`${side.label}: ${r.ok} 2xx and ${r.bad - (r.responses ?? 0)} socket errors; expected Envoy's own 503 for every request`);
-      return (r.responses ?? 0) / r.seconds;
+      return { rate: (r.responses ?? 0) / r.seconds, cpuUs: ((cpuSeconds(side.pid) - cpu0) * 1e6) / Math.max(1, r.responses ?? 0) };
     };
     for (const side of sides) await once(side, 2);
     for (let i = 0; i < RUNS; i += 1) {
       for (const side of sides) {
-        const hs = await once(side, SECONDS);
-        side.runs.push(Math.round(hs));
-        log(`${side.label} run ${i + 1}/${RUNS}: ${hs.toFixed(0)} handshakes/s`);
+        const { rate, cpuUs } = await once(side, SECONDS);
+        side.runs.push(Math.round(rate));
+        side.cpuUs.push(Math.round(cpuUs));
+        log(`${side.label} run ${i + 1}/${RUNS}: ${rate.toFixed(0)} handshakes/s, Envoy ${cpuUs.toFixed(0)} µs CPU each`);
       }
     }
     const [s, x] = sides as [(typeof sides)[number], (typeof sides)[number]];
@@ -115,6 +123,9 @@ async function main(): Promise<void> {
       xdsMedian: median(x.runs),
       ratio: Math.round((median(x.runs) / median(s.runs)) * 1000) / 1000,
       pairedRatio: Math.round(median(x.runs.map((v, i) => v / (s.runs[i] ?? NaN))) * 1000) / 1000,
+      staticCpuUs: s.cpuUs,
+      xdsCpuUs: x.cpuUs,
+      cpuRatio: Math.round((median(s.cpuUs) / median(x.cpuUs)) * 1000) / 1000,
     };
     log(JSON.stringify(result));
     await xds.close();

@@ -291,7 +291,7 @@ function renderTargets(r: BenchResults): string[] {
   const xh = r.xdsHandshakes;
   if (xh) {
     rows.push(
-      `| TLS handshakes/s through a per-hostname filter chain within 10% of the single-certificate listener | xDS, ${fmt(xh.hostnames)} chains: ${fmt(xh.xdsMedian)}/s; static: ${fmt(xh.staticMedian)}/s; ratio ${fmt(xh.ratio, 2)} (medians of ${fmt(xh.runs)} alternating runs; run by run ${fmt(xh.pairedRatio, 2)}) | ${verdict(xh.ratio >= 0.9)} |`,
+      `| TLS handshakes/s through a per-hostname filter chain within 10% of the single-certificate listener | xDS, ${fmt(xh.hostnames)} chains: ${fmt(xh.xdsMedian)}/s; static: ${fmt(xh.staticMedian)}/s; ratio ${fmt(xh.ratio, 2)} (medians of ${fmt(xh.runs)} alternating runs; run by run ${fmt(xh.pairedRatio, 2)}); Envoy CPU per handshake ${fmt(stat(xh.xdsCpuUs).median)} vs ${fmt(stat(xh.staticCpuUs).median)} µs, handshakes per core ${fmt(xh.cpuRatio, 2)} | ${verdict(xh.cpuRatio >= 0.9)} |`,
     );
   }
   rows.push(`| \`--workers N\` throughput scales with cores | ${parts.length ? parts.join('; ') : '–'} | ${parts.length ? 'see below' : 'not measured'} |`);
