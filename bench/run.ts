@@ -16,7 +16,9 @@
  * bouncer), Chains (in-process chain validations per core), T (the S4 request
  * at 1,000/s with 10 and 100,000 tenants), W (`serve --workers N`), and X
  * (customer hostnames over xDS, bench/xds-scale.ts: minutes, so only with
- * `--only X`, never in the default run).
+ * `--only X`, never in the default run), and XH (TLS handshakes/s through the
+ * xDS listener's per-hostname chains against the static listener,
+ * bench/xds-handshakes.ts; only with `--only XH`).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -413,6 +415,10 @@ async function main(): Promise<void> {
     const out = execFileSync(process.execPath, [fileURLToPath(new URL('./xds-scale.js', import.meta.url)), '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
     results.xdsScale = JSON.parse(out.trim().split('\n').pop() ?? '{}') as NonNullable<BenchResults['xdsScale']>;
   }
+  if (only?.has('XH')) {
+    const out = execFileSync(process.execPath, [fileURLToPath(new URL('./xds-handshakes.js', import.meta.url)), '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+    results.xdsHandshakes = JSON.parse(out.trim().split('\n').pop() ?? '{}') as NonNullable<BenchResults['xdsHandshakes']>;
+  }
   if (want('Chains')) {
     for (const id of ['p256', 'rsa2048'] as const) {
       const pool = f.coldPools[id];
@@ -440,6 +446,7 @@ function measuredRows(r: BenchResults): string[] {
   if (r.tenantScale?.length) rows.push('T');
   if (r.workers?.length) rows.push('W');
   if (r.xdsScale?.rows.length) rows.push('X');
+  if (r.xdsHandshakes) rows.push('XH');
   if (r.inProcess) rows.push('in-process');
   if (r.profile) rows.push('profile');
   return [...new Set(rows)];
@@ -489,6 +496,7 @@ function mergeInto(prev: BenchResults, now: BenchResults): BenchResults {
     ...(now.tenantScale?.length ? { tenantScalePaired: now.tenantScalePaired === true } : {}),
     workers: keep(prev.workers, now.workers, (x) => `${x.workers}/${x.via}`),
     ...(now.xdsScale ? { xdsScale: now.xdsScale } : {}),
+    ...(now.xdsHandshakes ? { xdsHandshakes: now.xdsHandshakes } : {}),
     ...(now.memory ? { memory: now.memory } : {}),
     ...(now.inProcess ? { inProcess: now.inProcess } : {}),
     // S3 and S4 stay paired only if both were measured again, together.

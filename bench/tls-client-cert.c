@@ -13,6 +13,9 @@
  *   SSL_ctrl     - when BENCH_TLS_SNI is set, every server name the tool asks for
  *                  is replaced by it, so the tools can dial 127.0.0.1 yet send the
  *                  tenant's hostname as SNI (both call SSL_set_tlsext_host_name).
+ *                  When BENCH_TLS_SNI_LIST names a file of server names, one a
+ *                  line, each connection sends the next one, round robin (the
+ *                  per-hostname filter chains of the xDS listener).
  *
  * Built by bench/run.ts with: cc -shared -fPIC -O2 -o X.so tls-client-cert.c -ldl -lssl
  */
@@ -31,6 +34,10 @@ typedef struct { char *cert; char *key; } pair_t;
 static pair_t *pool;
 static size_t pool_len;
 static size_t pool_next;
+
+static char **sni_list;
+static size_t sni_len;
+static size_t sni_next;
 
 static void die(const char *what, const char *path) {
   fprintf(stderr, "tls-client-cert shim: cannot load %s %s\n", what, path);
@@ -57,6 +64,25 @@ __attribute__((constructor)) static void load_pool(void) {
   }
   fclose(f);
   if (pool_len == 0) die("pool list (empty)", list);
+}
+
+__attribute__((constructor)) static void load_sni_list(void) {
+  const char *list = getenv("BENCH_TLS_SNI_LIST");
+  if (!list || !*list) return;
+  FILE *f = fopen(list, "r");
+  if (!f) die("server name list", list);
+  char name[256];
+  size_t cap = 0;
+  while (fscanf(f, "%255s", name) == 1) {
+    if (sni_len == cap) {
+      cap = cap ? cap * 2 : 256;
+      sni_list = realloc(sni_list, cap * sizeof(char *));
+      if (!sni_list) die("server name list", "(out of memory)");
+    }
+    sni_list[sni_len++] = strdup(name);
+  }
+  fclose(f);
+  if (sni_len == 0) die("server name list (empty)", list);
 }
 
 SSL_CTX *SSL_CTX_new(const SSL_METHOD *method) {
@@ -88,6 +114,7 @@ SSL *SSL_new(SSL_CTX *ctx) {
 long SSL_ctrl(SSL *ssl, int cmd, long larg, void *parg) {
   if (!real_ssl_ctrl) real_ssl_ctrl = (long (*)(SSL *, int, long, void *))dlsym(RTLD_NEXT, "SSL_ctrl");
   const char *sni = getenv("BENCH_TLS_SNI");
-  if (cmd == SSL_CTRL_SET_TLSEXT_HOSTNAME && sni && *sni) parg = (void *)sni;
+  if (cmd == SSL_CTRL_SET_TLSEXT_HOSTNAME && sni_len) parg = sni_list[__atomic_fetch_add(&sni_next, 1, __ATOMIC_RELAXED) % sni_len];
+  else if (cmd == SSL_CTRL_SET_TLSEXT_HOSTNAME && sni && *sni) parg = (void *)sni;
   return real_ssl_ctrl(ssl, cmd, larg, parg);
 }

@@ -16,8 +16,7 @@
  */
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +29,7 @@ import type { ServedHostname } from '../src/core/served-hostname.js';
 import { createRootCa, issueServerCert, type KeyPairPem } from '../src/pki/generate.js';
 import { createXdsServer, type XdsServer } from '../src/xds/server.js';
 import { MemoryCatalog } from '../test/helpers/memory-catalog.js';
+import { hostnameEntries as entries } from './lib/hostname-entries.js';
 import { freePort, waitFor } from './lib/processes.js';
 
 const COUNTS = (process.env.BENCH_XDS_COUNTS ?? '100,1000,10000').split(',').map(Number);
@@ -101,38 +101,6 @@ async function servedWith(port: number, host: string, serial: string | undefined
     600_000,
     5,
   );
-}
-
-/**
- * `n` hostname entries signed by `ca`, sharing one leaf key: issuing 10,000 certificates
- * with a fresh key each takes minutes and measures nothing Envoy or bouncer does.
- */
-async function entries(ca: KeyPairPem, clientCa: KeyPairPem, n: number, prefix: string): Promise<Array<Omit<ServedHostname, 'version'>>> {
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const caKey = await webcrypto.subtle.importKey('pkcs8', createPrivateKey(ca.keyPem).export({ format: 'der', type: 'pkcs8' }), alg, false, ['sign']);
-  const leafKeys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const leafKeyPem = createPrivateKey({ key: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leafKeys.privateKey)), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString();
-  const issuer = new x509.X509Certificate(ca.certPem).subject;
-  const out: Array<Omit<ServedHostname, 'version'>> = [];
-  for (let i = 0; i < n; i += 1) {
-    const hostname = `${prefix}${i}.customers.test`;
-    const cert = await x509.X509CertificateGenerator.create(
-      {
-        serialNumber: (0x100000 + i).toString(16) + randomBytes(4).toString('hex'),
-        subject: `CN=${hostname}`,
-        issuer,
-        notBefore: new Date(Date.now() - 60_000),
-        notAfter: new Date(Date.now() + 7 * 86_400_000),
-        signingAlgorithm: alg,
-        publicKey: leafKeys.publicKey,
-        signingKey: caKey,
-        extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: hostname }])],
-      },
-      webcrypto,
-    );
-    out.push({ hostname, tenant: `t${i % 100}`, certificateChainPem: cert.toString('pem'), privateKeyPem: leafKeyPem, clientCaPems: [clientCa.certPem] });
-  }
-  return out;
 }
 
 async function ackCount(xds: XdsServer, type: 'secret' | 'listener'): Promise<number> {

@@ -21,6 +21,8 @@ export interface TlsClient {
   cert?: { chain: string; key: string };
   /** File of "CHAIN KEY" lines: each new connection takes the next pair. */
   pool?: string;
+  /** File of server names, one a line: each new connection sends the next (overrides `sni`). */
+  sniList?: string;
 }
 
 /** Compiles bench/tls-client-cert.c into `dir` and returns the shared object's path. */
@@ -38,6 +40,7 @@ export function tlsEnv(t: TlsClient | undefined): NodeJS.ProcessEnv {
     ...(t.sni ? { BENCH_TLS_SNI: t.sni } : {}),
     ...(t.cert ? { BENCH_TLS_CERT: t.cert.chain, BENCH_TLS_KEY: t.cert.key } : {}),
     ...(t.pool ? { BENCH_TLS_POOL: t.pool } : {}),
+    ...(t.sniList ? { BENCH_TLS_SNI_LIST: t.sniList } : {}),
   };
 }
 
@@ -50,6 +53,8 @@ export interface LoadResult {
   seconds: number;
   /** Successful requests per second. */
   rps: number;
+  /** HTTP responses of any status (wrk only): with `connection: close`, one per TLS handshake. */
+  responses?: number;
   /** Latency percentiles in ms, when the tool logged every request. */
   p50?: number;
   p99?: number;
@@ -175,5 +180,5 @@ export async function wrk(o: WrkOptions): Promise<LoadResult> {
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const errors = sock ? Number(sock[1]) + Number(sock[3]) + Number(sock[4]) : 0;
   const ok = Number(total[1]) - non2xx;
-  return { ok, bad: non2xx + errors, seconds, rps: ok / seconds };
+  return { ok, bad: non2xx + errors, seconds, rps: ok / seconds, responses: Number(total[1]) };
 }

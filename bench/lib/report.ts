@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ColdChainResult } from '../cold-chains.js';
 import type { XdsScaleRow } from '../xds-scale.js';
+import type { XdsHandshakeResult } from '../xds-handshakes.js';
 import type { LoadResult } from './load.js';
 import type { ProfileSummary } from './profile.js';
 
@@ -45,6 +46,8 @@ export interface BenchResults {
   tenantScale?: Array<RunSet & { tenants: number; rssBytes: number; heapBytes: number; startSec: number }>;
   /** X (optional, `--only X`): customer hostnames over xDS through a real Envoy (bench/xds-scale.ts). */
   xdsScale?: { baselineEnvoyBytes: number; rows: XdsScaleRow[] };
+  /** XH (optional, `--only XH`): new TLS handshakes/s, per-hostname xDS chains against the static listener (bench/xds-handshakes.ts). */
+  xdsHandshakes?: XdsHandshakeResult;
   /** W: `serve --workers n`, client certificates only, through Envoy and straight at the workers. */
   workers?: Array<RunSet & { workers: number; via: 'envoy' | 'direct' }>;
   profile?: ProfileSummary;
@@ -283,6 +286,12 @@ function renderTargets(r: BenchResults): string[] {
   for (const x of r.xdsScale?.rows ?? []) {
     rows.push(
       `| xDS, ${fmt(x.hostnames)} customer hostnames: connect to all served; one added / one changed hostname served; bouncer CPU per change; Envoy memory per hostname | ${fmt(x.connectToAllServedMs)} ms; ${fmt(x.addServedMs)} / ${fmt(x.changeServedMs)} ms; ${fmt(x.addCpuMs, 1)} / ${fmt(x.changeCpuMs, 1)} ms; ${fmt(x.envoyBytesPerHostname)} bytes (listener ${fmt(x.listenerBytes)} bytes) | reported |`,
+    );
+  }
+  const xh = r.xdsHandshakes;
+  if (xh) {
+    rows.push(
+      `| TLS handshakes/s through a per-hostname filter chain within 10% of the single-certificate listener | xDS, ${fmt(xh.hostnames)} chains: ${fmt(xh.xdsMedian)}/s; static: ${fmt(xh.staticMedian)}/s; ratio ${fmt(xh.ratio, 2)} (medians of ${fmt(xh.runs)} alternating runs; run by run ${fmt(xh.pairedRatio, 2)}); Envoy CPU per handshake ${fmt(stat(xh.xdsCpuUs).median)} vs ${fmt(stat(xh.staticCpuUs).median)} µs, handshakes per core ${fmt(xh.cpuRatio, 2)} | ${verdict(xh.cpuRatio >= 0.9)} |`,
     );
   }
   rows.push(`| \`--workers N\` throughput scales with cores | ${parts.length ? parts.join('; ') : '–'} | ${parts.length ? 'see below' : 'not measured'} |`);

@@ -38,6 +38,8 @@ export const ADMIN_ERROR_STATUS = {
   ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE: 415,
   /** Customer hostnames are not enabled here (no `hostnames` section in the config). */
   ERR_HOSTNAMES_NOT_CONFIGURED: 409,
+  /** bouncer is not Envoy's xDS server here (no `xds` section, or this process does not run ext_authz). */
+  ERR_XDS_NOT_CONFIGURED: 409,
   /** A bug or an unexpected failure; the log has the details under the request id. */
   ERR_ADMIN_INTERNAL: 500,
   /** A dependency (revocation store, audit store) cannot answer right now. */

@@ -12,3 +12,4 @@ export { ADMIN_DEFAULTS } from '../config/defaults.js';
 export { AdminError, ADMIN_ERROR_STATUS, type AdminErrorCode, type ErrorBody } from './errors.js';
 export type { AdminConfigView } from './routes/config-views.js';
 export type { AdminRevocationStore } from './routes/sessions.js';
+export type { XdsStatusFn, XdsStatusView } from './routes/xds-status.js';

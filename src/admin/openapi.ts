@@ -15,7 +15,7 @@ const ERROR_TEXT: Readonly<Record<number, string>> = {
   401: 'No bearer token, or one that matches no admin token (ERR_ADMIN_UNAUTHENTICATED).',
   403: 'The token lacks the scope this operation needs; the message names it (ERR_ADMIN_FORBIDDEN).',
   404: 'No such tenant or hostname (ERR_TENANT_NOT_FOUND, ERR_HOSTNAME_NOT_FOUND).',
-  409: 'Conflict: the hostname belongs to another tenant (ERR_HOSTNAME_TAKEN), or the tenant exists (ERR_TENANT_EXISTS), or it changed meanwhile (ERR_TENANT_CONFLICT), or the section is kept in the config file (ERR_STORE_READ_ONLY, ERR_CONFIG_READ_ONLY).',
+  409: 'Conflict: the hostname belongs to another tenant (ERR_HOSTNAME_TAKEN), or the tenant exists (ERR_TENANT_EXISTS), or it changed meanwhile (ERR_TENANT_CONFLICT), or the section is kept in the config file (ERR_STORE_READ_ONLY, ERR_CONFIG_READ_ONLY), or the feature is not configured (ERR_HOSTNAMES_NOT_CONFIGURED, ERR_XDS_NOT_CONFIGURED).',
   413: 'The body is larger than this operation accepts (ERR_ADMIN_BODY_TOO_LARGE).',
   415: 'The body is not application/json (ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE).',
   500: 'Internal error (ERR_ADMIN_INTERNAL); the log has details under the request id.',

@@ -16,6 +16,7 @@
  * - `config`: `() => currentConfig`, for the read-only apps/policies/IdPs/token views.
  * - `clock`: ms since the epoch (decides "expired" for uploaded CAs via the store, stamps audit entries).
  * - `logger`: pino; every change also goes to it as one JSON line `{ audit: … }`.
+ * - `xdsStatus`: this replica's xDS server status, read per request (`GET /v1/xds/status`).
  * - `explain`: runs `POST /v1/access/explain` on the live ext_authz state (authz/explain.ts).
  * - `sessionRevocationMs`: how long a session revoked by id stays refused; pass
  *   the longest session duration of the config (default 30 days, the most it allows).
@@ -46,6 +47,7 @@ import { sessionRoutes, type AdminRevocationStore } from './routes/sessions.js';
 import { metaRoutes } from './routes/meta.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { customHostnameRoutes } from './routes/custom-hostnames.js';
+import { xdsStatusRoutes, type XdsStatusFn } from './routes/xds-status.js';
 import type { HostnameManager } from '../hostnames/manager.js';
 import { coerceQuery, parseJsonBody, pathOf, qualifyField, toDocPath } from './request-parsing.js';
 import { grants } from '../config/admin-scopes.js';
@@ -68,6 +70,8 @@ export interface AdminServerDeps {
   readonly explain?: ExplainFn | undefined;
   /** Customer hostnames (`hostnames` config section); absent, their operations answer 409 ERR_HOSTNAMES_NOT_CONFIGURED. */
   readonly hostnames?: HostnameManager | undefined;
+  /** This replica's xDS server status (`GET /v1/xds/status`); absent or answering undefined, 409 ERR_XDS_NOT_CONFIGURED. */
+  readonly xdsStatus?: XdsStatusFn | undefined;
   /** This replica's view of a tenant's revocation sources (stale CRLs, failing OCSP responders), shown in `trust.revocation`. */
   readonly revocationStatus?: TenantRevocationLookup | undefined;
   /** Default {@link ADMIN_DEFAULTS}.bodyLimitBytes; routes that take CRLs allow more. */
@@ -123,6 +127,7 @@ export function createAdminServer(deps: AdminServerDeps): AdminServer {
     ...configWriteRoutes(deps.configWriter),
     ...accessExplainRoutes(deps.explain),
     ...customHostnameRoutes(deps.hostnames),
+    ...xdsStatusRoutes(deps.xdsStatus),
   ];
   // The document describes every route, itself included, so it is built once the table is complete.
   const document: { current?: OpenApiDocument } = {};

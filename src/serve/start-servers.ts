@@ -5,7 +5,7 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import type pg from 'pg';
-import { createAdminServer, createDecisionLog, createMemoryAuditSink, createPgAuditSink, toDecisionRecord, type AuditSink } from '../admin/index.js';
+import { createAdminServer, createDecisionLog, createMemoryAuditSink, createPgAuditSink, toDecisionRecord, type AuditSink, type XdsStatusFn } from '../admin/index.js';
 import { explainRequest } from '../authz/explain.js';
 import { createAuthzServer } from '../authz/server.js';
 import { attemptConfigLoad } from '../config/load.js';
@@ -32,6 +32,8 @@ export interface ServerOptions {
   readonly graceMs: () => number | undefined;
   /** Public origin of the login service, when set (it overrides `https://<auth.domain>`). */
   readonly origin: string | undefined;
+  /** The xDS server's status, once it runs (it starts after these servers); shown by the admin API. */
+  readonly xdsStatus?: XdsStatusFn | undefined;
 }
 
 async function openAuditSink(ctx: ServeContext, stores: Stores, stack: CleanupStack): Promise<AuditSink> {
@@ -69,6 +71,7 @@ export async function startServers(ctx: ServeContext, stores: Stores, live: Live
           sessionRevocationMs: longestSession(config) * 1000,
           hostnames: stores.hostnames?.manager,
           revocationStatus: stores.revocationStatus.tenant,
+          xdsStatus: options.xdsStatus,
           explain: (query, nowMs) => explainRequest(live.state, query, nowMs, { idpTypes: new Map(live.config.idps.map((i) => [i.id, i.type])) }),
           ...(docs
             ? {

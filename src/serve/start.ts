@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { BouncerConfig } from '../config/types.js';
 import type { HostnameCatalog } from '../core/served-hostname.js';
-import { EMPTY_CATALOG, startXds } from '../xds/start.js';
+import { EMPTY_CATALOG, startXds, type RunningXds } from '../xds/start.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { tracingRequested } from '../observability/tracing-switch.js';
 import { CleanupStack } from './cleanup-stack.js';
@@ -95,9 +95,11 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     const { live } = reloading;
     const ops = createOpsRoutes(ctx, stores, live, () => serving);
     ops.updateStoreGauges();
-    const ports = await startServers(ctx, stores, live, { opsRoutes: ops.routes, graceMs: () => graceMs, origin }, stack);
+    // The admin API starts first and reads the xDS status per request, once the server below runs.
+    let xds: RunningXds | undefined;
+    const ports = await startServers(ctx, stores, live, { opsRoutes: ops.routes, graceMs: () => graceMs, origin, xdsStatus: () => xds?.server.status() }, stack);
     // Envoy keeps the configuration it has while no xDS server answers; another replica, or this one restarted, takes over.
-    const xds = config.xds && ctx.runAuthz
+    xds = config.xds && ctx.runAuthz
       ? await startXds(options.hostnames ?? stores.hostnames?.manager.catalog ?? EMPTY_CATALOG, config.xds, { logger: ctx.logger, registry: ctx.metrics.registry })
       : undefined;
     if (xds) stack.defer('xDS server', () => xds.server.close());

@@ -9,6 +9,7 @@ import { createPgAuditSink } from '../../src/admin/pg-audit-sink.js';
 import { hashAdminToken, type AdminToken } from '../../src/admin/tokens.js';
 import type { AdminScope } from '../../src/config/admin-scopes.js';
 import type { AdminConfigView } from '../../src/admin/routes/config-views.js';
+import type { XdsStatusFn } from '../../src/admin/routes/xds-status.js';
 import { createMemoryRevocationStore } from '../../src/sessions/revocation.js';
 import type { HostnameManager } from '../../src/hostnames/manager.js';
 import { createPgTenantStore, type PgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
@@ -48,6 +49,8 @@ export interface TestAdminOptions {
   readonly config?: AdminConfigView;
   /** Customer hostnames over the test's tenant store (and database). */
   readonly hostnames?: (tenants: PgTenantStore, db: TestDatabase) => Promise<HostnameManager>;
+  /** The xDS server status the admin API shows (`GET /v1/xds/status`). */
+  readonly xdsStatus?: XdsStatusFn;
 }
 
 export async function startTestAdmin(options: TestAdminOptions = {}): Promise<TestAdmin> {
@@ -72,6 +75,7 @@ export async function startTestAdmin(options: TestAdminOptions = {}): Promise<Te
     logger,
     sessionRevocationMs: 8 * 3600_000,
     hostnames: await options.hostnames?.(store, db),
+    xdsStatus: options.xdsStatus,
   });
   const port = await server.listen('127.0.0.1', 0);
   const url = `http://127.0.0.1:${port}`;

@@ -462,8 +462,8 @@ describe('OpenAPI document', () => {
     const paths = admin.server.openapi.paths as Record<string, Record<string, { responses: Record<string, unknown>; 'x-required-scope'?: string; security: unknown[] }>>;
     const ops = Object.entries(paths).flatMap(([p, item]) => Object.entries(item).map(([m, op]) => ({ p, m, op })));
     // 23 operations, plus PUT and DELETE for apps, IdPs and service tokens kept in the database,
-    // plus 6 for customer hostnames.
-    expect(ops.length).toBe(35);
+    // plus 6 for customer hostnames and the xDS status.
+    expect(ops.length).toBe(36);
     const ids = new Set(ops.map(({ op }) => (op as unknown as { operationId: string }).operationId));
     expect(ids.size).toBe(ops.length);
     for (const { p, m, op } of ops) {

@@ -207,6 +207,10 @@ describe(`customer hostnames end to end: bouncer (hostnames + xds, listener_mode
     expectIssuedByPebble(ONE, leaf);
     expectCaNames(probe, 'One Devices CA');
     firstSerial = leaf.serialNumber;
+    // The admin API shows what the xDS server serves, and to which Envoy.
+    const status = await fetch(`http://127.0.0.1:${app.adminPort}/v1/xds/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(status.status).toBe(200);
+    expect(await status.json()).toMatchObject({ hostnames_served: 1, streams: [{ node: 'e2e-edge' }], rejected: [], held_back: [] });
   }, 60_000);
 
   it('ext_authz stays the authority on the xDS chain: the tenant\'s device reaches the upstream, no certificate is refused by bouncer', async () => {
