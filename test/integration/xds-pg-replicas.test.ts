@@ -114,6 +114,7 @@ beforeAll(async () => {
     envoyHttpListen: undefined,
     defaultCertificate: undefined,
     authzTimeoutMs: 2000,
+    listenerMode: 'chains',
   };
 }, 60_000);
 
