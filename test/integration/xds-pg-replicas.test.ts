@@ -146,7 +146,13 @@ describe('xDS from two replicas on one PostgreSQL', () => {
     moved.send({ type_url: TYPE_URLS.listener, initial_resource_versions: { bouncer_https: initial.bouncer_https as string } });
     moved.send({ type_url: TYPE_URLS.secret, resource_names_subscribe: SECRETS, initial_resource_versions: Object.fromEntries(SECRETS.map((s) => [s, initial[s] as string])) });
     await upload(replicaA, 'b.fleet.test', 'b.fleet.test renewed');
-    const first = await moved.next();
+    let first = await moved.next();
+    if (first.type_url === TYPE_URLS.listener) {
+      // A first wildcard listener request is always answered; with nothing to resend, empty.
+      expect(first.resources ?? []).toEqual([]);
+      moved.ack(first);
+      first = await moved.next();
+    }
     expect(first.type_url).toBe(TYPE_URLS.secret);
     expect((first.resources ?? []).map((r) => r.name)).toEqual(['cert/b.fleet.test']);
     expect(first.resources?.[0]?.version).not.toBe(initial['cert/b.fleet.test']);
