@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     const r = await runSoak(Number(process.env.SOAK_MINUTES ?? 20), log);
     writeFileSync(join(root, 'bench', 'soak.json'), `${JSON.stringify(r)}\n`);
     writeFileSync(join(root, 'bench', 'soak.svg'), soakSvg(r));
-    log(`soak: ${r.totalProbes} probes, ${r.wrong} wrong, ${r.abuseRounds} abuse rounds; see bench/soak.svg`);
+    log(`soak: ${r.totalProbes} probes, ${r.problems.wrong} wrong, ${r.problems.failed} failed, ${r.problems.late + r.problems.unanswered} late, ${r.abuseRounds} abuse rounds; see bench/soak.svg`);
     return;
   }
   pinSelf();

@@ -12,7 +12,7 @@
  * Bounded: it stops after the given minutes, and the abuse stops with it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,14 +31,83 @@ export interface SoakSample {
   readonly load: number;
 }
 
+/**
+ * A probe that was not answered right in time, by kind: `late` (the right
+ * answer, after the limit), `unanswered` (nothing within the limit and 200 ms
+ * more), `failed` (the call ended in a transport or gRPC error, never an
+ * answer) and `wrong` (an answer, but not the right one: a denied check
+ * allowed would be a security bug, so the soak keeps every one of these).
+ */
+export interface SoakProblems {
+  readonly late: number;
+  readonly unanswered: number;
+  readonly failed: number;
+  readonly wrong: number;
+  /** Every wrong answer and failure, and the first 50 late or unanswered, as the prober described them. */
+  readonly details: readonly string[];
+}
+
+/**
+ * Where a process's resident memory is, from /proc/<pid>/smaps: glibc's main
+ * malloc arena (`[heap]`), other anonymous mappings (V8's heap spaces, other
+ * malloc arenas, large buffers) and the rest (code, files).
+ */
+export function residentBreakdown(pid: number): { heapMiB: number; anonMiB: number; otherMiB: number } {
+  let heap = 0;
+  let anon = 0;
+  let other = 0;
+  let current: 'heap' | 'anon' | 'other' = 'other';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1] ?? '';
+      current = name === '[heap]' ? 'heap' : name === '' ? 'anon' : 'other';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) {
+      const kb = Number(rss[1]);
+      if (current === 'heap') heap += kb;
+      else if (current === 'anon') anon += kb;
+      else other += kb;
+    }
+  }
+  return { heapMiB: heap / 1024, anonMiB: anon / 1024, otherMiB: other / 1024 };
+}
+
+export function classifyProbeProblems(described: readonly string[]): SoakProblems {
+  let late = 0;
+  let unanswered = 0;
+  let failed = 0;
+  let wrong = 0;
+  const details: string[] = [];
+  for (const d of described) {
+    if (/: answered after \d+ ms$/.test(d)) {
+      if (late++ < 50) details.push(d);
+    } else if (/: no answer within \d+ ms$/.test(d)) {
+      if (unanswered++ < 50) details.push(d);
+    } else if (/: error 4 /.test(d)) {
+      // The prober's own deadline (the limit) passed: the call was not answered in time.
+      if (unanswered++ < 50) details.push(d);
+    } else if (/: (failed: |error )/.test(d)) {
+      failed++;
+      details.push(d);
+    } else {
+      wrong++;
+      details.push(d);
+    }
+  }
+  return { late, unanswered, failed, wrong, details };
+}
+
 export interface SoakResult {
   readonly minutes: number;
   readonly samples: readonly SoakSample[];
-  readonly wrong: number;
+  readonly problems: SoakProblems;
   readonly totalProbes: number;
   readonly abuseRounds: number;
-  readonly baseline: { readonly rssMiB: number; readonly fds: number };
-  readonly after: { readonly rssMiB: number; readonly fds: number };
+  readonly baseline: { readonly rssMiB: number; readonly fds: number; readonly resident: ReturnType<typeof residentBreakdown> };
+  readonly after: { readonly rssMiB: number; readonly fds: number; readonly resident: ReturnType<typeof residentBreakdown> };
 }
 
 const root = packageRoot();
@@ -56,13 +125,16 @@ export async function runSoak(minutes: number, log: (m: string) => void = (m) =>
   const httpPort = await freePort();
   writeFileSync(join(dir, 'bouncer.yaml'), `listen:\n  authz: 127.0.0.1:${authzPort}\n  http: 127.0.0.1:${httpPort}\ntenants:\n  - name: open\n    hostnames: [app.open.test]\n    mtls: { mode: "off" }\n`);
   // Decision log lines go to /dev/null's equivalent: the soak measures the port, not pino.
-  const bouncer = await startBouncerProcess({ configPath: join(dir, 'bouncer.yaml'), env: { BOUNCER_LOG_LEVEL: 'error' }, readyUrl: `http://127.0.0.1:${httpPort}/readyz` });
+  // SOAK_BOUNCER_ENV (a JSON object) adds to the bouncer process's environment only, to compare settings such as NODE_OPTIONS or GLIBC_TUNABLES.
+  const extraEnv = JSON.parse(process.env.SOAK_BOUNCER_ENV ?? '{}') as Record<string, string>;
+  const bouncer = await startBouncerProcess({ configPath: join(dir, 'bouncer.yaml'), env: { BOUNCER_LOG_LEVEL: 'error', ...extraEnv }, readyUrl: `http://127.0.0.1:${httpPort}/readyz` });
   const pid = bouncer.child.pid as number;
   try {
     const warm = startProber(authzPort, 5, 1000);
     await new Promise((resolve) => setTimeout(resolve, 3000));
     await warm.stop();
     const base = processFootprint(pid);
+    const baseResident = residentBreakdown(pid);
     log(`baseline ${(base.rssBytes / MiB).toFixed(0)} MiB, ${base.fds} fds; running ${minutes} min`);
     let window: number[] = [];
     const prober = startProber(authzPort, Number(process.env.SOAK_PROBE_MS ?? 5), 1000, (ms) => window.push(ms));
@@ -89,14 +161,15 @@ export async function runSoak(minutes: number, log: (m: string) => void = (m) =>
     clearInterval(sampler);
     const summary = await prober.stop();
     const after = processFootprint(pid);
+    const afterResident = residentBreakdown(pid);
     return {
       minutes,
       samples,
-      wrong: summary.wrong.length,
+      problems: classifyProbeProblems(summary.wrong),
       totalProbes: summary.latenciesMs.length,
       abuseRounds,
-      baseline: { rssMiB: base.rssBytes / MiB, fds: base.fds },
-      after: { rssMiB: after.rssBytes / MiB, fds: after.fds },
+      baseline: { rssMiB: base.rssBytes / MiB, fds: base.fds, resident: baseResident },
+      after: { rssMiB: after.rssBytes / MiB, fds: after.fds, resident: afterResident },
     };
   } finally {
     await bouncer.stop('SIGKILL');
@@ -128,12 +201,14 @@ export function soakSvg(r: SoakResult): string {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const minutes = Number(process.argv[2] ?? process.env.SOAK_MINUTES ?? 20);
   const r = await runSoak(minutes);
-  writeFileSync(join(root, 'bench', 'soak.json'), `${JSON.stringify(r)}\n`);
-  writeFileSync(join(root, 'bench', 'soak.svg'), soakSvg(r));
+  // SOAK_OUT: where soak.json and soak.svg go (default bench/soak), so runs with other settings do not overwrite the published one.
+  const out = process.env.SOAK_OUT ?? join(root, 'bench', 'soak');
+  writeFileSync(`${out}.json`, `${JSON.stringify(r)}\n`);
+  writeFileSync(`${out}.svg`, soakSvg(r));
   const rss = r.samples.map((s) => s.rssMiB);
   const fds = r.samples.map((s) => s.fds);
   const p99s = r.samples.map((s) => s.p99Ms);
   process.stdout.write(
-    `${JSON.stringify({ minutes, abuseRounds: r.abuseRounds, probes: r.totalProbes, wrong: r.wrong, baseline: r.baseline, after: r.after, rssMaxMiB: Math.max(...rss), fdsMax: Math.max(...fds), p99MaxMs: Math.max(...p99s), p99MedianOfSecondsMs: [...p99s].sort((a, b) => a - b)[Math.floor(p99s.length / 2)] })}\n`,
+    `${JSON.stringify({ minutes, abuseRounds: r.abuseRounds, probes: r.totalProbes, late: r.problems.late, unanswered: r.problems.unanswered, failed: r.problems.failed, wrong: r.problems.wrong, baseline: r.baseline, after: r.after, rssMaxMiB: Math.max(...rss), fdsMax: Math.max(...fds), p99MaxMs: Math.max(...p99s), p99MedianOfSecondsMs: [...p99s].sort((a, b) => a - b)[Math.floor(p99s.length / 2)] })}\n`,
   );
 }

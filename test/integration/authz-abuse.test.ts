@@ -39,19 +39,19 @@ const BUFFER_BUDGET = 64 * MiB;
 /** Room above the baseline for V8, nghttp2 and socket buffers under a few thousand streams. */
 const OVERHEAD = 96 * MiB;
 /**
- * Resident memory that may stay after a round: at most the buffer budget.
- * Measured +14 to +44 MiB, mostly glibc's main malloc arena (message
- * buffers, socket reads and nghttp2 memory freed after the abuse but kept by
- * the allocator for reuse) plus V8's old generation.
+ * Resident memory that may stay after a round, and after two: 48 MiB, under
+ * the buffer budget. `bouncer serve` runs with a 16 MiB young-generation
+ * semi-space (src/cli/bin.ts); measured +26 to +39 MiB after each round on a
+ * ~150 MiB baseline, mostly glibc's main malloc arena kept for reuse plus V8's
+ * old generation (docs/authz-transport.md). With V8's default young
+ * generation a round left up to +44 MiB and the soak's RSS kept climbing.
  */
-const KEPT_AFTER = BUFFER_BUDGET;
+const KEPT_AFTER = 48 * MiB;
 /**
- * What a second, identical round may add on top of the first (measured +14
- * MiB, two seconds after it, before V8's memory reducer has run): less than
- * the first round kept. The soak (BENCHMARKS.md) shows RSS levelling off
- * over tens of minutes of rounds.
+ * What a second, identical round may add on top of the first (measured -5
+ * to +9 MiB, two seconds after it): what the first round grew is reused, not added to.
  */
-const REGROWTH = 24 * MiB;
+const REGROWTH = 16 * MiB;
 
 type Footprint = { rssBytes: number; fds: number };
 
@@ -149,6 +149,7 @@ test('hostile clients cost bounded memory and descriptors, and checks and health
     // What stays after the first round is memory the allocator keeps for reuse (docs/authz-transport.md):
     // bounded, and a second round does not add to it.
     expect(first.after.rssBytes).toBeLessThan(base.rssBytes + KEPT_AFTER);
+    expect(second.after.rssBytes).toBeLessThan(base.rssBytes + KEPT_AFTER);
     expect(second.after.rssBytes).toBeLessThan(first.after.rssBytes + REGROWTH);
   } finally {
     clearInterval(sampler);
