@@ -85,6 +85,8 @@ export class HostileH2 {
   readonly ended = new Set<number>();
   /** Streams this client opened (sent HEADERS on). */
   readonly opened = new Set<number>();
+  /** Whether the server's SETTINGS (its side of the connection preface) has arrived. */
+  serverSettingsSeen = false;
   /** Resolves when the server closes the TCP connection (FIN or reset). */
   readonly closed: Promise<void>;
   private isClosed = false;
@@ -217,6 +219,7 @@ export class HostileH2 {
             }
           }
           this.frame(FrameType.SETTINGS, Flag.ACK, 0, Buffer.alloc(0));
+          this.serverSettingsSeen = true;
           this.wake();
         }
         break;

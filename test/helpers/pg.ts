@@ -6,6 +6,7 @@
 // a user allowed to CREATE DATABASE, the URL's database used for CREATE/DROP).
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { TenantStoreError } from '../../src/stores/tenant-store.js';
 
 /** Where the test server is; its database is the maintenance one we connect to for CREATE/DROP DATABASE. */
 export const PG_SERVER: pg.ClientConfig = serverFromEnv(process.env.BOUNCER_TEST_PG_URL);
@@ -138,3 +139,14 @@ export async function bulkInsertTenants(db: TestDatabase, count: number, caPem: 
 
 /** The one waitFor of the tests (polling until a check gives a value), re-exported for the database tests. */
 export { waitFor } from './ports.js';
+
+/** What a tenant store refused `p` with: the error's code, field and message (fails the test if it was accepted). */
+export async function storeRefusal(p: Promise<unknown>): Promise<{ code: string; field: string | undefined; message: string }> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TenantStoreError);
+  const e = err as TenantStoreError;
+  return { code: e.code, field: e.field, message: e.message };
+}

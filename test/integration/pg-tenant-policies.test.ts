@@ -23,9 +23,9 @@ import { createRevocationView } from '../../src/revocation/revocation-view.js';
 import { followCrlTenants } from '../../src/revocation/tenant-sources.js';
 import { MIGRATIONS, runMigrations } from '../../src/stores/postgres/migrations.js';
 import { createPgTenantStore, type PgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
-import { TenantStoreError, type TenantInput } from '../../src/stores/tenant-store.js';
+import type { TenantInput } from '../../src/stores/tenant-store.js';
 import { authzClient, checkRequest } from '../helpers/grpc-client.js';
-import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/pg.js';
+import { createTestDatabase, storeRefusal, waitFor, type TestDatabase } from '../helpers/pg.js';
 import { DAY, makeCrl, makeIntermediate, makeLeaf, makeRoot, type TestCert } from '../helpers/pki-fixtures.js';
 import { certificatePolicies } from '../helpers/x509-extensions.js';
 
@@ -70,15 +70,7 @@ afterAll(async () => {
 type Mtls = NonNullable<TenantInput['mtls']>;
 const put = (name: string, mtls: Partial<Mtls>) => store.putTenant({ name, hostnames: [`${name}.example`], mtls: mtls.mode === 'off' ? mtls : { caPem: root.pem, ...mtls } });
 
-async function refusal(p: Promise<unknown>): Promise<{ code: string; field: string | undefined; message: string }> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TenantStoreError);
-  const e = err as TenantStoreError;
-  return { code: e.code, field: e.field, message: e.message };
-}
+const refusal = storeRefusal;
 
 describe('schema', () => {
   it('migrates a database made before the column: the old tenant keeps the defaults', async () => {

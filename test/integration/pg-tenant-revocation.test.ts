@@ -21,10 +21,9 @@ import { createRevocationView } from '../../src/revocation/revocation-view.js';
 import { followCrlTenants } from '../../src/revocation/tenant-sources.js';
 import { MIGRATIONS, runMigrations } from '../../src/stores/postgres/migrations.js';
 import { createPgTenantStore, type PgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
-import { TenantStoreError } from '../../src/stores/tenant-store.js';
 import type { RevocationInput } from '../../src/stores/tenant-revocation.js';
 import { authzClient, checkRequest } from '../helpers/grpc-client.js';
-import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/pg.js';
+import { createTestDatabase, storeRefusal, waitFor, type TestDatabase } from '../helpers/pg.js';
 
 jest.setTimeout(60_000);
 
@@ -56,15 +55,7 @@ afterAll(async () => {
 const put = (name: string, revocation: RevocationInput | null, mode: 'require' | 'off' = 'require') =>
   store.putTenant({ name, hostnames: [`${name}.example`], mtls: mode === 'off' ? { mode, revocation } : { mode, caPem: ca.certPem, revocation } });
 
-async function refusal(p: Promise<unknown>): Promise<{ code: string; field: string | undefined; message: string }> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TenantStoreError);
-  const e = err as TenantStoreError;
-  return { code: e.code, field: e.field, message: e.message };
-}
+const refusal = storeRefusal;
 
 describe('schema', () => {
   it('migrates a database made before the column: the old tenant reads back with no revocation checks', async () => {

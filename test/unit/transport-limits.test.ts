@@ -271,7 +271,7 @@ describe('connections', () => {
   test('a silent peer that does not answer pings is cut', async () => {
     await start({ keepaliveTimeMs: 500, keepaliveTimeoutMs: 500 });
     const c = await connect();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await until("the server's SETTINGS", () => c.serverSettingsSeen);
     // Stop reading: the server's PING goes unanswered.
     c.socket.pause();
     await until('the cut', () => rig.closed.length === 1, 6000);
