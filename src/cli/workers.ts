@@ -72,6 +72,23 @@ export function checkWorkersAllowed(config: BouncerConfig, count: number): void 
       throw new BouncerError('ERR_CLI_USAGE', `listen.${name} port ${addr.port} + ${count - 1} workers runs past 65535`);
     }
   }
+  // Worker i takes each configured port + i: two listeners whose ranges meet would
+  // have one worker bind a port another worker already holds (EADDRINUSE at start).
+  const ranges = [
+    ['authz', config.listen.authz.port],
+    ['http', config.listen.http.port],
+    ...(config.admin ? ([['admin', config.admin.listen.port]] as const) : []),
+  ].filter(([, port]) => port !== 0) as Array<readonly [string, number]>;
+  for (const [i, [a, pa]] of ranges.entries()) {
+    for (const [b, pb] of ranges.slice(i + 1)) {
+      if (count > 1 && Math.abs(pa - pb) < count) {
+        throw new BouncerError(
+          'ERR_CLI_USAGE',
+          `with --workers ${count}, worker i listens on each configured port + i, so listen.${a} (${pa}) and listen.${b} (${pb}) must be at least ${count} apart`,
+        );
+      }
+    }
+  }
 }
 
 /** host:port, bracketing IPv6 literals. */
