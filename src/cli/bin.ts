@@ -1,15 +1,5 @@
 #!/usr/bin/env node
-/**
- * V8's young generation for `bouncer serve`, in MiB per semi-space. Left to
- * itself V8 grows the young generation up to 32 MiB per semi-space when a
- * burst keeps many objects alive (hostile clients holding thousands of
- * streams) and shrinks it back only when the process goes idle, which a
- * replica under steady Envoy traffic never does: RSS stayed ~140 MiB above
- * its baseline after a few minutes of abuse. 16 MiB keeps the warm path's
- * tail where it was (BENCHMARKS.md) and what stays after abuse at about half;
- * docs/authz-transport.md has the measurements.
- */
-const SERVE_SEMI_SPACE_MIB = 16;
+import { SERVE_SEMI_SPACE_MIB } from '../config/defaults.js';
 
 /**
  * The flag must be given before V8 sets up its heap, so `serve` starts again

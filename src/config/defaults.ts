@@ -453,6 +453,18 @@ export const LOGIN_TRANSACTION_TTL_MS = 10 * 60_000;
  */
 export const SESSION_KEY_REFRESH_MS = 60_000;
 
+/**
+ * V8's young generation for `bouncer serve`, in MiB per semi-space. Left to
+ * itself V8 grows the young generation up to 32 MiB per semi-space when a
+ * burst keeps many objects alive (hostile clients holding thousands of
+ * streams) and shrinks it back only when the process goes idle, which a
+ * replica under steady Envoy traffic never does: RSS stayed ~140 MiB above
+ * its baseline after a few minutes of abuse. 16 MiB keeps the warm path's
+ * tail where it was (BENCHMARKS.md) and what stays after abuse at about half;
+ * docs/authz-transport.md has the measurements.
+ */
+export const SERVE_SEMI_SPACE_MIB = 16;
+
 /** Defaults of `bouncer envoy render` (docs/envoy.md); flags override each. */
 export const ENVOY_RENDER_DEFAULTS = {
   /** The tenants' TLS listener, on every interface: it is the public edge. */
