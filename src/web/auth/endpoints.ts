@@ -72,10 +72,15 @@ export function stepsFor(endpoint: Endpoint): readonly Step[] {
   return SIGN_IN_STEPS.filter(([, ...endpoints]) => endpoints.includes(endpoint)).map(([step]) => step);
 }
 
-/** Run an endpoint's steps until one answers. */
+/**
+ * Run an endpoint's steps until one answers. A FastifyReply is thenable and
+ * resolves to undefined once sent, so awaiting a step that answered yields
+ * undefined: `reply.sent` is what says the step answered.
+ */
 export async function runSteps(ctx: SignInContext, steps: readonly Step[]): Promise<FastifyReply> {
   for (const step of steps) {
     const answer = await step(ctx);
+    if (ctx.reply.sent) return ctx.reply;
     if (answer !== undefined) return answer;
   }
   throw new Error(`sign-in step table: ${ctx.endpoint} ran out of steps without an answer`);
