@@ -26,6 +26,9 @@ const REDIRECTS = ['okta', 'other', 'badnonce', 'keys', 'hs', 'hsok'].map((id) =
 const USERS: OidcIdpUser[] = [
   { username: 'alice', email: 'Alice@Acme.test', name: 'Alice <Admin>', groups: ['admins', 'staff'], amr: ['pwd', 'hwk'] },
   { username: 'bob', email: 'bob@acme.test', name: 'Bob', groups: [] },
+  // Signed out everywhere by its test: a user of its own, since revoking a user also refuses
+  // sessions issued later in the same second (iat is whole seconds), which other tests' alice would be.
+  { username: 'erin', email: 'erin@acme.test', name: 'Erin', groups: ['admins', 'staff'], amr: ['pwd', 'hwk'] },
   { username: 'carol', email: 'carol@acme.test', email_verified: false, name: 'Carol' },
   { username: 'mallory', email: 'mallory@evil.test', name: 'Mallory' },
 ];
@@ -249,7 +252,7 @@ describe('auth service with OIDC', () => {
     const login = async (): Promise<InstanceType<typeof Browser>> => {
       const b = new Browser();
       await b.get('/login?app=wiki&rd=' + encodeURIComponent('https://wiki.acme.test/'));
-      const cb = await idpA.signIn((await startLogin(b, 'okta')).href, 'alice');
+      const cb = await idpA.signIn((await startLogin(b, 'okta')).href, 'erin');
       expect((await b.get(cb)).status).toBe(302);
       expect((await b.get('/me', JSON_ACCEPT)).status).toBe(200);
       return b;
