@@ -3,7 +3,8 @@
 // first use, and the cache never grows past its bound.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createPgTenantStore, type PgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
-import { sha256Hex, type TenantLookup } from '../../src/stores/tenant-store.js';
+import type { TenantLookup } from '../../src/stores/tenant-store.js';
+import { sha256Hex } from '../../src/stores/tenant-input-check.js';
 import { NOW, makeRoot } from '../helpers/pki-fixtures.js';
 import { bulkInsertTenants, createCountingPool, createTestDatabase, type CountingPool, type TestDatabase } from '../helpers/pg.js';
 

@@ -9,7 +9,8 @@ import { createCertVerifier } from '../../src/core/cert-verifier.js';
 import type { CheckInput } from '../../src/core/decision.js';
 import { buildHostIndex } from '../../src/core/tenant-index.js';
 import { createPgTenantStore, type PgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
-import { sha256Hex, type TenantLookup } from '../../src/stores/tenant-store.js';
+import type { TenantLookup } from '../../src/stores/tenant-store.js';
+import { sha256Hex } from '../../src/stores/tenant-input-check.js';
 import { DAY, NOW, makeLeaf, makeRoot, type TestCert } from '../helpers/pki-fixtures.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/pg.js';
 

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { TenantStoreError, sha256Hex } from '../tenant-store.js';
+import { TenantStoreError } from '../tenant-store.js';
+import { sha256Hex } from '../tenant-input-check.js';
 
 /** One schema change. Applied migrations are never edited: add a new one instead. */
 export interface Migration {

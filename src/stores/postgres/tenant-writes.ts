@@ -4,7 +4,8 @@
  */
 import type pg from 'pg';
 import { TENANT_LIMITS } from '../../config/defaults.js';
-import { TenantStoreError, checkHostname, checkTenantInput, type PutCondition, type PutTenantResult, type TenantInput, type TenantRecord, type TenantStore } from '../tenant-store.js';
+import { checkHostname, checkTenantInput } from '../tenant-input-check.js';
+import { TenantStoreError, type PutCondition, type PutTenantResult, type TenantInput, type TenantRecord, type TenantStore } from '../tenant-store.js';
 import { revocationToInput } from '../tenant-revocation.js';
 import { policiesToInput } from '../tenant-policies.js';
 import { chunkPayloads } from './change-payload.js';
