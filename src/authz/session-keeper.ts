@@ -38,6 +38,13 @@ export class SessionInfo {
   pingStrikes = 0;
   /** Streams refused for this connection's own faults. */
   streamErrors = 0;
+  /** Answers written whose stream has not closed: their DATA may be waiting for the client's flow-control window. */
+  unread = 0;
+  /** Answered streams closed so far; unchanged across sweeps while `unread` > 0 means the client takes none. */
+  answersClosed = 0;
+  answersClosedSeen = 0;
+  /** When the sweep first saw answers waiting and none taken; 0 otherwise. */
+  stuckSince = 0;
   handshakeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -158,6 +165,16 @@ export class SessionKeeper {
       if (info.pingSentAt !== 0 && now - info.pingSentAt >= keepaliveTimeoutMs) {
         this.destroy(info, 'keepalive_timeout');
         continue;
+      }
+      if (info.unread > 0 && info.answersClosed === info.answersClosedSeen) {
+        if (info.stuckSince === 0) info.stuckSince = now;
+        else if (now - info.stuckSince >= l.responseDeliveryMs) {
+          this.cut(info, 'not_reading', 'answers_not_read');
+          continue;
+        }
+      } else {
+        info.answersClosedSeen = info.answersClosed;
+        info.stuckSince = 0;
       }
       if (now - info.openedAt >= l.maxConnectionAgeMs) this.close(info, 'max_age');
       else if (now - info.lastStreamAt >= l.maxConnectionIdleMs) this.close(info, 'idle');

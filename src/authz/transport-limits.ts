@@ -39,6 +39,15 @@ export interface TransportLimits {
    */
   readonly messageDeliveryMs: number;
   /**
+   * A connection holding answers it does not take (its flow-control window
+   * kept at zero, so the answers' DATA cannot be sent) and taking none of
+   * them for this long is sent GOAWAY ENHANCE_YOUR_CALM and cut: each such
+   * answer holds its stream and memory until it is read. Envoy's
+   * stream_idle_timeout (5 min) ends a stream blocked on flow control too;
+   * Envoy reads its ext_authz answers at once, so seconds are plenty.
+   */
+  readonly responseDeliveryMs: number;
+  /**
    * Relayed streams (health Watch, reflection) one connection may have open;
    * beyond it a stream is refused RESOURCE_EXHAUSTED. Health Check is served
    * on the transport itself and is never subject to this.
@@ -126,7 +135,7 @@ export interface TransportLimits {
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({ ...CONFIG_DEFAULTS.authz.limits });
 
 /** Why the transport let a connection go; the `reason` label of bouncer_authz_sessions_closed_total. */
-export type SessionCloseReason = 'peer' | 'idle' | 'max_age' | 'keepalive_timeout' | 'handshake_timeout' | 'ping_abuse' | 'stream_errors' | 'close_grace' | 'error' | 'shutdown';
+export type SessionCloseReason = 'peer' | 'idle' | 'max_age' | 'keepalive_timeout' | 'handshake_timeout' | 'ping_abuse' | 'stream_errors' | 'not_reading' | 'close_grace' | 'error' | 'shutdown';
 
 /** Why a stream was refused before its method ran; the `reason` label of bouncer_authz_streams_refused_total. */
 export type StreamRefusal = 'message_too_large' | 'buffer_budget' | 'delivery_timeout' | 'deadline_exceeded' | 'relay_limit' | 'malformed';

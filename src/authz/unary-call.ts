@@ -207,7 +207,15 @@ export class UnaryCall implements CallContext {
     framed.writeUInt32BE(framed.length - MESSAGE_PREFIX_BYTES, 1);
     stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
     stream.once('wantTrailers', sendOkTrailers);
+    // The answer's DATA waits for the client's flow-control window; the sweep cuts a connection whose answers stay unread.
+    this.info.unread++;
+    stream.once('close', this.onAnswerClosed);
     stream.end(framed);
+  };
+
+  private readonly onAnswerClosed = (): void => {
+    this.info.unread--;
+    this.info.answersClosed++;
   };
 
   /** Called by the sweep for a call still waiting for its message. */

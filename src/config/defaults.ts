@@ -64,6 +64,8 @@ export const CONFIG_DEFAULTS = {
       maxBufferedBytesTotal: 64 * 1024 * 1024,
       /** Envoy's ext_authz timeout is 200 ms; no honest client needs seconds. */
       messageDeliveryMs: 5_000,
+      /** Envoy's stream_idle_timeout (5 min) also ends a stream stuck on flow control; an answer is a few KiB. */
+      responseDeliveryMs: 5_000,
       /** Health Watch and reflection streams; Check and health Check never count. */
       maxRelayedStreamsPerConnection: 16,
       /** Below grpc-js's own 1,000 streams on the one relay session. */
@@ -182,6 +184,7 @@ export const CONFIG_LIMITS = {
     maxBufferedBytesPerConnection: { min: 1024, max: 1024 * 1024 * 1024 },
     maxBufferedBytesTotal: { min: 1024, max: 16 * 1024 * 1024 * 1024 },
     messageDeliveryMs: { min: 100, max: 600_000 },
+    responseDeliveryMs: { min: 100, max: 600_000 },
     maxRelayedStreamsPerConnection: { min: 1, max: 900 },
     maxRelayedStreamsTotal: { min: 1, max: 900 },
     maxConnectionIdleMs: { min: 1_000, max: 86_400_000 },

@@ -65,7 +65,7 @@ function createAuthzTransportMetrics(registry: Registry): AuthzTransportMetrics 
     sessionsOpened: new Counter({ name: 'bouncer_authz_sessions_opened_total', help: 'HTTP/2 connections accepted on the ext_authz port.', registers: [registry] }),
     sessionsClosed: new Counter({
       name: 'bouncer_authz_sessions_closed_total',
-      help: 'HTTP/2 connections closed on the ext_authz port, by reason (peer, idle, max_age, keepalive_timeout, handshake_timeout, ping_abuse, stream_errors, close_grace, error, shutdown).',
+      help: 'HTTP/2 connections closed on the ext_authz port, by reason (peer, idle, max_age, keepalive_timeout, handshake_timeout, ping_abuse, stream_errors, not_reading, close_grace, error, shutdown).',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

@@ -413,3 +413,64 @@ describe('health served on the transport', () => {
     expect(answers).toEqual([Buffer.from([8, 1]), Buffer.from([8, 2]), { code: 5, details: 'Health status unknown for service x' }]);
   });
 });
+
+describe('answers the client does not read', () => {
+  /** SETTINGS_INITIAL_WINDOW_SIZE 0: the server may send HEADERS but no DATA until a WINDOW_UPDATE. */
+  const zeroWindow = (c: HostileH2): void => c.frame(FrameType.SETTINGS, 0, 0, Buffer.from([0, 4, 0, 0, 0, 0]));
+  const windowUpdate = (c: HostileH2, id: number, bytes: number): void => {
+    const p = Buffer.alloc(4);
+    p.writeUInt32BE(bytes);
+    c.frame(FrameType.WINDOW_UPDATE, 0, id, p);
+  };
+  const completeCall = (c: HostileH2): number => {
+    const id = c.startCall(PATH);
+    c.frame(FrameType.DATA, Flag.END_STREAM, id, frame(Buffer.from('hi')));
+    return id;
+  };
+
+  test('a connection whose answers stay unread is sent GOAWAY ENHANCE_YOUR_CALM and cut; others keep answering', async () => {
+    await start({ responseDeliveryMs: 1000 });
+    const c = await connect();
+    zeroWindow(c);
+    for (let i = 0; i < 50; i++) completeCall(c);
+    const answered = await call(rig.port, frame(Buffer.from('meanwhile')));
+    expect(answered.code).toBe(0);
+    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('still open')), 6000))]);
+    expect(c.goaways.length).toBeGreaterThan(0);
+    expect(new Set(c.goaways)).toEqual(new Set([http2.constants.NGHTTP2_ENHANCE_YOUR_CALM]));
+    // None of the answers got through: only their headers could be sent.
+    expect(c.ended.size).toBe(0);
+    await until('the count', () => rig.closed.includes('not_reading'));
+    // The other connection (the call meanwhile) closed on its own.
+    expect(rig.closed.filter((r) => r !== 'peer')).toEqual(['not_reading']);
+    expect((await call(rig.port, frame(Buffer.from('after')))).code).toBe(0);
+  });
+
+  test('a client that takes its answers slowly, but takes them, is not cut', async () => {
+    await start({ responseDeliveryMs: 1500 });
+    const c = await connect();
+    zeroWindow(c);
+    const ids = Array.from({ length: 4 }, () => completeCall(c));
+    // One answer taken every 800 ms: 3.2 s in all, more than twice the limit, never 1.5 s without progress.
+    for (const id of ids) {
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      windowUpdate(c, id, 1024);
+    }
+    await until('every answer', () => ids.every((id) => c.ended.has(id)));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(c.isOpen).toBe(true);
+    expect(rig.closed).toEqual([]);
+  });
+
+  test('an unread answer whose stream the client resets no longer counts', async () => {
+    await start({ responseDeliveryMs: 1000 });
+    const c = await connect();
+    zeroWindow(c);
+    const id = completeCall(c);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    c.rst(id);
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    expect(c.isOpen).toBe(true);
+    expect(rig.closed).toEqual([]);
+  });
+});
