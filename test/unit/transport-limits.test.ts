@@ -14,7 +14,7 @@ import { parseGrpcTimeout } from '../../src/authz/grpc-timeout.js';
 import { releaseMessageBuffer } from '../../src/authz/unary-call.js';
 import { createHealthCheckMethod, decodeHealthService } from '../../src/authz/health-check.js';
 import type { SessionCloseReason, StreamRefusal, TransportEvents, TransportLimits } from '../../src/authz/transport-limits.js';
-import { FrameType, Flag, grpcHeaders, grpcPrefix, HostileH2 } from '../helpers/hostile-h2.js';
+import { encodeFrame, FrameType, Flag, grpcHeaders, grpcPrefix, headerBlock, HostileH2 } from '../helpers/hostile-h2.js';
 
 const PATH = '/test.Echo/Say';
 
@@ -472,5 +472,57 @@ describe('answers the client does not read', () => {
     await new Promise((resolve) => setTimeout(resolve, 3500));
     expect(c.isOpen).toBe(true);
     expect(rig.closed).toEqual([]);
+  });
+});
+
+/**
+ * Floods that node:http2 (nghttp2) ends by itself. Kept as tests so an upgrade of
+ * Node that loses one of these guards is noticed: each connection must be closed
+ * within seconds while another client's call is answered.
+ */
+describe('floods the HTTP/2 layer ends', () => {
+  const rstPayload = Buffer.from([0, 0, 0, 8]);
+  const floods: Array<[string, (c: HostileH2) => Buffer]> = [
+    // CVE-2023-44487: a stream opened and reset at once, over and over.
+    ['rapid reset', (c) => {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < 5000; i++) {
+        const id = c.newStreamId();
+        parts.push(encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, id, grpcHeaders(PATH)), encodeFrame(FrameType.DATA, Flag.END_STREAM, id, grpcPrefix(0)), encodeFrame(FrameType.RST_STREAM, 0, id, rstPayload));
+      }
+      return Buffer.concat(parts);
+    }],
+    // SETTINGS frames never acknowledged in time (node's maxOutstandingSettings).
+    ['SETTINGS flood', () => Buffer.concat(Array.from({ length: 20_000 }, () => encodeFrame(FrameType.SETTINGS, 0, 0, Buffer.from([0, 4, 0, 0, 0xff, 0xff]))))],
+    // CVE-2024-27316 class: a header block that never ends, far over the header list limit.
+    ['CONTINUATION flood', (c) => {
+      const id = c.newStreamId();
+      const more = headerBlock([['x-a', 'b'.repeat(1000)]]);
+      return Buffer.concat([encodeFrame(FrameType.HEADERS, 0, id, grpcHeaders(PATH)), ...Array.from({ length: 2000 }, () => encodeFrame(FrameType.CONTINUATION, 0, id, more))]);
+    }],
+    // HPACK amplification: one 4 KB entry in the dynamic table referenced 15,000 times in one block.
+    ['HPACK bomb', (c) => {
+      const entry = Buffer.concat([Buffer.from([0x40, 0x03]), Buffer.from('x-b'), Buffer.from([0x7f, 0x81, 0x1e]), Buffer.alloc(127 + 0x01 + 0x1e * 128, 0x61)]);
+      return encodeFrame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, c.newStreamId(), Buffer.concat([grpcHeaders(PATH), entry, Buffer.alloc(15_000, 0xbe)]));
+    }],
+    // CVE-2019-9518: empty DATA frames that cost the server work and carry nothing.
+    ['empty DATA frames', (c) => {
+      const id = c.newStreamId();
+      return Buffer.concat([encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, id, grpcHeaders(PATH)), ...Array.from({ length: 20_000 }, () => encodeFrame(FrameType.DATA, 0, id, Buffer.alloc(0)))]);
+    }],
+    // CVE-2019-9513/9515-like: WINDOW_UPDATE and PRIORITY frames with nothing to do.
+    ['WINDOW_UPDATE and PRIORITY flood', () => Buffer.concat(Array.from({ length: 40_000 }, (_v, i) => (i % 2 === 0 ? encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, Buffer.from([0, 0, 0, 1])) : encodeFrame(2, 0, 3, Buffer.from([0, 0, 0, 1, 10])))))],
+  ];
+
+  test.each(floods)('%s: the connection is closed and other clients are answered', async (_name, build) => {
+    await start({});
+    const c = await connect();
+    await until("the server's SETTINGS", () => c.serverSettingsSeen);
+    // Written at once, not read back meanwhile, as an attacker would.
+    c.socket.pause();
+    c.write(build(c));
+    c.socket.resume();
+    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('the flooding connection is still open')), 8000))]);
+    expect((await call(rig.port, frame(Buffer.from('meanwhile')))).code).toBe(0);
   });
 });
