@@ -241,7 +241,7 @@ describe('connections', () => {
     const c = await connect();
     abuse(c, c.newStreamId(), grpcHeaders(PATH));
     c.end();
-    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('still open')), 6000))]);
+    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('still open')), 6000).unref())]);
     await until('the session to be counted closed', () => rig.transport.sessionCount === 0);
     expect(rig.closed.length).toBe(1);
   });
@@ -435,7 +435,7 @@ describe('answers the client does not read', () => {
     for (let i = 0; i < 50; i++) completeCall(c);
     const answered = await call(rig.port, frame(Buffer.from('meanwhile')));
     expect(answered.code).toBe(0);
-    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('still open')), 6000))]);
+    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('still open')), 6000).unref())]);
     expect(c.goaways.length).toBeGreaterThan(0);
     expect(new Set(c.goaways)).toEqual(new Set([http2.constants.NGHTTP2_ENHANCE_YOUR_CALM]));
     // None of the answers got through: only their headers could be sent.
@@ -522,7 +522,7 @@ describe('floods the HTTP/2 layer ends', () => {
     c.socket.pause();
     c.write(build(c));
     c.socket.resume();
-    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('the flooding connection is still open')), 8000))]);
+    await Promise.race([c.closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('the flooding connection is still open')), 8000).unref())]);
     expect((await call(rig.port, frame(Buffer.from('meanwhile')))).code).toBe(0);
   });
 });
