@@ -36,7 +36,7 @@ export class RefusalLog {
     if (this.timer === undefined) {
       this.logger.warn(
         { reason, source, ...this.limitOf(reason) },
-        `ext_authz connection refused at accept; any more in the next ${Math.round(this.intervalMs / 1000)} s are summed in one line`,
+        `ext_authz connection refused at accept; any more in the next ${this.intervalMs / 1000} s are summed in one line`,
       );
       this.timer = setTimeout(() => this.flush(), this.intervalMs).unref();
       return;
@@ -68,7 +68,7 @@ export class RefusalLog {
     const total = [...this.byReason.values()].reduce((a, b) => a + b, 0);
     this.logger.warn(
       { refused, sources, refusedFromOtherSources: this.otherSources, maxConnections: this.limits.maxConnections, maxConnectionsPerSource: this.limits.maxConnectionsPerSource },
-      `ext_authz connections refused at accept: ${total} more in the last ${Math.round(this.intervalMs / 1000)} s`,
+      `ext_authz connections refused at accept: ${total} more in the last ${this.intervalMs / 1000} s`,
     );
     this.byReason.clear();
     this.bySource.clear();
