@@ -302,6 +302,25 @@ describe('on the native transport', () => {
       fallback.forceShutdown();
     }
   });
+  test('on a dual-stack listener an IPv4 client is counted by its IPv4 address, not as IPv6', async () => {
+    const dropped: Array<string | undefined> = [];
+    const events: TransportEvents = { sessionOpened: () => undefined, sessionClosed: () => undefined, streamRefused: () => undefined, connectionDropped: (_r, s) => dropped.push(s) };
+    const transport = new GrpcTransport({ maxConnectionsPerSource: 1, handshakeTimeoutMs: 60_000, trustedSources: ['127.0.0.5'], events });
+    const fallback = new grpc.Server();
+    const port = await listenWithFallback(transport, fallback, '::', 0);
+    const sockets: net.Socket[] = [];
+    try {
+      // The server sees ::ffff:127.0.0.2 and ::ffff:127.0.0.5.
+      for (let i = 0; i < 3; i++) sockets.push(await hold(port, '127.0.0.2'));
+      for (let i = 0; i < 3; i++) sockets.push(await hold(port, '127.0.0.5'));
+      expect(await closedBy(sockets, 2)).toBe(2);
+      expect(dropped).toEqual(['127.0.0.2', '127.0.0.2']);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await transport.close(true);
+      fallback.forceShutdown();
+    }
+  });
 });
 
 describe('on the grpc-js transport', () => {
