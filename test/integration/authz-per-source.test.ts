@@ -13,7 +13,7 @@
  * other abuse and needs a port without this limit tripping.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -112,6 +112,12 @@ function hostileConnection(): Promise<net.Socket> {
 
 const isClosed = (s: net.Socket): boolean => s.destroyed || s.readableEnded;
 
+/** CPU seconds `pid` has used (user and system), from /proc/<pid>/stat at 100 ticks a second: a figure printed, not asserted. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** One health Check from `localAddress` over its own connection; resolves to its grpc-status. */
 function healthFrom(localAddress: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -147,6 +153,7 @@ test('a source over max_connections_per_source is refused at accept while anothe
 
     // Keep knocking for three seconds, each refused connection replaced at once.
     const churnUntil = Date.now() + 3000;
+    const cpuBefore = cpuSeconds(bouncer.child.pid as number);
     let churned = 0;
     await Promise.all(
       Array.from({ length: 8 }, async () => {
@@ -168,6 +175,7 @@ test('a source over max_connections_per_source is refused at accept while anothe
     );
     await waitFor('the churn counted', async () => (await metric(PER_SOURCE_DROPPED)) === droppedBefore + HOSTILE - PER_SOURCE + churned, 10_000);
     expect(hostile.filter((s) => !isClosed(s))).toHaveLength(PER_SOURCE);
+    const churnCpu = cpuSeconds(bouncer.child.pid as number) - cpuBefore;
 
     // Its held connections go: the source is forgotten, and served again.
     for (const s of hostile) s.destroy();
@@ -179,7 +187,7 @@ test('a source over max_connections_per_source is refused at accept while anothe
       .output()
       .split('\n')
       .filter((l) => l.includes('refused at accept'));
-    process.stdout.write(`per-source: ${HOSTILE - PER_SOURCE + churned} connections of 127.0.0.2 refused (${churned} while churning), ${refusedLines.length} log lines; ${summary.rounds} probe rounds, slowest ${Math.max(...summary.latenciesMs).toFixed(0)} ms\n`);
+    process.stdout.write(`per-source: ${HOSTILE - PER_SOURCE + churned} connections of 127.0.0.2 refused (${churned} while churning, bouncer CPU ${((churnCpu / churned) * 1e6).toFixed(0)} µs each with the prober's load), ${refusedLines.length} log lines; ${summary.rounds} probe rounds, slowest ${Math.max(...summary.latenciesMs).toFixed(0)} ms\n`);
     expect(summary.wrong).toEqual([]);
     expect(summary.rounds).toBeGreaterThan(50);
     expect(churned).toBeGreaterThan(0);
