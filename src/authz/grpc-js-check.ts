@@ -25,7 +25,9 @@ function messageBytes(response: Uint8Array | undefined, prefixed: boolean): Buff
  * grpc-js options for a server that faces clients itself: the limits the
  * native transport keeps (transport-limits.ts), as far as grpc-js has them.
  * grpc-js has no equivalent of the per-connection buffer budget, the delivery
- * deadline, the connection cap or SETTINGS_MAX_HEADER_LIST_SIZE.
+ * deadline or SETTINGS_MAX_HEADER_LIST_SIZE. The connection cap and the
+ * per-source limit are kept in front of it, at accept (server.ts,
+ * connection-gate.ts).
  */
 export function grpcJsServerOptions(limits: TransportLimits): grpc.ServerOptions {
   return {

@@ -11,11 +11,13 @@
  * The port is meant for Envoy alone but must hold against any client: every
  * limit it keeps (message size from the prefix, buffered bytes, delivery
  * time, deadlines, relayed streams, idle/old/silent connections, connection
- * count) is in transport-limits.ts, with its anchor in grpc-go and Envoy.
+ * count, connections per source) is in transport-limits.ts, with its anchor
+ * in grpc-go and Envoy. The listening socket is connection-gate.ts's.
  */
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
+import { ConnectionGate } from './connection-gate.js';
 import { parseGrpcTimeout } from './grpc-timeout.js';
 import { encodeGrpcMessage, GrpcStatus, trailersOnly, type UnaryMethod } from './grpc-wire.js';
 import { SessionKeeper, type SessionInfo } from './session-keeper.js';
@@ -50,6 +52,8 @@ export class GrpcTransport implements CallHost {
   readonly arriving = new Map<ServerHttp2Stream, UnaryCall>();
   private readonly methods = new Map<string, UnaryMethod>();
   private readonly server: http2.Http2Server;
+  /** Listens and accepts: connections over a limit are closed there, before http2 sees them. */
+  private readonly gate: ConnectionGate;
   private readonly keeper: SessionKeeper;
   private fallback: ClientHttp2Session | undefined;
   /** Port of the grpc-js server on 127.0.0.1 that answers every other path; 0 until set. */
@@ -67,10 +71,9 @@ export class GrpcTransport implements CallHost {
       settings: { maxConcurrentStreams: this.limits.maxConcurrentStreams, maxHeaderListSize: this.limits.maxHeaderListBytes },
       maxSessionMemory: this.limits.maxSessionMemoryMb,
     });
-    this.server.maxConnections = this.limits.maxConnections;
+    this.gate = new ConnectionGate(this.limits, events, (socket) => this.server.emit('connection', socket));
     this.server.on('session', (session) => this.keeper.add(session));
     this.server.on('sessionError', ignore);
-    this.server.on('drop', () => this.events?.connectionDropped());
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
   }
 
@@ -92,17 +95,14 @@ export class GrpcTransport implements CallHost {
     this.fallbackPort = port;
   }
 
+  /** Sources with a connection open now, each counted toward max_connections_per_source (trusted ones are not). */
+  get sourceCount(): number {
+    return this.gate.sources.sources;
+  }
+
   /** Binds and resolves to the bound port (useful with port 0). */
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        const address = this.server.address();
-        resolve(typeof address === 'object' && address !== null ? address.port : port);
-      });
-    });
+    return this.gate.listen(host, port);
   }
 
   /**
@@ -120,8 +120,7 @@ export class GrpcTransport implements CallHost {
           resolve();
         }
       };
-      if (this.server.listening) this.server.close(() => done());
-      else done();
+      this.gate.close(done);
       for (const info of this.keeper.sessions.values()) {
         const session = info.session;
         if (session.closed || session.destroyed) done();

@@ -18,7 +18,9 @@ import { grpcFailureOf } from './grpc-errors.js';
 import { addUnaryToGrpcJs, grpcJsServerOptions } from './grpc-js-check.js';
 import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type CallContext, type UnaryMethod, type UnaryReply } from './grpc-transport.js';
 import { createHealthCheckMethod, type ServingStatus } from './health-check.js';
-import { DEFAULT_TRANSPORT_LIMITS, type TransportEvents, type TransportLimits } from './transport-limits.js';
+import { DEFAULT_TRANSPORT_LIMITS, type ConnectionRefusal, type TransportEvents, type TransportLimits } from './transport-limits.js';
+import { ConnectionGate } from './connection-gate.js';
+import { RefusalLog } from './refusal-log.js';
 import { CallAbortedError } from './unary-call.js';
 import { loadAuthzPackageDefinition } from './proto.js';
 import { RepeatedStrings } from './repeated-strings.js';
@@ -162,7 +164,15 @@ export function createAuthzServer(deps: AuthzServerDeps): AuthzServer {
       else tracing.check(request.attributes?.request?.http?.headers, (span) => check(request, reply, call, span), call.metadata);
     },
   };
-  return native ? serveNatively(deps, fallback, checkMethod, serving, setHealth) : serveOnGrpcJs(fallback, checkMethod, setHealth);
+  const limits: TransportLimits = { ...DEFAULT_TRANSPORT_LIMITS, ...deps.limits };
+  const refusals = new RefusalLog(deps.logger, limits);
+  const connectionDropped = (reason: ConnectionRefusal, source: string | undefined): void => {
+    deps.metrics.authzTransport.connectionsDropped.inc({ reason });
+    refusals.note(reason, source);
+  };
+  return native
+    ? serveNatively(deps, fallback, checkMethod, serving, setHealth, connectionDropped, refusals)
+    : serveOnGrpcJs(fallback, checkMethod, setHealth, limits, deps.metrics, connectionDropped, refusals);
 }
 
 /** Check and health Check on the native transport, everything else relayed to `fallback` on loopback. */
@@ -172,16 +182,18 @@ function serveNatively(
   checkMethod: UnaryMethod,
   serving: ReadonlyMap<string, ServingStatus>,
   setHealth: (status: ServingStatus) => void,
+  connectionDropped: TransportEvents['connectionDropped'],
+  refusals: RefusalLog,
 ): AuthzServer {
   const counted = deps.metrics.authzTransport;
   const events: TransportEvents = {
     sessionOpened: () => counted.sessionsOpened.inc(),
     sessionClosed: (reason) => counted.sessionsClosed.inc({ reason }),
     streamRefused: (reason) => counted.streamsRefused.inc({ reason }),
-    connectionDropped: () => counted.connectionsDropped.inc(),
+    connectionDropped,
   };
   const transport = new GrpcTransport({ ...deps.limits, events });
-  counted.setSource(() => ({ sessions: transport.sessionCount, bufferedBytes: transport.bufferedBytes }));
+  counted.setSource(() => ({ sessions: transport.sessionCount, bufferedBytes: transport.bufferedBytes, sources: transport.sourceCount }));
   transport.addUnary(createHealthCheckMethod((service) => serving.get(service)));
   transport.addUnary(checkMethod);
 
@@ -196,6 +208,7 @@ function serveNatively(
         void transport.close(true);
         fallback.forceShutdown();
       },
+      () => refusals.stop(),
     ),
   };
 }
@@ -205,7 +218,13 @@ function serveNatively(
  * called) reports NOT_SERVING, then `drain` lets in-flight calls finish;
  * whatever is still open after `graceMs` is cut by `force`.
  */
-function servingControls(setHealth: (status: ServingStatus) => void, drain: (done: () => void) => void, force: () => void): Pick<AuthzServer, 'setServing' | 'close'> {
+function servingControls(
+  setHealth: (status: ServingStatus) => void,
+  drain: (done: () => void) => void,
+  force: () => void,
+  /** Called once closed, by drain or by force. */
+  closed: () => void,
+): Pick<AuthzServer, 'setServing' | 'close'> {
   let closing: Promise<void> | undefined;
   return {
     setServing(on) {
@@ -223,30 +242,50 @@ function servingControls(setHealth: (status: ServingStatus) => void, drain: (don
           clearTimeout(timer);
           resolve();
         });
-      });
+      }).finally(closed);
       return closing;
     },
   };
 }
 
-/** `host:port` as grpc-js's bindAsync reads it (IPv6 in brackets). */
-function bindAddress(host: string, port: number): string {
-  return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
-}
-
-/** Everything on grpc-js, listening on the port itself. */
-function serveOnGrpcJs(server: grpc.Server, checkMethod: UnaryMethod, setHealth: (status: ServingStatus) => void): AuthzServer {
+/**
+ * Everything on grpc-js. The port's socket is a {@link ConnectionGate}, as on
+ * the native transport, so max_connections and max_connections_per_source
+ * close a connection at accept here too; the connections let through are
+ * handed to grpc-js's connection injector, which serves them as it would
+ * its own.
+ */
+function serveOnGrpcJs(
+  server: grpc.Server,
+  checkMethod: UnaryMethod,
+  setHealth: (status: ServingStatus) => void,
+  limits: TransportLimits,
+  metrics: Metrics,
+  connectionDropped: TransportEvents['connectionDropped'],
+  refusals: RefusalLog,
+): AuthzServer {
   addUnaryToGrpcJs(server, checkMethod);
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const ignore = (): void => undefined;
+  const gate = new ConnectionGate(limits, { sessionOpened: ignore, sessionClosed: ignore, streamRefused: ignore, connectionDropped }, (socket) => injector.injectConnection(socket));
+  // grpc-js keeps its own connection and buffer figures; the gate knows its sources.
+  metrics.authzTransport.setSource(() => ({ sessions: 0, bufferedBytes: 0, sources: gate.sources.sources }));
   return {
     listen(host, port) {
-      return new Promise((resolve, reject) => {
-        server.bindAsync(bindAddress(host, port), grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
-      });
+      return gate.listen(host, port);
     },
     ...servingControls(
       setHealth,
-      (done) => server.tryShutdown(done),
-      () => server.forceShutdown(),
+      // The gate stops accepting at once; grpc-js sends GOAWAY and waits for calls in flight.
+      (done) => {
+        gate.close(ignore);
+        server.tryShutdown(() => done());
+      },
+      () => {
+        gate.close(ignore);
+        server.forceShutdown();
+      },
+      () => refusals.stop(),
     ),
   };
 }

@@ -93,6 +93,20 @@ export interface TransportLimits {
   /** Connections accepted at once; a new one past it is closed at accept. No default in grpc-go or Envoy. */
   readonly maxConnections: number;
   /**
+   * Connections one source (remote address; IPv6 by {@link sourceIpv6PrefixBits})
+   * may hold open; a new one past it is closed at accept, before any HTTP/2
+   * work, so one hostile source cannot fill {@link maxConnections} and have
+   * Envoy's own connections refused. Neither grpc-go nor Envoy's overload
+   * manager has a per-source limit. Envoy opens about one connection per
+   * worker per cluster; the default leaves room for a node of sidecars
+   * behind one NAT address (source-limits.ts).
+   */
+  readonly maxConnectionsPerSource: number;
+  /** IPv6 sources are counted by this many leading bits (a host commonly holds a /64). */
+  readonly sourceIpv6PrefixBits: number;
+  /** Addresses or CIDR ranges, as validated by the config loader, that {@link maxConnectionsPerSource} does not apply to. */
+  readonly trustedSources: readonly string[];
+  /**
    * A new connection must deliver the HTTP/2 preface and its SETTINGS within
    * this time or it is cut. grpc-go: ConnectionTimeout 120 s (which also
    * covers a TLS handshake; this port is cleartext). Envoy sends both at
@@ -145,6 +159,15 @@ export interface TransportEvents {
   sessionOpened(): void;
   sessionClosed(reason: SessionCloseReason): void;
   streamRefused(reason: StreamRefusal): void;
-  /** A connection closed at accept: {@link TransportLimits.maxConnections} were open. */
-  connectionDropped(): void;
+  /**
+   * A connection closed at accept: {@link TransportLimits.maxConnections} were
+   * open (`max_connections`), or its source held
+   * {@link TransportLimits.maxConnectionsPerSource} (`per_source`). `source`
+   * is the source as counted (an IPv4 address, or an IPv6 prefix), for logs
+   * only: never a metric label, whose values must stay few.
+   */
+  connectionDropped(reason: ConnectionRefusal, source: string | undefined): void;
 }
+
+/** Why a connection was closed at accept; the `reason` label of bouncer_authz_connections_dropped_total. */
+export type ConnectionRefusal = 'max_connections' | 'per_source';

@@ -86,6 +86,23 @@ export const CONFIG_DEFAULTS = {
       maxPingStrikes: 2,
       /** No default in grpc-go or Envoy; keeps descriptors for Envoy's own connections. */
       maxConnections: 4096,
+      /**
+       * An eighth of maxConnections per remote address, so one hostile source
+       * (a compromised pod) cannot fill the cap: eight would be needed. Envoy
+       * opens about one connection per worker per cluster, so even a node's
+       * worth of sidecars behind one NAT address (110 pods, 2 workers each,
+       * doubled while max_age replaces them) stays under it. Neither grpc-go nor
+       * Envoy's overload manager has a per-source limit.
+       */
+      maxConnectionsPerSource: 512,
+      /**
+       * IPv6 sources are counted by this prefix: a host commonly holds a whole
+       * /64 (SLAAC, delegated prefixes) and could otherwise open each
+       * connection from a new address of it.
+       */
+      sourceIpv6PrefixBits: 64,
+      /** Sources (CIDRs) the per-source limit does not apply to, such as the Envoy fleet's; none unless written down. */
+      trustedSources: [] as readonly string[],
       /** grpc-go's ConnectionTimeout is 120 s (with TLS); Envoy sends preface and SETTINGS at once. */
       handshakeTimeoutMs: 3_000,
       /** A quarter of maxConnections: past it, silent connections are pinged every second. */
@@ -195,6 +212,9 @@ export const CONFIG_LIMITS = {
     minClientPingIntervalMs: { min: 0, max: 7_200_000 },
     maxPingStrikes: { min: 0, max: 1_000 },
     maxConnections: { min: 1, max: 1_000_000 },
+    maxConnectionsPerSource: { min: 1, max: 1_000_000 },
+    /** Shorter than /32 lumps whole providers together; /128 counts each address. */
+    sourceIpv6PrefixBits: { min: 32, max: 128 },
     handshakeTimeoutMs: { min: 100, max: 120_000 },
     pressureConnections: { min: 1, max: 1_000_000 },
     pressureKeepaliveMs: { min: 100, max: 600_000 },
@@ -202,6 +222,8 @@ export const CONFIG_LIMITS = {
     maxSessionMemoryMb: { min: 1, max: 4_096 },
     maxHeaderListBytes: { min: 1024, max: 16 * 1024 * 1024 },
   },
+  /** `authz.limits.trusted_sources`: an Envoy fleet is a few ranges; each costs a comparison per accepted connection. */
+  authzTrustedSourcesMax: 256,
   /** A CA certificate this close to its notAfter produces a warning on every load. */
   caExpiryWarningDays: 30,
   /** NIST SP 800-131A: RSA keys below 2048 bits are disallowed for signatures. */

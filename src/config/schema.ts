@@ -16,14 +16,16 @@ import { checkExemptPath, checkTenantName, normalizeTenantHostname } from '../co
 import { readCertificatePolicies, POLICY_KEYS } from './policy-schema.js';
 import { readRevocation, REVOCATION_KEYS } from './revocation-schema.js';
 import { parseListenAddress } from './values.js';
+import { parseCidr } from '../core/policy/cidr.js';
 
-type AuthzLimitName = keyof typeof CONFIG_DEFAULTS.authz.limits;
+type AuthzLimitDefaults = typeof CONFIG_DEFAULTS.authz.limits;
+/** The whole-number limits: every one but `trusted_sources`. */
+type AuthzLimitName = { [K in keyof AuthzLimitDefaults]: AuthzLimitDefaults[K] extends number ? K : never }[keyof AuthzLimitDefaults];
 
-/** `authz.limits` keys as written (snake_case) beside the loaded config's names. */
-export const AUTHZ_LIMIT_KEYS: ReadonlyArray<readonly [string, AuthzLimitName]> = (Object.keys(CONFIG_DEFAULTS.authz.limits) as AuthzLimitName[]).map((name) => [
-  name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
-  name,
-]);
+/** `authz.limits` whole-number keys as written (snake_case) beside the loaded config's names. */
+export const AUTHZ_LIMIT_KEYS: ReadonlyArray<readonly [string, AuthzLimitName]> = (Object.keys(CONFIG_DEFAULTS.authz.limits) as Array<keyof AuthzLimitDefaults>)
+  .filter((name): name is AuthzLimitName => typeof CONFIG_DEFAULTS.authz.limits[name] === 'number')
+  .map((name) => [name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), name]);
 
 /**
  * The keys each section of the file accepts. The file is snake_case because other
@@ -33,7 +35,7 @@ export const CONFIG_KEYS = {
   root: ['listen', 'authz', 'log', 'tenants', 'auth', 'idps', 'apps', 'saas_apps', 'service_tokens', 'store', 'admin', 'hostnames', 'xds'],
   listen: ['authz', 'http'],
   authz: ['transport', 'xfcc', 'cache', 'limits'],
-  limits: AUTHZ_LIMIT_KEYS.map(([file]) => file),
+  limits: [...AUTHZ_LIMIT_KEYS.map(([file]) => file), 'trusted_sources'],
   xfcc: ['trusted_hop', 'max_elements'],
   cache: ['max_entries', 'ttl_seconds'],
   log: ['level'],
@@ -231,7 +233,8 @@ function readAuthz(node: Node | null, reader: NodeReader, raw: RawConfig): void 
 function readAuthzLimits(node: Node | null, reader: NodeReader, raw: RawConfig): void {
   const m = reader.mapping(node, 'authz.limits', CONFIG_KEYS.limits);
   if (!m) return;
-  const limits: Record<AuthzLimitName, number> = { ...raw.authz.limits };
+  const { trustedSources: defaultTrusted, ...numbers } = raw.authz.limits;
+  const limits: Record<AuthzLimitName, number> = numbers;
   const written = new Map<AuthzLimitName, Node | null>();
   for (const [file, name] of AUTHZ_LIMIT_KEYS) {
     const entry = m.get(file);
@@ -242,12 +245,17 @@ function readAuthzLimits(node: Node | null, reader: NodeReader, raw: RawConfig):
     limits[name] = value;
     written.set(name, entry.value);
   }
+  // A cap written below the per-source default, with no per-source limit written, takes the
+  // per-source limit down with it: a config that loaded before this limit existed still loads,
+  // and admits what it admitted.
+  if (!written.has('maxConnectionsPerSource') && limits.maxConnectionsPerSource > limits.maxConnections) limits.maxConnectionsPerSource = limits.maxConnections;
   // Each pair: the smaller must not exceed the larger, or the larger limit could never be reached.
   const pairs: ReadonlyArray<readonly [AuthzLimitName, AuthzLimitName, string]> = [
     ['maxMessageBytes', 'maxBufferedBytesPerConnection', 'a message of the largest size could never be buffered'],
     ['maxBufferedBytesPerConnection', 'maxBufferedBytesTotal', 'one connection could never use its own budget'],
     ['maxRelayedStreamsPerConnection', 'maxRelayedStreamsTotal', 'one connection could never open its own share'],
     ['pressureKeepaliveMs', 'keepaliveTimeMs', 'pressure would make keepalive slower, not faster'],
+    ['maxConnectionsPerSource', 'maxConnections', 'no source could ever reach its own limit'],
   ];
   const fileName = (name: AuthzLimitName): string => (AUTHZ_LIMIT_KEYS.find(([, n]) => n === name) as readonly [string, AuthzLimitName])[0];
   for (const [small, large, why] of pairs) {
@@ -256,7 +264,37 @@ function readAuthzLimits(node: Node | null, reader: NodeReader, raw: RawConfig):
     const field = `authz.limits.${fileName(written.has(small) ? small : large)}`;
     reader.issue(at, field, `${fileName(small)} (${limits[small].toLocaleString('en-US')}) must not exceed ${fileName(large)} (${limits[large].toLocaleString('en-US')}): ${why}`);
   }
-  raw.authz = { ...raw.authz, limits };
+  const trusted = m.get('trusted_sources');
+  raw.authz = { ...raw.authz, limits: { ...limits, trustedSources: trusted ? readTrustedSources(trusted.value, reader) : defaultTrusted } };
+}
+
+/**
+ * `authz.limits.trusted_sources`: addresses or CIDR ranges, strict as the
+ * `ip` policy selector reads them (no host bits after the prefix). A /0
+ * would exempt every source of its family, which is the per-source limit
+ * switched off by accident; raising the limit says so plainly instead.
+ */
+function readTrustedSources(node: Node | null, reader: NodeReader): readonly string[] {
+  const field = 'authz.limits.trusted_sources';
+  const items = reader.list(node, field);
+  if (items === undefined) return [];
+  const max = CONFIG_LIMITS.authzTrustedSourcesMax;
+  if (items.length > max) {
+    reader.issue(node, field, `trusted_sources lists ${items.length} ranges; at most ${max} are accepted (write the Envoy fleet as a few CIDR ranges)`);
+    return [];
+  }
+  const out: string[] = [];
+  items.forEach((item, i) => {
+    const at = joinField(field, i);
+    const text = reader.string(item, at);
+    if (text === undefined) return;
+    const parsed = parseCidr(text);
+    if (!parsed.ok) reader.issue(item, at, `${parsed.message}; expected an IP address or CIDR range such as 10.0.0.0/8 or fd00::/8`);
+    else if (parsed.range.prefix === 0)
+      reader.issue(item, at, `"${text}" would exempt every ${parsed.range.family === 4 ? 'IPv4' : 'IPv6'} source from max_connections_per_source; to turn the limit off, set it to max_connections instead`);
+    else out.push(text);
+  });
+  return out;
 }
 
 function readTenant(node: Node | null, index: number, reader: NodeReader, warnings: string[]): RawTenant | undefined {

@@ -8,8 +8,11 @@ import type { HostPort } from './values.js';
 /** Listen addresses are parsed in values.ts; the type is exported here too, beside the config that holds them. */
 export type { HostPort };
 
-/** `authz.limits`, camelCase, whole numbers in the unit their name ends with (bytes, ms, MB) or counts. */
-export type AuthzLimits = { readonly [K in keyof typeof CONFIG_DEFAULTS.authz.limits]: number };
+/**
+ * `authz.limits`, camelCase: whole numbers in the unit their name ends with
+ * (bytes, ms, MB, bits) or counts, and `trustedSources`, CIDRs as written.
+ */
+export type AuthzLimits = { readonly [K in keyof typeof CONFIG_DEFAULTS.authz.limits]: (typeof CONFIG_DEFAULTS.authz.limits)[K] extends number ? number : readonly string[] };
 
 /** Validated, defaulted and frozen configuration. Produced only by `loadConfig`. */
 /**

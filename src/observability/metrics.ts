@@ -38,13 +38,22 @@ export interface AuthzTransportMetrics {
   readonly sessionsOpened: Counter;
   readonly sessionsClosed: Counter<'reason'>;
   readonly streamsRefused: Counter<'reason'>;
-  readonly connectionsDropped: Counter;
-  /** Where the gauges read open connections and buffered request bytes when scraped; set by the authz server. */
-  setSource(read: () => { readonly sessions: number; readonly bufferedBytes: number }): void;
+  /** `reason`: max_connections or per_source. Never a per-address label: sources are unbounded. */
+  readonly connectionsDropped: Counter<'reason'>;
+  /** Where the gauges read open connections, buffered request bytes and counted sources when scraped; set by the authz server. */
+  setSource(read: () => AuthzTransportGauges): void;
+}
+
+/** What the ext_authz port's gauges read when scraped. */
+export interface AuthzTransportGauges {
+  readonly sessions: number;
+  readonly bufferedBytes: number;
+  /** Sources holding a connection, each counted toward max_connections_per_source. */
+  readonly sources: number;
 }
 
 function createAuthzTransportMetrics(registry: Registry): AuthzTransportMetrics {
-  let read: (() => { readonly sessions: number; readonly bufferedBytes: number }) | undefined;
+  let read: (() => AuthzTransportGauges) | undefined;
   new Gauge({
     name: 'bouncer_authz_sessions',
     help: 'HTTP/2 connections open on the ext_authz port.',
@@ -61,6 +70,22 @@ function createAuthzTransportMetrics(registry: Registry): AuthzTransportMetrics 
       if (read) this.set(read().bufferedBytes);
     },
   });
+  new Gauge({
+    name: 'bouncer_authz_connection_sources',
+    help: 'Sources (IPv4 addresses, IPv6 prefixes) with a connection open on the ext_authz port, each held to max_connections_per_source; trusted sources are not counted.',
+    registers: [registry],
+    collect() {
+      if (read) this.set(read().sources);
+    },
+  });
+  const connectionsDropped = new Counter({
+    name: 'bouncer_authz_connections_dropped_total',
+    help: 'Connections to the ext_authz port closed at accept, by the limit reached (max_connections, per_source).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  // Both reasons from the start, at zero, so a dashboard sees the series before the first refusal.
+  for (const reason of ['max_connections', 'per_source']) connectionsDropped.inc({ reason }, 0);
   return {
     sessionsOpened: new Counter({ name: 'bouncer_authz_sessions_opened_total', help: 'HTTP/2 connections accepted on the ext_authz port.', registers: [registry] }),
     sessionsClosed: new Counter({
@@ -75,7 +100,7 @@ function createAuthzTransportMetrics(registry: Registry): AuthzTransportMetrics 
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
-    connectionsDropped: new Counter({ name: 'bouncer_authz_connections_dropped_total', help: 'Connections to the ext_authz port closed at accept because the connection limit was reached.', registers: [registry] }),
+    connectionsDropped,
     setSource(next) {
       read = next;
     },
