@@ -102,7 +102,11 @@ export const CONFIG_DEFAULTS = {
        */
       sourceIpv6PrefixBits: 64,
       /** Sources (CIDRs) the per-source limit does not apply to, such as the Envoy fleet's; none unless written down. */
-      trustedSources: [] as readonly string[],
+      /**
+       * The host itself: with the default loopback listen the only client is the co-located
+       * Envoy, and a process on the same host has worse to do than open connections.
+       */
+      trustedSources: ['127.0.0.1', '::1'] as readonly string[],
       /** grpc-go's ConnectionTimeout is 120 s (with TLS); Envoy sends preface and SETTINGS at once. */
       handshakeTimeoutMs: 3_000,
       /** A quarter of maxConnections: past it, silent connections are pinged every second. */

@@ -124,9 +124,9 @@ describe('config', () => {
     return err.issues.map((i) => ({ line: i.line, field: i.field, message: i.message }));
   }
 
-  test('defaults: 512 per source, IPv6 by /64, nothing trusted', async () => {
+  test('defaults: 512 per source, IPv6 by /64, only the host itself trusted', async () => {
     const config = await load([]);
-    expect(config.authz.limits).toMatchObject({ maxConnectionsPerSource: 512, sourceIpv6PrefixBits: 64, trustedSources: [] });
+    expect(config.authz.limits).toMatchObject({ maxConnectionsPerSource: 512, sourceIpv6PrefixBits: 64, trustedSources: ['127.0.0.1', '::1'] });
     expect(CONFIG_DEFAULTS.authz.limits.maxConnectionsPerSource).toBeLessThanOrEqual(CONFIG_DEFAULTS.authz.limits.maxConnections);
   });
 
@@ -345,10 +345,10 @@ describe('on the grpc-js transport', () => {
       const text = await metrics.registry.metrics();
       expect(text).toContain('bouncer_authz_connections_dropped_total{reason="per_source"} 4');
       expect(text).toContain('bouncer_authz_connections_dropped_total{reason="max_connections"} 0');
-      // 127.0.0.2 (two connections) and the client's 127.0.0.1.
-      expect(text).toContain('bouncer_authz_connection_sources 2');
+      // 127.0.0.2 (two connections); the client's 127.0.0.1 is trusted by default and not counted.
+      expect(text).toContain('bouncer_authz_connection_sources 1');
       for (const s of hostile) s.destroy();
-      await until('127.0.0.2 to be forgotten', async () => (await metrics.registry.metrics()).includes('bouncer_authz_connection_sources 1'));
+      await until('127.0.0.2 to be forgotten', async () => (await metrics.registry.metrics()).includes('bouncer_authz_connection_sources 0'));
       const again = [await hold(port, '127.0.0.2'), await hold(port, '127.0.0.2')];
       expect(await closedBy(again, 0)).toBe(0);
       for (const s of again) s.destroy();
