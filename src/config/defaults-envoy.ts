@@ -64,3 +64,17 @@ export const XDS_DEFAULTS = {
    */
   internalHopMaxConnections: 1_000_000,
 } as const;
+
+/** Paths of the login service that Envoy forwards to bouncer on the auth domain. */
+export const AUTH_ROUTES: ReadonlyArray<{ readonly path?: string; readonly prefix?: string }> = [
+  { path: '/' },
+  { path: '/login' },
+  { prefix: '/login/' },
+  { prefix: '/callback/' },
+  { path: '/logout' },
+  { path: '/me' },
+  { path: '/.well-known/jwks.json' },
+  { prefix: '/saml/' },
+  { prefix: '/oidc/' },
+  { prefix: '/assets/' },
+];

@@ -156,6 +156,9 @@ export function readConfigShape(root: Node | null, reader: NodeReader): RawConfi
   raw.admin = readAdminShape(top, reader, raw.warnings);
   raw.hostnames = readHostnamesShape(top, reader);
   raw.xds = readXdsShape(top, reader);
+  if (raw.xds?.authCertificate && !raw.identity.auth) {
+    reader.issue(top.get('xds')?.value ?? null, 'xds.auth_certificate', 'serves the login service on auth.domain, but there is no auth section: add auth.domain or leave auth_certificate out');
+  }
 
   const tenants = top.get('tenants');
   if (raw.store.postgres) {

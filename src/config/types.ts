@@ -108,6 +108,8 @@ export interface XdsConfig {
   readonly envoyHttpListen: HostPort | undefined;
   /** Certificate for SNI no hostname matches, paths as Envoy sees them; undefined: such connections are closed. */
   readonly defaultCertificate: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** The login service's certificate for `auth.domain`, paths as Envoy sees them; undefined: Envoy does not serve the login service. */
+  readonly authCertificate: { readonly certFile: string; readonly keyFile: string } | undefined;
   readonly authzTimeoutMs: number;
   /** How hostnames sit in Envoy (docs/xds.md, "Listener modes"): SNI filter chains of one listener, or one internal listener each. */
   readonly listenerMode: XdsListenerMode;

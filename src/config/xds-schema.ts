@@ -8,6 +8,7 @@
  *   envoy_listen: 0.0.0.0:8443       # the public TLS listener bouncer gives Envoy
  *   envoy_http_listen: 0.0.0.0:8080  # ACME HTTP-01 and a redirect to HTTPS; "off" for none
  *   default_certificate: { cert_file: /etc/envoy/certs/server.pem, key_file: /etc/envoy/certs/server.key }
+ *   auth_certificate: { cert_file: /etc/envoy/certs/auth.pem, key_file: /etc/envoy/certs/auth.key }  # for auth.domain
  *   authz_timeout_ms: 500
  * ```
  *
@@ -20,7 +21,7 @@ import type { HostPort, XdsConfig, XdsListenerMode } from './types.js';
 import { parseListenAddress } from './values.js';
 
 export const XDS_CONFIG_KEYS = {
-  xds: ['listen', 'envoy_listen', 'envoy_http_listen', 'default_certificate', 'authz_timeout_ms', 'listener_mode'],
+  xds: ['listen', 'envoy_listen', 'envoy_http_listen', 'default_certificate', 'auth_certificate', 'authz_timeout_ms', 'listener_mode'],
   xds_default_certificate: ['cert_file', 'key_file'],
 } as const;
 
@@ -31,6 +32,17 @@ function address(node: Node | null, field: string, reader: NodeReader, fallback:
   if (parsed.ok) return parsed.value;
   reader.issue(node, field, parsed.message);
   return fallback;
+}
+
+/** `cert_file` and `key_file`, both required: paths on Envoy's disk, read by Envoy, not by bouncer. */
+function certificateFiles(entry: Entry, field: string, orElse: string, reader: NodeReader): { certFile: string; keyFile: string } | undefined {
+  const c = reader.mapping(entry.value, field, XDS_CONFIG_KEYS.xds_default_certificate);
+  const certFile = c?.get('cert_file');
+  const keyFile = c?.get('key_file');
+  if (c && (!certFile || !keyFile)) reader.issue(entry.value, field, `give both cert_file and key_file (paths as Envoy sees them), or ${orElse}`);
+  const certPath = certFile ? reader.string(certFile.value, `${field}.cert_file`) : undefined;
+  const keyPath = keyFile ? reader.string(keyFile.value, `${field}.key_file`) : undefined;
+  return certPath && keyPath ? { certFile: certPath, keyFile: keyPath } : undefined;
 }
 
 /** Reads `xds` from the root mapping; undefined when absent (no xDS server) or invalid (reported). */
@@ -46,17 +58,10 @@ export function readXdsShape(top: ReadonlyMap<string, Entry>, reader: NodeReader
   if (httpListen) {
     envoyHttpListen = reader.string(httpListen.value, 'xds.envoy_http_listen') === 'off' ? undefined : address(httpListen.value, 'xds.envoy_http_listen', reader, envoyHttpListen);
   }
-  let defaultCertificate: XdsConfig['defaultCertificate'];
   const cert = m.get('default_certificate');
-  if (cert) {
-    const c = reader.mapping(cert.value, 'xds.default_certificate', XDS_CONFIG_KEYS.xds_default_certificate);
-    const certFile = c?.get('cert_file');
-    const keyFile = c?.get('key_file');
-    if (c && (!certFile || !keyFile)) reader.issue(cert.value, 'xds.default_certificate', 'give both cert_file and key_file (paths as Envoy sees them), or leave default_certificate out to close connections for unknown hostnames');
-    const certPath = certFile ? reader.string(certFile.value, 'xds.default_certificate.cert_file') : undefined;
-    const keyPath = keyFile ? reader.string(keyFile.value, 'xds.default_certificate.key_file') : undefined;
-    if (certPath && keyPath) defaultCertificate = { certFile: certPath, keyFile: keyPath };
-  }
+  const defaultCertificate = cert ? certificateFiles(cert, 'xds.default_certificate', 'leave default_certificate out to close connections for unknown hostnames', reader) : undefined;
+  const authCert = m.get('auth_certificate');
+  const authCertificate = authCert ? certificateFiles(authCert, 'xds.auth_certificate', 'leave auth_certificate out if Envoy does not serve the login service', reader) : undefined;
   const timeout = m.get('authz_timeout_ms');
   let listenerMode: XdsListenerMode = XDS_DEFAULTS.listenerMode;
   const mode = m.get('listener_mode');
@@ -73,6 +78,7 @@ export function readXdsShape(top: ReadonlyMap<string, Entry>, reader: NodeReader
     envoyListen: envoyListen ? address(envoyListen.value, 'xds.envoy_listen', reader, { ...XDS_DEFAULTS.envoyListen }) : { ...XDS_DEFAULTS.envoyListen },
     envoyHttpListen,
     defaultCertificate,
+    authCertificate,
     authzTimeoutMs: (timeout ? reader.integer(timeout.value, 'xds.authz_timeout_ms', 10, 60_000) : undefined) ?? ENVOY_RENDER_DEFAULTS.authzTimeoutMs,
     listenerMode,
   };

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { ENVOY_RENDER_DEFAULTS as RENDER_DEFAULTS } from '../config/defaults.js';
+import { AUTH_ROUTES, ENVOY_RENDER_DEFAULTS as RENDER_DEFAULTS } from '../config/defaults.js';
 import { BouncerError } from '../core/errors.js';
 
 /** Where things live, for one rendered Envoy config. */
@@ -46,20 +46,6 @@ export interface EnvoyRenderOptions {
   /** Likewise for the login service (`serve --only http` processes), replacing `authHttpHost`/`authHttpPort`. */
   authHttpEndpoints?: ReadonlyArray<{ readonly host: string; readonly port: number }> | undefined;
 }
-
-/** Paths of the login service that Envoy forwards to bouncer on the auth domain. */
-export const AUTH_ROUTES: ReadonlyArray<{ readonly path?: string; readonly prefix?: string }> = [
-  { path: '/' },
-  { path: '/login' },
-  { prefix: '/login/' },
-  { prefix: '/callback/' },
-  { path: '/logout' },
-  { path: '/me' },
-  { path: '/.well-known/jwks.json' },
-  { prefix: '/saml/' },
-  { prefix: '/oidc/' },
-  { prefix: '/assets/' },
-];
 
 /** The defaults, with their reasons, are in config/defaults.ts; typed here as the options they fill. */
 export const ENVOY_RENDER_DEFAULTS: EnvoyRenderOptions = RENDER_DEFAULTS;

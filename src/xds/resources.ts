@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { XDS_DEFAULTS } from '../config/defaults.js';
+import { AUTH_ROUTES, XDS_DEFAULTS } from '../config/defaults.js';
 import type { ServedHostname } from '../core/served-hostname.js';
 import { encodeResource, TYPE_URLS } from './protos.js';
 
@@ -17,9 +17,15 @@ export interface PublicListenerSettings {
   readonly statusOnError: string;
   /** How hostnames sit in Envoy (docs/xds.md, "Listener modes"); undefined: `chains`. */
   readonly listenerMode?: 'chains' | 'internal' | undefined;
+  /** The login service (`auth.domain`) and its certificate on Envoy's disk; undefined: Envoy does not serve it. */
+  readonly authDomain?: { readonly hostname: string; readonly certFile: string; readonly keyFile: string } | undefined;
 }
 
-/** Cluster names the bootstrap (`bouncer envoy render --xds`) defines statically. */
+/**
+ * Cluster names the bootstrap (`bouncer envoy render --xds`) defines statically.
+ * `bouncer_acme` is bouncer's web service: ACME challenges, and the login service on
+ * the auth domain's chain.
+ */
 export const CLUSTERS = { authz: 'bouncer_authz', acme: 'bouncer_acme', upstream: 'upstream' } as const;
 
 export const PUBLIC_LISTENER = 'bouncer_https';
@@ -140,6 +146,53 @@ function httpConnectionManager(s: PublicListenerSettings): Record<string, unknow
   };
 }
 
+/**
+ * The login service's HTTP side: its paths go to bouncer's web service and anything else
+ * is 404, as on the auth domain of the static config (src/envoy/render.ts). ext_authz
+ * stays on: bouncer lets the auth domain through (reason `auth_domain`) and audits it.
+ */
+function authConnectionManager(s: PublicListenerSettings, hostname: string): Record<string, unknown> {
+  const hcm = httpConnectionManager(s);
+  const typed = hcm.typed_config as Record<string, unknown>;
+  return {
+    ...hcm,
+    typed_config: {
+      ...typed,
+      stat_prefix: 'auth',
+      route_config: {
+        name: 'auth',
+        virtual_hosts: [
+          {
+            name: 'auth',
+            domains: [hostname, `${hostname}:*`],
+            routes: [
+              ...AUTH_ROUTES.map((r) => ({ match: r.path !== undefined ? { path: r.path } : { prefix: r.prefix }, route: { cluster: CLUSTERS.acme } })),
+              { match: { prefix: '/' }, direct_response: { status: 404, body: { inline_string: 'not found\n' } } },
+            ],
+          },
+        ],
+      },
+    },
+  };
+}
+
+/** The auth domain's chain: its certificate from Envoy's disk, a client certificate asked for (not required), the login routes. */
+function authChain(s: PublicListenerSettings): Record<string, unknown>[] {
+  const a = s.authDomain;
+  if (!a) return [];
+  return [
+    {
+      name: 'auth',
+      filter_chain_match: { server_names: [a.hostname] },
+      transport_socket: tlsSocket({
+        tls_certificates: [{ certificate_chain: { filename: a.certFile }, private_key: { filename: a.keyFile } }],
+        validation_context: { trust_chain_verification: 'ACCEPT_UNTRUSTED' },
+      }),
+      filters: [authConnectionManager(s, a.hostname)],
+    },
+  ];
+}
+
 function tlsSocket(commonTlsContext: Record<string, unknown>): Record<string, unknown> {
   return {
     name: 'envoy.transport_sockets.tls',
@@ -201,7 +254,7 @@ export function buildPublicListener(s: PublicListenerSettings, hostnames: readon
         typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
       },
     ],
-    filter_chains: [...hostnames].sort().map((h) => hostnameChain(h, hcm)),
+    filter_chains: [...authChain(s), ...[...hostnames].sort().map((h) => hostnameChain(h, hcm))],
     default_filter_chain: defaultChain(s, hcm),
   });
 }
@@ -293,7 +346,7 @@ export function buildFrontListener(s: PublicListenerSettings, chainHostnames: re
         typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
       },
     ],
-    filter_chains: [...chainHostnames].sort().map((h) => ({ name: `host/${h}`, filter_chain_match: { server_names: [h] }, filters: [tcpProxy(internalRouteName(h))] })),
+    filter_chains: [...authChain(s), ...[...chainHostnames].sort().map((h) => ({ name: `host/${h}`, filter_chain_match: { server_names: [h] }, filters: [tcpProxy(internalRouteName(h))] }))],
     default_filter_chain: {
       name: 'by-sni',
       filters: [

@@ -165,7 +165,8 @@ export class XdsSnapshot {
       }
       const rejectedAt = this.rejectedVersions.get(hostname);
       if (rejectedAt !== undefined && rejectedAt !== entry.version) this.rejectedVersions.delete(hostname);
-      const problem = checkHostname(entry);
+      // The auth domain has its own chain; a second one with the same name would make Envoy refuse the listener.
+      const problem = hostname === this.settings.authDomain?.hostname ? 'is the login service\'s auth domain (auth.domain), which bouncer serves itself' : checkHostname(entry);
       let secrets: [BuiltResource, BuiltResource] | undefined;
       if (problem === undefined) {
         try {

@@ -10,8 +10,9 @@ import { createXdsServer, type XdsServer } from './server.js';
 const STATUS_NAMES: Readonly<Record<number, string>> = { 403: 'Forbidden', 500: 'InternalServerError', 502: 'BadGateway', 503: 'ServiceUnavailable', 504: 'GatewayTimeout' };
 
 /** The public listener's settings from the `xds` config section. */
-export function listenerSettings(config: XdsConfig): PublicListenerSettings {
+export function listenerSettings(config: XdsConfig, authDomain?: string): PublicListenerSettings {
   return {
+    authDomain: authDomain !== undefined && config.authCertificate ? { hostname: authDomain, ...config.authCertificate } : undefined,
     listen: config.envoyListen,
     acmeHttpListen: config.envoyHttpListen,
     defaultCertificate: config.defaultCertificate,
@@ -30,8 +31,8 @@ export interface RunningXds {
 }
 
 /** Starts bouncer's xDS server for `catalog` on `config.listen`; what `bouncer serve` calls when the `xds` section is set. */
-export async function startXds(catalog: HostnameCatalog, config: XdsConfig, deps: { logger: Logger; registry?: Registry }): Promise<RunningXds> {
-  const server = createXdsServer({ catalog, settings: listenerSettings(config), logger: deps.logger, registry: deps.registry });
+export async function startXds(catalog: HostnameCatalog, config: XdsConfig, deps: { logger: Logger; registry?: Registry; authDomain?: string | undefined }): Promise<RunningXds> {
+  const server = createXdsServer({ catalog, settings: listenerSettings(config, deps.authDomain), logger: deps.logger, registry: deps.registry });
   try {
     const port = await server.listen(config.listen.host, config.listen.port);
     deps.logger.info({ xds: `${config.listen.host}:${port}`, hostnames: catalog.list().length }, 'xds: serving Envoy its listeners and certificates');

@@ -112,7 +112,7 @@ beforeAll(async () => {
     listen: { host: '127.0.0.1', port: 0 },
     envoyListen: { host: '127.0.0.1', port: await freePort() },
     envoyHttpListen: undefined,
-    defaultCertificate: undefined,
+    defaultCertificate: undefined, authCertificate: undefined,
     authzTimeoutMs: 2000,
     listenerMode: 'chains',
   };

@@ -28,6 +28,7 @@ describe('config: the xds section', () => {
       envoyListen: { host: '0.0.0.0', port: 8443 },
       envoyHttpListen: { host: '0.0.0.0', port: 8080 },
       defaultCertificate: undefined,
+      authCertificate: undefined,
       authzTimeoutMs: 500,
       listenerMode: 'chains',
     });
@@ -40,10 +41,22 @@ describe('config: the xds section', () => {
       envoyListen: { host: '0.0.0.0', port: 443 },
       envoyHttpListen: undefined,
       defaultCertificate: { certFile: '/c.pem', keyFile: '/k.pem' },
+      authCertificate: undefined,
       authzTimeoutMs: 800,
       listenerMode: 'chains',
     });
     expect((await load('xds: { listener_mode: internal }\n')).xds?.listenerMode).toBe('internal');
+  });
+
+  it('reads the auth certificate only beside an auth section, and says why otherwise', async () => {
+    const path = join(dir, 'auth.yaml');
+    writeFileSync(
+      path,
+      'auth: { domain: auth.example.test }\nidps:\n  - { id: gh, type: github, client_id: x, client_secret_env: GH }\napps:\n  - { name: wiki, hostnames: [wiki.example.test], idps: [gh], policies: [ { name: all, action: allow, include: [ { everyone: true } ] } ] }\nxds:\n  auth_certificate: { cert_file: /a.pem, key_file: /a.key }\n',
+    );
+    expect((await loadConfig(path, { GH: 'x' })).xds?.authCertificate).toEqual({ certFile: '/a.pem', keyFile: '/a.key' });
+    await expect(load('xds: { auth_certificate: { cert_file: /a.pem, key_file: /a.key } }\n')).rejects.toThrow(/xds.auth_certificate: serves the login service on auth.domain, but there is no auth section/);
+    await expect(load('xds: { auth_certificate: { cert_file: /a.pem } }\n')).rejects.toThrow(/give both cert_file and key_file/);
   });
 
   it('refuses unknown keys, bad addresses, half a default certificate and an out-of-range timeout', async () => {

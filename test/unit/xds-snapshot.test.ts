@@ -89,6 +89,20 @@ describe('xDS snapshot of the hostname catalog', () => {
     expect(s.get(TYPE_URLS.secret, 'cert/bad.example.com')).toBeUndefined();
   });
 
+  it('serves the auth domain on its own chain and holds back a customer hostname of the same name', async () => {
+    const catalog = new MemoryCatalog();
+    catalog.seed([await fx.entry('auth.example.com', 't1'), await fx.entry('b.example.com', 't1')]);
+    const s = new XdsSnapshot({ ...SETTINGS, authDomain: { hostname: 'auth.example.com', certFile: '/etc/envoy/auth.pem', keyFile: '/etc/envoy/auth.key' } }, catalog);
+    expect(chainNames(s)).toEqual(['auth.example.com', 'b.example.com']);
+    const auth = (listenerOf(s).filter_chains as Json[])[0] as Json;
+    expect(auth.name).toBe('auth');
+    // The TLS context is an Any: its bytes carry the file paths Envoy reads.
+    const tls = (auth.transport_socket as { typed_config: { value: Uint8Array } }).typed_config.value;
+    expect(Buffer.from(tls).toString('latin1')).toContain('/etc/envoy/auth.pem');
+    expect(s.hostnameProblems()).toEqual([{ hostname: 'auth.example.com', reason: "is the login service's auth domain (auth.domain), which bouncer serves itself" }]);
+    expect(s.get(TYPE_URLS.secret, 'cert/auth.example.com')).toBeUndefined();
+  });
+
   it('has the public listener, with its default chain, even with no hostname', () => {
     const s = new XdsSnapshot(SETTINGS, new MemoryCatalog());
     expect(chainNames(s)).toEqual([]);
