@@ -9,8 +9,11 @@ import { createXdsServer, type XdsServer } from './server.js';
 /** Envoy's StatusCode enum names for the statuses bouncer fails closed with. */
 const STATUS_NAMES: Readonly<Record<number, string>> = { 403: 'Forbidden', 500: 'InternalServerError', 502: 'BadGateway', 503: 'ServiceUnavailable', 504: 'GatewayTimeout' };
 
-/** The public listener's settings from the `xds` config section. */
-export function listenerSettings(config: XdsConfig): PublicListenerSettings {
+/**
+ * The public listener's settings from the `xds` config section; `acmeTlsAlpn` when the
+ * `hostnames` section answers TLS-ALPN-01 (its responder is where Envoy sends `acme-tls/1`).
+ */
+export function listenerSettings(config: XdsConfig, options: { acmeTlsAlpn?: boolean } = {}): PublicListenerSettings {
   return {
     listen: config.envoyListen,
     acmeHttpListen: config.envoyHttpListen,
@@ -18,6 +21,7 @@ export function listenerSettings(config: XdsConfig): PublicListenerSettings {
     authzTimeoutMs: config.authzTimeoutMs,
     statusOnError: STATUS_NAMES[ENVOY_RENDER_DEFAULTS.statusOnError] ?? 'ServiceUnavailable',
     listenerMode: config.listenerMode,
+    acmeTlsAlpn: options.acmeTlsAlpn ?? false,
   };
 }
 
@@ -30,8 +34,8 @@ export interface RunningXds {
 }
 
 /** Starts bouncer's xDS server for `catalog` on `config.listen`; what `bouncer serve` calls when the `xds` section is set. */
-export async function startXds(catalog: HostnameCatalog, config: XdsConfig, deps: { logger: Logger; registry?: Registry }): Promise<RunningXds> {
-  const server = createXdsServer({ catalog, settings: listenerSettings(config), logger: deps.logger, registry: deps.registry });
+export async function startXds(catalog: HostnameCatalog, config: XdsConfig, deps: { logger: Logger; registry?: Registry; acmeTlsAlpn?: boolean }): Promise<RunningXds> {
+  const server = createXdsServer({ catalog, settings: listenerSettings(config, { acmeTlsAlpn: deps.acmeTlsAlpn }), logger: deps.logger, registry: deps.registry });
   try {
     const port = await server.listen(config.listen.host, config.listen.port);
     deps.logger.info({ xds: `${config.listen.host}:${port}`, hostnames: catalog.list().length }, 'xds: serving Envoy its listeners and certificates');
