@@ -4,7 +4,8 @@
 // listener, the `acme-tls/1` chains and the certificates all come from bouncer.
 //
 // HTTP-01 cannot succeed here: Envoy has no plain HTTP listener (`envoy_http_listen:
-// off`) and Pebble's httpPort is a port nobody listens on. Pebble's tlsPort is a small
+// off`) and Pebble's httpPort is a trap that closes every connection (and counts them:
+// none are expected). Pebble's tlsPort is a small
 // relay in front of Envoy's public listener; it passes Pebble's connections through,
 // except that it can hold one (so the test looks at Envoy while the challenge is
 // pending) or refuse one (so a validation fails). hostnames-tls-alpn-internal.test.ts
@@ -52,6 +53,9 @@ let relay: Relay;
 let tlsPort: number;
 let pebbleRoot: string;
 let logs = '';
+/** Pebble's httpPort: closes every connection at once (HTTP-01 cannot succeed) and counts them. */
+let httpTrap: TcpServer;
+let httpTrapHits = 0;
 
 interface HostnameJson {
   state: string;
@@ -199,11 +203,15 @@ beforeAll(async () => {
   const sink = new PassThrough();
   sink.on('data', (c: Buffer) => (logs += c.toString()));
   dns = await startDnsResponder({ [ONE]: ['127.0.0.1'], [FAIL]: ['127.0.0.1'], [UNDER]: ['127.0.0.1'] });
-  const [authzPort, httpPort, xdsPort, envoyAdminPort, tlsAlpnPort, nobodyHttp] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [authzPort, httpPort, xdsPort, envoyAdminPort, tlsAlpnPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   tlsPort = await freePort();
   relay = await startRelay(() => tlsPort);
-  // HTTP-01 has nowhere to go: Pebble's httpPort is a free port nobody listens on.
-  pebble = await startPebble({ httpPort: nobodyHttp, tlsPort: relay.port, dnsServer: dns.address, certificateValidityPeriodSec: VALIDITY_SEC });
+  httpTrap = createTcpServer((socket) => {
+    httpTrapHits++;
+    socket.destroy();
+  });
+  await new Promise<void>((r) => httpTrap.listen(0, '127.0.0.1', r));
+  pebble = await startPebble({ httpPort: (httpTrap.address() as { port: number }).port, tlsPort: relay.port, dnsServer: dns.address, certificateValidityPeriodSec: VALIDITY_SEC });
   pebbleRoot = await pebble.issuingRoot();
   const devices = await createRootCa({ commonName: 'One Devices CA' });
   writeFileSync(join(dir, 'one-ca.pem'), devices.certPem);
@@ -259,6 +267,7 @@ afterAll(async () => {
   await envoy?.stop();
   await app?.close(0);
   await relay?.close();
+  if (httpTrap) await new Promise((r) => httpTrap.close(r));
   await pebble?.stop();
   await dns?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -335,7 +344,8 @@ describe(`ACME TLS-ALPN-01 through Envoy (listener_mode ${LISTENER_MODE}), Pebbl
     expect((await admin('POST', '', { tenant: 'one', hostname: FAIL })).status).toBe(201);
     const failed = await untilState(FAIL, 'failed');
     expect(failed.reason).toBe('challenge_failed');
-    expect(failed.reason_detail).toMatch(/^tls-alpn-01: /);
+    // The type, then the CA's problem and words (Pebble: "unauthorized: Failed to connect to 127.0.0.1:<port> for the tls-alpn-01 challenge").
+    expect(failed.reason_detail).toMatch(/^tls-alpn-01: \w+: .*connect/i);
     expect(logs).toMatch(new RegExp(`"hostname":"${FAIL}"[^\\n]*"state":"failed","reason":"challenge_failed"`));
     // The others are still served.
     await untilServedByPebble(ONE);
@@ -343,7 +353,8 @@ describe(`ACME TLS-ALPN-01 through Envoy (listener_mode ${LISTENER_MODE}), Pebbl
 
   it('never logged key material, and HTTP-01 was never asked for', () => {
     expect(logs).not.toMatch(/PRIVATE KEY/);
-    expect(pebble.output()).not.toMatch(/http-01/i);
+    // Pebble never tried HTTP-01: its httpPort saw no connection.
+    expect(httpTrapHits).toBe(0);
     expect(envoy.exited()).toBe(false);
   });
 });
