@@ -63,12 +63,14 @@ export async function openHostnames(o: OpenHostnamesOptions): Promise<OpenHostna
     }
   }
   const issuer = acme ? createAcmeIssuer({ settings: { directoryUrl: acme.directoryUrl, email: acme.email, caPem, challenges: acme.challenges }, store, keys, clock: o.clock, logger: o.logger }) : undefined;
-  const tlsAlpn = acme?.challenges.includes('tls-alpn-01') ? createTlsAlpnResponder({ keyAuthorization: (hostname) => store.getTlsAlpnChallenge(hostname, o.clock()), logger: o.logger }) : undefined;
   const dnsCheck = acme && acme.expectedAddresses.length > 0 ? createDnsCheck({ expectedAddresses: acme.expectedAddresses, servers: acme.dnsServers }) : undefined;
   let built: HostnameManager | undefined;
   const metrics = createHostnameMetrics(o.registry, () => store.countByState(), () => built?.catalog.size ?? 0);
   const manager = createHostnameManager({ store, tenants: o.tenants, keys, issuer, dnsCheck, clock: o.clock, logger: o.logger, metrics });
   built = manager;
+  const tlsAlpn = acme?.challenges.includes('tls-alpn-01')
+    ? createTlsAlpnResponder({ keyAuthorization: (hostname) => store.getTlsAlpnChallenge(hostname, o.clock()), logger: o.logger, onResult: (result) => metrics.tlsAlpn(result) })
+    : undefined;
   o.logger.info({ kek: keys.activeId, store: o.postgresUrl !== undefined ? 'postgres' : 'memory', acme: acme?.directoryUrl ?? null, challenges: acme?.challenges ?? [] }, 'custom hostnames: ready');
   return {
     manager,

@@ -79,6 +79,15 @@ function replaying(socket: Socket, head: Buffer): Duplex {
   return duplex;
 }
 
+/**
+ * How a connection to the responder ended, for the metric: `answered` (the validation
+ * certificate presented), or closed without a TLS answer because the ClientHello did not
+ * parse (`not_tls`), did not offer acme-tls/1 (`no_acme_tls`), named no server
+ * (`no_sni`), or named a hostname with no pending TLS-ALPN-01 challenge (`no_challenge`);
+ * `failed` when the answer itself failed (the store, the handshake).
+ */
+export type TlsAlpnResult = 'answered' | 'not_tls' | 'no_acme_tls' | 'no_sni' | 'no_challenge' | 'failed';
+
 export interface TlsAlpnResponderDeps {
   /** The key authorization of the TLS-ALPN-01 challenge pending for a hostname, if any (the hostname store). */
   readonly keyAuthorization: (hostname: string) => Promise<string | undefined>;
@@ -86,6 +95,8 @@ export interface TlsAlpnResponderDeps {
   /** Validation certificates kept built, at most; default HOSTNAME_DEFAULTS.tlsAlpnCacheMax. */
   readonly cacheMax?: number | undefined;
   readonly handshakeTimeoutMs?: number | undefined;
+  /** Told how each connection ended. */
+  readonly onResult?: ((result: TlsAlpnResult) => void) | undefined;
 }
 
 export interface TlsAlpnResponder {
@@ -113,26 +124,40 @@ export function createTlsAlpnResponder(deps: TlsAlpnResponderDeps): TlsAlpnRespo
     return ctx;
   };
 
+  const count = (result: TlsAlpnResult): void => deps.onResult?.(result);
   /** Closes without a TLS answer, and says why at debug level (a scanner is not worth a warning). */
-  const refuse = (socket: Socket, why: string, serverName?: string): void => {
+  const refuse = (socket: Socket, result: TlsAlpnResult, why: string, serverName?: string): void => {
+    count(result);
     deps.logger.debug({ why, hostname: serverName ?? null }, 'acme tls-alpn-01: connection refused');
     socket.destroy();
   };
 
   const answer = async (socket: Socket, hello: Buffer): Promise<void> => {
     const parsed = parseClientHello(hello);
-    if (parsed.kind !== 'ok') return refuse(socket, parsed.kind === 'invalid' ? parsed.message : 'ClientHello incomplete');
+    if (parsed.kind !== 'ok') return refuse(socket, 'not_tls', parsed.kind === 'invalid' ? parsed.message : 'ClientHello incomplete');
     const { serverName, alpn } = parsed.hello;
     // RFC 8737 §3: the CA offers acme-tls/1; a client that does not is not validating.
-    if (!alpn.includes(ACME_TLS_ALPN_PROTOCOL)) return refuse(socket, `ALPN ${JSON.stringify(alpn)} does not offer ${ACME_TLS_ALPN_PROTOCOL}`, serverName);
-    if (serverName === undefined) return refuse(socket, 'no SNI');
+    if (!alpn.includes(ACME_TLS_ALPN_PROTOCOL)) return refuse(socket, 'no_acme_tls', `ALPN ${JSON.stringify(alpn)} does not offer ${ACME_TLS_ALPN_PROTOCOL}`, serverName);
+    if (serverName === undefined) return refuse(socket, 'no_sni', 'no SNI');
     const keyAuthorization = await deps.keyAuthorization(serverName);
-    if (keyAuthorization === undefined) return refuse(socket, 'no TLS-ALPN-01 challenge pending for this hostname', serverName);
+    if (keyAuthorization === undefined) return refuse(socket, 'no_challenge', 'no TLS-ALPN-01 challenge pending for this hostname', serverName);
     const secureContext = await contextFor(serverName, keyAuthorization);
     if (socket.destroyed) return;
     const tls = new TLSSocket(replaying(socket, hello), { isServer: true, secureContext, ALPNProtocols: [ACME_TLS_ALPN_PROTOCOL] });
-    tls.on('error', (err) => deps.logger.debug({ hostname: serverName, message: err.message }, 'acme tls-alpn-01: handshake failed'));
+    let secured = false;
+    tls.on('error', (err) => {
+      if (!secured) count('failed');
+      secured = true;
+      deps.logger.debug({ hostname: serverName, message: err.message }, 'acme tls-alpn-01: handshake failed');
+    });
+    // A client gone before the handshake ended (no error on our side) is a failed answer too.
+    tls.once('close', () => {
+      if (!secured) count('failed');
+      secured = true;
+    });
     tls.once('secure', () => {
+      secured = true;
+      count('answered');
       deps.logger.info({ hostname: serverName }, 'acme tls-alpn-01: validation certificate presented');
       // RFC 8737 §3: the validation is the handshake; nothing is exchanged after it.
       tls.end();
@@ -152,6 +177,7 @@ export function createTlsAlpnResponder(deps: TlsAlpnResponderDeps): TlsAlpnRespo
       socket.off('data', onData);
       socket.pause();
       answer(socket, hello).catch((err: unknown) => {
+        count('failed');
         deps.logger.warn({ message: (err as Error).message }, 'acme tls-alpn-01: could not answer');
         socket.destroy();
       });

@@ -299,6 +299,10 @@ describe(`ACME TLS-ALPN-01 through Envoy (listener_mode ${LISTENER_MODE}), Pebbl
     // Pebble's validations (and the test's probes) went through Envoy's bouncer_acme_tls cluster.
     expect(await acmeTlsConnections()).toBeGreaterThan(before);
     expect(logs).toMatch(new RegExp(`"hostname":"${ONE}"[^\\n]*validation certificate presented`));
+    // Counted by result: Pebble's handshakes and the test's answered, the other SNI's closed.
+    const counted = new Map(((await app.metrics.registry.getSingleMetric('bouncer_acme_tls_alpn_connections_total')?.get())?.values ?? []).map((v) => [v.labels.result, v.value]));
+    expect(counted.get('answered')).toBeGreaterThanOrEqual(2);
+    expect(counted.get('no_challenge')).toBeGreaterThanOrEqual(1);
     const leaf = await untilServedByPebble(ONE);
     // Issued by Pebble: the chain bouncer's catalog holds goes up to Pebble's issuing root.
     const chain = (app.hostnameCatalog?.get(ONE)?.certificateChainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((b) => new X509Certificate(b));

@@ -13,7 +13,9 @@ import { connect } from 'node:tls';
 import { pino } from 'pino';
 import { parseClientHello } from '../../../src/hostnames/client-hello.js';
 import { createMemoryHostnameStore } from '../../../src/hostnames/memory-store.js';
-import { ACME_IDENTIFIER_OID, createTlsAlpnResponder, createValidationCertificate, type TlsAlpnResponder } from '../../../src/hostnames/tls-alpn-responder.js';
+import { ACME_IDENTIFIER_OID, createTlsAlpnResponder, createValidationCertificate, type TlsAlpnResponder, type TlsAlpnResult } from '../../../src/hostnames/tls-alpn-responder.js';
+import { createServer as createTcpServer } from 'node:net';
+import { waitFor } from '../../helpers/ports.js';
 
 const HOST = 'pay.alpn.test';
 const KEY_AUTHORIZATION = 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.Kd7uvLhjbxYy7XDs3Gf7Cq0XFvH1yqNq6O8ZzKqH7U0';
@@ -60,11 +62,52 @@ describe('the validation certificate', () => {
   });
 });
 
+/** The first bytes a real TLS client (Node's) sends, as a server would read them. */
+async function captureClientHello(servername: string | undefined, ALPNProtocols: string[] | undefined): Promise<Buffer> {
+  let got = Buffer.alloc(0);
+  let done: (b: Buffer) => void = () => undefined;
+  const captured = new Promise<Buffer>((r) => (done = r));
+  const server = createTcpServer((socket) => {
+    socket.on('data', (chunk: Buffer) => {
+      got = Buffer.concat([got, chunk]);
+      if (parseClientHello(got).kind !== 'incomplete') {
+        done(got);
+        socket.destroy();
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const client = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port, ...(servername !== undefined ? { servername } : {}), ...(ALPNProtocols ? { ALPNProtocols } : {}) });
+  client.on('error', () => undefined);
+  const hello = await captured;
+  client.destroy();
+  await new Promise<void>((r) => server.close(() => r()));
+  return hello;
+}
+
 describe('the ClientHello reader', () => {
-  it('refuses what is not a TLS handshake and waits for a whole record', () => {
+  it('reads SNI (lower-cased) and the offered ALPN from a real ClientHello', async () => {
+    const hello = await captureClientHello('Pay.ALPN.test', ['h2', 'acme-tls/1']);
+    expect(parseClientHello(hello)).toEqual({ kind: 'ok', hello: { serverName: 'pay.alpn.test', alpn: ['h2', 'acme-tls/1'] } });
+    expect(parseClientHello(await captureClientHello(undefined, undefined))).toEqual({ kind: 'ok', hello: { serverName: undefined, alpn: [] } });
+  });
+
+  it('waits for a whole record, and never throws on a cut or corrupted one', async () => {
+    const hello = await captureClientHello(HOST, ['acme-tls/1']);
+    for (let n = 0; n < hello.length; n++) expect(parseClientHello(hello.subarray(0, n)).kind).toBe('incomplete');
+    // Every single-byte corruption past the record header parses or is refused, never throws.
+    for (let i = 5; i < hello.length; i++) {
+      const bad = Buffer.from(hello);
+      bad[i] = (bad[i] as number) ^ 0xff;
+      expect(['ok', 'invalid']).toContain(parseClientHello(bad).kind);
+    }
+  });
+
+  it('refuses what is not a TLS handshake', () => {
     expect(parseClientHello(Buffer.from('GET / HTTP/1.1\r\n\r\n')).kind).toBe('invalid');
     expect(parseClientHello(Buffer.from([22, 3, 1, 0, 200, 1])).kind).toBe('incomplete');
     expect(parseClientHello(Buffer.from([22, 3, 1, 0, 4, 1, 0, 0, 90])).kind).toBe('invalid');
+    expect(parseClientHello(Buffer.from([22, 3, 1, 0, 4, 2, 0, 0, 0])).kind).toBe('invalid');
   });
 });
 
@@ -80,7 +123,8 @@ function handshake(port: number, servername: string | undefined, ALPNProtocols: 
     socket.once('secureConnect', () => {
       const peer = socket.getPeerX509Certificate();
       resolve({ cert: peer, alpn: socket.alpnProtocol, error: undefined });
-      socket.destroy();
+      // end(), not destroy(): the client's Finished still goes out, so the server's handshake ends too.
+      socket.end();
     });
     socket.once('error', (err) => resolve({ cert: undefined, alpn: undefined, error: err.message }));
     socket.once('close', () => resolve({ cert: undefined, alpn: undefined, error: 'closed' }));
@@ -99,11 +143,12 @@ describe('the responder', () => {
   let responder: TlsAlpnResponder;
   let port: number;
   let now = 1_000;
+  const results: TlsAlpnResult[] = [];
 
   beforeAll(async () => {
     await store.putChallenge('tok-alpn', KEY_AUTHORIZATION, HOST, 60_000, 'tls-alpn-01');
     await store.putChallenge('tok-http', 'tok-http.thumb', 'http.alpn.test', 60_000, 'http-01');
-    responder = createTlsAlpnResponder({ keyAuthorization: (h) => store.getTlsAlpnChallenge(h, now), logger: pino({ level: 'silent' }) });
+    responder = createTlsAlpnResponder({ keyAuthorization: (h) => store.getTlsAlpnChallenge(h, now), logger: pino({ level: 'silent' }), onResult: (r) => results.push(r) });
     port = await responder.listen('127.0.0.1', 0);
   });
   afterAll(async () => {
@@ -112,7 +157,11 @@ describe('the responder', () => {
   });
 
   it('presents the validation certificate with ALPN acme-tls/1 for a pending challenge', async () => {
+    results.length = 0;
     const got = await handshake(port, HOST, ['acme-tls/1']);
+    // The server's side of the handshake ends after the client's (TLS 1.3: the client's Finished).
+    await waitFor('the responder to count the answer', async () => results.length > 0 || undefined, 5_000, 5);
+    expect(results).toEqual(['answered']);
     expect(got.error).toBeUndefined();
     expect(got.alpn).toBe('acme-tls/1');
     expect(got.cert?.checkHost(HOST)).toBe(HOST);
@@ -127,15 +176,29 @@ describe('the responder', () => {
   });
 
   it.each([
-    ['ALPN h2, http/1.1', HOST, ['h2', 'http/1.1']],
-    ['no ALPN', HOST, undefined],
-    ['another SNI', 'other.alpn.test', ['acme-tls/1']],
-    ['an HTTP-01 challenge\'s hostname', 'http.alpn.test', ['acme-tls/1']],
-    ['no SNI', undefined, ['acme-tls/1']],
-  ] as const)('gives %s no TLS answer', async (_what, servername, alpn) => {
+    ['ALPN h2, http/1.1', HOST, ['h2', 'http/1.1'], 'no_acme_tls'],
+    ['no ALPN', HOST, undefined, 'no_acme_tls'],
+    ['another SNI', 'other.alpn.test', ['acme-tls/1'], 'no_challenge'],
+    ['an HTTP-01 challenge\'s hostname', 'http.alpn.test', ['acme-tls/1'], 'no_challenge'],
+    ['no SNI', undefined, ['acme-tls/1'], 'no_sni'],
+  ] as const)('gives %s no TLS answer', async (_what, servername, alpn, result) => {
+    results.length = 0;
     const got = await handshake(port, servername, alpn ? [...alpn] : undefined);
     expect(got.cert).toBeUndefined();
     expect(got.error).toBeDefined();
+    expect(results).toEqual([result]);
+  });
+
+  it('closes what is not TLS', async () => {
+    results.length = 0;
+    const { connect: tcp } = await import('node:net');
+    await new Promise<void>((resolve) => {
+      const s = tcp(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      s.on('data', () => undefined);
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+    });
+    expect(results).toEqual(['not_tls']);
   });
 
   it('stops answering once the challenge expired, and the HTTP-01 lookup never sees a TLS-ALPN-01 token', async () => {
