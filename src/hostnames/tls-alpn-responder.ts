@@ -21,12 +21,10 @@ import { Duplex } from 'node:stream';
 import acme from 'acme-client';
 import type { Logger } from 'pino';
 import { HOSTNAME_DEFAULTS } from '../config/defaults.js';
+import { ACME_IDENTIFIER_OID, ACME_TLS_ALPN_PROTOCOL } from '../core/acme-tls-alpn.js';
 import { parseClientHello } from './client-hello.js';
 
-/** The ALPN protocol of TLS-ALPN-01 (RFC 8737 §6.2). */
-export const ACME_TLS_ALPN_PROTOCOL = 'acme-tls/1';
-/** id-pe-acmeIdentifier (RFC 8737 §6.1). */
-export const ACME_IDENTIFIER_OID = '1.3.6.1.5.5.7.1.31';
+export { ACME_IDENTIFIER_OID, ACME_TLS_ALPN_PROTOCOL };
 
 /** A TLS ClientHello fits in one record of at most 2^14 bytes plus its header (RFC 8446 §5.1). */
 const MAX_HELLO_BYTES = 16_384 + 5;

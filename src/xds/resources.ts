@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { XDS_DEFAULTS } from '../config/defaults.js';
+import { ACME_TLS_ALPN_PROTOCOL } from '../core/acme-tls-alpn.js';
 import type { ServedHostname } from '../core/served-hostname.js';
 import { encodeResource, TYPE_URLS } from './protos.js';
 
@@ -31,8 +32,6 @@ export const CLUSTERS = { authz: 'bouncer_authz', acme: 'bouncer_acme', acmeTls:
 export const PUBLIC_LISTENER = 'bouncer_https';
 export const ACME_HTTP_LISTENER = 'bouncer_http';
 export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
-/** The ALPN protocol of TLS-ALPN-01 (RFC 8737 §6.2). */
-export const ACME_TLS_ALPN = 'acme-tls/1';
 
 /** One resource ready to serve: its name, content-derived version and encoded bytes. */
 export interface BuiltResource {
@@ -197,13 +196,6 @@ function defaultChain(s: PublicListenerSettings, hcm: Record<string, unknown>): 
   };
 }
 
-function tcpProxy(cluster: string, statPrefix = 'front'): Record<string, unknown> {
-  return {
-    name: 'envoy.filters.network.tcp_proxy',
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: statPrefix, cluster },
-  };
-}
-
 /**
  * TLS-ALPN-01: a chain that hands a connection offering ALPN `acme-tls/1`, unterminated,
  * to bouncer's responder. Envoy narrows by `server_names` before `application_protocols`
@@ -215,7 +207,7 @@ function tcpProxy(cluster: string, statPrefix = 'front'): Record<string, unknown
 function acmeTlsChain(serverName: string | undefined): Record<string, unknown> {
   return {
     name: serverName === undefined ? 'acme-tls' : `acme-tls/${serverName}`,
-    filter_chain_match: { ...(serverName !== undefined ? { server_names: [serverName] } : {}), application_protocols: [ACME_TLS_ALPN] },
+    filter_chain_match: { ...(serverName !== undefined ? { server_names: [serverName] } : {}), application_protocols: [ACME_TLS_ALPN_PROTOCOL] },
     filters: [tcpProxy(CLUSTERS.acmeTls, 'acme_tls')],
   };
 }
@@ -303,6 +295,12 @@ export function buildInternalListener(s: PublicListenerSettings, hostname: strin
   });
 }
 
+function tcpProxy(cluster: string, statPrefix = 'front'): Record<string, unknown> {
+  return {
+    name: 'envoy.filters.network.tcp_proxy',
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: statPrefix, cluster },
+  };
+}
 
 /** Names no cluster: only reached if the SNI filter state is missing, and then the connection is closed. */
 const NO_HOSTNAME_CLUSTER = 'host/';
