@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
+import { execFile } from 'node:child_process';
 import { hashAdminToken } from '../../src/admin/tokens.js';
 import { loadConfig } from '../../src/config/load.js';
 import { parseClientHello } from '../../src/hostnames/client-hello.js';
@@ -168,6 +169,18 @@ function handshake(servername: string, alpn: string[]): Promise<Handshake> {
   });
 }
 
+/** `openssl s_client -servername <name> -alpn <alpn>` against Envoy, then the server certificate it printed as `openssl x509 -text`. */
+async function sClientAlpn(servername: string, alpn: string): Promise<string> {
+  const run = (args: string[], input: string): Promise<string> =>
+    new Promise((resolve) => {
+      const child = execFile('openssl', args, { timeout: 15_000 }, (_e, stdout, stderr) => resolve(`${stdout}\n${stderr}`));
+      child.stdin?.end(input);
+    });
+  const session = await run(['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', servername, '-alpn', alpn], '');
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(session)?.[0];
+  return `${session}\n${pem === undefined ? '' : await run(['x509', '-noout', '-text'], pem)}`;
+}
+
 /** The digest in a certificate's acmeIdentifier extension, or undefined when it has none. */
 function acmeIdentifier(cert: X509Certificate): { critical: boolean; digest: Buffer } | undefined {
   const ext = new PeculiarCertificate(cert.raw).getExtension(ACME_IDENTIFIER_OID);
@@ -287,6 +300,10 @@ describe(`ACME TLS-ALPN-01 through Envoy (listener_mode ${LISTENER_MODE}), Pebbl
     // Pebble is connected and waiting: the challenge is pending now.
     expect((await admin('GET', `/${ONE}`)).json.state).toBe('issuing');
     expectValidationCertificate(await handshake(ONE, ['acme-tls/1']), ONE);
+    // The same seen by openssl, as an operator would look.
+    const seen = await sClientAlpn(ONE, 'acme-tls/1');
+    expect(seen).toContain('ALPN protocol: acme-tls/1');
+    expect(seen).toMatch(/1\.3\.6\.1\.5\.5\.7\.1\.31: critical/);
     // Another ALPN: the hostname has no chain yet, so Envoy closes; never the validation certificate.
     expect((await handshake(ONE, ['h2', 'http/1.1'])).cert).toBeUndefined();
     // Another SNI with acme-tls/1 reaches bouncer, which has no challenge for it and answers nothing.
