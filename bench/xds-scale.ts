@@ -36,6 +36,8 @@ const COUNTS = (process.env.BENCH_XDS_COUNTS ?? '100,1000,10000').split(',').map
 const CHANGES = Number(process.env.BENCH_XDS_CHANGES ?? 5);
 /** `chains` (default) or `internal`: the `xds.listener_mode` measured (docs/xds.md, "Listener modes"). */
 const MODE: 'chains' | 'internal' = process.env.BENCH_XDS_MODE === 'internal' ? 'internal' : 'chains';
+/** BENCH_XDS_ACME_TLS=1: the listener with TLS-ALPN-01's acme-tls/1 chains (docs/xds.md, "TLS-ALPN-01"), for their cost. */
+const ACME_TLS = process.env.BENCH_XDS_ACME_TLS === '1';
 /** Sequential full handshakes timed per row, for the cost of the internal hop against the chains mode. */
 const HANDSHAKES = Number(process.env.BENCH_XDS_HANDSHAKES ?? 200);
 const log = (msg: string): void => void process.stderr.write(`[xds-scale] ${msg}\n`);
@@ -154,7 +156,7 @@ async function scaleRow(bin: string, dir: string, ca: KeyPairPem, pool: Array<Om
   const catalog = new MemoryCatalog();
   catalog.seed(pool.slice(0, n));
   const publicPort = await freePort();
-  const xds = createXdsServer({ catalog, settings: { listen: { host: '127.0.0.1', port: publicPort }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable', listenerMode: MODE }, logger: pino({ level: 'warn' }), registry: new Registry() });
+  const xds = createXdsServer({ catalog, settings: { listen: { host: '127.0.0.1', port: publicPort }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable', listenerMode: MODE, acmeTlsAlpn: ACME_TLS }, logger: pino({ level: 'warn' }), registry: new Registry() });
   const xdsPort = await xds.listen('127.0.0.1', 0);
   const edge = await startEdge(bin, dir, xdsPort, publicPort);
   try {
@@ -233,7 +235,7 @@ async function main(): Promise<void> {
     log(`${max + CHANGES} certificates issued in ${((Date.now() - g0) / 1000).toFixed(1)} s`);
     // Envoy with no hostname: the memory baseline.
     const empty = new MemoryCatalog();
-    const xds0 = createXdsServer({ catalog: empty, settings: { listen: { host: '127.0.0.1', port: await freePort() }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable', listenerMode: MODE }, logger: pino({ level: 'warn' }), registry: new Registry() });
+    const xds0 = createXdsServer({ catalog: empty, settings: { listen: { host: '127.0.0.1', port: await freePort() }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable', listenerMode: MODE, acmeTlsAlpn: ACME_TLS }, logger: pino({ level: 'warn' }), registry: new Registry() });
     const edge0 = await startEdge(bin, dir, await xds0.listen('127.0.0.1', 0), 0);
     let baseline: number;
     try {

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { XDS_DEFAULTS } from '../config/defaults.js';
+import { HOSTNAME_DEFAULTS, XDS_DEFAULTS } from '../config/defaults.js';
 import { BouncerError } from '../core/errors.js';
 import { ENVOY_RENDER_DEFAULTS, renderEnvoyYaml } from '../envoy/render.js';
 import { renderXdsBootstrapYaml } from '../envoy/render-xds.js';
@@ -44,6 +44,7 @@ export function envoyRenderCommand(): Command {
     .option('--node-id <id>', 'with --xds: this Envoy\'s node id, unique per Envoy (default: the host name)')
     .option('--node-cluster <name>', 'with --xds: the node cluster', XDS_DEFAULTS.nodeCluster)
     .option('--acme <host:port>', "with --xds: bouncer's web service, answering ACME HTTP-01 challenges (config listen.http)", '127.0.0.1:8080')
+    .option('--acme-tls <host:port>', "with --xds: bouncer's ACME TLS-ALPN-01 responder (config hostnames.acme.tls_alpn_listen)", `${HOSTNAME_DEFAULTS.tlsAlpnListen.host}:${HOSTNAME_DEFAULTS.tlsAlpnListen.port}`)
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .action((opts: Record<string, string>, cmd: Command) => {
       if (opts.xds) {
@@ -108,6 +109,7 @@ function renderXds(opts: Record<string, string>, cmd: Command): string {
   const authz = authzAll[0] as { host: string; port: number };
   const upstream = hostPort(opts.upstream ?? '', '--upstream');
   const acme = hostPort(opts.acme ?? '', '--acme');
+  const acmeTls = hostPort(opts.acmeTls ?? '', '--acme-tls');
   return renderXdsBootstrapYaml({
     nodeId: opts.nodeId ?? hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 128),
     nodeCluster: opts.nodeCluster ?? XDS_DEFAULTS.nodeCluster,
@@ -123,5 +125,7 @@ function renderXds(opts: Record<string, string>, cmd: Command): string {
     upstreamPort: upstream.port,
     acmeHost: acme.host,
     acmePort: acme.port,
+    acmeTlsHost: acmeTls.host,
+    acmeTlsPort: acmeTls.port,
   });
 }

@@ -63,6 +63,12 @@ export function checkWorkersAllowed(config: BouncerConfig, count: number): void 
       '--workers above 1 with an auth section needs store.redis and auth.session.keys_dir: without them session revocations, single-use handoffs, login state and signing keys would live in each process, so the workers would not share them',
     );
   }
+  if (count > 1 && config.hostnames?.acme?.challenges.includes('tls-alpn-01')) {
+    throw new BouncerError(
+      'ERR_CLI_USAGE',
+      `--workers above 1 with tls-alpn-01 in hostnames.acme.challenges: its responder has one address (hostnames.acme.tls_alpn_listen, Envoy's bouncer_acme_tls cluster), which ${count} workers cannot all bind; run one worker, or answer http-01 only`,
+    );
+  }
   for (const [name, addr] of [
     ['authz', config.listen.authz],
     ['http', config.listen.http],

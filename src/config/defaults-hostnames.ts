@@ -1,6 +1,10 @@
 // Defaults and limits of customer hostnames (their certificates and ACME) and of
 // tracing. Re-exported by defaults.ts, the one place callers import defaults from.
 
+/** ACME challenge types bouncer can answer: HTTP-01 (RFC 8555 §8.3) and TLS-ALPN-01 (RFC 8737). */
+export const ACME_CHALLENGE_TYPES = ['http-01', 'tls-alpn-01'] as const;
+export type AcmeChallengeType = (typeof ACME_CHALLENGE_TYPES)[number];
+
 /** Defaults and limits of customer hostnames and their certificates (docs/hostnames.md). */
 export const HOSTNAME_DEFAULTS = {
   /** Environment variable holding the key-encryption keyring when no hostnames.kek_file is set. */
@@ -26,6 +30,22 @@ export const HOSTNAME_DEFAULTS = {
   retryAfterMaxMs: 24 * 3_600_000,
   /** A key authorization is served this long after it was stored, then forgotten. */
   challengeTtlMs: 60 * 60_000,
+  /**
+   * ACME challenge types bouncer answers, in preference order (`hostnames.acme.challenges`).
+   * HTTP-01 only by default: TLS-ALPN-01 also needs Envoy's `bouncer_acme_tls` cluster and
+   * bouncer's responder reachable, which a deployment turns on knowingly.
+   */
+  challenges: ['http-01'] as readonly AcmeChallengeType[],
+  /**
+   * bouncer's TLS-ALPN-01 responder (`hostnames.acme.tls_alpn_listen`): Envoy's front
+   * listener hands it raw TLS connections offering ALPN `acme-tls/1`. Loopback by default,
+   * like the web service; next to Envoy's 8443.
+   */
+  tlsAlpnListen: { host: '127.0.0.1', port: 8444 },
+  /** Validation certificates one replica keeps built (one per pending TLS-ALPN-01 challenge). */
+  tlsAlpnCacheMax: 1_000,
+  /** A TLS-ALPN-01 connection that has not finished its handshake by then is closed. */
+  tlsAlpnHandshakeTimeoutMs: 10_000,
   /** Polling of an order or challenge the CA is still working on: first wait, longest wait, number of polls. */
   pollMinMs: 1_000,
   pollMaxMs: 10_000,

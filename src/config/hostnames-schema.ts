@@ -7,13 +7,14 @@
  */
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { HOSTNAME_DEFAULTS } from './defaults.js';
+import { ACME_CHALLENGE_TYPES, HOSTNAME_DEFAULTS, type AcmeChallengeType } from './defaults.js';
 import type { Entry, NodeReader } from './node-reader.js';
-import type { HostnamesConfig } from './types.js';
+import type { HostnamesConfig, HostPort } from './types.js';
+import { parseListenAddress } from './values.js';
 
 export const HOSTNAMES_KEYS = {
   hostnames: ['kek_file', 'kek_env', 'acme'],
-  acme: ['directory_url', 'email', 'ca_file', 'expected_addresses', 'dns_servers'],
+  acme: ['directory_url', 'email', 'ca_file', 'expected_addresses', 'dns_servers', 'challenges', 'tls_alpn_listen'],
 } as const;
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -67,6 +68,8 @@ export function readHostnamesShape(top: ReadonlyMap<string, Entry>, reader: Node
       else if (text !== undefined) servers.push(text);
     });
     if (serversEntry && !addrEntry) reader.issue(serversEntry.value, 'hostnames.acme.dns_servers', 'dns_servers is used only by the DNS check before ordering: set expected_addresses too');
+    const challenges = readChallenges(a.get('challenges'), reader);
+    const tlsAlpnListen = readTlsAlpnListen(a.get('tls_alpn_listen'), challenges, reader);
     if (directoryUrl !== undefined) {
       acme = {
         directoryUrl,
@@ -74,8 +77,46 @@ export function readHostnamesShape(top: ReadonlyMap<string, Entry>, reader: Node
         caFile: path(a.get('ca_file'), 'hostnames.acme.ca_file'),
         expectedAddresses: addresses,
         dnsServers: servers,
+        challenges,
+        tlsAlpnListen,
       };
     }
   }
   return { kekFile, kekEnv, acme };
+}
+
+/**
+ * `hostnames.acme.challenges`: the challenge types to answer, in preference order (the
+ * first one the CA offers for a name is used). Absent: HTTP-01 only.
+ */
+function readChallenges(entry: Entry | undefined, reader: NodeReader): readonly AcmeChallengeType[] {
+  if (!entry) return HOSTNAME_DEFAULTS.challenges;
+  const field = 'hostnames.acme.challenges';
+  const items = reader.list(entry.value, field, { nonEmpty: true });
+  if (items === undefined) return HOSTNAME_DEFAULTS.challenges;
+  const chosen: AcmeChallengeType[] = [];
+  items.forEach((item, i) => {
+    const type = reader.oneOf(item, `${field}[${i}]`, ACME_CHALLENGE_TYPES);
+    if (type === undefined) return;
+    if (chosen.includes(type)) reader.issue(item, `${field}[${i}]`, `'${type}' is listed twice; list each challenge type once, the preferred first`);
+    else chosen.push(type);
+  });
+  return chosen.length > 0 ? chosen : HOSTNAME_DEFAULTS.challenges;
+}
+
+/** `hostnames.acme.tls_alpn_listen`: where bouncer's TLS-ALPN-01 responder listens; only meaningful with tls-alpn-01. */
+function readTlsAlpnListen(entry: Entry | undefined, challenges: readonly AcmeChallengeType[], reader: NodeReader): HostPort {
+  const fallback = { ...HOSTNAME_DEFAULTS.tlsAlpnListen };
+  if (!entry) return fallback;
+  const field = 'hostnames.acme.tls_alpn_listen';
+  if (!challenges.includes('tls-alpn-01')) {
+    reader.issue(entry.value, field, "tls_alpn_listen is used only by the TLS-ALPN-01 responder: add tls-alpn-01 to hostnames.acme.challenges, or leave tls_alpn_listen out");
+    return fallback;
+  }
+  const text = reader.string(entry.value, field);
+  if (text === undefined) return fallback;
+  const parsed = parseListenAddress(text);
+  if (parsed.ok) return parsed.value;
+  reader.issue(entry.value, field, parsed.message);
+  return fallback;
 }

@@ -4,9 +4,10 @@ import type { CompiledPolicy } from '../core/policy/types.js';
 import type { Tenant } from '../core/tenant.js';
 import type { StoreConfig } from './store-schema.js';
 import type { HostPort } from './values.js';
+import type { AcmeChallengeType } from './defaults-hostnames.js';
 
 /** Listen addresses are parsed in values.ts; the type is exported here too, beside the config that holds them. */
-export type { HostPort };
+export type { HostPort, AcmeChallengeType };
 
 /**
  * `authz.limits`, camelCase: whole numbers in the unit their name ends with
@@ -95,6 +96,10 @@ export interface HostnamesConfig {
         /** bouncer's public addresses; when set, a hostname must resolve to them before an order is placed. */
         readonly expectedAddresses: readonly string[];
         readonly dnsServers: readonly string[];
+        /** Challenge types in preference order, at least one (docs/hostnames.md, "Challenge types"). */
+        readonly challenges: readonly AcmeChallengeType[];
+        /** bouncer's TLS-ALPN-01 responder, which Envoy's `bouncer_acme_tls` cluster dials; used with `tls-alpn-01` only. */
+        readonly tlsAlpnListen: HostPort;
       }
     | undefined;
 }

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { XDS_DEFAULTS } from '../config/defaults.js';
+import { HOSTNAME_DEFAULTS, XDS_DEFAULTS } from '../config/defaults.js';
 import { BouncerError } from '../core/errors.js';
 import { bouncerAuthzCluster, checkPort, ENVOY_RENDER_DEFAULTS, socketAddress, staticCluster, type EnvoyRenderOptions } from './render.js';
 
@@ -11,6 +11,9 @@ export interface XdsBootstrapOptions extends EnvoyRenderOptions {
   /** bouncer's web service, where ACME HTTP-01 challenges are answered (config `listen.http`). */
   acmeHost: string;
   acmePort: number;
+  /** bouncer's TLS-ALPN-01 responder (config `hostnames.acme.tls_alpn_listen`), cluster `bouncer_acme_tls`. */
+  acmeTlsHost: string;
+  acmeTlsPort: number;
   /** This Envoy's node id: names it in bouncer's logs and status view; unique per Envoy. */
   nodeId: string;
   nodeCluster: string;
@@ -21,7 +24,8 @@ const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /**
  * The small bootstrap of an Envoy that takes its listeners and secrets from bouncer
  * over incremental ADS: node identity, admin, and the static clusters the served
- * listener names (bouncer's ADS, ext_authz and web service, the protected upstream).
+ * listener names (bouncer's ADS, ext_authz, web service and TLS-ALPN-01 responder, the
+ * protected upstream).
  * Envoy keeps the last configuration it accepted when bouncer is away, and
  * reconnects by itself.
  */
@@ -32,6 +36,8 @@ export function buildXdsBootstrap(partial: Partial<XdsBootstrapOptions> & Pick<X
     xdsPort: XDS_DEFAULTS.listen.port,
     acmeHost: '127.0.0.1',
     acmePort: 8080,
+    acmeTlsHost: HOSTNAME_DEFAULTS.tlsAlpnListen.host,
+    acmeTlsPort: HOSTNAME_DEFAULTS.tlsAlpnListen.port,
     nodeCluster: XDS_DEFAULTS.nodeCluster,
     ...partial,
   };
@@ -39,6 +45,7 @@ export function buildXdsBootstrap(partial: Partial<XdsBootstrapOptions> & Pick<X
   checkPort('xds port', o.xdsPort);
   checkPort('authz port', o.authzPort);
   checkPort('acme port', o.acmePort);
+  checkPort('acme tls port', o.acmeTlsPort);
   checkPort('upstream port', o.upstreamPort);
   for (const e of o.authzEndpoints ?? []) checkPort('authz endpoint port', e.port);
   if (!Number.isInteger(o.authzWorkers) || o.authzWorkers < 1 || o.authzWorkers > 256) {
@@ -86,6 +93,9 @@ export function buildXdsBootstrap(partial: Partial<XdsBootstrapOptions> & Pick<X
         xdsCluster,
         bouncerAuthzCluster(o),
         staticCluster('bouncer_acme', o.acmeHost, o.acmePort),
+        // ACME TLS-ALPN-01: raw TLS of connections offering `acme-tls/1`, named by the served
+        // listener only when hostnames.acme.challenges has tls-alpn-01; harmless otherwise.
+        staticCluster('bouncer_acme_tls', o.acmeTlsHost, o.acmeTlsPort),
         staticCluster('upstream', o.upstreamHost, o.upstreamPort),
       ],
     },

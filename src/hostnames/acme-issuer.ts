@@ -1,10 +1,12 @@
 /**
  * Obtains a certificate for one hostname from an ACME CA (RFC 8555) with the
- * HTTP-01 challenge, using acme-client for the protocol (JWS, nonces,
+ * HTTP-01 or the TLS-ALPN-01 (RFC 8737) challenge, the first of the configured
+ * types the CA offers, using acme-client for the protocol (JWS, nonces,
  * directory, polling). The key authorization goes into the hostname store,
- * from which every replica's web service answers
- * `/.well-known/acme-challenge/<token>`, so it does not matter which replica
- * Envoy sends the CA's request to.
+ * from which every replica answers: the web service at
+ * `/.well-known/acme-challenge/<token>` (HTTP-01), the TLS-ALPN-01 responder
+ * (tls-alpn-responder.ts) with a validation certificate built from it. So it
+ * does not matter which replica Envoy sends the CA's connection to.
  *
  * acme-client turns CA problem documents into plain Error messages; the
  * problem's type (rateLimited, dns, connection…) and Retry-After are caught
@@ -17,6 +19,7 @@ import { Agent } from 'node:https';
 import acme from 'acme-client';
 import type { Logger } from 'pino';
 import { HOSTNAME_DEFAULTS } from '../config/defaults.js';
+import type { AcmeChallengeType } from '../config/types.js';
 import { parseCertificateDerComplete, splitPemCertificates } from '../core/cert-parse.js';
 import { classifyAcmeFailure, parseRetryAfter, type AcmeProblem, type AcmeStage } from './acme-problems.js';
 import type { KekRing } from './key-envelope.js';
@@ -33,6 +36,8 @@ export interface AcmeSettings {
   readonly pollMinMs?: number | undefined;
   readonly pollMaxMs?: number | undefined;
   readonly pollAttempts?: number | undefined;
+  /** Challenge types to answer, preferred first; default HTTP-01 only. */
+  readonly challenges?: readonly AcmeChallengeType[] | undefined;
 }
 
 export type IssueOutcome =
@@ -90,9 +95,23 @@ function newCertificateKey(): string {
   return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
+/**
+ * The first type in `preference` that the CA offers for an authorization (RFC 8555 §7.1.4:
+ * the client picks one). acme-client's types know HTTP-01 and DNS-01 only; its calls take
+ * a TLS-ALPN-01 challenge all the same (RFC 8737 §3 keeps the challenge object's shape).
+ */
+function pickChallenge(offered: acme.Authorization['challenges'], preference: readonly AcmeChallengeType[]): { challenge: acme.Authorization['challenges'][number]; type: AcmeChallengeType } | undefined {
+  for (const type of preference) {
+    const challenge = offered.find((ch) => (ch.type as string) === type);
+    if (challenge) return { challenge, type };
+  }
+  return undefined;
+}
+
 export function createAcmeIssuer(deps: AcmeIssuerDeps): AcmeIssuer {
   installProblemInterceptor();
   const { settings } = deps;
+  const preference = settings.challenges ?? HOSTNAME_DEFAULTS.challenges;
   if (settings.caPem !== undefined) {
     // acme-client has one HTTP client per process: one ACME CA per bouncer process.
     acme.axios.defaults.httpsAgent = new Agent({ ca: settings.caPem, keepAlive: true });
@@ -135,7 +154,9 @@ export function createAcmeIssuer(deps: AcmeIssuerDeps): AcmeIssuer {
     async issue(hostname, resumeOrderUrl, saveOrder) {
       const seen: AcmeProblem[] = [];
       const tokens: string[] = [];
-      let stage: AcmeStage = 'account';
+      // Assigned inside the callback below; the cast keeps TypeScript from narrowing it to 'account'.
+      let stage = 'account' as AcmeStage;
+      let challengeType: AcmeChallengeType | undefined;
       try {
         return await problems.run(seen, async (): Promise<IssueOutcome> => {
           const c = await clientFor();
@@ -148,11 +169,14 @@ export function createAcmeIssuer(deps: AcmeIssuerDeps): AcmeIssuer {
           if (order.status === 'pending') {
             for (const authz of await c.getAuthorizations(order)) {
               if (authz.status === 'valid') continue;
-              const challenge = authz.challenges.find((ch) => ch.type === 'http-01');
-              if (!challenge) return { ok: false, reason: 'ca_refused', detail: `the CA offers no http-01 challenge for ${authz.identifier.value}`, retryAfterMs: undefined };
+              const picked = pickChallenge(authz.challenges, preference);
+              if (!picked) return { ok: false, reason: 'ca_refused', detail: `the CA offers none of ${preference.join(', ')} for ${authz.identifier.value}`, retryAfterMs: undefined };
+              const { challenge, type } = picked;
               const keyAuthorization = await c.getChallengeKeyAuthorization(challenge);
-              await deps.store.putChallenge(challenge.token, keyAuthorization, hostname, deps.clock() + HOSTNAME_DEFAULTS.challengeTtlMs);
+              // Stored before the CA is told to look, so every replica can answer its first connection.
+              await deps.store.putChallenge(challenge.token, keyAuthorization, hostname, deps.clock() + HOSTNAME_DEFAULTS.challengeTtlMs, type);
               tokens.push(challenge.token);
+              challengeType = type;
               stage = 'challenge';
               if (challenge.status === 'pending') await c.completeChallenge(challenge);
               await c.waitForValidStatus(challenge);
@@ -175,7 +199,9 @@ export function createAcmeIssuer(deps: AcmeIssuerDeps): AcmeIssuer {
         });
       } catch (err) {
         const classified = classifyAcmeFailure(stage, seen[seen.length - 1], err);
-        return { ok: false, ...classified };
+        // Which challenge failed matters to the operator: HTTP-01 needs port 80, TLS-ALPN-01 port 443.
+        const detail = stage === 'challenge' && challengeType !== undefined ? `${challengeType}: ${classified.detail}`.slice(0, 500) : classified.detail;
+        return { ok: false, ...classified, detail };
       } finally {
         for (const token of tokens) await deps.store.deleteChallenge(token).catch(() => undefined);
       }

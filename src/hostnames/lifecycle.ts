@@ -19,13 +19,13 @@ export type HostnameState = (typeof HOSTNAME_STATES)[number];
 /** Why the last attempt failed. ACME reasons are retried with backoff; upload reasons wait for a new upload. */
 export const HOSTNAME_REASONS = {
   dns_not_pointing_here: "the hostname's DNS does not resolve to the addresses configured as bouncer's (hostnames.acme.expected_addresses), or does not resolve",
-  challenge_failed: 'the CA could not fetch the HTTP-01 key authorization from the hostname, or got a wrong one',
+  challenge_failed: 'the CA could not validate the challenge: no HTTP-01 key authorization or TLS-ALPN-01 validation certificate at the hostname, or a wrong one (the detail names the type)',
   ca_refused: 'the CA refused to issue for this name (policy, blocked name, malformed request)',
   rate_limited: 'the CA rate-limited the order; retried after the time it asked for',
   ca_unavailable: 'the CA could not be reached or answered with a server error',
   certificate_expired: 'the certificate expired before a new one could be obtained or uploaded',
   acme_not_configured: 'no ACME CA is configured (hostnames.acme); upload a certificate instead',
-  wildcard_needs_upload: 'a wildcard cannot be validated over HTTP-01; upload its certificate',
+  wildcard_needs_upload: 'a wildcard cannot be validated over HTTP-01 or TLS-ALPN-01; upload its certificate',
   upload_invalid_pem: 'the upload does not parse: no certificate, or a certificate or key that is not valid PEM/DER',
   upload_invalid_key_mismatch: "the private key does not belong to the leaf certificate's public key",
   upload_invalid_hostname_mismatch: "the leaf certificate's subject alternative names do not cover the hostname",

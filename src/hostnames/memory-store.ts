@@ -2,6 +2,7 @@
  * The hostname store of one embedded process: everything in memory. Leases
  * still apply, so the worker and an admin call never act on a hostname at once.
  */
+import type { AcmeChallengeType } from '../config/types.js';
 import { HostnameStoreError, type HostnameRecord, type HostnamePatch, type HostnameStore, type NewHostname, type SealedEntry, type StateCount, type StoredAccount } from './store.js';
 
 interface Lease {
@@ -12,7 +13,7 @@ interface Lease {
 export function createMemoryHostnameStore(): HostnameStore {
   const records = new Map<string, HostnameRecord>();
   const leases = new Map<string, Lease>();
-  const challenges = new Map<string, { keyAuthorization: string; hostname: string; expiresAt: number }>();
+  const challenges = new Map<string, { keyAuthorization: string; hostname: string; expiresAt: number; type: AcmeChallengeType }>();
   const accounts = new Map<string, StoredAccount>();
   const pendingAccounts = new Map<string, Promise<StoredAccount>>();
   const listeners = new Set<(hostname: string) => void>();
@@ -107,12 +108,20 @@ export function createMemoryHostnameStore(): HostnameStore {
       }
       return [...counts.values()];
     },
-    async putChallenge(token, keyAuthorization, hostname, expiresAt) {
-      challenges.set(token, { keyAuthorization, hostname, expiresAt });
+    async putChallenge(token, keyAuthorization, hostname, expiresAt, type = 'http-01') {
+      challenges.set(token, { keyAuthorization, hostname, expiresAt, type });
+    },
+    async getTlsAlpnChallenge(hostname, nowMs) {
+      // The latest stored expires last (one TTL for all).
+      let latest: { keyAuthorization: string; expiresAt: number } | undefined;
+      for (const c of challenges.values()) {
+        if (c.type === 'tls-alpn-01' && c.hostname === hostname && c.expiresAt > nowMs && (latest === undefined || c.expiresAt >= latest.expiresAt)) latest = c;
+      }
+      return latest?.keyAuthorization;
     },
     async getChallenge(token, nowMs) {
       const c = challenges.get(token);
-      if (!c) return undefined;
+      if (!c || c.type !== 'http-01') return undefined;
       if (c.expiresAt <= nowMs) {
         challenges.delete(token);
         return undefined;

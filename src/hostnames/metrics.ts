@@ -15,6 +15,8 @@ export interface HostnameMetrics {
   order(result: string): void;
   /** An upload was checked: `accepted`, or the reason it was refused. */
   upload(result: string): void;
+  /** A connection to the TLS-ALPN-01 responder ended: `answered`, or why it was closed (TlsAlpnResult). */
+  tlsAlpn(result: string): void;
 }
 
 export function createHostnameMetrics(registry: Registry, counts: () => Promise<readonly StateCount[]>, served: () => number): HostnameMetrics {
@@ -40,9 +42,16 @@ export function createHostnameMetrics(registry: Registry, counts: () => Promise<
   const transitions = new Counter({ name: 'bouncer_custom_hostname_transitions_total', help: 'Customer hostname state changes, by new state and reason.', labelNames: ['state', 'reason'] as const, registers: [registry] });
   const orders = new Counter({ name: 'bouncer_acme_orders_total', help: 'ACME orders by result: issued, or the failure reason.', labelNames: ['result'] as const, registers: [registry] });
   const uploads = new Counter({ name: 'bouncer_certificate_uploads_total', help: 'Uploaded certificates by result: accepted, or the reason they were refused.', labelNames: ['result'] as const, registers: [registry] });
+  const tlsAlpn = new Counter({
+    name: 'bouncer_acme_tls_alpn_connections_total',
+    help: 'Connections to the ACME TLS-ALPN-01 responder by result: answered, or why they were closed without a TLS answer.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
   return {
     transition: (state, reason) => transitions.inc({ state, reason: reason ?? '' }),
     order: (result) => orders.inc({ result }),
     upload: (result) => uploads.inc({ result }),
+    tlsAlpn: (result) => tlsAlpn.inc({ result }),
   };
 }

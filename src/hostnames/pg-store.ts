@@ -226,15 +226,24 @@ export async function createPgHostnameStore(options: PgHostnameStoreOptions): Pr
       const res = await q<{ state: HostnameState; reason: HostnameReason | null; n: string }>('SELECT state, reason, count(*)::text AS n FROM custom_hostnames GROUP BY state, reason');
       return res.rows.map((r): StateCount => ({ state: r.state, reason: r.reason, count: Number(r.n) }));
     },
-    async putChallenge(token, keyAuthorization, hostname, expiresAt) {
+    async putChallenge(token, keyAuthorization, hostname, expiresAt, type = 'http-01') {
       await q(
-        `INSERT INTO acme_challenges (token, key_authorization, hostname, expires_at_ms) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (token) DO UPDATE SET key_authorization = EXCLUDED.key_authorization, hostname = EXCLUDED.hostname, expires_at_ms = EXCLUDED.expires_at_ms`,
-        [token, keyAuthorization, hostname, expiresAt],
+        `INSERT INTO acme_challenges (token, key_authorization, hostname, expires_at_ms, challenge_type) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (token) DO UPDATE SET key_authorization = EXCLUDED.key_authorization, hostname = EXCLUDED.hostname, expires_at_ms = EXCLUDED.expires_at_ms,
+           challenge_type = EXCLUDED.challenge_type`,
+        [token, keyAuthorization, hostname, expiresAt, type],
       );
     },
     async getChallenge(token, nowMs) {
-      return (await q<{ key_authorization: string }>('SELECT key_authorization FROM acme_challenges WHERE token = $1 AND expires_at_ms > $2', [token, nowMs])).rows[0]?.key_authorization;
+      return (await q<{ key_authorization: string }>("SELECT key_authorization FROM acme_challenges WHERE token = $1 AND expires_at_ms > $2 AND challenge_type = 'http-01'", [token, nowMs])).rows[0]?.key_authorization;
+    },
+    async getTlsAlpnChallenge(hostname, nowMs) {
+      return (
+        await q<{ key_authorization: string }>(
+          "SELECT key_authorization FROM acme_challenges WHERE hostname = $1 AND challenge_type = 'tls-alpn-01' AND expires_at_ms > $2 ORDER BY expires_at_ms DESC LIMIT 1",
+          [hostname, nowMs],
+        )
+      ).rows[0]?.key_authorization;
     },
     async deleteChallenge(token) {
       await q('DELETE FROM acme_challenges WHERE token = $1', [token]);

@@ -1,11 +1,12 @@
 /**
  * Where customer hostnames, their sealed keys, ACME accounts and pending
- * HTTP-01 key authorizations live: in memory for one embedded process, in
+ * HTTP-01 and TLS-ALPN-01 key authorizations live: in memory for one embedded process, in
  * PostgreSQL for a fleet (pg-store.ts). Work on a hostname (an order, a
  * renewal) is done under a lease, so two replicas never order for the same
  * hostname at once, and a replica that dies mid-order hands the hostname on
  * when its lease runs out.
  */
+import type { AcmeChallengeType } from '../config/types.js';
 import { BouncerError } from '../core/errors.js';
 import type { CertificateSource, HostnameReason, HostnameState } from './lifecycle.js';
 
@@ -115,9 +116,16 @@ export interface HostnameStore {
   /** Gives a lease back early (work done). */
   release(hostname: string, owner: string): Promise<void>;
   countByState(): Promise<StateCount[]>;
-  putChallenge(token: string, keyAuthorization: string, hostname: string, expiresAt: number): Promise<void>;
-  /** The key authorization for `token`, unless it expired. */
+  /** Stores a pending challenge's key authorization; `type` defaults to `http-01`. */
+  putChallenge(token: string, keyAuthorization: string, hostname: string, expiresAt: number, type?: AcmeChallengeType): Promise<void>;
+  /** The key authorization for an HTTP-01 `token`, unless it expired. TLS-ALPN-01 challenges are not served over HTTP. */
   getChallenge(token: string, nowMs: number): Promise<string | undefined>;
+  /**
+   * The key authorization of the TLS-ALPN-01 challenge pending for `hostname`, unless it
+   * expired (the one expiring last, should there be two). Each replica builds its own
+   * validation certificate from it, so no certificate key is ever stored.
+   */
+  getTlsAlpnChallenge(hostname: string, nowMs: number): Promise<string | undefined>;
   deleteChallenge(token: string): Promise<void>;
   /**
    * The account for `directoryUrl`; when there is none, `create` makes one and

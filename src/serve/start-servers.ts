@@ -126,6 +126,8 @@ export async function startServers(ctx: ServeContext, stores: Stores, live: Live
 
   // The hostname worker (ACME orders, renewals) runs in the ext_authz process, off the request path.
   if (ctx.runAuthz && stores.hostnames) await stores.hostnames.manager.start();
+  // Its TLS-ALPN-01 answers too: with the in-memory store only this process knows the challenges.
+  if (ctx.runAuthz && stores.hostnames) await stores.hostnames.listenTlsAlpn();
 
   const authzPort = authz ? await authz.listen(config.listen.authz.host, config.listen.authz.port) : 0;
   const httpPort = await http.listen(config.listen.http.host, config.listen.http.port);

@@ -100,7 +100,12 @@ export async function startBouncer(options: StartOptions): Promise<BouncerApp> {
     const ports = await startServers(ctx, stores, live, { opsRoutes: ops.routes, graceMs: () => graceMs, origin, xdsStatus: () => xds?.server.status() }, stack);
     // Envoy keeps the configuration it has while no xDS server answers; another replica, or this one restarted, takes over.
     xds = config.xds && ctx.runAuthz
-      ? await startXds(options.hostnames ?? stores.hostnames?.manager.catalog ?? EMPTY_CATALOG, config.xds, { logger: ctx.logger, registry: ctx.metrics.registry, authDomain: config.auth?.domain })
+      ? await startXds(options.hostnames ?? stores.hostnames?.manager.catalog ?? EMPTY_CATALOG, config.xds, {
+          logger: ctx.logger,
+          registry: ctx.metrics.registry,
+          acmeTlsAlpn: config.hostnames?.acme?.challenges.includes('tls-alpn-01') ?? false,
+          authDomain: config.auth?.domain,
+        })
       : undefined;
     if (xds) stack.defer('xDS server', () => xds.server.close());
     started = true;

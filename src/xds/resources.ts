@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AUTH_ROUTES, XDS_DEFAULTS } from '../config/defaults.js';
+import { ACME_TLS_ALPN_PROTOCOL } from '../core/acme-tls-alpn.js';
 import type { ServedHostname } from '../core/served-hostname.js';
 import { encodeResource, TYPE_URLS } from './protos.js';
 
@@ -19,14 +20,20 @@ export interface PublicListenerSettings {
   readonly listenerMode?: 'chains' | 'internal' | undefined;
   /** The login service (`auth.domain`) and its certificate on Envoy's disk; undefined: Envoy does not serve it. */
   readonly authDomain?: { readonly hostname: string; readonly certFile: string; readonly keyFile: string } | undefined;
+  /**
+   * ACME TLS-ALPN-01 (`tls-alpn-01` in hostnames.acme.challenges): connections offering ALPN
+   * `acme-tls/1` go, still encrypted, to bouncer's responder (cluster `bouncer_acme_tls`).
+   * Off, the listener is as it was without TLS-ALPN-01.
+   */
+  readonly acmeTlsAlpn?: boolean | undefined;
 }
 
 /**
  * Cluster names the bootstrap (`bouncer envoy render --xds`) defines statically.
- * `bouncer_acme` is bouncer's web service: ACME challenges, and the login service on
- * the auth domain's chain.
+ * `bouncer_acme` is bouncer's web service: ACME HTTP-01 challenges, and the login service
+ * on the auth domain's chain; `bouncer_acme_tls` its TLS-ALPN-01 responder.
  */
-export const CLUSTERS = { authz: 'bouncer_authz', acme: 'bouncer_acme', upstream: 'upstream' } as const;
+export const CLUSTERS = { authz: 'bouncer_authz', acme: 'bouncer_acme', acmeTls: 'bouncer_acme_tls', upstream: 'upstream' } as const;
 
 export const PUBLIC_LISTENER = 'bouncer_https';
 export const ACME_HTTP_LISTENER = 'bouncer_http';
@@ -242,6 +249,29 @@ function defaultChain(s: PublicListenerSettings, hcm: Record<string, unknown>): 
   };
 }
 
+/**
+ * TLS-ALPN-01: a chain that hands a connection offering ALPN `acme-tls/1`, unterminated,
+ * to bouncer's responder. Envoy narrows by `server_names` before `application_protocols`
+ * (FilterChainMatch), so an SNI that has a chain of its own (a served hostname being
+ * renewed, or a name under a served wildcard) reaches only the chains with that same
+ * `server_names`: each such chain gets an ALPN sibling. The one without `server_names`
+ * catches the SNI of hostnames not served yet (a first issuance).
+ */
+function acmeTlsChain(serverName: string | undefined): Record<string, unknown> {
+  return {
+    name: serverName === undefined ? 'acme-tls' : `acme-tls/${serverName}`,
+    filter_chain_match: { ...(serverName !== undefined ? { server_names: [serverName] } : {}), application_protocols: [ACME_TLS_ALPN_PROTOCOL] },
+    filters: [tcpProxy(CLUSTERS.acmeTls, 'acme_tls')],
+  };
+}
+
+/** The chains for `names` (sorted), each followed by its TLS-ALPN-01 sibling when that challenge is on, then the catch-all ALPN chain. */
+function withAcmeTlsChains(s: PublicListenerSettings, names: readonly string[], chain: (name: string) => Record<string, unknown>): Record<string, unknown>[] {
+  const sorted = [...names].sort();
+  if (!s.acmeTlsAlpn) return sorted.map(chain);
+  return [...sorted.flatMap((n) => [chain(n), acmeTlsChain(n)]), acmeTlsChain(undefined)];
+}
+
 /** The public TLS listener: one filter chain per hostname, matched on SNI, and the default chain. */
 export function buildPublicListener(s: PublicListenerSettings, hostnames: readonly string[]): BuiltResource {
   const hcm = httpConnectionManager(s);
@@ -254,7 +284,7 @@ export function buildPublicListener(s: PublicListenerSettings, hostnames: readon
         typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
       },
     ],
-    filter_chains: [...authChain(s), ...[...hostnames].sort().map((h) => hostnameChain(h, hcm))],
+    filter_chains: [...authChain(s), ...withAcmeTlsChains(s, hostnames, (h) => hostnameChain(h, hcm))],
     default_filter_chain: defaultChain(s, hcm),
   });
 }
@@ -318,10 +348,10 @@ export function buildInternalListener(s: PublicListenerSettings, hostname: strin
   });
 }
 
-function tcpProxy(cluster: string): Record<string, unknown> {
+function tcpProxy(cluster: string, statPrefix = 'front'): Record<string, unknown> {
   return {
     name: 'envoy.filters.network.tcp_proxy',
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'front', cluster },
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: statPrefix, cluster },
   };
 }
 
@@ -346,7 +376,7 @@ export function buildFrontListener(s: PublicListenerSettings, chainHostnames: re
         typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
       },
     ],
-    filter_chains: [...authChain(s), ...[...chainHostnames].sort().map((h) => ({ name: `host/${h}`, filter_chain_match: { server_names: [h] }, filters: [tcpProxy(internalRouteName(h))] }))],
+    filter_chains: [...authChain(s), ...withAcmeTlsChains(s, chainHostnames, (h) => ({ name: `host/${h}`, filter_chain_match: { server_names: [h] }, filters: [tcpProxy(internalRouteName(h))] }))],
     default_filter_chain: {
       name: 'by-sni',
       filters: [

@@ -2,7 +2,8 @@
 // of the hostname tests. Its own HTTPS certificate is made here for 127.0.0.1
 // (the package ships no test CA file), and the test trusts that root. Pebble
 // validates HTTP-01 by fetching http://<hostname>:<httpPort>/.well-known/acme-challenge/<token>,
-// resolving the hostname with the test's DNS responder (-dnsserver).
+// resolving the hostname with the test's DNS responder (-dnsserver), and
+// TLS-ALPN-01 by a TLS handshake with <hostname>:<tlsPort> offering ALPN acme-tls/1.
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { freePort, waitFor } from './ports.js';
 export interface PebbleOptions {
   /** Where Pebble fetches HTTP-01 challenges (the port of bouncer's web service). */
   readonly httpPort: number;
+  /** Where Pebble validates TLS-ALPN-01 challenges (a TLS port answering `acme-tls/1`); a free port nobody listens on by default. */
+  readonly tlsPort?: number;
   /** `127.0.0.1:<port>` of the DNS responder. */
   readonly dnsServer: string;
   /** Lifetime of the certificates it issues, in seconds (short ones show renewal). */
@@ -54,7 +57,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   const tls = await issueServerCert({ commonName: '127.0.0.1', issuer: root, dns: ['localhost'], ips: ['127.0.0.1'] });
   writeFileSync(join(dir, 'cert.pem'), tls.certPem);
   writeFileSync(join(dir, 'key.pem'), tls.keyPem);
-  const [acmePort, mgmtPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+  const [acmePort, mgmtPort, tlsPort] = [await freePort(), await freePort(), o.tlsPort ?? (await freePort())];
   const config = {
     pebble: {
       listenAddress: `127.0.0.1:${acmePort}`,

@@ -29,7 +29,7 @@ describe('bouncer envoy render --xds', () => {
     expect(doc.node).toEqual({ id: 'edge-7', cluster: 'bouncer-edge' });
     expect(doc.dynamic_resources).toMatchObject({ ads_config: { api_type: 'DELTA_GRPC', transport_api_version: 'V3' }, lds_config: { ads: {} } });
     const clusters = (doc.static_resources?.clusters as Array<{ name: string }>).map((c) => c.name);
-    expect(clusters).toEqual(['bouncer_xds', 'bouncer_authz', 'bouncer_acme', 'upstream']);
+    expect(clusters).toEqual(['bouncer_xds', 'bouncer_authz', 'bouncer_acme', 'bouncer_acme_tls', 'upstream']);
     // Envoy itself accepts it.
     const { stdout, stderr } = await run(await envoyBinary(), ['--mode', 'validate', '-c', out, '--disable-hot-restart'], { timeout: 60_000 });
     expect(stdout + stderr).toMatch(/OK/);

@@ -1,7 +1,8 @@
 // The customer hostname lifecycle against a real ACME CA: Pebble (Let's
 // Encrypt's test server) validates HTTP-01 by fetching the key authorization
 // from bouncer's web service, resolving the hostnames with a tiny DNS
-// responder. Pebble issues 20-second certificates here, so the worker renews
+// responder; TLS-ALPN-01 against bouncer's responder, for the choice between the
+// two. Pebble issues 20-second certificates here, so the worker renews
 // on its own at two thirds of that, off any request path.
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -17,6 +18,7 @@ import { parseKekRing } from '../../src/hostnames/key-envelope.js';
 import { createHostnameManager, type HostnameManager } from '../../src/hostnames/manager.js';
 import { createMemoryHostnameStore } from '../../src/hostnames/memory-store.js';
 import { createHostnameMetrics } from '../../src/hostnames/metrics.js';
+import { createTlsAlpnResponder, type TlsAlpnResponder, type TlsAlpnResult } from '../../src/hostnames/tls-alpn-responder.js';
 import type { HostnameRecord, HostnameStore } from '../../src/hostnames/store.js';
 import { createRootCa, type KeyPairPem } from '../../src/pki/generate.js';
 import { openKeyStore } from '../../src/sessions/key-store.js';
@@ -41,6 +43,10 @@ let manager: HostnameManager;
 /** The same store and CA, without the DNS check: the CA's own validation decides. */
 let noDnsCheck: HostnameManager;
 let tenantCa: KeyPairPem;
+let responder: TlsAlpnResponder;
+/** What the web service was asked for (HTTP-01 tokens) and how the responder's connections ended. */
+const httpAsked: string[] = [];
+const alpnResults: TlsAlpnResult[] = [];
 let logs = '';
 let logger: Logger;
 const registry = new Registry();
@@ -96,7 +102,7 @@ beforeAll(async () => {
   tenantCa = await createRootCa({ commonName: 'Shop Devices CA' });
   await tenants.putTenant({ name: 'shop', hostnames: ['www.shop.test'], mtls: { caPem: tenantCa.certPem } });
   await tenants.putTenant({ name: 'other', hostnames: ['taken.shop.test'], mtls: { mode: 'off' } });
-  dns = await startDnsResponder({ 'pay.shop.test': ['127.0.0.1'], 'blocked.shop.test': ['127.0.0.1'], 'elsewhere.shop.test': ['127.0.0.2'] });
+  dns = await startDnsResponder({ 'pay.shop.test': ['127.0.0.1'], 'blocked.shop.test': ['127.0.0.1'], 'elsewhere.shop.test': ['127.0.0.2'], 'pref.shop.test': ['127.0.0.1'] });
 
   store = createMemoryHostnameStore();
   const keys = await openKeyStore({ dir: undefined, rotateAfterDays: 30, overlapMs: HOUR, nowMs: Date.now() });
@@ -107,10 +113,15 @@ beforeAll(async () => {
     connectors: () => new Map(),
     logger: pino({ level: 'silent' }),
     clock: Date.now,
-    acmeChallenge: (token) => store.getChallenge(token, Date.now()),
+    acmeChallenge: (token) => {
+      httpAsked.push(token);
+      return store.getChallenge(token, Date.now());
+    },
   });
   const webPort = await web.listen('127.0.0.1', 0);
-  pebble = await startPebble({ httpPort: webPort, dnsServer: dns.address, certificateValidityPeriodSec: VALIDITY_SEC, domainBlocklist: ['blocked.shop.test'] });
+  responder = createTlsAlpnResponder({ keyAuthorization: (h) => store.getTlsAlpnChallenge(h, Date.now()), logger: pino({ level: 'silent' }), onResult: (r) => alpnResults.push(r) });
+  const tlsPort = await responder.listen('127.0.0.1', 0);
+  pebble = await startPebble({ httpPort: webPort, tlsPort, dnsServer: dns.address, certificateValidityPeriodSec: VALIDITY_SEC, domainBlocklist: ['blocked.shop.test'] });
 
   const kek = parseKekRing(kekText, 'test');
   const issuer = createAcmeIssuer({ settings: { directoryUrl: pebble.directoryUrl, caPem: pebble.tlsCaPem, pollMinMs: 100, pollMaxMs: 500 }, store, keys: kek, clock: Date.now, logger });
@@ -125,6 +136,7 @@ afterAll(async () => {
   await manager?.close();
   await noDnsCheck?.close();
   await web?.close();
+  await responder?.close();
   await pebble?.stop();
   await dns?.close();
   await tenants?.close();
@@ -260,4 +272,34 @@ describe('custom hostnames with ACME (Pebble)', () => {
     expect(secrets.length).toBeGreaterThan(4);
     for (const s of secrets) expect(logs).not.toContain(s);
   });
+});
+
+describe('the challenge type', () => {
+  // The lifecycle's worker would go on renewing pay.shop.test over HTTP-01 meanwhile: stopped, so
+  // every request seen here is the issuer's under test.
+  beforeAll(async () => {
+    await manager.close();
+    await noDnsCheck.close();
+  });
+
+  const issuerPreferring = (challenges: Array<'http-01' | 'tls-alpn-01'>) =>
+    createAcmeIssuer({ settings: { directoryUrl: pebble.directoryUrl, caPem: pebble.tlsCaPem, pollMinMs: 100, pollMaxMs: 500, challenges }, store, keys: parseKekRing(kekText, 'test'), clock: Date.now, logger });
+
+  it.each([
+    [['tls-alpn-01', 'http-01'], 'tls-alpn-01'],
+    [['http-01', 'tls-alpn-01'], 'http-01'],
+    [['tls-alpn-01'], 'tls-alpn-01'],
+  ] as const)('%j: the CA offers both, %s is answered and the other never asked', async (challenges, used) => {
+    httpAsked.length = 0;
+    alpnResults.length = 0;
+    const outcome = await issuerPreferring([...challenges]).issue('pref.shop.test', null, async () => undefined);
+    expect(outcome.ok).toBe(true);
+    if (used === 'tls-alpn-01') {
+      expect(alpnResults.filter((r) => r === 'answered').length).toBeGreaterThan(0);
+      expect(httpAsked).toEqual([]);
+    } else {
+      expect(httpAsked.length).toBeGreaterThan(0);
+      expect(alpnResults).toEqual([]);
+    }
+  }, 60_000);
 });

@@ -25,6 +25,9 @@ describe('workers', () => {
     ['not a number', config(), Number.NaN, /whole number/],
     ['port ranges that meet: worker 1 would bind what worker 0 holds', config({ listen: { authz: { host: 'h', port: 9001 }, http: { host: 'h', port: 9002 } } } as Partial<BouncerConfig>), 2, /listen.authz \(9001\) and listen.http \(9002\) must be at least 2 apart/],
     ['port ranges apart', config({ listen: { authz: { host: 'h', port: 9001 }, http: { host: 'h', port: 9003 } } } as Partial<BouncerConfig>), 2, undefined],
+    ['several workers answering TLS-ALPN-01: one responder address', config({ hostnames: { acme: { challenges: ['http-01', 'tls-alpn-01'] } } } as unknown as Partial<BouncerConfig>), 2, /tls-alpn-01 in hostnames.acme.challenges/],
+    ['one worker answering TLS-ALPN-01', config({ hostnames: { acme: { challenges: ['tls-alpn-01'] } } } as unknown as Partial<BouncerConfig>), 1, undefined],
+    ['several workers answering HTTP-01 only', config({ hostnames: { acme: { challenges: ['http-01'] } } } as unknown as Partial<BouncerConfig>), 2, undefined],
     ['ports past 65535', config({ listen: { authz: { host: 'h', port: 65535 }, http: { host: 'h', port: 1 } } } as Partial<BouncerConfig>), 2, /past 65535/],
   ])('%s', (_name, cfg, count, error) => {
     if (error) expect(() => checkWorkersAllowed(cfg, count)).toThrow(error);

@@ -160,6 +160,17 @@ CREATE TABLE acme_challenges (
 ALTER TABLE tenants ADD COLUMN certificate_policies jsonb CHECK (certificate_policies IS NULL OR jsonb_typeof(certificate_policies) = 'object');
 `,
   },
+  {
+    // ACME TLS-ALPN-01 (RFC 8737) beside HTTP-01: a challenge's type, so the web service
+    // answers HTTP-01 tokens only, and the TLS-ALPN-01 responder finds a hostname's
+    // pending key authorization by hostname. Rows stored before are HTTP-01.
+    version: 7,
+    name: 'acme_challenge_types',
+    sql: `
+ALTER TABLE acme_challenges ADD COLUMN challenge_type text NOT NULL DEFAULT 'http-01' CHECK (challenge_type IN ('http-01', 'tls-alpn-01'));
+CREATE INDEX acme_challenges_tls_alpn_idx ON acme_challenges (hostname) WHERE challenge_type = 'tls-alpn-01';
+`,
+  },
 ];
 
 /**
