@@ -69,6 +69,7 @@ export const STORE_ERROR_STATUS: Readonly<Record<TenantStoreErrorCode, number>> 
 /** Statuses of the customer hostname codes. */
 export const HOSTNAME_ERROR_STATUS: Readonly<Record<HostnameErrorCode, number>> = {
   ERR_CUSTOM_HOSTNAME_INVALID: 400,
+  ERR_CUSTOM_HOSTNAME_RESERVED: 409,
   ERR_UPLOAD_INVALID: 400,
   ERR_TENANT_NOT_FOUND: 404,
   ERR_CUSTOM_HOSTNAME_NOT_FOUND: 404,

@@ -23,7 +23,7 @@ import type { HostnamePatch, HostnameRecord, HostnameStore, ListHostnamesOptions
 import { HostnameStoreError } from './store.js';
 import { checkUpload } from './upload-check.js';
 
-export type HostnameErrorCode = 'ERR_CUSTOM_HOSTNAME_INVALID' | 'ERR_CUSTOM_HOSTNAME_TAKEN' | 'ERR_CUSTOM_HOSTNAME_NOT_FOUND' | 'ERR_UPLOAD_INVALID' | 'ERR_TENANT_NOT_FOUND';
+export type HostnameErrorCode = 'ERR_CUSTOM_HOSTNAME_INVALID' | 'ERR_CUSTOM_HOSTNAME_RESERVED' | 'ERR_CUSTOM_HOSTNAME_TAKEN' | 'ERR_CUSTOM_HOSTNAME_NOT_FOUND' | 'ERR_UPLOAD_INVALID' | 'ERR_TENANT_NOT_FOUND';
 
 /** A refused hostname operation; `reason` is the upload's reason code for `ERR_UPLOAD_INVALID`. */
 export class HostnameError extends BouncerError<HostnameErrorCode> {
@@ -51,6 +51,8 @@ export interface HostnameManagerDeps {
   readonly clock: () => number;
   readonly logger: Logger;
   readonly metrics?: HostnameMetrics | undefined;
+  /** Hostnames bouncer serves itself (the login service's `auth.domain`): never a customer's. */
+  readonly reserved?: readonly string[] | undefined;
   /** Names this replica's leases; random by default. */
   readonly replicaId?: string | undefined;
   readonly renewAtFraction?: number | undefined;
@@ -85,6 +87,13 @@ function normalize(text: string): { hostname: string; wildcard: boolean } {
 }
 
 export function createHostnameManager(deps: HostnameManagerDeps): HostnameManager {
+  const reserved = new Set(deps.reserved ?? []);
+  /** A valid name that no tenant may claim, because bouncer serves it itself. */
+  const customerName = (text: string): { hostname: string; wildcard: boolean } => {
+    const name = normalize(text);
+    if (reserved.has(name.hostname)) throw new HostnameError('ERR_CUSTOM_HOSTNAME_RESERVED', `${name.hostname} is the login service's domain (auth.domain), which bouncer serves itself`);
+    return name;
+  };
   const owner = deps.replicaId ?? `replica-${randomUUID()}`;
   const fraction = deps.renewAtFraction ?? HOSTNAME_DEFAULTS.renewAtFraction;
   const retry = deps.retry ?? { initialMs: HOSTNAME_DEFAULTS.retryInitialMs, maxMs: HOSTNAME_DEFAULTS.retryMaxMs, retryAfterMaxMs: HOSTNAME_DEFAULTS.retryAfterMaxMs };
@@ -311,7 +320,7 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
   return {
     catalog,
     async add(tenant, text) {
-      const name = normalize(text);
+      const name = customerName(text);
       await mustHaveTenant(tenant);
       const existing = await deps.store.get(name.hostname);
       if (existing) throw new HostnameError('ERR_CUSTOM_HOSTNAME_TAKEN', existing.tenant === tenant ? `${name.hostname} is already a custom hostname of tenant '${tenant}'` : `${name.hostname} belongs to another tenant`);
@@ -327,7 +336,7 @@ export function createHostnameManager(deps: HostnameManagerDeps): HostnameManage
       return created;
     },
     async upload(tenant, text, up) {
-      const name = normalize(text);
+      const name = customerName(text);
       await mustHaveTenant(tenant);
       const existing = await deps.store.get(name.hostname);
       if (existing && existing.tenant !== tenant) throw new HostnameError('ERR_CUSTOM_HOSTNAME_TAKEN', `${name.hostname} belongs to another tenant`);

@@ -29,6 +29,8 @@ export interface OpenHostnamesOptions {
   readonly registry: Registry;
   readonly clock: () => number;
   readonly env?: NodeJS.ProcessEnv | undefined;
+  /** Hostnames no tenant may claim (the login service's `auth.domain`). */
+  readonly reserved?: readonly string[] | undefined;
 }
 
 export interface OpenHostnames {
@@ -66,7 +68,7 @@ export async function openHostnames(o: OpenHostnamesOptions): Promise<OpenHostna
   const dnsCheck = acme && acme.expectedAddresses.length > 0 ? createDnsCheck({ expectedAddresses: acme.expectedAddresses, servers: acme.dnsServers }) : undefined;
   let built: HostnameManager | undefined;
   const metrics = createHostnameMetrics(o.registry, () => store.countByState(), () => built?.catalog.size ?? 0);
-  const manager = createHostnameManager({ store, tenants: o.tenants, keys, issuer, dnsCheck, clock: o.clock, logger: o.logger, metrics });
+  const manager = createHostnameManager({ store, tenants: o.tenants, keys, issuer, dnsCheck, clock: o.clock, logger: o.logger, metrics, reserved: o.reserved });
   built = manager;
   const tlsAlpn = acme?.challenges.includes('tls-alpn-01')
     ? createTlsAlpnResponder({ keyAuthorization: (hostname) => store.getTlsAlpnChallenge(hostname, o.clock()), logger: o.logger, onResult: (result) => metrics.tlsAlpn(result) })

@@ -92,6 +92,7 @@ async function openCustomHostnames(ctx: ServeContext, config: BouncerConfig, ten
     registry: ctx.metrics.registry,
     clock: ctx.clock,
     env: ctx.env,
+    reserved: config.auth ? [config.auth.domain] : [],
   });
   return stack.use('customer hostnames', hostnames, (h) => h.close());
 }

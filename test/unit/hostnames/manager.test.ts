@@ -126,6 +126,15 @@ describe('the lifecycle manager', () => {
     expect(await manager.runDue()).toBe(0);
   });
 
+  it("the login service's auth domain is never a customer hostname, added or uploaded", async () => {
+    const guarded = createHostnameManager({ store, tenants: oneTenant('t'), keys: kek, clock: () => now, logger, reserved: ['auth.t.test'] });
+    await expect(guarded.add('t', 'AUTH.t.test.')).rejects.toMatchObject({ code: 'ERR_CUSTOM_HOSTNAME_RESERVED', message: "auth.t.test is the login service's domain (auth.domain), which bouncer serves itself" });
+    const leaf = await leafFor('auth.t.test', HOUR);
+    await expect(guarded.upload('t', 'auth.t.test', { certificateChainPem: leaf.certPem, privateKeyPem: leaf.keyPem })).rejects.toMatchObject({ code: 'ERR_CUSTOM_HOSTNAME_RESERVED' });
+    expect(await store.get('auth.t.test')).toBeUndefined();
+    expect(await guarded.add('t', 'pay.t.test')).toMatchObject({ hostname: 'pay.t.test' });
+  });
+
   it('a key envelope that does not open keeps the hostname out of the catalog', async () => {
     const leaf = await leafFor('moved.t.test', HOUR);
     await store.create(
