@@ -12,7 +12,14 @@
  * response written; the probes' handshakes run in this process too, so the
  * CPU is read before them); the public listener's encoded size;
  * Envoy's memory per hostname (admin /memory, allocated bytes, against the
- * same Envoy with no hostname).
+ * same Envoy with no hostname); the number of Envoy stats.
+ *
+ * BENCH_XDS_MODE=internal measures `xds.listener_mode: internal`;
+ * BENCH_XDS_TRACE=1 logs where the first load's time goes (Envoy's main-thread
+ * CPU, responses sent and ACKed per type, every second; Envoy's LDS/CDS update
+ * durations); BENCH_XDS_PER_RESPONSE sets listeners and clusters per response;
+ * BENCH_XDS_NO_STATS_MATCHER=1 drops the bootstrap's stats matcher, for a
+ * before/after comparison (docs/xds.md, "Where the first load's time goes").
  */
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
