@@ -12,18 +12,26 @@
  * response written; the probes' handshakes run in this process too, so the
  * CPU is read before them); the public listener's encoded size;
  * Envoy's memory per hostname (admin /memory, allocated bytes, against the
- * same Envoy with no hostname).
+ * same Envoy with no hostname); the number of Envoy stats.
+ *
+ * BENCH_XDS_MODE=internal measures `xds.listener_mode: internal`;
+ * BENCH_XDS_TRACE=1 logs where the first load's time goes (Envoy's main-thread
+ * CPU, responses sent and ACKed per type, every second; Envoy's LDS/CDS update
+ * durations); BENCH_XDS_PER_RESPONSE sets listeners and clusters per response;
+ * BENCH_XDS_NO_STATS_MATCHER=1 drops the bootstrap's stats matcher, for a
+ * before/after comparison (docs/xds.md, "Where the first load's time goes").
  */
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { renderXdsBootstrapYaml } from '../src/envoy/render-xds.js';
+import { stringify } from 'yaml';
+import { buildXdsBootstrap } from '../src/envoy/render-xds.js';
 import { ensureEnvoy } from '../src/envoy/locate.js';
 import type { ServedHostname } from '../src/core/served-hostname.js';
 import { createRootCa, issueServerCert, type KeyPairPem } from '../src/pki/generate.js';
@@ -40,6 +48,12 @@ const MODE: 'chains' | 'internal' = process.env.BENCH_XDS_MODE === 'internal' ? 
 const ACME_TLS = process.env.BENCH_XDS_ACME_TLS === '1';
 /** Sequential full handshakes timed per row, for the cost of the internal hop against the chains mode. */
 const HANDSHAKES = Number(process.env.BENCH_XDS_HANDSHAKES ?? 200);
+/** Listeners and clusters per response (XDS_DEFAULTS.maxResourcesPerResponse unless set). */
+const PER_RESPONSE = process.env.BENCH_XDS_PER_RESPONSE ? Number(process.env.BENCH_XDS_PER_RESPONSE) : undefined;
+/** Logs where the first load's time goes (see scaleRow). */
+const TRACE = process.env.BENCH_XDS_TRACE === '1';
+/** Measures without the bootstrap's stats matcher, for a before/after comparison. */
+const NO_STATS_MATCHER = process.env.BENCH_XDS_NO_STATS_MATCHER === '1';
 const log = (msg: string): void => void process.stderr.write(`[xds-scale] ${msg}\n`);
 
 export interface XdsScaleRow {
@@ -59,6 +73,12 @@ export interface XdsScaleRow {
   envoyBytesPerHostname: number;
   /** One full TLS handshake (no resumption) on an existing hostname, connect to secure, median of HANDSHAKES sequential ones. */
   handshakeMs: number;
+  /** Stats in Envoy's admin /stats after the first load. */
+  envoyStats: number;
+  /** Whether the bootstrap's stats matcher was on (BENCH_XDS_NO_STATS_MATCHER). */
+  statsMatcher: boolean;
+  /** One-minute load average at the end of the row. */
+  loadAverage: number;
 }
 
 /** Connect to handshake done, in ms, for one fresh TLS connection. */
@@ -131,7 +151,9 @@ interface Edge {
 async function startEdge(bin: string, dir: string, xdsPort: number, publicPort: number): Promise<Edge> {
   const adminPort = await freePort();
   const config = join(dir, `envoy-${adminPort}.yaml`);
-  writeFileSync(config, renderXdsBootstrapYaml({ nodeId: `bench-${adminPort}`, xdsHost: '127.0.0.1', xdsPort, adminHost: '127.0.0.1', adminPort, authzPort: await freePort(), upstreamPort: await freePort(), acmePort: await freePort() }));
+  const bootstrap = buildXdsBootstrap({ nodeId: `bench-${adminPort}`, xdsHost: '127.0.0.1', xdsPort, adminHost: '127.0.0.1', adminPort, authzPort: await freePort(), upstreamPort: await freePort(), acmePort: await freePort() });
+  if (NO_STATS_MATCHER) delete bootstrap.stats_config;
+  writeFileSync(config, stringify(bootstrap, { lineWidth: 0 }));
   const envoy = spawn(bin, ['-c', config, '--base-id', String(adminPort), '--log-level', 'error', '--concurrency', '1', '--disable-hot-restart'], { stdio: 'ignore' });
   const admin = async (path: string): Promise<string> => (await fetch(`http://127.0.0.1:${adminPort}${path}`)).text();
   return {
@@ -156,17 +178,47 @@ async function scaleRow(bin: string, dir: string, ca: KeyPairPem, pool: Array<Om
   const catalog = new MemoryCatalog();
   catalog.seed(pool.slice(0, n));
   const publicPort = await freePort();
-  const xds = createXdsServer({ catalog, settings: { listen: { host: '127.0.0.1', port: publicPort }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable', listenerMode: MODE, acmeTlsAlpn: ACME_TLS }, logger: pino({ level: 'warn' }), registry: new Registry() });
+  const xds = createXdsServer({ catalog, settings: { listen: { host: '127.0.0.1', port: publicPort }, authzTimeoutMs: 500, statusOnError: 'ServiceUnavailable', listenerMode: MODE, acmeTlsAlpn: ACME_TLS }, logger: pino({ level: 'warn' }), registry: new Registry(), maxResourcesPerResponse: PER_RESPONSE });
   const xdsPort = await xds.listen('127.0.0.1', 0);
   const edge = await startEdge(bin, dir, xdsPort, publicPort);
   try {
     const connected = await waitFor('Envoy to connect', () => (xds.status().streams.length > 0 ? Date.now() : undefined), 30_000, 2);
+    // BENCH_XDS_TRACE: where the first load's time goes, every second: Envoy's main-thread CPU
+    // (clock ticks from /proc), resources sent and responses ACKed per type, responses unanswered.
+    let lastTicks = 0;
+    const trace = TRACE
+      ? setInterval(() => {
+          void (async () => {
+            const [sent, acks] = await Promise.all([xds.metrics.resourcesSent.get(), xds.metrics.answers.get()]);
+            const per = (m: { values: Array<{ labels: Partial<Record<string, string | number>>; value: number }> }, result?: string): string => ['cluster', 'listener', 'secret'].map((t) => m.values.filter((v) => v.labels.type === t && (result === undefined || v.labels.result === result)).reduce((a, v) => a + v.value, 0)).join('/');
+            const fields = readFileSync(`/proc/${edge.envoy.pid ?? 0}/task/${edge.envoy.pid ?? 0}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+            const ticks = Number(fields[11]) + Number(fields[12]);
+            log(`+${Date.now() - connected} ms: Envoy main thread ${ticks - lastTicks} ticks; sent c/l/s ${per(sent)}; ACKed responses c/l/s ${per(acks, 'ack')}; unanswered ${xds.status().streams[0]?.pendingResponses ?? '-'}`);
+            lastTicks = ticks;
+          })();
+        }, 1000)
+      : undefined;
     // Served: the listener active (not warming), every response answered, the first and last hostnames in a handshake.
-    await waitFor('the listener ACKed', async () => (await ackCount(xds, 'listener')) >= 1, 1_200_000, 20);
-    await waitFor('no listener warming and no response unanswered', async () => /listener_manager\.total_listeners_warming: 0/.test(await edge.admin('/stats?filter=total_listeners_warming')) && xds.status().streams[0]?.pendingResponses === 0, 1_200_000, 20);
+    // bouncer's own counts first: polling Envoy's admin /stats meanwhile would load the main
+    // thread it measures (a scan of every stat per poll, 1.7 million stats at 10,000 hostnames
+    // without the bootstrap's stats matcher).
+    await waitFor('every response answered', async () => (await ackCount(xds, 'listener')) >= 1 && (await ackCount(xds, 'secret')) >= 2 * n && xds.status().streams[0]?.pendingResponses === 0, 1_200_000, 20);
+    await waitFor('no listener warming', async () => /listener_manager\.total_listeners_warming: 0/.test(await edge.admin('/stats?filter=total_listeners_warming')), 1_200_000, 20);
     for (const h of [pool[0], pool[n - 1]] as Array<Omit<ServedHostname, 'version'>>) await servedWith(publicPort, h.hostname, undefined, h.hostname);
     if (xds.status().streams.length !== 1 || (await ackCount(xds, 'secret')) < 2 * n) throw new Error('Envoy reconnected during the initial load; the figure would not be one load');
     const connectToAllServedMs = Date.now() - connected;
+    clearInterval(trace);
+    const stats = await edge.admin('/stats');
+    const envoyStats = stats.split('\n').filter((l) => l !== '').length;
+    if (TRACE) {
+      const byPrefix = new Map<string, number>();
+      for (const l of stats.split('\n')) {
+        const k = l.replace(/[a-z]+\d+\.customers\.test/g, '<h>').replace(/:.*/, '').replace(/\.[^.]*$/, '');
+        byPrefix.set(k, (byPrefix.get(k) ?? 0) + 1);
+      }
+      log(`stats by prefix:\n${[...byPrefix].filter(([, c]) => c >= n).sort((a, b) => b[1] - a[1]).map(([k, c]) => `  ${c} ${k}`).join('\n')}`);
+      log(await edge.admin('/stats?filter=^(listener_manager.lds|cluster_manager.cds).update_duration|^server.initialization_time_ms&histogram_buckets=none'));
+    }
     const allocated = await envoyAllocated(edge);
     const addMs: number[] = [];
     const addCpu: number[] = [];
@@ -213,6 +265,9 @@ async function scaleRow(bin: string, dir: string, ca: KeyPairPem, pool: Array<Om
       listenerBytes: xds.status().publicListenerBytes,
       envoyBytesPerHostname: Math.round((allocated - baselineBytes) / n),
       handshakeMs: Math.round(median(handshakes) * 100) / 100,
+      envoyStats,
+      statsMatcher: !NO_STATS_MATCHER,
+      loadAverage: Math.round((loadavg()[0] ?? NaN) * 100) / 100,
     };
     log(JSON.stringify(row));
     return row;

@@ -30,6 +30,8 @@ describe('bouncer envoy render --xds', () => {
     expect(doc.dynamic_resources).toMatchObject({ ads_config: { api_type: 'DELTA_GRPC', transport_api_version: 'V3' }, lds_config: { ads: {} } });
     const clusters = (doc.static_resources?.clusters as Array<{ name: string }>).map((c) => c.name);
     expect(clusters).toEqual(['bouncer_xds', 'bouncer_authz', 'bouncer_acme', 'bouncer_acme_tls', 'upstream']);
+    // No stats per hostname: Envoy would make about 170 for each (docs/xds.md, "Envoy stats").
+    expect(doc.stats_config).toEqual({ stats_matcher: { exclusion_list: { patterns: [{ prefix: 'cluster.host/' }, { prefix: 'listener.envoy_internal_host/' }, { prefix: 'sds.cert/' }, { prefix: 'sds.client-ca/' }] } } });
     // Envoy itself accepts it.
     const { stdout, stderr } = await run(await envoyBinary(), ['--mode', 'validate', '-c', out, '--disable-hot-restart'], { timeout: 60_000 });
     expect(stdout + stderr).toMatch(/OK/);

@@ -118,6 +118,19 @@ describe('Envoy configured by bouncer over delta xDS, internal listener mode', (
     expect(checks[2]).toMatchObject({ sni: 'pay.acme.test', authority: 'other.acme.test', sourceAddress: '127.0.0.1' });
   }, 60_000);
 
+  it('keeps no per-hostname stats (the bootstrap’s stats matcher) and keeps the shared ones operators read', async () => {
+    await served('pay.acme.test', 'pay.acme.test');
+    const denied = await tlsRequest({ port: settings.listen.port, servername: 'pay.acme.test', ca: fx.serverCa.certPem, path: '/' });
+    expect(denied.status).toBe(403);
+    const names = (await envoy.admin('/stats')).split('\n').map((l) => l.split(':')[0] ?? '');
+    // Each hostname would otherwise bring about 170: its cluster, internal listener and two SDS secrets.
+    expect(names.filter((n) => /^(cluster\.host\/|listener\.envoy_internal_host\/|sds\.(cert|client-ca)\/)/.test(n))).toEqual([]);
+    for (const kept of ['listener_manager.total_listeners_active', 'cluster_manager.active_clusters', 'control_plane.connected_state', 'http.tenants.downstream_rq_completed', 'http.tenants.ext_authz.denied', 'tcp.front.downstream_cx_total', 'cluster.bouncer_authz.upstream_rq_completed']) {
+      expect(names).toContain(kept);
+    }
+    expect(await envoy.stat('http.tenants.ext_authz.denied')).toBeGreaterThan(0);
+  }, 60_000);
+
   it('adds a hostname as one cluster, one listener and two secrets, without resending the front listener', async () => {
     const frontBefore = await envoy.stat('listener_manager.lds.update_success');
     catalog.upsert(await fx.entry('new.acme.test', 'acme'));
