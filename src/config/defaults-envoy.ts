@@ -78,3 +78,19 @@ export const AUTH_ROUTES: ReadonlyArray<{ readonly path?: string; readonly prefi
   { prefix: '/oidc/' },
   { prefix: '/assets/' },
 ];
+
+/**
+ * How Envoy retries an ext_authz check that did not reach a replica (connection refused
+ * or reset, stream refused while draining, UNAVAILABLE), in the static config and on
+ * every xDS chain alike: a check is a read, safe to repeat, never on the replica that
+ * just failed. The back-off's maximum is the call's timeout (Envoy takes the per-try
+ * timeout from it), so a slow answer is waited for, never cut short to retry.
+ */
+export const AUTHZ_RETRY = {
+  retryOn: 'connect-failure,refused-stream,reset,unavailable',
+  numRetries: 2,
+  baseIntervalMs: 10,
+  hostPredicate: 'envoy.retry_host_predicates.previous_hosts',
+  hostPredicateType: 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
+  hostSelectionRetryMaxAttempts: 5,
+} as const;

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { AUTH_ROUTES, ENVOY_RENDER_DEFAULTS as RENDER_DEFAULTS } from '../config/defaults.js';
+import { AUTH_ROUTES, AUTHZ_RETRY, ENVOY_RENDER_DEFAULTS as RENDER_DEFAULTS } from '../config/defaults.js';
 import { BouncerError } from '../core/errors.js';
 
 /** Where things live, for one rendered Envoy config. */
@@ -175,17 +175,12 @@ export function buildEnvoyConfig(partial: Partial<EnvoyRenderOptions> = {}): Rec
         // Envoy takes the per-try timeout of this policy from retry_back_off.max_interval, so
         // that is the whole call's budget: a slow answer is waited for, never cut short to retry.
         retry_policy: {
-          retry_on: 'connect-failure,refused-stream,reset,unavailable',
-          num_retries: 2,
-          retry_back_off: { base_interval: '0.010s', max_interval: `${(o.authzTimeoutMs / 1000).toFixed(3)}s` },
+          retry_on: AUTHZ_RETRY.retryOn,
+          num_retries: AUTHZ_RETRY.numRetries,
+          retry_back_off: { base_interval: `${(AUTHZ_RETRY.baseIntervalMs / 1000).toFixed(3)}s`, max_interval: `${(o.authzTimeoutMs / 1000).toFixed(3)}s` },
           // Never retry on the replica that just failed.
-          retry_host_predicate: [
-            {
-              name: 'envoy.retry_host_predicates.previous_hosts',
-              typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
-            },
-          ],
-          host_selection_retry_max_attempts: 5,
+          retry_host_predicate: [{ name: AUTHZ_RETRY.hostPredicate, typed_config: { '@type': AUTHZ_RETRY.hostPredicateType } }],
+          host_selection_retry_max_attempts: AUTHZ_RETRY.hostSelectionRetryMaxAttempts,
         },
       },
       // Fail closed: an unreachable or failing bouncer denies, never allows.

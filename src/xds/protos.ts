@@ -27,6 +27,7 @@ const RESOURCE_PROTOS = [
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/network/direct_response/v3/config.proto',
   'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
+  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
   // The internal listener mode (docs/xds.md, "Listener modes").
   'envoy/config/cluster/v3/cluster.proto',

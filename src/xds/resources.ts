@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AUTH_ROUTES, XDS_DEFAULTS } from '../config/defaults.js';
+import { AUTH_ROUTES, AUTHZ_RETRY, XDS_DEFAULTS } from '../config/defaults.js';
 import { ACME_TLS_ALPN_PROTOCOL } from '../core/acme-tls-alpn.js';
 import type { ServedHostname } from '../core/served-hostname.js';
 import { encodeResource, TYPE_URLS } from './protos.js';
@@ -110,7 +110,18 @@ function extAuthzFilter(s: PublicListenerSettings): Record<string, unknown> {
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
       transport_api_version: 'V3',
-      grpc_service: { envoy_grpc: { cluster_name: CLUSTERS.authz }, timeout: duration(s.authzTimeoutMs) },
+      grpc_service: {
+        envoy_grpc: { cluster_name: CLUSTERS.authz },
+        timeout: duration(s.authzTimeoutMs),
+        // As in the static config: a replica that died is not the end of the check.
+        retry_policy: {
+          retry_on: AUTHZ_RETRY.retryOn,
+          num_retries: { value: AUTHZ_RETRY.numRetries },
+          retry_back_off: { base_interval: duration(AUTHZ_RETRY.baseIntervalMs), max_interval: duration(s.authzTimeoutMs) },
+          retry_host_predicate: [{ name: AUTHZ_RETRY.hostPredicate, typed_config: { '@type': AUTHZ_RETRY.hostPredicateType } }],
+          host_selection_retry_max_attempts: AUTHZ_RETRY.hostSelectionRetryMaxAttempts,
+        },
+      },
       failure_mode_allow: false,
       status_on_error: { code: s.statusOnError },
       include_peer_certificate: true,

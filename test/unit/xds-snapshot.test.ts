@@ -103,6 +103,14 @@ describe('xDS snapshot of the hostname catalog', () => {
     expect(s.get(TYPE_URLS.secret, 'cert/auth.example.com')).toBeUndefined();
   });
 
+  it("gives ext_authz on every chain the static config's retry on another replica", async () => {
+    const catalog = new MemoryCatalog();
+    catalog.seed([await fx.entry('b.example.com', 't1')]);
+    const bytes = Buffer.from(new XdsSnapshot(SETTINGS, catalog).get(TYPE_URLS.listener, PUBLIC_LISTENER)?.bytes ?? new Uint8Array()).toString('latin1');
+    expect(bytes).toContain('connect-failure,refused-stream,reset,unavailable');
+    expect(bytes).toContain('envoy.retry_host_predicates.previous_hosts');
+  });
+
   it('has the public listener, with its default chain, even with no hostname', () => {
     const s = new XdsSnapshot(SETTINGS, new MemoryCatalog());
     expect(chainNames(s)).toEqual([]);
