@@ -465,6 +465,28 @@ export const SESSION_KEY_REFRESH_MS = 60_000;
  */
 export const SERVE_SEMI_SPACE_MIB = 16;
 
+/**
+ * When the ext_authz process asks V8 for one full garbage collection after
+ * an abuse episode (src/authz/memory-reclaim.ts). After the abuse V8 has
+ * raised its old generation's limit to what the episode needed and lets
+ * garbage pile up to it (measured: old space 39 MiB used at the baseline,
+ * 135 MiB a minute after a soak's abuse under legitimate load alone, 30 MiB
+ * of it live), and it shrinks only when allocation quiets, which a replica
+ * under steady traffic never does. An episode is a port holding at least an
+ * eighth of the process's buffered-bytes budget or 256 connections (Envoy
+ * holds a few per worker); it is over once both have stayed below for 5 s.
+ * One collection per minute at most; `bouncer serve` runs with --expose-gc
+ * for it (src/cli/bin.ts), and without that flag nothing is collected.
+ */
+export const AUTHZ_MEMORY_RECLAIM = {
+  /** Of `authz.limits.max_buffered_bytes_total` (64 MiB by default: 8 MiB). */
+  pressureBufferedShare: 1 / 8,
+  pressureSessions: 256,
+  quietMs: 5_000,
+  minIntervalMs: 60_000,
+  checkEveryMs: 1_000,
+} as const;
+
 
 export * from './defaults-trust.js';
 export * from './defaults-hostnames.js';
