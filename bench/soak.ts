@@ -130,7 +130,8 @@ export interface SoakResult {
 
 /**
  * V8's heap as bouncer's own /metrics reports it (prom-client's default
- * metrics): used and total per heap space, external memory, in MiB. Reading
+ * metrics): used and total per heap space, external memory, in MiB, and
+ * the count and seconds of full collections so far. Reading
  * it triggers no GC, unlike a heap snapshot.
  */
 async function v8Metrics(httpPort: number): Promise<Record<string, number>> {
@@ -139,6 +140,9 @@ async function v8Metrics(httpPort: number): Promise<Record<string, number>> {
   for (const line of text.split('\n')) {
     const m = /^bouncer_nodejs_(heap_space_size_used_bytes|heap_space_size_total_bytes|heap_size_total_bytes|heap_size_used_bytes|external_memory_bytes)(?:\{space="(\w+)"\})? (\S+)$/.exec(line);
     if (m) out[`${m[1]?.replace('_bytes', '')}${m[2] ? `.${m[2]}` : ''}`] = Number(m[3]) / MiB;
+    // Full (mark-compact) collections so far and their total seconds: the reclaim after an episode is one of them.
+    const gc = /^bouncer_nodejs_gc_duration_seconds_(count|sum)\{kind="major"\} (\S+)$/.exec(line);
+    if (gc) out[`major_gc_${gc[1]}`] = Number(gc[2]);
   }
   return out;
 }

@@ -27,8 +27,8 @@ export interface MemoryReclaimOptions {
   readonly minIntervalMs: number;
   /** How often the gauges are read. */
   readonly checkEveryMs: number;
-  /** Told of each collection, with how long it took. */
-  readonly onCollect?: (ms: number) => void;
+  /** Told of each collection: how long it took, and the episode's highest gauges. */
+  readonly onCollect?: (e: { readonly ms: number; readonly peakSessions: number; readonly peakBufferedBytes: number }) => void;
   /** Milliseconds, monotonic; injected so tests can move time. */
   readonly now?: () => number;
 }
@@ -50,12 +50,16 @@ export function startMemoryReclaimer(o: MemoryReclaimOptions): MemoryReclaimer {
   let episode = false;
   let quietSince: number | undefined;
   let lastCollect = -Infinity;
+  let peakSessions = 0;
+  let peakBufferedBytes = 0;
   const tick = (): boolean => {
     const { bufferedBytes, sessions } = o.source();
     const t = now();
     if (bufferedBytes >= o.pressureBufferedBytes || sessions >= o.pressureSessions) {
       episode = true;
       quietSince = undefined;
+      peakSessions = Math.max(peakSessions, sessions);
+      peakBufferedBytes = Math.max(peakBufferedBytes, bufferedBytes);
       return false;
     }
     if (!episode) return false;
@@ -65,7 +69,9 @@ export function startMemoryReclaimer(o: MemoryReclaimOptions): MemoryReclaimer {
     quietSince = undefined;
     lastCollect = t;
     o.collect();
-    o.onCollect?.(now() - t);
+    o.onCollect?.({ ms: now() - t, peakSessions, peakBufferedBytes });
+    peakSessions = 0;
+    peakBufferedBytes = 0;
     return true;
   };
   const timer = setInterval(tick, o.checkEveryMs);

@@ -196,7 +196,12 @@ function serveNatively(
           pressureBufferedBytes: transport.limits.maxBufferedBytesTotal * pressureBufferedShare,
           source: () => ({ bufferedBytes: transport.bufferedBytes, sessions: transport.sessionCount }),
           collect,
-          onCollect: (ms) => deps.logger.info({ gcMs: Math.round(ms) }, 'abuse of the ext_authz port is over: one full garbage collection to give its memory back'),
+          // warn: the port was abused (thousands of streams or tens of MiB held at once), which Envoy alone never does.
+          onCollect: (e) =>
+            deps.logger.warn(
+              { gcMs: Math.round(e.ms), peakSessions: e.peakSessions, peakBufferedBytes: e.peakBufferedBytes },
+              'memory_reclaimed: abuse of the ext_authz port is over; one full garbage collection gave back what it grew',
+            ),
         });
 
   return {

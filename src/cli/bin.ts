@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-import { SERVE_SEMI_SPACE_MIB } from '../config/defaults.js';
+import { SERVE_HEAP_GROWING_PERCENT, SERVE_SEMI_SPACE_MIB } from '../config/defaults.js';
 
 /**
- * `serve` needs two V8 flags, and they must be given before V8 sets up its
- * heap: a 16 MiB young generation (config/defaults.ts SERVE_SEMI_SPACE_MIB)
- * and `--expose-gc`, for the one collection after an abuse episode
+ * `serve` needs V8 flags that must be given before V8 sets up its heap: a
+ * 16 MiB young generation (SERVE_SEMI_SPACE_MIB), a fixed old-generation
+ * growing factor (SERVE_HEAP_GROWING_PERCENT; config/defaults.ts says why for
+ * both) and `--expose-gc`, for the one collection after an abuse episode
  * (authz/memory-reclaim.ts). So `serve` starts again in place (execve: same
  * process id, nothing in between) with whichever the operator did not
  * already give (in NODE_OPTIONS or on node's command line).
@@ -15,6 +16,7 @@ function restartWithServeFlags(args: readonly string[]): void {
   const flags: string[] = [];
   if (!/--max[-_]semi[-_]space[-_]size\b/.test(given)) flags.push(`--max-semi-space-size=${SERVE_SEMI_SPACE_MIB}`);
   if (!/--expose[-_]gc\b/.test(given)) flags.push('--expose-gc');
+  if (!/--heap[-_]growing[-_]percent\b/.test(given)) flags.push(`--heap-growing-percent=${SERVE_HEAP_GROWING_PERCENT}`);
   if (flags.length === 0) return;
   process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], process.env);
 }

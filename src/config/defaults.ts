@@ -466,6 +466,19 @@ export const SESSION_KEY_REFRESH_MS = 60_000;
 export const SERVE_SEMI_SPACE_MIB = 16;
 
 /**
+ * How far V8 lets `bouncer serve`'s old generation grow past what the last
+ * full collection left live before it collects again: 50 %. Left to itself
+ * V8 picks a factor of up to 4 from its own GC and mutator speeds, and under
+ * steady checks (600 a second, no abuse) the old generation filled with
+ * garbage from 35 to 150 MiB before the first full collection, RSS from 157
+ * to 309 MiB; Node's HTTP/2 stream objects are promoted and their native
+ * memory (glibc's `[heap]`, 9 to 30 MiB) is freed only when they are
+ * collected. With 50 % RSS stayed at 164–177 MiB with a full collection
+ * every 10–15 s (docs/authz-transport.md, "Memory after abuse").
+ */
+export const SERVE_HEAP_GROWING_PERCENT = 50;
+
+/**
  * When the ext_authz process asks V8 for one full garbage collection after
  * an abuse episode (src/authz/memory-reclaim.ts). After the abuse V8 has
  * raised its old generation's limit to what the episode needed and lets
@@ -475,7 +488,8 @@ export const SERVE_SEMI_SPACE_MIB = 16;
  * under steady traffic never does. An episode is a port holding at least an
  * eighth of the process's buffered-bytes budget or 256 connections (Envoy
  * holds a few per worker); it is over once both have stayed below for 5 s.
- * One collection per minute at most; `bouncer serve` runs with --expose-gc
+ * One collection per 30 s at most: it stops the main thread (79 and 224 ms
+ * in the abuse test on a loaded two-core host); `bouncer serve` runs with --expose-gc
  * for it (src/cli/bin.ts), and without that flag nothing is collected.
  */
 export const AUTHZ_MEMORY_RECLAIM = {
@@ -483,7 +497,7 @@ export const AUTHZ_MEMORY_RECLAIM = {
   pressureBufferedShare: 1 / 8,
   pressureSessions: 256,
   quietMs: 5_000,
-  minIntervalMs: 60_000,
+  minIntervalMs: 30_000,
   checkEveryMs: 1_000,
 } as const;
 

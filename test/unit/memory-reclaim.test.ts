@@ -11,7 +11,7 @@ function harness() {
     pressureBufferedBytes: 8 << 20,
     pressureSessions: 256,
     quietMs: 5_000,
-    minIntervalMs: 60_000,
+    minIntervalMs: 30_000,
     checkEveryMs: 1_000,
     now: () => t,
   });
@@ -44,11 +44,11 @@ test('one collection once an episode has been quiet for quietMs, not before and 
   expect(h.collected).toEqual([26_000]);
 });
 
-test('either gauge alone starts an episode; episodes ending within a minute of a collection wait for the minute', () => {
+test('either gauge alone starts an episode; an episode ending within 30 s of a collection waits for the 30 s', () => {
   const h = harness();
   h.run({ bufferedBytes: 0, sessions: 300 }, 2);
   h.run({ bufferedBytes: 0, sessions: 3 }, 10);
   h.run({ bufferedBytes: 9 << 20, sessions: 3 }, 2);
   h.run({ bufferedBytes: 0, sessions: 3 }, 100);
-  expect(h.collected).toEqual([8_000, 68_000]);
+  expect(h.collected).toEqual([8_000, 38_000]);
 });
