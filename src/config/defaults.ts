@@ -479,6 +479,19 @@ export const SERVE_SEMI_SPACE_MIB = 16;
 export const SERVE_HEAP_GROWING_PERCENT = 50;
 
 /**
+ * glibc's mmap threshold for `bouncer serve` (MALLOC_MMAP_THRESHOLD_), in
+ * bytes: 128 KiB, glibc's own starting value, but fixed. glibc raises the
+ * threshold by itself each time a mapped block is freed, so after the first
+ * freed ~1 MiB message buffer every later one came from the main arena
+ * (`[heap]`), where freed space between live allocations stays resident.
+ * Fixed, such blocks are mapped and unmapped on their own. In two pairs of
+ * 2-minute soaks `[heap]` kept 41 against 53 MiB and 34 against 55 MiB after
+ * the abuse (BENCHMARKS.md, "Soak"). Ignored where the C library is not
+ * glibc.
+ */
+export const SERVE_MALLOC_MMAP_THRESHOLD_BYTES = 128 * 1024;
+
+/**
  * When the ext_authz process asks V8 for one full garbage collection after
  * an abuse episode (src/authz/memory-reclaim.ts). After the abuse V8 has
  * raised its old generation's limit to what the episode needed and lets
