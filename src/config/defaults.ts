@@ -501,8 +501,8 @@ export const SERVE_MALLOC_MMAP_THRESHOLD_BYTES = 128 * 1024;
  * under steady traffic never does. An episode is a port holding at least an
  * eighth of the process's buffered-bytes budget or 256 connections (Envoy
  * holds a few per worker); it is over once both have stayed below for 5 s.
- * One collection per 30 s at most: it stops the main thread (79 and 224 ms
- * in the abuse test on a loaded two-core host); `bouncer serve` runs with --expose-gc
+ * One collection per 30 s at most: it stops the main thread (50–224 ms in
+ * the abuse test on the shared two-core host); `bouncer serve` runs with --expose-gc
  * for it (src/cli/bin.ts), and without that flag nothing is collected.
  */
 export const AUTHZ_MEMORY_RECLAIM = {
