@@ -47,8 +47,8 @@ const OVERHEAD = 96 * MiB;
  * has given back what the round grew (the one full collection after an
  * episode, authz/memory-reclaim.ts): 40 MiB. `bouncer serve` runs with a
  * 16 MiB young-generation semi-space and a 50 % old-generation growing
- * factor, with glibc's mmap threshold fixed (src/cli/bin.ts). Measured +19
- * and +19 MiB after the two rounds on a 150 MiB baseline (+15 and +26
+ * factor, with glibc's mmap threshold fixed (src/cli/bin.ts). Measured +16
+ * to +21 MiB after each of the two rounds, in two runs, on a 150 MiB baseline (+15 and +26
  * without the fixed threshold; before the reclaim and the growing factor:
  * +26 to +39 MiB); what stays is mostly glibc's main malloc arena kept for
  * reuse (docs/authz-transport.md).
@@ -56,7 +56,7 @@ const OVERHEAD = 96 * MiB;
 const KEPT_AFTER = 40 * MiB;
 /**
  * What a second, identical round may add on top of the first (measured -5
- * to +11 MiB, 0 with every setting above): what the first round grew is
+ * to +11 MiB, 0 and +5 with every setting above): what the first round grew is
  * reused, not added to.
  */
 const REGROWTH = 16 * MiB;
