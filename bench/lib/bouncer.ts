@@ -19,7 +19,9 @@ export async function startBouncer(
   const cfg = join(f.dir, `${name}.yaml`);
   writeFileSync(cfg, bouncerConfigYaml(f, { authzPort, httpPort, ...o }));
   const started = Date.now();
-  const proc = startProc(name, process.execPath, [...(o.nodeArgs ?? []), join(root, 'dist', 'src', 'cli', 'bin.js'), 'serve', '--config', cfg, ...(workers > 1 ? ['--workers', String(workers)] : [])], {
+  // BENCH_BOUNCER_NODE_ARGS (space-separated node flags) go before every bouncer's own, to compare V8 settings run by run.
+  const envArgs = (process.env.BENCH_BOUNCER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const proc = startProc(name, process.execPath, [...envArgs, ...(o.nodeArgs ?? []), join(root, 'dist', 'src', 'cli', 'bin.js'), 'serve', '--config', cfg, ...(workers > 1 ? ['--workers', String(workers)] : [])], {
     ...process.env,
     BENCH_IDP_SECRET: 'bench',
     BOUNCER_AUTH_PUBLIC_URL: 'https://auth.bench.test',

@@ -4,7 +4,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { loadSync } from '@grpc/proto-loader';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import { CONFIG_DEFAULTS } from '../config/defaults.js';
+import { AUTHZ_MEMORY_RECLAIM, CONFIG_DEFAULTS } from '../config/defaults.js';
 import type { AuthzTransport } from '../config/types.js';
 import type { CheckInput, Decision } from '../core/decision.js';
 import { decideCheck, type AuthzState, type CheckOutcome } from './decide-check.js';
@@ -18,6 +18,7 @@ import { grpcFailureOf } from './grpc-errors.js';
 import { addUnaryToGrpcJs, grpcJsServerOptions } from './grpc-js-check.js';
 import { GrpcStatus, GrpcTransport, listenWithFallback, MESSAGE_PREFIX_BYTES, type CallContext, type UnaryMethod, type UnaryReply } from './grpc-transport.js';
 import { createHealthCheckMethod, type ServingStatus } from './health-check.js';
+import { exposedGc, startMemoryReclaimer } from './memory-reclaim.js';
 import { DEFAULT_TRANSPORT_LIMITS, type ConnectionRefusal, type TransportEvents, type TransportLimits } from './transport-limits.js';
 import { ConnectionGate } from './connection-gate.js';
 import { RefusalLog } from './refusal-log.js';
@@ -196,6 +197,24 @@ function serveNatively(
   counted.setSource(() => ({ sessions: transport.sessionCount, bufferedBytes: transport.bufferedBytes, sources: transport.sourceCount }));
   transport.addUnary(createHealthCheckMethod((service) => serving.get(service)));
   transport.addUnary(checkMethod);
+  // Memory an abuse episode grew is given back once it is over (memory-reclaim.ts); only where V8's gc() is exposed (`bouncer serve`).
+  const collect = exposedGc();
+  const { pressureBufferedShare, ...reclaim } = AUTHZ_MEMORY_RECLAIM;
+  const reclaimer =
+    collect === undefined
+      ? undefined
+      : startMemoryReclaimer({
+          ...reclaim,
+          pressureBufferedBytes: transport.limits.maxBufferedBytesTotal * pressureBufferedShare,
+          source: () => ({ bufferedBytes: transport.bufferedBytes, sessions: transport.sessionCount }),
+          collect,
+          // warn: the port was abused (thousands of streams or tens of MiB held at once), which Envoy alone never does.
+          onCollect: (e) =>
+            deps.logger.warn(
+              { gcMs: Math.round(e.ms), peakSessions: e.peakSessions, peakBufferedBytes: e.peakBufferedBytes },
+              'memory_reclaimed: abuse of the ext_authz port is over; one full garbage collection gave back what it grew',
+            ),
+        });
 
   return {
     listen(host, port) {
@@ -203,8 +222,12 @@ function serveNatively(
     },
     ...servingControls(
       setHealth,
-      (done) => void transport.close().then(() => fallback.tryShutdown(done)),
+      (done) => {
+        reclaimer?.stop();
+        void transport.close().then(() => fallback.tryShutdown(done));
+      },
       () => {
+        reclaimer?.stop();
         void transport.close(true);
         fallback.forceShutdown();
       },

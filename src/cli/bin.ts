@@ -1,19 +1,32 @@
 #!/usr/bin/env node
-import { SERVE_SEMI_SPACE_MIB } from '../config/defaults.js';
+import { SERVE_HEAP_GROWING_PERCENT, SERVE_MALLOC_MMAP_THRESHOLD_BYTES, SERVE_SEMI_SPACE_MIB } from '../config/defaults.js';
 
 /**
- * The flag must be given before V8 sets up its heap, so `serve` starts again
- * in place (execve: same process id, nothing in between) with it, unless the
- * operator already chose a size (in NODE_OPTIONS or on node's command line).
+ * `serve` needs V8 flags that must be given before V8 sets up its heap: a
+ * 16 MiB young generation (SERVE_SEMI_SPACE_MIB), a fixed old-generation
+ * growing factor (SERVE_HEAP_GROWING_PERCENT; config/defaults.ts says why for
+ * both) and `--expose-gc`, for the one collection after an abuse episode
+ * (authz/memory-reclaim.ts); and glibc's malloc reads its mmap threshold
+ * (SERVE_MALLOC_MMAP_THRESHOLD_BYTES) from the environment only when the
+ * process starts. So `serve` starts again in place (execve: same process id,
+ * nothing in between) with whichever the operator did not already give (in
+ * NODE_OPTIONS or on node's command line; MALLOC_MMAP_THRESHOLD_ or a
+ * GLIBC_TUNABLES mmap_threshold in the environment).
  */
-function restartWithYoungGenerationLimit(args: readonly string[]): void {
+function restartWithServeFlags(args: readonly string[]): void {
   if (args[0] !== 'serve' || typeof process.execve !== 'function') return;
-  const chosen = (flags: string): boolean => /--max[-_]semi[-_]space[-_]size\b/.test(flags);
-  if (process.execArgv.some(chosen) || chosen(process.env.NODE_OPTIONS ?? '')) return;
-  process.execve(process.execPath, [process.execPath, `--max-semi-space-size=${SERVE_SEMI_SPACE_MIB}`, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  const given = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+  const flags: string[] = [];
+  if (!/--max[-_]semi[-_]space[-_]size\b/.test(given)) flags.push(`--max-semi-space-size=${SERVE_SEMI_SPACE_MIB}`);
+  if (!/--expose[-_]gc\b/.test(given)) flags.push('--expose-gc');
+  if (!/--heap[-_]growing[-_]percent\b/.test(given)) flags.push(`--heap-growing-percent=${SERVE_HEAP_GROWING_PERCENT}`);
+  if (flags.length === 0) return;
+  const env = { ...process.env };
+  if (env.MALLOC_MMAP_THRESHOLD_ === undefined && !(env.GLIBC_TUNABLES ?? '').includes('mmap_threshold')) env.MALLOC_MMAP_THRESHOLD_ = String(SERVE_MALLOC_MMAP_THRESHOLD_BYTES);
+  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], env);
 }
 
-restartWithYoungGenerationLimit(process.argv.slice(2));
+restartWithServeFlags(process.argv.slice(2));
 
 // Loaded after the restart above, so `serve` loads the application once.
 const { runCli } = await import('./index.js');

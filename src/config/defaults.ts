@@ -494,6 +494,55 @@ export const SESSION_KEY_REFRESH_MS = 60_000;
  */
 export const SERVE_SEMI_SPACE_MIB = 16;
 
+/**
+ * How far V8 lets `bouncer serve`'s old generation grow past what the last
+ * full collection left live before it collects again: 50 %. Left to itself
+ * V8 picks a factor of up to 4 from its own GC and mutator speeds, and under
+ * steady checks (600 a second, no abuse) the old generation filled with
+ * garbage from 35 to 150 MiB before the first full collection, RSS from 157
+ * to 309 MiB; Node's HTTP/2 stream objects are promoted and their native
+ * memory (glibc's `[heap]`, 9 to 30 MiB) is freed only when they are
+ * collected. With 50 % RSS stayed at 164–177 MiB with a full collection
+ * every 10–15 s (docs/authz-transport.md, "Memory after abuse").
+ */
+export const SERVE_HEAP_GROWING_PERCENT = 50;
+
+/**
+ * glibc's mmap threshold for `bouncer serve` (MALLOC_MMAP_THRESHOLD_), in
+ * bytes: 128 KiB, glibc's own starting value, but fixed. glibc raises the
+ * threshold by itself each time a mapped block is freed, so after the first
+ * freed ~1 MiB message buffer every later one came from the main arena
+ * (`[heap]`), where freed space between live allocations stays resident.
+ * Fixed, such blocks are mapped and unmapped on their own. In two pairs of
+ * 2-minute soaks `[heap]` kept 41 against 53 MiB and 34 against 55 MiB after
+ * the abuse (BENCHMARKS.md, "Soak"). Ignored where the C library is not
+ * glibc.
+ */
+export const SERVE_MALLOC_MMAP_THRESHOLD_BYTES = 128 * 1024;
+
+/**
+ * When the ext_authz process asks V8 for one full garbage collection after
+ * an abuse episode (src/authz/memory-reclaim.ts). After the abuse V8 has
+ * raised its old generation's limit to what the episode needed and lets
+ * garbage pile up to it (measured: old space 39 MiB used at the baseline,
+ * 135 MiB a minute after a soak's abuse under legitimate load alone, 30 MiB
+ * of it live), and it shrinks only when allocation quiets, which a replica
+ * under steady traffic never does. An episode is a port holding at least an
+ * eighth of the process's buffered-bytes budget or 256 connections (Envoy
+ * holds a few per worker); it is over once both have stayed below for 5 s.
+ * One collection per 30 s at most: it stops the main thread (50–224 ms in
+ * the abuse test on the shared two-core host); `bouncer serve` runs with --expose-gc
+ * for it (src/cli/bin.ts), and without that flag nothing is collected.
+ */
+export const AUTHZ_MEMORY_RECLAIM = {
+  /** Of `authz.limits.max_buffered_bytes_total` (64 MiB by default: 8 MiB). */
+  pressureBufferedShare: 1 / 8,
+  pressureSessions: 256,
+  quietMs: 5_000,
+  minIntervalMs: 30_000,
+  checkEveryMs: 1_000,
+} as const;
+
 
 export * from './defaults-trust.js';
 export * from './defaults-hostnames.js';
