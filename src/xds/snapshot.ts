@@ -5,17 +5,14 @@ import {
   buildAcmeHttpListener,
   buildCertSecret,
   buildClientCaSecret,
-  buildFrontListener,
-  buildHostnameCluster,
-  buildInternalListener,
   buildPublicListener,
-  internalRouteName,
   certSecretName,
   clientCaSecretName,
   PUBLIC_LISTENER,
   type BuiltResource,
   type PublicListenerSettings,
 } from './resources.js';
+import { buildFrontListener, buildHostnameCluster, buildInternalListener, internalRouteName } from './internal-mode.js';
 
 /** A hostname bouncer refused to put in front of Envoy, and why. */
 export interface HostnameProblem {
