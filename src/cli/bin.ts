@@ -4,7 +4,7 @@ import { SERVE_HEAP_GROWING_PERCENT, SERVE_MALLOC_MMAP_THRESHOLD_BYTES, SERVE_SE
 /**
  * `serve` needs V8 flags that must be given before V8 sets up its heap: a
  * 16 MiB young generation (SERVE_SEMI_SPACE_MIB), a fixed old-generation
- * growing factor (SERVE_HEAP_GROWING_PERCENT; config/defaults.ts says why for
+ * growing factor (SERVE_HEAP_GROWING_PERCENT; config/defaults-authz.ts says why for
  * both) and `--expose-gc`, for the one collection after an abuse episode
  * (authz/memory-reclaim.ts); and glibc's malloc reads its mmap threshold
  * (SERVE_MALLOC_MMAP_THRESHOLD_BYTES) from the environment only when the
