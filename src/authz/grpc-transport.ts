@@ -87,6 +87,13 @@ export class GrpcTransport implements CallHost {
     return this.keeper.sessions.size;
   }
 
+  /** Streams held open right now: calls whose message is still arriving, answers not yet taken, relayed streams. */
+  get heldStreams(): number {
+    let n = this.arriving.size + this.relayed;
+    for (const info of this.keeper.sessions.values()) n += info.unread;
+    return n;
+  }
+
   addUnary(method: UnaryMethod): void {
     this.methods.set(method.path, method);
   }

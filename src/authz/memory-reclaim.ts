@@ -14,13 +14,18 @@
  */
 export interface MemoryReclaimOptions {
   /** The transport's gauges now. */
-  readonly source: () => { readonly bufferedBytes: number; readonly sessions: number };
+  readonly source: () => { readonly bufferedBytes: number; readonly sessions: number; readonly streams: number };
   /** A full, compacting collection (V8's `gc()` under `--expose-gc`). */
   readonly collect: () => void;
   /** Buffered request bytes from which the port counts as under abuse. */
   readonly pressureBufferedBytes: number;
   /** Open connections from which the port counts as under abuse. */
   readonly pressureSessions: number;
+  /**
+   * Streams held open (messages still arriving, answers not taken, relayed streams) from
+   * which the port counts as under abuse: a few connections can hold thousands of them.
+   */
+  readonly pressureStreams: number;
   /** How long both must stay below their marks before collecting. */
   readonly quietMs: number;
   /** Collections at least this far apart, however often episodes end. */
@@ -28,7 +33,7 @@ export interface MemoryReclaimOptions {
   /** How often the gauges are read. */
   readonly checkEveryMs: number;
   /** Told of each collection: how long it took, and the episode's highest gauges. */
-  readonly onCollect?: (e: { readonly ms: number; readonly peakSessions: number; readonly peakBufferedBytes: number }) => void;
+  readonly onCollect?: (e: { readonly ms: number; readonly peakSessions: number; readonly peakBufferedBytes: number; readonly peakStreams: number }) => void;
   /** Milliseconds, monotonic; injected so tests can move time. */
   readonly now?: () => number;
 }
@@ -52,14 +57,16 @@ export function startMemoryReclaimer(o: MemoryReclaimOptions): MemoryReclaimer {
   let lastCollect = -Infinity;
   let peakSessions = 0;
   let peakBufferedBytes = 0;
+  let peakStreams = 0;
   const tick = (): boolean => {
-    const { bufferedBytes, sessions } = o.source();
+    const { bufferedBytes, sessions, streams } = o.source();
     const t = now();
-    if (bufferedBytes >= o.pressureBufferedBytes || sessions >= o.pressureSessions) {
+    if (bufferedBytes >= o.pressureBufferedBytes || sessions >= o.pressureSessions || streams >= o.pressureStreams) {
       episode = true;
       quietSince = undefined;
       peakSessions = Math.max(peakSessions, sessions);
       peakBufferedBytes = Math.max(peakBufferedBytes, bufferedBytes);
+      peakStreams = Math.max(peakStreams, streams);
       return false;
     }
     if (!episode) return false;
@@ -69,9 +76,10 @@ export function startMemoryReclaimer(o: MemoryReclaimOptions): MemoryReclaimer {
     quietSince = undefined;
     lastCollect = t;
     o.collect();
-    o.onCollect?.({ ms: now() - t, peakSessions, peakBufferedBytes });
+    o.onCollect?.({ ms: now() - t, peakSessions, peakBufferedBytes, peakStreams });
     peakSessions = 0;
     peakBufferedBytes = 0;
+    peakStreams = 0;
     return true;
   };
   const timer = setInterval(tick, o.checkEveryMs);

@@ -206,12 +206,12 @@ function serveNatively(
       : startMemoryReclaimer({
           ...reclaim,
           pressureBufferedBytes: transport.limits.maxBufferedBytesTotal * pressureBufferedShare,
-          source: () => ({ bufferedBytes: transport.bufferedBytes, sessions: transport.sessionCount }),
+          source: () => ({ bufferedBytes: transport.bufferedBytes, sessions: transport.sessionCount, streams: transport.heldStreams }),
           collect,
           // warn: the port was abused (thousands of streams or tens of MiB held at once), which Envoy alone never does.
           onCollect: (e) =>
             deps.logger.warn(
-              { gcMs: Math.round(e.ms), peakSessions: e.peakSessions, peakBufferedBytes: e.peakBufferedBytes },
+              { gcMs: Math.round(e.ms), peakSessions: e.peakSessions, peakBufferedBytes: e.peakBufferedBytes, peakStreams: e.peakStreams },
               'memory_reclaimed: abuse of the ext_authz port is over; one full garbage collection gave back what it grew',
             ),
         });

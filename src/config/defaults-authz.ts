@@ -164,6 +164,8 @@ export const AUTHZ_MEMORY_RECLAIM = {
   /** Of `authz.limits.max_buffered_bytes_total` (64 MiB by default: 8 MiB). */
   pressureBufferedShare: 1 / 8,
   pressureSessions: 256,
+  /** Envoy keeps a handful of checks in flight per connection; thousands held open are abuse. */
+  pressureStreams: 2_000,
   quietMs: 5_000,
   minIntervalMs: 30_000,
   checkEveryMs: 1_000,
