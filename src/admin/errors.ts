@@ -7,7 +7,7 @@
  */
 import { BouncerError } from '../core/errors.js';
 import { TenantStoreError, type TenantStoreErrorCode } from '../stores/tenant-store.js';
-import { HostnameError, type HostnameErrorCode } from '../hostnames/manager.js';
+import { HostnameError, type HostnameErrorCode } from '../hostnames/manager-contract.js';
 import { HostnameStoreError } from '../hostnames/store.js';
 
 /** Codes raised by the admin API itself. */

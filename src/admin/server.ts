@@ -48,7 +48,7 @@ import { metaRoutes } from './routes/meta.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { customHostnameRoutes } from './routes/custom-hostnames.js';
 import { xdsStatusRoutes, type XdsStatusFn } from './routes/xds-status.js';
-import type { HostnameManager } from '../hostnames/manager.js';
+import type { HostnameManager } from '../hostnames/manager-contract.js';
 import { coerceQuery, parseJsonBody, pathOf, qualifyField, toDocPath } from './request-parsing.js';
 import { grants } from '../config/admin-scopes.js';
 import { authenticateBearer, type AdminToken } from './tokens.js';

@@ -11,7 +11,7 @@ import type { AdminScope } from '../../src/config/admin-scopes.js';
 import type { AdminConfigView } from '../../src/admin/routes/config-views.js';
 import type { XdsStatusFn } from '../../src/admin/routes/xds-status.js';
 import { createMemoryRevocationStore } from '../../src/sessions/revocation.js';
-import type { HostnameManager } from '../../src/hostnames/manager.js';
+import type { HostnameManager } from '../../src/hostnames/manager-contract.js';
 import { createPgTenantStore, type PgTenantStore } from '../../src/stores/postgres/pg-tenant-store.js';
 import { createTestDatabase, type TestDatabase } from './pg.js';
 import { NOW } from './pki-fixtures.js';

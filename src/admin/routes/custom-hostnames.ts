@@ -7,7 +7,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { HOSTNAME_DEFAULTS } from '../../config/defaults.js';
 import { HOSTNAME_REASON_CODES, HOSTNAME_REASONS, HOSTNAME_STATES } from '../../hostnames/lifecycle.js';
-import { HostnameError, type HostnameManager } from '../../hostnames/manager.js';
+import { HostnameError, type HostnameManager } from '../../hostnames/manager-contract.js';
 import { checkCustomHostname } from '../../hostnames/names.js';
 import type { HostnameRecord } from '../../hostnames/store.js';
 import { AdminError } from '../errors.js';
