@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import http2 from 'node:http2';
+import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { loadAuthzPackageDefinition } from '../../src/authz/proto.js';
 import type { CheckRequestMessage } from '../../src/authz/check-request.js';
@@ -76,4 +78,27 @@ export function rawUnaryClient(port: number, path: string): RawUnaryClient {
     'Raw',
   );
   return new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as RawUnaryClient;
+}
+
+/**
+ * One health Check over node:http2 on a connection of its own from `localAddress`
+ * (any loopback address: a source of its own for the per-source limits); resolves to
+ * its grpc-status, NaN when none came.
+ */
+export function healthCheckFrom(port: number, localAddress: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => net.connect({ host: '127.0.0.1', port, localAddress }) });
+    session.on('error', reject);
+    const req = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc' });
+    let status = NaN;
+    req.on('response', (h) => (status = h['grpc-status'] === undefined ? status : Number(h['grpc-status'])));
+    req.on('trailers', (t) => (status = Number(t['grpc-status'])));
+    req.on('data', () => undefined);
+    req.on('error', reject);
+    req.on('close', () => {
+      session.close();
+      resolve(status);
+    });
+    req.end(Buffer.alloc(5));
+  });
 }

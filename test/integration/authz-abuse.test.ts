@@ -21,19 +21,19 @@
  * (its `memory_reclaimed` log line), after which RSS must be back within
  * {@link KEPT_AFTER} of its baseline.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVE_HEAP_GROWING_PERCENT, SERVE_MALLOC_MMAP_THRESHOLD_BYTES, SERVE_SEMI_SPACE_MIB } from '../../src/config/defaults.js';
 import { packageRoot } from '../../src/paths.js';
-import { processFootprint, startProber, type ProbeSummary } from '../helpers/authz-abuse.js';
+import { processFootprint, startProber } from '../helpers/authz-abuse.js';
 import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-process.js';
+import { startProberProcess } from '../helpers/prober-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
 /** The hostile client runs in a process of its own (built into dist/), so its work never delays the prober. */
 const RUNNER = join(packageRoot(), 'dist', 'test', 'helpers', 'abuse-runner.js');
-const PROBER = join(packageRoot(), 'dist', 'test', 'helpers', 'probe-runner.js');
 
 const MiB = 1024 * 1024;
 /** How late a probe may be answered: every answer, not a percentile. */
@@ -62,27 +62,6 @@ const KEPT_AFTER = 40 * MiB;
 const REGROWTH = 16 * MiB;
 
 type Footprint = { rssBytes: number; fds: number };
-
-/** The prober in a process of its own; `stop` sends SIGTERM and reads its summary. */
-async function startProberProcess(port: number): Promise<{ stop(): Promise<ProbeSummary> }> {
-  const child = spawn(process.execPath, [PROBER, String(port), '50', String(PROBE_LIMIT_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor('the prober to be answered', async () => out.startsWith('ready\n'), 10_000);
-  return {
-    stop: () =>
-      new Promise((resolve, reject) => {
-        child.once('exit', () => {
-          try {
-            resolve(JSON.parse(out.slice('ready\n'.length)) as ProbeSummary);
-          } catch (err) {
-            reject(new Error(`the prober printed no summary: ${out}`, { cause: err }));
-          }
-        });
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 function percentile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -117,7 +96,7 @@ test('hostile clients cost bounded memory and descriptors, and checks and health
   expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([`--max-semi-space-size=${SERVE_SEMI_SPACE_MIB}`, '--expose-gc', `--heap-growing-percent=${SERVE_HEAP_GROWING_PERCENT}`]));
   expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain(`MALLOC_MMAP_THRESHOLD_=${SERVE_MALLOC_MMAP_THRESHOLD_BYTES}`);
 
-  const prober = await startProberProcess(authzPort);
+  const prober = await startProberProcess(authzPort, 50, PROBE_LIMIT_MS);
   let peak = base;
   const sampler = setInterval(() => {
     const now = processFootprint(pid);

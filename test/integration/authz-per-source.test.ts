@@ -12,18 +12,15 @@
  * Separate from authz-abuse.test.ts, which measures memory under every
  * other abuse and needs a port without this limit tripping.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../src/paths.js';
-import type { ProbeSummary } from '../helpers/authz-abuse.js';
 import { startBouncerProcess, type BouncerProcess } from '../helpers/bouncer-process.js';
+import { healthCheckFrom } from '../helpers/grpc-client.js';
+import { startProberProcess } from '../helpers/prober-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
-const PROBER = join(packageRoot(), 'dist', 'test', 'helpers', 'probe-runner.js');
 const PER_SOURCE = 40;
 /** Held connections the hostile source tries for at once: ten times its limit. */
 const HOSTILE = 400;
@@ -64,28 +61,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The prober (test/helpers/probe-runner.ts) on 127.0.0.1 in its own process; `stop` reads its summary. */
-async function startProberProcess(port: number): Promise<{ stop(): Promise<ProbeSummary>; kill(): void }> {
-  const child = spawn(process.execPath, [PROBER, String(port), '50', String(PROBE_LIMIT_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor('the prober to be answered', async () => out.startsWith('ready\n'), 10_000);
-  return {
-    stop: () =>
-      new Promise((resolve, reject) => {
-        child.once('exit', () => {
-          try {
-            resolve(JSON.parse(out.slice('ready\n'.length)) as ProbeSummary);
-          } catch (err) {
-            reject(new Error(`the prober printed no summary: ${out}`, { cause: err }));
-          }
-        });
-        child.kill('SIGTERM');
-      }),
-    kill: () => void (child.exitCode === null && child.kill('SIGKILL')),
-  };
-}
-
 async function metric(name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -118,27 +93,8 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** One health Check from `localAddress` over its own connection; resolves to its grpc-status. */
-function healthFrom(localAddress: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://127.0.0.1:${authzPort}`, { createConnection: () => net.connect({ host: '127.0.0.1', port: authzPort, localAddress }) });
-    session.on('error', reject);
-    const req = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc' });
-    let status = NaN;
-    req.on('response', (h) => (status = h['grpc-status'] === undefined ? status : Number(h['grpc-status'])));
-    req.on('trailers', (t) => (status = Number(t['grpc-status'])));
-    req.on('data', () => undefined);
-    req.on('error', reject);
-    req.on('close', () => {
-      session.close();
-      resolve(status);
-    });
-    req.end(Buffer.alloc(5));
-  });
-}
-
 test('a source over max_connections_per_source is refused at accept while another is served throughout, and is served again once its connections close', async () => {
-  const prober = await startProberProcess(authzPort);
+  const prober = await startProberProcess(authzPort, 50, PROBE_LIMIT_MS);
   const hostile: net.Socket[] = [];
   try {
     const droppedBefore = await metric(PER_SOURCE_DROPPED);
@@ -180,7 +136,7 @@ test('a source over max_connections_per_source is refused at accept while anothe
     // Its held connections go: the source is forgotten, and served again.
     for (const s of hostile) s.destroy();
     await waitFor('127.0.0.2 forgotten', async () => (await metric('bouncer_authz_connection_sources')) === 0, 10_000);
-    for (let i = 0; i < 3; i++) expect(await healthFrom('127.0.0.2')).toBe(0);
+    for (let i = 0; i < 3; i++) expect(await healthCheckFrom(authzPort, '127.0.0.2')).toBe(0);
 
     const summary = await prober.stop();
     const refusedLines = bouncer

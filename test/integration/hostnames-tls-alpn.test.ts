@@ -31,9 +31,10 @@ import { createRootCa, issueServerCert } from '../../src/pki/generate.js';
 import { startBouncer, type BouncerApp } from '../../src/serve/start.js';
 import { runCaptured } from '../helpers/cli.js';
 import { startDnsResponder, type DnsResponder } from '../helpers/dns-responder.js';
-import { sniProbe, startEnvoyFromBootstrap, type XdsEnvoy } from '../helpers/envoy-xds.js';
+import { startEnvoyFromBootstrap, type XdsEnvoy } from '../helpers/envoy-xds.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { hostnamesApi, untilServedCertificate } from '../helpers/hostnames-api.js';
 
 const VALIDITY_SEC = 20;
 const TOKEN = 'hostnames-tls-alpn-admin-token-0123456789';
@@ -58,28 +59,9 @@ let logs = '';
 let httpTrap: TcpServer;
 let httpTrapHits = 0;
 
-interface HostnameJson {
-  state: string;
-  reason: string | null;
-  reason_detail: string | null;
-  certificate: { issuer: string; dns_names: string[] } | null;
-}
-
-async function admin(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; json: HostnameJson }> {
-  const res = await fetch(`http://127.0.0.1:${app.adminPort}/v1/custom-hostnames${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: (await res.json()) as HostnameJson };
-}
-
-function untilState(hostname: string, state: string, timeoutMs = 30_000): Promise<HostnameJson> {
-  return waitFor(`${hostname} to be ${state}`, async () => {
-    const { json } = await admin('GET', `/${hostname}`);
-    return json.state === state ? json : undefined;
-  }, timeoutMs, 100);
-}
+const api = hostnamesApi(() => app.adminPort as number, TOKEN);
+const admin = api.call;
+const untilState = api.untilState;
 
 /**
  * Pebble's way to Envoy's public listener. Reads each ClientHello's SNI: a name in
@@ -207,16 +189,8 @@ function expectValidationCertificate(got: Handshake, hostname: string): void {
   expect(got.cert?.issuer).toBe(got.cert?.subject);
 }
 
-/** Probes Envoy with `openssl s_client -servername` until it presents a Pebble certificate for `hostname` (other than `notSerial`). */
-function untilServedByPebble(hostname: string, notSerial?: string, timeoutMs = 30_000): Promise<X509Certificate> {
-  return waitFor(`Envoy to serve ${hostname}`, async () => {
-    const probe = await sniProbe(tlsPort, hostname);
-    if (probe.certificatePem === undefined) return undefined;
-    const leaf = new X509Certificate(probe.certificatePem);
-    if (leaf.checkHost(hostname) !== hostname || !/Pebble/.test(leaf.issuer) || leaf.serialNumber === notSerial) return undefined;
-    return leaf;
-  }, timeoutMs, 100);
-}
+/** Waits until Envoy presents a Pebble certificate for `hostname` (other than `notSerial`). */
+const untilServedByPebble = async (hostname: string, notSerial?: string, timeoutMs?: number): Promise<X509Certificate> => (await untilServedCertificate(tlsPort, hostname, { notSerial, issuer: /Pebble/, timeoutMs })).leaf;
 
 const acmeTlsConnections = (): Promise<number> => envoy.stat('cluster.bouncer_acme_tls.upstream_cx_total').then((n) => n ?? 0);
 

@@ -26,6 +26,7 @@ import { sniProbe, startEnvoyFromBootstrap, type SniProbe, type XdsEnvoy } from 
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { tlsRequest } from '../helpers/tls-client.js';
+import { hostnamesApi, untilServedCertificate } from '../helpers/hostnames-api.js';
 
 const VALIDITY_SEC = 20;
 const TOKEN = 'hostnames-xds-e2e-admin-token-0123456789';
@@ -50,40 +51,10 @@ let logs = '';
 /** Milliseconds observed, reported at the end (never asserted). */
 const timings: Record<string, number> = {};
 
-interface HostnameJson {
-  state: string;
-  reason: string | null;
-  reason_detail: string | null;
-  certificate: { issuer: string; dns_names: string[] } | null;
-}
-
-async function admin(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: HostnameJson }> {
-  const res = await fetch(`http://127.0.0.1:${app.adminPort}/v1/custom-hostnames${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: (await res.json()) as HostnameJson };
-}
-
-/** Polls the admin API until the hostname is in `state`. */
-function untilState(hostname: string, state: string, timeoutMs = 30_000): Promise<HostnameJson> {
-  return waitFor(`${hostname} to be ${state}`, async () => {
-    const { json } = await admin('GET', `/${hostname}`);
-    return json.state === state ? json : undefined;
-  }, timeoutMs, 100);
-}
-
-/** Probes Envoy until it presents, for `hostname`, a certificate covering it (other than `notSerial`). */
-function untilServed(hostname: string, notSerial?: string, timeoutMs = 30_000): Promise<{ probe: SniProbe; leaf: X509Certificate }> {
-  return waitFor(`Envoy to serve ${hostname}${notSerial ? ` with a certificate other than ${notSerial}` : ''}`, async () => {
-    const probe = await sniProbe(tlsPort, hostname);
-    if (probe.certificatePem === undefined) return undefined;
-    const leaf = new X509Certificate(probe.certificatePem);
-    if (leaf.checkHost(hostname) !== hostname || leaf.serialNumber === notSerial) return undefined;
-    return { probe, leaf };
-  }, timeoutMs, 100);
-}
+const api = hostnamesApi(() => app.adminPort as number, TOKEN);
+const admin = api.call;
+const untilState = api.untilState;
+const untilServed = (hostname: string, notSerial?: string, timeoutMs?: number): Promise<{ probe: SniProbe; leaf: X509Certificate }> => untilServedCertificate(tlsPort, hostname, { notSerial, timeoutMs });
 
 /** The certificate bouncer's catalog serves for a hostname: leaf and intermediate. */
 function catalogChain(hostname: string): X509Certificate[] {

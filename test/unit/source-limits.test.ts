@@ -5,7 +5,6 @@
  * sockets from 127.0.0.2 against both transports while 127.0.0.1 is served.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +23,7 @@ import { createCertVerifier } from '../../src/core/cert-verifier.js';
 import { BouncerError, ConfigError } from '../../src/core/errors.js';
 import { buildTenantIndex } from '../../src/core/tenant-index.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { authzClient, checkRequest } from '../helpers/grpc-client.js';
+import { authzClient, checkRequest, healthCheckFrom } from '../helpers/grpc-client.js';
 
 describe('sourceKey', () => {
   test.each([
@@ -237,25 +236,6 @@ async function closedBy(sockets: readonly net.Socket[], refused: number): Promis
   return sockets.filter((s) => s.destroyed || s.readableEnded).length;
 }
 
-/** One health Check over node:http2 from `localAddress`; resolves to its grpc-status. */
-function healthFrom(port: number, localAddress: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => net.connect({ host: '127.0.0.1', port, localAddress }) });
-    session.on('error', reject);
-    const req = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc' });
-    let status = NaN;
-    req.on('response', (h) => (status = h['grpc-status'] === undefined ? status : Number(h['grpc-status'])));
-    req.on('trailers', (t) => (status = Number(t['grpc-status'])));
-    req.on('data', () => undefined);
-    req.on('error', reject);
-    req.on('close', () => {
-      session.close();
-      resolve(status);
-    });
-    req.end(Buffer.alloc(5));
-  });
-}
-
 describe('on the native transport', () => {
   test('a source over its limit is reset at accept; another source is served throughout; the source connects again once its connections close', async () => {
     const dropped: Array<[ConnectionRefusal, string | undefined]> = [];
@@ -272,12 +252,12 @@ describe('on the native transport', () => {
       expect(dropped).toEqual(Array.from({ length: 7 }, () => ['per_source', '127.0.0.2']));
       expect(transport.sourceCount).toBe(1);
       // The global cap (8) has room for others: 127.0.0.1 is answered, over and over.
-      for (let i = 0; i < 5; i++) expect(await healthFrom(port, '127.0.0.1')).toBe(0);
+      for (let i = 0; i < 5; i++) expect(await healthCheckFrom(port, '127.0.0.1')).toBe(0);
       // ... and so is 127.0.0.3, a source of its own.
-      expect(await healthFrom(port, '127.0.0.3')).toBe(0);
+      expect(await healthCheckFrom(port, '127.0.0.3')).toBe(0);
       for (const s of hostile) s.destroy();
       await until('127.0.0.2 to be forgotten', () => transport.sourceCount === 0);
-      expect(await healthFrom(port, '127.0.0.2')).toBe(0);
+      expect(await healthCheckFrom(port, '127.0.0.2')).toBe(0);
       expect(dropped).toHaveLength(7);
     } finally {
       for (const s of hostile) s.destroy();
