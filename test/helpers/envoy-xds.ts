@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderXdsBootstrapYaml, type XdsBootstrapOptions } from '../../src/envoy/render-xds.js';
-import { envoyBinary } from './envoy.js';
+import { envoyBinary, envoyProcess } from './envoy.js';
 import { freePort, waitFor } from './ports.js';
 
 export interface XdsEnvoy {
@@ -39,35 +39,16 @@ export async function startEnvoyFromBootstrap(configPath: string, adminPort: num
   );
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const admin = async (path: string): Promise<string> => (await fetch(`http://127.0.0.1:${adminPort}${path}`)).text();
+  const running = envoyProcess(child, adminPort, () => output);
   await waitFor(
     'Envoy admin to answer',
     async () => {
-      if (exited) throw new Error(`envoy exited:\n${output}`);
-      return (await admin('/ready')).length > 0;
+      if (running.exited()) throw new Error(`envoy exited:\n${output}`);
+      return (await running.admin('/ready')).length > 0;
     },
     20_000,
   );
-  return {
-    adminPort,
-    logs: () => output,
-    admin,
-    exited: () => exited,
-    async stat(name) {
-      const text = await admin(`/stats?filter=^${name.replace(/\./g, '\\.')}$`);
-      const m = /:\s*(\d+)/.exec(text);
-      return m ? Number(m[1]) : undefined;
-    },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (exited) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
-  };
+  return running;
 }
 
 /** What `openssl s_client -servername` saw. */

@@ -67,33 +67,36 @@ async function runEnvoy(bin: string, configPath: string, port: number, adminPort
   );
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  let exited = false;
-  child.once('exit', () => (exited = true));
-
-  const admin = async (path: string): Promise<string> => {
-    const res = await fetch(`http://127.0.0.1:${adminPort}${path}`);
-    return res.text();
-  };
+  const running = envoyProcess(child, adminPort, () => output);
   await waitFor(
     'Envoy to become ready',
     async () => {
-      if (exited) throw new Error(`envoy exited:\n${output}`);
-      const body = await admin('/ready');
+      if (running.exited()) throw new Error(`envoy exited:\n${output}`);
+      const body = await running.admin('/ready');
       return body.trim() === 'LIVE';
     },
     20_000,
   );
+  return { port, adminPort, configPath, logs: running.logs, stat: running.stat, stop: running.stop };
+}
+
+/** What the tests do with a spawned Envoy whose admin listens on `adminPort`: admin calls, one stat, its output, stop. */
+export function envoyProcess(child: ChildProcess, adminPort: number, output: () => string) {
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const admin = async (path: string): Promise<string> => (await fetch(`http://127.0.0.1:${adminPort}${path}`)).text();
   return {
-    port,
     adminPort,
-    configPath,
-    logs: () => output,
-    async stat(name) {
+    admin,
+    logs: output,
+    exited: () => exited,
+    /** One counter or gauge from admin /stats. */
+    async stat(name: string): Promise<number | undefined> {
       const text = await admin(`/stats?filter=^${name.replace(/\./g, '\\.')}$`);
       const m = /:\s*(\d+)/.exec(text);
       return m ? Number(m[1]) : undefined;
     },
-    stop: () =>
+    stop: (): Promise<void> =>
       new Promise<void>((resolve) => {
         if (exited) return resolve();
         child.once('exit', () => resolve());
